@@ -1,0 +1,47 @@
+"""Shared helpers: frames built once with Scapy (every field explicit), small standard networks."""
+
+from __future__ import annotations
+
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+
+from vswitch import Network
+
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+GROUP = "01:00:5e:00:00:01"
+
+
+def udp_frame(src: str, dst: str, payload: bytes = b"hello") -> bytes:
+    """An Ether/IPv4/UDP frame with every address given (Scapy never consults the host)."""
+    return bytes(Ether(src=src, dst=dst, type=0x0800)
+                 / IP(src="192.0.2.1", dst="192.0.2.2", ttl=64) / UDP(sport=1234, dport=5678) / payload)
+
+
+def lab(mode: str = "bridge", hairpin: bool = False, latency_ns: int = 1000, backend: str = "adapter") -> Network:
+    """The standard lab: hypervisor hv1 (vm1, vm2) and physical host h1 on switch sw1.
+
+    MACs: h1 02:00:00:00:00:01, hv1 (adapter/host) 02:00:00:00:00:aa, vm1 52:54:00:00:00:01,
+    vm2 52:54:00:00:00:02 (passthru labs have vm1 only). sw1.p1 is h1's port, sw1.p2 the hypervisor's.
+    """
+    net = Network()
+    net.add_switch("sw1")
+    net.add_host("h1", "02:00:00:00:00:01")
+    net.add_hypervisor("hv1", "02:00:00:00:00:aa", mode=mode, backend=backend)
+    net.add_vm("hv1", "vm1", "52:54:00:00:00:01")
+    if mode != "passthru":
+        net.add_vm("hv1", "vm2", "52:54:00:00:00:02")
+    net.connect("h1", "sw1", latency_ns=latency_ns)
+    net.connect("hv1", "sw1", latency_ns=latency_ns)
+    net.switch("sw1").set_flag("p2", "hairpin", hairpin)
+    return net
+
+
+def receivers(net: Network, frame_id: int) -> list[str]:
+    """Sorted names of the interfaces whose stack accepted a copy of the frame."""
+    return sorted(net.trace.delivered_to(frame_id))
+
+
+@pytest.fixture
+def std_lab():
+    return lab

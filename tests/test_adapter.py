@@ -1,0 +1,159 @@
+"""The physical adapter reproduces Linux macvlan (facts measured on kernel 6.x, see issue #2 and docs/fidelity.md)."""
+
+import pytest
+
+from conftest import BROADCAST, GROUP, lab, receivers, udp_frame
+from vswitch import DropReason, TopologyError
+from vswitch.nic import VNIC
+
+H1, HV, VM1, VM2 = "02:00:00:00:00:01", "02:00:00:00:00:aa", "52:54:00:00:00:01", "52:54:00:00:00:02"
+
+
+def learned_lab(mode, hairpin=False):
+    """The lab after every station sent one frame, so the switch knows where everyone is."""
+    net = lab(mode, hairpin)
+    stations = {"h1": H1, "hv1.host": HV, "vm1": VM1}
+    if mode != "passthru":
+        stations["vm2"] = VM2
+    for name, mac in stations.items():
+        net.send(name, udp_frame(mac, "02:00:00:00:00:99"))  # unknown unicast: flooded, source learned
+    net.run()
+    return net
+
+
+def send(net, name, src, dst):
+    frame_id = net.send(name, udp_frame(src, dst))
+    net.run()
+    return frame_id
+
+
+def reached_cable(net, frame_id):
+    return any(e.port.startswith("sw1.") for e in net.trace.for_frame(frame_id))
+
+
+def test_bridge_mode_sibling_unicast_stays_inside_the_adapter():
+    net = learned_lab("bridge")
+    frame_id = send(net, "vm1", VM1, VM2)
+    assert receivers(net, frame_id) == ["vm2.eth0"]
+    assert not reached_cable(net, frame_id)
+
+
+def test_bridge_mode_broadcast_reaches_cable_and_each_sibling_once():
+    net = learned_lab("bridge")
+    frame_id = send(net, "vm1", VM1, BROADCAST)
+    assert receivers(net, frame_id) == ["h1.eth0", "vm2.eth0"]
+
+
+def test_bridge_mode_with_hairpin_sibling_still_gets_one_copy_and_host_gets_the_reflection():
+    net = learned_lab("bridge", hairpin=True)
+    frame_id = send(net, "vm1", VM1, BROADCAST)
+    assert receivers(net, frame_id) == ["h1.eth0", "hv1.host", "vm2.eth0"]
+
+
+@pytest.mark.parametrize("mode", ["vepa", "private"])
+def test_sibling_unicast_without_hairpin_is_dropped_by_the_switch(mode):
+    net = learned_lab(mode)
+    frame_id = send(net, "vm1", VM1, VM2)
+    assert receivers(net, frame_id) == []
+    assert net.trace.drops(frame_id) == [("sw1.p2", DropReason.SAME_PORT)]
+
+
+@pytest.mark.parametrize("mode", ["vepa", "private"])
+def test_sibling_unicast_with_hairpin_is_delivered_once(mode):
+    """Private mode too: the kernel delivers hairpinned unicast between private vNICs (ip-link(8) says not)."""
+    net = learned_lab(mode, hairpin=True)
+    frame_id = send(net, "vm1", VM1, VM2)
+    assert receivers(net, frame_id) == ["vm2.eth0"]
+
+
+def test_vepa_broadcast_reaches_sibling_only_through_hairpin_and_never_the_sender():
+    net = learned_lab("vepa")
+    assert receivers(net, send(net, "vm1", VM1, BROADCAST)) == ["h1.eth0"]
+    net = learned_lab("vepa", hairpin=True)
+    assert receivers(net, send(net, "vm1", VM1, BROADCAST)) == ["h1.eth0", "hv1.host", "vm2.eth0"]
+
+
+def test_private_broadcast_never_reaches_a_sibling_and_with_hairpin_returns_to_the_sender_alone():
+    net = learned_lab("private")
+    assert receivers(net, send(net, "vm1", VM1, BROADCAST)) == ["h1.eth0"]
+    net = learned_lab("private", hairpin=True)
+    assert receivers(net, send(net, "vm1", VM1, BROADCAST)) == ["h1.eth0", "vm1.eth0"]
+    net = learned_lab("private", hairpin=True)
+    assert receivers(net, send(net, "vm1", VM1, GROUP)) == []  # nobody joined the group
+
+
+def test_passthru_vnic_owns_the_adapter_and_its_mac():
+    net = learned_lab("passthru")
+    assert net.hypervisors["hv1"].host.mac == VM1
+    assert receivers(net, send(net, "h1", H1, VM1)) == ["vm1.eth0"]
+    second = VNIC("vm9", "52:54:00:00:00:09")
+    with pytest.raises(TopologyError, match="passthru"):
+        net.hypervisors["hv1"].attach(second)
+
+
+def test_passthru_detach_gives_the_adapter_its_own_mac_back():
+    net = lab("passthru")
+    net.detach_vm("vm1")
+    assert net.hypervisors["hv1"].host.mac == HV
+
+
+@pytest.mark.parametrize("mode", ["bridge", "vepa", "private", "passthru"])
+def test_unicast_from_the_cable_goes_to_the_owning_vnic(mode):
+    net = learned_lab(mode)
+    assert receivers(net, send(net, "h1", H1, VM1)) == ["vm1.eth0"]
+
+
+@pytest.mark.parametrize("mode", ["bridge", "vepa", "private"])
+def test_unicast_to_the_adapter_or_to_nobody_goes_to_the_host_stack(mode):
+    net = learned_lab(mode)
+    assert receivers(net, send(net, "h1", H1, HV)) == ["hv1.host"]
+    frame_id = send(net, "h1", H1, "02:00:00:00:00:77")
+    assert receivers(net, frame_id) == []
+    assert ("hv1.host", DropReason.NOT_FOR_US) in net.trace.drops(frame_id)
+
+
+@pytest.mark.parametrize("mode", ["bridge", "vepa", "private"])
+def test_broadcast_from_the_cable_reaches_every_vnic_and_the_host(mode):
+    net = learned_lab(mode)
+    assert receivers(net, send(net, "h1", H1, BROADCAST)) == ["hv1.host", "vm1.eth0", "vm2.eth0"]
+
+
+def test_multicast_from_the_cable_reaches_only_the_vnic_that_joined():
+    net = learned_lab("bridge")
+    net.nic("vm1").join(GROUP)
+    frame_id = send(net, "h1", H1, GROUP)
+    assert receivers(net, frame_id) == ["vm1.eth0"]
+    assert ("hv1.host", DropReason.NOT_FOR_US) in net.trace.drops(frame_id)
+
+
+@pytest.mark.parametrize("mode", ["bridge", "vepa", "private"])
+def test_host_and_its_vnics_cannot_reach_each_other_without_hairpin(mode):
+    net = learned_lab(mode)
+    to_vnic = send(net, "hv1.host", HV, VM1)
+    from_vnic = send(net, "vm1", VM1, HV)
+    assert receivers(net, to_vnic) == [] and receivers(net, from_vnic) == []
+    assert net.trace.drops(to_vnic) == [("sw1.p2", DropReason.SAME_PORT)]
+    net = learned_lab(mode, hairpin=True)
+    assert receivers(net, send(net, "hv1.host", HV, VM1)) == ["vm1.eth0"]
+    assert receivers(net, send(net, "vm1", VM1, HV)) == ["hv1.host"]
+
+
+def test_vnic_attached_at_run_time_receives_and_detached_one_does_not():
+    net = learned_lab("bridge")
+    net.detach_vm("vm2")
+    frame_id = send(net, "h1", H1, VM2)
+    assert receivers(net, frame_id) == []
+    net.attach_vm("vm2", "hv1")
+    assert receivers(net, send(net, "h1", H1, VM2)) == ["vm2.eth0"]
+
+
+def test_duplicate_vnic_mac_on_one_adapter_is_refused():
+    net = lab("bridge")
+    with pytest.raises(TopologyError, match="52:54:00:00:00:01"):
+        net.add_vm("hv1", "vm3", VM1)
+
+
+def test_demux_table_lists_each_vnic_with_its_mode():
+    net = lab("vepa")
+    assert net.hypervisors["hv1"].adapter.demux_table() == [
+        ("52:54:00:00:00:01", "vm1.eth0", "vepa"), ("52:54:00:00:00:02", "vm2.eth0", "vepa")]

@@ -1,0 +1,164 @@
+"""A physical adapter that sorts frames to vNICs by MAC, as Linux macvlan does.
+
+The adapter has an ``uplink`` port (the cable to the LAN), the host's own interface (the driver domain's stack,
+with the adapter's MAC) and any number of vNICs, each in one of the macvlan modes. The rules are those of
+``drivers/net/macvlan.c``:
+
+Transmit from a vNIC
+    ``bridge``: multicast goes to every other ``bridge``-mode vNIC whose filter takes it *and* to the uplink;
+    unicast to a ``bridge``-mode sibling stays inside the adapter; everything else goes to the uplink.
+    ``vepa``, ``private``, ``passthru``: everything goes to the uplink.
+Receive from the uplink
+    Unicast goes to the vNIC owning the destination (in ``passthru``, to the one vNIC whatever the destination);
+    a miss goes to the host stack, which drops what is not its own.
+    Multicast whose source is a ``private`` or ``passthru`` vNIC of this adapter (a hairpinned copy of its own
+    frame) goes back to that vNIC only. Otherwise it goes to the host stack and is replicated: from an outside
+    source to every vNIC; from a ``vepa`` vNIC to the ``vepa`` and ``bridge`` vNICs; from a ``bridge`` vNIC only
+    to the ``vepa`` vNICs (bridge siblings already had their copy); never back to the source.
+The host stack's own frames go to the uplink: the host reaches its vNICs only through a hairpinning switch.
+"""
+
+from __future__ import annotations
+
+from .errors import TopologyError
+from .mac import MACAddress, MACLike
+from .nic import NIC, VNIC
+from .port import Port
+from .reasons import DropReason, Verdict
+from .switch import Decision
+
+MODES = ("bridge", "vepa", "private", "passthru")
+DEFAULT_MODE = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
+
+_VEPA_OR_BRIDGE = ("vepa", "bridge")
+
+
+class PhysicalAdapter:
+    """An adapter with an uplink, the host's interface and vNICs demultiplexed by destination MAC."""
+
+    kind = "adapter"
+
+    def __init__(self, name: str, mac: MACLike, mode: str = DEFAULT_MODE) -> None:
+        if mode not in MODES:
+            raise TopologyError(f"adapter {name}: unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        self.name = name
+        self.mode = mode
+        self.uplink = Port(self, "uplink")
+        self.host = NIC(name, mac, "host")
+        self._own_mac = self.host.mac
+        self._host_port = Port(self, "host-side", internal=True)
+        _wire(self._host_port, self.host.port)
+        self.vnics: dict[bytes, VNIC] = {}  # MAC -> vNIC: the demultiplexing table
+        self._vnic_ports: dict[VNIC, Port] = {}
+        self._by_port: dict[Port, VNIC] = {}
+
+    @property
+    def mac(self) -> MACAddress:
+        return self.host.mac
+
+    # -- attach and detach --------------------------------------------------------------------------
+    def attach(self, vnic: VNIC, mode: str | None = None) -> None:
+        """Attach ``vnic`` in ``mode`` (default: the adapter's mode)."""
+        mode = mode or self.mode
+        if mode not in MODES:
+            raise TopologyError(f"{vnic.full_name}: unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if vnic in self._vnic_ports:
+            raise TopologyError(f"{vnic.full_name} is already attached to adapter {self.name}")
+        if mode == "passthru" and self.vnics:
+            raise TopologyError(f"adapter {self.name}: passthru takes the whole adapter, but vNICs are attached")
+        if any(v.mode == "passthru" for v in self.vnics.values()):
+            raise TopologyError(f"adapter {self.name} is owned by a passthru vNIC: no other vNIC can attach")
+        if vnic.mac.packed in self.vnics or (mode != "passthru" and vnic.mac == self.host.mac):
+            raise TopologyError(f"{vnic.full_name}: MAC {vnic.mac} is already in use on adapter {self.name}")
+        vnic.mode = mode
+        vnic.hypervisor = self.name
+        port = Port(self, f"vnic-{vnic.full_name}", internal=True)
+        _wire(port, vnic.port)
+        self.vnics[vnic.mac.packed] = vnic
+        self._vnic_ports[vnic] = port
+        self._by_port[port] = vnic
+        if mode == "passthru":
+            self.host.set_mac(vnic.mac)  # the passthru vNIC's MAC becomes the adapter's
+
+    def detach(self, vnic: VNIC) -> None:
+        port = self._vnic_ports.pop(vnic, None)
+        if port is None:
+            raise TopologyError(f"{vnic.full_name} is not attached to adapter {self.name}")
+        del self.vnics[vnic.mac.packed]
+        del self._by_port[port]
+        port.peer = None
+        vnic.port.peer = None
+        if vnic.mode == "passthru":
+            self.host.set_mac(self._own_mac)
+        vnic.mode = None
+        vnic.hypervisor = None
+
+    def demux_table(self) -> list[tuple[str, str, str]]:
+        """(MAC, vNIC, mode) rows sorted by MAC, for reports."""
+        return [(str(v.mac), v.full_name, v.mode or "") for _, v in sorted(self.vnics.items())]
+
+    # -- decisions ------------------------------------------------------------------------------------
+    def handle_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:
+        if in_port is self.uplink:
+            return self._from_uplink(frame)
+        if in_port is self._host_port:
+            return Decision((self.uplink,), Verdict.TO_UPLINK)
+        return self._from_vnic(self._by_port[in_port], frame)
+
+    def _from_vnic(self, sender: VNIC, frame: bytes) -> Decision:
+        if sender.mode == "bridge":
+            dst = frame[0:6]
+            if dst[0] & 1:
+                siblings = tuple(port for vnic, port in self._vnic_ports.items()
+                                 if vnic is not sender and vnic.mode == "bridge" and vnic.port.up
+                                 and vnic.accepts(dst))
+                return Decision(siblings + (self.uplink,), Verdict.TO_UPLINK)
+            target = self.vnics.get(dst)
+            if target is not None and target.mode == "bridge":
+                if not target.port.up:
+                    return Decision((), DropReason.VNIC_DOWN)
+                return Decision((self._vnic_ports[target],), Verdict.BRIDGED)
+        return Decision((self.uplink,), Verdict.TO_UPLINK)
+
+    def _from_uplink(self, frame: bytes) -> Decision:
+        dst = frame[0:6]
+        if dst[0] & 1:
+            return self._replicate(frame, dst)
+        if self.vnics and next(iter(self.vnics.values())).mode == "passthru":
+            target: VNIC | None = next(iter(self.vnics.values()))
+        else:
+            target = self.vnics.get(dst)
+        if target is None:
+            return Decision((self._host_port,), Verdict.TO_HOST)
+        if not target.port.up:
+            return Decision((), DropReason.VNIC_DOWN)
+        return Decision((self._vnic_ports[target],), Verdict.TO_VNIC)
+
+    def _replicate(self, frame: bytes, dst: bytes) -> Decision:
+        source = self.vnics.get(frame[6:12])
+        if source is not None and source.mode in ("private", "passthru"):
+            if not source.accepts(dst):
+                return Decision((), DropReason.NOT_FOR_US)
+            return Decision((self._vnic_ports[source],), Verdict.REFLECTED_TO_SOURCE)
+        if source is None:
+            allowed = MODES
+        elif source.mode == "vepa":
+            allowed = _VEPA_OR_BRIDGE
+        else:
+            allowed = ("vepa",)
+        copies = tuple(port for vnic, port in sorted(self._vnic_ports.items(), key=_by_name)
+                       if vnic is not source and vnic.mode in allowed and vnic.port.up and vnic.accepts(dst))
+        return Decision(copies + (self._host_port,), Verdict.REPLICATED)
+
+    def __repr__(self) -> str:
+        return f"<PhysicalAdapter {self.name} {self.mac} mode={self.mode} vnics={len(self.vnics)}>"
+
+
+def _wire(a: Port, b: Port) -> None:
+    """Join two ports with an internal, delay-free wire."""
+    a.peer = b
+    b.peer = a
+
+
+def _by_name(item: tuple[VNIC, Port]) -> str:
+    return item[0].full_name

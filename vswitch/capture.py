@@ -1,0 +1,124 @@
+"""Capture points: taps on ports, per direction, writing classic pcap files and one shared pcapng.
+
+A classic pcap holds one point (both directions unless told otherwise). The pcapng holds every point as a named
+interface, marks each frame inbound or outbound and comments on what happened to it ("flooded: unknown unicast",
+"dropped: destination not accepted by the receive filter"). Timestamps are the virtual clock plus a fixed epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from .errors import VSwitchError
+from .pcapfile import PcapNgWriter, PcapWriter
+from .port import Port
+from .reasons import DropReason, Verdict, describe
+
+DIRECTIONS = ("rx", "tx", "both")
+DEFAULT_EPOCH_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
+
+
+class PcapTap:
+    """Writes the frames crossing one port (one direction) to a classic pcap."""
+
+    __slots__ = ("writer", "epoch_ns")
+
+    def __init__(self, writer: PcapWriter, epoch_ns: int) -> None:
+        self.writer = writer
+        self.epoch_ns = epoch_ns
+
+    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+        self.writer.write(frame, self.epoch_ns + now)
+
+
+class PcapNgTap:
+    """Writes the frames crossing one port, one direction, as an interface of the shared pcapng."""
+
+    __slots__ = ("writer", "interface_id", "direction", "epoch_ns")
+
+    def __init__(self, writer: PcapNgWriter, interface_id: int, direction: str, epoch_ns: int) -> None:
+        self.writer = writer
+        self.interface_id = interface_id
+        self.direction = direction
+        self.epoch_ns = epoch_ns
+
+    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+        comment = describe(outcome)
+        names = [p.label for p in outputs]
+        if names and self.direction == "in":
+            comment += " -> " + ", ".join(names)
+        self.writer.write(self.interface_id, frame, self.epoch_ns + now, direction=self.direction,
+                          comment=comment)
+
+
+class CaptureSet:
+    """The capture files of one run; close() them (the network does) to flush every buffer."""
+
+    def __init__(self, out_dir: str | os.PathLike, epoch_ns: int = DEFAULT_EPOCH_NS) -> None:
+        self.out_dir = Path(out_dir)
+        self.epoch_ns = epoch_ns
+        self.files: list[Path] = []
+        self._writers: list[PcapWriter | PcapNgWriter] = []
+        self._pcapng: PcapNgWriter | None = None
+        self._pcapng_ids: dict[str, int] = {}
+
+    def _path(self, file_name: str) -> Path:
+        path = (self.out_dir / file_name).resolve()
+        root = self.out_dir.resolve()
+        if root != path.parent and root not in path.parents:
+            raise VSwitchError(f"capture file {file_name!r} would be written outside {self.out_dir}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def add_pcap(self, port: Port, file_name: str, direction: str = "both") -> Path:
+        """Capture ``port`` into a classic pcap ``out_dir/file_name``."""
+        if direction not in DIRECTIONS:
+            raise VSwitchError(f"capture direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
+        path = self._path(file_name)
+        if path in self.files:
+            raise VSwitchError(f"two capture points write {path.name}: give each its own file")
+        writer = PcapWriter(path)
+        self._writers.append(writer)
+        self.files.append(path)
+        tap = PcapTap(writer, self.epoch_ns)
+        if direction in ("rx", "both"):
+            port.rx_taps.append(tap)
+        if direction in ("tx", "both"):
+            port.tx_taps.append(tap)
+        return path
+
+    def enable_pcapng(self, file_name: str) -> Path:
+        """Open the shared pcapng; points added with ``add_pcapng_point`` become its interfaces."""
+        path = self._path(file_name)
+        self._pcapng = PcapNgWriter(path, comment="written by vswitch")
+        self._writers.append(self._pcapng)
+        self.files.append(path)
+        return path
+
+    def add_pcapng_point(self, port: Port, direction: str = "both") -> None:
+        if self._pcapng is None:
+            raise VSwitchError("call enable_pcapng() before adding pcapng points")
+        interface_id = self._pcapng_ids.get(port.full_name)
+        if interface_id is None:
+            interface_id = self._pcapng.add_interface(port.full_name, f"{port.node.kind} port {port.full_name}")
+            self._pcapng_ids[port.full_name] = interface_id
+        if direction in ("rx", "both"):
+            port.rx_taps.append(PcapNgTap(self._pcapng, interface_id, "in", self.epoch_ns))
+        if direction in ("tx", "both"):
+            port.tx_taps.append(PcapNgTap(self._pcapng, interface_id, "out", self.epoch_ns))
+
+    @property
+    def has_pcapng(self) -> bool:
+        return self._pcapng is not None
+
+    def close(self) -> None:
+        errors = []
+        for writer in self._writers:
+            try:
+                writer.close()
+            except OSError as exc:  # keep closing the others
+                errors.append(exc)
+        if errors:
+            raise VSwitchError(f"could not finish capture files: {errors[0]}")

@@ -1,0 +1,182 @@
+"""The forwarding database of a learning switch, keyed by (VLAN, MAC), with Linux-bridge ageing.
+
+Ageing is evaluated against ``now`` (a learned entry not refreshed for ``ageing_ns`` is gone, as the kernel's
+``has_expired`` check treats it); ``expire(now)`` purges such entries and ``next_deadline()`` tells when the next
+one lapses. A finite table follows one of two policies when full:
+
+- ``refuse`` (Linux ``fdb_max_learned``): new addresses are not learned, existing ones stay;
+- ``evict`` (Open vSwitch): the least recently used entry of the port holding the most entries makes room.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import NamedTuple
+
+from .errors import VSwitchError
+from .mac import mac_str
+
+DEFAULT_AGEING_NS = 300 * 1_000_000_000
+
+
+class TablePolicy(Enum):
+    REFUSE = "refuse"
+    EVICT = "evict"
+
+
+class LearnResult(Enum):
+    REFRESHED = "refreshed"
+    LEARNED = "learned"
+    MOVED = "moved"
+    REFUSED = "refused: table full"
+    EVICTED = "learned after evicting the least recently used entry"
+    STATIC = "static entry kept"
+
+
+class FdbEntry:
+    """One table entry; ``updated_ns`` is the last time the source was seen (or the time it was added)."""
+
+    __slots__ = ("port", "updated_ns", "is_static")
+
+    def __init__(self, port: str, updated_ns: int, is_static: bool) -> None:
+        self.port = port
+        self.updated_ns = updated_ns
+        self.is_static = is_static
+
+
+class TableRow(NamedTuple):
+    """A row of ``ForwardingTable.rows()`` for reports and tests."""
+
+    vlan: int
+    mac: str
+    port: str
+    age_ns: int
+    static: bool
+
+
+class ForwardingTable:
+    """(VLAN, MAC) -> port, with ageing, static entries, moves and a size limit."""
+
+    def __init__(self, ageing_ns: int = DEFAULT_AGEING_NS, limit: int | None = None,
+                 policy: TablePolicy = TablePolicy.REFUSE) -> None:
+        if ageing_ns < 0:
+            raise VSwitchError(f"ageing must be >= 0 ns, got {ageing_ns}")
+        if limit is not None and limit < 0:
+            raise VSwitchError(f"table limit must be >= 0, got {limit}")
+        self.ageing_ns = ageing_ns
+        self.limit = limit
+        self.policy = TablePolicy(policy)
+        self._entries: dict[tuple[int, bytes], FdbEntry] = {}
+        self.learned_count = 0  # dynamic entries (what the limit counts, like fdb_n_learned)
+        self.refused = 0
+        self.evicted = 0
+        self.moves = 0
+
+    # -- lookups on the fast path --------------------------------------------------------------
+    def lookup(self, vlan: int, mac: bytes, now: int) -> str | None:
+        """The port for (vlan, mac), or None if unknown or aged out."""
+        entry = self._entries.get((vlan, mac))
+        if entry is None:
+            return None
+        if not entry.is_static and now - entry.updated_ns >= self.ageing_ns:
+            self._remove((vlan, mac), entry)
+            return None
+        return entry.port
+
+    def learn(self, vlan: int, mac: bytes, port: str, now: int) -> LearnResult:
+        """Record that ``mac`` was seen as a source on ``port``."""
+        key = (vlan, mac)
+        entry = self._entries.get(key)
+        if entry is not None and not entry.is_static and now - entry.updated_ns >= self.ageing_ns:
+            self._remove(key, entry)
+            entry = None
+        if entry is not None:
+            if entry.is_static:
+                return LearnResult.STATIC
+            entry.updated_ns = now
+            if entry.port == port:
+                return LearnResult.REFRESHED
+            entry.port = port
+            self.moves += 1
+            return LearnResult.MOVED
+        if self.ageing_ns == 0:
+            return LearnResult.REFUSED  # ageing 0: entries would expire at once (no learning)
+        result = LearnResult.LEARNED
+        if self.limit is not None and self.learned_count >= self.limit:
+            self.expire(now)
+        if self.limit is not None and self.learned_count >= self.limit:
+            if self.policy is TablePolicy.REFUSE or not self._evict_fairly():
+                self.refused += 1
+                return LearnResult.REFUSED
+            result = LearnResult.EVICTED
+        self._entries[key] = FdbEntry(port, now, False)
+        self.learned_count += 1
+        return result
+
+    # -- management -----------------------------------------------------------------------------
+    def add_static(self, vlan: int, mac: bytes, port: str) -> None:
+        """A permanent entry (``bridge fdb add ... static``): never aged, never moved by learning."""
+        old = self._entries.get((vlan, mac))
+        if old is not None and not old.is_static:
+            self.learned_count -= 1
+        self._entries[(vlan, mac)] = FdbEntry(port, 0, True)
+
+    def remove(self, vlan: int, mac: bytes) -> bool:
+        entry = self._entries.get((vlan, mac))
+        if entry is None:
+            return False
+        self._remove((vlan, mac), entry)
+        return True
+
+    def flush_port(self, port: str) -> int:
+        """Forget the dynamic entries learned on ``port`` (as on link down); return how many."""
+        doomed = [k for k, e in self._entries.items() if e.port == port and not e.is_static]
+        for key in doomed:
+            self._remove(key, self._entries[key])
+        return len(doomed)
+
+    def expire(self, now: int) -> int:
+        """Drop every dynamic entry older than the ageing time; return how many went."""
+        ageing = self.ageing_ns
+        doomed = [k for k, e in self._entries.items() if not e.is_static and now - e.updated_ns >= ageing]
+        for key in doomed:
+            self._remove(key, self._entries[key])
+        return len(doomed)
+
+    def next_deadline(self) -> int | None:
+        """When the oldest dynamic entry ages out, or None if there is none."""
+        times = [e.updated_ns for e in self._entries.values() if not e.is_static]
+        return min(times) + self.ageing_ns if times else None
+
+    def rows(self, now: int) -> list[TableRow]:
+        """Live entries sorted by (VLAN, MAC), with their age at ``now``."""
+        self.expire(now)
+        return [TableRow(vlan, mac_str(mac), e.port, 0 if e.is_static else now - e.updated_ns, e.is_static)
+                for (vlan, mac), e in sorted(self._entries.items())]
+
+    def entries_on(self, port: str) -> int:
+        return sum(1 for e in self._entries.values() if e.port == port)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _remove(self, key: tuple[int, bytes], entry: FdbEntry) -> None:
+        del self._entries[key]
+        if not entry.is_static:
+            self.learned_count -= 1
+
+    def _evict_fairly(self) -> bool:
+        """Open vSwitch's policy: drop the LRU dynamic entry of the port with the most entries."""
+        per_port: dict[str, int] = {}
+        for entry in self._entries.values():
+            if not entry.is_static:
+                per_port[entry.port] = per_port.get(entry.port, 0) + 1
+        if not per_port:
+            return False
+        busiest = max(sorted(per_port), key=lambda p: per_port[p])
+        key = min((k for k, e in self._entries.items() if e.port == busiest and not e.is_static),
+                  key=lambda k: (self._entries[k].updated_ns, k))
+        self._remove(key, self._entries[key])
+        self.evicted += 1
+        return True

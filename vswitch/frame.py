@@ -1,0 +1,107 @@
+"""Ethernet frames as ``bytes``: cheap field access, tags, padding and size checks.
+
+Nothing here dissects with Scapy; these helpers slice bytes and are safe on the per-frame path.
+Offsets: destination ``[0:6]``, source ``[6:12]``, then an ethertype or an 802.1Q/802.1ad tag.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .errors import VSwitchError
+
+ETH_HEADER_LEN = 14
+MIN_FRAME_LEN = 60  #: minimum Ethernet frame without FCS; NICs pad shorter frames on transmit
+TAG_LEN = 4
+DEFAULT_MTU = 1500
+TPID_8021Q = 0x8100
+TPID_8021AD = 0x88A8
+TPIDS = (TPID_8021Q, TPID_8021AD, 0x9100)
+_ZERO_PAD = bytes(MIN_FRAME_LEN)
+
+
+class VlanTag(NamedTuple):
+    """One 802.1Q (TPID 0x8100) or 802.1ad (0x88a8) tag."""
+
+    tpid: int
+    pcp: int
+    dei: int
+    vid: int
+
+    def pack(self) -> bytes:
+        tci = (self.pcp << 13) | (self.dei << 12) | self.vid
+        return self.tpid.to_bytes(2, "big") + tci.to_bytes(2, "big")
+
+
+def check_frame(frame: object) -> bytes:
+    """Return ``frame`` as ``bytes`` or raise: frames handed to the API must be bytes-like."""
+    if isinstance(frame, bytes):
+        return frame
+    if isinstance(frame, (bytearray, memoryview)):
+        return bytes(frame)
+    raise VSwitchError(f"a frame must be bytes, got {type(frame).__name__}: build it with bytes(scapy_packet)")
+
+
+def destination(frame: bytes) -> bytes:
+    return frame[0:6]
+
+
+def source(frame: bytes) -> bytes:
+    return frame[6:12]
+
+
+def tags(frame: bytes) -> list[VlanTag]:
+    """The VLAN tags in order, outermost first."""
+    found = []
+    offset = 12
+    while len(frame) >= offset + 4 + 2:
+        tpid = int.from_bytes(frame[offset:offset + 2], "big")
+        if tpid not in TPIDS:
+            break
+        tci = int.from_bytes(frame[offset + 2:offset + 4], "big")
+        found.append(VlanTag(tpid, tci >> 13, (tci >> 12) & 1, tci & 0xFFF))
+        offset += TAG_LEN
+    return found
+
+
+def tag_count(frame: bytes) -> int:
+    count = 0
+    offset = 12
+    while len(frame) >= offset + 6 and int.from_bytes(frame[offset:offset + 2], "big") in TPIDS:
+        count += 1
+        offset += TAG_LEN
+    return count
+
+
+def ethertype(frame: bytes) -> int:
+    """The ethertype after any VLAN tags (or the 802.3 length field)."""
+    offset = 12 + TAG_LEN * tag_count(frame)
+    return int.from_bytes(frame[offset:offset + 2], "big")
+
+
+def payload_len(frame: bytes) -> int:
+    """Bytes after the Ethernet header and its tags: what an MTU limits."""
+    return len(frame) - ETH_HEADER_LEN - TAG_LEN * tag_count(frame)
+
+
+def push_tag(frame: bytes, tag: VlanTag) -> bytes:
+    """Insert ``tag`` as the new outermost tag."""
+    return frame[:12] + tag.pack() + frame[12:]
+
+
+def pop_tag(frame: bytes) -> bytes:
+    """Remove the outermost tag (the caller checks that there is one)."""
+    return frame[:12] + frame[16:]
+
+
+def pad(frame: bytes) -> bytes:
+    """Pad to the 60-byte Ethernet minimum, as a NIC does on transmit."""
+    short = MIN_FRAME_LEN - len(frame)
+    return frame + _ZERO_PAD[:short] if short > 0 else frame
+
+
+def summary(frame: bytes) -> str:
+    """One-line human description (Scapy dissection: for reports, never per hop)."""
+    from .dissect import describe
+
+    return describe(frame)

@@ -1,0 +1,51 @@
+"""Why a frame went where it went: forward verdicts and drop reasons, as enum members.
+
+Every copy of every frame ends ``DELIVERED`` or dropped with a ``DropReason``; the values are the text shown in
+reports and pcapng comments.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class DropReason(Enum):
+    RUNT = "runt frame (shorter than 14 bytes)"
+    OVERSIZE = "frame larger than the MTU"
+    NOT_CABLED = "port is not connected"
+    LINK_DOWN = "link is down"
+    INTERFACE_DOWN = "interface is down"
+    QUEUE_FULL = "transmit queue full (tail drop)"
+    NOT_FOR_US = "destination not accepted by the receive filter"
+    INVALID_SOURCE = "source MAC is multicast or zero"
+    LINK_LOCAL = "802.1D link-local destination is not forwarded"
+    SAME_PORT = "destination learned on the ingress port (no hairpin)"
+    NO_EGRESS = "no port to flood to"
+    ISOLATED = "isolated port to isolated port"
+    PORT_NO_FLOOD = "unknown unicast and flooding is off on every other port"
+    VNIC_DOWN = "destination vNIC is down"
+    DETACHED = "interface is detached"
+
+
+class Verdict(Enum):
+    """What a node did with a frame it kept alive (or the endpoint that took it)."""
+
+    DELIVERED = "delivered"
+    FORWARDED = "forwarded"
+    FLOODED_UNKNOWN = "flooded: unknown unicast"
+    FLOODED_BROADCAST = "flooded: broadcast"
+    FLOODED_MULTICAST = "flooded: multicast"
+    TO_VNIC = "demultiplexed to the vNIC owning the destination"
+    TO_HOST = "to the host stack (no vNIC owns the destination)"
+    REPLICATED = "replicated to the vNICs whose filter accepts it"
+    BRIDGED = "bridged between sibling vNICs inside the adapter"
+    REFLECTED_TO_SOURCE = "reflected back to the sending vNIC only (private mode)"
+    TO_UPLINK = "sent to the uplink"
+    TRANSMITTED = "transmitted"
+
+
+def describe(outcome: "DropReason | Verdict") -> str:
+    """Text for reports and pcapng comments: ``dropped: <reason>`` or the verdict."""
+    if isinstance(outcome, DropReason):
+        return f"dropped: {outcome.value}"
+    return outcome.value

@@ -1,0 +1,159 @@
+"""A MAC-learning switch with the Linux bridge's forwarding rules.
+
+``handle_frame(in_port, frame, now)`` learns the source and returns a ``Decision``; it never transmits. The rules
+follow ``net/bridge`` (br_input.c, br_forward.c):
+
+- a multicast or all-zero source is invalid: the frame is dropped, nothing learned;
+- 802.1D link-local destinations (01:80:c2:00:00:0x) are not forwarded;
+- the source is learned on the ingress port when the port's ``learning`` flag is on;
+- broadcast, multicast and unknown unicast are flooded to every port whose ``bcast_flood`` / ``mcast_flood`` /
+  ``flood`` flag allows it; known unicast goes to its port;
+- a frame is never sent back out its ingress port unless that port is in ``hairpin`` (reflective relay) mode;
+  flooding includes the ingress port when it hairpins;
+- between two ``isolated`` ports nothing passes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .errors import TopologyError
+from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy
+from .frame import DEFAULT_MTU
+from .reasons import DropReason, Verdict
+from .port import Port
+
+UNTAGGED_VLAN = 1
+_LINK_LOCAL_PREFIX = bytes.fromhex("0180c20000")
+
+#: Per-port flags and their defaults, as ``bridge link set`` names them.
+PORT_FLAGS = {
+    "learning": True,
+    "flood": True,
+    "mcast_flood": True,
+    "bcast_flood": True,
+    "hairpin": False,
+    "isolated": False,
+}
+
+
+class Decision(NamedTuple):
+    """What a node decided for one frame: where copies go, or why there are none."""
+
+    outputs: tuple[Port, ...]
+    outcome: Verdict | DropReason
+    learned: LearnResult | None = None
+
+
+class SwitchPort(Port):
+    """A bridge port with the Linux per-port flags."""
+
+    def __init__(self, node: "LearningSwitch", name: str, *, mtu: int = DEFAULT_MTU, internal: bool = False,
+                 **flags: bool) -> None:
+        super().__init__(node, name, mtu=mtu, internal=internal)
+        unknown = set(flags) - set(PORT_FLAGS)
+        if unknown:
+            raise TopologyError(f"{self.full_name}: unknown port flag(s) {sorted(unknown)}; known: {sorted(PORT_FLAGS)}")
+        settings = {**PORT_FLAGS, **flags}
+        self.learning: bool = settings["learning"]
+        self.flood: bool = settings["flood"]
+        self.mcast_flood: bool = settings["mcast_flood"]
+        self.bcast_flood: bool = settings["bcast_flood"]
+        self.hairpin: bool = settings["hairpin"]
+        self.isolated: bool = settings["isolated"]
+
+    def flags(self) -> dict[str, bool]:
+        return {name: getattr(self, name) for name in PORT_FLAGS}
+
+
+class LearningSwitch:
+    """A learning bridge: named ports, a forwarding table, decisions on bytes."""
+
+    kind = "switch"
+
+    def __init__(self, name: str, *, ageing_ns: int = DEFAULT_AGEING_NS, table_limit: int | None = None,
+                 table_policy: TablePolicy | str = TablePolicy.REFUSE) -> None:
+        self.name = name
+        self.table = ForwardingTable(ageing_ns, table_limit, TablePolicy(table_policy))
+        self.ports: dict[str, SwitchPort] = {}
+        self._port_list: tuple[SwitchPort, ...] = ()
+
+    # -- ports ------------------------------------------------------------------------------------
+    def add_port(self, name: str | None = None, *, internal: bool = False, **flags: bool) -> SwitchPort:
+        """Add a port (``p1``, ``p2``... when unnamed) and return it."""
+        if name is None:
+            number = len(self.ports) + 1
+            while f"p{number}" in self.ports:
+                number += 1
+            name = f"p{number}"
+        if name in self.ports:
+            raise TopologyError(f"switch {self.name} already has a port {name}")
+        port = SwitchPort(self, name, internal=internal, **flags)
+        self.ports[name] = port
+        self._port_list = tuple(self.ports[n] for n in sorted(self.ports, key=_port_order))
+        return port
+
+    def remove_port(self, name: str) -> None:
+        """Remove a port and forget what was learned on it."""
+        self.port(name)
+        del self.ports[name]
+        self._port_list = tuple(p for p in self._port_list if p.name != name)
+        self.table.flush_port(name)
+
+    def port(self, name: str) -> SwitchPort:
+        try:
+            return self.ports[name]
+        except KeyError:
+            known = ", ".join(sorted(self.ports, key=_port_order)) or "none"
+            raise TopologyError(f"switch {self.name} has no port {name!r} (ports: {known})") from None
+
+    def set_flag(self, port: str, flag: str, value: bool) -> None:
+        if flag not in PORT_FLAGS:
+            raise TopologyError(f"unknown port flag {flag!r}; known: {', '.join(PORT_FLAGS)}")
+        setattr(self.port(port), flag, bool(value))
+
+    # -- the decision -----------------------------------------------------------------------------
+    def handle_frame(self, in_port: SwitchPort, frame: bytes, now: int) -> Decision:
+        """Learn from ``frame`` arriving on ``in_port`` and decide where it goes."""
+        src = frame[6:12]
+        if src[0] & 1 or src == b"\0\0\0\0\0\0":
+            return Decision((), DropReason.INVALID_SOURCE)
+        dst = frame[0:6]
+        vlan = UNTAGGED_VLAN
+        learned = self.table.learn(vlan, src, in_port.name, now) if in_port.learning else None
+        if dst[0] & 1:
+            if dst[:5] == _LINK_LOCAL_PREFIX and dst[5] < 0x10:
+                return Decision((), DropReason.LINK_LOCAL, learned)
+            if dst == b"\xff\xff\xff\xff\xff\xff":
+                return self._flood(in_port, "bcast_flood", Verdict.FLOODED_BROADCAST, learned)
+            return self._flood(in_port, "mcast_flood", Verdict.FLOODED_MULTICAST, learned)
+        out_name = self.table.lookup(vlan, dst, now)
+        if out_name is None:
+            return self._flood(in_port, "flood", Verdict.FLOODED_UNKNOWN, learned)
+        out = self.ports.get(out_name)
+        if out is None:  # static entry naming a port that does not exist
+            return self._flood(in_port, "flood", Verdict.FLOODED_UNKNOWN, learned)
+        if out is in_port and not out.hairpin:
+            return Decision((), DropReason.SAME_PORT, learned)
+        if in_port.isolated and out.isolated:
+            return Decision((), DropReason.ISOLATED, learned)
+        return Decision((out,), Verdict.FORWARDED, learned)
+
+    def _flood(self, in_port: SwitchPort, flag: str, verdict: Verdict, learned: LearnResult | None) -> Decision:
+        isolated = in_port.isolated
+        outputs = tuple(
+            p for p in self._port_list
+            if p.up and p.carrier and getattr(p, flag) and (p is not in_port or p.hairpin) and not (isolated and p.isolated)
+        )
+        if not outputs:
+            return Decision((), DropReason.NO_EGRESS, learned)
+        return Decision(outputs, verdict, learned)
+
+    def __repr__(self) -> str:
+        return f"<LearningSwitch {self.name} ports={len(self.ports)}>"
+
+
+def _port_order(name: str) -> tuple:
+    """Sort ``p2`` before ``p10``: digits compare as numbers."""
+    digits = "".join(c for c in name if c.isdigit())
+    return (name.rstrip("0123456789"), int(digits) if digits and name[-1].isdigit() else -1, name)
