@@ -1,0 +1,208 @@
+"""Reading a loaded YAML document field by field, recording every problem with its place in the file.
+
+A topology loader reads each mapping with a ``MapReader``::
+
+    document = load_file("lab.yaml")
+    top = MapReader.of(document)
+    seed = top.take("seed", integer, default=0)
+    for hypervisor in top.take_maps("hypervisors"):
+        name = hypervisor.take("name", text)
+        for vm in hypervisor.take_maps("vms"):
+            mac = vm.take("mac", MACAddress)
+            ageing_ns = vm.take("ageing", parse_duration, default=300 * 10**9)
+            vm.finish()
+        hypervisor.finish()
+    top.finish()
+    document.check()  # raises TopologyFileError listing every problem, in file order
+
+A converter is any callable that takes the YAML value and returns the field's value or raises ``ValueError``
+(``MACAddress``, ``parse_duration``, ``integer``, ``one_of("vepa", "bridge")``...). A value that fails to
+convert is recorded and read as None, so that reading goes on and all the errors of a file are reported
+together: build nothing from the values before ``document.check()`` has passed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Callable, TypeVar
+
+from .yamlsource import Document, LocatedList, LocatedMap, Location, item_path, key_path
+
+T = TypeVar("T")
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: ``take(key, convert, default=REQUIRED)``: the key must be present.
+REQUIRED: Any = _Required()
+_INVALID: Any = object()  # what a failed conversion returns inside this module
+
+
+class MapReader:
+    """Takes the fields of one mapping, then reports in ``finish`` the keys nobody asked for."""
+
+    def __init__(self, document: Document, mapping: LocatedMap, path: str, *, quiet: bool = False) -> None:
+        self.document = document
+        self.mapping = mapping
+        self.path = path
+        self._quiet = quiet  # a stand-in for a missing or invalid mapping, already reported: report nothing
+        self._asked: list[str] = []
+
+    @classmethod
+    def of(cls, document: Document) -> MapReader:
+        """A reader of the document's top-level mapping."""
+        if isinstance(document.root, LocatedMap):
+            return cls(document, document.root, "")
+        document.report(document.location, "", f"the top level must be a mapping, not {describe(document.root)}")
+        return cls(document, LocatedMap(document.location), "", quiet=True)
+
+    def take(self, key: str, convert: Callable[[Any], T], default: Any = REQUIRED) -> T:
+        """``convert`` of the value of ``key``; ``default`` if absent; None if missing or invalid."""
+        self._asked.append(key)
+        if key not in self.mapping:
+            if default is REQUIRED:
+                self._report_missing(key)
+                return None  # type: ignore[return-value]
+            return default
+        value = self._convert(self.mapping[key], convert, self.mapping.value_locations[key], key_path(self.path, key))
+        return None if value is _INVALID else value
+
+    def take_list(self, key: str, convert: Callable[[Any], T], required: bool = True) -> list[T]:
+        """``convert`` of each item of the list at ``key`` (empty if absent and not required); bad items left out."""
+        items = self._take_container(key, LocatedList, "a list", required)
+        if items is None:
+            return []
+        path = key_path(self.path, key)
+        converted = [self._convert(item, convert, items.item_locations[index], item_path(path, index))
+                     for index, item in enumerate(items)]
+        return [item for item in converted if item is not _INVALID]
+
+    def take_map(self, key: str, required: bool = True) -> MapReader:
+        """A reader of the mapping at ``key``; of an empty mapping if it is absent, not required or invalid."""
+        mapping = self._take_container(key, LocatedMap, "a mapping", required)
+        if mapping is None:  # absent and optional: still report its required keys; else already reported
+            already_reported = required or key in self.mapping
+            return MapReader(self.document, LocatedMap(self.mapping.location), key_path(self.path, key),
+                             quiet=already_reported)
+        return MapReader(self.document, mapping, key_path(self.path, key))
+
+    def take_maps(self, key: str, required: bool = True) -> list[MapReader]:
+        """A reader of each mapping in the list at ``key`` (empty if absent and not required)."""
+        items = self._take_container(key, LocatedList, "a list", required)
+        readers = []
+        for index, item in enumerate(items or []):
+            path = item_path(key_path(self.path, key), index)
+            if isinstance(item, LocatedMap):
+                readers.append(MapReader(self.document, item, path))
+            else:
+                self.document.report(items.item_locations[index], path, f"expected a mapping, got {describe(item)}")
+        return readers
+
+    def error(self, key: str | None, message: str) -> None:
+        """Report a problem with the value of ``key`` (None: with the whole mapping), e.g. a cross-field check."""
+        if key is None:
+            self.document.report(self.mapping.location, self.path, message)
+        else:
+            location = self.mapping.value_locations.get(key, self.mapping.location)
+            self.document.report(location, key_path(self.path, key), message)
+
+    def finish(self) -> None:
+        """Report each key of the mapping that no ``take*`` asked for, suggesting the closest known key."""
+        for key, location in self.mapping.key_locations.items():
+            if key not in self._asked:
+                self.document.report(location, key_path(self.path, key), f"unknown key {key!r}{self._hint(key)}")
+
+    def _hint(self, key: object) -> str:
+        close = difflib.get_close_matches(str(key), self._asked, n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+        return f" (expected one of: {', '.join(sorted(set(self._asked)))})" if self._asked else ""
+
+    def _take_container(self, key: str, kind: type, kind_name: str, required: bool) -> Any:
+        self._asked.append(key)
+        if key not in self.mapping:
+            if required:
+                self._report_missing(key)
+            return None
+        value = self.mapping[key]
+        if isinstance(value, kind):
+            return value
+        self.error(key, f"expected {kind_name}, got {describe(value)}")
+        return None
+
+    def _convert(self, value: Any, convert: Callable[[Any], T], location: Location, path: str) -> T:
+        try:
+            return convert(value)
+        except ValueError as error:
+            self.document.report(location, path, str(error))
+            return _INVALID
+
+    def _report_missing(self, key: str) -> None:
+        if not self._quiet:
+            self.document.report(self.mapping.location, self.path, f"missing required key {key!r}")
+
+
+def describe(value: object) -> str:
+    """``value`` as a YAML user would recognise it, shortened for a one-line message."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def text(value: object) -> str:
+    """A string; a number or boolean must be quoted to be one."""
+    if isinstance(value, str):
+        return value
+    hint = f" (quote it: '{describe(value)}')" if isinstance(value, (int, float)) else ""
+    raise ValueError(f"expected a string, got {describe(value)}{hint}")
+
+
+def integer(value: object) -> int:
+    """An integer (decimal, 0x hex or 0o octal); ``010`` is refused as ambiguous between YAML 1.1 and 1.2."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[-+]?0[0-9]+", value):
+        octal = f" or 0o{value.lstrip('0')} for octal" if re.fullmatch(r"0[0-7]+", value) else ""
+        raise ValueError(f"{value!r} has a leading zero, which YAML 1.1 reads as octal: "
+                         f"write {int(value)} for decimal{octal}")
+    raise ValueError(f"expected an integer, got {describe(value)}")
+
+
+def integer_between(low: int, high: int) -> Callable[[object], int]:
+    """A converter to an integer from ``low`` to ``high`` inclusive."""
+    def convert(value: object) -> int:
+        number = integer(value)
+        if not low <= number <= high:
+            raise ValueError(f"{number} is out of range: expected {low} to {high}")
+        return number
+    return convert
+
+
+def boolean(value: object) -> bool:
+    """``true`` or ``false``; YAML 1.1's ``yes``/``no``/``on``/``off`` are refused with a hint."""
+    if isinstance(value, bool):
+        return value
+    hint = ""
+    if isinstance(value, str) and value.lower() in ("yes", "no", "on", "off", "y", "n"):
+        hint = f" ({value!r} is a string here, not a YAML 1.1 boolean)"
+    raise ValueError(f"expected true or false, got {describe(value)}{hint}")
+
+
+def one_of(*choices: str) -> Callable[[object], str]:
+    """A converter accepting exactly one of ``choices``, suggesting the closest on a typo."""
+    def convert(value: object) -> str:
+        if isinstance(value, str) and value in choices:
+            return value
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"expected one of {', '.join(choices)}, got {describe(value)}{hint}")
+    return convert
