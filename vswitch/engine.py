@@ -47,12 +47,14 @@ class Engine:
         queue = self._queue
         pop = heapq.heappop
         ran = 0
-        while queue and (until is None or queue[0][0] <= until):
-            time_ns, _, action, args = pop(queue)
-            self.now = time_ns
-            action(*args)
-            ran += 1
+        try:
+            while queue and (until is None or queue[0][0] <= until):
+                time_ns, _, action, args = pop(queue)
+                self.now = time_ns
+                action(*args)
+                ran += 1
+        finally:
+            self.events_run += ran
         if until is not None and until > self.now:
             self.now = until
-        self.events_run += ran
         return ran

@@ -31,6 +31,7 @@ class LearnResult(Enum):
     REFUSED = "refused: table full"
     EVICTED = "learned after evicting the least recently used entry"
     STATIC = "static entry kept"
+    NOT_LEARNING = "not learned: ageing time is 0"
 
 
 class FdbEntry:
@@ -100,7 +101,7 @@ class ForwardingTable:
             self.moves += 1
             return LearnResult.MOVED
         if self.ageing_ns == 0:
-            return LearnResult.REFUSED  # ageing 0: entries would expire at once (no learning)
+            return LearnResult.NOT_LEARNING  # entries would expire at once
         result = LearnResult.LEARNED
         if self.limit is not None and self.learned_count >= self.limit:
             self.expire(now)

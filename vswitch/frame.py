@@ -29,6 +29,8 @@ class VlanTag(NamedTuple):
     vid: int
 
     def pack(self) -> bytes:
+        if not (0 <= self.vid < 4096 and 0 <= self.pcp < 8 and self.dei in (0, 1)):
+            raise VSwitchError(f"invalid VLAN tag: vid {self.vid} (0-4095), pcp {self.pcp} (0-7), dei {self.dei} (0-1)")
         tci = (self.pcp << 13) | (self.dei << 12) | self.vid
         return self.tpid.to_bytes(2, "big") + tci.to_bytes(2, "big")
 

@@ -63,6 +63,8 @@ class Link:
                 raise TopologyError(f"port {port.full_name} is already connected")
         if a is b:
             raise TopologyError(f"cannot connect port {a.full_name} to itself")
+        if not isinstance(latency_ns, int) or (bandwidth_bps is not None and not isinstance(bandwidth_bps, int)):
+            raise TopologyError(f"link {a.full_name}--{b.full_name}: latency (ns) and bandwidth (bit/s) must be integers")
         if latency_ns < 0:
             raise TopologyError(f"link {a.full_name}--{b.full_name}: latency must be >= 0")
         if bandwidth_bps is not None and bandwidth_bps <= 0:

@@ -126,15 +126,12 @@ class MACAddress:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, MACAddress):
             return self.packed == other.packed
-        if isinstance(other, (str, bytes)):
-            try:
-                return self.packed == MACAddress(other).packed
-            except AddressError:
-                return False
-        return NotImplemented
+        return NotImplemented  # not equal to text: equal objects must hash alike; compare str(mac)
 
     def __lt__(self, other: "MACAddress") -> bool:
-        return self.packed < MACAddress(other).packed
+        if not isinstance(other, MACAddress):
+            return NotImplemented
+        return self.packed < other.packed
 
     def __hash__(self) -> int:
         return hash(self.packed)

@@ -68,7 +68,13 @@ class Trace:
         events = self._by_frame.get(frame_id)
         if not events:
             return f"frame {frame_id}: no trace (unknown id, or tracing was off or full)"
-        return "\n".join(f"{e.time_ns / 1e9:.9f}s  {e.text()}" for e in events)
+        return "\n".join(f"{_seconds(e.time_ns)}  {e.text()}" for e in events)
 
     def frame_ids(self) -> list[int]:
         return sorted(self._by_frame)
+
+
+def _seconds(time_ns: int) -> str:
+    """Exact ``S.NNNNNNNNNs`` for an integer nanosecond time."""
+    seconds, nanoseconds = divmod(time_ns, 1_000_000_000)
+    return f"{seconds}.{nanoseconds:09d}s"
