@@ -9,7 +9,7 @@ from scapy.layers.l2 import Ether
 from vswitch import Network
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
-GROUP = "01:00:5e:00:00:01"
+GROUP = "01:00:5e:01:02:03"  # not 01:00:5e:00:00:01: every Linux interface is in all-hosts
 
 
 def udp_frame(src: str, dst: str, payload: bytes = b"hello") -> bytes:

@@ -118,12 +118,24 @@ def test_broadcast_from_the_cable_reaches_every_vnic_and_the_host(mode):
     assert receivers(net, send(net, "h1", H1, BROADCAST)) == ["hv1.host", "vm1.eth0", "vm2.eth0"]
 
 
-def test_multicast_from_the_cable_reaches_only_the_vnic_that_joined():
+def test_multicast_from_the_cable_reaches_the_vnic_that_joined_and_the_host_it_synced_to():
     net = learned_lab("bridge")
     net.nic("vm1").join(GROUP)
     frame_id = send(net, "h1", H1, GROUP)
-    assert receivers(net, frame_id) == ["vm1.eth0"]
-    assert ("hv1.host", DropReason.NOT_FOR_US) in net.trace.drops(frame_id)
+    assert receivers(net, frame_id) == ["hv1.host", "vm1.eth0"]
+    assert ("vm2.eth0", DropReason.NOT_FOR_US) not in net.trace.drops(frame_id)  # filtered in the adapter
+
+
+def test_every_interface_is_in_the_ipv4_all_hosts_group_like_linux():
+    net = learned_lab("vepa", hairpin=True)
+    frame_id = send(net, "vm1", VM1, "01:00:5e:00:00:01")
+    assert receivers(net, frame_id) == ["h1.eth0", "hv1.host", "vm2.eth0"]
+
+
+def test_passthru_vnic_takes_every_unicast_the_switch_floods_to_it():
+    net = learned_lab("passthru")
+    assert receivers(net, send(net, "h1", H1, "02:00:00:00:00:77")) == ["vm1.eth0"]
+    assert receivers(net, send(net, "h1", H1, GROUP)) == []
 
 
 @pytest.mark.parametrize("mode", ["bridge", "vepa", "private"])

@@ -44,7 +44,7 @@ class PhysicalAdapter:
         self.name = name
         self.mode = mode
         self.uplink = Port(self, "uplink")
-        self.host = NIC(name, mac, "host")
+        self.host = AdapterHostNIC(self, mac)
         self._own_mac = self.host.mac
         self._host_port = Port(self, "host-side", internal=True)
         _wire(self._host_port, self.host.port)
@@ -79,6 +79,7 @@ class PhysicalAdapter:
         self._by_port[port] = vnic
         if mode == "passthru":
             self.host.set_mac(vnic.mac)  # the passthru vNIC's MAC becomes the adapter's
+            vnic.takes_all_unicast = True
 
     def detach(self, vnic: VNIC) -> None:
         port = self._vnic_ports.pop(vnic, None)
@@ -90,6 +91,7 @@ class PhysicalAdapter:
         vnic.port.peer = None
         if vnic.mode == "passthru":
             self.host.set_mac(self._own_mac)
+            vnic.takes_all_unicast = False
         vnic.mode = None
         vnic.hypervisor = None
 
@@ -152,6 +154,19 @@ class PhysicalAdapter:
 
     def __repr__(self) -> str:
         return f"<PhysicalAdapter {self.name} {self.mac} mode={self.mode} vnics={len(self.vnics)}>"
+
+
+class AdapterHostNIC(NIC):
+    """The host's own interface on the adapter: macvlan copies its vNICs' group memberships down to it."""
+
+    def __init__(self, adapter: PhysicalAdapter, mac: MACLike) -> None:
+        super().__init__(adapter.name, mac, "host")
+        self.adapter = adapter
+
+    def accepts(self, dst: bytes) -> bool:
+        if super().accepts(dst):
+            return True
+        return bool(dst[0] & 1) and any(dst in vnic.groups for vnic in self.adapter.vnics.values())
 
 
 def _wire(a: Port, b: Port) -> None:

@@ -19,6 +19,10 @@ _DELIVERED = Decision((), Verdict.DELIVERED)
 _NOT_FOR_US = Decision((), DropReason.NOT_FOR_US)
 _BROADCAST = b"\xff" * 6
 
+#: Groups Linux puts every interface in once it is up: IPv4 all-hosts and IPv6 all-nodes (measured: members
+#: even with IPv6 disabled).
+DEFAULT_GROUPS = (bytes.fromhex("01005e000001"), bytes.fromhex("333300000001"))
+
 
 class Delivery(NamedTuple):
     """A frame a NIC accepted."""
@@ -39,8 +43,9 @@ class NIC:
         self.mac = MACAddress(mac)
         self._mac = self.mac.packed
         self.port = Port(self, ifname, mtu=mtu)
-        self.groups: set[bytes] = set()
+        self.groups: set[bytes] = set(DEFAULT_GROUPS)
         self.promiscuous = False
+        self.takes_all_unicast = False  # a passthru vNIC: macvlan hands it every unicast as PACKET_HOST
         self.allmulti = False
         self.inbox: list[Delivery] = []
 
@@ -68,7 +73,7 @@ class NIC:
             return True
         if dst[0] & 1:
             return dst == _BROADCAST or self.allmulti or dst in self.groups
-        return False
+        return self.takes_all_unicast
 
     def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
         """Deliver ``frame`` to this NIC's stack if the filter takes it (the network fills ``inbox``)."""
