@@ -1,0 +1,223 @@
+"""Replay a topology's scenario on a built network and check its expectations.
+
+Actions are scheduled on the engine at their ``at`` time (ties keep file order); expectations with a time run
+there too, the others when the run ends. Results are values (``CheckResult``) that reports print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import ScenarioError, VSwitchError
+from .mac import BROADCAST, MACAddress
+from .network import Network
+from .reasons import DropReason
+from .spec import ActionSpec, ExpectationSpec, TopologySpec, Where
+from .traffic import DEFAULT_ETHERTYPE, ethernet_frame, udp_frame
+
+
+@dataclass
+class CheckResult:
+    """One expectation: what was expected, what happened, and whether they agree."""
+
+    description: str
+    passed: bool
+    actual: str
+    where: Where
+    at_ns: int
+
+
+@dataclass
+class RunResult:
+    network: Network
+    checks: list[CheckResult] = field(default_factory=list)
+    frames: dict[str, list[int]] = field(default_factory=dict)  # frame name -> ids
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+
+class ScenarioRunner:
+    """Schedules the actions of ``spec`` on ``net``; ``run()`` plays them and evaluates the checks."""
+
+    def __init__(self, spec: TopologySpec, net: Network) -> None:
+        self.spec = spec
+        self.net = net
+        self.result = RunResult(net)
+        for action in spec.scenario:
+            self._check_action(action)
+            net.engine.at(action.at_ns, self._perform, action)
+        for expectation in spec.expectations:
+            if expectation.at_ns is not None:
+                net.engine.at(expectation.at_ns, self._evaluate, expectation.kind, expectation.args,
+                              expectation.where)
+
+    def run(self, until_ns: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
+        """Run to ``until_ns`` (or the spec's ``until``, or until nothing is pending), then check."""
+        until = until_ns if until_ns is not None else self.spec.until_ns
+        engine = self.net.engine
+        last_action = max((a.at_ns for a in self.spec.scenario), default=0)
+        end_hint = until if until is not None else last_action
+        while engine.pending() and (until is None or engine.next_time() <= until):
+            slice_end = engine.next_time() + max(1, end_hint // 100)
+            engine.run(slice_end if until is None else min(slice_end, until))
+            if progress is not None:
+                progress(engine.now, end_hint)
+        if until is not None:
+            engine.run(until)
+        for expectation in self.spec.expectations:
+            if expectation.at_ns is None:
+                self._evaluate(expectation.kind, expectation.args, expectation.where)
+        return self.result
+
+    # -- actions ------------------------------------------------------------------------------------
+    def _check_action(self, action: ActionSpec) -> None:
+        """Resolve names now, so a bad reference fails before the run, naming its place in the file."""
+        try:
+            if action.kind == "send":
+                self._frame_for(action.args)
+        except VSwitchError as exc:
+            raise ScenarioError(f"{action.where}: {exc}") from None
+
+    def _perform(self, action: ActionSpec) -> None:
+        net, args = self.net, action.args
+        try:
+            if action.kind == "send":
+                self._send(args)
+            elif action.kind == "link":
+                net.set_link_state(net.link(args["a"], args["b"]), args["up"])
+            elif action.kind == "detach":
+                net.detach_vm(args["vm"])
+            elif action.kind == "attach":
+                net.attach_vm(args["vm"], args["hypervisor"], mode=args["mode"])
+            elif action.kind == "port":
+                port = net.port(args["port"])
+                for flag, value in args["flags"].items():
+                    port.node.set_flag(port.name, flag, value)
+            elif action.kind == "interface":
+                self._interface(args)
+            elif action.kind == "expect":
+                self._evaluate(args["kind"], args["args"], action.where)
+            else:
+                raise ScenarioError(f"unknown action {action.kind!r}")
+        except VSwitchError as exc:
+            raise ScenarioError(f"{action.where}: at {net.now} ns: {exc}") from None
+
+    def _frame_for(self, args: dict[str, Any]) -> bytes:
+        sender = self.net.nic(args["from"])
+        if args["to"] is not None:
+            dst = self.net.nic(args["to"]).mac
+        else:
+            dst = BROADCAST if args["dst"] == "broadcast" else args["dst"]
+        src = args["src"] or sender.mac
+        if "udp" in args:
+            udp = args["udp"]
+            return udp_frame(src, dst, src_ip=udp["src_ip"], dst_ip=udp["dst_ip"], sport=udp["sport"],
+                             dport=udp["dport"], payload=args["payload"], size=args["size"])
+        return ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE, payload=args["payload"],
+                              size=args["size"])
+
+    def _send(self, args: dict[str, Any]) -> None:
+        frame = self._frame_for(args)
+        ids = self.result.frames.setdefault(args["name"] or f"#{len(self.result.frames) + 1}", [])
+        now = self.net.now
+        for i in range(args["count"]):
+            ids.append(self.net.send(args["from"], frame, at=now + i * args["interval_ns"]))
+
+    def _interface(self, args: dict[str, Any]) -> None:
+        nic = self.net.nic(args["name"])
+        if args["up"] is not None:
+            nic.port.up = args["up"]
+        if args["promiscuous"] is not None:
+            nic.promiscuous = args["promiscuous"]
+        if args["allmulti"] is not None:
+            nic.allmulti = args["allmulti"]
+        for group in args["join"]:
+            nic.join(group)
+        for group in args["leave"]:
+            nic.leave(group)
+
+    # -- expectations ---------------------------------------------------------------------------------
+    def _evaluate(self, kind: str, args: dict[str, Any], where: Where) -> None:
+        try:
+            description, passed, actual = CHECKS[kind](self, args)
+        except VSwitchError as exc:
+            description, passed, actual = f"{kind}", False, f"cannot check: {exc}"
+        self.result.checks.append(CheckResult(description, passed, actual, where, self.net.now))
+
+    def _ids(self, name: str) -> list[int]:
+        ids = self.result.frames.get(name)
+        if ids is None:
+            known = ", ".join(sorted(self.result.frames)) or "none yet"
+            raise ScenarioError(f"no frame named {name!r} was sent (named frames: {known})")
+        return ids
+
+    def _receivers(self, name: str) -> list[set[str]]:
+        return [set(self.net.trace.delivered_to(i)) for i in self._ids(name)]
+
+    def _delivered(self, args):
+        targets = {self.net.port(t).full_name for t in args["to"]}
+        got = self._receivers(args["frame"])
+        union = set().union(*got) if got else set()
+        if args["only"]:
+            passed = all(r == targets for r in got)
+            description = f"{args['frame']} delivered to exactly {', '.join(sorted(targets))}"
+        else:
+            passed = all(targets <= r for r in got)
+            description = f"{args['frame']} delivered to {', '.join(sorted(targets))}"
+        return description, passed, "received by " + (", ".join(sorted(union)) or "nobody")
+
+    def _not_delivered(self, args):
+        targets = {self.net.port(t).full_name for t in args["to"]}
+        union = set().union(*self._receivers(args["frame"]))
+        return (f"{args['frame']} not delivered to {', '.join(sorted(targets))}", not (targets & union),
+                "received by " + (", ".join(sorted(union)) or "nobody"))
+
+    def _dropped(self, args):
+        reason: DropReason = args["reason"]
+        at = self.net.port(args["at"]).full_name if args["at"] else None
+        drops = [d for i in self._ids(args["frame"]) for d in self.net.trace.drops(i)]
+        passed = any(r is reason and (at is None or port == at) for port, r in drops)
+        where = f" at {at}" if at else ""
+        actual = "; ".join(f"{port}: {r.name.lower()}" for port, r in drops) or "no drops"
+        return f"{args['frame']} dropped{where}: {reason.name.lower()}", passed, actual
+
+    def _table(self, args):
+        switch = self.net.switch(args["switch"])
+        mac: MACAddress = args["mac"]
+        port = switch.table.lookup(args["vlan"], mac.packed, self.net.now)
+        if args["absent"]:
+            return f"{switch.name} has no entry for {mac}", port is None, f"port {port}" if port else "absent"
+        return (f"{switch.name} learned {mac} on {args['port']}", port == args["port"],
+                f"port {port}" if port else "absent")
+
+    def _table_size(self, args):
+        switch = self.net.switch(args["switch"])
+        entries = len(switch.table.rows(self.net.now))
+        return f"{switch.name} holds {args['entries']} entries", entries == args["entries"], f"{entries} entries"
+
+    def _counter(self, args):
+        port = self.net.port(args["interface"])
+        counters = port.counters
+        wanted, seen = [], []
+        for name, value in args.items():
+            if name == "interface":
+                continue
+            if name in ("rx_dropped", "tx_dropped"):
+                table = getattr(counters, name)
+                for reason, count in value.items():
+                    wanted.append(f"{name}.{reason.name.lower()}={count}")
+                    seen.append(f"{name}.{reason.name.lower()}={table.get(reason, 0)}")
+            else:
+                wanted.append(f"{name}={value}")
+                seen.append(f"{name}={getattr(counters, name)}")
+        return f"{port.full_name} counters {' '.join(wanted)}", wanted == seen, " ".join(seen)
+
+
+CHECKS: dict[str, Callable[[ScenarioRunner, dict[str, Any]], tuple[str, bool, str]]] = {
+    "delivered": ScenarioRunner._delivered, "not_delivered": ScenarioRunner._not_delivered,
+    "dropped": ScenarioRunner._dropped, "table": ScenarioRunner._table, "table_size": ScenarioRunner._table_size,
+    "counter": ScenarioRunner._counter,
+}

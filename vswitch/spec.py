@@ -1,0 +1,127 @@
+"""A topology as plain, frozen data: what ``topology.py`` reads from YAML and ``build.py`` turns into a network.
+
+Times are integer nanoseconds, rates bits per second, MACs ``MACAddress``. Each value keeps ``where`` (file,
+line, column and field path) so that errors found after loading still point into the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .mac import MACAddress
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a topology file, for error messages."""
+
+    file: str = "<api>"
+    line: int = 0
+    column: int = 0
+    path: str = ""
+
+    def __str__(self) -> str:
+        place = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        return f"{place}: {self.path}" if self.path else place
+
+
+@dataclass(frozen=True)
+class SwitchSpec:
+    name: str
+    ageing_ns: int
+    table_limit: Optional[int] = None
+    table_policy: str = "refuse"
+    ports: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...] = ()  # (port, ((flag, value), ...))
+    static: tuple[tuple[MACAddress, str], ...] = ()  # (mac, port)
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
+class NicSpec:
+    name: str  # interface name, e.g. eth0
+    mac: MACAddress
+    groups: tuple[MACAddress, ...] = ()
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str
+    nics: tuple[NicSpec, ...]
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
+class VMSpec:
+    name: str
+    mac: Optional[MACAddress]  # None: allocate from prefix
+    prefix: str = "qemu"
+    mode: Optional[str] = None
+    groups: tuple[MACAddress, ...] = ()
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
+class HypervisorSpec:
+    name: str
+    mac: MACAddress
+    backend: str = "adapter"
+    mode: str = "bridge"
+    vms: tuple[VMSpec, ...] = ()
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    a: str
+    b: str
+    latency_ns: int = 0
+    bandwidth_bps: Optional[int] = None
+    queue_frames: int = 1000
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
+class CaptureSpec:
+    point: str
+    direction: str = "both"
+    file: str = ""
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One timed scenario step; ``kind`` names it (send, link, detach, attach, set_port, expect...)."""
+
+    at_ns: int
+    kind: str
+    args: dict[str, Any] = field(default_factory=dict)
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    """A check evaluated at ``at_ns`` (None: at the end of the run)."""
+
+    kind: str
+    args: dict[str, Any] = field(default_factory=dict)
+    at_ns: Optional[int] = None
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
+class TopologySpec:
+    name: str
+    description: str = ""
+    switches: tuple[SwitchSpec, ...] = ()
+    hosts: tuple[HostSpec, ...] = ()
+    hypervisors: tuple[HypervisorSpec, ...] = ()
+    links: tuple[LinkSpec, ...] = ()
+    captures: tuple[CaptureSpec, ...] = ()
+    pcapng: Optional[str] = "all.pcapng"  # None: no pcapng
+    scenario: tuple[ActionSpec, ...] = ()
+    expectations: tuple[ExpectationSpec, ...] = ()
+    until_ns: Optional[int] = None
+    epoch_ns: Optional[int] = None
+    source: str = "<api>"
