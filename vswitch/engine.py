@@ -39,10 +39,11 @@ class Engine:
     def pending(self) -> int:
         return len(self._queue)
 
-    def run(self, until: int | None = None) -> int:
+    def run(self, until: int | None = None, *, advance: bool = True) -> int:
         """Run events up to and including ``until`` (all, if None); return how many ran.
 
-        With ``until`` the clock ends at ``until`` even if the queue empties earlier.
+        With ``until`` the clock ends at ``until`` even if the queue empties earlier, unless ``advance`` is
+        False (the clock then stays at the last event run).
         """
         queue = self._queue
         pop = heapq.heappop
@@ -55,6 +56,6 @@ class Engine:
                 ran += 1
         finally:
             self.events_run += ran
-        if until is not None and until > self.now:
+        if advance and until is not None and until > self.now:
             self.now = until
         return ran

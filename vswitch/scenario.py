@@ -62,7 +62,7 @@ class ScenarioRunner:
         end_hint = until if until is not None else last_action
         while engine.pending() and (until is None or engine.next_time() <= until):
             slice_end = engine.next_time() + max(1, end_hint // 100)
-            engine.run(slice_end if until is None else min(slice_end, until))
+            engine.run(slice_end if until is None else min(slice_end, until), advance=False)
             if progress is not None:
                 progress(engine.now, end_hint)
         if until is not None:

@@ -1,0 +1,223 @@
+"""The ``vswitch`` command line: run, validate, show and explain topology files (and bench, kernel-check).
+
+``main(argv) -> int``: 0 when everything holds, 1 when an expectation fails, 2 on a user error (printed on
+stderr without a traceback). An internal error is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tabulate import tabulate
+
+from . import __version__
+from .build import build_network
+from .errors import VSwitchError
+from .report import as_json, render
+from .scenario import ScenarioRunner
+from .spec import TopologySpec
+from .topology import load_topology
+from .units import format_duration, parse_duration
+
+EXAMPLE = "topologies/two-vms-one-adapter.yaml"
+
+
+def _load(path: str) -> TopologySpec:
+    if not Path(path).is_file():
+        raise VSwitchError(f"{path}: no such file (the examples are in topologies/, e.g. {EXAMPLE})")
+    return load_topology(path)
+
+
+def _duration(value: str) -> int:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _Progress:
+    """A one-line progress indicator on stderr, only when stdout is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, now: int, end: int) -> None:
+        if self.enabled and end > 0:
+            share = min(100, now * 100 // end)
+            sys.stderr.write(f"\rrunning: {format_duration(now)} of {format_duration(end)} ({share}%)")
+            sys.stderr.flush()
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+
+
+# -- commands -------------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    spec = _load(args.file)
+    out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
+    net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng)
+    progress = _Progress(sys.stdout.isatty() and not args.quiet)
+    try:
+        result = ScenarioRunner(spec, net).run(args.until, progress=progress)
+    finally:
+        progress.done()
+        net.close()
+    if args.format == "json":
+        print(json.dumps(as_json(net, result), indent=2))
+    else:
+        print(render(net, result, quiet=args.quiet))
+        if net.captures.files and not args.quiet:
+            print(f"captures: {len(net.captures.files)} files in {out_dir}/")
+    return 0 if result.passed else 1
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.files:
+        try:
+            spec = _load(path)
+            build_network(spec).close()  # catches what only building finds (ports in use...)
+            print(f"{path}: ok ({len(spec.switches)} switches, {len(spec.hosts)} hosts, "
+                  f"{len(spec.hypervisors)} hypervisors, {sum(len(h.vms) for h in spec.hypervisors)} VMs, "
+                  f"{len(spec.scenario)} actions, {len(spec.expectations)} expectations)")
+        except VSwitchError as exc:
+            print(str(exc), file=sys.stderr)
+            status = 2
+    return status
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    spec = _load(args.file)
+    net = build_network(spec)
+    print(f"{spec.name}: {spec.description}".rstrip(": ") if spec.description else spec.name)
+    rows = []
+    for name in sorted(net.switches):
+        if name in net.hypervisors:
+            continue
+        for port_name, port in sorted(net.switches[name].ports.items()):
+            peer = port.peer.far.full_name if port.peer is not None else "(not connected)"
+            flags = ", ".join(f for f, v in port.flags().items() if v != (f not in ("hairpin", "isolated")))
+            rows.append({"switch port": port.full_name, "connected to": peer, "flags changed": flags or "-"})
+    if rows:
+        print("\n" + tabulate(rows, headers="keys"))
+    rows = []
+    for name in sorted(net.hypervisors):
+        hv = net.hypervisors[name]
+        how = f"adapter, mode {hv.mode}" if hv.adapter else "host bridge"
+        rows.append({"hypervisor / VM": name, "interface": hv.host.full_name, "MAC": str(hv.host.mac),
+                     "vendor": hv.host.mac.vendor, "on": how})
+        for vm_name, vnic in sorted(hv.vms.items()):
+            where = f"mode {vnic.mode}" if vnic.mode else f"port {hv.vif_of(vnic).full_name}"
+            rows.append({"hypervisor / VM": f"  {vm_name}", "interface": vnic.full_name, "MAC": str(vnic.mac),
+                         "vendor": vnic.mac.vendor, "on": f"{name} ({where})"})
+    for name in sorted(net.hosts):
+        for nic in net.hosts[name]:
+            rows.append({"hypervisor / VM": name, "interface": nic.full_name, "MAC": str(nic.mac),
+                         "vendor": nic.mac.vendor, "on": "physical host"})
+    print("\n" + tabulate(rows, headers="keys"))
+    print(f"\n{len(spec.scenario)} scenario actions, {len(spec.expectations)} expectations")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    spec = _load(args.file)
+    net = build_network(spec)
+    result = ScenarioRunner(spec, net).run(args.until)
+    ids = result.frames.get(args.frame)
+    if ids is None and args.frame.isdigit():
+        ids = [int(args.frame)]
+    if not ids:
+        names = ", ".join(sorted(result.frames)) or "none"
+        raise VSwitchError(f"no frame named {args.frame!r} in {args.file} (named frames: {names}; "
+                           "or give a frame number)")
+    for frame_id in ids:
+        print(f"frame {frame_id} ({args.frame})")
+        print(net.trace.explain(frame_id))
+        delivered = net.trace.delivered_to(frame_id)
+        drops = net.trace.drops(frame_id)
+        print(f"=> delivered to {', '.join(delivered) or 'nobody'}; "
+              f"{len(drops)} cop{'y' if len(drops) == 1 else 'ies'} dropped\n")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------------------
+def _optional_commands() -> list[tuple[str, str, str, Callable, Callable]]:
+    """(name, help, example, add_arguments, run) of commands living in their own modules."""
+    commands = []
+    try:
+        from . import bench
+        commands.append(("bench", "measure frames/s and memory on standard workloads",
+                         "vswitch bench lan8 -n 100000", bench.add_arguments, bench.run))
+    except ImportError:  # pragma: no cover - module not present in this build
+        pass
+    try:
+        from . import kernelcheck
+        commands.append(("kernel-check", "run a topology in Linux namespaces and in vswitch, compare receivers",
+                         f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run))
+        commands.append(("kernel-cleanup", "remove namespaces and links left by a killed kernel-check",
+                         "sudo vswitch kernel-cleanup", kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup))
+    except ImportError:  # pragma: no cover
+        pass
+    return commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vswitch", description="Packet-level emulator of virtual NICs, adapters and learning switches.",
+        epilog=f"example: vswitch run {EXAMPLE}")
+    parser.add_argument("--version", action="version", version=f"vswitch {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, epilog=f"example: {example}",
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    run = command("run", "replay a topology file: tables, captures, expectations", f"vswitch run {EXAMPLE}")
+    run.add_argument("file", help="topology file (YAML)")
+    run.add_argument("--out", metavar="DIR", help="folder for the captures (default: pcaps/<topology name>/)")
+    run.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time, e.g. 10ms")
+    run.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
+    run.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    run.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
+    run.set_defaults(handler=cmd_run)
+
+    validate = command("validate", "check topology files without running them", "vswitch validate topologies/*.yaml")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(handler=cmd_validate)
+
+    show = command("show", "print the topology: port map, VMs, MACs and vendors", f"vswitch show {EXAMPLE}")
+    show.add_argument("file")
+    show.set_defaults(handler=cmd_show)
+
+    explain = command("explain", "hop-by-hop trace of one named frame, with reasons",
+                      f"vswitch explain {EXAMPLE} vm1-to-h1")
+    explain.add_argument("file")
+    explain.add_argument("frame", help="the name of a send action (or a frame number)")
+    explain.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time")
+    explain.set_defaults(handler=cmd_explain)
+
+    for name, help_text, example, add_arguments, handler in _optional_commands():
+        sub = command(name, help_text, example)
+        add_arguments(sub)
+        sub.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except VSwitchError as exc:
+        print(f"vswitch: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vswitch: interrupted", file=sys.stderr)
+        return 130
