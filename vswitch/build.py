@@ -19,6 +19,8 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
     epoch = spec.epoch_ns if spec.epoch_ns is not None else DEFAULT_EPOCH_NS
     net = Network(record=record, capture_dir=capture_dir or ".", epoch_ns=epoch)
     where = Where(spec.source)
+    net.macs.avoid([n.mac for h in spec.hosts for n in h.nics] + [hv.mac for hv in spec.hypervisors]
+                   + [vm.mac for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None])
     try:
         for sw in spec.switches:
             where = sw.where
@@ -28,9 +30,6 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                 port = switch.ports.get(port_name) or net.register_port(switch.add_port(port_name))
                 for flag, value in flags:
                     setattr(port, flag, value)
-            for mac, port_name in sw.static:
-                switch.port(port_name)
-                switch.table.add_static(1, mac.packed, port_name)
         for host in spec.hosts:
             where = host.where
             first, *more = host.nics
@@ -55,6 +54,11 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
             _ensure_named_switch_port(net, link.b)
             net.connect(link.a, link.b, latency_ns=link.latency_ns, bandwidth_bps=link.bandwidth_bps,
                         queue_frames=link.queue_frames)
+        for sw in spec.switches:
+            where = sw.where
+            for mac, port_name in sw.static:
+                net.switch(sw.name).port(port_name)
+                net.switch(sw.name).table.add_static(1, mac.packed, port_name)
         if capture_dir is not None:
             if pcapng and spec.pcapng:
                 net.capture_pcapng(spec.pcapng)

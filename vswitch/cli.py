@@ -32,11 +32,14 @@ def _load(path: str) -> TopologySpec:
     return load_topology(path)
 
 
-def _duration(value: str) -> int:
+def _until(args: argparse.Namespace) -> int | None:
+    """``--until`` in ns; a bad value is a user error (one line, exit 2), not an argparse usage dump."""
+    if args.until is None:
+        return None
     try:
-        return parse_duration(value)
+        return parse_duration(args.until)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise VSwitchError(f"argument --until: {exc}") from None
 
 
 class _Progress:
@@ -61,11 +64,12 @@ class _Progress:
 # -- commands -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     spec = _load(args.file)
+    until = _until(args)
     out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
     net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng)
     progress = _Progress(sys.stdout.isatty() and not args.quiet)
     try:
-        result = ScenarioRunner(spec, net).run(args.until, progress=progress)
+        result = ScenarioRunner(spec, net).run(until, progress=progress)
     finally:
         progress.done()
         net.close()
@@ -111,16 +115,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     for name in sorted(net.hypervisors):
         hv = net.hypervisors[name]
         how = f"adapter, mode {hv.mode}" if hv.adapter else "host bridge"
-        rows.append({"hypervisor / VM": name, "interface": hv.host.full_name, "MAC": str(hv.host.mac),
-                     "vendor": hv.host.mac.vendor, "on": how})
+        rows.append({"machine": name, "VM": "-", "interface": hv.host.full_name, "MAC": str(hv.host.mac),
+                     "vendor": hv.host.mac.vendor, "attached to": how})
         for vm_name, vnic in sorted(hv.vms.items()):
             where = f"mode {vnic.mode}" if vnic.mode else f"port {hv.vif_of(vnic).full_name}"
-            rows.append({"hypervisor / VM": f"  {vm_name}", "interface": vnic.full_name, "MAC": str(vnic.mac),
-                         "vendor": vnic.mac.vendor, "on": f"{name} ({where})"})
+            rows.append({"machine": name, "VM": vm_name, "interface": vnic.full_name, "MAC": str(vnic.mac),
+                         "vendor": vnic.mac.vendor, "attached to": f"{name} ({where})"})
     for name in sorted(net.hosts):
         for nic in net.hosts[name]:
-            rows.append({"hypervisor / VM": name, "interface": nic.full_name, "MAC": str(nic.mac),
-                         "vendor": nic.mac.vendor, "on": "physical host"})
+            rows.append({"machine": name, "VM": "-", "interface": nic.full_name, "MAC": str(nic.mac),
+                         "vendor": nic.mac.vendor, "attached to": "physical host"})
     print("\n" + tabulate(rows, headers="keys"))
     print(f"\n{len(spec.scenario)} scenario actions, {len(spec.expectations)} expectations")
     return 0
@@ -129,7 +133,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     spec = _load(args.file)
     net = build_network(spec)
-    result = ScenarioRunner(spec, net).run(args.until)
+    result = ScenarioRunner(spec, net).run(_until(args))
     ids = result.frames.get(args.frame)
     if ids is None and args.frame.isdigit():
         ids = [int(args.frame)]
@@ -182,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", "replay a topology file: tables, captures, expectations", f"vswitch run {EXAMPLE}")
     run.add_argument("file", help="topology file (YAML)")
     run.add_argument("--out", metavar="DIR", help="folder for the captures (default: pcaps/<topology name>/)")
-    run.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time, e.g. 10ms")
+    run.add_argument("--until", metavar="TIME", help="stop at this virtual time, e.g. 10ms")
     run.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
     run.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
@@ -200,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                       f"vswitch explain {EXAMPLE} vm1-to-h1")
     explain.add_argument("file")
     explain.add_argument("frame", help="the name of a send action (or a frame number)")
-    explain.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time")
+    explain.add_argument("--until", metavar="TIME", help="stop at this virtual time")
     explain.set_defaults(handler=cmd_explain)
 
     for name, help_text, example, add_arguments, handler in _optional_commands():
@@ -221,3 +225,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vswitch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `vswitch show FILE | head`
+        sys.stderr.close()
+        return 0

@@ -170,7 +170,12 @@ class MACAllocator:
 
     def __init__(self) -> None:
         self._used: set[bytes] = set()
+        self._avoid: set[bytes] = set()
         self._next: dict[bytes, int] = {}
+
+    def avoid(self, macs: "Iterator[MACLike] | list[MACLike]") -> None:
+        """Never allocate these (addresses a file gives explicitly, maybe further down)."""
+        self._avoid.update(MACAddress(m).packed for m in macs)
 
     def reserve(self, mac: MACLike) -> MACAddress:
         """Mark ``mac`` as taken; raise ``AddressError`` if it already is."""
@@ -189,7 +194,7 @@ class MACAllocator:
         while counter < 1 << 24:
             packed = oui + counter.to_bytes(3, "big")
             counter += 1
-            if packed not in self._used:
+            if packed not in self._used and packed not in self._avoid:
                 self._next[oui] = counter
                 self._used.add(packed)
                 return MACAddress(packed)

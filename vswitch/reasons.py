@@ -22,9 +22,7 @@ class DropReason(Enum):
     SAME_PORT = "destination learned on the ingress port (no hairpin)"
     NO_EGRESS = "no port to flood to"
     ISOLATED = "isolated port to isolated port"
-    PORT_NO_FLOOD = "unknown unicast and flooding is off on every other port"
     VNIC_DOWN = "destination vNIC is down"
-    DETACHED = "interface is detached"
 
 
 class Verdict(Enum):

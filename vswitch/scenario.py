@@ -13,6 +13,7 @@ from .errors import ScenarioError, VSwitchError
 from .mac import BROADCAST, MACAddress
 from .network import Network
 from .reasons import DropReason
+from .switch import LearningSwitch
 from .spec import ActionSpec, ExpectationSpec, TopologySpec, Where
 from .traffic import DEFAULT_ETHERTYPE, ethernet_frame, udp_frame
 
@@ -94,6 +95,8 @@ class ScenarioRunner:
                 net.attach_vm(args["vm"], args["hypervisor"], mode=args["mode"])
             elif action.kind == "port":
                 port = net.port(args["port"])
+                if not isinstance(port.node, LearningSwitch):
+                    raise ScenarioError(f"{port.full_name} is not a switch port: flags apply to switch ports")
                 for flag, value in args["flags"].items():
                     port.node.set_flag(port.name, flag, value)
             elif action.kind == "interface":

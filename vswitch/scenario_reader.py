@@ -225,7 +225,8 @@ def read_scenario(top: MapReader) -> list[ActionSpec]:
     actions = []
     at = 0
     for item in top.take_maps("scenario", required=False):
-        at = item.take("at", parse_duration, default=at) or at
+        given = item.take("at", parse_duration, default=None)
+        at = at if given is None else given
         kind, args = _one_key(item, {**ACTIONS, "expect": _expectation_body}, SCALAR_ACTIONS, "action")
         item.finish()
         if kind is not None:

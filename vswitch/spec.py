@@ -43,6 +43,7 @@ class NicSpec:
     mac: MACAddress
     groups: tuple[MACAddress, ...] = ()
     where: Where = Where()
+    mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class VMSpec:
     mode: Optional[str] = None
     groups: tuple[MACAddress, ...] = ()
     where: Where = Where()
+    mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class HypervisorSpec:
     mode: str = "bridge"
     vms: tuple[VMSpec, ...] = ()
     where: Where = Where()
+    mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def _switch(r: MapReader) -> SwitchSpec:
 
 def _nic(r: MapReader, default_name: str = "eth0") -> NicSpec:
     return NicSpec(r.take("name", name_value, default=default_name), r.take("mac", unicast_mac),
-                   tuple(r.take_list("groups", group_mac, required=False)), where(r))
+                   tuple(r.take_list("groups", group_mac, required=False)), where(r), where(r, "mac"))
 
 
 def _host(r: MapReader) -> HostSpec:
@@ -103,7 +103,7 @@ def _host(r: MapReader) -> HostSpec:
             r.error("mac", "give either mac (one NIC, eth0) or nics, not both")
     else:
         nics = [NicSpec("eth0", r.take("mac", unicast_mac), tuple(r.take_list("groups", group_mac, required=False)),
-                        where(r))]
+                        where(r), where(r, "mac"))]
     r.finish()
     return HostSpec(name, tuple(nics), where(r))
 
@@ -117,7 +117,7 @@ def _vm(r: MapReader) -> VMSpec:
     mode = r.take("mode", one_of(*MODES), default=None)
     groups = tuple(r.take_list("groups", group_mac, required=False))
     r.finish()
-    return VMSpec(name, mac, prefix, mode, groups, where(r))
+    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"))
 
 
 def _hypervisor(r: MapReader) -> HypervisorSpec:
@@ -131,7 +131,7 @@ def _hypervisor(r: MapReader) -> HypervisorSpec:
     if mode == "passthru" and len(vms) > 1:
         r.error("vms", f"passthru gives the whole adapter to one vNIC, but {len(vms)} VMs are listed")
     r.finish()
-    return HypervisorSpec(name, mac, backend, mode, vms, where(r))
+    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"))
 
 
 def _links(top: MapReader) -> list[LinkSpec]:
@@ -196,7 +196,7 @@ def _captures(top: MapReader) -> tuple[list[CaptureSpec], str | None]:
     files = {}
     for cap in captures:
         if cap.file in files or cap.file == pcapng:
-            top.document.report(None, cap.where.path, f"capture file {cap.file} is written twice: give it its own file")
+            _report(top.document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
         files[cap.file] = cap
     return captures, pcapng
 
@@ -215,9 +215,9 @@ def _check_names(spec: TopologySpec, document: Document) -> None:
                 _report(document, item.where, f"the name {item.name!r} is used twice (also at line {seen[item.name].line})")
             seen[item.name] = item.where
     macs: dict[bytes, str] = {}
-    stations = [(f"{h.name}.{n.name}", n.mac, n.where) for h in spec.hosts for n in h.nics]
-    stations += [(hv.name, hv.mac, hv.where) for hv in spec.hypervisors]
-    stations += [(vm.name, vm.mac, vm.where) for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None]
+    stations = [(f"{h.name}.{n.name}", n.mac, n.mac_where) for h in spec.hosts for n in h.nics]
+    stations += [(hv.name, hv.mac, hv.mac_where) for hv in spec.hypervisors]
+    stations += [(vm.name, vm.mac, vm.mac_where) for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None]
     for owner, mac, place in stations:
         if mac.packed in macs:
             _report(document, place, f"duplicate MAC {mac} (also {macs[mac.packed]})")
@@ -239,16 +239,51 @@ def _check_names(spec: TopologySpec, document: Document) -> None:
         if "frame" in args and args["frame"] not in sent:
             _report(document, place, f"no send action is named {args['frame']!r}"
                     + _suggest(args["frame"], dict.fromkeys(sent)))
+    switches = {s.name for s in spec.switches} | {h.name for h in spec.hypervisors if h.backend == "bridge"}
+    vms = {vm.name for hv in spec.hypervisors for vm in hv.vms}
+    kinds = {"switch": switches, "VM": vms, "hypervisor": {h.name for h in spec.hypervisors}}
     for action in spec.scenario:
-        if action.kind == "send":
-            for key in ("from", "to"):
-                node = (action.args.get(key) or "").split(".", 1)[0]
-                if node and node not in seen:
-                    _report(document, action.where, f"send.{key}: nothing named {node!r}" + _suggest(node, seen))
+        args = action.args["args"] if action.kind == "expect" and action.args.get("args") else action.args
+        kind = action.args.get("kind") if action.kind == "expect" else action.kind
+        for key, must_be in _NAMED_FIELDS.get(kind, ()):
+            _check_reference(document, action.where, f"{kind}.{key}", args.get(key), must_be, seen, kinds)
+    for check in spec.expectations:
+        for key, must_be in _NAMED_FIELDS.get(check.kind, ()):
+            _check_reference(document, check.where, f"{check.kind}.{key}", check.args.get(key), must_be, seen, kinds)
     for cap in spec.captures:
         node = cap.point.split(".", 1)[0]
         if node not in seen:
             _report(document, cap.where, f"capture point {cap.point!r}: nothing named {node!r}" + _suggest(node, seen))
+
+
+#: For each action or expectation kind: (field, what it must name) for the fields that name things.
+_NAMED_FIELDS = {
+    "send": (("from", "interface"), ("to", "interface")),
+    "link": (("a", "interface"), ("b", "interface")),
+    "port": (("port", "switch"),),
+    "detach": (("vm", "VM"),),
+    "attach": (("vm", "VM"), ("hypervisor", "hypervisor")),
+    "interface": (("name", "interface"),),
+    "delivered": (("to", "interface"),),
+    "not_delivered": (("to", "interface"),),
+    "dropped": (("at", "interface"),),
+    "table": (("switch", "switch"),),
+    "table_size": (("switch", "switch"),),
+    "counter": (("interface", "interface"),),
+}
+
+
+def _check_reference(document: Document, place: Where, field: str, value, must_be: str, seen: dict,
+                     kinds: dict[str, set[str]]) -> None:
+    """Report a name (or each of a tuple of names) that points at nothing, or at the wrong kind of thing."""
+    for name in (value if isinstance(value, tuple) else (value,)):
+        if not name:
+            continue
+        node = name.split(".", 1)[0]
+        if node not in seen:
+            _report(document, place, f"{field}: nothing named {node!r}" + _suggest(node, seen))
+        elif must_be != "interface" and node not in kinds[must_be]:
+            _report(document, place, f"{field}: {node!r} is not a {must_be}" + _suggest(node, dict.fromkeys(kinds[must_be])))
 
 
 def _suggest(name: str, known: dict) -> str:
