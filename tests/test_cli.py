@@ -1,0 +1,280 @@
+"""The command line, called in-process as ``main(argv)``: exit codes, what goes to stdout and to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vswitch import __version__
+from vswitch.cli import EXAMPLE, build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_FILE = ROOT / EXAMPLE
+
+SMALL = """\
+name: small
+switches: [{name: sw1}]
+hosts:
+  - {name: h1, mac: "02:00:00:00:00:01"}
+hypervisors:
+  - name: hv1
+    mac: "02:00:00:00:00:aa"
+    vms:
+      - {name: vm1, mac: "52:54:00:00:00:01"}
+      - {name: vm2, mac: "52:54:00:00:00:02"}
+links: [[h1, sw1.p1], [hv1, sw1.p2]]
+captures:
+  points: [h1]
+scenario:
+  - at: 1us
+    send: {from: h1, to: vm1, name: h1-to-vm1}
+expect:
+  - delivered: {frame: h1-to-vm1, to: vm2, only: true}
+"""
+
+
+def call(argv: list[str]) -> int:
+    """``main(argv)``'s exit status, also when argparse exits by ``SystemExit``."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL)
+    return path
+
+
+def err_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+# -- run ----------------------------------------------------------------------------------------------------
+def test_run_example_prints_tables_and_summary_and_exits_0(tmp_path, capsys):
+    assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    for title in ("MAC tables", "Adapter demultiplexing", "Interface counters", "Expectations"):
+        assert title in out
+    assert re.search(r"^sw1\s+1\s+52:54:00:00:00:01\s+p2\s+\S+\s+learned$", out, re.M)
+    assert re.search(r"^hv1\s+52:54:00:00:00:01\s+vm1\.eth0\s+bridge\s+QEMU/KVM$", out, re.M)
+    assert "FAIL" not in out
+    assert ("4 frames sent, 0 extra copies, 4 delivered, 0 dropped, 0 in flight at 30us; "
+            "expectations: 7/7 passed") in out
+    assert f"captures: 7 files in {tmp_path}/" in out
+    assert err == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "all.pcapng", "h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap", "vm2.pcap"]
+
+
+def test_run_with_a_failing_expectation_exits_1_and_says_what_happened(small, tmp_path, capsys):
+    assert call(["run", str(small), "--out", str(tmp_path / "out")]) == 1
+    out, err = capsys.readouterr()
+    assert (f"FAILED {small}:18:5: expect[0]: expected h1-to-vm1 delivered to exactly vm2.eth0; "
+            "got received by vm1.eth0") in out
+    assert "1 frames sent, 0 extra copies, 1 delivered, 0 dropped, 0 in flight at 1us; expectations: 0/1 passed" in out
+    assert err == ""
+
+
+def test_run_missing_file_exits_2_with_one_line(tmp_path, capsys):
+    missing = tmp_path / "nope.yaml"
+    assert call(["run", str(missing)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err_lines(err) == [f"vswitch: {missing}: no such file (the examples are in topologies/, e.g. {EXAMPLE})"]
+
+
+def test_run_bad_file_exits_2_with_located_diagnostics(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("switches: sw1\nhosts:\n  - name: h1\n    mac: 1\n")
+    assert call(["run", str(bad), "--out", str(tmp_path / "out")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Traceback" not in err
+    assert err_lines(err) == [
+        f"{bad}:1:11: switches: expected a list, got 'sw1'",
+        f'{bad}:4:10: hosts[0].mac: expected a MAC address as text, got 1: write it in quotes, '
+        'e.g. mac: "52:54:00:12:34:56"',
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("until", ["10", "abc", "-1ms"])
+def test_run_bad_until_exits_2_without_traceback(until, tmp_path, capsys):
+    assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--until", until]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert "--until" in err_lines(err)[-1]
+    assert out == ""
+
+
+def test_run_bad_until_prints_one_line_and_main_returns_2(tmp_path, capsys):
+    assert main(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--until", "10"]) == 2
+    assert err_lines(capsys.readouterr().err) == [
+        "vswitch: argument --until: 10 has no unit: write 10s, 10ms, 10us or 10ns"]
+
+
+def test_run_until_stops_the_clock_there(tmp_path, capsys):
+    assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--until", "15us", "--quiet"]) in (0, 1)
+    assert "in flight at 15us" in capsys.readouterr().out
+
+
+def test_run_json_has_every_section(tmp_path, capsys):
+    assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"summary", "mac_tables", "counters", "expectations"} <= set(data)
+    assert data["summary"] == {
+        "frames_sent": 4, "copies_made": 0, "delivered": 4, "dropped": 0, "in_flight": 0, "virtual_time": "30us",
+        "drops_by_reason": {}, "expectations_passed": 7, "expectations_failed": 0}
+    assert {"switch": "sw1", "vlan": 1, "mac": "52:54:00:00:00:02", "port": "p2", "age": "19us",
+            "type": "learned"} in data["mac_tables"]
+    assert {"interface": "sw1.p2", "rx_packets": 2, "rx_bytes": 120, "tx_packets": 1, "tx_bytes": 60,
+            "drops": "-"} in data["counters"]
+    assert [row["result"] for row in data["expectations"]] == ["PASS"] * 7
+
+
+def test_run_json_of_a_failing_run_exits_1(small, tmp_path, capsys):
+    assert call(["run", str(small), "--out", str(tmp_path / "out"), "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["expectations"][0]["result"] == "FAIL"
+    assert data["summary"]["expectations_failed"] == 1
+
+
+def test_run_quiet_prints_only_the_summary(tmp_path, capsys):
+    assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip().splitlines() == [
+        "4 frames sent, 0 extra copies, 4 delivered, 0 dropped, 0 in flight at 30us; expectations: 7/7 passed"]
+    assert err == ""
+
+
+def test_run_quiet_still_spells_out_failures(small, tmp_path, capsys):
+    assert call(["run", str(small), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line for line in lines if line.strip()] == [
+        f"FAILED {small}:18:5: expect[0]: expected h1-to-vm1 delivered to exactly vm2.eth0; got received by vm1.eth0",
+        "1 frames sent, 0 extra copies, 1 delivered, 0 dropped, 0 in flight at 1us; expectations: 0/1 passed",
+    ]
+
+
+def test_run_no_pcapng_writes_only_classic_pcaps(tmp_path, capsys):
+    assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--no-pcapng", "--quiet"]) == 0
+    files = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap", "vm2.pcap"]
+
+
+def test_run_default_out_is_pcaps_slash_name(small, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert call(["run", str(small), "--quiet"]) == 1
+    assert sorted(p.name for p in (tmp_path / "pcaps" / "small").iterdir()) == ["all.pcapng", "h1.pcap"]
+
+
+# -- validate -------------------------------------------------------------------------------------------------
+def test_validate_several_good_files_exits_0(small, capsys):
+    assert call(["validate", str(EXAMPLE_FILE), str(small)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"{EXAMPLE_FILE}: ok (1 switches, 1 hosts, 1 hypervisors, 2 VMs, 4 actions, 7 expectations)",
+        f"{small}: ok (1 switches, 1 hosts, 1 hypervisors, 2 VMs, 1 actions, 1 expectations)",
+    ]
+    assert err == ""
+
+
+def test_validate_reports_every_bad_file_and_exits_2(small, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hosts:\n  - name: h1\n    mac: \"01:00:00:00:00:01\"\n")
+    missing = tmp_path / "missing.yaml"
+    assert call(["validate", str(bad), str(small), str(missing)]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{small}: ok (1 switches, 1 hosts, 1 hypervisors, 2 VMs, 1 actions, 1 expectations)"]
+    assert err_lines(err) == [
+        f"{bad}:3:10: hosts[0].mac: 01:00:00:00:00:01 is a multicast address: a NIC's own MAC must be unicast "
+        "(first octet even)",
+        f"{missing}: no such file (the examples are in topologies/, e.g. {EXAMPLE})",
+    ]
+
+
+# -- show and explain -----------------------------------------------------------------------------------------
+def test_show_lists_ports_vms_macs_and_vendors(capsys):
+    assert call(["show", str(EXAMPLE_FILE)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "two-vms-one-adapter"
+    assert re.search(r"^sw1\.p2\s+hv1\.uplink\s+-$", out, re.M)
+    assert re.search(r"^hv1\s+-\s+hv1\.host\s+02:00:00:00:00:aa\s+locally administered\s+adapter, mode bridge$", out, re.M)
+    assert re.search(r"vm1\s+vm1\.eth0\s+52:54:00:00:00:01\s+QEMU/KVM\s+hv1 \(mode bridge\)$", out, re.M)
+    assert re.search(r"vm2\s+vm2\.eth0\s+52:54:00:00:00:02\s+QEMU/KVM\s+hv1 \(mode bridge\)$", out, re.M)
+    assert re.search(r"^h1\s+-\s+h1\.eth0\s+02:00:00:00:00:01\s+locally administered\s+physical host$", out, re.M)
+    assert out.rstrip().endswith("4 scenario actions, 7 expectations")
+
+
+def test_show_lists_vms_beside_their_hypervisor(capsys):
+    assert call(["show", str(EXAMPLE_FILE)]) == 0
+    assert re.search(r"^hv1\s+vm1\s+vm1\.eth0", capsys.readouterr().out, re.M)
+
+
+def test_show_names_xen_and_allocated_macs(tmp_path, capsys):
+    path = tmp_path / "xen.yaml"
+    path.write_text('hypervisors:\n  - name: hv1\n    mac: "02:00:00:00:00:aa"\n'
+                    '    vms: [{name: dom1, prefix: xen}, {name: vm2}]\n')
+    assert call(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"dom1\s+dom1\.eth0\s+00:16:3e:00:00:01\s+Xen\s", out)
+    assert re.search(r"vm2\s+vm2\.eth0\s+52:54:00:00:00:01\s+QEMU/KVM\s", out)
+
+
+def test_explain_prints_the_hops_of_a_named_frame(capsys):
+    assert call(["explain", str(EXAMPLE_FILE), "vm1-to-h1"]) == 0
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert lines[0] == "frame 1 (vm1-to-h1)"
+    hops = [re.split(r"\s+", line, maxsplit=2)[1] for line in lines[1:-1]]
+    assert hops == ["vm1.eth0:", "hv1.vnic-vm1.eth0:", "sw1.p2:", "h1.eth0:"]
+    assert lines[1].startswith("0.000000000s  vm1.eth0: transmitted")
+    assert "flooded: unknown unicast" in lines[3]
+    assert lines[4] == "0.000002000s  h1.eth0: delivered"
+    assert lines[-1] == "=> delivered to h1.eth0; 0 copies dropped"
+
+
+def test_explain_unknown_frame_exits_2_naming_the_known_ones(capsys):
+    assert call(["explain", str(EXAMPLE_FILE), "vm1-to-h2"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err_lines(err) == [
+        f"vswitch: no frame named 'vm1-to-h2' in {EXAMPLE_FILE} (named frames: h1-to-vm1, vm1-to-h1, vm1-to-vm2, "
+        "vm2-to-h1; or give a frame number)"]
+
+
+# -- help and version -----------------------------------------------------------------------------------------
+def _subcommands() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(action.choices)
+
+
+def test_the_core_subcommands_exist():
+    assert {"run", "validate", "show", "explain"} <= set(_subcommands())
+
+
+@pytest.mark.parametrize("command", [None, *_subcommands()])
+def test_help_of_every_command_has_an_example(command, capsys):
+    argv = ["--help"] if command is None else [command, "--help"]
+    assert call(argv) == 0
+    out = capsys.readouterr().out
+    assert "example:" in out
+    assert "vswitch" in out.split("example:", 1)[1]
+
+
+def test_python_m_vswitch_version():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "vswitch", "--version"], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, env=env)
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, f"vswitch {__version__}", "")
