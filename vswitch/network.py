@@ -74,7 +74,8 @@ class Network:
         if name in self.switches or name in self.hosts or name in self.hypervisors or name in self.vnics:
             raise TopologyError(f"the name {name!r} is already used")
 
-    def _register(self, port: Port) -> Port:
+    def register_port(self, port: Port) -> Port:
+        """Make a port added directly to a node reachable by name."""
         self.ports[port.full_name] = port
         return port
 
@@ -85,7 +86,7 @@ class Network:
         switch = LearningSwitch(name, ageing_ns=ageing_ns, table_limit=table_limit, table_policy=table_policy)
         self.switches[name] = switch
         for _ in range(ports):
-            self._register(switch.add_port())
+            self.register_port(switch.add_port())
         return switch
 
     def add_host(self, name: str, mac: MACLike | None = None, *, ifname: str = "eth0") -> NIC:
@@ -102,7 +103,7 @@ class Network:
             raise TopologyError(f"host {host} already has a NIC {ifname}")
         nic = NIC(host, self._mac(mac, f"{host}.{ifname}"), ifname)
         nics.append(nic)
-        self._register(nic.port)
+        self.register_port(nic.port)
         return nic
 
     def add_hypervisor(self, name: str, mac: MACLike | None = None, *, backend: str = "adapter",
@@ -111,8 +112,8 @@ class Network:
         self._claim_name(name)
         hypervisor = Hypervisor(name, self._mac(mac, name), backend=backend, mode=mode)
         self.hypervisors[name] = hypervisor
-        self._register(hypervisor.uplink)
-        self._register(hypervisor.host.port)
+        self.register_port(hypervisor.uplink)
+        self.register_port(hypervisor.host.port)
         if hypervisor.bridge is not None:
             self.switches[name] = hypervisor.bridge
         return hypervisor
@@ -126,7 +127,7 @@ class Network:
         vnic = VNIC(name, address, ifname)
         host.attach(vnic, mode)
         self.vnics[name] = vnic
-        self._register(vnic.port)
+        self.register_port(vnic.port)
         self._register_vifs(host)
         return vnic
 
@@ -134,7 +135,7 @@ class Network:
         if host.bridge is not None:
             for port in host.bridge.ports.values():
                 if not port.internal:
-                    self._register(port)
+                    self.register_port(port)
 
     def _mac(self, mac: MACLike | None, owner: str) -> MACAddress:
         if mac is None:
@@ -158,7 +159,7 @@ class Network:
             for port in switch.ports.values():
                 if port.peer is None and not port.internal:
                     return port
-            return self._register(switch.add_port())
+            return self.register_port(switch.add_port())
         return self.port(name)
 
     # -- lookups --------------------------------------------------------------------------------------
