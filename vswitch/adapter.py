@@ -31,6 +31,7 @@ MODES = ("bridge", "vepa", "private", "passthru")
 DEFAULT_MODE = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
 
 _VEPA_OR_BRIDGE = ("vepa", "bridge")
+_TO_VNIC, _BRIDGED = Verdict.TO_VNIC, Verdict.BRIDGED
 
 
 class PhysicalAdapter:
@@ -51,6 +52,11 @@ class PhysicalAdapter:
         self.vnics: dict[bytes, VNIC] = {}  # MAC -> vNIC: the demultiplexing table
         self._vnic_ports: dict[VNIC, Port] = {}
         self._by_port: dict[Port, VNIC] = {}
+        self._passthru: VNIC | None = None
+        # The per-frame decisions, built once: to the uplink, to the host stack, to each vNIC (TO_VNIC, BRIDGED).
+        self._to_uplink = Decision((self.uplink,), Verdict.TO_UPLINK)
+        self._to_host = Decision((self._host_port,), Verdict.TO_HOST)
+        self._to_vnic: dict[VNIC, tuple[Decision, Decision]] = {}
 
     @property
     def mac(self) -> MACAddress:
@@ -77,7 +83,9 @@ class PhysicalAdapter:
         self.vnics[vnic.mac.packed] = vnic
         self._vnic_ports[vnic] = port
         self._by_port[port] = vnic
+        self._to_vnic[vnic] = (Decision((port,), _TO_VNIC), Decision((port,), _BRIDGED))
         if mode == "passthru":
+            self._passthru = vnic
             self.host.set_mac(vnic.mac)  # the passthru vNIC's MAC becomes the adapter's
             vnic.takes_all_unicast = True
 
@@ -87,9 +95,11 @@ class PhysicalAdapter:
             raise TopologyError(f"{vnic.full_name} is not attached to adapter {self.name}")
         del self.vnics[vnic.mac.packed]
         del self._by_port[port]
+        del self._to_vnic[vnic]
         port.peer = None
         vnic.port.peer = None
         if vnic.mode == "passthru":
+            self._passthru = None
             self.host.set_mac(self._own_mac)
             vnic.takes_all_unicast = False
         vnic.mode = None
@@ -104,7 +114,7 @@ class PhysicalAdapter:
         if in_port is self.uplink:
             return self._from_uplink(frame)
         if in_port is self._host_port:
-            return Decision((self.uplink,), Verdict.TO_UPLINK)
+            return self._to_uplink
         return self._from_vnic(self._by_port[in_port], frame)
 
     def _from_vnic(self, sender: VNIC, frame: bytes) -> Decision:
@@ -119,22 +129,19 @@ class PhysicalAdapter:
             if target is not None and target.mode == "bridge":
                 if not target.port.up:
                     return Decision((), DropReason.VNIC_DOWN)
-                return Decision((self._vnic_ports[target],), Verdict.BRIDGED)
-        return Decision((self.uplink,), Verdict.TO_UPLINK)
+                return self._to_vnic[target][1]
+        return self._to_uplink
 
     def _from_uplink(self, frame: bytes) -> Decision:
         dst = frame[0:6]
         if dst[0] & 1:
             return self._replicate(frame, dst)
-        if self.vnics and next(iter(self.vnics.values())).mode == "passthru":
-            target: VNIC | None = next(iter(self.vnics.values()))
-        else:
-            target = self.vnics.get(dst)
+        target = self._passthru or self.vnics.get(dst)
         if target is None:
-            return Decision((self._host_port,), Verdict.TO_HOST)
+            return self._to_host
         if not target.port.up:
             return Decision((), DropReason.VNIC_DOWN)
-        return Decision((self._vnic_ports[target],), Verdict.TO_VNIC)
+        return self._to_vnic[target][0]
 
     def _replicate(self, frame: bytes, dst: bytes) -> Decision:
         source = self.vnics.get(frame[6:12])

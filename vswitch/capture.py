@@ -12,25 +12,54 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import VSwitchError
-from .pcapfile import PcapNgWriter, PcapWriter
+from .pcapfile import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter
 from .port import Port
 from .reasons import DropReason, Verdict, describe
 
 DIRECTIONS = ("rx", "tx", "both")
 DEFAULT_EPOCH_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
+_pack_header = RECORD_HEADER.pack
+_PCAP_LIMIT_NS = (1 << 32) * 1_000_000_000  # classic pcap seconds are 32 bits
 
 
-class PcapTap:
-    """Writes the frames crossing one port (one direction) to a classic pcap."""
+class LastRecord:
+    """The last classic-pcap record made by the taps of one capture set, with the frame and instant it is for.
 
-    __slots__ = ("writer", "epoch_ns")
+    A frame crossing three capture points at one instant makes one record, written three times: splitting the time
+    into seconds and nanoseconds is big-integer arithmetic, the dearest part of a record.
+    """
 
-    def __init__(self, writer: PcapWriter, epoch_ns: int) -> None:
-        self.writer = writer
+    __slots__ = ("epoch_ns", "frame", "now", "record")
+
+    def __init__(self, epoch_ns: int) -> None:
         self.epoch_ns = epoch_ns
+        self.frame = b""
+        self.now = -1
+        self.record = b""
+
+
+class PcapTap(PcapWriter):
+    """A classic pcap that is its own tap: the frames crossing one port (one or both directions).
+
+    ``record`` is ``write`` at ``epoch_ns + now`` inlined, sharing records through ``last`` (it runs for every
+    captured frame). Anything out of the ordinary goes through ``write`` and its checks.
+    """
+
+    def __init__(self, path: str | os.PathLike, last: LastRecord) -> None:
+        super().__init__(path)
+        self.last = last
 
     def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
-        self.writer.write(frame, self.epoch_ns + now)
+        last = self.last
+        if frame is not last.frame or now != last.now:
+            size = len(frame)
+            time_ns = last.epoch_ns + now
+            if size > SNAPLEN or not 0 <= time_ns < _PCAP_LIMIT_NS:
+                return self.write(frame, time_ns)
+            last.frame, last.now = frame, now
+            last.record = _pack_header(time_ns // 1_000_000_000, time_ns % 1_000_000_000, size, size) + frame
+        self._put(last.record)
+        self.frames_written += 1
 
 
 class PcapNgTap:
@@ -63,6 +92,7 @@ class CaptureSet:
         self._writers: list[PcapWriter | PcapNgWriter] = []
         self._pcapng: PcapNgWriter | None = None
         self._pcapng_ids: dict[str, int] = {}
+        self._last = LastRecord(epoch_ns)
 
     def _path(self, file_name: str) -> Path:
         path = (self.out_dir / file_name).resolve()
@@ -79,10 +109,11 @@ class CaptureSet:
         path = self._path(file_name)
         if path in self.files:
             raise VSwitchError(f"two capture points write {path.name}: give each its own file")
-        writer = PcapWriter(path)
-        self._writers.append(writer)
+        if self._last.epoch_ns != self.epoch_ns:
+            self._last = LastRecord(self.epoch_ns)
+        tap = PcapTap(path, self._last)
+        self._writers.append(tap)
         self.files.append(path)
-        tap = PcapTap(writer, self.epoch_ns)
         if direction in ("rx", "both"):
             port.rx_taps.append(tap)
         if direction in ("tx", "both"):

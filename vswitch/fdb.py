@@ -34,6 +34,11 @@ class LearnResult(Enum):
     NOT_LEARNING = "not learned: ageing time is 0"
 
 
+# Bound once: looking up an enum member costs as much as a dict insert, and learn() runs for every frame.
+_REFRESHED, _LEARNED, _MOVED = LearnResult.REFRESHED, LearnResult.LEARNED, LearnResult.MOVED
+_REFUSED, _STATIC = LearnResult.REFUSED, LearnResult.STATIC
+
+
 class FdbEntry:
     """One table entry; ``updated_ns`` is the last time the source was seen (or the time it was added)."""
 
@@ -79,36 +84,35 @@ class ForwardingTable:
         entry = self._entries.get((vlan, mac))
         if entry is None:
             return None
-        if not entry.is_static and now - entry.updated_ns >= self.ageing_ns:
-            self._remove((vlan, mac), entry)
-            return None
-        return entry.port
+        if entry.is_static or now - entry.updated_ns < self.ageing_ns:
+            return entry.port
+        self._remove((vlan, mac), entry)
+        return None
 
     def learn(self, vlan: int, mac: bytes, port: str, now: int) -> LearnResult:
         """Record that ``mac`` was seen as a source on ``port``."""
         key = (vlan, mac)
         entry = self._entries.get(key)
-        if entry is not None and not entry.is_static and now - entry.updated_ns >= self.ageing_ns:
-            self._remove(key, entry)
-            entry = None
         if entry is not None:
             if entry.is_static:
-                return LearnResult.STATIC
-            entry.updated_ns = now
-            if entry.port == port:
-                return LearnResult.REFRESHED
-            entry.port = port
-            self.moves += 1
-            return LearnResult.MOVED
+                return _STATIC
+            if now - entry.updated_ns < self.ageing_ns:
+                entry.updated_ns = now
+                if entry.port == port:
+                    return _REFRESHED
+                entry.port = port
+                self.moves += 1
+                return _MOVED
+            self._remove(key, entry)  # aged out: learned afresh below
         if self.ageing_ns == 0:
             return LearnResult.NOT_LEARNING  # entries would expire at once
-        result = LearnResult.LEARNED
+        result = _LEARNED
         if self.limit is not None and self.learned_count >= self.limit:
             self.expire(now)
         if self.limit is not None and self.learned_count >= self.limit:
             if self.policy is TablePolicy.REFUSE or not self._evict_fairly():
                 self.refused += 1
-                return LearnResult.REFUSED
+                return _REFUSED
             result = LearnResult.EVICTED
         self._entries[key] = FdbEntry(port, now, False)
         self.learned_count += 1

@@ -1,51 +1,31 @@
-"""A built network: nodes, links and the engine, and the one place where decisions are applied.
+"""A built network: switches, hosts, hypervisors and links, by name, on top of the datapath.
 
-Nodes (switches, adapters, NICs) only *decide* (``handle_frame`` returns a ``Decision``); the network moves
-frames: it checks sizes, counts, taps captures, records the trace, hands copies to links (which schedule their
-arrival on the engine) or to internal wires (at once). Every copy ends delivered or dropped with a reason, and
-``stats`` reconciles: ``injected + copies == delivered + dropped + in_flight``.
+``Network`` builds nodes and cables, resolves names (``h1``, ``vm1``, ``sw1.p3``), changes state at run time and
+opens captures; moving frames is ``Datapath``'s job (``datapath.py``).
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .capture import DEFAULT_EPOCH_NS, CaptureSet
-from .engine import Engine
+from .datapath import Datapath, NetworkStats, StreamItem
 from .errors import TopologyError, VSwitchError
 from .fdb import DEFAULT_AGEING_NS, TablePolicy
-from .frame import ETH_HEADER_LEN, check_frame, pad, payload_len
+from .frame import check_frame
 from .hypervisor import Hypervisor
-from .link import DEFAULT_QUEUE_FRAMES, Link, LinkEnd
+from .link import DEFAULT_QUEUE_FRAMES, Link
 from .mac import MACAddress, MACAllocator, MACLike
 from .nic import NIC, VNIC, Delivery
 from .port import Port
-from .reasons import DropReason, Verdict
 from .switch import LearningSwitch
-from .trace import DEFAULT_TRACE_LIMIT, Trace, TraceEvent
+from .trace import DEFAULT_TRACE_LIMIT
+
+__all__ = ["Network", "NetworkStats"]
 
 
-class NetworkStats:
-    """Whole-run totals. ``copies`` counts the extra copies made by flooding and replication."""
-
-    def __init__(self) -> None:
-        self.injected = 0
-        self.copies = 0
-        self.delivered = 0
-        self.dropped: Counter[DropReason] = Counter()
-
-    @property
-    def dropped_total(self) -> int:
-        return sum(self.dropped.values())
-
-    @property
-    def in_flight(self) -> int:
-        return self.injected + self.copies - self.delivered - self.dropped_total
-
-
-class Network:
+class Network(Datapath):
     """Switches, hosts and hypervisors joined by links, run on one virtual clock.
 
     ``record=False`` turns off the trace and NIC inboxes (counters and captures stay): for long runs.
@@ -53,10 +33,7 @@ class Network:
 
     def __init__(self, *, record: bool = True, trace_limit: int = DEFAULT_TRACE_LIMIT,
                  capture_dir: str | os.PathLike = ".", epoch_ns: int = DEFAULT_EPOCH_NS) -> None:
-        self.engine = Engine()
-        self.record = record
-        self.trace: Trace | None = Trace(trace_limit) if record else None
-        self.stats = NetworkStats()
+        super().__init__(record=record, trace_limit=trace_limit)
         self.captures = CaptureSet(capture_dir, epoch_ns)
         self.macs = MACAllocator()
         self.switches: dict[str, LearningSwitch] = {}
@@ -65,7 +42,6 @@ class Network:
         self.vnics: dict[str, VNIC] = {}
         self.links: list[Link] = []
         self.ports: dict[str, Port] = {}
-        self._next_frame_id = 1
 
     # -- building -------------------------------------------------------------------------------------
     def _claim_name(self, name: str) -> None:
@@ -128,14 +104,14 @@ class Network:
         host.attach(vnic, mode)
         self.vnics[name] = vnic
         self.register_port(vnic.port)
-        self._register_vifs(host)
+        self._register_vif(host, vnic)
         return vnic
 
-    def _register_vifs(self, host: Hypervisor) -> None:
-        if host.bridge is not None:
-            for port in host.bridge.ports.values():
-                if not port.internal:
-                    self.register_port(port)
+    def _register_vif(self, host: Hypervisor, vnic: VNIC) -> None:
+        """Make the bridge port backing ``vnic`` reachable by name (host-bridge backend only)."""
+        vif = host.vif_of(vnic)
+        if vif is not None:
+            self.register_port(vif)
 
     def _mac(self, mac: MACLike | None, owner: str) -> MACAddress:
         if mac is None:
@@ -213,10 +189,6 @@ class Network:
     def deliveries(self, name: str) -> list[Delivery]:
         return list(self.nic(name).inbox)
 
-    @property
-    def now(self) -> int:
-        return self.engine.now
-
     # -- changes at run time ----------------------------------------------------------------------------
     def set_link_state(self, link: Link, up: bool) -> None:
         """Bring a cable down or up; a switch forgets what it learned on a port whose link went down."""
@@ -225,10 +197,27 @@ class Network:
             port.carrier = up
             if not up and isinstance(port.node, LearningSwitch):
                 port.node.table.flush_port(port.name)
+        if up:
+            for port in link.ports:
+                self.notify_link_up(port)
 
     def set_admin_state(self, name: str, up: bool) -> None:
         """``ip link set NAME up|down``."""
-        self.port(name).up = up
+        port = self.port(name)
+        was_up, port.up = port.up, up
+        if up and not was_up:
+            self.notify_link_up(port)
+
+    def notify_link_up(self, port: Port) -> None:
+        """Tell the guest stack of ``port``'s NIC, if it has one, that its link came up (it may announce itself).
+
+        A hypervisor's uplink carries its own interface's carrier (``<name>.host``)."""
+        hypervisor = self.hypervisors.get(port.node.name)
+        if hypervisor is not None and port is hypervisor.uplink:
+            port = hypervisor.host.port
+        stack = getattr(port.node, "stack", None)
+        if stack is not None:
+            self.send_from_stack(port, stack.link_up(self.now))
 
     def detach_vm(self, name: str) -> VNIC:
         vnic = self.vnics.get(name)
@@ -241,7 +230,8 @@ class Network:
             self.ports.pop(vif.full_name, None)
         return vnic
 
-    def attach_vm(self, name: str, hypervisor: str, *, mode: str | None = None) -> VNIC:
+    def attach_vm(self, name: str, hypervisor: str, *, mode: str | None = None, link_up: bool = True) -> VNIC:
+        """Plug a detached VM into ``hypervisor``; ``link_up=False`` for a live migration (the guest sees no change)."""
         vnic = self.vnics.get(name)
         if vnic is None:
             raise TopologyError(f"no VM named {name!r}")
@@ -249,7 +239,9 @@ class Network:
             raise TopologyError(f"VM {name} is still attached to {vnic.hypervisor}: detach it first")
         host = self._hypervisor(hypervisor)
         host.attach(vnic, mode)
-        self._register_vifs(host)
+        self._register_vif(host, vnic)
+        if link_up:
+            self.notify_link_up(vnic.port)
         return vnic
 
     # -- traffic --------------------------------------------------------------------------------------
@@ -262,19 +254,14 @@ class Network:
         """Make ``frame`` arrive at port ``name`` from its cable, untouched (no padding): for replays."""
         return self._schedule(self._arrive, self.port(name), check_frame(frame), at)
 
-    def _schedule(self, action, port: Port, frame: bytes, at: int | None) -> int:
-        frame_id = self._next_frame_id
-        self._next_frame_id += 1
-        self.stats.injected += 1
-        self.engine.at(self.engine.now if at is None else at, action, port, frame_id, frame)
-        return frame_id
+    def send_stream(self, items: Iterable[StreamItem]) -> None:
+        """Transmit a lazy stream of ``(time_ns, interface, frame)`` items, in time order.
 
-    def run(self, until: int | None = None) -> int:
-        """Run the engine up to virtual time ``until`` (everything pending, if None)."""
-        return self.engine.run(until)
-
-    def run_for(self, duration_ns: int) -> int:
-        return self.engine.run(self.engine.now + duration_ns)
+        Items are pulled one at a time, as the previous one is sent, so a stream of any length runs in flat
+        memory; each gets a frame id when pulled. Same-time items go out in order, as ``send(name, frame,
+        at=time_ns)`` for each would have them. An unknown interface raises when its item is pulled.
+        """
+        self._start_stream(iter(items), lambda name: self.nic(name).port)
 
     def close(self) -> None:
         """Flush and close every capture file."""
@@ -301,79 +288,3 @@ class Network:
         for name, direction in points:
             self.captures.add_pcapng_point(self.port(name), direction)
         return str(path)
-
-    # -- the fast path ------------------------------------------------------------------------------------
-    def _transmit_from_nic(self, port: Port, frame_id: int, frame: bytes) -> None:
-        """A NIC sends: size checks, then padding to 60 bytes as real NICs do."""
-        if not port.up:
-            return self._drop(port, frame_id, DropReason.INTERFACE_DOWN, transmit=True)
-        if len(frame) < ETH_HEADER_LEN:
-            return self._drop(port, frame_id, DropReason.RUNT, transmit=True)
-        if len(frame) - ETH_HEADER_LEN > port.mtu and payload_len(frame) > port.mtu:
-            return self._drop(port, frame_id, DropReason.OVERSIZE, transmit=True)
-        if self.trace is not None:
-            peer = port.peer
-            far = peer.far if type(peer) is LinkEnd else peer
-            self.trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, Verdict.TRANSMITTED,
-                                      (far.node.name if far.internal else far.full_name,) if far else ()))
-        self._transmit(port, frame_id, pad(frame), Verdict.TRANSMITTED)
-
-    def _transmit(self, port: Port, frame_id: int, frame: bytes, outcome: Verdict) -> None:
-        """``frame`` leaves through ``port`` towards its peer."""
-        counters = port.counters
-        counters.tx_packets += 1
-        counters.tx_bytes += len(frame)
-        now = self.engine.now
-        for tap in port.tx_taps:
-            tap.record(frame, now, outcome, ())
-        peer = port.peer
-        if peer is None:
-            return self._drop(port, frame_id, DropReason.NOT_CABLED, transmit=True)
-        if type(peer) is LinkEnd:
-            arrival = peer.offer(frame, now)
-            if type(arrival) is int:
-                self.engine.at(arrival, self._arrive, peer.far, frame_id, frame)
-            else:
-                self._drop(port, frame_id, arrival, transmit=True)
-        else:
-            self._arrive(peer, frame_id, frame)
-
-    def _arrive(self, port: Port, frame_id: int, frame: bytes) -> None:
-        """``frame`` arrives at ``port``: the node decides, the network applies."""
-        if not port.carrier:
-            return self._drop(port, frame_id, DropReason.LINK_DOWN)
-        if not port.up:
-            return self._drop(port, frame_id, DropReason.INTERFACE_DOWN)
-        size = len(frame)
-        if size < ETH_HEADER_LEN:
-            return self._drop(port, frame_id, DropReason.RUNT)
-        if size - ETH_HEADER_LEN > port.mtu and payload_len(frame) > port.mtu:
-            return self._drop(port, frame_id, DropReason.OVERSIZE)
-        counters = port.counters
-        counters.rx_packets += 1
-        counters.rx_bytes += size
-        now = self.engine.now
-        outputs, outcome, learned = port.node.handle_frame(port, frame, now)
-        for tap in port.rx_taps:
-            tap.record(frame, now, outcome, outputs)
-        if self.trace is not None:
-            self.trace.add(TraceEvent(now, frame_id, port.full_name, outcome,
-                                      tuple(p.label for p in outputs),
-                                      learned.value if learned is not None else ""))
-        if outputs:
-            self.stats.copies += len(outputs) - 1
-            for out in outputs:
-                self._transmit(out, frame_id, frame, outcome)
-        elif outcome is Verdict.DELIVERED:
-            self.stats.delivered += 1
-            if self.record:
-                port.node.inbox.append(Delivery(now, frame_id, frame))
-        else:
-            counters.rx_dropped[outcome] += 1
-            self.stats.dropped[outcome] += 1
-
-    def _drop(self, port: Port, frame_id: int, reason: DropReason, *, transmit: bool = False) -> None:
-        (port.counters.tx_dropped if transmit else port.counters.rx_dropped)[reason] += 1
-        self.stats.dropped[reason] += 1
-        if self.trace is not None:
-            self.trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, reason))

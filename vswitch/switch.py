@@ -15,6 +15,7 @@ follow ``net/bridge`` (br_input.c, br_forward.c):
 
 from __future__ import annotations
 
+import bisect
 from typing import NamedTuple
 
 from .errors import TopologyError
@@ -45,8 +46,19 @@ class Decision(NamedTuple):
     learned: LearnResult | None = None
 
 
+_FORWARDED = Verdict.FORWARDED
+_REFRESHED = LearnResult.REFRESHED
+_ZERO_MAC = bytes(6)
+_BROADCAST = b"\xff" * 6
+_INVALID_SOURCE = Decision((), DropReason.INVALID_SOURCE)
+
+
 class SwitchPort(Port):
-    """A bridge port with the Linux per-port flags."""
+    """A bridge port with the Linux per-port flags.
+
+    ``forward_refreshed`` is the decision of the steady state (known unicast out of this port, source refreshed),
+    built once: constructing a ``Decision`` per frame costs more than the rest of the lookup.
+    """
 
     def __init__(self, node: "LearningSwitch", name: str, *, mtu: int = DEFAULT_MTU, internal: bool = False,
                  **flags: bool) -> None:
@@ -61,6 +73,7 @@ class SwitchPort(Port):
         self.bcast_flood: bool = settings["bcast_flood"]
         self.hairpin: bool = settings["hairpin"]
         self.isolated: bool = settings["isolated"]
+        self.forward_refreshed = Decision((self,), _FORWARDED, _REFRESHED)
 
     def flags(self) -> dict[str, bool]:
         return {name: getattr(self, name) for name in PORT_FLAGS}
@@ -90,7 +103,9 @@ class LearningSwitch:
             raise TopologyError(f"switch {self.name} already has a port {name}")
         port = SwitchPort(self, name, internal=internal, **flags)
         self.ports[name] = port
-        self._port_list = tuple(self.ports[n] for n in sorted(self.ports, key=_port_order))
+        ordered = list(self._port_list)
+        bisect.insort(ordered, port, key=_port_key)  # not a full sort per port: hosts may have 1,000 vifs
+        self._port_list = tuple(ordered)
         return port
 
     def remove_port(self, name: str) -> None:
@@ -116,18 +131,18 @@ class LearningSwitch:
     def handle_frame(self, in_port: SwitchPort, frame: bytes, now: int) -> Decision:
         """Learn from ``frame`` arriving on ``in_port`` and decide where it goes."""
         src = frame[6:12]
-        if src[0] & 1 or src == b"\0\0\0\0\0\0":
-            return Decision((), DropReason.INVALID_SOURCE)
+        if src[0] & 1 or src == _ZERO_MAC:
+            return _INVALID_SOURCE
         dst = frame[0:6]
-        vlan = UNTAGGED_VLAN
-        learned = self.table.learn(vlan, src, in_port.name, now) if in_port.learning else None
+        table = self.table
+        learned = table.learn(UNTAGGED_VLAN, src, in_port.name, now) if in_port.learning else None
         if dst[0] & 1:
             if dst[:5] == _LINK_LOCAL_PREFIX and dst[5] < 0x10:
                 return Decision((), DropReason.LINK_LOCAL, learned)
-            if dst == b"\xff\xff\xff\xff\xff\xff":
+            if dst == _BROADCAST:
                 return self._flood(in_port, "bcast_flood", Verdict.FLOODED_BROADCAST, learned)
             return self._flood(in_port, "mcast_flood", Verdict.FLOODED_MULTICAST, learned)
-        out_name = self.table.lookup(vlan, dst, now)
+        out_name = table.lookup(UNTAGGED_VLAN, dst, now)
         if out_name is None:
             return self._flood(in_port, "flood", Verdict.FLOODED_UNKNOWN, learned)
         out = self.ports.get(out_name)
@@ -137,7 +152,9 @@ class LearningSwitch:
             return Decision((), DropReason.SAME_PORT, learned)
         if in_port.isolated and out.isolated:
             return Decision((), DropReason.ISOLATED, learned)
-        return Decision((out,), Verdict.FORWARDED, learned)
+        if learned is _REFRESHED:
+            return out.forward_refreshed
+        return Decision((out,), _FORWARDED, learned)
 
     def _flood(self, in_port: SwitchPort, flag: str, verdict: Verdict, learned: LearnResult | None) -> Decision:
         isolated = in_port.isolated
@@ -151,6 +168,10 @@ class LearningSwitch:
 
     def __repr__(self) -> str:
         return f"<LearningSwitch {self.name} ports={len(self.ports)}>"
+
+
+def _port_key(port: Port) -> tuple:
+    return _port_order(port.name)
 
 
 def _port_order(name: str) -> tuple:

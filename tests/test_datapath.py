@@ -1,0 +1,80 @@
+"""The datapath's lazy streams and its zero-delay lane: same results as individual sends, flat memory."""
+
+import pytest
+
+from conftest import BROADCAST, lab, udp_frame
+from vswitch import Network, TopologyError
+
+H1, VM1, VM2 = "02:00:00:00:00:01", "52:54:00:00:00:01", "52:54:00:00:00:02"
+
+
+def traffic(count: int):
+    senders = (("h1", H1, VM1), ("vm1", VM1, H1), ("vm2", VM2, BROADCAST))
+    for i in range(count):
+        name, src, dst = senders[i % 3]
+        yield 1_000 * (i // 2), name, udp_frame(src, dst, bytes([i % 256]))
+
+
+def outcome(net):
+    return ([(e.time_ns, e.frame_id, e.port, e.outcome, e.outputs) for e in net.trace.events],
+            {name: port.counters.as_dict() for name, port in net.ports.items()})
+
+
+def test_a_stream_gives_the_same_trace_and_counters_as_sending_each_frame():
+    by_send, by_stream = lab(latency_ns=0), lab(latency_ns=0)
+    for at, name, frame in traffic(30):
+        by_send.send(name, frame, at=at)
+    by_send.run()
+    by_stream.send_stream(traffic(30))
+    by_stream.run()
+    assert outcome(by_stream) == outcome(by_send)
+    assert by_stream.stats.in_flight == 0 and by_stream.stats.injected == 30
+
+
+def test_a_stream_keeps_only_its_next_frame_waiting():
+    net = lab(latency_ns=0)
+    net.send_stream((1_000 * i, "h1", udp_frame(H1, VM1)) for i in range(10_000))
+    assert net.engine.pending() == 1 and net.stats.injected == 1
+    net.run(until=5_000_000)
+    assert net.engine.pending() == 1 and net.stats.injected == 5_002  # 0..5 ms sent, the next one waits
+    net.run()
+    assert net.stats.delivered == 10_000 and net.stats.in_flight == 0
+
+
+def test_a_stream_naming_an_unknown_interface_fails_when_that_item_is_reached():
+    net = lab()
+    with pytest.raises(TopologyError, match="no interface or port named 'h9'"):
+        net.send_stream([(0, "h9", udp_frame(H1, VM1))])
+
+
+def test_frames_crossing_zero_delay_cables_at_one_instant_keep_their_sending_order():
+    net = lab(latency_ns=0)
+    first = net.send("h1", udp_frame(H1, BROADCAST), at=50)
+    second = net.send("vm1", udp_frame(VM1, BROADCAST), at=50)
+    net.run()
+    hops = [(e.frame_id, e.port) for e in net.trace.events if e.port == "sw1.p1" or e.port == "sw1.p2"]
+    assert hops == [(first, "sw1.p1"), (second, "sw1.p2")]
+
+
+def test_zero_delay_hops_run_in_the_order_the_event_queue_gives():
+    """Arrivals over zero-delay cables may run at once when nothing else is due: the order must not change
+    (this is the order the plain heap engine produced)."""
+    net = Network()
+    net.add_switch("sw1")
+    for k in (1, 2, 3):
+        net.add_host(f"h{k}", f"02:00:00:00:00:0{k}")
+        net.connect(f"h{k}", "sw1")
+    net.add_hypervisor("hv1", "02:00:00:00:00:aa")
+    net.add_vm("hv1", "vm1", VM1)
+    net.add_vm("hv1", "vm2", VM2)
+    net.connect("hv1", "sw1")
+    net.send("h1", udp_frame(H1, BROADCAST))
+    net.send("h2", udp_frame("02:00:00:00:00:02", H1))
+    net.run()
+    assert [(e.frame_id, e.port, e.outcome.name) for e in net.trace.events] == [
+        (1, "h1.eth0", "TRANSMITTED"), (2, "h2.eth0", "TRANSMITTED"),
+        (1, "sw1.p1", "FLOODED_BROADCAST"), (2, "sw1.p2", "FORWARDED"),
+        (1, "h2.eth0", "DELIVERED"), (1, "h3.eth0", "DELIVERED"), (1, "hv1.uplink", "REPLICATED"),
+        (1, "vm1.eth0", "DELIVERED"), (1, "vm2.eth0", "DELIVERED"), (1, "hv1.host", "DELIVERED"),
+        (2, "h1.eth0", "DELIVERED"),
+    ]

@@ -1,0 +1,348 @@
+"""``vswitch bench``: standard workloads through the product path, and a naive Scapy baseline.
+
+- ``lan8``: 8 hosts, one per port of a learning switch;
+- ``vnic``: 2 hypervisors (adapters with 4 VMs each) and 4 physical hosts on one switch;
+- ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``).
+
+Traffic: 60-byte Ether/IPv4/UDP frames, frame ``i`` from endpoint ``src = i % n`` to
+``(src + 1 + (i // n) % (n - 1)) % n``, one every microsecond of virtual time (nothing queues). Every endpoint
+first announces itself with a broadcast (a warm-up, outside the timing), so the switch knows every MAC and no frame
+is flooded. Captures, as classic pcap: each NIC both ways (the sender's transmit and the receiver's receive) and
+each switch port's transmit. ``run`` runs each workload in a fresh interpreter so that each peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from tabulate import tabulate
+
+from .network import Network
+
+WORKLOADS = ("lan8", "vnic", "naive")
+DEFAULT_FRAMES = 1_000_000
+DEFAULT_NAIVE_FRAMES = 20_000
+FRAME_GAP_NS = 1_000
+FRAME_SIZE = 60
+UDP_PORTS = (49152, 9)  # source, destination (discard)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A NIC or vNIC that sends and receives bench traffic."""
+
+    name: str
+    mac: bytes
+    ip: bytes
+
+
+@dataclass
+class BenchResult:
+    """One workload's figures; ``delivered``/``dropped``/``in_flight`` count the measured stream only."""
+
+    workload: str
+    frames: int
+    seconds: float
+    delivered: int
+    dropped: int
+    in_flight: int
+    peak_rss_kib: int
+    rss_growth_kib: int  # resident set growth from a quarter of the run to its end: ~0 when memory is flat
+    captures: list[str]
+    python: str
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    @property
+    def us_per_frame(self) -> float:
+        return self.seconds * 1e6 / self.frames if self.frames else 0.0
+
+
+# -- traffic ---------------------------------------------------------------------------------------
+def _checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of ``data``."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def udp_template() -> bytes:
+    """One 60-byte Ether/IPv4/UDP frame built by Scapy, every field explicit; ``patch`` readdresses it."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+
+    headers = 14 + 20 + 8
+    packet = (Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x0800)
+              / IP(src="10.0.0.1", dst="10.0.0.2", ttl=64, id=0, flags=0)
+              / UDP(sport=UDP_PORTS[0], dport=UDP_PORTS[1]) / Raw(bytes(FRAME_SIZE - headers)))
+    return bytes(packet)
+
+
+def patch(template: bytes, src: Endpoint, dst_mac: bytes, dst_ip: bytes) -> bytes:
+    """``template`` with new MACs and IPs, its IPv4 and UDP checksums recomputed (no Scapy per frame)."""
+    ip = bytearray(template[14:34])
+    ip[12:16], ip[16:20], ip[10:12] = src.ip, dst_ip, b"\0\0"
+    ip[10:12] = _checksum(bytes(ip)).to_bytes(2, "big")
+    udp = bytearray(template[34:])
+    udp[6:8] = b"\0\0"
+    pseudo = src.ip + dst_ip + b"\0\x11" + len(udp).to_bytes(2, "big")
+    udp[6:8] = (_checksum(pseudo + bytes(udp)) or 0xFFFF).to_bytes(2, "big")
+    return dst_mac + src.mac + template[12:14] + bytes(ip) + bytes(udp)
+
+
+def pair_frames(endpoints: Sequence[Endpoint]) -> list[list[bytes]]:
+    """``frames[s][d]``: the frame from endpoint ``s`` to endpoint ``d``."""
+    template = udp_template()
+    return [[patch(template, s, d.mac, d.ip) for d in endpoints] for s in endpoints]
+
+
+def destination(i: int, n: int) -> int:
+    """Who frame ``i`` goes to, among ``n`` endpoints: every ordered pair in turn."""
+    src = i % n
+    return (src + 1 + (i // n) % (n - 1)) % n
+
+
+def traffic(endpoints: Sequence[Endpoint], frames: int, start_ns: int) -> Iterator[tuple[int, str, bytes]]:
+    """The bench stream: ``(time_ns, interface, frame)`` for frames ``0..frames-1``, built lazily."""
+    n = len(endpoints)
+    table = pair_frames(endpoints)
+    cycle = [(endpoints[i % n].name, table[i % n][destination(i, n)]) for i in range(n * (n - 1))]
+    period = len(cycle)  # the pattern repeats after every ordered pair
+    for i in range(frames):
+        name, frame = cycle[i % period]
+        yield start_ns + i * FRAME_GAP_NS, name, frame
+
+
+def announcements(endpoints: Sequence[Endpoint]) -> Iterator[tuple[int, str, bytes]]:
+    """One broadcast per endpoint, 1 µs apart: the switches learn every MAC before the measured stream."""
+    template = udp_template()
+    for k, e in enumerate(endpoints):
+        yield k * FRAME_GAP_NS, e.name, patch(template, e, b"\xff" * 6, b"\xff" * 4)
+
+
+# -- the standard networks ------------------------------------------------------------------------------
+def _endpoint(net: Network, name: str, index: int) -> Endpoint:
+    return Endpoint(name, net.nic(name).mac.packed, bytes((10, 0, index // 250, index % 250 + 1)))
+
+
+def endpoints_of(net: Network, names: Sequence[str]) -> list[Endpoint]:
+    """Endpoints for the named interfaces of a built network, with IPs 10.0.x.y in order."""
+    return [_endpoint(net, name, k) for k, name in enumerate(names)]
+
+
+def build_lan8(out_dir: str | os.PathLike, hosts: int = 8) -> tuple[Network, list[Endpoint]]:
+    """``hosts`` hosts, each on its own port of switch ``sw1``, captured as the bench specifies."""
+    net = Network(record=False, capture_dir=out_dir)
+    net.add_switch("sw1")
+    names = []
+    for k in range(1, hosts + 1):
+        name = f"h{k}"
+        net.add_host(name, f"02:00:00:00:00:{k:02x}")
+        net.connect(name, "sw1")
+        names.append(name)
+    _capture(net, names)
+    return net, endpoints_of(net, names)
+
+
+def build_vnic(out_dir: str | os.PathLike, hypervisors: int = 2, vms: int = 4,
+               hosts: int = 4) -> tuple[Network, list[Endpoint]]:
+    """Hypervisors with adapter-backed VMs and physical hosts on switch ``sw1``."""
+    net = Network(record=False, capture_dir=out_dir)
+    net.add_switch("sw1")
+    names = []
+    for k in range(1, hosts + 1):
+        name = f"h{k}"
+        net.add_host(name, f"02:00:00:00:00:{k:02x}")
+        net.connect(name, "sw1")
+        names.append(name)
+    for h in range(1, hypervisors + 1):
+        net.add_hypervisor(f"hv{h}", f"02:00:00:00:01:{h:02x}")
+        net.connect(f"hv{h}", "sw1")
+        for v in range(1, vms + 1):
+            name = f"vm{(h - 1) * vms + v}"
+            net.add_vm(f"hv{h}", name, f"52:54:00:00:{h:02x}:{v:02x}")
+            names.append(name)
+    _capture(net, names)
+    return net, endpoints_of(net, names)
+
+
+def _capture(net: Network, names: Sequence[str]) -> None:
+    for name in names:
+        net.capture(name, f"{name}.pcap", "both")
+    for switch_name, switch in net.switches.items():
+        if switch_name in net.hypervisors:
+            continue
+        for port in switch.ports.values():
+            net.capture(port.full_name, f"{port.full_name}.pcap", "tx")
+
+
+BUILDERS = {"lan8": build_lan8, "vnic": build_vnic}
+
+
+# -- running ---------------------------------------------------------------------------------------
+def run_network(workload: str, net: Network, endpoints: Sequence[Endpoint], frames: int) -> BenchResult:
+    """Warm ``net`` up, then time ``frames`` frames of bench traffic through it, captures closed included."""
+    net.send_stream(announcements(endpoints))
+    net.run()
+    stats = net.stats
+    before = (stats.delivered, stats.dropped_total)
+    start_ns = net.now + FRAME_GAP_NS
+    net.send_stream(traffic(endpoints, frames, start_ns))
+    started = time.perf_counter()
+    net.run(start_ns + frames // 4 * FRAME_GAP_NS)
+    quarter_rss = current_rss_kib()
+    net.run()
+    end_rss = current_rss_kib()
+    net.close()
+    seconds = time.perf_counter() - started
+    return BenchResult(workload, frames, seconds, stats.delivered - before[0], stats.dropped_total - before[1],
+                       stats.in_flight, peak_rss_kib(), end_rss - quarter_rss,
+                       [str(p) for p in net.captures.files], interpreter())
+
+
+def run_bench(workload: str, frames: int, out_dir: str | os.PathLike) -> BenchResult:
+    """Run one workload in this process, writing its captures under ``out_dir``."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if workload == "naive":
+        from .naive import run_naive
+
+        return run_naive(frames, out_dir)
+    if workload not in BUILDERS:
+        raise ValueError(f"unknown workload {workload!r}: choose one of {', '.join(WORKLOADS)}")
+    net, endpoints = BUILDERS[workload](out_dir)
+    return run_network(workload, net, endpoints, frames)
+
+
+def interpreter() -> str:
+    return f"{platform.python_implementation()} {platform.python_version()}"
+
+
+def _proc_status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set (Linux: VmHWM, which a fresh interpreter does not inherit)."""
+    peak = _proc_status_kib("VmHWM")
+    if peak is not None:
+        return peak
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss // 1024 if sys.platform == "darwin" else maxrss
+
+
+def current_rss_kib() -> int:
+    return _proc_status_kib("VmRSS") or 0
+
+
+# -- the command -------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("workload", nargs="?", default="all", choices=WORKLOADS + ("all",),
+                        help="which workload to run (default: all)")
+    parser.add_argument("-n", "--frames", type=int, default=DEFAULT_FRAMES,
+                        help=f"frames per workload (default {DEFAULT_FRAMES:,}; naive runs at most --naive-frames)")
+    parser.add_argument("--naive-frames", type=int, default=DEFAULT_NAIVE_FRAMES,
+                        help=f"frames for the naive baseline (default {DEFAULT_NAIVE_FRAMES:,})")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="run each workload K times and keep the fastest (default 1): the wall clock is noisy")
+    parser.add_argument("--out", metavar="DIR", help="keep the capture files in DIR (default: a temporary folder)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen workloads, each in a fresh interpreter, and print the figures."""
+    if args.frames < 1 or args.naive_frames < 1 or args.repeat < 1:
+        print("vswitch bench: the number of frames and --repeat must be at least 1", file=sys.stderr)
+        return 2
+    workloads = WORKLOADS if args.workload == "all" else (args.workload,)
+    with tempfile.TemporaryDirectory(prefix="vswitch-bench-") as scratch:
+        root = Path(args.out) if args.out else Path(scratch)
+        results = []
+        for workload in workloads:
+            frames = min(args.frames, args.naive_frames) if workload == "naive" else args.frames
+            runs = []
+            for _ in range(args.repeat):
+                runs.append(run_in_subprocess(workload, frames, root / workload))
+                if sys.stdout.isatty():  # progress, as the other commands show it
+                    print(f"  {workload}: {runs[-1].frames_per_s:,.0f} frames/s", file=sys.stderr, flush=True)
+            best = min(runs, key=lambda r: r.seconds)
+            best.peak_rss_kib = max(r.peak_rss_kib for r in runs)
+            results.append(best)
+    print(report(results, args.repeat))
+    return 0
+
+
+def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike) -> BenchResult:
+    """``run_bench`` in a fresh interpreter: its peak RSS is this workload's alone."""
+    done = subprocess.run([sys.executable, "-m", "vswitch.bench", "--worker", workload, str(frames), str(out_dir)],
+                          check=True, stdout=subprocess.PIPE, text=True)
+    return BenchResult(**json.loads(done.stdout))
+
+
+def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
+    """The figures as a table, then the ratios the targets are stated in."""
+    rows = [(r.workload, f"{r.frames:,}", f"{r.frames_per_s:,.0f}", f"{r.us_per_frame:.2f}",
+             f"{r.peak_rss_kib / 1024:.1f}", f"{r.rss_growth_kib / 1024:+.1f}", f"{r.delivered:,}", r.dropped,
+             r.python) for r in results]
+    lines = [tabulate(rows, headers=("workload", "N", "frames/s", "µs/frame", "peak RSS MB", "RSS growth MB",
+                                     "delivered", "dropped", "python"), disable_numparse=True)]
+    by_name = {r.workload: r for r in results}
+    if "lan8" in by_name and "naive" in by_name:
+        lines.append(f"lan8 / naive: {by_name['lan8'].frames_per_s / by_name['naive'].frames_per_s:,.0f}x faster")
+    if "lan8" in by_name and "vnic" in by_name:
+        lines.append(f"vnic / lan8 time per frame: {by_name['vnic'].us_per_frame / by_name['lan8'].us_per_frame:.2f}x")
+    runs = f"; fastest of {repeat} runs each" if repeat > 1 else ""
+    lines.append(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; {interpreter()}{runs}")
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m vswitch.bench [lan8|vnic|naive|all] [-n N] [--out DIR]``, as ``vswitch bench``.
+
+    ``--worker WORKLOAD N DIR`` runs one workload in this process and prints its result as JSON (for ``run``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--worker"]:
+        workload, frames, out_dir = argv[1:]
+        print(json.dumps(asdict(run_bench(workload, int(frames), out_dir))))
+        return 0
+    parser = argparse.ArgumentParser(prog="vswitch bench", description="Standard workloads through the product path.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
