@@ -7,7 +7,9 @@ import os
 from .capture import DEFAULT_EPOCH_NS
 from .errors import TopologyError, VSwitchError
 from .network import Network
-from .spec import TopologySpec, Where
+from .guest import GuestStack
+from .spec import GuestSpec, TopologySpec, Where
+from .stackdriver import attach_stack
 
 
 def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None = None, record: bool = True,
@@ -54,6 +56,11 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
             _ensure_named_switch_port(net, link.b)
             net.connect(link.a, link.b, latency_ns=link.latency_ns, bandwidth_bps=link.bandwidth_bps,
                         queue_frames=link.queue_frames)
+        for name, guest in _guests(spec):
+            where = guest.where
+            nic = net.nic(name)
+            attach_stack(net, name, GuestStack(nic.full_name, nic.mac, guest.interface,
+                                               arp_timeout_ns=guest.arp_timeout_ns, arp_notify=guest.arp_notify))
         for sw in spec.switches:
             where = sw.where
             for mac, port_name in sw.static:
@@ -69,6 +76,14 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
         net.close()
         raise TopologyError(f"{where}: {exc}") from None
     return net
+
+
+def _guests(spec: TopologySpec) -> list[tuple[str, GuestSpec]]:
+    """(interface, stack) for every NIC, vNIC and hypervisor host interface with an address."""
+    found = [(f"{h.name}.{n.name}", n.guest) for h in spec.hosts for n in h.nics]
+    found += [(f"{hv.name}.host", hv.guest) for hv in spec.hypervisors]
+    found += [(vm.name, vm.guest) for hv in spec.hypervisors for vm in hv.vms]
+    return [(name, guest) for name, guest in found if guest is not None]
 
 
 def _ensure_named_switch_port(net: Network, name: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from . import guest_runner
 from .errors import ScenarioError, VSwitchError
 from .mac import BROADCAST, MACAddress
 from .network import Network
@@ -34,6 +35,11 @@ class RunResult:
     network: Network
     checks: list[CheckResult] = field(default_factory=list)
     frames: dict[str, list[int]] = field(default_factory=dict)  # frame name -> ids
+    sessions: dict[str, Any] = field(default_factory=dict)  # ping, arping, udp: name -> sessions.Session
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    replays: list[Any] = field(default_factory=list)  # replay.ReplayResult
+    migrations: list[Any] = field(default_factory=list)  # migrate.MigrationResult
+    warnings: list[str] = field(default_factory=list)  # things that went wrong without failing (a damaged capture)
 
     @property
     def passed(self) -> bool:
@@ -47,6 +53,7 @@ class ScenarioRunner:
         self.spec = spec
         self.net = net
         self.result = RunResult(net)
+        self.guest_jobs: list[tuple[ActionSpec, Any]] = []  # replays in progress, finished after the run
         for action in spec.scenario:
             self._check_action(action)
             net.engine.at(action.at_ns, self._perform, action)
@@ -68,6 +75,7 @@ class ScenarioRunner:
                 progress(engine.now, end_hint)
         if until is not None:
             engine.run(until)
+        guest_runner.finish(self)
         for expectation in self.spec.expectations:
             if expectation.at_ns is None:
                 self._evaluate(expectation.kind, expectation.args, expectation.where)
@@ -79,6 +87,8 @@ class ScenarioRunner:
         try:
             if action.kind == "send":
                 self._frame_for(action.args)
+            elif action.kind in guest_runner.PERFORMERS:
+                guest_runner.check(self, action)
         except VSwitchError as exc:
             raise ScenarioError(f"{action.where}: {exc}") from None
 
@@ -103,6 +113,8 @@ class ScenarioRunner:
                 self._interface(args)
             elif action.kind == "expect":
                 self._evaluate(args["kind"], args["args"], action.where)
+            elif action.kind in guest_runner.PERFORMERS:
+                guest_runner.PERFORMERS[action.kind](self, action)
             else:
                 raise ScenarioError(f"unknown action {action.kind!r}")
         except VSwitchError as exc:
@@ -132,7 +144,7 @@ class ScenarioRunner:
     def _interface(self, args: dict[str, Any]) -> None:
         nic = self.net.nic(args["name"])
         if args["up"] is not None:
-            nic.port.up = args["up"]
+            self.net.set_admin_state(nic.full_name, args["up"])  # up again: the stack may announce itself
         if args["promiscuous"] is not None:
             nic.promiscuous = args["promiscuous"]
         if args["allmulti"] is not None:
@@ -222,5 +234,5 @@ class ScenarioRunner:
 CHECKS: dict[str, Callable[[ScenarioRunner, dict[str, Any]], tuple[str, bool, str]]] = {
     "delivered": ScenarioRunner._delivered, "not_delivered": ScenarioRunner._not_delivered,
     "dropped": ScenarioRunner._dropped, "table": ScenarioRunner._table, "table_size": ScenarioRunner._table_size,
-    "counter": ScenarioRunner._counter,
+    "counter": ScenarioRunner._counter, **guest_runner.CHECKS,
 }

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from .adapter import MODES
 from .fields import group_mac, mac_value, where
+from .guest_reader import GUEST_ACTIONS, GUEST_EXPECTATIONS, name_actions
 from .reasons import DropReason
 from .spec import ActionSpec, ExpectationSpec
 from .switch import PORT_FLAGS
@@ -126,7 +127,7 @@ def _interface(r: MapReader) -> dict[str, Any]:
 
 #: action name -> reader of its mapping. ``detach`` takes a bare VM name.
 ACTIONS: dict[str, Callable[[MapReader], dict[str, Any]]] = {
-    "send": _send, "link": _link, "attach": _attach, "port": _port, "interface": _interface,
+    "send": _send, "link": _link, "attach": _attach, "port": _port, "interface": _interface, **GUEST_ACTIONS,
 }
 SCALAR_ACTIONS = {"detach": text}
 
@@ -194,7 +195,7 @@ def _counter(r: MapReader) -> dict[str, Any]:
 
 EXPECTATIONS: dict[str, Callable[[MapReader], dict[str, Any]]] = {
     "delivered": _delivered, "not_delivered": _not_delivered, "dropped": _dropped, "table": _table,
-    "table_size": _table_size, "counter": _counter,
+    "table_size": _table_size, "counter": _counter, **GUEST_EXPECTATIONS,
 }
 
 
@@ -231,6 +232,7 @@ def read_scenario(top: MapReader) -> list[ActionSpec]:
         item.finish()
         if kind is not None:
             actions.append(ActionSpec(at, kind, args, where(item)))
+    name_actions(actions)
     return actions
 
 
@@ -252,5 +254,6 @@ def read_expectations(top: MapReader) -> list[ExpectationSpec]:
 
 
 def frame_names(actions: list[ActionSpec]) -> set[str]:
-    return {a.args["name"] for a in actions if a.kind == "send" and a.args.get("name")}
+    """Names that ``delivered``/``dropped`` expectations may use: sends, migration announcements, replays."""
+    return {a.args["name"] for a in actions if a.kind in ("send", "migrate", "replay") and a.args.get("name")}
 

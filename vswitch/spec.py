@@ -7,6 +7,7 @@ line, column and field path) so that errors found after loading still point into
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
 from typing import Any, Optional
 
 from .mac import MACAddress
@@ -38,12 +39,23 @@ class SwitchSpec:
 
 
 @dataclass(frozen=True)
+class GuestSpec:
+    """An IPv4 stack on a NIC, vNIC or hypervisor host interface (``ip: 192.0.2.10/24``); see docs/guests.md."""
+
+    interface: IPv4Interface
+    arp_timeout_ns: int = 30 * 10**9
+    arp_notify: bool = True
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
 class NicSpec:
     name: str  # interface name, e.g. eth0
     mac: MACAddress
     groups: tuple[MACAddress, ...] = ()
     where: Where = Where()
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
+    guest: Optional[GuestSpec] = None  # an IPv4 stack (docs/guests.md)
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class VMSpec:
     groups: tuple[MACAddress, ...] = ()
     where: Where = Where()
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
+    guest: Optional[GuestSpec] = None  # an IPv4 stack (docs/guests.md)
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,7 @@ class HypervisorSpec:
     vms: tuple[VMSpec, ...] = ()
     where: Where = Where()
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
+    guest: Optional[GuestSpec] = None  # an IPv4 stack on the host's own interface <name>.host
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from .fdb import DEFAULT_AGEING_NS
 from .hypervisor import BACKENDS
 from .link import DEFAULT_QUEUE_FRAMES
 from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac, where
-from .scenario_reader import read_expectations, read_scenario
+from .guest_check import check_guests
+from .guest_reader import read_guest
+from .scenario_reader import frame_names, read_expectations, read_scenario
 from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec,
                    Where)
 from .switch import PORT_FLAGS
@@ -59,6 +61,7 @@ def read_topology(document: Document) -> TopologySpec:
         scenario=tuple(sorted(scenario, key=lambda a: a.at_ns)), expectations=tuple(expectations),
         until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename)
     _check_names(spec, document)
+    check_guests(spec, document)
     document.check()
     return spec
 
@@ -87,7 +90,8 @@ def _switch(r: MapReader) -> SwitchSpec:
 
 def _nic(r: MapReader, default_name: str = "eth0") -> NicSpec:
     return NicSpec(r.take("name", name_value, default=default_name), r.take("mac", unicast_mac),
-                   tuple(r.take_list("groups", group_mac, required=False)), where(r), where(r, "mac"))
+                   tuple(r.take_list("groups", group_mac, required=False)), where(r), where(r, "mac"),
+                   guest=read_guest(r))
 
 
 def _host(r: MapReader) -> HostSpec:
@@ -101,9 +105,13 @@ def _host(r: MapReader) -> HostSpec:
             r.error("nics", "a host needs at least one NIC")
         if "mac" in r.mapping:
             r.error("mac", "give either mac (one NIC, eth0) or nics, not both")
+        for key in ("ip", "arp_timeout", "arp_notify"):
+            if key in r.mapping:
+                r.error(key, f"with nics, give {key} in each NIC's mapping")
+                r.take(key, lambda v: v)
     else:
         nics = [NicSpec("eth0", r.take("mac", unicast_mac), tuple(r.take_list("groups", group_mac, required=False)),
-                        where(r), where(r, "mac"))]
+                        where(r), where(r, "mac"), guest=read_guest(r))]
     r.finish()
     return HostSpec(name, tuple(nics), where(r))
 
@@ -116,8 +124,9 @@ def _vm(r: MapReader) -> VMSpec:
         r.error("prefix", "give either mac or prefix (to allocate a MAC from), not both")
     mode = r.take("mode", one_of(*MODES), default=None)
     groups = tuple(r.take_list("groups", group_mac, required=False))
+    guest = read_guest(r)
     r.finish()
-    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"))
+    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest)
 
 
 def _hypervisor(r: MapReader) -> HypervisorSpec:
@@ -127,11 +136,12 @@ def _hypervisor(r: MapReader) -> HypervisorSpec:
     mode = r.take("mode", one_of(*MODES), default="bridge")
     if backend == "bridge" and "mode" in r.mapping:
         r.error("mode", "mode applies to backend: adapter (macvlan modes); a host bridge has none")
+    guest = read_guest(r)
     vms = tuple(_vm(v) for v in r.take_maps("vms", required=False))
     if mode == "passthru" and len(vms) > 1:
         r.error("vms", f"passthru gives the whole adapter to one vNIC, but {len(vms)} VMs are listed")
     r.finish()
-    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"))
+    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"), guest=guest)
 
 
 def _links(top: MapReader) -> list[LinkSpec]:
@@ -232,7 +242,7 @@ def _check_names(spec: TopologySpec, document: Document) -> None:
             elif "." in end and end in used_ports:
                 _report(document, link.where, f"port {end} already has a link (line {used_ports[end].line})")
             used_ports.setdefault(end, link.where)
-    sent = {a.args["name"] for a in spec.scenario if a.kind == "send" and a.args.get("name")}
+    sent = frame_names(list(spec.scenario))
     checks = [(e.args, e.where) for e in spec.expectations]
     checks += [(a.args["args"], a.where) for a in spec.scenario if a.kind == "expect" and a.args.get("args")]
     for args, place in checks:

@@ -6,13 +6,19 @@ addresses itself and returns ``bytes``. Builders run once per scenario action, n
 
 from __future__ import annotations
 
-from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
-from scapy.packet import Raw
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Raw, bind_bottom_up
 
 from .mac import MACAddress
 
 DEFAULT_ETHERTYPE = 0x88B5  # IEEE 802 local experimental ethertype: nobody's protocol
+ZERO_MAC = "00:00:00:00:00:00"
+ARP_REQUEST, ARP_REPLY, RARP_REQUEST = 1, 2, 3
+
+# Scapy dissects ARP only for ethertype 0x0806; RARP (0x8035, QEMU's migration announce) has the same layout.
+# Bottom-up only: building Ether()/ARP() keeps choosing 0x0806.
+bind_bottom_up(Ether, ARP, type=0x8035)
 
 
 def ethernet_frame(src: MACAddress, dst: MACAddress, *, ethertype: int = DEFAULT_ETHERTYPE,
@@ -34,3 +40,35 @@ def udp_frame(src: MACAddress, dst: MACAddress, *, src_ip: str, dst_ip: str, spo
               / IP(src=src_ip, dst=dst_ip, ttl=ttl, id=0, flags=0)
               / UDP(sport=sport, dport=dport) / Raw(payload))
     return bytes(packet)
+
+
+def arp_frame(*, op: int, src: MACAddress | str, dst: MACAddress | str, sender_mac: MACAddress | str, sender_ip: str,
+              target_mac: MACAddress | str = ZERO_MAC, target_ip: str = "0.0.0.0", ethertype: int = 0x0806) -> bytes:
+    """Ether/ARP for IPv4 over Ethernet, every field given (Scapy would otherwise ask this machine's routes)."""
+    return bytes(Ether(src=str(src), dst=str(dst), type=ethertype)
+                 / ARP(hwtype=1, ptype=0x0800, hwlen=6, plen=4, op=op, hwsrc=str(sender_mac), psrc=sender_ip,
+                       hwdst=str(target_mac), pdst=target_ip))
+
+
+def rarp_announce(mac: MACAddress | str) -> bytes:
+    """QEMU's self-announce after a migration (``announce_self_create``): a broadcast RARP "reverse request"
+    with the guest's MAC as sender and target and no IP addresses, padded to 60 bytes."""
+    frame = arp_frame(op=RARP_REQUEST, src=mac, dst="ff:ff:ff:ff:ff:ff", sender_mac=mac, sender_ip="0.0.0.0",
+                      target_mac=mac, target_ip="0.0.0.0", ethertype=0x8035)
+    return frame + bytes(60 - len(frame))
+
+
+def icmp_echo_frame(src: MACAddress | str, dst: MACAddress | str, *, src_ip: str, dst_ip: str, ident: int, seq: int,
+                    payload: bytes = b"", ttl: int = 64, ip_id: int = 0) -> bytes:
+    """Ether/IPv4/ICMP echo request (don't-fragment set, as Linux ping sends it) with correct checksums."""
+    return bytes(Ether(src=str(src), dst=str(dst), type=0x0800)
+                 / IP(version=4, ihl=5, tos=0, id=ip_id, flags="DF", frag=0, ttl=ttl, proto=1, src=src_ip, dst=dst_ip)
+                 / ICMP(type=8, code=0, id=ident, seq=seq) / Raw(payload))
+
+
+def icmp_error_header(src: MACAddress | str, dst: MACAddress | str, *, src_ip: str, dst_ip: str, icmp_type: int,
+                      code: int, ttl: int = 64) -> bytes:
+    """Ether/IPv4/ICMP error without its quoted datagram: a template the stack completes (and re-checksums)."""
+    return bytes(Ether(src=str(src), dst=str(dst), type=0x0800)
+                 / IP(version=4, ihl=5, tos=0xC0, id=0, flags=0, frag=0, ttl=ttl, proto=1, src=src_ip, dst=dst_ip)
+                 / ICMP(type=icmp_type, code=code, unused=0))

@@ -1,0 +1,286 @@
+"""The guest stack alone (sans-IO): bytes in, (delay, frame) pairs out, explicit ``now``; Scapy checks the bytes."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import pytest
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.l2 import ARP, Ether
+
+from vswitch.arp import ArpCache
+from vswitch.guest import GuestStack, ping_payload
+from vswitch.inet import checksum, interface_value, udp_checksum, update_checksum
+from vswitch.sessions import ArpingSession, PingSession, UdpSession
+from vswitch.traffic import arp_frame, icmp_echo_frame, rarp_announce, udp_frame
+
+A_MAC, B_MAC, C_MAC = "52:54:00:00:00:01", "52:54:00:00:00:02", "02:00:00:00:00:03"
+SECOND = 10**9
+
+
+def stacks(**options):
+    return (GuestStack("a", A_MAC, "192.0.2.1/24", **options), GuestStack("b", B_MAC, "192.0.2.2/24", **options))
+
+
+def frames(out):
+    assert all(delay == 0 for delay, _ in out)
+    return [frame for _, frame in out]
+
+
+def assert_checksums_correct(frame: bytes) -> None:
+    """Scapy recomputes every checksum it can; the frame must not change."""
+    packet = Ether(frame)
+    copy = packet.copy()
+    for layer in (IP, ICMP, UDP):
+        if copy.haslayer(layer):
+            del copy[layer].chksum
+    assert bytes(Ether(bytes(copy))) == frame, packet.summary()
+
+
+def exchange(first, second, out, now):
+    """Deliver ``out`` from ``first`` to ``second`` and back until quiet; return every frame, in order."""
+    wire, sides = [], (first, second)
+    turn = 1
+    while out:
+        wire += frames(out)
+        replies = []
+        for frame in frames(out):
+            replies += sides[turn].receive(frame, now)
+        out, turn = replies, 1 - turn
+    return wire
+
+
+# -- ARP ----------------------------------------------------------------------------------------------------
+def test_arp_request_for_our_address_is_answered_by_unicast_and_teaches_the_asker():
+    a, b = stacks()
+    request = arp_frame(op=1, src=A_MAC, dst="ff:ff:ff:ff:ff:ff", sender_mac=A_MAC, sender_ip="192.0.2.1",
+                        target_ip="192.0.2.2")
+    [reply] = frames(b.receive(request, now=5))
+    assert reply == arp_frame(op=2, src=B_MAC, dst=A_MAC, sender_mac=B_MAC, sender_ip="192.0.2.2",
+                              target_mac=A_MAC, target_ip="192.0.2.1")
+    assert b.arp.lookup(IPv4Address("192.0.2.1").packed, now=5) == bytes.fromhex("525400000001")
+
+
+def test_arp_for_another_address_is_not_answered_and_creates_no_entry():
+    _, b = stacks()
+    request = arp_frame(op=1, src=C_MAC, dst="ff:ff:ff:ff:ff:ff", sender_mac=C_MAC, sender_ip="192.0.2.3",
+                        target_ip="192.0.2.9")
+    assert b.receive(request, now=0) == []
+    assert len(b.arp) == 0
+
+
+def test_gratuitous_arp_updates_an_existing_entry_only():
+    _, b = stacks()
+    old = bytes.fromhex("020000000099")
+    b.arp.confirm(IPv4Address("192.0.2.3").packed, old, now=0)
+    garp = arp_frame(op=1, src=C_MAC, dst="ff:ff:ff:ff:ff:ff", sender_mac=C_MAC, sender_ip="192.0.2.3",
+                     target_ip="192.0.2.3")
+    other = arp_frame(op=1, src="02:00:00:00:00:04", dst="ff:ff:ff:ff:ff:ff", sender_mac="02:00:00:00:00:04",
+                      sender_ip="192.0.2.4", target_ip="192.0.2.4")
+    assert b.receive(garp, now=10) == [] and b.receive(other, now=10) == []
+    assert [(r.ip, r.mac) for r in b.arp.rows(now=10)] == [("192.0.2.3", C_MAC)]
+
+
+def test_link_up_sends_a_gratuitous_arp_unless_arp_notify_is_off():
+    a, _ = stacks()
+    [garp] = frames(a.link_up(now=0))
+    packet = Ether(garp)
+    assert (packet.dst, packet[ARP].op, packet[ARP].psrc, packet[ARP].pdst, packet[ARP].hwdst) == \
+        ("ff:ff:ff:ff:ff:ff", 1, "192.0.2.1", "192.0.2.1", "00:00:00:00:00:00")
+    quiet = GuestStack("q", A_MAC, "192.0.2.1/24", arp_notify=False)
+    assert quiet.link_up(now=0) == []
+    assert frames(quiet.announce(now=0)) == [garp]  # Xen netfront announces whatever arp_notify says
+
+
+def test_rarp_and_other_ethertypes_are_ignored_and_counted():
+    a, _ = stacks()
+    assert a.receive(rarp_announce(B_MAC), now=0) == []
+    assert a.counters["ignored"] == 1
+
+
+# -- resolution, queue, retries ---------------------------------------------------------------------------------
+def test_ping_to_unresolved_address_queues_the_echo_behind_an_arp_request():
+    a, b = stacks()
+    session = PingSession("p", "a", "b", IPv4Address("192.0.2.2"), count=1, ident=0x1000)
+    [request] = frames(a.ping_send(session, 1, now=0))
+    assert Ether(request)[ARP].pdst == "192.0.2.2"
+    wire = exchange(a, b, [(0, request)], now=100)
+    assert [Ether(f).summary() for f in wire] == [
+        "Ether / ARP who has 192.0.2.2 says 192.0.2.1",
+        "Ether / ARP is at 52:54:00:00:00:02 says 192.0.2.2",
+        "Ether / IP / ICMP 192.0.2.1 > 192.0.2.2 echo-request 0 / Raw",
+        "Ether / IP / ICMP 192.0.2.2 > 192.0.2.1 echo-reply 0 / Raw"]
+    for frame in wire:
+        assert_checksums_correct(frame)
+    assert (session.transmitted, session.received, session.rtts) == (1, 1, {1: 100})
+
+
+def test_unanswered_resolution_retries_every_second_then_fails_and_drops_the_queue():
+    a, _ = stacks()
+    session = PingSession("p", "a", "x", IPv4Address("192.0.2.9"), count=2, ident=7)
+    assert len(a.ping_send(session, 1, now=0)) == 1
+    assert a.ping_send(session, 2, now=SECOND // 2) == []  # queued behind the same resolution
+    assert a.next_deadline() == SECOND
+    assert [Ether(f)[ARP].pdst for f in frames(a.expire(SECOND))] == ["192.0.2.9"]
+    assert [Ether(f)[ARP].pdst for f in frames(a.expire(2 * SECOND))] == ["192.0.2.9"]
+    assert a.expire(3 * SECOND) == []
+    assert a.next_deadline() is None
+    assert (a.counters["arp_requests_sent"], a.counters["dropped_unresolved"], session.errors) == (3, 2, 2)
+    assert session.summary_text() == "2 packets transmitted, 0 received, +2 errors, 100% packet loss"
+
+
+def test_arp_queue_drops_the_oldest_packet_when_full():
+    cache = ArpCache(queue_limit=2)
+    ip = bytes(4)
+    assert cache.resolve(ip, "first", now=0) is True
+    assert cache.resolve(ip, "second", now=0) is False
+    cache.resolve(ip, "third", now=0)
+    assert cache.queue_drops == 1
+    assert cache.confirm(ip, b"\x02" * 6, now=1) == ["second", "third"]
+
+
+def test_arp_entries_expire_after_the_timeout():
+    cache = ArpCache(timeout_ns=5 * SECOND)
+    cache.confirm(b"\x01\x02\x03\x04", b"\x02" * 6, now=SECOND)
+    assert cache.lookup(b"\x01\x02\x03\x04", now=6 * SECOND - 1) == b"\x02" * 6
+    assert cache.rows(now=6 * SECOND) == []
+    assert cache.lookup(b"\x01\x02\x03\x04", now=6 * SECOND) is None
+
+
+def test_off_link_destinations_are_not_sent():
+    a, _ = stacks()
+    session = PingSession("p", "a", "x", IPv4Address("198.51.100.1"), count=1, ident=7)
+    assert a.ping_send(session, 1, now=0) == []
+    assert a.counters["no_route"] == 1
+
+
+# -- ICMP -------------------------------------------------------------------------------------------------------
+def echo_request(dst_mac=B_MAC, dst_ip="192.0.2.2", payload=b"abcdefgh", seq=9):
+    return icmp_echo_frame(A_MAC, dst_mac, src_ip="192.0.2.1", dst_ip=dst_ip, ident=0x1234, seq=seq,
+                           payload=payload)
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 56, 1472])
+def test_echo_reply_keeps_identifier_sequence_and_data_with_correct_checksums(size):
+    a, b = stacks()
+    b.arp.confirm(IPv4Address("192.0.2.1").packed, bytes.fromhex("525400000001"), now=0)
+    request = echo_request(payload=ping_payload(size)) + bytes(4)  # trailing padding is not part of the datagram
+    [reply] = frames(b.receive(request, now=0))
+    assert_checksums_correct(reply)
+    packet = Ether(reply)
+    assert (packet.src, packet.dst, packet[IP].src, packet[IP].dst, packet[ICMP].type, packet[ICMP].id,
+            packet[ICMP].seq, bytes(packet[ICMP].payload)) == \
+        (B_MAC, A_MAC, "192.0.2.2", "192.0.2.1", 0, 0x1234, 9, ping_payload(size))
+
+
+def test_broadcast_pings_and_bad_checksums_are_ignored():
+    _, b = stacks()
+    assert b.receive(echo_request(dst_mac="ff:ff:ff:ff:ff:ff", dst_ip="192.0.2.255"), now=0) == []
+    damaged = bytearray(echo_request())
+    damaged[-1] ^= 0xFF
+    assert b.receive(bytes(damaged), now=0) == []
+    damaged = bytearray(echo_request())
+    damaged[22] = 3  # the TTL: the IPv4 header checksum no longer matches
+    assert b.receive(bytes(damaged), now=0) == []
+    assert (b.counters["bad_checksum"], b.counters["bad_ip_header"], b.counters["echo_replies_sent"]) == (1, 1, 0)
+
+
+def test_late_and_duplicate_echo_replies_do_not_count():
+    session = PingSession("p", "a", "b", IPv4Address("192.0.2.2"), count=3, timeout_ns=SECOND)
+    session.record_sent(1, now=0)
+    session.record_sent(2, now=SECOND)
+    assert session.record_answer(1, now=10) is True
+    assert session.record_answer(1, now=20) is False
+    assert session.record_answer(2, now=3 * SECOND) is False
+    assert session.record_answer(3, now=3 * SECOND) is False  # never sent
+    assert (session.received, session.duplicates, session.late) == (1, 1, 1)
+
+
+# -- UDP --------------------------------------------------------------------------------------------------------
+def udp_to_b(dport, payload=b"\x00\x00\x00\x05hello", sport=40000):
+    return udp_frame(A_MAC, B_MAC, src_ip="192.0.2.1", dst_ip="192.0.2.2", sport=sport, dport=dport,
+                     payload=payload)
+
+
+def test_udp_echo_returns_the_datagram_and_discard_keeps_quiet():
+    _, b = stacks()
+    b.arp.confirm(IPv4Address("192.0.2.1").packed, bytes.fromhex("525400000001"), now=0)
+    [echo] = frames(b.receive(udp_to_b(7), now=0))
+    assert_checksums_correct(echo)
+    packet = Ether(echo)
+    assert (packet[UDP].sport, packet[UDP].dport, bytes(packet[UDP].payload)) == (7, 40000, b"\x00\x00\x00\x05hello")
+    assert b.receive(udp_to_b(9), now=0) == []
+    assert dict(b.udp_received) == {("192.0.2.1", 7): 1, ("192.0.2.1", 9): 1}
+    assert (b.counters["udp_echoed"], b.counters["udp_discarded"]) == (1, 1)
+
+
+def test_udp_to_a_closed_port_draws_icmp_port_unreachable_quoting_the_datagram():
+    _, b = stacks()
+    b.arp.confirm(IPv4Address("192.0.2.1").packed, bytes.fromhex("525400000001"), now=0)
+    datagram = udp_to_b(33434)
+    [error] = frames(b.receive(datagram, now=0))
+    assert_checksums_correct(error)
+    packet = Ether(error)
+    assert (packet[ICMP].type, packet[ICMP].code, packet[IP].dst, packet[IP].tos) == (3, 3, "192.0.2.1", 0xC0)
+    assert bytes(packet[ICMP].payload) == datagram[14:]
+
+
+def test_udp_sender_counts_echoes_by_sequence_number():
+    a, b = stacks()
+    session = UdpSession("u", "a", "b", IPv4Address("192.0.2.2"), count=2, sport=40000, dport=7, size=32)
+    template = a.udp_template(session)
+    out = a.udp_send(session, 0, now=0, template=template)
+    wire = exchange(a, b, out, now=50)
+    assert [Ether(f).summary() for f in wire][2:] == ["Ether / IP / UDP 192.0.2.1:40000 > 192.0.2.2:echo / Raw",
+                                                      "Ether / IP / UDP 192.0.2.2:echo > 192.0.2.1:40000 / Raw"]
+    wire = exchange(a, b, a.udp_send(session, 1, now=60, template=template), now=70)
+    for frame in wire:
+        assert_checksums_correct(frame)
+    assert session.rtts == {0: 50, 1: 10}
+
+
+def test_arping_broadcasts_until_answered_then_asks_by_unicast():
+    a, b = stacks()
+    session = ArpingSession("r", "a", "b", IPv4Address("192.0.2.2"), count=2)
+    [first] = frames(a.arping_send(session, 1, now=0))
+    assert (Ether(first).dst, Ether(first)[ARP].hwdst) == ("ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")  # as iputils
+    for reply in frames(b.receive(first, now=1)):
+        a.receive(reply, now=2)
+    [second] = frames(a.arping_send(session, 2, now=10))
+    assert (Ether(second).dst, Ether(second)[ARP].hwdst) == (B_MAC, B_MAC)
+    for reply in frames(b.receive(second, now=11)):
+        a.receive(reply, now=13)
+    assert session.rtts == {1: 2, 2: 3}
+    assert len(a.arp) == 0  # arping's replies do not fill the kernel's cache
+
+
+# -- checksums and values ----------------------------------------------------------------------------------------
+def test_internet_checksum_matches_rfc1071_examples():
+    assert checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D  # RFC 1071 section 3
+    assert checksum(b"") == 0xFFFF and checksum(b"\xff\xff") == 0
+    assert checksum(b"\x01") == checksum(b"\x01\x00")
+
+
+def test_incremental_update_equals_recomputation():
+    data = bytearray(bytes(range(40)))
+    before = checksum(data)
+    data[10:14] = b"\xde\xad\xbe\xef"
+    assert update_checksum(before, bytes(range(10, 14)), b"\xde\xad\xbe\xef") == checksum(data)
+
+
+def test_udp_checksum_zero_is_sent_as_ffff():
+    assert udp_checksum(b"\0" * 4, b"\0" * 4, b"\0" * 8) != 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("192.0.2.10", "has no prefix length"), ("192.0.2.0/24", "network address"),
+    ("192.0.2.255/24", "broadcast address"), ("224.0.0.1/4", "cannot be a host's address"),
+    ("300.1.1.1/24", "invalid IPv4 interface"), (42, "expected an IPv4 address with its prefix"),
+])
+def test_bad_addresses_are_refused_with_a_hint(text, message):
+    with pytest.raises(ValueError, match=message):
+        interface_value(text)
+
+
+def test_point_to_point_prefixes_accept_every_address():
+    assert str(interface_value("192.0.2.0/31").ip) == "192.0.2.0"

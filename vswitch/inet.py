@@ -1,0 +1,103 @@
+"""IPv4 on ``bytes``: addresses as topology files write them, the Internet checksum, and header offsets.
+
+Guest stacks parse and patch ARP, IPv4, ICMP and UDP with these helpers, never with Scapy (which builds the
+templates, in ``traffic.py``). Addresses are ``ipaddress.IPv4Address`` values at the API and 4 raw bytes in frames.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface
+
+ETH_P_IP = 0x0800
+ETH_P_ARP = 0x0806
+ETH_P_RARP = 0x8035
+IPPROTO_ICMP = 1
+IPPROTO_UDP = 17
+
+# Offsets in an untagged Ethernet frame.
+ETH_TYPE = slice(12, 14)
+IP = 14  # start of the IPv4 header
+ARP_OP = slice(20, 22)
+ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA = slice(22, 28), slice(28, 32), slice(32, 38), slice(38, 42)
+ARP_LEN = 42  # Ethernet + ARP for IPv4 over Ethernet, before padding
+
+
+def interface_value(value: object) -> IPv4Interface:
+    """``192.0.2.10/24`` as a topology file writes a guest's address: a usable host address with its prefix."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected an IPv4 address with its prefix as text, e.g. ip: 192.0.2.10/24, got {value!r}")
+    if "/" not in value:
+        raise ValueError(f"{value!r} has no prefix length: write it as {value}/24 (or the subnet's length)")
+    try:
+        interface = IPv4Interface(value)
+    except ValueError as exc:
+        raise ValueError(f"invalid IPv4 interface {value!r}: {exc} (e.g. 192.0.2.10/24)") from None
+    address, network = interface.ip, interface.network
+    if address.is_multicast or address.is_unspecified or address.is_loopback or address == IPv4Address(
+            "255.255.255.255"):
+        raise ValueError(f"{address} cannot be a host's address (multicast, loopback or unspecified)")
+    if network.prefixlen < 31 and address in (network.network_address, network.broadcast_address):
+        which = "network" if address == network.network_address else "broadcast"
+        raise ValueError(f"{address} is the {which} address of {network}: pick a host address")
+    return interface
+
+
+def address_value(value: object) -> IPv4Address:
+    """A bare IPv4 address (``192.0.2.20``)."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected an IPv4 address as text, got {value!r}")
+    try:
+        return IPv4Address(value)
+    except ValueError:
+        raise ValueError(f"invalid IPv4 address {value!r} (e.g. 192.0.2.20)") from None
+
+
+def looks_like_address(text: str) -> bool:
+    """True if ``text`` is written as a dotted-quad address rather than an interface name."""
+    return bool(text) and all(part.isdigit() for part in text.split(".")) and text.count(".") == 3
+
+
+def checksum(data: bytes | bytearray | memoryview) -> int:
+    """The Internet checksum (RFC 1071) of ``data``: 16-bit one's complement of the one's complement sum.
+
+    Summing big-endian 16-bit words with end-around carry is the value of the whole buffer modulo 0xFFFF
+    (2**16 == 1 modulo 0xFFFF), which one big-integer operation computes.
+    """
+    if len(data) % 2:
+        data = bytes(data) + b"\0"
+    number = int.from_bytes(data, "big")
+    total = number % 0xFFFF
+    if total == 0 and number:
+        total = 0xFFFF  # one's complement "negative zero": the sum of non-zero words is never +0
+    return 0xFFFF - total
+
+
+def pseudo_header(src: bytes, dst: bytes, protocol: int, length: int) -> bytes:
+    """The IPv4 pseudo-header that UDP and TCP checksums cover."""
+    return src + dst + bytes((0, protocol)) + length.to_bytes(2, "big")
+
+
+def udp_checksum(src: bytes, dst: bytes, udp: bytes | bytearray) -> int:
+    """UDP checksum of the datagram ``udp`` (its checksum field zeroed); 0 is sent as 0xFFFF (RFC 768)."""
+    value = checksum(pseudo_header(src, dst, IPPROTO_UDP, len(udp)) + bytes(udp))
+    return value or 0xFFFF
+
+
+def set_ip_checksum(frame: bytearray, start: int = IP) -> None:
+    """Recompute the IPv4 header checksum of the header at ``start`` in place."""
+    ihl = (frame[start] & 0x0F) * 4
+    frame[start + 10:start + 12] = b"\0\0"
+    frame[start + 10:start + 12] = checksum(frame[start:start + ihl]).to_bytes(2, "big")
+
+
+def update_checksum(old_checksum: int, old: bytes, new: bytes) -> int:
+    """RFC 1624 incremental update: the checksum after 16-bit-aligned ``old`` bytes became ``new``.
+
+    HC' = ~(~HC + ~m + m'), summed over the changed words; ``old`` and ``new`` have the same even length.
+    """
+    total = (~old_checksum & 0xFFFF)
+    for i in range(0, len(old), 2):
+        total += (~int.from_bytes(old[i:i + 2], "big") & 0xFFFF) + int.from_bytes(new[i:i + 2], "big")
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
