@@ -10,6 +10,11 @@ reports which endpoints received each one. Names start with ``<prefix>_<pid, 5 b
         lab.inject("h1", ether_frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:01:01")).receivers
         # {'hv1': 1, 'vm1': 1}
 
+Beyond that one-switch lab, the parts compose: ``add_netns``, ``add_bridge`` (more switches, or a host bridge
+inside a hypervisor), ``add_veth`` (a cable between any two namespaces), ``enslave`` (a bridge port),
+``add_macvlan``, ``add_endpoint``/``remove_endpoint``, ``set_link`` (up/down); ``vswitch.kernelcheck`` builds whole
+topology files this way.
+
 Sockets are made in each namespace by moving only the calling thread there (``setns``); an injection is one
 ``send`` plus a quiet period (``settle_s``) collecting copies. An adapter has two views: ``received``, its host
 stack (a socket for the frame's ethertype, served after macvlan's rx_handler; af_packet drops skbs handed to a
@@ -19,12 +24,14 @@ vNIC in another netns) and ``tapped`` (an ETH_P_ALL tap: every frame on the wire
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -38,6 +45,8 @@ from .mac import MACAddress
 
 ETH_P_ALL = 0x0003
 CLONE_NEWNET = 0x40000000
+_RTM_NEWLINK, _NLM_F_REQUEST_ACK, _NETLINK_ROUTE = 16, 0x1 | 0x4, 0
+_IFLA_LINKINFO, _IFLA_INFO_KIND, _IFLA_INFO_DATA, _IFLA_BR_FDB_MAX_LEARNED = 18, 1, 2, 49  # Linux 6.8+
 PKTTYPES = {0: "host", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "outgoing"}  # sll_pkttype
 MACVLAN_MODES = ("private", "vepa", "bridge", "passthru")
 PORT_FLAGS = ("hairpin", "learning", "flood", "mcast_flood", "bcast_flood", "isolated")
@@ -145,6 +154,7 @@ class InjectResult:
     transmitted: list[Reception] = field(default_factory=list)
     unjoined: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    error: str = ""  # why the send itself failed (nothing was sent)
 
     @property
     def receivers(self) -> dict[str, int]:
@@ -168,7 +178,12 @@ class KernelLab:
         self.settle_s, self.max_wait_s = settle_s, max_wait_s
         self.switch_ns, self.bridge = f"{self.tag}-sw", f"{self.tag}br"
         self.endpoints: dict[str, Endpoint] = {}
-        self.ports: dict[str, str] = {}  # node -> bridge port ifname
+        self.bridges: dict[str, tuple[str, str]] = {}  # key -> (netns, ifname); "" is the lab's own bridge
+        self.ports: dict[str, str] = {}  # port key (by default the node plugged in) -> bridge port ifname
+        self._port_at: dict[str, tuple[str, str]] = {}  # port key -> (netns, bridge key)
+        self._where: dict[str, str] = {}  # lab device -> its netns
+        self._under: dict[str, str] = {}  # veth -> its peer, macvlan -> its lower (readiness follows them)
+        self._down: set[str] = set()  # devices set down on purpose: not waited for
         self.stray: list[tuple[str, str, bytes]] = []  # (endpoint, pkttype, frame) matching no injection
         self._netns: list[str] = []
         self._socks: dict[int, tuple[str, str, socket.socket]] = {}  # fd -> (endpoint, view, socket)
@@ -180,9 +195,7 @@ class KernelLab:
     def __enter__(self) -> "KernelLab":
         try:
             self._add_netns(self.switch_ns)
-            _run("ip", "-n", self.switch_ns, "link", "add", self.bridge, "type", "bridge", "stp_state", "0",
-                 "ageing_time", str(round(self.ageing_s * 100)), "mcast_snooping", str(int(self.mcast_snooping)))
-            _run("ip", "-n", self.switch_ns, "link", "set", self.bridge, "arp", "off", "up")
+            self.add_bridge("", ageing_s=self.ageing_s, mcast_snooping=self.mcast_snooping)
         except BaseException:
             self.close()
             raise
@@ -222,24 +235,76 @@ class KernelLab:
         self._nif += 1
         return f"{self.tag}{kind}{_b36(self._nif, 2)}"  # <= 15 chars with a 4-char prefix
 
+    def add_netns(self, name: str) -> str:
+        """A fresh namespace ``<tag>-<name>`` (IPv6 off)."""
+        ns = f"{self.tag}-{name}"
+        self._add_netns(ns)
+        return ns
+
+    def add_bridge(self, key: str, *, netns: str | None = None, ageing_s: float = 300.0,
+                   mcast_snooping: bool = False, mac: str | None = None) -> str:
+        """A Linux bridge (STP off) in ``netns`` (default: the switch namespace); returns its ifname."""
+        if key in self.bridges:
+            raise KernelLabError(f"bridge {key!r} exists")
+        ns, dev = netns or self.switch_ns, self.bridge if key == "" else self._ifname("b")
+        address = ("address", str(MACAddress(mac))) if mac else ()
+        _run("ip", "-n", ns, "link", "add", dev, *address, "type", "bridge", "stp_state", "0",
+             "ageing_time", str(round(ageing_s * 100)), "mcast_snooping", str(int(mcast_snooping)))
+        _run("ip", "-n", ns, "link", "set", dev, "arp", "off", "up")
+        self.bridges[key], self._where[dev] = (ns, dev), ns
+        return dev
+
+    def set_fdb_max_learned(self, bridge: str, limit: int) -> None:
+        """The bridge's ``fdb_max_learned`` (Linux 6.8+; set over rtnetlink: older iproute2 lacks it): once
+        ``limit`` entries are learned, new sources are not (0 = no limit)."""
+        ns, dev = self.bridges[bridge]
+
+        def attr(kind: int, payload: bytes) -> bytes:
+            return struct.pack("HH", 4 + len(payload), kind) + payload + b"\0" * (-len(payload) % 4)
+
+        with in_netns(ns):
+            index = socket.if_nametoindex(dev)
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_ROUTE)
+        with sock:
+            info = attr(_IFLA_INFO_KIND, b"bridge\0") + attr(
+                _IFLA_INFO_DATA, attr(_IFLA_BR_FDB_MAX_LEARNED, struct.pack("I", limit)))
+            body = struct.pack("BBHiII", socket.AF_UNSPEC, 0, 0, index, 0, 0) + attr(_IFLA_LINKINFO, info)
+            sock.send(struct.pack("IHHII", 16 + len(body), _RTM_NEWLINK, _NLM_F_REQUEST_ACK, 1, 0) + body)
+            error = -struct.unpack_from("i", sock.recv(65536), 16)[0]  # the ack: nlmsgerr.error
+        if error:
+            raise KernelLabError(f"fdb_max_learned {limit} on {dev}: {os.strerror(error)}")
+
+    def add_veth(self, ns_a: str, ns_b: str, mac_a: str | None = None, mac_b: str | None = None,
+                 kinds: str = "pe") -> tuple[str, str]:
+        """A veth pair (a cable), one end in each namespace, both up; returns the two ifnames."""
+        a, b = self._ifname(kinds[0]), self._ifname(kinds[1])
+        mac = [("address", str(MACAddress(m))) if m else () for m in (mac_a, mac_b)]
+        _run("ip", "-n", ns_a, "link", "add", a, *mac[0], "type", "veth", "peer", "name", b, *mac[1], "netns", ns_b)
+        for ns, dev in ((ns_b, b), (ns_a, a)):
+            _run("ip", "-n", ns, "link", "set", dev, "arp", "off", "up")
+        self._where.update({a: ns_a, b: ns_b})
+        self._under.update({a: b, b: a})
+        return a, b
+
+    def enslave(self, key: str, ifname: str, bridge: str = "", **flags: bool) -> None:
+        """Make ``ifname`` (in the bridge's namespace) a port of ``bridge``, known as port ``key``."""
+        ns, dev = self.bridges[bridge]
+        _run("ip", "-n", ns, "link", "set", ifname, "master", dev)
+        self.ports[key], self._port_at[key] = ifname, (ns, bridge)
+        if flags:
+            self.set_port(key, **flags)
+
     def _plug(self, node: str, ns: str, mac: str, flags: Mapping[str, bool]) -> str:
         """A veth pair: one end a port of the bridge, the other (returned) in ``ns`` with ``mac``."""
-        port, end = self._ifname("p"), self._ifname("e")
-        _run("ip", "-n", self.switch_ns, "link", "add", port, "type", "veth", "peer", "name", end,
-             "address", str(MACAddress(mac)), "netns", ns)
-        _run("ip", "-n", ns, "link", "set", end, "arp", "off", "up")
-        _run("ip", "-n", self.switch_ns, "link", "set", port, "master", self.bridge, "arp", "off", "up")
-        self.ports[node] = port
-        if flags:
-            self.set_port(node, **flags)
+        port, end = self.add_veth(self.switch_ns, ns, None, mac)
+        self.enslave(node, port, "", **flags)
         return end
 
     def add_host(self, name: str, mac: str, **port_flags: bool) -> Endpoint:
         """A physical host: its own namespace, a veth end with ``mac``, the peer a bridge port."""
         self._check_name(name)
-        ns = f"{self.tag}-{name}"
-        self._add_netns(ns)
-        return self._endpoint(name, "host", ns, self._plug(name, ns, mac, port_flags), name)
+        ns = self.add_netns(name)
+        return self.add_endpoint(name, "host", ns, self._plug(name, ns, mac, port_flags), name)
 
     def add_hypervisor(self, name: str, mac: str, mode: str, vnics: Mapping[str, str],
                        **port_flags: bool) -> list[Endpoint]:
@@ -250,24 +315,61 @@ class KernelLab:
         if mode == "passthru" and len(vnics) > 1:
             raise KernelLabError("passthru mode allows a single vNIC")
         self._check_name(name, *vnics)
-        ns = f"{self.tag}-{name}"
-        self._add_netns(ns)
-        lower, devs = self._plug(name, ns, mac, port_flags), []
-        for vm, vmac in vnics.items():
-            vns, dev = f"{self.tag}-{vm}", self._ifname("v")
-            devs.append(dev)
+        ns = self.add_netns(name)
+        lower = self._plug(name, ns, mac, port_flags)
+        out = [self.add_endpoint(name, "adapter", ns, lower, name)]
+        return out + [self.add_macvlan(vm, ns, lower, vmac, mode, name) for vm, vmac in vnics.items()]
+
+    def add_macvlan(self, name: str, netns: str, lower: str, mac: str, mode: str, node: str) -> Endpoint:
+        """A macvlan on ``lower`` (in ``netns``), moved into namespace ``<tag>-<name>`` (made if new): a vNIC."""
+        vns, dev = f"{self.tag}-{name}", self._ifname("v")
+        if vns not in self._netns:
             self._add_netns(vns)
-            _run("ip", "-n", ns, "link", "add", dev, "link", lower, "address", str(MACAddress(vmac)),
-                 "type", "macvlan", "mode", mode)
-            _run("ip", "-n", ns, "link", "set", dev, "netns", vns)
-            if mode == "passthru":  # passthru took the lower's MAC; setting ours changes the lower's too
-                _run("ip", "-n", vns, "link", "set", dev, "address", str(MACAddress(vmac)))
-            _run("ip", "-n", vns, "link", "set", dev, "arp", "off", "up")
-        out = [self._endpoint(name, "adapter", ns, lower, name)]
-        return out + [self._endpoint(vm, "vnic", f"{self.tag}-{vm}", dev, name) for vm, dev in zip(vnics, devs)]
+        _run("ip", "-n", netns, "link", "add", dev, "link", lower, "address", str(MACAddress(mac)),
+             "type", "macvlan", "mode", mode)
+        _run("ip", "-n", netns, "link", "set", dev, "netns", vns)
+        if mode == "passthru":  # passthru took the lower's MAC; setting ours changes the lower's too
+            _run("ip", "-n", vns, "link", "set", dev, "address", str(MACAddress(mac)))
+        _run("ip", "-n", vns, "link", "set", dev, "arp", "off", "up")
+        self._where[dev], self._under[dev] = vns, lower
+        return self.add_endpoint(name, "vnic", vns, dev, node)
+
+    def add_endpoint(self, name: str, kind: str, ns: str, ifname: str, node: str) -> Endpoint:
+        """Capture on (and inject from) device ``ifname`` of ``ns``, as endpoint ``name``."""
+        if name in self.endpoints:
+            raise KernelLabError(f"endpoint {name!r} exists")
+        return self._endpoint(name, kind, ns, ifname, node)
+
+    def remove_endpoint(self, name: str, delete: bool = True) -> None:
+        """Close an endpoint's sockets and (``delete``) delete its device (a veth takes its peer along)."""
+        ep = self.endpoints.pop(name)
+        for fd, (owner, _, sock) in list(self._socks.items()):
+            if owner == name:
+                sock.close()
+                del self._socks[fd]
+        self._senders.pop(name, None)
+        self._groups.pop(name, None)
+        self._stack = {(e, p) for e, p in self._stack if e != name}
+        if delete:
+            _run("ip", "-n", ep.netns, "link", "del", ep.ifname)
+            for key in [k for k, port in self.ports.items() if self._under.get(port) == ep.ifname]:
+                del self.ports[key], self._port_at[key]
+
+    def set_link(self, ifname: str, up: bool) -> None:
+        """``ip link set`` a lab device up or down (a veth's peer loses carrier; a down device is not waited for)."""
+        _run("ip", "-n", self._where[ifname], "link", "set", ifname, "up" if up else "down")
+        (self._down.discard if up else self._down.add)(ifname)
+        self._ready = False
+
+    def set_device(self, endpoint: str, *args: str) -> None:
+        """``ip link set dev <endpoint's device> ARGS`` (promisc on, allmulticast off...)."""
+        ep = self.endpoints[endpoint]
+        _run("ip", "-n", ep.netns, "link", "set", "dev", ep.ifname, *args)
+        self._groups.pop(endpoint, None)
 
     def _endpoint(self, name: str, kind: str, ns: str, ifname: str, node: str) -> Endpoint:
         info = json.loads(_run("ip", "-n", ns, "-j", "link", "show", "dev", ifname))[0]
+        self._where.setdefault(ifname, ns)
         ep = self.endpoints[name] = Endpoint(name, kind, ns, ifname, info["address"], node)
         self._senders[name] = self._open(ep, ETH_P_ALL, "tapped" if kind == "adapter" else "received")
         self._ready = False
@@ -287,12 +389,12 @@ class KernelLab:
         if set(flags) - set(PORT_FLAGS):
             raise KernelLabError(f"port flags {sorted(set(flags) - set(PORT_FLAGS))}: not in {PORT_FLAGS}")
         args = [word for key, on in flags.items() for word in (key, "on" if on else "off")]
-        _run("bridge", "-n", self.switch_ns, "link", "set", "dev", self.ports[node], *args)
+        _run("bridge", "-n", self._port_at[node][0], "link", "set", "dev", self.ports[node], *args)
 
-    def join_multicast(self, endpoint: str, group: str) -> None:
-        """Add an L2 multicast address to an endpoint's device (``ip maddr add``)."""
+    def join_multicast(self, endpoint: str, group: str, join: bool = True) -> None:
+        """Add (or with ``join=False`` remove) an L2 multicast address on an endpoint's device (``ip maddr``)."""
         ep = self.endpoints[endpoint]
-        _run("ip", "-n", ep.netns, "maddr", "add", str(MACAddress(group)), "dev", ep.ifname)
+        _run("ip", "-n", ep.netns, "maddr", "add" if join else "del", str(MACAddress(group)), "dev", ep.ifname)
         self._groups.pop(endpoint, None)
 
     def groups(self, endpoint: str) -> set[str]:
@@ -304,28 +406,37 @@ class KernelLab:
         return self._groups[endpoint]
 
     def add_static_fdb(self, mac: str, node: str) -> None:
-        _run("bridge", "-n", self.switch_ns, "fdb", "replace", str(MACAddress(mac)), "dev", self.ports[node],
+        _run("bridge", "-n", self._port_at[node][0], "fdb", "replace", str(MACAddress(mac)), "dev", self.ports[node],
              "master", "static")
 
-    def fdb(self) -> list[FdbEntry]:
+    def fdb(self, bridge: str = "") -> list[FdbEntry]:
         """Learned and static bridge entries, sorted (the bridge's own permanent and ``self`` entries left out)."""
-        owners = {port: node for node, port in self.ports.items()}
-        rows = json.loads(_run("bridge", "-n", self.switch_ns, "-j", "fdb", "show", "br", self.bridge) or "[]")
+        ns, dev = self.bridges[bridge]
+        owners = {self.ports[node]: node for node, (_, br) in self._port_at.items() if br == bridge}
+        rows = json.loads(_run("bridge", "-n", ns, "-j", "fdb", "show", "br", dev) or "[]")
         return sorted(FdbEntry(r["mac"], r["ifname"], r.get("state") == "static", owners[r["ifname"]])
                       for r in rows if "self" not in r.get("flags", []) and r.get("state") != "permanent"
                       and r["ifname"] in owners)
 
     def wait_ready(self, timeout_s: float = 5.0) -> None:
-        """Wait until every bridge port forwards and every lab link has carrier and a qdisc (not ``noop``)."""
+        """Wait until every bridge port forwards and every lab link has carrier and a qdisc (not ``noop``);
+        devices set down on purpose, and what hangs on them (veth peer, macvlans, bridge port), are skipped."""
         deadline = time.monotonic() + timeout_s
         while True:
-            ports = json.loads(_run("bridge", "-n", self.switch_ns, "-j", "link", "show") or "[]")
-            busy = [f"{p['ifname']}:{p.get('state')}" for p in ports if p.get("state") != "forwarding"]
-            for ns in sorted({ep.netns for ep in self.endpoints.values()} | {self.switch_ns}):
+            excused = set(self._down) | {self._under[d] for d in self._down if d in self._under}
+            excused |= {dev for dev, below in self._under.items() if below in excused}
+            namespaces = sorted({ep.netns for ep in self.endpoints.values()} | {ns for ns, _ in self.bridges.values()})
+            bridges = {dev for _, dev in self.bridges.values()}
+            busy = []
+            for ns in namespaces:
+                ports = json.loads(_run("bridge", "-n", ns, "-j", "link", "show") or "[]")
+                busy += [f"{p['ifname']}:{p.get('state')}" for p in ports
+                         if p.get("state") != "forwarding" and p["ifname"] not in excused]
                 busy += [f"{link['ifname']}:{link.get('operstate')}/{link['qdisc']}"
                          for link in json.loads(_run("ip", "-n", ns, "-j", "link", "show"))
-                         if link["ifname"].startswith(self.tag)
-                         and ("LOWER_UP" not in link["flags"] or link["qdisc"] == "noop")]
+                         if link["ifname"].startswith(self.tag) and link["ifname"] not in excused
+                         and ("LOWER_UP" not in link["flags"] and link["ifname"] not in bridges
+                              or link["qdisc"] == "noop")]
             if not busy:
                 self._ready = True
                 return
@@ -344,6 +455,10 @@ class KernelLab:
                     data, addr = sock.recvfrom(65535)
                 except BlockingIOError:
                     break
+                except OSError as exc:  # the device went down: reported once on each socket bound to it
+                    if exc.errno != errno.ENETDOWN:
+                        raise
+                    continue
                 kind = PKTTYPES.get(addr[2], str(addr[2]))
                 got.append((name, "transmitted" if kind == "outgoing" else view, kind, data, now))
         return got
@@ -351,7 +466,7 @@ class KernelLab:
     def inject(self, endpoint: str, frame: bytes, settle_s: float | None = None) -> InjectResult:
         """Send ``frame`` from ``endpoint``; collect copies until no socket has seen one for ``settle_s``.
 
-        Copies match by content (trailing zero padding allowed); anything else goes to ``self.stray``."""
+        Copies match by content (trailing zero padding added or trimmed); anything else goes to ``self.stray``."""
         proto = skb_protocol(frame)
         for ep in self.endpoints.values():
             if ep.kind == "adapter" and (ep.name, proto) not in self._stack:
@@ -363,14 +478,19 @@ class KernelLab:
         self.stray += [(ep, kind, data) for ep, _, kind, data, _ in self._poll(0)]
         result = InjectResult(endpoint, frame)
         t0 = last = time.perf_counter()
-        self._senders[endpoint].send(frame)
+        try:
+            self._senders[endpoint].send(frame)
+        except OSError as exc:  # e.g. ENETDOWN (device down), EMSGSIZE (larger than the MTU)
+            result.error = exc.strerror or str(exc)
+            return result
         while (now := time.perf_counter()) - t0 < self.max_wait_s:
             got = self._poll(min(last + settle - now, t0 + self.max_wait_s - now))
             if not got:
                 break
             for ep, view, kind, data, at in got:
                 last = max(last, at)
-                if data[: len(frame)] != frame or data[len(frame):].strip(b"\0"):
+                short, long = sorted((data, frame), key=len)  # an IPv4 frame's padding may be trimmed on the way
+                if long[: len(short)] != short or long[len(short):].strip(b"\0"):
                     self.stray.append((ep, kind, data))
                 else:
                     getattr(result, view).append(Reception(ep, kind, at - t0))
