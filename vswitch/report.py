@@ -5,12 +5,13 @@ Each ``*_rows`` function returns plain rows (also used for JSON); ``render`` lay
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from tabulate import tabulate
 
 from .mac import MACAddress
 from .network import Network
+from .port import Port
 from .scenario import RunResult
 from .units import format_duration
 
@@ -57,6 +58,14 @@ def check_rows(result: RunResult) -> list[dict[str, Any]]:
             for c in result.checks]
 
 
+def _guest_stacks(net: Network) -> Iterator[tuple[Port, Any]]:
+    """(interface, guest stack) for every NIC or vNIC that has a stack, sorted by interface."""
+    for port in net.interfaces():
+        driver = getattr(port.node, "stack", None)
+        if driver is not None and port is port.node.port:
+            yield port, driver.guest
+
+
 def session_rows(result: RunResult) -> list[dict[str, Any]]:
     """ping, arping and udp runs in the order they started, with ping's summary figures."""
     return [session.summary() for session in result.sessions.values()]
@@ -65,11 +74,7 @@ def session_rows(result: RunResult) -> list[dict[str, Any]]:
 def arp_rows(net: Network) -> list[dict[str, Any]]:
     """Every guest stack's live ARP entries (``ip neigh``), by interface then address."""
     rows = []
-    for port in net.interfaces():
-        driver = getattr(port.node, "stack", None)
-        if driver is None or port is not port.node.port:
-            continue
-        guest = driver.guest
+    for port, guest in _guest_stacks(net):
         for row in guest.arp.rows(net.now):
             rows.append({"interface": port.full_name, "address": str(guest.interface), "neighbour": row.ip,
                          "mac": row.mac, "age": format_duration(row.age_ns),
@@ -80,11 +85,7 @@ def arp_rows(net: Network) -> list[dict[str, Any]]:
 def stack_rows(net: Network) -> list[dict[str, Any]]:
     """Per guest stack: its address and what it answered, sent and dropped."""
     rows = []
-    for port in net.interfaces():
-        driver = getattr(port.node, "stack", None)
-        if driver is None or port is not port.node.port:
-            continue
-        guest = driver.guest
+    for port, guest in _guest_stacks(net):
         c = guest.counters
         dropped = sum(c[k] for k in ("dropped_unresolved", "bad_ip_header", "bad_checksum", "bad_udp_length",
                                      "no_route"))
