@@ -1,0 +1,33 @@
+"""The README's examples work as printed: its YAML files pass and its pytest example passes."""
+
+import re
+from pathlib import Path
+
+from vswitch.cli import main
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def blocks(language):
+    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
+
+
+def test_every_readme_topology_runs_with_its_expectations_passing(tmp_path, capsys):
+    yaml_blocks = blocks("yaml")
+    assert len(yaml_blocks) >= 2
+    for index, text in enumerate(yaml_blocks):
+        path = tmp_path / f"readme{index}.yaml"
+        path.write_text(text)
+        assert main(["run", str(path), "--out", str(tmp_path / f"out{index}"), "--quiet"]) == 0, capsys.readouterr()
+
+
+def test_readme_python_example_passes():
+    (code,) = blocks("python")
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    namespace["test_vepa_siblings_need_hairpin"]()
+
+
+def test_readme_first_command_names_a_bundled_topology():
+    first = re.search(r"pip install \. && vswitch run (\S+)", README).group(1)
+    assert (Path(__file__).parent.parent / first).is_file()
