@@ -1,9 +1,12 @@
 """``vswitch bench``: each workload runs end to end on a tiny N and its figures and captures are right.
 
+lan8 and vnic are the topology files ``topologies/bench/*.yaml``, loaded and built as ``vswitch run`` does; they
+must give exactly the network the bench used to build with the Python API (same pcaps, byte for byte).
 Correctness only: speed is printed by the bench, never asserted.
 """
 
 import argparse
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -12,8 +15,13 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from vswitch import bench
+from vswitch import bench, cli
 from vswitch.bench import run_bench
+from vswitch.network import Network
+from vswitch.topology import load_topology_text
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_FILES = sorted((ROOT / "topologies" / "bench").glob("*.yaml"))
 
 
 def expected_counts(n: int, frames: int) -> tuple[list[int], list[int]]:
@@ -98,3 +106,159 @@ def test_the_command_refuses_zero_frames(capsys):
     bench.add_arguments(parser)
     assert bench.run(parser.parse_args(["lan8", "-n", "0"])) == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def bench_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+# -- the workloads are topology files ------------------------------------------------------------------
+def test_the_standard_workloads_are_read_from_the_bench_topologies_of_the_source_tree():
+    assert BENCH_FILES == [ROOT / "topologies" / "bench" / f"{w}.yaml" for w in sorted(bench.TOPOLOGY_WORKLOADS)]
+    assert bench.BENCH_TOPOLOGIES == ROOT / "topologies" / "bench"
+    assert [bench.workload_file(w) for w in bench.TOPOLOGY_WORKLOADS] == [ROOT / "topologies" / "bench" / "lan8.yaml",
+                                                                         ROOT / "topologies" / "bench" / "vnic.yaml"]
+
+
+@pytest.mark.parametrize("path", BENCH_FILES, ids=lambda p: p.name)
+def test_each_bench_topology_validates_and_says_it_is_driven_by_vswitch_bench(path):
+    assert cli.main(["validate", str(path)]) == 0
+    opening = path.read_text().split("\nname:")[0]
+    assert opening.startswith(f"# {path.stem}: ") and "`vswitch bench" in opening
+
+
+def test_bench_topologies_are_not_examples():
+    examples = sorted((ROOT / "topologies").glob("*.yaml"))  # what test_examples / test_kernelcheck / regen run
+    assert examples and not set(examples) & set(BENCH_FILES)
+
+
+def _lan8_by_api(out_dir):
+    """lan8 as bench.py built it with the Python API before it read topologies/bench/lan8.yaml."""
+    net = Network(record=False, capture_dir=out_dir)
+    net.add_switch("sw1")
+    names = [f"h{k}" for k in range(1, 9)]
+    for k, name in enumerate(names, 1):
+        net.add_host(name, f"02:00:00:00:00:{k:02x}")
+        net.connect(name, "sw1")
+    return net, names
+
+
+def _vnic_by_api(out_dir):
+    """vnic as bench.py built it with the Python API before it read topologies/bench/vnic.yaml."""
+    net = Network(record=False, capture_dir=out_dir)
+    net.add_switch("sw1")
+    names = [f"h{k}" for k in range(1, 5)]
+    for k, name in enumerate(names, 1):
+        net.add_host(name, f"02:00:00:00:00:{k:02x}")
+        net.connect(name, "sw1")
+    for h in (1, 2):
+        net.add_hypervisor(f"hv{h}", f"02:00:00:00:01:{h:02x}")
+        net.connect(f"hv{h}", "sw1")
+        for v in range(1, 5):
+            names.append(f"vm{(h - 1) * 4 + v}")
+            net.add_vm(f"hv{h}", names[-1], f"52:54:00:00:{h:02x}:{v:02x}")
+    return net, names
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("workload, by_api", [("lan8", _lan8_by_api), ("vnic", _vnic_by_api)])
+def test_the_yaml_workload_writes_the_same_pcaps_as_the_python_api_network_it_replaces(tmp_path, workload, by_api):
+    net, names = by_api(tmp_path / "api")
+    for name in names:
+        net.capture(name, f"{name}.pcap", "both")
+    for port in net.switch("sw1").ports.values():
+        net.capture(port.full_name, f"{port.full_name}.pcap", "tx")
+    before = bench.run_network(workload, net, bench.endpoints_of(net, names), 300)
+    after = run_bench(workload, 300, tmp_path / "yaml")
+    assert [e.name for e in bench.build_topology(bench.workload_file(workload), tmp_path / "again")[1]] == names
+    assert (after.delivered, after.dropped, after.in_flight) == (before.delivered, before.dropped,
+                                                                 before.in_flight) == (300, 0, 0)
+    assert [Path(f).name for f in after.captures] == [Path(f).name for f in before.captures]
+    assert digests(tmp_path / "yaml") == digests(tmp_path / "api")
+
+
+def test_vnic_frames_are_captured_three_times_or_twice_between_vms_of_one_adapter(tmp_path):
+    frames = 12 * 11  # every ordered pair of the 12 endpoints once
+    run_bench("vnic", frames, tmp_path)
+    same_adapter = 2 * 4 * 3  # ordered pairs of VMs of one hypervisor: they never reach the switch
+    warmup = 12 * 12 + 12 * 5  # each broadcast once at every endpoint, and leaving by the 5 other switch ports
+    counts = {f.name: len(rdpcap(str(f))) for f in tmp_path.glob("*.pcap")}
+    assert len(counts) == 18 and sum(counts.values()) == warmup + 3 * (frames - same_adapter) + 2 * same_adapter
+
+
+# -- --topology FILE ----------------------------------------------------------------------------------
+ANY_TOPOLOGY = """
+name: mixed
+switches: [{name: sw1}]
+hosts:
+  - {name: h10, mac: "02:00:00:00:00:10"}
+  - name: h2
+    nics: [{mac: "02:00:00:00:00:02"}, {name: eth1, mac: "02:00:00:00:00:03"}]
+hypervisors:
+  - {name: hv1, mac: "02:00:00:00:01:01", backend: bridge, vms: [{name: vm1}]}
+links: [[h10, sw1], [h2.eth0, sw1], [h2.eth1, sw1], [hv1, sw1]]
+captures: {points: [h10, vm1]}
+scenario:
+  - send: {from: h10, to: vm1}
+"""
+
+
+def test_endpoints_are_every_host_nic_and_vm_sorted_by_name_with_numbers_in_order():
+    spec = load_topology_text(ANY_TOPOLOGY)
+    assert bench.endpoint_names(spec) == ["h2.eth0", "h2.eth1", "h10", "vm1"]
+
+
+def test_any_topology_file_is_benched_with_its_own_captures_and_no_pcapng(tmp_path):
+    path = tmp_path / "mixed.yaml"
+    path.write_text(ANY_TOPOLOGY)
+    result = run_bench("mixed", 40, tmp_path / "out", path)
+    assert (result.workload, result.delivered, result.dropped, result.in_flight) == ("mixed", 40, 0, 0)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["h10.pcap", "vm1.pcap"]  # scenario not run
+    sent, received = expected_counts(4, 40)
+    assert len(rdpcap(str(tmp_path / "out" / "vm1.pcap"))) == 4 + sent[3] + received[3]
+
+
+def test_the_command_benches_a_topology_file_in_its_own_interpreter(tmp_path, capsys):
+    path = tmp_path / "mixed.yaml"
+    path.write_text(ANY_TOPOLOGY)
+    assert bench.run(bench_args("--topology", str(path), "-n", "50", "--out", str(tmp_path / "out"))) == 0
+    out = capsys.readouterr().out
+    assert "mixed" in out and "lan8" not in out.split("machine:")[0]
+    assert (tmp_path / "out" / "mixed" / "h10.pcap").is_file()
+
+
+def test_the_command_refuses_a_topology_with_fewer_than_two_endpoints_or_errors(tmp_path, capsys):
+    one = tmp_path / "one.yaml"
+    one.write_text('hosts: [{name: h1, mac: "02:00:00:00:00:01"}]\n')
+    assert bench.run(bench_args("--topology", str(one))) == 2
+    assert capsys.readouterr().err == (f"vswitch bench: {one}: the bench needs at least 2 host NICs or VMs to send "
+                                       "between, found 1\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('hosts: [{name: h1, mac: 5}]\n')
+    assert bench.run(bench_args("--topology", str(bad))) == 2
+    assert capsys.readouterr().err.startswith(f"vswitch bench: {bad}:1:25: hosts[0].mac: ")
+    assert bench.run(bench_args("--topology", str(tmp_path / "nope.yaml"))) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_without_the_source_tree_the_command_says_which_file_to_pass(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "BENCH_TOPOLOGIES", tmp_path / "topologies" / "bench")
+    monkeypatch.chdir(tmp_path)  # no topologies/bench/ in the current folder either
+    assert bench.run(bench_args("lan8", "-n", "10")) == 2
+    err = capsys.readouterr().err
+    assert err == (f"vswitch bench: workload lan8: no topology file {tmp_path / 'topologies' / 'bench' / 'lan8.yaml'} "
+                   "(this vswitch is installed without its source tree): pass one with --topology FILE, e.g. a "
+                   "checkout's topologies/bench/lan8.yaml\n")
+    assert bench.run(bench_args("naive", "-n", "10", "--naive-frames", "10", "--out", str(tmp_path))) == 0
+
+
+def test_a_checkout_in_the_current_folder_provides_the_workload_files(tmp_path, monkeypatch):
+    """``pip install .`` copies only the package: the files then come from the checkout being run in."""
+    monkeypatch.setattr(bench, "BENCH_TOPOLOGIES", tmp_path / "elsewhere")
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    assert bench.workload_file("lan8") == Path("topologies") / "bench" / "lan8.yaml"

@@ -1,14 +1,21 @@
 """``vswitch bench``: standard workloads through the product path, and a naive Scapy baseline.
 
-- ``lan8``: 8 hosts, one per port of a learning switch;
-- ``vnic``: 2 hypervisors (adapters with 4 VMs each) and 4 physical hosts on one switch;
-- ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``).
+- ``lan8``: 8 hosts, one per port of a learning switch (``topologies/bench/lan8.yaml``);
+- ``vnic``: 2 hypervisors (adapters with 4 VMs each) and 4 physical hosts on one switch
+  (``topologies/bench/vnic.yaml``);
+- ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``);
+- ``--topology FILE``: any topology file's host NICs and VMs, with the same traffic.
+
+The networks are topology files, loaded by ``load_topology`` and built by ``build_network`` exactly as
+``vswitch run`` does (without the pcapng and the trace); their scenarios and expectations are not run. The files
+are looked up in the source tree next to the package (``<repo>/topologies/bench/``).
 
 Traffic: 60-byte Ether/IPv4/UDP frames, frame ``i`` from endpoint ``src = i % n`` to
-``(src + 1 + (i // n) % (n - 1)) % n``, one every microsecond of virtual time (nothing queues). Every endpoint
-first announces itself with a broadcast (a warm-up, outside the timing), so the switch knows every MAC and no frame
-is flooded. Captures, as classic pcap: each NIC both ways (the sender's transmit and the receiver's receive) and
-each switch port's transmit. ``run`` runs each workload in a fresh interpreter so that each peak RSS is its own.
+``(src + 1 + (i // n) % (n - 1)) % n``, one every microsecond of virtual time (nothing queues). The endpoints are
+every host NIC and VM vNIC of the file, sorted by name (``h2`` before ``h10``). Every endpoint first announces
+itself with a broadcast (a warm-up, outside the timing), so the switch knows every MAC and no frame is flooded.
+Captures: those the file declares (the standard files: each NIC both ways and each switch port's transmit, as
+classic pcap). ``run`` runs each workload in a fresh interpreter so that each peak RSS is its own.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -28,9 +36,15 @@ from typing import Iterator, Sequence
 
 from tabulate import tabulate
 
+from .build import build_network
+from .errors import VSwitchError
 from .network import Network
+from .spec import TopologySpec
+from .topology import load_topology
 
 WORKLOADS = ("lan8", "vnic", "naive")
+TOPOLOGY_WORKLOADS = ("lan8", "vnic")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
+BENCH_TOPOLOGIES = Path(__file__).resolve().parent.parent / "topologies" / "bench"
 DEFAULT_FRAMES = 1_000_000
 DEFAULT_NAIVE_FRAMES = 20_000
 FRAME_GAP_NS = 1_000
@@ -137,7 +151,32 @@ def announcements(endpoints: Sequence[Endpoint]) -> Iterator[tuple[int, str, byt
         yield k * FRAME_GAP_NS, e.name, patch(template, e, b"\xff" * 6, b"\xff" * 4)
 
 
-# -- the standard networks ------------------------------------------------------------------------------
+# -- the networks: topology files ---------------------------------------------------------------------
+def workload_file(workload: str) -> Path:
+    """The topology file of a standard workload: in the source tree next to the package, or in the current
+    folder's ``topologies/bench/`` (a checkout with vswitch installed from it by ``pip install .``)."""
+    candidates = [folder / f"{workload}.yaml" for folder in (BENCH_TOPOLOGIES, Path("topologies") / "bench")]
+    path = next((p for p in candidates if p.is_file()), candidates[0])
+    if not path.is_file():
+        raise VSwitchError(f"workload {workload}: no topology file {path} (this vswitch is installed without its "
+                           f"source tree): pass one with --topology FILE, e.g. a checkout's "
+                           f"topologies/bench/{workload}.yaml")
+    return path
+
+
+def _natural(name: str) -> list:
+    """Sort key putting ``h2`` before ``h10``."""
+    return [int(part) if k % 2 else part for k, part in enumerate(re.split(r"(\d+)", name))]
+
+
+def endpoint_names(spec: TopologySpec) -> list[str]:
+    """Every host NIC (``h1``, or ``h2.eth1`` on a host with several) and VM vNIC (``vm1``) of ``spec``, sorted."""
+    names = [host.name if len(host.nics) == 1 else f"{host.name}.{nic.name}" for host in spec.hosts
+             for nic in host.nics]
+    names += [vm.name for hv in spec.hypervisors for vm in hv.vms]
+    return sorted(names, key=_natural)
+
+
 def _endpoint(net: Network, name: str, index: int) -> Endpoint:
     return Endpoint(name, net.nic(name).mac.packed, bytes((10, 0, index // 250, index % 250 + 1)))
 
@@ -147,53 +186,23 @@ def endpoints_of(net: Network, names: Sequence[str]) -> list[Endpoint]:
     return [_endpoint(net, name, k) for k, name in enumerate(names)]
 
 
-def build_lan8(out_dir: str | os.PathLike, hosts: int = 8) -> tuple[Network, list[Endpoint]]:
-    """``hosts`` hosts, each on its own port of switch ``sw1``, captured as the bench specifies."""
-    net = Network(record=False, capture_dir=out_dir)
-    net.add_switch("sw1")
-    names = []
-    for k in range(1, hosts + 1):
-        name = f"h{k}"
-        net.add_host(name, f"02:00:00:00:00:{k:02x}")
-        net.connect(name, "sw1")
-        names.append(name)
-    _capture(net, names)
-    return net, endpoints_of(net, names)
+def load_bench_topology(path: str | os.PathLike) -> tuple[TopologySpec, list[str]]:
+    """Load ``path`` and check it builds and has at least two endpoints (a user error otherwise)."""
+    spec = load_topology(path)
+    build_network(spec, record=False).close()  # no capture_dir: checks the build, opens no file
+    names = endpoint_names(spec)
+    if len(names) < 2:
+        raise VSwitchError(f"{path}: the bench needs at least 2 host NICs or VMs to send between, found "
+                           f"{len(names)}")
+    return spec, names
 
 
-def build_vnic(out_dir: str | os.PathLike, hypervisors: int = 2, vms: int = 4,
-               hosts: int = 4) -> tuple[Network, list[Endpoint]]:
-    """Hypervisors with adapter-backed VMs and physical hosts on switch ``sw1``."""
-    net = Network(record=False, capture_dir=out_dir)
-    net.add_switch("sw1")
-    names = []
-    for k in range(1, hosts + 1):
-        name = f"h{k}"
-        net.add_host(name, f"02:00:00:00:00:{k:02x}")
-        net.connect(name, "sw1")
-        names.append(name)
-    for h in range(1, hypervisors + 1):
-        net.add_hypervisor(f"hv{h}", f"02:00:00:00:01:{h:02x}")
-        net.connect(f"hv{h}", "sw1")
-        for v in range(1, vms + 1):
-            name = f"vm{(h - 1) * vms + v}"
-            net.add_vm(f"hv{h}", name, f"52:54:00:00:{h:02x}:{v:02x}")
-            names.append(name)
-    _capture(net, names)
-    return net, endpoints_of(net, names)
-
-
-def _capture(net: Network, names: Sequence[str]) -> None:
-    for name in names:
-        net.capture(name, f"{name}.pcap", "both")
-    for switch_name, switch in net.switches.items():
-        if switch_name in net.hypervisors:
-            continue
-        for port in switch.ports.values():
-            net.capture(port.full_name, f"{port.full_name}.pcap", "tx")
-
-
-BUILDERS = {"lan8": build_lan8, "vnic": build_vnic}
+def build_topology(path: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[Network, list[Endpoint], str]:
+    """``path`` built as ``vswitch run`` builds it, captures (classic pcap only) in ``out_dir``: (network,
+    endpoints, topology name)."""
+    spec = load_topology(path)
+    net = build_network(spec, capture_dir=out_dir, record=False, pcapng=False)
+    return net, endpoints_of(net, endpoint_names(spec)), spec.name
 
 
 # -- running ---------------------------------------------------------------------------------------
@@ -217,16 +226,22 @@ def run_network(workload: str, net: Network, endpoints: Sequence[Endpoint], fram
                        [str(p) for p in net.captures.files], interpreter())
 
 
-def run_bench(workload: str, frames: int, out_dir: str | os.PathLike) -> BenchResult:
-    """Run one workload in this process, writing its captures under ``out_dir``."""
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    if workload == "naive":
-        from .naive import run_naive
+def run_bench(workload: str, frames: int, out_dir: str | os.PathLike,
+              topology: str | os.PathLike | None = None) -> BenchResult:
+    """Run one workload in this process, writing its captures under ``out_dir``.
 
-        return run_naive(frames, out_dir)
-    if workload not in BUILDERS:
-        raise ValueError(f"unknown workload {workload!r}: choose one of {', '.join(WORKLOADS)}")
-    net, endpoints = BUILDERS[workload](out_dir)
+    ``workload`` is a standard one, or with ``topology`` the name to report for that file's network.
+    """
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if topology is None:
+        if workload == "naive":
+            from .naive import run_naive
+
+            return run_naive(frames, out_dir)
+        if workload not in TOPOLOGY_WORKLOADS:
+            raise ValueError(f"unknown workload {workload!r}: choose one of {', '.join(WORKLOADS)}")
+        topology = workload_file(workload)
+    net, endpoints, _ = build_topology(topology, out_dir)
     return run_network(workload, net, endpoints, frames)
 
 
@@ -260,15 +275,38 @@ def current_rss_kib() -> int:
 
 # -- the command -------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("workload", nargs="?", default="all", choices=WORKLOADS + ("all",),
-                        help="which workload to run (default: all)")
+    parser.add_argument("workload", nargs="?", default=None, choices=WORKLOADS + ("all",),
+                        help="which workload to run (default: all, or none when --topology is given)")
     parser.add_argument("-n", "--frames", type=int, default=DEFAULT_FRAMES,
                         help=f"frames per workload (default {DEFAULT_FRAMES:,}; naive runs at most --naive-frames)")
     parser.add_argument("--naive-frames", type=int, default=DEFAULT_NAIVE_FRAMES,
                         help=f"frames for the naive baseline (default {DEFAULT_NAIVE_FRAMES:,})")
+    parser.add_argument("--topology", metavar="FILE", action="append", default=[],
+                        help="also bench this topology file: the bench traffic between all its host NICs and VMs "
+                             "(its scenario and expectations are not run); may be repeated")
     parser.add_argument("--repeat", type=int, default=1, metavar="K",
                         help="run each workload K times and keep the fastest (default 1): the wall clock is noisy")
     parser.add_argument("--out", metavar="DIR", help="keep the capture files in DIR (default: a temporary folder)")
+
+
+def _plan(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(name, topology file or None) per workload to run; every file is loaded and built first (fail fast)."""
+    chosen = args.workload or ("all" if not args.topology else None)
+    plan: list[tuple[str, str | None]] = []
+    for workload in (WORKLOADS if chosen == "all" else (chosen,) if chosen else ()):
+        if workload in TOPOLOGY_WORKLOADS:
+            load_bench_topology(workload_file(workload))
+        plan.append((workload, None))
+    for file in args.topology:
+        if not Path(file).is_file():
+            raise VSwitchError(f"--topology {file}: no such file")
+        spec, _ = load_bench_topology(file)
+        name, k = spec.name, 1
+        while name in (n for n, _ in plan):  # one output folder per workload
+            k += 1
+            name = f"{spec.name}-{k}"
+        plan.append((name, str(Path(file).resolve())))
+    return plan
 
 
 def run(args: argparse.Namespace) -> int:
@@ -276,15 +314,20 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1 or args.naive_frames < 1 or args.repeat < 1:
         print("vswitch bench: the number of frames and --repeat must be at least 1", file=sys.stderr)
         return 2
-    workloads = WORKLOADS if args.workload == "all" else (args.workload,)
+    try:
+        plan = _plan(args)
+    except VSwitchError as exc:
+        print(f"vswitch bench: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="vswitch-bench-") as scratch:
         root = Path(args.out) if args.out else Path(scratch)
         results = []
-        for workload in workloads:
-            frames = min(args.frames, args.naive_frames) if workload == "naive" else args.frames
+        for workload, topology in plan:
+            naive = topology is None and workload == "naive"
+            frames = min(args.frames, args.naive_frames) if naive else args.frames
             runs = []
             for _ in range(args.repeat):
-                runs.append(run_in_subprocess(workload, frames, root / workload))
+                runs.append(run_in_subprocess(workload, frames, root / workload, topology))
                 if sys.stdout.isatty():  # progress, as the other commands show it
                     print(f"  {workload}: {runs[-1].frames_per_s:,.0f} frames/s", file=sys.stderr, flush=True)
             best = min(runs, key=lambda r: r.seconds)
@@ -294,10 +337,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike) -> BenchResult:
+def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike,
+                      topology: str | None = None) -> BenchResult:
     """``run_bench`` in a fresh interpreter: its peak RSS is this workload's alone."""
-    done = subprocess.run([sys.executable, "-m", "vswitch.bench", "--worker", workload, str(frames), str(out_dir)],
-                          check=True, stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "vswitch.bench", "--worker", workload, str(frames), str(out_dir)]
+    done = subprocess.run(command + ([topology] if topology else []), check=True, stdout=subprocess.PIPE, text=True)
     return BenchResult(**json.loads(done.stdout))
 
 
@@ -330,14 +374,15 @@ def cpu_model() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m vswitch.bench [lan8|vnic|naive|all] [-n N] [--out DIR]``, as ``vswitch bench``.
+    """``python -m vswitch.bench [lan8|vnic|naive|all] [-n N] [--topology FILE] [--out DIR]``, as ``vswitch bench``.
 
-    ``--worker WORKLOAD N DIR`` runs one workload in this process and prints its result as JSON (for ``run``).
+    ``--worker WORKLOAD N DIR [FILE]`` runs one workload (or FILE, reported as WORKLOAD) in this process and
+    prints its result as JSON (for ``run``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--worker"]:
-        workload, frames, out_dir = argv[1:]
-        print(json.dumps(asdict(run_bench(workload, int(frames), out_dir))))
+        workload, frames, out_dir, *topology = argv[1:]
+        print(json.dumps(asdict(run_bench(workload, int(frames), out_dir, *topology))))
         return 0
     parser = argparse.ArgumentParser(prog="vswitch bench", description="Standard workloads through the product path.")
     add_arguments(parser)
