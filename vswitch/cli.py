@@ -21,15 +21,30 @@ from .report import as_json, render
 from .scenario import ScenarioRunner
 from .spec import TopologySpec
 from .topology import load_topology
+from .yamlsource import LIMITS, Limits
 from .units import format_duration, parse_duration
 
 EXAMPLE = "topologies/two-vms-one-adapter.yaml"
 
 
-def _load(path: str) -> TopologySpec:
+def _load(path: str, args: argparse.Namespace) -> TopologySpec:
     if not Path(path).is_file():
         raise VSwitchError(f"{path}: no such file (the examples are in topologies/, e.g. {EXAMPLE})")
-    return load_topology(path)
+    return load_topology(path, _limits(args))
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    """The defaults raised (or lowered) by each ``--limit NAME=VALUE``; a bad option is a one-line user error."""
+    try:
+        return Limits().raised(args.limit or ())
+    except ValueError as exc:
+        raise VSwitchError(str(exc)) from None
+
+
+def _add_limit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                        help="accept a bigger file: raise one limit (repeatable; see docs/limits.md). "
+                             f"NAME is one of {', '.join(LIMITS)}")
 
 
 def _until(args: argparse.Namespace) -> int | None:
@@ -63,7 +78,7 @@ class _Progress:
 
 # -- commands -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    spec = _load(args.file)
+    spec = _load(args.file, args)
     until = _until(args)
     out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
     net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng)
@@ -84,9 +99,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     status = 0
+    _limits(args)  # a bad --limit is one error, not one per file
     for path in args.files:
         try:
-            spec = _load(path)
+            spec = _load(path, args)
             build_network(spec).close()  # catches what only building finds (ports in use...)
             print(f"{path}: ok ({len(spec.switches)} switches, {len(spec.hosts)} hosts, "
                   f"{len(spec.hypervisors)} hypervisors, {sum(len(h.vms) for h in spec.hypervisors)} VMs, "
@@ -98,7 +114,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    spec = _load(args.file)
+    spec = _load(args.file, args)
     net = build_network(spec)
     print(f"{spec.name}: {spec.description}".rstrip(": ") if spec.description else spec.name)
     rows = []
@@ -131,7 +147,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    spec = _load(args.file)
+    spec = _load(args.file, args)
     net = build_network(spec)
     result = ScenarioRunner(spec, net).run(_until(args))
     ids = result.frames.get(args.frame)
@@ -190,14 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
     run.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
+    _add_limit_option(run)
     run.set_defaults(handler=cmd_run)
 
     validate = command("validate", "check topology files without running them", "vswitch validate topologies/*.yaml")
     validate.add_argument("files", nargs="+", metavar="FILE")
+    _add_limit_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
     show = command("show", "print the topology: port map, VMs, MACs and vendors", f"vswitch show {EXAMPLE}")
     show.add_argument("file")
+    _add_limit_option(show)
     show.set_defaults(handler=cmd_show)
 
     explain = command("explain", "hop-by-hop trace of one named frame, with reasons",
@@ -205,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("file")
     explain.add_argument("frame", help="the name of a send action (or a frame number)")
     explain.add_argument("--until", metavar="TIME", help="stop at this virtual time")
+    _add_limit_option(explain)
     explain.set_defaults(handler=cmd_explain)
 
     for name, help_text, example, add_arguments, handler in _optional_commands():

@@ -7,11 +7,13 @@ to write it; the reader adds the file, line and field path.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from .mac import MACAddress, prefix_bytes
 from .spec import Where
-from .yamlreader import MapReader, describe, text
-from .yamlsource import key_path
+from .units import parse_duration
+from .yamlreader import MapReader, describe, integer, text
+from .yamlsource import LIMITS, key_path
 
 
 def where(reader: MapReader, key: str | None = None) -> Where:
@@ -67,3 +69,31 @@ def capture_file(value: object) -> str:
     if not name or Path(name).is_absolute() or ".." in parts or "\0" in name:
         raise ValueError(f"capture file {name!r} must be a relative path inside the output folder (no '..')")
     return name
+
+
+def frame_count(reader: MapReader) -> Callable[[object], int]:
+    """A converter to a number of frames from 1 to the file's ``frames`` limit."""
+    limits = reader.document.limits
+
+    def convert(value: object) -> int:
+        number = integer(value)
+        if number < 1:
+            raise ValueError(f"{number} is out of range: send at least 1 frame")
+        if number > limits.max_frames:
+            raise ValueError(limits.exceeded("frames", f"{number} frames is more than a file may send",
+                                             needed=number))
+        return number
+    return convert
+
+
+def virtual_time(reader: MapReader) -> Callable[[object], int]:
+    """A converter to a duration (ns) within the file's ``time`` limit: for ``at``, ``until``, ``latency``..."""
+    limits = reader.document.limits
+
+    def convert(value: object) -> int:
+        ns = parse_duration(value)
+        if ns > limits.max_time_ns:
+            raise ValueError(limits.exceeded("time", f"{LIMITS['time'].show(ns)} is later than a run may last",
+                                             needed=ns))
+        return ns
+    return convert

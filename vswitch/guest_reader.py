@@ -15,12 +15,12 @@ from typing import Any, Callable
 
 from .arp import DEFAULT_TIMEOUT_NS
 from .adapter import MODES
-from .fields import mac_value, where
+from .fields import frame_count, mac_value, virtual_time, where
 from .inet import address_value, interface_value
 from .migrate import ANNOUNCERS
 from .sessions import DEFAULT_PING_TIMEOUT_NS
 from .spec import ActionSpec, GuestSpec
-from .stream import FIELDS, MAX_STREAM_FRAMES, Vary, field_value
+from .stream import FIELDS, Vary, field_value
 from .units import parse_duration, parse_rate
 from .yamlreader import MapReader, boolean, integer_between, one_of, text
 
@@ -116,7 +116,7 @@ def _timing(r: MapReader, default_interval_ns: int | None) -> dict[str, Any]:
 def _ping(r: MapReader) -> dict[str, Any]:
     args = {
         "from": r.take("from", text), "to": r.take("to", text),
-        "count": r.take("count", integer_between(1, MAX_PROBES), default=1),
+        "count": r.take("count", frame_count(r), default=1),
         "interval_ns": r.take("interval", parse_duration, default=10**9),
         "size": r.take("size", integer_between(0, MAX_IP_DATA), default=56),
         "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
@@ -129,7 +129,7 @@ def _ping(r: MapReader) -> dict[str, Any]:
 def _arping(r: MapReader) -> dict[str, Any]:
     args = {
         "from": r.take("from", text), "to": r.take("to", text),
-        "count": r.take("count", integer_between(1, MAX_PROBES), default=1),
+        "count": r.take("count", frame_count(r), default=1),
         "interval_ns": r.take("interval", parse_duration, default=10**9),
         "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
         "name": r.take("name", text, default=None),
@@ -141,7 +141,7 @@ def _arping(r: MapReader) -> dict[str, Any]:
 def _udp(r: MapReader) -> dict[str, Any]:
     args = {
         "from": r.take("from", text), "to": r.take("to", text),
-        "count": r.take("count", integer_between(1, MAX_PROBES), default=1),
+        "count": r.take("count", frame_count(r), default=1),
         "size": r.take("size", integer_between(0, MAX_IP_DATA), default=DEFAULT_UDP_SIZE),
         "port": r.take("port", integer_between(1, 65535), default=9),
         "sport": r.take("sport", integer_between(1, 65535), default=None),
@@ -178,7 +178,7 @@ def _stream(r: MapReader) -> dict[str, Any]:
         "src": r.take("src", mac_value, default=None),
         "ethertype": r.take("ethertype", integer_between(0x600, 0xFFFF), default=None),
         "size": r.take("size", integer_between(14, 1514), default=60),
-        "count": r.take("count", integer_between(1, MAX_STREAM_FRAMES)),
+        "count": r.take("count", frame_count(r)),
         "name": r.take("name", text, default=None),
         **_timing(r, 1_000_000),
     }
@@ -223,7 +223,7 @@ def _migrate(r: MapReader) -> dict[str, Any]:
     args = {
         "vm": r.take("vm", text), "to": r.take("to", text),
         "announce": r.take("announce", one_of(*ANNOUNCERS), default=None),
-        "downtime_ns": r.take("downtime", parse_duration, default=0),
+        "downtime_ns": r.take("downtime", virtual_time(r), default=0),
         "mode": r.take("mode", one_of(*MODES), default=None),
         "rounds": r.take("rounds", integer_between(1, 100), default=5),
         "name": r.take("name", text, default=None),
@@ -277,6 +277,7 @@ GUEST_EXPECTATIONS: dict[str, Callable[[MapReader], dict[str, Any]]] = {
 def name_actions(actions: list[ActionSpec]) -> None:
     """Give unnamed guest actions a name (``ping-vm1-h1``, ``vm1-announce``, ``replay-lan``), unique in the file."""
     taken = {a.args.get("name") for a in actions if a.kind in GUEST_ACTIONS or a.kind == "send"} - {None}
+    next_number: dict[str, int] = {}  # base -> first number not tried yet: linear, not quadratic, in actions
     for action in actions:
         args = action.args
         if action.kind not in GUEST_ACTIONS or args.get("name") is not None:
@@ -289,9 +290,11 @@ def name_actions(actions: list[ActionSpec]) -> None:
             base = f"replay-{PurePath(args.get('file') or 'capture').stem}"
         else:
             base = f"stream-{args.get('from')}"
-        name, n = base, 1
+        n = next_number.get(base, 1)
+        name = base if n == 1 else f"{base}-{n}"
         while name in taken:
             n += 1
             name = f"{base}-{n}"
+        next_number[base] = n + 1
         taken.add(name)
         args["name"] = name

@@ -10,7 +10,8 @@ import difflib
 from typing import Any, Callable
 
 from .adapter import MODES
-from .fields import group_mac, mac_value, where
+from .bounds import ScenarioBudget
+from .fields import frame_count, group_mac, mac_value, virtual_time, where
 from .guest_reader import GUEST_ACTIONS, GUEST_EXPECTATIONS, name_actions
 from .reasons import DropReason
 from .spec import ActionSpec, ExpectationSpec
@@ -18,7 +19,6 @@ from .switch import PORT_FLAGS
 from .units import parse_duration
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 
-MAX_SEND_COUNT = 1_000_000  # frames per send action; a larger burst is a hostile file or a stream action
 DROP_REASONS = {reason.name.lower(): reason for reason in DropReason}
 COUNTER_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes")
 
@@ -65,7 +65,7 @@ def _send(r: MapReader) -> dict[str, Any]:
         "ethertype": r.take("ethertype", _ethertype, default=None),
         "payload": r.take("payload", lambda v: text(v).encode(), default=b""),
         "size": r.take("size", integer_between(14, 65535), default=None),
-        "count": r.take("count", integer_between(1, MAX_SEND_COUNT), default=1),
+        "count": r.take("count", frame_count(r), default=1),
         "interval_ns": r.take("interval", parse_duration, default=1_000_000),
         "name": r.take("name", text, default=None),
     }
@@ -225,13 +225,15 @@ def _one_key(r: MapReader, table: dict, scalar: dict, what: str) -> tuple[str | 
 def read_scenario(top: MapReader) -> list[ActionSpec]:
     actions = []
     at = 0
+    budget = ScenarioBudget(top.document)
     for item in top.take_maps("scenario", required=False):
-        given = item.take("at", parse_duration, default=None)
+        given = item.take("at", virtual_time(item), default=None)
         at = at if given is None else given
         kind, args = _one_key(item, {**ACTIONS, "expect": _expectation_body}, SCALAR_ACTIONS, "action")
         item.finish()
         if kind is not None:
             actions.append(ActionSpec(at, kind, args, where(item)))
+            budget.add(item, kind, at, args)
     name_actions(actions)
     return actions
 
@@ -245,7 +247,7 @@ def _expectation_body(r: MapReader) -> dict[str, Any]:
 def read_expectations(top: MapReader) -> list[ExpectationSpec]:
     checks = []
     for item in top.take_maps("expect", required=False):
-        at = item.take("at", parse_duration, default=None)
+        at = item.take("at", virtual_time(item), default=None)
         kind, args = _one_key(item, EXPECTATIONS, {}, "expectation")
         item.finish()
         if kind is not None:

@@ -11,10 +11,11 @@ import os
 from pathlib import Path
 
 from .adapter import MODES
+from .bounds import check_devices, check_network
 from .fdb import DEFAULT_AGEING_NS
 from .hypervisor import BACKENDS
 from .link import DEFAULT_QUEUE_FRAMES
-from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac, where
+from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac, virtual_time, where
 from .guest_check import check_guests
 from .guest_reader import read_guest
 from .scenario_reader import frame_names, read_expectations, read_scenario
@@ -41,11 +42,12 @@ def load_topology_text(text: str, filename: str = "<string>", limits: Limits | N
 # -- sections -----------------------------------------------------------------------------------------
 def read_topology(document: Document) -> TopologySpec:
     top = MapReader.of(document)
+    check_devices(top)  # a file of 50 000 VMs stops here, before they are read
     default_name = Path(document.filename).stem if document.filename != "<string>" else "topology"
     name = top.take("name", name_value, default=default_name)
     description = top.take("description", text, default="")
-    until = top.take("until", parse_duration, default=None)
-    epoch = top.take("epoch", integer_between(0, 2**33), default=None)
+    until = top.take("until", virtual_time(top), default=None)
+    epoch = top.take("epoch", integer_between(0, 4_000_000_000), default=None)  # classic pcap: 32-bit seconds
     switches = [_switch(r) for r in top.take_maps("switches", required=False)]
     hosts = [_host(r) for r in top.take_maps("hosts", required=False)]
     hypervisors = [_hypervisor(r) for r in top.take_maps("hypervisors", required=False)]
@@ -61,6 +63,7 @@ def read_topology(document: Document) -> TopologySpec:
         scenario=tuple(sorted(scenario, key=lambda a: a.at_ns)), expectations=tuple(expectations),
         until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename)
     _check_names(spec, document)
+    check_network(spec, document)
     check_guests(spec, document)
     document.check()
     return spec
@@ -169,7 +172,7 @@ def _links(top: MapReader) -> list[LinkSpec]:
         r = MapReader(top.document, item, path)
         links.append(LinkSpec(
             r.take("a", text), r.take("b", text),
-            latency_ns=r.take("latency", parse_duration, default=0),
+            latency_ns=r.take("latency", virtual_time(r), default=0),
             bandwidth_bps=r.take("bandwidth", parse_rate, default=None),
             queue_frames=r.take("queue", integer_between(0, 1_000_000), default=DEFAULT_QUEUE_FRAMES),
             where=where(r)))
@@ -205,7 +208,7 @@ def _captures(top: MapReader) -> tuple[list[CaptureSpec], str | None]:
     section.finish()
     files = {}
     for cap in captures:
-        if cap.file in files or cap.file == pcapng:
+        if cap.file is not None and (cap.file in files or cap.file == pcapng):
             _report(top.document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
         files[cap.file] = cap
     return captures, pcapng

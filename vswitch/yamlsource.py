@@ -23,41 +23,137 @@ behind the user's back (PyYAML's default is YAML 1.1):
 Explicit tags are limited to ``!!str !!int !!float !!bool !!null !!seq !!map``; any other (``!!python/...``,
 ``!!binary``, ``!local``) is an error. No Python object is ever constructed from a tag.
 
-Hostile input is bounded by ``Limits`` (file size, nesting depth, alias references, nodes after alias
-expansion, string length), checked while composing, so an alias bomb fails before it is expanded. Nesting
-deeper than a few hundred levels would exceed Python's recursion limit whatever ``Limits.max_depth`` says.
+Values are built straight from the parser's events (libyaml's when PyYAML has it, else PyYAML's own, 20 times
+slower), without recursion, so that nesting cannot exhaust the stack. An alias is the very object its anchor
+built, not a copy: expanding it costs nothing, yet it counts in full towards ``Limits.max_nodes``.
+
+Hostile input is bounded by ``Limits``, each limit with a name (``LIMITS``) that the command line raises with
+``--limit NAME=VALUE``. The loader enforces those on the text (file size, nesting depth, alias references,
+values after alias expansion, string length) as it reads, so an alias bomb fails before it is expanded; the
+topology readers enforce the others (devices, frames, virtual time). ``docs/limits.md`` lists
+them with their reasons.
 """
 
 from __future__ import annotations
 
 import codecs
+import difflib
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable, Iterable
 
 import yaml
-from yaml.composer import ComposerError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.events import (AliasEvent, DocumentEndEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
+                         SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 
 from .errors import TopologyError
+from .units import format_duration, parse_duration, parse_size
+
+try:  # libyaml's event parser: the pure-Python one takes about 4 s for a 1 MiB file
+    from yaml.cyaml import CParser as _EventParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    class _EventParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
+        def __init__(self, text: str) -> None:
+            yaml.reader.Reader.__init__(self, text)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
 
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 32
 MAX_ALIASES = 100
 MAX_NODES = 200_000
 MAX_STRING_CHARS = 10_000
+MAX_DEVICES = 10_000
+MAX_FRAMES = 10_000_000
+MAX_TIME_NS = 86_400 * 10**9  # one day of virtual time
+MAX_SHOWN_PROBLEMS = 100  # lines of a TopologyFileError's message; every diagnostic stays in .diagnostics
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on the input a loader accepts; raise a field to accept a bigger file."""
+    """Bounds on what a file may ask for; raise a field (``--limit NAME=VALUE``) to accept a bigger file."""
 
     max_file_bytes: int = MAX_FILE_BYTES
     max_depth: int = MAX_DEPTH  # levels of nested values, counted through aliases
     max_aliases: int = MAX_ALIASES  # *alias references in the file
     max_nodes: int = MAX_NODES  # values in the document once every alias is expanded
     max_string_chars: int = MAX_STRING_CHARS  # characters in one scalar
+    max_devices: int = MAX_DEVICES  # switches + hypervisors + VMs + host NICs
+    max_frames: int = MAX_FRAMES  # frames the scenario's actions send, in all
+    max_time_ns: int = MAX_TIME_NS  # virtual time of until, at, latency... and of an action's last frame
+
+    def exceeded(self, name: str, message: str, needed: int | None = None) -> str:
+        """``message`` followed by the limit's name, value and the flag that raises it (to ``needed``)."""
+        limit = LIMITS[name]
+        current = getattr(self, limit.field)
+        wanted = needed if needed is not None and needed > current else max(1, 2 * current)
+        return (f"{message} (limit {name}={limit.show(current)}; "
+                f"raise it with --limit {name}={limit.show(wanted)})")
+
+    def raised(self, options: Iterable[str]) -> Limits:
+        """These limits with each ``NAME=VALUE`` of ``options`` applied; ``ValueError`` names a bad one."""
+        changes = {}
+        for option in options:
+            name, equals, value = option.partition("=")
+            name = name.strip()
+            if name not in LIMITS:
+                close = difflib.get_close_matches(name, LIMITS, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(f"unknown limit {name!r} in --limit {option} ({hint}limits: {', '.join(LIMITS)})")
+            if not equals or not value.strip():
+                raise ValueError(f"--limit {option}: write NAME=VALUE, e.g. --limit {name}="
+                                 f"{LIMITS[name].show(2 * max(1, getattr(self, LIMITS[name].field)))}")
+            try:
+                number = LIMITS[name].parse(value.strip())
+            except ValueError as exc:
+                raise ValueError(f"--limit {option}: {exc}") from None
+            changes[LIMITS[name].field] = number
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """How one limit is named on the command line, read and shown."""
+
+    field: str
+    what: str
+    parse: Callable[[str], int]
+    show: Callable[[int], str] = str
+
+
+def _count(text: str) -> int:
+    try:
+        number = int(text.replace("_", ""), 10)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+    if number < 0:
+        raise ValueError(f"a limit cannot be negative, got {number}")
+    return number
+
+
+def _show_time(ns: int) -> str:
+    return f"{ns // (3600 * 10**9)}h" if ns and ns % (3600 * 10**9) == 0 else format_duration(ns)
+
+
+def _time_limit(text: str) -> int:
+    if text.strip().endswith("d") and text.strip()[:-1].isdigit():  # days: 7d
+        return int(text.strip()[:-1]) * 86_400 * 10**9
+    return parse_duration(text)
+
+
+#: The limits by command-line name, in the order ``docs/limits.md`` lists them.
+LIMITS: dict[str, Limit] = {
+    "file_bytes": Limit("max_file_bytes", "bytes in the file", parse_size),
+    "depth": Limit("max_depth", "levels of nesting", _count),
+    "aliases": Limit("max_aliases", "*alias references", _count),
+    "nodes": Limit("max_nodes", "values once aliases are expanded", _count),
+    "string_chars": Limit("max_string_chars", "characters in one string", _count),
+    "devices": Limit("max_devices", "switches, hypervisors, VMs and host NICs", _count),
+    "frames": Limit("max_frames", "frames sent by the scenario's actions", _count),
+    "time": Limit("max_time_ns", "virtual time", _time_limit, _show_time),
+}
+assert {limit.field for limit in LIMITS.values()} == {f.name for f in fields(Limits)}
 
 
 @dataclass(frozen=True)
@@ -84,11 +180,18 @@ class Diagnostic:
 
 
 class TopologyFileError(TopologyError):
-    """Every problem found in a file, one ``FILE:LINE:COL: PATH: MESSAGE`` line each, in file order."""
+    """Every problem found in a file, one ``FILE:LINE:COL: PATH: MESSAGE`` line each, in file order.
+
+    The message shows the first ``MAX_SHOWN_PROBLEMS`` and counts the rest; ``diagnostics`` holds them all.
+    """
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics = sorted(diagnostics, key=lambda d: (d.line or 0, d.column or 0))
-        super().__init__("\n".join(map(str, self.diagnostics)))
+        lines = list(map(str, self.diagnostics[:MAX_SHOWN_PROBLEMS]))
+        hidden = len(self.diagnostics) - len(lines)
+        if hidden:
+            lines.append(f"{self.diagnostics[0].file}: ... and {hidden} more problems")
+        super().__init__("\n".join(lines))
 
 
 class LocatedMap(dict):
@@ -112,12 +215,13 @@ class LocatedList(list):
 
 @dataclass
 class Document:
-    """A loaded file: its root value, and the problems found so far while reading it."""
+    """A loaded file: its root value, the limits it was loaded with, and the problems found so far."""
 
     filename: str
     root: Any
     location: Location
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
 
     def report(self, location: Location | None, path: str, message: str) -> None:
         """Record a problem at ``location`` (None: the whole file) and ``path``; ``check`` raises them."""
@@ -130,9 +234,12 @@ class Document:
             raise TopologyFileError(self.diagnostics)
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
+
 def key_path(path: str, key: object) -> str:
     """The path of ``key`` in the mapping at ``path``: ``vms[0].mac``, or ``vlans[10]`` for other keys."""
-    if isinstance(key, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
+    if isinstance(key, str) and _IDENTIFIER.match(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{key!r}]"
 
@@ -143,7 +250,10 @@ def item_path(path: str, index: int) -> str:
 
 
 def load_file(path: str | os.PathLike[str], limits: Limits | None = None) -> Document:
-    """Load the YAML file at ``path``; raise ``TopologyFileError`` if it cannot be read or is not valid."""
+    """Load the YAML file at ``path``; raise ``TopologyFileError`` if it cannot be read or is not valid.
+
+    At most ``limits.max_file_bytes + 1`` bytes are read: a bigger file is refused without reading the rest.
+    """
     limits = limits or Limits()
     filename = os.fspath(path)
     try:
@@ -157,24 +267,22 @@ def load_file(path: str | os.PathLike[str], limits: Limits | None = None) -> Doc
 def load_text(text: str | bytes, filename: str = "<string>", limits: Limits | None = None) -> Document:
     """Load YAML from ``text`` (``bytes`` must be UTF-8); ``filename`` is only used in messages."""
     limits = limits or Limits()
-    document = Document(filename, None, Location(1, 1))
+    document = Document(filename, None, Location(1, 1), limits=limits)
     source = _decode(text, document, limits)
-    root = None if source is None else _compose(source, document, limits)
-    if root is not None:
-        document.location = _location(root.start_mark)
-        document.root = _Builder(document).build(root, "")
-    elif not document.diagnostics:
-        document.report(None, "", "no YAML document: the file is empty or holds only comments")
+    if source is not None:
+        _Composer(document, limits).compose(source)
     document.check()
     return document
 
 
 def _decode(text: str | bytes, document: Document, limits: Limits) -> str | None:
     """The text to parse, or None after reporting why the input is not YAML text."""
-    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
-    if size > limits.max_file_bytes:
-        document.report(None, "", f"the file is larger than {limits.max_file_bytes} bytes "
-                                  "(raise Limits.max_file_bytes to accept it)")
+    # a str has at most 4 bytes per character: measure its UTF-8 size only if it could fit
+    too_big = len(text) > limits.max_file_bytes or (
+        isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > limits.max_file_bytes)
+    if too_big:
+        document.report(None, "", limits.exceeded("file_bytes", f"the file is larger than {limits.max_file_bytes} "
+                                                                "bytes"))
         return None
     if isinstance(text, bytes):
         if text.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -196,22 +304,6 @@ def _decode(text: str | bytes, document: Document, limits: Limits) -> str | None
                         f"control character U+{ord(control.group()):04X} is not allowed in YAML text")
         return None
     return text
-
-
-def _compose(text: str, document: Document, limits: Limits) -> Node | None:
-    loader = _StrictLoader(text, limits)
-    try:
-        return loader.get_single_node()
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        message = error.problem or error.context
-        if error.problem and error.context and error.context_mark:
-            context = _location(error.context_mark)
-            message += f" ({error.context} at line {context.line}, column {context.column})"
-        document.report(_location(mark), "", message)
-        return None
-    finally:
-        loader.dispose()
 
 
 def _location(mark: yaml.Mark) -> Location:
@@ -237,133 +329,290 @@ _SCALARS = {  # tag -> (what a valid scalar of that type looks like, its Python 
     BOOL: (re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"), lambda text: text.lower() == "true"),
     NULL: (re.compile(r"(?:~|null|Null|NULL|)\Z"), lambda text: None),
 }
+_IMPLICIT: dict[str, list[str]] = {}  # first character of a plain scalar -> the tags it may resolve to, in order
+for _tag, _first in ((BOOL, "tTfF"), (INT, "-+0123456789"), (FLOAT, "-+.0123456789"), (NULL, "~nN")):
+    for _char in _first:
+        _IMPLICIT.setdefault(_char, []).append(_tag)
+_IMPLICIT[""] = [NULL]
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 _SUPPORTED_TAGS = "!!str, !!int, !!float, !!bool, !!null, !!seq and !!map"
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Composes nodes with the schema above, enforcing ``Limits`` as it goes; never constructs objects."""
-
-    yaml_implicit_resolvers: dict = {}
-
-    def __init__(self, text: str, limits: Limits) -> None:
-        super().__init__(text)
-        self.limits = limits
-        self.depth = 0
-        self.alias_count = 0
-        self.node_count = 0  # nodes after alias expansion
-        self.shapes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded node count, height)
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        mark = self.peek_event().start_mark
-        if self.check_event(yaml.AliasEvent):
-            self.alias_count += 1
-            self._require(self.alias_count <= self.limits.max_aliases, mark,
-                          f"more than {self.limits.max_aliases} alias references (raise Limits.max_aliases)")
-            node = super().compose_node(parent, index)
-            self._require(id(node) in self.shapes, mark, "recursive alias: a value cannot contain itself")
-            size, height = self.shapes[id(node)]
-            self._count(size, self.depth + height, mark)
-            return node
-        self.depth += 1
-        self._count(1, self.depth, mark)
-        node = super().compose_node(parent, index)
-        self.depth -= 1
-        if isinstance(node, ScalarNode):
-            self._require(len(node.value) <= self.limits.max_string_chars, mark,
-                          f"string longer than {self.limits.max_string_chars} characters "
-                          "(raise Limits.max_string_chars)")
-            self.shapes[id(node)] = (1, 1)
-        else:
-            children = [self.shapes[id(child)] for child in _children(node)]
-            self.shapes[id(node)] = (1 + sum(size for size, _ in children),
-                                     1 + max((height for _, height in children), default=0))
-        return node
-
-    def _count(self, nodes: int, depth: int, mark: yaml.Mark) -> None:
-        self.node_count += nodes
-        self._require(depth <= self.limits.max_depth, mark,
-                      f"nested deeper than {self.limits.max_depth} levels (raise Limits.max_depth)")
-        self._require(self.node_count <= self.limits.max_nodes, mark,
-                      f"more than {self.limits.max_nodes} values once aliases are expanded "
-                      "(raise Limits.max_nodes)")
-
-    @staticmethod
-    def _require(condition: bool, mark: yaml.Mark, message: str) -> None:
-        if not condition:
-            raise ComposerError(None, None, message, mark)
+def _resolve_plain(value: str) -> str:
+    if value == "<<":
+        return MERGE
+    for tag in _IMPLICIT.get(value[:1], ()):
+        if _SCALARS[tag][0].match(value):
+            return tag
+    return STR
 
 
-for _tag, _first in ((BOOL, "tTfF"), (INT, "-+0123456789"), (FLOAT, "-+.0123456789"), (NULL, ["~", "n", "N", ""])):
-    _StrictLoader.add_implicit_resolver(_tag, _SCALARS[_tag][0], list(_first))
-_StrictLoader.add_implicit_resolver(MERGE, re.compile(r"<<\Z"), ["<"])
+class _Fatal(Exception):
+    """A problem that stops loading: a syntax error or an exceeded limit."""
+
+    def __init__(self, location: Location, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.location, self.message, self.path = location, message, path
 
 
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, MappingNode):
-        return [child for pair in node.value for child in pair]
-    return node.value
+_EXPECT_KEY, _MERGE_KEY, _SKIP = object(), object(), object()  # states of an open mapping between its pairs
 
 
-class _Builder:
-    """Turns composed nodes into located values, reporting duplicate keys and unsupported tags."""
+class _Open:
+    """A mapping or sequence being built: its value and how much it holds once aliases are expanded."""
 
-    def __init__(self, document: Document) -> None:
+    __slots__ = ("value", "is_map", "path", "anchor", "tag_error", "size", "height", "key", "key_location",
+                 "merges")
+
+    def __init__(self, value: Any, is_map: bool, path: str, anchor: str | None, tag_error: bool) -> None:
+        self.value, self.is_map, self.path, self.anchor, self.tag_error = value, is_map, path, anchor, tag_error
+        self.size = 1  # values inside, itself included, aliases expanded
+        self.height = 1  # levels, itself included
+        self.key: Any = _EXPECT_KEY  # mapping: the key whose value comes next, or a state
+        self.key_location: Location | None = None
+        self.merges: list[tuple[Any, Location]] = []
+
+
+class _Composer:
+    """Builds located values from parser events, enforcing the text limits and reporting bad keys and tags."""
+
+    def __init__(self, document: Document, limits: Limits) -> None:
         self.document = document
+        self.limits = limits
+        self.stack: list[_Open] = []
+        self.anchors: dict[str, tuple[Any, int, int, bool, Location] | None] = {}  # None: still being built
+        self.alias_count = 0
+        self.node_count = 0  # values after alias expansion
+        self.root: Any = None
 
-    def build(self, node: Node, path: str) -> Any:
-        if isinstance(node, MappingNode) and node.tag == MAP:
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode) and node.tag == SEQ:
-            items = LocatedList(_location(node.start_mark))
-            for index, item in enumerate(node.value):
-                items.item_locations.append(_location(item.start_mark))
-                items.append(self.build(item, item_path(path, index)))
-            return items
-        if isinstance(node, ScalarNode) and node.tag == STR:
-            return node.value
-        if isinstance(node, ScalarNode) and node.tag in _SCALARS:
-            pattern, convert = _SCALARS[node.tag]
-            if pattern.match(node.value):
-                return convert(node.value)
-            self._report(node, path, f"{node.value!r} is not a valid {_short(node.tag)}")
-            return None
-        self._report(node, path, f"tag {_short(node.tag)} is not supported: use only {_SUPPORTED_TAGS}")
-        return None
+    def compose(self, text: str) -> None:
+        document = self.document
+        parser = _EventParser(text)
+        try:
+            self._events(parser, text)
+        except yaml.MarkedYAMLError as error:
+            document.diagnostics = [_syntax_error(document.filename, error, text)]
+        except yaml.YAMLError as error:  # not located (libyaml's reader)
+            document.diagnostics = [Diagnostic(document.filename, None, None, "", str(error).splitlines()[0])]
+        except _Fatal as fatal:
+            document.diagnostics = []
+            document.report(fatal.location, fatal.path, fatal.message)
+        finally:
+            parser.dispose()
 
-    def _mapping(self, node: MappingNode, path: str) -> LocatedMap:
-        mapping = LocatedMap(_location(node.start_mark))
-        merged = []
-        for key_node, value_node in node.value:
-            if key_node.tag == MERGE:
-                merged.extend(value_node.value if isinstance(value_node, SequenceNode) else [value_node])
+    def _events(self, parser: Any, text: str) -> None:
+        get = parser.get_event
+        get()  # StreamStartEvent
+        event = get()
+        if type(event) is StreamEndEvent:
+            self.document.report(None, "", "no YAML document: the file is empty or holds only comments")
+            return
+        first = None  # where the document's root starts
+        while True:
+            event = get()
+            kind = type(event)
+            if first is None:
+                first = _location(event.start_mark)
+            if kind is ScalarEvent:
+                self._scalar(event)
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                self._start(event, kind is MappingStartEvent)
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                self._end()
+            elif kind is AliasEvent:
+                self._alias(event)
+            elif kind is DocumentEndEvent:
+                break
+        self.document.root, self.document.location = self.root, first
+        event = get()
+        if type(event) is not StreamEndEvent:
+            raise _Fatal(_location(event.start_mark), "but found another document (expected a single document in "
+                                                      f"the stream at line {first.line}, column {first.column})")
+
+    # -- values ---------------------------------------------------------------------------------------------
+    def _path(self) -> str:
+        """The path of the value starting now."""
+        if not self.stack:
+            return ""
+        top = self.stack[-1]
+        if not top.is_map:
+            return f"{top.path}[{len(top.value)}]"
+        key = top.key
+        if key is _EXPECT_KEY or key is _MERGE_KEY or key is _SKIP:
+            return top.path
+        return key_path(top.path, key)
+
+    def _count(self, size: int, height: int, location: Location) -> None:
+        limits = self.limits
+        self.node_count += size
+        if len(self.stack) + height > limits.max_depth:
+            raise _Fatal(location, limits.exceeded("depth", f"nested deeper than {limits.max_depth} levels"))
+        if self.node_count > limits.max_nodes:
+            raise _Fatal(location, limits.exceeded("nodes", f"more than {limits.max_nodes} values once aliases "
+                                                            "are expanded"), self._path())
+
+    def _scalar(self, event: ScalarEvent) -> None:
+        location = _location(event.start_mark)
+        self._count(1, 1, location)
+        text, tag = event.value, event.tag
+        if len(text) > self.limits.max_string_chars:
+            raise _Fatal(location, self.limits.exceeded("string_chars", f"string longer than "
+                                                                        f"{self.limits.max_string_chars} characters"),
+                         self._path())
+        if event.style == '"' and _NON_PRINTABLE.search(text):  # written as an escape such as \0 or \e
+            char = _NON_PRINTABLE.search(text).group()
+            self.document.report(location, self._path(), f"control character U+{ord(char):04X} (written as an "
+                                                         "escape) is not allowed in a string")
+        if tag is None or tag == "!":
+            tag = _resolve_plain(text) if event.implicit[0] else STR
+        if tag == STR:
+            value: Any = text
+        elif tag == MERGE:  # a plain <<: merges as a key, text elsewhere
+            top = self.stack[-1] if self.stack else None
+            value = _MERGE_KEY if top is not None and top.is_map and top.key is _EXPECT_KEY else text
+        elif tag in _SCALARS:
+            pattern, convert = _SCALARS[tag]
+            value = None
+            if not pattern.match(text):
+                self.document.report(location, self._path(), f"{_shorten(text)!r} is not a valid {_short(tag)}")
+            else:
+                try:
+                    value = convert(text)
+                except ValueError:  # Python refuses to convert integers of more than 4300 digits
+                    self.document.report(location, self._path(), f"an integer of {len(text)} digits is too large")
+        else:
+            self.document.report(location, self._path(), _unsupported(tag))
+            value = None
+        if event.anchor is not None:
+            self._anchor(event.anchor, location)
+            self.anchors[event.anchor] = (value, 1, 1, True, location)
+        self._add(value, location, 1, 1, True)
+
+    def _start(self, event: Any, is_map: bool) -> None:
+        location = _location(event.start_mark)
+        self._count(1, 1, location)
+        path = self._path()
+        tag_error = event.tag not in (None, "!", MAP if is_map else SEQ)
+        if tag_error:
+            self.document.report(location, path, _unsupported(event.tag))
+        if event.anchor is not None:
+            self._anchor(event.anchor, location)
+            self.anchors[event.anchor] = None
+        self.stack.append(_Open(LocatedMap(location) if is_map else LocatedList(location), is_map, path,
+                                event.anchor, tag_error))
+
+    def _end(self) -> None:
+        done = self.stack.pop()
+        value = done.value
+        if done.is_map and done.merges:
+            self._merge(value, done.merges, done.path)
+        if done.tag_error:
+            value = None
+        if done.anchor is not None:
+            self.anchors[done.anchor] = (value, done.size, done.height, False, done.value.location)
+        self._add(value, done.value.location, done.size, done.height, False)
+
+    def _alias(self, event: AliasEvent) -> None:
+        location = _location(event.start_mark)
+        self.alias_count += 1
+        if self.alias_count > self.limits.max_aliases:
+            raise _Fatal(location, self.limits.exceeded("aliases", f"more than {self.limits.max_aliases} alias "
+                                                                   "references"), self._path())
+        if event.anchor not in self.anchors:
+            raise _Fatal(location, f"found undefined alias {event.anchor!r}", self._path())
+        anchored = self.anchors[event.anchor]
+        if anchored is None:
+            raise _Fatal(location, "recursive alias: a value cannot contain itself", self._path())
+        value, size, height, is_scalar, _ = anchored
+        self._count(size, height, location)
+        if value is _MERGE_KEY:  # an anchored merge key (&m <<) is only text when reused
+            value = "<<"
+        self._add(value, location, size, height, is_scalar)
+
+    def _anchor(self, anchor: str, location: Location) -> None:
+        if anchor in self.anchors:
+            first = self.anchors[anchor]
+            where = f" (first defined at line {first[4].line}, column {first[4].column})" if first and first[4] else ""
+            raise _Fatal(location, f"duplicate anchor &{anchor}{where}: give each anchor its own name", self._path())
+
+    def _add(self, value: Any, location: Location, size: int, height: int, is_scalar: bool) -> None:
+        """Put a finished value into the open mapping or sequence (or make it the root)."""
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        top.size += size
+        if height >= top.height:
+            top.height = height + 1
+        container = top.value
+        if not top.is_map:
+            container.item_locations.append(location)
+            container.append(value)
+            return
+        key = top.key
+        if key is _EXPECT_KEY:
+            if not is_scalar:
+                self.document.report(location, top.path, "a key must be a single value, not a list or a mapping")
+                top.key = _SKIP
+            elif value is _MERGE_KEY:
+                top.key = _MERGE_KEY
+            elif value in container.key_locations:
+                first = container.key_locations[value]
+                self.document.report(location, key_path(top.path, value),
+                                     f"duplicate key {value!r} on lines {first.line} and {location.line}: keep one")
+                top.key = _SKIP
+            else:
+                container.key_locations[value] = location
+                top.key = value
+            return
+        if key is _MERGE_KEY:
+            top.merges.append((value, location))
+        elif key is not _SKIP:
+            container.value_locations[key] = location
+            container[key] = value
+        top.key = _EXPECT_KEY
+
+    def _merge(self, mapping: LocatedMap, merges: list[tuple[Any, Location]], path: str) -> None:
+        """Copy the keys of each ``<<`` source that the mapping does not write itself; earlier sources win."""
+        sources: list[tuple[Any, Location]] = []
+        for value, location in merges:
+            if isinstance(value, LocatedList):
+                sources.extend(zip(value, value.item_locations))
+            else:
+                sources.append((value, location))
+        for source, location in sources:
+            if not isinstance(source, LocatedMap):
+                self.document.report(location, path, "a merge key (<<) takes a mapping or a list of mappings")
                 continue
-            if not isinstance(key_node, ScalarNode):
-                self._report(key_node, path, "a key must be a single value, not a list or a mapping")
-                continue
-            key = self.build(key_node, path)
-            here = _location(key_node.start_mark)
-            first = mapping.key_locations.get(key)
-            if first:
-                self._report(key_node, key_path(path, key),
-                             f"duplicate key {key!r} on lines {first.line} and {here.line}: keep one")
-                continue
-            mapping.key_locations[key] = here
-            mapping.value_locations[key] = _location(value_node.start_mark)
-            mapping[key] = self.build(value_node, key_path(path, key))
-        for source in merged:
-            values = self.build(source, path)
-            if not isinstance(values, LocatedMap):
-                self._report(source, path, "a merge key (<<) takes a mapping or a list of mappings")
-                continue
-            for key, value in values.items():
+            for key, value in source.items():
                 if key not in mapping:
                     mapping[key] = value
-                    mapping.key_locations[key] = values.key_locations[key]
-                    mapping.value_locations[key] = values.value_locations[key]
-        return mapping
+                    mapping.key_locations[key] = source.key_locations[key]
+                    mapping.value_locations[key] = source.value_locations[key]
 
-    def _report(self, node: Node, path: str, message: str) -> None:
-        self.document.report(_location(node.start_mark), path, message)
+
+def _syntax_error(filename: str, error: yaml.MarkedYAMLError, text: str) -> Diagnostic:
+    mark = error.problem_mark or error.context_mark
+    message = error.problem or error.context or "invalid YAML"
+    if message == "found character that cannot start any token":  # libyaml does not say which
+        lines = text.splitlines(keepends=True)
+        line = lines[mark.line] if mark.line < len(lines) else ""
+        if mark.column < len(line):
+            message = f"found character {line[mark.column]!r} that cannot start any token"
+    if error.problem and error.context and error.context_mark and (
+            (error.context_mark.line, error.context_mark.column) != (mark.line, mark.column)):
+        context = _location(error.context_mark)
+        message += f" ({error.context} at line {context.line}, column {context.column})"
+    location = _location(mark)
+    return Diagnostic(filename, location.line, location.column, "", message)
+
+
+def _unsupported(tag: str) -> str:
+    return f"tag {_short(tag)} is not supported: use only {_SUPPORTED_TAGS}"
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _short(tag: str) -> str:

@@ -1,0 +1,339 @@
+"""Hostile topology files (issue #5): `vswitch validate` refuses each one fast, in bounded memory, with one line
+per problem naming the file; `--limit NAME=VALUE` makes a borderline file pass. The limits: docs/limits.md.
+
+The small files are in tests/hostile/; the big ones are written here at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from vswitch import cli
+from vswitch.topology import load_topology
+from vswitch.yamlsource import LIMITS, MAX_SHOWN_PROBLEMS, Limits, load_text, TopologyFileError
+
+HOSTILE = Path(__file__).parent / "hostile"
+MAX_SECONDS = 1.0  # each hostile file is refused within this (they take 5-300 ms here)
+MAX_PEAK_BYTES = 200 * 2**20
+
+#: file in tests/hostile -> a fragment of the one-line message that refuses it
+CORPUS = {
+    "alias-bomb.yaml": "more than 200000 values once aliases are expanded (limit nodes=200000; raise it with "
+                       "--limit nodes=400000)",
+    "anchor-nested-vms.yaml": "hypervisors[0].vms[4][5]: more than 200000 values once aliases are expanded",
+    "anchor-many-hypervisors.yaml": "hypervisors[101]: more than 100 alias references (limit aliases=100",
+    "deep-nesting.yaml": "nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)",
+    "deep-mappings.yaml": "nested deeper than 32 levels",
+    "recursive-alias.yaml": "hosts[0]: recursive alias: a value cannot contain itself",
+    "stream-count.yaml": "scenario[0].stream.count: 1000000000000 frames is more than a file may send "
+                         "(limit frames=10000000; raise it with --limit frames=1000000000000)",
+    "send-count.yaml": "scenario[0].send.count: 1000000000000 frames is more than a file may send",
+    "ping-count.yaml": "scenario[0].ping.count: 1000000000000 frames",
+    "frames-total.yaml": "scenario[2].stream.count: with this action the scenario sends 12000000 frames, more than "
+                         "10000000 (limit frames=10000000; raise it with --limit frames=12000000)",
+    "until-far.yaml": "until: 10000000h is later than a run may last (limit time=24h; raise it with "
+                      "--limit time=10000000h)",
+    "at-far.yaml": "scenario[0].at: 8766000h is later than a run may last",
+    "stream-too-long.yaml": "scenario[0].stream: its last frame leaves at 999h, later than a run may last",
+    "rate-too-slow.yaml": "scenario[0].stream: its last frame leaves at 9259260h",
+    "latency-far.yaml": "links[0].latency: 10000000h is later than a run may last",
+    "slow-link.yaml": "links[0].bandwidth: a full queue of 1000 frames at 1bps drains in 3418h",
+    "capture-traversal.yaml": "captures.points[0].file: capture file '../../etc/x' must be a relative path",
+    "capture-absolute.yaml": "captures.points[0].file: capture file '/etc/passwd' must be a relative path",
+    "replay-traversal.yaml": "scenario[0].replay.file: replay file '../../etc/shadow' must be a relative path",
+    "nul-bytes.yaml": ":2:8: NUL byte: this is a binary file, not YAML text",
+    "garbage.bin": ":1:1: invalid UTF-8 byte 0x9f: save the file as UTF-8",
+    "latin1.yaml": ":3:17: invalid UTF-8 byte 0xe9: save the file as UTF-8",
+    "utf16.yaml": "the file is UTF-16 text: save it as UTF-8",
+    "empty.yaml": "no YAML document: the file is empty or holds only comments",
+    "comments-only.yaml": "no YAML document: the file is empty or holds only comments",
+    "top-level-list.yaml": "the top level must be a mapping, not a list",
+    "top-level-scalar.yaml": "the top level must be a mapping, not 'hello'",
+    "huge-integer.yaml": "epoch: an integer of 5000 digits is too large",
+    "escaped-control.yaml": "description: control character U+001B (written as an escape) is not allowed",
+    "python-tag.yaml": "name: tag !!python/object/apply:os.system is not supported",
+    "second-document.yaml": "but found another document",
+}
+
+
+def validate(capsys, *argv: str) -> tuple[int, str, list[str], float]:
+    """``vswitch validate ARGV``: exit status, stdout, stderr lines, seconds."""
+    capsys.readouterr()
+    started = time.perf_counter()
+    status = cli.main(["validate", *argv])
+    seconds = time.perf_counter() - started
+    out, err = capsys.readouterr()
+    return status, out, err.splitlines(), seconds
+
+
+def peak_bytes(*argv: str) -> int:
+    """Peak Python memory of ``vswitch validate ARGV`` (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        cli.main(["validate", *argv])
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def assert_refused(capsys, path: Path, fragment: str) -> list[str]:
+    status, out, lines, seconds = validate(capsys, str(path))
+    assert status == 2 and out == ""
+    assert lines and all(line.startswith(str(path)) for line in lines), lines  # one line per problem
+    assert any(fragment in line for line in lines), lines
+    assert seconds < MAX_SECONDS, f"{path.name} took {seconds:.2f} s"
+    assert peak_bytes(str(path)) < MAX_PEAK_BYTES
+    return lines
+
+
+# -- the corpus -------------------------------------------------------------------------------------------------
+#: valid files whose run must still end quickly in bounded memory
+RUN_BOUNDED = {"switch-loop.yaml"}
+
+
+def test_the_corpus_is_what_this_test_checks():
+    assert sorted(p.name for p in HOSTILE.iterdir() if p.suffix != ".md") == sorted([*CORPUS, *RUN_BOUNDED])
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_hostile_file_is_refused_fast_with_one_line_per_problem(capsys, name):
+    assert_refused(capsys, HOSTILE / name, CORPUS[name])
+
+
+def test_every_problem_of_a_hostile_file_is_one_located_line(capsys):
+    lines = assert_refused(capsys, HOSTILE / "capture-absolute.yaml", "'/tmp/all.pcapng' must be a relative path")
+    assert [line.split(": ")[0].rsplit("/", 1)[-1] for line in lines] == [
+        "capture-absolute.yaml:4:20", "capture-absolute.yaml:4:64"]
+
+
+# -- generated at run time ----------------------------------------------------------------------------------------
+def hypervisors(vm_count: int, per_hypervisor: int = 100) -> str:
+    """A valid topology: one switch, hypervisors of ``per_hypervisor`` VMs (with MACs), ``vm_count`` VMs in all."""
+    lines = ["name: generated", "switches: [{name: sw1}]", "hypervisors:"]
+    links = ["links:"]
+    for h in range(-(-vm_count // per_hypervisor)):
+        lines.append(f'  - name: hv{h}\n    mac: "02:00:00:00:{h >> 8 & 255:02x}:{h & 255:02x}"\n    vms:')
+        for v in range(h * per_hypervisor, min(vm_count, (h + 1) * per_hypervisor)):
+            lines.append(f'      - {{name: vm{v}, mac: "52:54:00:{v >> 16 & 255:02x}:{v >> 8 & 255:02x}:'
+                         f'{v & 255:02x}"}}')
+        links.append(f"  - [hv{h}, sw1.p{h}]")
+    return "\n".join(lines + links) + "\n"
+
+
+def write_chunks(path: Path, head: bytes, filler: bytes, size: int) -> Path:
+    """``head`` then ``filler`` repeated up to ``size`` bytes, written without holding the whole file."""
+    with open(path, "wb") as out:
+        out.write(head)
+        left = size - len(head)
+        chunk = filler * (2**20 // len(filler))
+        while left > 0:
+            out.write(chunk[:left])
+            left -= len(chunk[:left])
+    return path
+
+
+def test_a_million_vms_written_out_is_refused_by_size(capsys, tmp_path):
+    path = tmp_path / "million.yaml"
+    with open(path, "w") as out:
+        out.write('name: million\nhypervisors:\n  - name: hv1\n    mac: "02:00:00:00:00:aa"\n    vms:\n')
+        for start in range(0, 10**6, 10**4):
+            out.write("".join(f"      - {{name: vm{v}}}\n" for v in range(start, start + 10**4)))
+    assert path.stat().st_size > 20 * 2**20
+    assert_refused(capsys, path, "the file is larger than 1048576 bytes (limit file_bytes=1048576; "
+                                 "raise it with --limit file_bytes=2097152)")
+
+
+def test_a_100_mb_string_is_refused_by_size_before_it_is_read(capsys, tmp_path):
+    path = write_chunks(tmp_path / "string.yaml", b"name: lab\ndescription: ", b"x", 100 * 10**6)
+    assert_refused(capsys, path, "the file is larger than 1048576 bytes")
+    started = time.perf_counter()  # and in memory: refused on its length, before encoding it
+    with pytest.raises(TopologyFileError, match="larger than 1048576 bytes"):
+        load_text("description: " + "x" * 100 * 10**6)
+    assert time.perf_counter() - started < MAX_SECONDS
+
+
+def test_a_file_of_one_mib_and_one_byte_is_refused_and_passes_with_a_raised_limit(capsys, tmp_path):
+    path = write_chunks(tmp_path / "padded.yaml", hypervisors(10).encode(), b"# padding\n", 2**20 + 1)
+    assert path.stat().st_size == 2**20 + 1
+    assert_refused(capsys, path, "larger than 1048576 bytes (limit file_bytes=1048576")
+    status, out, _, _ = validate(capsys, str(path), "--limit", "file_bytes=2MiB")
+    assert status == 0 and "ok (1 switches, 0 hosts, 1 hypervisors, 10 VMs" in out
+
+
+def test_a_string_over_the_limit_is_refused_and_passes_with_a_raised_limit(capsys, tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(f"name: long\ndescription: {'x' * 10_001}\n")
+    assert_refused(capsys, path, ":2:14: description: string longer than 10000 characters (limit "
+                                 "string_chars=10000; raise it with --limit string_chars=20000)")
+    assert validate(capsys, str(path), "--limit", "string_chars=10001")[0] == 0
+
+
+def test_too_many_devices_are_refused_before_they_are_read(capsys, tmp_path):
+    path = tmp_path / "devices.yaml"
+    path.write_text(hypervisors(10_000))  # 1 switch + 100 hypervisors + 10 000 VMs
+    assert_refused(capsys, path, "the file lists 10101 devices (switches, hypervisors, VMs and host NICs), more "
+                                 "than 10000 (limit devices=10000; raise it with --limit devices=10101)")
+    status, out, lines, seconds = validate(capsys, str(path), "--limit", "devices=10101")
+    print(f"\n10 000 VMs: validated in {seconds:.2f} s with --limit devices=10101")
+    assert status == 0 and "10000 VMs" in out, lines
+
+
+def test_thousands_of_problems_are_counted_after_the_first_hundred(capsys, tmp_path):
+    path = tmp_path / "dups.yaml"
+    path.write_text("name: dups\n" + "".join("description: x\n" for _ in range(2000)))
+    lines = assert_refused(capsys, path, "duplicate key 'description'")
+    assert len(lines) == MAX_SHOWN_PROBLEMS + 1
+    assert lines[-1] == f"{path}: ... and {1999 - MAX_SHOWN_PROBLEMS} more problems"
+
+
+def run_isolated(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints a JSON object as its last line."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def isolated_cli(argv: list[str]) -> str:
+    """Code that runs ``vswitch ARGV`` and prints its exit status, seconds and peak RSS as JSON."""
+    return f"""
+import contextlib, io, json, resource, time
+from vswitch import cli
+started = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    status = cli.main({argv!r})
+seconds = time.perf_counter() - started
+try:  # this process's own peak: ru_maxrss would include the pytest process it was forked from
+    with open("/proc/self/status") as status_file:
+        peak = next(int(line.split()[1]) for line in status_file if line.startswith("VmHWM:"))
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"status": status, "seconds": seconds, "max_rss": peak * 1024}}))
+"""
+
+
+@pytest.mark.parametrize("case", ["string", "million", "bomb", "devices"])
+def test_peak_memory_of_a_whole_validate_process_stays_bounded(tmp_path, case):
+    if case == "string":
+        path = write_chunks(tmp_path / "string.yaml", b"description: ", b"x", 100 * 10**6)
+    elif case == "million":
+        path = write_chunks(tmp_path / "million.yaml", b"hypervisors:\n  - name: hv1\n    vms:\n",
+                            b"      - {name: vm}\n", 50 * 10**6)
+    elif case == "bomb":
+        path = HOSTILE / "alias-bomb.yaml"
+    else:
+        path = tmp_path / "devices.yaml"
+        path.write_text(hypervisors(10_000))
+    result = run_isolated(isolated_cli(["validate", str(path)]))
+    print(f"\n{case}: exit {result['status']} in {result['seconds']:.2f} s, peak RSS {result['max_rss'] / 2**20:.0f} MiB")
+    assert result["status"] == 2
+    assert result["seconds"] < MAX_SECONDS
+    assert result["max_rss"] < MAX_PEAK_BYTES
+
+
+@pytest.mark.parametrize("name", sorted(RUN_BOUNDED))
+def test_a_valid_but_hostile_file_runs_to_its_end_in_bounded_time_and_memory(tmp_path, name):
+    result = run_isolated(isolated_cli(["run", str(HOSTILE / name), "--out", str(tmp_path), "--quiet"]))
+    print(f"\n{name}: run exit {result['status']} in {result['seconds']:.2f} s, "
+          f"peak RSS {result['max_rss'] / 2**20:.0f} MiB")
+    assert result["status"] == 0
+    assert result["seconds"] < 10 * MAX_SECONDS
+    assert result["max_rss"] < MAX_PEAK_BYTES
+
+
+# -- raising a limit deliberately -------------------------------------------------------------------------------
+def hosts_with_groups(hosts: int, groups: int) -> str:
+    """``hosts`` hosts that all join the same ``groups`` multicast groups, listed once and then by alias."""
+    macs = ", ".join(f'"01:00:5e:00:{g >> 8:02x}:{g & 255:02x}"' for g in range(groups))
+    lines = ["name: groups", "hosts:", f'  - {{name: h0, mac: "02:00:00:00:00:00", groups: &g [{macs}]}}']
+    lines += [f'  - {{name: h{h}, mac: "02:00:00:00:{h >> 8:02x}:{h & 255:02x}", groups: *g}}' for h in range(1, hosts)]
+    return "\n".join(lines) + "\n"
+
+
+BORDERLINE = {  # limit -> (file text, the flag that makes it pass)
+    "nodes": (hosts_with_groups(100, 2000), "nodes=250000"),  # 200 700 values once the 99 aliases are expanded
+    "aliases": (hosts_with_groups(102, 2), "aliases=101"),
+    "frames": ('name: f\nhosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]\n'
+               "scenario:\n  - stream: {from: h1, to: h2, count: 10000001}\n", "frames=10000001"),
+    "time": ("name: t\nuntil: 25h\n", "time=25h"),
+}
+
+
+@pytest.mark.parametrize("limit", sorted(BORDERLINE))
+def test_a_borderline_file_passes_with_its_limit_raised(capsys, tmp_path, limit):
+    text, flag = BORDERLINE[limit]
+    path = tmp_path / f"{limit}.yaml"
+    path.write_text(text)
+    assert_refused(capsys, path, f"(limit {limit}=")
+    status, out, lines, seconds = validate(capsys, str(path), "--limit", flag)
+    assert status == 0 and out.startswith(f"{path}: ok"), lines
+
+
+def test_raising_the_depth_limit_lets_the_reader_go_on_to_the_next_problem(capsys):
+    status, _, lines, _ = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=6000")
+    assert status == 2 and lines == [f"{HOSTILE / 'deep-nesting.yaml'}:3:9: hosts[0]: expected a mapping, got a list"]
+
+
+def test_limit_flags_are_accepted_by_run_show_and_explain(capsys, tmp_path):
+    path = tmp_path / "day.yaml"
+    path.write_text('name: day\nuntil: 25h\nhosts: [{name: h1, mac: "02:00:00:00:00:01"}, '
+                    '{name: h2, mac: "02:00:00:00:00:02"}]\nlinks: [[h1, h2]]\n'
+                    "scenario:\n  - at: 25h\n    send: {from: h1, to: h2, name: late}\n")
+    for argv in (["run", str(path), "--out", str(tmp_path / "out"), "--quiet"], ["show", str(path)],
+                 ["explain", str(path), "late"]):
+        assert cli.main(argv) == 2
+        assert "(limit time=24h; raise it with --limit time=25h)" in capsys.readouterr().err
+        assert cli.main([*argv, "--limit", "time=25h"]) == 0, capsys.readouterr().err
+    assert "delivered to h2.eth0" in capsys.readouterr().out
+
+
+def test_an_unknown_or_malformed_limit_is_a_one_line_error(capsys):
+    path = str(HOSTILE / "switch-loop.yaml")
+    status, _, lines, _ = validate(capsys, path, path, "--limit", "loop=1")
+    assert status == 2 and lines == [
+        "vswitch: unknown limit 'loop' in --limit loop=1 (limits: file_bytes, depth, aliases, nodes, string_chars, "
+        "devices, frames, time)"]
+    assert validate(capsys, path, path, "--limit", "frame=1")[2] == [
+        "vswitch: unknown limit 'frame' in --limit frame=1 (did you mean 'frames'? limits: file_bytes, depth, "
+        "aliases, nodes, string_chars, devices, frames, time)"]
+    assert validate(capsys, path, "--limit", "depth")[2] == ["vswitch: --limit depth: write NAME=VALUE, e.g. "
+                                                             "--limit depth=64"]
+    assert validate(capsys, path, "--limit", "time=soon")[2] == [
+        "vswitch: --limit time=soon: invalid duration 'soon': write a number and a unit, e.g. 300s, 50ms or 5us"]
+    assert validate(capsys, path, "--limit", "frames=-1")[2] == [
+        "vswitch: --limit frames=-1: a limit cannot be negative, got -1"]
+
+
+def test_limits_are_parsed_in_their_own_units():
+    limits = Limits().raised(["file_bytes=4MiB", "time=2d", "nodes=1_000_000", "devices=3", "time=36h"])
+    assert (limits.max_file_bytes, limits.max_time_ns, limits.max_nodes, limits.max_devices) == (
+        4 * 2**20, 36 * 3600 * 10**9, 1_000_000, 3)
+    assert Limits().raised(["time=2d"]).max_time_ns == 2 * 86_400 * 10**9
+    assert list(LIMITS) == ["file_bytes", "depth", "aliases", "nodes", "string_chars", "devices", "frames", "time"]
+
+
+def test_every_limit_is_documented_with_its_default_and_flag():
+    text = (Path(__file__).parent.parent / "docs" / "limits.md").read_text()
+    defaults = Limits()
+    for name, limit in LIMITS.items():
+        assert f"| `{name}` | {limit.show(getattr(defaults, limit.field))} " in text, name
+
+
+# -- big but legitimate ---------------------------------------------------------------------------------------------
+def test_a_thousand_vm_topology_loads_and_validates_quickly(capsys, tmp_path):
+    path = tmp_path / "thousand.yaml"
+    path.write_text(hypervisors(1000))
+    started = time.perf_counter()
+    spec = load_topology(path)
+    loaded = time.perf_counter() - started
+    status, out, lines, seconds = validate(capsys, str(path))
+    print(f"\n1000 VMs: loaded in {loaded:.3f} s, validated (loaded and built) in {seconds:.3f} s")
+    assert sum(len(hv.vms) for hv in spec.hypervisors) == 1000
+    assert status == 0 and "1000 VMs" in out, lines
+    assert seconds < 10  # about 0.1 s here; the bound only catches a gross regression
