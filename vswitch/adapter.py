@@ -16,10 +16,19 @@ Receive from the uplink
     source to every vNIC; from a ``vepa`` vNIC to the ``vepa`` and ``bridge`` vNICs; from a ``bridge`` vNIC only
     to the ``vepa`` vNICs (bridge siblings already had their copy); never back to the source.
 The host stack's own frames go to the uplink: the host reaches its vNICs only through a hairpinning switch.
+
+A vNIC's link follows the adapter's (its uplink cabled, up and with carrier), as a macvlan's follows its lower
+device's: with the cable down it neither sends nor receives, siblings included (``LINK_DOWN``; measured with
+kernel-check). SR-IOV additions (``sriov.py`` has the per-vNIC controls, ``state enable`` among them): a finite MAC filter (``mac_filter_size``) drops
+unicast that no vNIC owns at the uplink, until it overflows and the adapter falls back to accepting everything
+and sorting in software (the host stack then drops the misses, as without a filter); a trusted promiscuous vNIC
+takes the misses instead; a disabled vNIC receives nothing. Once a vNIC has a port VLAN the adapter sorts by
+(VLAN, MAC) (``vlanadapter.py``).
 """
 
 from __future__ import annotations
 
+from . import vlanadapter
 from .errors import TopologyError
 from .mac import MACAddress, MACLike
 from .nic import NIC, VNIC
@@ -39,9 +48,12 @@ class PhysicalAdapter:
 
     kind = "adapter"
 
-    def __init__(self, name: str, mac: MACLike, mode: str = DEFAULT_MODE) -> None:
+    def __init__(self, name: str, mac: MACLike, mode: str = DEFAULT_MODE, *, mac_filter_size: int | None = None
+                 ) -> None:
         if mode not in MODES:
             raise TopologyError(f"adapter {name}: unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if mac_filter_size is not None and (isinstance(mac_filter_size, bool) or mac_filter_size < 1):
+            raise TopologyError(f"adapter {name}: mac_filter_size must be at least 1, got {mac_filter_size!r}")
         self.name = name
         self.mode = mode
         self.uplink = Port(self, "uplink")
@@ -57,6 +69,15 @@ class PhysicalAdapter:
         self._to_uplink = Decision((self.uplink,), Verdict.TO_UPLINK)
         self._to_host = Decision((self._host_port,), Verdict.TO_HOST)
         self._to_vnic: dict[VNIC, tuple[Decision, Decision]] = {}
+        self.mac_filter_size = mac_filter_size  # None: not modelled (misses reach the host stack)
+        self._miss = self._to_host  # unicast from the uplink that no vNIC owns
+        self._blocked: dict[VNIC, DropReason] = {}  # vNICs whose VF link is down (state disable / auto)
+        self.by_vlan: dict[tuple[int, bytes], VNIC] = {}  # (VLAN key, MAC) -> vNIC, once a vNIC has a VLAN
+        self.vlan_aware = False
+        self.vlan_keys: set[int] = set()  # the port VLANs of its vNICs (TPID << 12 | VID)
+        self.promiscuous_vnic: VNIC | None = None  # the trusted promiscuous vNIC that takes the misses
+        self._special: set[VNIC] = set()  # vNICs with a port VLAN or trust on
+        self._keys: dict[VNIC, tuple[int, bytes]] = {}  # each vNIC's key in by_vlan
 
     @property
     def mac(self) -> MACAddress:
@@ -83,11 +104,11 @@ class PhysicalAdapter:
         self.vnics[vnic.mac.packed] = vnic
         self._vnic_ports[vnic] = port
         self._by_port[port] = vnic
-        self._to_vnic[vnic] = (Decision((port,), _TO_VNIC), Decision((port,), _BRIDGED))
         if mode == "passthru":
             self._passthru = vnic
             self.host.set_mac(vnic.mac)  # the passthru vNIC's MAC becomes the adapter's
             vnic.takes_all_unicast = True
+        self.refresh(vnic)
 
     def detach(self, vnic: VNIC) -> None:
         port = self._vnic_ports.pop(vnic, None)
@@ -96,14 +117,90 @@ class PhysicalAdapter:
         del self.vnics[vnic.mac.packed]
         del self._by_port[port]
         del self._to_vnic[vnic]
+        self._blocked.pop(vnic, None)
+        self._special.discard(vnic)
+        del self.by_vlan[self._keys.pop(vnic)]
         port.peer = None
         vnic.port.peer = None
+        vnic.port.tx_check = None
         if vnic.mode == "passthru":
             self._passthru = None
             self.host.set_mac(self._own_mac)
             vnic.takes_all_unicast = False
         vnic.mode = None
         vnic.hypervisor = None
+        self._refresh_adapter()
+
+    # -- SR-IOV state ---------------------------------------------------------------------------------
+    @property
+    def link_up(self) -> bool:
+        """The adapter's link: its uplink cabled, up and with carrier (a VF in state auto follows it)."""
+        uplink = self.uplink
+        return uplink.peer is not None and uplink.up and uplink.carrier
+
+    def filter_entries(self) -> int:
+        """Unicast addresses the adapter's MAC filter must hold: its own and every vNIC's."""
+        return len(self.vnics) + (self.host.mac.packed not in self.vnics)
+
+    @property
+    def filter_overflow(self) -> bool:
+        """More addresses than filter entries: the adapter accepts everything and sorts in software."""
+        return self.mac_filter_size is not None and self.filter_entries() > self.mac_filter_size
+
+    def refresh(self, vnic: VNIC | None = None) -> None:
+        """Recompute the per-frame decisions after a change of VF settings or rx modes (of ``vnic``, or of every
+        vNIC, as after a change of the adapter's link)."""
+        for each in (self._vnic_ports if vnic is None else (vnic,)):
+            self._refresh_vnic(each)
+        self._refresh_adapter()
+
+    def _refresh_vnic(self, vnic: VNIC) -> None:
+        port, vf = self._vnic_ports[vnic], vnic.vf
+        self._blocked.pop(vnic, None)
+        link = vf.link_up(self.link_up)
+        if not link:  # state disable, or auto (a macvlan's default) with the uplink down
+            reason = DropReason.VF_DISABLED if vf.state == "disable" else DropReason.LINK_DOWN
+            self._blocked[vnic] = reason
+            self._to_vnic[vnic] = (Decision((), reason), Decision((), reason))
+        else:
+            self._to_vnic[vnic] = (Decision((port,), _TO_VNIC), Decision((port,), _BRIDGED))
+        vnic.port.tx_check = None if vf.is_default() and link else self  # the common case costs nothing
+        old = self._keys.get(vnic)
+        if old is not None:
+            del self.by_vlan[old]
+        key = self._keys[vnic] = (vf.tag_key, vnic.mac.packed)
+        self.by_vlan[key] = vnic
+        if vf.vlan is not None or vf.trust:
+            self._special.add(vnic)
+        else:
+            self._special.discard(vnic)
+
+    def _refresh_adapter(self) -> None:
+        special = sorted(self._special, key=lambda v: v.full_name)  # few: vNICs with a VLAN or trust on
+        self.vlan_keys = {v.vf.tag_key for v in special if v.vf.vlan is not None}
+        trusted = [v for v in special if v.vf.trust and v.promiscuous and v not in self._blocked
+                   and v.mode != "passthru"]
+        self.promiscuous_vnic = trusted[0] if trusted else None
+        if self.promiscuous_vnic is not None:
+            self._miss = Decision((self._vnic_ports[self.promiscuous_vnic],), Verdict.TO_PROMISCUOUS_VNIC)
+        elif self.mac_filter_size is not None and not self.filter_overflow:
+            self._miss = Decision((), DropReason.NOT_FOR_US)  # the hardware filter drops it
+        else:
+            self._miss = self._to_host
+        vlan_aware = bool(self.vlan_keys)
+        if vlan_aware and not self.vlan_aware:
+            self.handle_frame = self._handle_vlan_frame  # type: ignore[method-assign]
+        elif self.vlan_aware and not vlan_aware:
+            del self.handle_frame  # back to the class's (touching __dict__ otherwise would slow every lookup)
+        self.vlan_aware = vlan_aware
+
+    def vnic_link_up(self, vnic: VNIC) -> bool:
+        """The VF link of an attached ``vnic`` (its state, and for ``auto`` the adapter's link)."""
+        return vnic not in self._blocked
+
+    def check_transmit(self, vnic: VNIC, frame: bytes, now: int) -> DropReason | None:
+        """The VF's checks on what ``vnic`` sends (the datapath calls this for vNICs with SR-IOV controls)."""
+        return vnic.vf.check_transmit(vnic.mac.packed, frame, now, self.link_up)
 
     def demux_table(self) -> list[tuple[str, str, str]]:
         """(MAC, vNIC, mode) rows sorted by MAC, for reports."""
@@ -117,13 +214,21 @@ class PhysicalAdapter:
             return self._to_uplink
         return self._from_vnic(self._by_port[in_port], frame)
 
+    def _handle_vlan_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:
+        """``handle_frame`` once a vNIC has a port VLAN: sorting by (VLAN, MAC), tags added and stripped."""
+        if in_port is self.uplink:
+            return vlanadapter.from_uplink(self, frame)
+        if in_port is self._host_port:
+            return self._to_uplink
+        return vlanadapter.from_vnic(self, self._by_port[in_port], frame)
+
     def _from_vnic(self, sender: VNIC, frame: bytes) -> Decision:
         if sender.mode == "bridge":
             dst = frame[0:6]
             if dst[0] & 1:
                 siblings = tuple(port for vnic, port in self._vnic_ports.items()
                                  if vnic is not sender and vnic.mode == "bridge" and vnic.port.up
-                                 and vnic.accepts(dst))
+                                 and vnic not in self._blocked and vnic.accepts(dst))
                 return Decision(siblings + (self.uplink,), Verdict.TO_UPLINK)
             target = self.vnics.get(dst)
             if target is not None and target.mode == "bridge":
@@ -138,7 +243,7 @@ class PhysicalAdapter:
             return self._replicate(frame, dst)
         target = self._passthru or self.vnics.get(dst)
         if target is None:
-            return self._to_host
+            return self._to_host if dst == self.host.mac.packed else self._miss
         if not target.port.up:
             return Decision((), DropReason.VNIC_DOWN)
         return self._to_vnic[target][0]
@@ -156,7 +261,8 @@ class PhysicalAdapter:
         else:
             allowed = ("vepa",)
         copies = tuple(port for vnic, port in sorted(self._vnic_ports.items(), key=_by_name)
-                       if vnic is not source and vnic.mode in allowed and vnic.port.up and vnic.accepts(dst))
+                       if vnic is not source and vnic.mode in allowed and vnic.port.up and vnic not in self._blocked
+                       and vnic.accepts(dst))
         return Decision(copies + (self._host_port,), Verdict.REPLICATED)
 
     def __repr__(self) -> str:

@@ -8,8 +8,11 @@ from .capture import DEFAULT_EPOCH_NS
 from .errors import TopologyError, VSwitchError
 from .network import Network
 from .guest import GuestStack
-from .spec import GuestSpec, TopologySpec, Where
+from .portsecurity import PortSecurity
+from .spec import GuestSpec, TopologySpec, VFSpec, Where
+from .sriov import VFControls
 from .stackdriver import attach_stack
+from .vlan import PortVlans
 
 
 def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None = None, record: bool = True,
@@ -27,11 +30,19 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
         for sw in spec.switches:
             where = sw.where
             switch = net.add_switch(sw.name, ageing_ns=sw.ageing_ns, table_limit=sw.table_limit,
-                                    table_policy=sw.table_policy)
+                                    table_policy=sw.table_policy, vlan_filtering=sw.vlan_filtering,
+                                    vlan_protocol=sw.vlan_protocol, storm_limit=sw.storm_limit)
             for port_name, flags in sw.ports:
                 port = switch.ports.get(port_name) or net.register_port(switch.add_port(port_name))
                 for flag, value in flags:
                     setattr(port, flag, value)
+            for port_name, vlans in sw.port_vlans:
+                untagged = [vid for vid, flag in vlans.vlans if flag]
+                if vlans.pvid is not None and vlans.pvid not in {vid for vid, _ in vlans.vlans}:
+                    untagged.append(vlans.pvid)  # a PVID not listed is the port's untagged (access/native) VLAN
+                switch.set_vlans(port_name, PortVlans(vlans.pvid, [vid for vid, _ in vlans.vlans], untagged))
+            for port_name, max_macs, violation in sw.port_security:
+                switch.set_security(port_name, PortSecurity(max_macs, violation))
         for host in spec.hosts:
             where = host.where
             first, *more = host.nics
@@ -44,10 +55,11 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                     nic.join(group)
         for hv in spec.hypervisors:
             where = hv.where
-            net.add_hypervisor(hv.name, hv.mac, backend=hv.backend, mode=hv.mode)
+            net.add_hypervisor(hv.name, hv.mac, backend=hv.backend, mode=hv.mode,
+                               mac_filter_size=hv.mac_filter_size, vlan_filtering=hv.vlan_filtering)
             for vm in hv.vms:
                 where = vm.where
-                vnic = net.add_vm(hv.name, vm.name, vm.mac, prefix=vm.prefix, mode=vm.mode)
+                vnic = net.add_vm(hv.name, vm.name, vm.mac, prefix=vm.prefix, mode=vm.mode, vf=_vf(vm.vf))
                 for group in vm.groups:
                     vnic.join(group)
         for link in spec.links:
@@ -64,8 +76,9 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
         for sw in spec.switches:
             where = sw.where
             for mac, port_name in sw.static:
-                net.switch(sw.name).port(port_name)
-                net.switch(sw.name).table.add_static(1, mac.packed, port_name)
+                port = net.switch(sw.name).port(port_name)
+                vlan = port.vlans.pvid if sw.vlan_filtering and port.vlans.pvid is not None else 1
+                net.switch(sw.name).table.add_static(vlan, mac.packed, port_name)  # in the port's PVID
         if capture_dir is not None:
             if pcapng and spec.pcapng:
                 net.capture_pcapng(spec.pcapng)
@@ -76,6 +89,13 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
         net.close()
         raise TopologyError(f"{where}: {exc}") from None
     return net
+
+
+def _vf(vf: VFSpec | None) -> VFControls | None:
+    if vf is None:
+        return None
+    return VFControls(vlan=vf.vlan, qos=vf.qos, vlan_protocol=vf.vlan_protocol, spoofchk=vf.spoofchk,
+                      trust=vf.trust, state=vf.state, max_tx_rate_mbps=vf.max_tx_rate_mbps)
 
 
 def _guests(spec: TopologySpec) -> list[tuple[str, GuestSpec]]:

@@ -9,6 +9,12 @@ This is the per-frame code, so it is written for speed (docs/performance.md): en
 constants (an enum attribute lookup costs ten times a global), empty tap lists are skipped, one-copy decisions skip
 the copy bookkeeping, and a zero-delay arrival with nothing else due runs at once instead of through the engine.
 ``Network`` builds on it and adds names, building and captures.
+
+Security features cost the common path one test each: a decision's ``frames`` (VLAN tags changed per output), a
+vNIC's ``tx_check`` (SR-IOV controls, ``sriov.py``) and an armed switch port's ``counters.seen`` (loops and storms,
+``storm.py``). A frame that comes back to a switch queues a no-op event, so the following zero-delay hops go
+through the engine rather than nest: a loop of zero-latency cables cannot exhaust the stack (it used to end in
+RecursionError), and the order of events is the same.
 """
 
 from __future__ import annotations
@@ -22,10 +28,16 @@ from .link import LinkEnd
 from .nic import Delivery
 from .port import Port
 from .reasons import DropReason, Verdict
+from .storm import SEEN_SLOTS
 from .trace import Trace, TraceEvent
 
 _TRANSMITTED = Verdict.TRANSMITTED
 _DELIVERED = Verdict.DELIVERED
+_SEEN_MASK = SEEN_SLOTS - 1
+
+
+def _nothing() -> None:
+    """A no-op event: while it waits, zero-delay arrivals are queued rather than run at once."""
 
 StreamItem = tuple[int, str, bytes]  # (time_ns, interface name, frame)
 
@@ -135,7 +147,23 @@ class Datapath:
             far = peer.far if type(peer) is LinkEnd else peer
             self.trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, _TRANSMITTED,
                                       (far.node.name if far.internal else far.full_name,) if far else ()))
+        if port.tx_check is not None:
+            return self._transmit_checked(port, frame_id, pad(frame) if size < MIN_FRAME_LEN else frame)
         self._transmit(port, frame_id, pad(frame) if size < MIN_FRAME_LEN else frame, _TRANSMITTED, True)
+
+    def _transmit_checked(self, port: Port, frame_id: int, frame: bytes) -> None:
+        """A vNIC with SR-IOV controls sends: its adapter's checks may drop the frame (captured at the vNIC with the
+        reason: the guest sent it, the VF dropped it)."""
+        now = self.engine.now
+        reason = port.tx_check.check_transmit(port.node, frame, now)
+        if reason is None:
+            return self._transmit(port, frame_id, frame, _TRANSMITTED, True)
+        counters = port.counters
+        counters.tx_packets += 1
+        counters.tx_bytes += len(frame)
+        for tap in port.tx_taps:
+            tap.record(frame, now, reason, ())
+        self._drop(port, frame_id, reason, transmit=True)
 
     def _transmit(self, port: Port, frame_id: int, frame: bytes, outcome: Verdict, last: bool = False) -> None:
         """``frame`` leaves through ``port`` towards its peer.
@@ -186,7 +214,15 @@ class Datapath:
         counters.rx_packets += 1
         counters.rx_bytes += size
         now = self.engine.now
-        outputs, outcome, learned = port.node.handle_frame(port, frame, now)
+        seen = counters.seen  # on the counters: one type for every port, so this load stays specialised
+        if seen is not None:  # a switch port: has this frame been through the switch before?
+            slot = frame_id & _SEEN_MASK
+            if seen[slot] == frame_id:
+                if self._revisit(port, frame_id, frame):
+                    return
+            else:
+                seen[slot] = frame_id
+        outputs, outcome, learned, frames = port.node.handle_frame(port, frame, now)
         if port.rx_taps:
             for tap in port.rx_taps:
                 tap.record(frame, now, outcome, outputs)
@@ -195,6 +231,13 @@ class Datapath:
                                       tuple(p.label for p in outputs),
                                       learned.value if learned is not None else ""))
         if outputs:
+            if frames is not None:  # tags added or removed per output
+                if len(outputs) == 1:
+                    return self._transmit(outputs[0], frame_id, frames[0], outcome, last)
+                self.stats.copies += len(outputs) - 1
+                for out, copy in zip(outputs, frames):
+                    self._transmit(out, frame_id, copy, outcome)
+                return
             if len(outputs) == 1:
                 return self._transmit(outputs[0], frame_id, frame, outcome, last)
             self.stats.copies += len(outputs) - 1
@@ -210,6 +253,18 @@ class Datapath:
         else:
             counters.rx_dropped[outcome] += 1
             self.stats.dropped[outcome] += 1
+
+    def _revisit(self, port: Port, frame_id: int, frame: bytes) -> bool:
+        """A frame comes back to a switch it went through: a reflection, or a loop (``storm.py``). True: it is
+        dropped here (the storm limit)."""
+        now = self.engine.now
+        if port.node.storm.revisit(port, frame_id, now):
+            for tap in port.rx_taps:
+                tap.record(frame, now, DropReason.STORM_LIMIT, ())
+            self._drop(port, frame_id, DropReason.STORM_LIMIT)
+            return True
+        self._due.append((_nothing, ()))  # later zero-delay hops of this lap queue up: no deep recursion
+        return False
 
     def _drop(self, port: Port, frame_id: int, reason: DropReason, *, transmit: bool = False) -> None:
         (port.counters.tx_dropped if transmit else port.counters.rx_dropped)[reason] += 1

@@ -74,6 +74,7 @@ class ForwardingTable:
         self.policy = TablePolicy(policy)
         self._entries: dict[tuple[int, bytes], FdbEntry] = {}
         self.learned_count = 0  # dynamic entries (what the limit counts, like fdb_n_learned)
+        self._per_port: dict[str, int] = {}  # dynamic entries per port (port security counts them)
         self.refused = 0
         self.evicted = 0
         self.moves = 0
@@ -100,6 +101,9 @@ class ForwardingTable:
                 entry.updated_ns = now
                 if entry.port == port:
                     return _REFRESHED
+                per_port = self._per_port
+                per_port[entry.port] -= 1
+                per_port[port] = per_port.get(port, 0) + 1
                 entry.port = port
                 self.moves += 1
                 return _MOVED
@@ -116,14 +120,15 @@ class ForwardingTable:
             result = LearnResult.EVICTED
         self._entries[key] = FdbEntry(port, now, False)
         self.learned_count += 1
+        self._per_port[port] = self._per_port.get(port, 0) + 1
         return result
 
     # -- management -----------------------------------------------------------------------------
     def add_static(self, vlan: int, mac: bytes, port: str) -> None:
         """A permanent entry (``bridge fdb add ... static``): never aged, never moved by learning."""
         old = self._entries.get((vlan, mac))
-        if old is not None and not old.is_static:
-            self.learned_count -= 1
+        if old is not None:
+            self._remove((vlan, mac), old)
         self._entries[(vlan, mac)] = FdbEntry(port, 0, True)
 
     def remove(self, vlan: int, mac: bytes) -> bool:
@@ -133,9 +138,11 @@ class ForwardingTable:
         self._remove((vlan, mac), entry)
         return True
 
-    def flush_port(self, port: str) -> int:
-        """Forget the dynamic entries learned on ``port`` (as on link down); return how many."""
-        doomed = [k for k, e in self._entries.items() if e.port == port and not e.is_static]
+    def flush_port(self, port: str, keep_vlans: frozenset[int] | None = None) -> int:
+        """Forget the dynamic entries learned on ``port`` (as on link down), except those of ``keep_vlans``;
+        return how many went."""
+        doomed = [k for k, e in self._entries.items() if e.port == port and not e.is_static
+                  and (keep_vlans is None or k[0] not in keep_vlans)]
         for key in doomed:
             self._remove(key, self._entries[key])
         return len(doomed)
@@ -162,6 +169,15 @@ class ForwardingTable:
     def entries_on(self, port: str) -> int:
         return sum(1 for e in self._entries.values() if e.port == port)
 
+    def learned_on(self, port: str) -> int:
+        """Dynamic entries on ``port`` (aged ones included until something purges them)."""
+        return self._per_port.get(port, 0)
+
+    def knows(self, vlan: int, mac: bytes, port: str, now: int) -> bool:
+        """Whether (vlan, mac) has a live entry on ``port``."""
+        entry = self._entries.get((vlan, mac))
+        return entry is not None and entry.port == port and (entry.is_static or now - entry.updated_ns < self.ageing_ns)
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -170,6 +186,7 @@ class ForwardingTable:
         del self._entries[key]
         if not entry.is_static:
             self.learned_count -= 1
+            self._per_port[entry.port] -= 1
 
     def _evict_fairly(self) -> bool:
         """Open vSwitch's policy: drop the LRU dynamic entry of the port with the most entries."""

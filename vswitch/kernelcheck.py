@@ -22,6 +22,7 @@ from typing import Iterator
 
 from tabulate import tabulate
 
+from . import kernelscope
 from .build import build_network
 from .kernelcompare import KernelCheckError, KernelOutcome, KernelTopology, Step, record_run, require_kernel_lab
 from .kernelnet import KernelLab, cleanup_leftovers
@@ -45,10 +46,11 @@ NOTES = {
 }
 #: Spec fields kernel-check reproduces or knowingly leaves out; any other field set in a file is "not checked".
 _KNOWN_FIELDS = {
-    SwitchSpec: {"name", "ageing_ns", "table_limit", "table_policy", "ports", "static", "where"},
+    SwitchSpec: {"name", "ageing_ns", "table_limit", "table_policy", "ports", "static", "where", "vlan_filtering",
+                 "vlan_protocol", "port_vlans", "port_security", "storm_limit"},  # kernelscope.py: the new ones
     HostSpec: {"name", "nics", "where"}, NicSpec: {"name", "mac", "groups", "where", "guest"},
-    HypervisorSpec: {"name", "mac", "backend", "mode", "vms", "where", "guest"},
-    VMSpec: {"name", "mac", "prefix", "mode", "groups", "where", "guest"},
+    HypervisorSpec: {"name", "mac", "backend", "mode", "vms", "where", "guest", "mac_filter_size", "vlan_filtering"},
+    VMSpec: {"name", "mac", "prefix", "mode", "groups", "where", "guest", "vf"},
     LinkSpec: {"a", "b", "latency_ns", "bandwidth_bps", "queue_frames", "where"},
 }
 
@@ -112,7 +114,7 @@ def unsupported(net: Network) -> list[str]:
                 reasons.append(f"link {link.ports[0].full_name} - {link.ports[1].full_name} closes a loop of "
                                "switches: kernel bridges without STP would storm")
             group[root(ends[0])] = root(ends[1])
-    return reasons
+    return reasons + kernelscope.unsupported(net)  # VLANs and port security
 
 
 def not_checked(spec: TopologySpec) -> list[str]:
@@ -145,7 +147,7 @@ def not_checked(spec: TopologySpec) -> list[str]:
                 name = getattr(item, "name", None) or f"{getattr(item, 'a', '?')}-{getattr(item, 'b', '?')}"
                 out.append(f"{type(item).__name__.removesuffix('Spec').lower()} {name}: {f.name}={value!r} "
                            "is not reproduced in the kernel lab")
-    return out
+    return out + kernelscope.not_checked(spec)  # SR-IOV controls, MAC filters, storm limits
 
 
 # -- comparing ------------------------------------------------------------------------------------------
@@ -287,7 +289,8 @@ def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float 
             frames.append(compare_frame(step, outcome, topo, net) if outcome else FrameCheck(
                 step.label, step.sender, {}, dict(Counter(net.trace.delivered_to(step.frame_id))), {}, NOT_CHECKED,
                 sent=False))
-            why = outcome and (in_flight.get(step.frame_id) or aged.get(step.frame_id))
+            why = outcome and (in_flight.get(step.frame_id) or aged.get(step.frame_id)
+                               or kernelscope.frame_note(net, step.frame_id, step.frame))
             if why:
                 frames[-1].verdict, frames[-1].note = NOT_CHECKED, why
         tables = [] if blocked else compare_tables(topo, net)

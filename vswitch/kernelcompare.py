@@ -22,6 +22,7 @@ from .errors import VSwitchError
 from .frame import pad
 from .hypervisor import Hypervisor
 from .kernelnet import InjectResult, KernelLab, KernelLabError
+from .kernelscope import NO_COUNTERPART
 from .network import Network
 from .nic import DEFAULT_GROUPS, NIC, VNIC
 from .scenario import ScenarioRunner
@@ -72,7 +73,7 @@ class RecordingRunner(ScenarioRunner):
         self.steps: list[Step] = []
         self._order = 0
         self._sent: dict[int, Step] = {}  # send-action copies by frame id
-        self._tx: list[tuple[int, int, str, bytes]] = []  # (order, time, port, frame) as transmitted
+        self._tx: list[tuple] = []  # (order, time, port, frame, why its VF dropped it or None) as transmitted
         self._attached = self._attachments(net)
         super().__init__(spec, net)
         for port in list(net.ports.values()):  # a capture tap on each NIC: every frame it sends, from anyone
@@ -105,9 +106,9 @@ class RecordingRunner(ScenarioRunner):
         self.steps.append(step)
         self._order += 1
 
-    def _transmitted(self, port: str, frame: bytes, now: int, *_: object) -> None:
-        self._sync()
-        self._tx.append((self._order, now, port, frame))
+    def _transmitted(self, port: str, frame: bytes, now: int, outcome: object = None, *_: object) -> None:
+        self._sync()  # a frame its VF dropped (spoofchk, rate...) is held back from the kernel too
+        self._tx.append((self._order, now, port, frame, outcome if outcome in NO_COUNTERPART else None))
         self._order += 1
 
     def _perform(self, action: ActionSpec) -> None:
@@ -150,12 +151,12 @@ class RecordingRunner(ScenarioRunner):
             for k, frame_id in enumerate(ids):
                 labels[frame_id] = name if len(ids) == 1 else f"{name}#{k + 1}"
         steps, seen = [], set()
-        for order, now, port, frame in self._tx:
+        for order, now, port, frame, held in self._tx:
             if queues.get(port):
                 frame_id = queues[port].popleft()
                 seen.add(frame_id)
                 steps.append(Step(now, (order, 0), ActionSpec(now, "frame"), frame_id, frame, port,
-                                  labels.get(frame_id, f"frame {frame_id}")))
+                                  labels.get(frame_id, f"frame {frame_id}"), {"held": held} if held else {}))
         for frame_id, step in self._sent.items():
             if frame_id not in seen:
                 step.label = labels.get(frame_id, f"frame {frame_id}")
@@ -393,6 +394,9 @@ class KernelTopology:
                     return outcomes, f"{blocked}{where}"
             elif max_frames is not None and len(outcomes) >= max_frames:
                 return outcomes, f"the replay stops after {max_frames} frames (--max-frames)"
+            elif "held" in step.target:  # vswitch's VF dropped it: the kernel must not see it either
+                outcomes[step.frame_id] = KernelOutcome(None, note=f"dropped by {step.sender}'s VF in vswitch "
+                                                                   f"({step.target['held'].name.lower()})")
             else:
                 self.sent_at[step.frame_id] = time.monotonic()
                 outcomes[step.frame_id] = self.send(step)

@@ -19,6 +19,8 @@ from .link import DEFAULT_QUEUE_FRAMES, Link
 from .mac import MACAddress, MACAllocator, MACLike
 from .nic import NIC, VNIC, Delivery
 from .port import Port
+from .sriov import VFControls
+from .storm import DEFAULT_STORM_LIMIT
 from .switch import LearningSwitch
 from .trace import DEFAULT_TRACE_LIMIT
 
@@ -56,10 +58,13 @@ class Network(Datapath):
         return port
 
     def add_switch(self, name: str, *, ports: int = 0, ageing_ns: int = DEFAULT_AGEING_NS,
-                   table_limit: int | None = None, table_policy: TablePolicy | str = "refuse") -> LearningSwitch:
+                   table_limit: int | None = None, table_policy: TablePolicy | str = "refuse",
+                   vlan_filtering: bool = False, vlan_protocol: str = "802.1Q",
+                   storm_limit: int = DEFAULT_STORM_LIMIT) -> LearningSwitch:
         """A learning switch with ``ports`` ports named p1..pN (more are added by ``connect``)."""
         self._claim_name(name)
-        switch = LearningSwitch(name, ageing_ns=ageing_ns, table_limit=table_limit, table_policy=table_policy)
+        switch = LearningSwitch(name, ageing_ns=ageing_ns, table_limit=table_limit, table_policy=table_policy,
+                                vlan_filtering=vlan_filtering, vlan_protocol=vlan_protocol, storm_limit=storm_limit)
         self.switches[name] = switch
         for _ in range(ports):
             self.register_port(switch.add_port())
@@ -83,10 +88,12 @@ class Network(Datapath):
         return nic
 
     def add_hypervisor(self, name: str, mac: MACLike | None = None, *, backend: str = "adapter",
-                       mode: str = "bridge") -> Hypervisor:
+                       mode: str = "bridge", mac_filter_size: int | None = None,
+                       vlan_filtering: bool = False) -> Hypervisor:
         """A hypervisor whose physical NIC (port ``<name>.uplink``) has the host's own MAC ``mac``."""
         self._claim_name(name)
-        hypervisor = Hypervisor(name, self._mac(mac, name), backend=backend, mode=mode)
+        hypervisor = Hypervisor(name, self._mac(mac, name), backend=backend, mode=mode,
+                                mac_filter_size=mac_filter_size, vlan_filtering=vlan_filtering)
         self.hypervisors[name] = hypervisor
         self.register_port(hypervisor.uplink)
         self.register_port(hypervisor.host.port)
@@ -95,12 +102,13 @@ class Network(Datapath):
         return hypervisor
 
     def add_vm(self, hypervisor: str, name: str, mac: MACLike | None = None, *, prefix: str = "qemu",
-               mode: str | None = None, ifname: str = "eth0") -> VNIC:
-        """A guest on ``hypervisor`` with one vNIC; without ``mac`` one is allocated from ``prefix``."""
+               mode: str | None = None, ifname: str = "eth0", vf: VFControls | None = None) -> VNIC:
+        """A guest on ``hypervisor`` with one vNIC; without ``mac`` one is allocated from ``prefix``; ``vf``: its
+        SR-IOV controls (port VLAN, spoofchk, trust, state, max_tx_rate)."""
         host = self._hypervisor(hypervisor)
         self._claim_name(name)
         address = self.macs.allocate(prefix) if mac is None else self._mac(mac, f"{name}.{ifname}")
-        vnic = VNIC(name, address, ifname)
+        vnic = VNIC(name, address, ifname, vf=vf)
         host.attach(vnic, mode)
         self.vnics[name] = vnic
         self.register_port(vnic.port)
@@ -127,6 +135,11 @@ class Network(Datapath):
         port_a, port_b = self._cable_end(a), self._cable_end(b)
         link = Link(port_a, port_b, latency_ns=latency_ns, bandwidth_bps=bandwidth_bps, queue_frames=queue_frames)
         self.links.append(link)
+        if isinstance(port_a.node, LearningSwitch) and isinstance(port_b.node, LearningSwitch):
+            port_a.node.arm_storm_guard()  # switch to switch: a loop may go through them (storm.py)
+            port_b.node.arm_storm_guard()
+        self._adapter_link_changed(port_a)  # an adapter cabled now: its vNICs' links come up
+        self._adapter_link_changed(port_b)
         return link
 
     def _cable_end(self, name: str) -> Port:
@@ -195,18 +208,82 @@ class Network(Datapath):
         link.up = up
         for port in link.ports:
             port.carrier = up
-            if not up and isinstance(port.node, LearningSwitch):
-                port.node.table.flush_port(port.name)
+            if isinstance(port.node, LearningSwitch):
+                if up:
+                    port.node.reopen(port.name)  # an err-disabled port comes back with its cable
+                else:
+                    port.node.table.flush_port(port.name)
+            self._adapter_link_changed(port)
         if up:
             for port in link.ports:
                 self.notify_link_up(port)
+
+    def _adapter_link_changed(self, port: Port) -> None:
+        """An adapter's VFs in state auto follow its uplink."""
+        hypervisor = self.hypervisors.get(port.node.name)
+        if hypervisor is not None and hypervisor.adapter is not None and port is hypervisor.uplink:
+            hypervisor.adapter.refresh()
 
     def set_admin_state(self, name: str, up: bool) -> None:
         """``ip link set NAME up|down``."""
         port = self.port(name)
         was_up, port.up = port.up, up
+        self._adapter_link_changed(port)
         if up and not was_up:
             self.notify_link_up(port)
+
+    def set_rx_mode(self, name: str, *, promiscuous: bool | None = None, allmulti: bool | None = None
+                    ) -> list[str]:
+        """Turn promiscuous / allmulti on or off on a NIC or vNIC; return the requests an untrusted VF refused."""
+        nic = self.nic(name)
+        vf = getattr(nic, "vf", None)
+        refused = []
+        for mode, value in (("promiscuous", promiscuous), ("allmulti", allmulti)):
+            if value is None:
+                continue
+            if vf is not None and not vf.grant(mode, value):
+                refused.append(mode)
+                continue
+            setattr(nic, mode, value)
+        self._refresh_adapter_of(nic)
+        return refused
+
+    def set_vf(self, name: str, **changes) -> VNIC:
+        """``ip link set DEV vf N ...`` on the VM ``name``: vlan (with qos, vlan_protocol), spoofchk, trust, state,
+        max_tx_rate_mbps. Unknown keys are a TypeError."""
+        vnic = self.vnics.get(name)
+        if vnic is None:
+            raise TopologyError(f"no VM named {name!r}")
+        vf = vnic.vf
+        hypervisor = self.hypervisors.get(vnic.hypervisor or "")
+        if hypervisor is not None and hypervisor.bridge is not None and set(changes) - {"vlan"}:
+            raise TopologyError(f"{vnic.full_name} is on host bridge {hypervisor.name}: only its vlan can change "
+                                f"(SR-IOV controls need an adapter), not {', '.join(sorted(set(changes) - {'vlan'}))}")
+        if "vlan" in changes or "qos" in changes or "vlan_protocol" in changes:
+            vlan = changes.pop("vlan", vf.vlan)  # vlan 0 (None) clears qos too, as ip link does
+            vf.set_vlan(vlan, changes.pop("qos", vf.qos if vlan is not None else 0),
+                        changes.pop("vlan_protocol", vf.protocol if vlan is not None else "802.1Q"))
+        if "state" in changes:
+            vf.set_state(changes.pop("state"))
+        if "max_tx_rate_mbps" in changes:
+            vf.set_rate(changes.pop("max_tx_rate_mbps"))
+        for key in ("spoofchk", "trust"):
+            if key in changes:
+                setattr(vf, key, changes.pop(key))
+        if changes:
+            raise TypeError(f"set_vf: unknown setting(s) {sorted(changes)}")
+        if vf.trust is False and (vnic.promiscuous or vnic.allmulti):  # the PF takes back what it no longer allows
+            vnic.promiscuous = vnic.allmulti = False
+        self._refresh_adapter_of(vnic)
+        return vnic
+
+    def _refresh_adapter_of(self, nic: NIC) -> None:
+        hypervisor = self.hypervisors.get(getattr(nic, "hypervisor", None) or "")
+        if hypervisor is not None and isinstance(nic, VNIC):
+            if hypervisor.adapter is not None:
+                hypervisor.adapter.refresh(nic)
+            else:
+                hypervisor.retag(nic)
 
     def notify_link_up(self, port: Port) -> None:
         """Tell the guest stack of ``port``'s NIC, if it has one, that its link came up (it may announce itself).

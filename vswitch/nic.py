@@ -13,6 +13,7 @@ from .frame import DEFAULT_MTU
 from .mac import MACAddress, MACLike
 from .port import Port
 from .reasons import DropReason, Verdict
+from .sriov import VFControls
 from .switch import Decision
 
 _DELIVERED = Decision((), Verdict.DELIVERED)
@@ -89,12 +90,15 @@ class NIC:
 class VNIC(NIC):
     """A guest's virtual NIC on a physical adapter (a macvlan) or a host bridge (a tap/vif).
 
-    ``mode`` is the macvlan mode this vNIC has on its adapter (None until attached; unused on a host bridge).
+    ``mode`` is the macvlan mode this vNIC has on its adapter (None until attached; unused on a host bridge);
+    ``vf`` its SR-IOV controls (``sriov.py``), which the adapter applies; on a host bridge only ``vf.vlan`` counts.
     """
 
     kind = "vnic"
 
-    def __init__(self, vm: str, mac: MACLike, ifname: str = "eth0", *, mtu: int = DEFAULT_MTU) -> None:
+    def __init__(self, vm: str, mac: MACLike, ifname: str = "eth0", *, mtu: int = DEFAULT_MTU,
+                 vf: VFControls | None = None) -> None:
         super().__init__(vm, mac, ifname, mtu=mtu)
         self.mode: str | None = None
         self.hypervisor: str | None = None
+        self.vf = vf or VFControls()

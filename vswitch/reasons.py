@@ -23,6 +23,18 @@ class DropReason(Enum):
     NO_EGRESS = "no port to flood to"
     ISOLATED = "isolated port to isolated port"
     VNIC_DOWN = "destination vNIC is down"
+    # 802.1Q VLAN filtering (Linux bridge br_allowed_ingress / br_allowed_egress) and SR-IOV port VLANs
+    NO_PVID = "untagged frame on a port without a PVID"
+    VLAN_NOT_ALLOWED = "VLAN not carried by the port"
+    # SR-IOV per-vNIC controls (ip link set DEV vf N spoofchk / state / max_tx_rate)
+    SPOOFED_SOURCE = "source MAC is not the vNIC's (spoofchk)"
+    SPOOFED_VLAN = "VLAN tag from a vNIC with a port VLAN (spoofchk)"
+    VF_DISABLED = "vNIC link disabled (vf state disable)"
+    RATE_LIMITED = "over the vNIC's max_tx_rate"
+    # port security and loops
+    PORT_SECURITY = "source MAC beyond the port's max_macs (port security)"
+    PORT_SHUT_DOWN = "port shut down by port security"
+    STORM_LIMIT = "switching loop: copy beyond the storm limit"
 
 
 class Verdict(Enum):
@@ -39,6 +51,7 @@ class Verdict(Enum):
     BRIDGED = "bridged between sibling vNICs inside the adapter"
     REFLECTED_TO_SOURCE = "reflected back to the sending vNIC only (private mode)"
     TO_UPLINK = "sent to the uplink"
+    TO_PROMISCUOUS_VNIC = "to the trusted promiscuous vNIC (no vNIC owns the destination)"
     TRANSMITTED = "transmitted"
 
 

@@ -13,6 +13,7 @@ from .mac import MACAddress
 from .network import Network
 from .port import Port
 from .scenario import RunResult
+from .security_report import security_tables
 from .units import format_duration
 
 
@@ -134,6 +135,7 @@ def summary_line(data: dict[str, Any]) -> str:
 
 def as_json(net: Network, result: RunResult) -> dict[str, Any]:
     return {"mac_tables": mac_table_rows(net), "adapters": demux_rows(net), "counters": counter_rows(net),
+            "security": {key: rows for key, _, rows in security_tables(net)},
             "expectations": check_rows(result), "summary": summary(net, result),
             "frames": {name: ids for name, ids in sorted(result.frames.items())},
             "guests": guest_json(net, result), "warnings": list(result.warnings)}
@@ -144,6 +146,7 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
     parts = []
     if not quiet:
         for title, rows in (("MAC tables", mac_table_rows(net)), ("Adapter demultiplexing", demux_rows(net)),
+                            *((title, rows) for _, title, rows in security_tables(net)),
                             ("Interface counters", counter_rows(net)),
                             ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
                             ("Pings, arpings and UDP senders", session_rows(result)),

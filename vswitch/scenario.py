@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import guest_runner
+from . import guest_runner, security_checks
 from .errors import ScenarioError, VSwitchError
 from .mac import BROADCAST, MACAddress
 from .network import Network
@@ -17,6 +17,7 @@ from .reasons import DropReason
 from .switch import LearningSwitch
 from .spec import ActionSpec, ExpectationSpec, TopologySpec, Where
 from .traffic import DEFAULT_ETHERTYPE, ethernet_frame, udp_frame
+from .vlan import push
 
 
 @dataclass
@@ -113,6 +114,8 @@ class ScenarioRunner:
                 self._interface(args)
             elif action.kind == "expect":
                 self._evaluate(args["kind"], args["args"], action.where)
+            elif action.kind == "vf":
+                security_checks.perform_vf(self, args)
             elif action.kind in guest_runner.PERFORMERS:
                 guest_runner.PERFORMERS[action.kind](self, action)
             else:
@@ -129,10 +132,14 @@ class ScenarioRunner:
         src = args["src"] or sender.mac
         if "udp" in args:
             udp = args["udp"]
-            return udp_frame(src, dst, src_ip=udp["src_ip"], dst_ip=udp["dst_ip"], sport=udp["sport"],
-                             dport=udp["dport"], payload=args["payload"], size=args["size"])
-        return ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE, payload=args["payload"],
-                              size=args["size"])
+            frame = udp_frame(src, dst, src_ip=udp["src_ip"], dst_ip=udp["dst_ip"], sport=udp["sport"],
+                              dport=udp["dport"], payload=args["payload"], size=args["size"])
+        else:
+            frame = ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE,
+                                   payload=args["payload"], size=args["size"])
+        for tpid, pcp, vid in reversed(args.get("vlan", ())):  # innermost first: each push is the new outer tag
+            frame = push(frame, tpid, pcp, vid)
+        return frame
 
     def _send(self, args: dict[str, Any]) -> None:
         frame = self._frame_for(args)
@@ -145,10 +152,7 @@ class ScenarioRunner:
         nic = self.net.nic(args["name"])
         if args["up"] is not None:
             self.net.set_admin_state(nic.full_name, args["up"])  # up again: the stack may announce itself
-        if args["promiscuous"] is not None:
-            nic.promiscuous = args["promiscuous"]
-        if args["allmulti"] is not None:
-            nic.allmulti = args["allmulti"]
+        self.net.set_rx_mode(nic.full_name, promiscuous=args["promiscuous"], allmulti=args["allmulti"])
         for group in args["join"]:
             nic.join(group)
         for group in args["leave"]:
@@ -203,9 +207,10 @@ class ScenarioRunner:
         switch = self.net.switch(args["switch"])
         mac: MACAddress = args["mac"]
         port = switch.table.lookup(args["vlan"], mac.packed, self.net.now)
+        vlan = f" in VLAN {args['vlan']}" if args["vlan"] != 1 else ""
         if args["absent"]:
-            return f"{switch.name} has no entry for {mac}", port is None, f"port {port}" if port else "absent"
-        return (f"{switch.name} learned {mac} on {args['port']}", port == args["port"],
+            return f"{switch.name} has no entry for {mac}{vlan}", port is None, f"port {port}" if port else "absent"
+        return (f"{switch.name} learned {mac}{vlan} on {args['port']}", port == args["port"],
                 f"port {port}" if port else "absent")
 
     def _table_size(self, args):
@@ -234,5 +239,5 @@ class ScenarioRunner:
 CHECKS: dict[str, Callable[[ScenarioRunner, dict[str, Any]], tuple[str, bool, str]]] = {
     "delivered": ScenarioRunner._delivered, "not_delivered": ScenarioRunner._not_delivered,
     "dropped": ScenarioRunner._dropped, "table": ScenarioRunner._table, "table_size": ScenarioRunner._table_size,
-    "counter": ScenarioRunner._counter, **guest_runner.CHECKS,
+    "counter": ScenarioRunner._counter, **guest_runner.CHECKS, **security_checks.CHECKS,
 }

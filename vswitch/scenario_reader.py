@@ -14,6 +14,7 @@ from .bounds import ScenarioBudget
 from .fields import frame_count, group_mac, mac_value, virtual_time, where
 from .guest_reader import GUEST_ACTIONS, GUEST_EXPECTATIONS, name_actions
 from .reasons import DropReason
+from .security_reader import SECURITY_ACTIONS, SECURITY_EXPECTATIONS, vlan_tags
 from .spec import ActionSpec, ExpectationSpec
 from .switch import PORT_FLAGS
 from .units import parse_duration
@@ -69,6 +70,8 @@ def _send(r: MapReader) -> dict[str, Any]:
         "interval_ns": r.take("interval", parse_duration, default=1_000_000),
         "name": r.take("name", text, default=None),
     }
+    if "vlan" in r.mapping:  # tags, outermost first (security_reader.py)
+        args["vlan"] = r.take("vlan", vlan_tags)
     if "payload_hex" in r.mapping:
         args["payload"] = r.take("payload_hex", _hex_bytes)
     else:
@@ -128,6 +131,7 @@ def _interface(r: MapReader) -> dict[str, Any]:
 #: action name -> reader of its mapping. ``detach`` takes a bare VM name.
 ACTIONS: dict[str, Callable[[MapReader], dict[str, Any]]] = {
     "send": _send, "link": _link, "attach": _attach, "port": _port, "interface": _interface, **GUEST_ACTIONS,
+    **SECURITY_ACTIONS,
 }
 SCALAR_ACTIONS = {"detach": text}
 
@@ -195,7 +199,7 @@ def _counter(r: MapReader) -> dict[str, Any]:
 
 EXPECTATIONS: dict[str, Callable[[MapReader], dict[str, Any]]] = {
     "delivered": _delivered, "not_delivered": _not_delivered, "dropped": _dropped, "table": _table,
-    "table_size": _table_size, "counter": _counter, **GUEST_EXPECTATIONS,
+    "table_size": _table_size, "counter": _counter, **GUEST_EXPECTATIONS, **SECURITY_EXPECTATIONS,
 }
 
 

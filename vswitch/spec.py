@@ -28,6 +28,14 @@ class Where:
 
 
 @dataclass(frozen=True)
+class PortVlanSpec:
+    """A switch port's VLANs (docs/topology.md, switches): PVID (None: none) and (VID, untagged) members."""
+
+    pvid: Optional[int] = 1
+    vlans: tuple[tuple[int, bool], ...] = ()
+
+
+@dataclass(frozen=True)
 class SwitchSpec:
     name: str
     ageing_ns: int
@@ -36,6 +44,11 @@ class SwitchSpec:
     ports: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...] = ()  # (port, ((flag, value), ...))
     static: tuple[tuple[MACAddress, str], ...] = ()  # (mac, port)
     where: Where = Where()
+    vlan_filtering: bool = False
+    vlan_protocol: str = "802.1Q"
+    port_vlans: tuple[tuple[str, PortVlanSpec], ...] = ()  # (port, its VLANs) for ports that set them
+    port_security: tuple[tuple[str, int, str], ...] = ()  # (port, max_macs, violation)
+    storm_limit: int = 16
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,19 @@ class HostSpec:
 
 
 @dataclass(frozen=True)
+class VFSpec:
+    """SR-IOV controls of a VM's vNIC (``ip link set DEV vf N ...``); defaults are a plain macvlan's."""
+
+    vlan: Optional[int] = None
+    qos: int = 0
+    vlan_protocol: str = "802.1Q"
+    spoofchk: bool = False
+    trust: Optional[bool] = None
+    state: Optional[str] = None
+    max_tx_rate_mbps: int = 0
+
+
+@dataclass(frozen=True)
 class VMSpec:
     name: str
     mac: Optional[MACAddress]  # None: allocate from prefix
@@ -75,6 +101,7 @@ class VMSpec:
     where: Where = Where()
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
     guest: Optional[GuestSpec] = None  # an IPv4 stack (docs/guests.md)
+    vf: Optional[VFSpec] = None  # SR-IOV controls (None: none set)
 
 
 @dataclass(frozen=True)
@@ -87,6 +114,8 @@ class HypervisorSpec:
     where: Where = Where()
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
     guest: Optional[GuestSpec] = None  # an IPv4 stack on the host's own interface <name>.host
+    mac_filter_size: Optional[int] = None  # the adapter's unicast MAC filter entries (None: not modelled)
+    vlan_filtering: bool = False  # a VLAN-aware host bridge (backend: bridge)
 
 
 @dataclass(frozen=True)

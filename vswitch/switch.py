@@ -11,6 +11,11 @@ follow ``net/bridge`` (br_input.c, br_forward.c):
 - a frame is never sent back out its ingress port unless that port is in ``hairpin`` (reflective relay) mode;
   flooding includes the ingress port when it hairpins;
 - between two ``isolated`` ports nothing passes.
+
+With ``vlan_filtering`` (802.1Q, ``vlan.py``) or port security (``portsecurity.py``) on, frames take the
+switch's filtering path (``filtering.py``) instead of the plain one here; a switch that uses neither pays nothing
+for them. A switch cabled to a switch detects loops and bounds broadcast storms (``storm.py``, applied by the
+datapath).
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from typing import NamedTuple
 from .errors import TopologyError
 from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy
 from .frame import DEFAULT_MTU
+from .portsecurity import PortSecurity
 from .reasons import DropReason, Verdict
 from .port import Port
+from .storm import DEFAULT_STORM_LIMIT, StormGuard
+from .vlan import DEFAULT_PVID, PortVlans, protocol_tpid
 
 UNTAGGED_VLAN = 1
 _LINK_LOCAL_PREFIX = bytes.fromhex("0180c20000")
@@ -39,11 +47,15 @@ PORT_FLAGS = {
 
 
 class Decision(NamedTuple):
-    """What a node decided for one frame: where copies go, or why there are none."""
+    """What a node decided for one frame: where copies go, or why there are none.
+
+    ``frames``, when given, holds the bytes each output sends (a VLAN tag added or removed); None: the frame as it
+    arrived goes out everywhere."""
 
     outputs: tuple[Port, ...]
     outcome: Verdict | DropReason
     learned: LearnResult | None = None
+    frames: tuple[bytes, ...] | None = None
 
 
 _FORWARDED = Verdict.FORWARDED
@@ -74,6 +86,10 @@ class SwitchPort(Port):
         self.hairpin: bool = settings["hairpin"]
         self.isolated: bool = settings["isolated"]
         self.forward_refreshed = Decision((self,), _FORWARDED, _REFRESHED)
+        self.vlans = PortVlans.access(DEFAULT_PVID)  # with vlan_filtering: the bridge's default_pvid, untagged
+        self.security: PortSecurity | None = None
+        self.shut_down = False  # by port security's shutdown action
+        self.counters.seen = node.storm.seen if node.storm.armed else None  # loop detection (storm.py)
 
     def flags(self) -> dict[str, bool]:
         return {name: getattr(self, name) for name in PORT_FLAGS}
@@ -85,11 +101,69 @@ class LearningSwitch:
     kind = "switch"
 
     def __init__(self, name: str, *, ageing_ns: int = DEFAULT_AGEING_NS, table_limit: int | None = None,
-                 table_policy: TablePolicy | str = TablePolicy.REFUSE) -> None:
+                 table_policy: TablePolicy | str = TablePolicy.REFUSE, vlan_filtering: bool = False,
+                 vlan_protocol: str = "802.1Q", storm_limit: int = DEFAULT_STORM_LIMIT) -> None:
         self.name = name
         self.table = ForwardingTable(ageing_ns, table_limit, TablePolicy(table_policy))
         self.ports: dict[str, SwitchPort] = {}
         self._port_list: tuple[SwitchPort, ...] = ()
+        self.vlan_filtering = bool(vlan_filtering)
+        self.vlan_protocol = vlan_protocol
+        self.tpid = protocol_tpid(vlan_protocol)
+        self.storm = StormGuard(storm_limit)
+        self.filtered = False  # frames take filtering.py's path
+        self._choose_path()
+
+    # -- VLANs, port security -----------------------------------------------------------------------
+    def _choose_path(self) -> None:
+        """The filtering path when VLAN filtering or a port's security is on; else the plain ``handle_frame``."""
+        filtered = self.vlan_filtering or any(p.security is not None for p in self.ports.values())
+        if filtered and not self.filtered:
+            from .filtering import decide  # noqa: PLC0415 - filtering imports this module
+
+            self.handle_frame = lambda in_port, frame, now: decide(self, in_port, frame, now)  # type: ignore
+        elif self.filtered and not filtered:
+            del self.handle_frame  # back to the plain method (touching __dict__ otherwise would slow every lookup)
+        self.filtered = filtered
+
+    def arm_storm_guard(self) -> None:
+        """Watch for loops: this switch is cabled to a switch (itself included), so a loop may go through it."""
+        self.storm.armed = True
+        for port in self.ports.values():
+            port.counters.seen = self.storm.seen
+
+    def set_vlan_filtering(self, on: bool) -> None:
+        """``ip link set BR type bridge vlan_filtering 1``; the table is flushed, as VLANs change its keys."""
+        self.vlan_filtering = bool(on)
+        for port in self.ports.values():
+            self.table.flush_port(port.name)
+        self._choose_path()
+
+    def set_vlans(self, port: str, vlans: PortVlans) -> None:
+        """A port's VLANs (``bridge vlan add/del``); what it learned in VLANs it no longer carries is forgotten."""
+        self.port(port).vlans = vlans
+        self.table.flush_port(port, keep_vlans=vlans.vlans)
+
+    def set_security(self, port: str, security: PortSecurity | None) -> None:
+        """A port's MAC limit and violation action (None: none, and a shut-down port reopens)."""
+        self.port(port).security = security
+        if security is None:
+            self.reopen(port)
+        self._choose_path()
+
+    def shut_down(self, port: str) -> None:
+        """Port security's shutdown: the port forgets what it learned and stops forwarding (err-disabled)."""
+        target = self.port(port)
+        target.shut_down = True
+        target.forward_refreshed = Decision((), DropReason.PORT_SHUT_DOWN, _REFRESHED)
+        self.table.flush_port(port)
+
+    def reopen(self, port: str) -> None:
+        """Clear a shut-down port (its cable went down and up again)."""
+        target = self.port(port)
+        if target.shut_down:
+            target.shut_down = False
+            target.forward_refreshed = Decision((target,), _FORWARDED, _REFRESHED)
 
     # -- ports ------------------------------------------------------------------------------------
     def add_port(self, name: str | None = None, *, internal: bool = False, **flags: bool) -> SwitchPort:

@@ -19,6 +19,8 @@ from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac
 from .guest_check import check_guests
 from .guest_reader import read_guest
 from .scenario_reader import frame_names, read_expectations, read_scenario
+from .security_reader import (SECURITY_NAMED_FIELDS, read_hypervisor_keys, read_port_keys, read_switch_keys, read_vf,
+                              switch_spec_keys)
 from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec,
                    Where)
 from .switch import PORT_FLAGS
@@ -74,11 +76,13 @@ def _switch(r: MapReader) -> SwitchSpec:
     ageing = r.take("ageing", parse_duration, default=DEFAULT_AGEING_NS)
     limit = r.take("table_limit", integer_between(0, 10_000_000), default=None)
     policy = r.take("table_policy", one_of("refuse", "evict"), default="refuse")
+    keys = read_switch_keys(r)  # vlan_filtering, vlan_protocol, storm_limit (security_reader.py)
     ports = []
     port_map = r.take_map("ports", required=False)
     for port_name in list(port_map.mapping):
         flags_reader = port_map.take_map(port_name)
         values = {flag: flags_reader.take(flag, boolean, default=None) for flag in PORT_FLAGS}
+        read_port_keys(flags_reader, str(port_name), keys)  # pvid, vlans, max_macs, violation
         flags_reader.finish()
         ports.append((str(port_name), tuple((f, v) for f, v in values.items() if v is not None)))
     port_map.finish()
@@ -86,7 +90,7 @@ def _switch(r: MapReader) -> SwitchSpec:
     for entry in r.take_maps("static", required=False):
         static.append((entry.take("mac", unicast_mac), entry.take("port", text)))
         entry.finish()
-    spec = SwitchSpec(name, ageing, limit, policy, tuple(ports), tuple(static), where(r))
+    spec = SwitchSpec(name, ageing, limit, policy, tuple(ports), tuple(static), where(r), **switch_spec_keys(keys))
     r.finish()
     return spec
 
@@ -128,8 +132,9 @@ def _vm(r: MapReader) -> VMSpec:
     mode = r.take("mode", one_of(*MODES), default=None)
     groups = tuple(r.take_list("groups", group_mac, required=False))
     guest = read_guest(r)
+    vf = read_vf(r)  # SR-IOV controls (security_reader.py)
     r.finish()
-    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest)
+    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest, vf=vf)
 
 
 def _hypervisor(r: MapReader) -> HypervisorSpec:
@@ -140,11 +145,12 @@ def _hypervisor(r: MapReader) -> HypervisorSpec:
     if backend == "bridge" and "mode" in r.mapping:
         r.error("mode", "mode applies to backend: adapter (macvlan modes); a host bridge has none")
     guest = read_guest(r)
+    keys = read_hypervisor_keys(r, backend)  # mac_filter_size, vlan_filtering (security_reader.py)
     vms = tuple(_vm(v) for v in r.take_maps("vms", required=False))
     if mode == "passthru" and len(vms) > 1:
         r.error("vms", f"passthru gives the whole adapter to one vNIC, but {len(vms)} VMs are listed")
     r.finish()
-    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"), guest=guest)
+    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"), guest=guest, **keys)
 
 
 def _links(top: MapReader) -> list[LinkSpec]:
@@ -283,6 +289,7 @@ _NAMED_FIELDS = {
     "table": (("switch", "switch"),),
     "table_size": (("switch", "switch"),),
     "counter": (("interface", "interface"),),
+    **SECURITY_NAMED_FIELDS,
 }
 
 

@@ -1,0 +1,99 @@
+"""kernel-check and the security features: what the kernel confirms, what it is kept from, what it refuses.
+
+Needs root, iproute2 and network namespaces (as tests/test_kernelcheck.py); skips otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from vswitch.build import build_network
+from vswitch.kernelcheck import AGREE, NOT_CHECKED, KernelCheckError, check_topology, render, unsupported
+from vswitch.kernelnet import KernelLab, KernelLabError
+from vswitch.topology import load_topology_text
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("bridge") is None,
+                                reason="kernel-check needs root and iproute2 (ip, bridge)")
+PREFIX = "vskk"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _netns_usable() -> None:
+    try:
+        with KernelLab(PREFIX):
+            pass
+    except (KernelLabError, OSError) as exc:
+        pytest.skip(f"cannot create network namespaces here: {exc}")
+
+
+def check(text: str):
+    return check_topology(load_topology_text(text), prefix=PREFIX)
+
+
+def frame(report, label):
+    return next(f for f in report.frames if f.label == label)
+
+
+CABLE_DOWN = """
+name: cable-down
+switches: [{name: sw1}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}]
+hypervisors:
+  - {name: hv1, mac: "02:00:00:00:00:aa", vms: [{name: vm1, mac: "52:54:00:00:00:01"}, {name: vm2, mac: "52:54:00:00:00:02"}]}
+links: [[h1, sw1.p1], [hv1, sw1.p2]]
+scenario:
+  - {at: 0us, send: {from: vm1, to: vm2, name: up}}
+  - {at: 10us, link: {a: hv1, up: false}}
+  - {at: 20us, send: {from: vm1, to: vm2, name: cable-down}}
+  - {at: 30us, send: {from: vm2, dst: broadcast, name: broadcast-cable-down}}
+  - {at: 40us, link: {a: hv1, up: true}}
+  - {at: 50us, send: {from: vm1, to: vm2, name: cable-up}}
+"""
+
+
+def test_a_macvlan_follows_its_lower_devices_carrier_as_vswitch_vnics_do():
+    report = check(CABLE_DOWN)
+    assert report.agrees, render(report)
+    assert [f.verdict for f in report.frames] == [AGREE] * 4
+    assert frame(report, "cable-down").kernel == {} and frame(report, "cable-up").kernel == {"vm2.eth0": 1}
+
+
+SPOOF = """
+name: spoof
+switches: [{name: sw1}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}]
+hypervisors:
+  - {name: hv1, mac: "02:00:00:00:00:aa", vms: [{name: vm1, mac: "52:54:00:00:00:01"}]}
+  - {name: hv2, mac: "02:00:00:00:00:bb", vms: [{name: vm2, mac: "52:54:00:00:00:02", spoofchk: true}]}
+links: [[h1, sw1.p1], [hv1, sw1.p2], [hv2, sw1.p3]]
+scenario:
+  - {at: 0us, send: {from: vm1, to: h1, name: hello}}
+  - {at: 10us, send: {from: vm2, to: h1, src: "52:54:00:00:00:01", name: spoofed}}
+  - {at: 20us, send: {from: h1, to: vm1, name: reply}}
+"""
+
+
+def test_a_frame_the_vf_dropped_is_held_back_from_the_kernel_and_not_checked():
+    report = check(SPOOF)
+    assert report.agrees, render(report)
+    spoofed = frame(report, "spoofed")
+    assert spoofed.verdict == NOT_CHECKED and "spoofchk" in spoofed.note and spoofed.kernel == {}
+    assert frame(report, "reply").kernel == {"vm1.eth0": 1}  # the kernel's bridge did not learn the forgery
+    assert any("spoofchk=True" in line for line in report.not_checked)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("switches: [{name: sw1, vlan_filtering: true}]\nhosts: [{name: h1, mac: '02:00:00:00:00:01'}]\n"
+     "links: [[h1, sw1]]", "vlan_filtering"),
+    ("switches: [{name: sw1, ports: {p1: {max_macs: 1}}}]\nhosts: [{name: h1, mac: '02:00:00:00:00:01'}]\n"
+     "links: [[h1, sw1.p1]]", "no per-port MAC limit"),
+    ("hypervisors: [{name: hv1, mac: '02:00:00:00:00:aa', vms: [{name: vm1, vlan: 10}]}]", "port VLAN"),
+])
+def test_vlans_and_port_security_are_refused_with_the_reason(text, reason):
+    spec = load_topology_text(text)
+    assert reason in unsupported(build_network(spec))[0]
+    with pytest.raises(KernelCheckError, match="cannot express"):
+        check_topology(spec, prefix=PREFIX)
