@@ -45,3 +45,14 @@ def receivers(net: Network, frame_id: int) -> list[str]:
 @pytest.fixture
 def std_lab():
     return lab
+
+
+def require_netns(prefix: str) -> None:
+    """Skip the calling test module when this machine cannot build a kernel lab (no root, no netns)."""
+    from vswitch.kernelnet import KernelLab, KernelLabError
+
+    try:
+        with KernelLab(prefix):
+            pass
+    except (KernelLabError, OSError) as exc:
+        pytest.skip(f"cannot create network namespaces here: {exc}")

@@ -10,6 +10,8 @@ import shutil
 
 import pytest
 
+from conftest import require_netns
+
 from vswitch.build import build_network
 from vswitch.kernelcheck import AGREE, NOT_CHECKED, KernelCheckError, check_topology, render, unsupported
 from vswitch.kernelnet import KernelLab, KernelLabError
@@ -22,11 +24,7 @@ PREFIX = "vskk"
 
 @pytest.fixture(scope="module", autouse=True)
 def _netns_usable() -> None:
-    try:
-        with KernelLab(PREFIX):
-            pass
-    except (KernelLabError, OSError) as exc:
-        pytest.skip(f"cannot create network namespaces here: {exc}")
+    require_netns(PREFIX)
 
 
 def check(text: str):

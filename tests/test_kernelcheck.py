@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_netns
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -40,11 +42,7 @@ ALL_HOSTS, UNKNOWN = "01:00:5e:00:00:01", "02:00:00:00:99:99"  # every Linux int
 
 @pytest.fixture(scope="module", autouse=True)
 def _netns_usable() -> None:
-    try:
-        with KernelLab(PREFIX):
-            pass
-    except (KernelLabError, OSError) as exc:
-        pytest.skip(f"cannot create network namespaces here: {exc}")
+    require_netns(PREFIX)
 
 
 def _names(tag: str) -> list[str]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_netns
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vswitch.kernelnet import FdbEntry, KernelLab, KernelLabError, cleanup_leftovers, ether_frame  # noqa: E402
@@ -25,11 +27,7 @@ H1, H2, HV1, VM1, VM2 = ("02:00:00:00:01:01", "02:00:00:00:01:02", "02:00:00:00:
 
 @pytest.fixture(scope="module", autouse=True)
 def _netns_usable() -> None:
-    try:
-        with KernelLab(PREFIX):
-            pass
-    except (KernelLabError, OSError) as exc:
-        pytest.skip(f"cannot create network namespaces here: {exc}")
+    require_netns(PREFIX)
 
 
 def _netns_names() -> list[str]:
