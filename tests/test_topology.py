@@ -97,7 +97,7 @@ def test_valid_file_gives_top_level_values():
 def test_valid_file_gives_switch_spec():
     assert load(VALID).switches == (SwitchSpec(
         name="sw1", ageing_ns=10 * 10**9, table_limit=64, table_policy="evict",
-        ports=(("p1", (("hairpin", True),)),), static=((MACAddress("02:00:00:00:00:01"), "p1"),),
+        ports=(("p1", (("hairpin", True),)),), static=((MACAddress("02:00:00:00:00:01"), "p1", None),),
         where=W(6, 5, "switches[0]")),)
 
 

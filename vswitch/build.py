@@ -75,10 +75,8 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                                                arp_timeout_ns=guest.arp_timeout_ns, arp_notify=guest.arp_notify))
         for sw in spec.switches:
             where = sw.where
-            for mac, port_name in sw.static:
-                port = net.switch(sw.name).port(port_name)
-                vlan = port.vlans.pvid if sw.vlan_filtering and port.vlans.pvid is not None else 1
-                net.switch(sw.name).table.add_static(vlan, mac.packed, port_name)  # in the port's PVID
+            for mac, port_name, vlan in sw.static:  # vlan None: every VLAN the port carries
+                net.switch(sw.name).add_static(mac.packed, port_name, vlan)
         if capture_dir is not None:
             if pcapng and spec.pcapng:
                 net.capture_pcapng(spec.pcapng)

@@ -14,7 +14,7 @@ from .sriov import STATES
 from .spec import PortVlanSpec, VFSpec
 from .storm import DEFAULT_STORM_LIMIT
 from .units import parse_rate
-from .vlan import MAX_VID, VLAN_PROTOCOLS
+from .vlan import DEFAULT_PVID, MAX_VID, VLAN_PROTOCOLS
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 
 MAX_STORM_LIMIT = 1_000_000
@@ -115,6 +115,35 @@ def read_port_keys(r: MapReader, port: str, keys: dict[str, Any]) -> None:
     elif "violation" in r.mapping:
         r.error("violation", "violation is what happens past max_macs: give max_macs too")
         r.take("violation", text)
+
+
+def _static_vid(value: object) -> int:
+    if value == 0:
+        raise ValueError("VLAN 0 matches no frame on a VLAN-filtering switch: give a VID from 1 to 4094, or leave "
+                         "vlan out to put the entry in every VLAN the port carries")
+    return vid_value(value)
+
+
+def read_static_vlan(r: MapReader, port: str | None, keys: dict[str, Any]) -> int | None:
+    """A static entry's ``vlan`` (``bridge fdb add MAC dev PORT master static vlan VID``); None when not given, and
+    the entry is then in every VLAN the port carries, as the kernel's ``br_fdb_add`` puts it."""
+    if "vlan" not in r.mapping:
+        return None
+    vid = r.take("vlan", _static_vid)
+    if vid is None:
+        return None
+    if not keys["vlan_filtering"]:
+        r.error("vlan", "a static entry's vlan needs vlan_filtering: true on the switch (a VLAN-unaware switch "
+                "has one table for all frames): set it, or leave vlan out")
+        return None
+    spec = dict(keys["port_vlans"]).get(port)
+    carried = ({spec.pvid} - {None}) | {v for v, _ in spec.vlans} if spec is not None else {DEFAULT_PVID}
+    if port is not None and vid not in carried:
+        how = "" if spec is not None else ": the default of a port given no pvid or vlans"
+        r.error("vlan", f"port {port} does not carry VLAN {vid} (it carries {', '.join(map(str, sorted(carried)))}"
+                f"{how}), and the Linux bridge refuses an entry in a VLAN the port lacks: add {vid} to its vlans, "
+                "or give one of those")
+    return vid
 
 
 def switch_spec_keys(keys: dict[str, Any]) -> dict[str, Any]:

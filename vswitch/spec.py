@@ -42,7 +42,7 @@ class SwitchSpec:
     table_limit: Optional[int] = None
     table_policy: str = "refuse"
     ports: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...] = ()  # (port, ((flag, value), ...))
-    static: tuple[tuple[MACAddress, str], ...] = ()  # (mac, port)
+    static: tuple[tuple[MACAddress, str, Optional[int]], ...] = ()  # (mac, port, vlan: None for the port's VLANs)
     where: Where = Where()
     vlan_filtering: bool = False
     vlan_protocol: str = "802.1Q"

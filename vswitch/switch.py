@@ -26,6 +26,7 @@ from typing import NamedTuple
 from .errors import TopologyError
 from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy
 from .frame import DEFAULT_MTU
+from .mac import mac_str
 from .portsecurity import PortSecurity
 from .reasons import DropReason, Verdict
 from .port import Port
@@ -143,6 +144,31 @@ class LearningSwitch:
         """A port's VLANs (``bridge vlan add/del``); what it learned in VLANs it no longer carries is forgotten."""
         self.port(port).vlans = vlans
         self.table.flush_port(port, keep_vlans=vlans.vlans)
+
+    def add_static(self, mac: bytes, port: str, vlan: int | None = None) -> tuple[int, ...]:
+        """``bridge fdb add MAC dev PORT master static [vlan VID]``; returns the VLANs the entry went into.
+
+        Without VLAN filtering the table has one key space (VLAN 1) and ``vlan`` is refused. With it, the entry
+        goes into ``vlan``, which the port must carry (the kernel refuses an "unconfigured vlan"), or, with no
+        ``vlan``, into every VLAN the port carries, as ``br_fdb_add`` does (it also adds a VLAN 0 entry, which
+        no lookup of a VLAN-filtering bridge uses: left out here).
+        """
+        target = self.port(port)
+        if not self.vlan_filtering:
+            if vlan is not None:
+                raise TopologyError(f"static entry {mac_str(mac)} on {target.full_name}: vlan {vlan} needs "
+                                    f"vlan_filtering on switch {self.name}; leave vlan out")
+            vids: tuple[int, ...] = (UNTAGGED_VLAN,)
+        elif vlan is None:
+            vids = tuple(sorted(target.vlans.vlans))
+        elif not target.vlans.carries(vlan):
+            raise TopologyError(f"static entry {mac_str(mac)} on {target.full_name}: the port does not carry VLAN "
+                                f"{vlan} ({target.vlans.describe()}); add it to the port's vlans")
+        else:
+            vids = (vlan,)
+        for vid in vids:
+            self.table.add_static(vid, mac, port)
+        return vids
 
     def set_security(self, port: str, security: PortSecurity | None) -> None:
         """A port's MAC limit and violation action (None: none, and a shut-down port reopens)."""

@@ -19,8 +19,8 @@ from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac
 from .guest_check import check_guests
 from .guest_reader import read_guest
 from .scenario_reader import frame_names, read_expectations, read_scenario
-from .security_reader import (SECURITY_NAMED_FIELDS, read_hypervisor_keys, read_port_keys, read_switch_keys, read_vf,
-                              switch_spec_keys)
+from .security_reader import (SECURITY_NAMED_FIELDS, read_hypervisor_keys, read_port_keys, read_static_vlan,
+                              read_switch_keys, read_vf, switch_spec_keys)
 from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec,
                    Where)
 from .switch import PORT_FLAGS
@@ -88,7 +88,8 @@ def _switch(r: MapReader) -> SwitchSpec:
     port_map.finish()
     static = []
     for entry in r.take_maps("static", required=False):
-        static.append((entry.take("mac", unicast_mac), entry.take("port", text)))
+        mac, port = entry.take("mac", unicast_mac), entry.take("port", text)
+        static.append((mac, port, read_static_vlan(entry, port, keys)))  # vlan (security_reader.py)
         entry.finish()
     spec = SwitchSpec(name, ageing, limit, policy, tuple(ports), tuple(static), where(r), **switch_spec_keys(keys))
     r.finish()
