@@ -12,13 +12,12 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tabulate import tabulate
-
 from . import __version__
 from .build import build_network
 from .errors import VSwitchError
 from .report import as_json, render
 from .scenario import ScenarioRunner
+from .show import render_show
 from .spec import TopologySpec
 from .topology import load_topology
 from .yamlsource import LIMITS, Limits
@@ -115,34 +114,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
-    net = build_network(spec)
-    print(f"{spec.name}: {spec.description}".rstrip(": ") if spec.description else spec.name)
-    rows = []
-    for name in sorted(net.switches):
-        if name in net.hypervisors:
-            continue
-        for port_name, port in sorted(net.switches[name].ports.items()):
-            peer = port.peer.far.full_name if port.peer is not None else "(not connected)"
-            flags = ", ".join(f for f, v in port.flags().items() if v != (f not in ("hairpin", "isolated")))
-            rows.append({"switch port": port.full_name, "connected to": peer, "flags changed": flags or "-"})
-    if rows:
-        print("\n" + tabulate(rows, headers="keys"))
-    rows = []
-    for name in sorted(net.hypervisors):
-        hv = net.hypervisors[name]
-        how = f"adapter, mode {hv.mode}" if hv.adapter else "host bridge"
-        rows.append({"machine": name, "VM": "-", "interface": hv.host.full_name, "MAC": str(hv.host.mac),
-                     "vendor": hv.host.mac.vendor, "attached to": how})
-        for vm_name, vnic in sorted(hv.vms.items()):
-            where = f"mode {vnic.mode}" if vnic.mode else f"port {hv.vif_of(vnic).full_name}"
-            rows.append({"machine": name, "VM": vm_name, "interface": vnic.full_name, "MAC": str(vnic.mac),
-                         "vendor": vnic.mac.vendor, "attached to": f"{name} ({where})"})
-    for name in sorted(net.hosts):
-        for nic in net.hosts[name]:
-            rows.append({"machine": name, "VM": "-", "interface": nic.full_name, "MAC": str(nic.mac),
-                         "vendor": nic.mac.vendor, "attached to": "physical host"})
-    print("\n" + tabulate(rows, headers="keys"))
-    print(f"\n{len(spec.scenario)} scenario actions, {len(spec.expectations)} expectations")
+    print(render_show(spec, build_network(spec)))
     return 0
 
 
@@ -214,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
-    show = command("show", "print the topology: port map, VMs, MACs and vendors", f"vswitch show {EXAMPLE}")
+    show = command("show", "print the topology: port map and settings, VMs, MACs and vendors", f"vswitch show {EXAMPLE}")
     show.add_argument("file")
     _add_limit_option(show)
     show.set_defaults(handler=cmd_show)

@@ -120,12 +120,16 @@ class VFControls:
             self._tat = tat + interval
         return None
 
+    def describe_vlan(self) -> str:
+        """The port VLAN as ``ip link`` sets it: ``10``, ``10 qos 3``, ``100 proto 802.1ad`` ('' without one)."""
+        if self.vlan is None:
+            return ""
+        return (f"{self.vlan}" + (f" qos {self.qos}" if self.qos else "")
+                + (" proto 802.1ad" if self.tpid == TPID_8021AD else ""))
+
     def describe(self) -> str:
         """``vlan 10 qos 3 802.1Q, spoofchk on, trust off, state auto, max_tx_rate 10`` (what ``ip link`` shows)."""
-        parts = []
-        if self.vlan is not None:
-            parts.append(f"vlan {self.vlan}" + (f" qos {self.qos}" if self.qos else "")
-                         + (" proto 802.1ad" if self.tpid == TPID_8021AD else ""))
+        parts = [f"vlan {self.describe_vlan()}"] if self.vlan is not None else []
         parts.append(f"spoofchk {'on' if self.spoofchk else 'off'}")
         if self.trust is not None:
             parts.append(f"trust {'on' if self.trust else 'off'}")

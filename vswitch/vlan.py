@@ -70,7 +70,12 @@ class PortVlans:
 
     def describe(self) -> str:
         """``pvid 10; 10 untagged; 20, 30 tagged`` for reports."""
-        parts = [f"pvid {self.pvid}" if self.pvid is not None else "no pvid"]
+        pvid = f"pvid {self.pvid}" if self.pvid is not None else "no pvid"
+        return "; ".join(part for part in (pvid, self.members()) if part)
+
+    def members(self) -> str:
+        """``10 untagged; 20, 30 tagged``: the VLANs the port carries and how each leaves it."""
+        parts = []
         untagged = sorted(self.untagged)
         tagged = sorted(self.vlans - self.untagged)
         if untagged:
