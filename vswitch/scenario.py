@@ -110,6 +110,7 @@ class ScenarioRunner:
                     raise ScenarioError(f"{port.full_name} is not a switch port: flags apply to switch ports")
                 for flag, value in args["flags"].items():
                     port.node.set_flag(port.name, flag, value)
+                security_checks.perform_port(port, args)  # pvid, vlans, max_macs, violation
             elif action.kind == "interface":
                 self._interface(args)
             elif action.kind == "expect":

@@ -65,6 +65,16 @@ class PortVlans:
         """An access port: VLAN ``vid`` only, as PVID, untagged (``bridge vlan add vid V pvid untagged``)."""
         return cls(vid, (vid,), (vid,))
 
+    @classmethod
+    def declared(cls, pvid: int | None, members: Iterable[tuple[int, bool]]) -> "PortVlans":
+        """A port's ``pvid`` and ``vlans`` as a topology file gives them ((VID, untagged) pairs): a PVID that is not
+        listed is also the port's untagged VLAN on egress (an access port, or a trunk's native VLAN)."""
+        members = tuple(members)
+        untagged = [vid for vid, flag in members if flag]
+        if pvid is not None and pvid not in {vid for vid, _ in members}:
+            untagged.append(pvid)
+        return cls(pvid, [vid for vid, _ in members], untagged)
+
     def carries(self, vid: int) -> bool:
         return vid in self.vlans
 
