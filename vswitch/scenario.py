@@ -17,7 +17,7 @@ from .reasons import DropReason
 from .switch import LearningSwitch
 from .spec import ActionSpec, ExpectationSpec, TopologySpec, Where
 from .traffic import DEFAULT_ETHERTYPE, ethernet_frame, udp_frame
-from .vlan import push
+from .vlan import push_tags
 
 
 @dataclass
@@ -138,9 +138,7 @@ class ScenarioRunner:
         else:
             frame = ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE,
                                    payload=args["payload"], size=args["size"])
-        for tpid, pcp, vid in reversed(args.get("vlan", ())):  # innermost first: each push is the new outer tag
-            frame = push(frame, tpid, pcp, vid)
-        return frame
+        return push_tags(frame, args.get("vlan", ()))
 
     def _send(self, args: dict[str, Any]) -> None:
         frame = self._frame_for(args)

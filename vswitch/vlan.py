@@ -134,6 +134,13 @@ def push(frame: bytes, tpid: int, pcp: int, vid: int) -> bytes:
     return frame[:12] + bytes(((tpid >> 8) & 0xFF, tpid & 0xFF, tci >> 8, tci & 0xFF)) + frame[12:]
 
 
+def push_tags(frame: bytes, tags: Iterable[tuple[int, int, int]]) -> bytes:
+    """Insert ``tags`` ((TPID, PCP, VID), outermost first) after the MAC addresses."""
+    for tpid, pcp, vid in reversed(tuple(tags)):  # innermost first: each push is the new outer tag
+        frame = push(frame, tpid, pcp, vid)
+    return frame
+
+
 def strip(frame: bytes) -> bytes:
     """Remove the outer tag (the caller knows there is one)."""
     return frame[:12] + frame[16:]
