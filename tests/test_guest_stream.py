@@ -1,4 +1,5 @@
-"""Streams: one Scapy template, fields patched in bytes, checksums updated incrementally and still right."""
+"""Streams: one Scapy template, fields patched in bytes, checksums updated incrementally and still right;
+VLAN tags inserted once, the fields found behind them."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from fractions import Fraction
 
 import pytest
 from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
+from scapy.layers.l2 import Dot1Q, Ether
+from scapy.utils import rdpcap
 
 from vswitch.build import build_network
+from vswitch.errors import TopologyError
 from vswitch.scenario import ScenarioRunner
 from vswitch.stream import FrameTemplate, StreamSpec, Vary, field_value, frame_times
 from vswitch.topology import load_topology_text
 from vswitch.traffic import ethernet_frame, udp_frame
+from vswitch.vlan import push_tags
 
 
 def template():
@@ -88,3 +92,90 @@ expect:
     assert [Ether(d.frame)[UDP].sport for d in deliveries] == list(range(2000, 2020))
     assert deliveries[1].time_ns - deliveries[0].time_ns == (64 + 24) * 8 * 1000  # 1 Mbps
     assert result.streams["s1"]["frames"] == 20
+
+
+def test_tagged_templates_find_their_fields_behind_the_tags_and_keep_the_checksums_right():
+    tagged = push_tags(template(), ((0x88A8, 0, 100), (0x8100, 5, 20)))
+    maker = FrameTemplate(tagged, (Vary("udp.sport", step=7), Vary("ip.src", start=field_value("ip.src", "10.0.0.1")),
+                                   Vary("ip.id"), Vary("seq"), Vary("eth.src", cycle=3)), udp=True, tags=2)
+    assert maker.frame(0)[:12] == tagged[:12] and maker.frame(0)[12:20] == tagged[12:20]  # the tags stay
+    for i in (0, 1, 2, 77, 65536):
+        frame = maker.frame(i)
+        assert frame[12:20] == tagged[12:20]
+        inner = frame[:12] + frame[20:]  # the same frame without its tags: checksums right at the moved offsets
+        assert_udp_checksums(inner)
+        packet = Ether(inner)
+        assert (packet[UDP].sport, packet[IP].id, bytes(packet[UDP].payload)[:4]) == (
+            (1000 + 7 * i) % 65536, i % 65536, i.to_bytes(4, "big"))
+    raw = push_tags(ethernet_frame("02:00:00:00:00:01", "02:00:00:00:00:02", size=60), ((0x8100, 0, 10),))
+    assert FrameTemplate(raw, (Vary("seq", start=9),), udp=False, tags=1).frame(1)[18:22] == (10).to_bytes(4, "big")
+
+
+TRUNK = """\
+name: tagged-streams
+switches:
+  - name: sw1
+    vlan_filtering: true
+    ports:
+      p1: {pvid: none, vlans: [10, 20]}
+      p2: {pvid: 10}
+      p3: {pvid: 20}
+      p4: {pvid: 1, vlans: [10, 20]}
+hosts:
+  - {name: t, mac: "02:00:00:00:00:01"}
+  - {name: a, mac: "02:00:00:00:00:02"}
+  - {name: b, mac: "02:00:00:00:00:03", ip: 192.0.2.3/24}
+hypervisors:
+  - name: hv1
+    mac: "02:00:00:00:00:aa"
+    vms:
+      - {name: vm1, mac: "52:54:00:00:00:01", vlan: 10, qos: 3}
+      - {name: vm2, mac: "52:54:00:00:00:02", vlan: 10, spoofchk: true}
+links: [[t, sw1.p1], [a, sw1.p2], [b, sw1.p3], [hv1, sw1.p4]]
+captures:
+  points: [t, b, hv1.uplink]
+scenario:
+  - stream: {from: t, to: b, count: 4, interval: 1us, vlan: {vid: 20, pcp: 5}, name: to-b,
+             udp: {src_ip: 192.0.2.1, dst_ip: 192.0.2.3, dport: 9}, vary: [{field: udp.sport}, {field: seq}]}
+  - at: 1ms
+    stream: {from: t, dst: broadcast, count: 2, vlan: 10, name: vlan10}
+  - at: 2ms
+    stream: {from: t, dst: broadcast, count: 2, vlan: 30, name: vlan30}
+  - at: 3ms
+    stream: {from: vm1, dst: broadcast, count: 2, vlan: 20, name: double}
+  - at: 4ms
+    stream: {from: vm2, dst: broadcast, count: 2, vlan: 20, name: spoofed}
+expect:
+  - udp_received: {on: b, port: 9, from: 192.0.2.1, count: 4}
+  - counter: {interface: b, rx_packets: 4}
+  - counter: {interface: a, rx_packets: 4}     # vlan10, and vm1's double-tagged frames (outer VLAN 10)
+  - counter: {interface: sw1.p1, rx_dropped: {vlan_not_allowed: 2}}
+  - counter: {interface: vm2, tx_dropped: {spoofed_vlan: 2}}
+"""
+
+
+def test_a_streams_vlan_tags_its_frames_and_delivery_follows_the_vlan(tmp_path):
+    spec = load_topology_text(TRUNK, "tagged.yaml")
+    assert spec.scenario[0].args["vlan"] == ((0x8100, 5, 20),)
+    net = build_network(spec, capture_dir=tmp_path)
+    result = ScenarioRunner(spec, net).run()
+    net.close()
+    assert result.passed, [(c.description, c.actual) for c in result.checks if not c.passed]
+    assert result.streams["to-b"]["frame size"] == 64  # 60 bytes and the tag
+    sent = [p for p in rdpcap(str(tmp_path / "t.pcap")) if p.src == "02:00:00:00:00:01"]
+    assert [(p[Dot1Q].vlan, p[Dot1Q].prio) for p in sent] == [(20, 5)] * 4 + [(10, 0)] * 2 + [(30, 0)] * 2
+    assert [p[UDP].sport for p in sent[:4]] == [1024, 1025, 1026, 1027]
+    received = rdpcap(str(tmp_path / "b.pcap"))  # an access port: untagged, checksums still right
+    assert len(received) == 4 and not any(Dot1Q in p for p in received)
+    for p in received:
+        assert_udp_checksums(bytes(p))
+    # vm1's VF puts its port VLAN (10, qos 3) in front of the stream's tag: a double-tagged frame on the uplink
+    uplink = [p for p in rdpcap(str(tmp_path / "hv1-uplink.pcap")) if p.src == "52:54:00:00:00:01"]
+    assert [(p[Dot1Q].vlan, p[Dot1Q].prio, p[Dot1Q].payload[Dot1Q].vlan) for p in uplink] == [(10, 3, 20)] * 2
+
+
+def test_stream_vlan_mistakes_are_reported_with_their_place():
+    with pytest.raises(TopologyError, match=r"s.yaml:\d+:\d+: scenario\[0\].stream.vlan: .*802.1ad"):
+        load_topology_text("hosts: [{name: t, mac: '02:00:00:00:00:01'}]\n"
+                           "scenario: [{stream: {from: t, dst: broadcast, count: 1, vlan: {vid: 5, proto: q}}}]\n",
+                           "s.yaml")

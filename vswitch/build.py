@@ -37,10 +37,7 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                 for flag, value in flags:
                     setattr(port, flag, value)
             for port_name, vlans in sw.port_vlans:
-                untagged = [vid for vid, flag in vlans.vlans if flag]
-                if vlans.pvid is not None and vlans.pvid not in {vid for vid, _ in vlans.vlans}:
-                    untagged.append(vlans.pvid)  # a PVID not listed is the port's untagged (access/native) VLAN
-                switch.set_vlans(port_name, PortVlans(vlans.pvid, [vid for vid, _ in vlans.vlans], untagged))
+                switch.set_vlans(port_name, PortVlans.declared(vlans.pvid, vlans.vlans))
             for port_name, max_macs, violation in sw.port_security:
                 switch.set_security(port_name, PortSecurity(max_macs, violation))
         for host in spec.hosts:

@@ -18,6 +18,7 @@ from .adapter import MODES
 from .fields import frame_count, mac_value, virtual_time, where
 from .inet import address_value, interface_value
 from .migrate import ANNOUNCERS
+from .security_reader import vlan_tags
 from .sessions import DEFAULT_PING_TIMEOUT_NS
 from .spec import ActionSpec, GuestSpec
 from .stream import FIELDS, Vary, field_value
@@ -180,6 +181,7 @@ def _stream(r: MapReader) -> dict[str, Any]:
         "size": r.take("size", integer_between(14, 1514), default=60),
         "count": r.take("count", frame_count(r)),
         "name": r.take("name", text, default=None),
+        "vlan": r.take("vlan", vlan_tags, default=()),  # tags, outermost first (security_reader.py)
         **_timing(r, 1_000_000),
     }
     udp = r.take_map("udp", required=False)

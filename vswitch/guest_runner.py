@@ -22,6 +22,7 @@ from .spec import ActionSpec
 from .stackdriver import StackDriver, stack_of
 from .stream import StreamSpec, period_ns
 from .traffic import DEFAULT_ETHERTYPE, ethernet_frame, udp_frame
+from .vlan import push_tags
 
 if TYPE_CHECKING:
     from .scenario import ScenarioRunner
@@ -104,10 +105,11 @@ def perform_stream(runner: "ScenarioRunner", action: ActionSpec) -> None:
                              dport=udp["dport"], size=args["size"])
     else:
         template = ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE, size=args["size"])
-    spec = StreamSpec(sender.full_name, template, args["count"], args["vary"], "udp" in args,
-                      interval_ns=args["interval_ns"], pps=args["pps"], bps=args["bps"])
+    tags = args.get("vlan", ())
+    spec = StreamSpec(sender.full_name, push_tags(template, tags), args["count"], args["vary"], "udp" in args,
+                      interval_ns=args["interval_ns"], pps=args["pps"], bps=args["bps"], tags=len(tags))
     runner.result.streams[args["name"]] = {"name": args["name"], "from": sender.full_name, "frames": args["count"],
-                                           "frame size": len(template),
+                                           "frame size": len(spec.template),
                                            "varying": ", ".join(v.field for v in args["vary"]) or "-"}
     net.send_stream(spec.frames(net.now))
 

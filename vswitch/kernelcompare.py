@@ -332,6 +332,8 @@ class KernelTopology:
         if kind == "link":
             lab.set_link(self.cables[step.target["link"]], args["up"])
         elif kind == "port":
+            if args.get("security") is not None:
+                return "port security (max_macs) has no kernel equivalent: the Linux bridge has no per-port MAC limit"
             key = step.target["port"]
             if key in lab.ports:  # a port with no cable has nothing to set in the kernel
                 lab.set_port(key, **args["flags"])

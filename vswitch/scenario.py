@@ -17,7 +17,7 @@ from .reasons import DropReason
 from .switch import LearningSwitch
 from .spec import ActionSpec, ExpectationSpec, TopologySpec, Where
 from .traffic import DEFAULT_ETHERTYPE, ethernet_frame, udp_frame
-from .vlan import push
+from .vlan import push_tags
 
 
 @dataclass
@@ -110,6 +110,7 @@ class ScenarioRunner:
                     raise ScenarioError(f"{port.full_name} is not a switch port: flags apply to switch ports")
                 for flag, value in args["flags"].items():
                     port.node.set_flag(port.name, flag, value)
+                security_checks.perform_port(port, args)  # pvid, vlans, max_macs, violation
             elif action.kind == "interface":
                 self._interface(args)
             elif action.kind == "expect":
@@ -137,9 +138,7 @@ class ScenarioRunner:
         else:
             frame = ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE,
                                    payload=args["payload"], size=args["size"])
-        for tpid, pcp, vid in reversed(args.get("vlan", ())):  # innermost first: each push is the new outer tag
-            frame = push(frame, tpid, pcp, vid)
-        return frame
+        return push_tags(frame, args.get("vlan", ()))
 
     def _send(self, args: dict[str, Any]) -> None:
         frame = self._frame_for(args)

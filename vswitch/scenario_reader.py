@@ -14,7 +14,7 @@ from .bounds import ScenarioBudget
 from .fields import frame_count, group_mac, mac_value, virtual_time, where
 from .guest_reader import GUEST_ACTIONS, GUEST_EXPECTATIONS, name_actions
 from .reasons import DropReason
-from .security_reader import SECURITY_ACTIONS, SECURITY_EXPECTATIONS, vlan_tags
+from .security_reader import PORT_KEYS, SECURITY_ACTIONS, SECURITY_EXPECTATIONS, read_port_action_keys, vlan_tags
 from .spec import ActionSpec, ExpectationSpec
 from .switch import PORT_FLAGS
 from .units import parse_duration
@@ -109,8 +109,9 @@ def _port(r: MapReader) -> dict[str, Any]:
     args = {"port": r.take("port", text)}
     flags = {flag: r.take(flag, boolean, default=None) for flag in PORT_FLAGS}
     args["flags"] = {k: v for k, v in flags.items() if v is not None}
-    if not args["flags"]:
-        r.error(None, f"set at least one flag: {', '.join(PORT_FLAGS)}")
+    args.update(read_port_action_keys(r))  # pvid, vlans, max_macs, violation (security_reader.py)
+    if not any(key in r.mapping for key in (*PORT_FLAGS, *PORT_KEYS)):
+        r.error(None, f"set at least one flag ({', '.join(PORT_FLAGS)}) or port key ({', '.join(PORT_KEYS)})")
     r.finish()
     return args
 

@@ -1,5 +1,6 @@
-"""Run the security rows of a scenario: the ``vf`` action and the ``vf``, ``adapter``, ``port_security`` and
-``loop`` expectations (read by ``security_reader.py``; documented in docs/topology.md and docs/security.md).
+"""Run the security rows of a scenario: the ``vf`` action, the port keys of the ``port`` action, and the ``vf``,
+``adapter``, ``port_security`` and ``loop`` expectations (read by ``security_reader.py``; documented in
+docs/topology.md and docs/security.md).
 
 Each check returns ``(description, passed, actual)`` like the other rows of ``scenario.CHECKS``.
 """
@@ -9,16 +10,40 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import ScenarioError
+from .portsecurity import PortSecurity
 from .switch import LearningSwitch
+from .vlan import PortVlans
 
 if TYPE_CHECKING:
     from .network import Network
     from .scenario import ScenarioRunner
+    from .switch import SwitchPort
 
 
 def perform_vf(runner: "ScenarioRunner", args: dict[str, Any]) -> None:
     """``ip link set DEV vf N ...`` mid-run."""
     runner.net.set_vf(args["vm"], **args["changes"])
+
+
+def perform_port(port: "SwitchPort", args: dict[str, Any]) -> None:
+    """The port keys of a ``port`` action, each as if declared anew (docs/topology.md, port).
+
+    ``pvid``/``vlans`` replace the port's VLANs (``bridge vlan del`` of the old set, ``add`` of the new); what it
+    learned in a VLAN it no longer carries is forgotten, as ``nbp_vlan_delete`` -> ``br_fdb_delete_by_port`` does.
+    ``max_macs``/``violation`` replace its limit and action; the violation count and a shutdown stay (only its
+    cable going down and up reopens an err-disabled port), and entries past a lowered limit stay until they age
+    out or are flushed: a new source is a violation until then."""
+    switch = port.node
+    vlans = args.get("vlans")
+    if vlans is not None:
+        if not switch.vlan_filtering:
+            raise ScenarioError(f"{port.full_name}: port VLANs need vlan_filtering on switch {switch.name}")
+        switch.set_vlans(port.name, PortVlans.declared(vlans.pvid, vlans.vlans))
+    if args.get("security") is not None:
+        security = PortSecurity(*args["security"])
+        if port.security is not None:
+            security.violations, security.shut_down_ns = port.security.violations, port.security.shut_down_ns
+        switch.set_security(port.name, security)
 
 
 def loop_ports(net: "Network") -> list[str]:

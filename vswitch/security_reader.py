@@ -1,21 +1,24 @@
 """Read the VLAN, SR-IOV, port-security and loop keys of topology files (docs/topology.md, docs/security.md).
 
 The section readers of ``topology.py`` call these for the keys they add to switches, switch ports, hypervisors and
-VMs; ``scenario_reader.py`` adds the ``vf`` action, the ``vlan`` key of ``send`` and the expectations ``vf``,
-``adapter``, ``port_security`` and ``loop`` from the tables at the end.
+VMs; ``scenario_reader.py`` adds the ``vf`` action, the port keys of the ``port`` action, the ``vlan`` key of
+``send`` and ``stream`` and the expectations ``vf``, ``adapter``, ``port_security`` and ``loop`` from the tables at
+the end.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .fields import where
 from .portsecurity import VIOLATIONS
 from .sriov import STATES
-from .spec import PortVlanSpec, VFSpec
+from .spec import PortVlanSpec, TopologySpec, VFSpec
 from .storm import DEFAULT_STORM_LIMIT
 from .units import parse_rate
 from .vlan import DEFAULT_PVID, MAX_VID, VLAN_PROTOCOLS
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
+from .yamlsource import Document, Location
 
 MAX_STORM_LIMIT = 1_000_000
 MAX_FILTER_SIZE = 1_000_000
@@ -144,6 +147,39 @@ def read_static_vlan(r: MapReader, port: str | None, keys: dict[str, Any]) -> in
                 f"{how}), and the Linux bridge refuses an entry in a VLAN the port lacks: add {vid} to its vlans, "
                 "or give one of those")
     return vid
+
+
+def read_port_action_keys(r: MapReader) -> dict[str, Any]:
+    """The port keys of a ``port`` action, read as a switch's ``ports`` reads them: ``vlans`` (a ``PortVlanSpec``,
+    or None without ``pvid`` and ``vlans``) and ``security`` ((max_macs, violation), or None). Whether the switch
+    filters VLANs is checked with the whole file (``check_port_actions``)."""
+    keys: dict[str, Any] = {"vlan_filtering": True, "port_vlans": [], "port_security": []}
+    places = {key: where(r, key) for key in ("pvid", "vlans") if key in r.mapping}
+    read_port_keys(r, "", keys)
+    return {"vlans": keys["port_vlans"][0][1] if keys["port_vlans"] else None,
+            "security": keys["port_security"][0][1:] if keys["port_security"] else None, "_where": places}
+
+
+def check_port_actions(spec: TopologySpec, document: Document) -> None:
+    """Report ``port`` actions that set VLANs on a switch without ``vlan_filtering``, or on a host bridge (whose
+    ports' VLANs follow its VMs' ``vlan``), at the ``pvid`` or ``vlans`` key."""
+    switches = {sw.name: sw for sw in spec.switches}
+    bridges = {hv.name for hv in spec.hypervisors if hv.backend == "bridge"}
+    for action in spec.scenario:
+        if action.kind != "port" or action.args.get("vlans") is None:
+            continue
+        node = action.args["port"].split(".", 1)[0]
+        place = next(iter(action.args["_where"].values()), action.where)
+        if node in bridges:
+            message = (f"{node} is a host bridge: its ports' VLANs follow its VMs' vlan; change a guest's VLAN with "
+                       "a vf action ({vm: VM, vlan: VID})")
+        elif node in switches and not switches[node].vlan_filtering:
+            line = f" (line {switches[node].where.line})" if switches[node].where.line else ""
+            message = (f"port VLANs need vlan_filtering: true on switch {node}{line}: a VLAN-unaware bridge "
+                       "forwards tags as payload")
+        else:
+            continue  # not a switch: _check_names reports it
+        document.report(Location(place.line, place.column) if place.line else None, place.path, message)
 
 
 def switch_spec_keys(keys: dict[str, Any]) -> dict[str, Any]:

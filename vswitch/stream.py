@@ -17,6 +17,7 @@ from fractions import Fraction
 from ipaddress import IPv4Address
 from typing import Iterator, NamedTuple, Optional
 
+from .frame import TAG_LEN
 from .inet import update_checksum
 from .link import WIRE_OVERHEAD_BYTES
 from .mac import MACAddress
@@ -31,7 +32,8 @@ class StreamField(NamedTuple):
     needs_udp: bool
 
 
-#: The fields a stream can vary, at their offsets in an untagged frame (Ethernet 0, IPv4 14, UDP 34, data 42).
+#: The fields a stream can vary, at their offsets in an untagged frame (Ethernet 0, IPv4 14, UDP 34, data 42);
+#: a stream with VLAN tags finds those after the MAC addresses 4 bytes further per tag.
 FIELDS: dict[str, StreamField] = {
     "eth.dst": StreamField(0, 6, "mac", False, False, False),
     "eth.src": StreamField(6, 6, "mac", False, False, False),
@@ -71,22 +73,27 @@ def field_value(name: str, value: object) -> int:
 
 
 class FrameTemplate:
-    """A template frame and the fields that vary in it; ``frame(i)`` is frame number ``i``."""
+    """A template frame and the fields that vary in it; ``frame(i)`` is frame number ``i``. With ``tags`` VLAN
+    tags after the MAC addresses, everything after them lies 4 bytes further per tag."""
 
-    def __init__(self, template: bytes, vary: tuple[Vary, ...], *, udp: bool) -> None:
+    def __init__(self, template: bytes, vary: tuple[Vary, ...], *, udp: bool, tags: int = 0) -> None:
         self.template = bytes(template)
         self.udp = udp
         self._fields = []
+        shift = TAG_LEN * tags
         for v in vary:
             spec = FIELDS[v.field]
             offset = spec.offset if (udp or v.field != "seq") else 14
+            offset += shift if offset >= 12 else 0
             if offset + spec.width > len(template):
                 raise ValueError(f"{v.field} lies beyond the end of a {len(template)}-byte frame: make size larger")
             start = v.start if v.start is not None else int.from_bytes(template[offset:offset + spec.width], "big")
             self._fields.append((offset, spec.width, start, v.step, v.cycle, spec.ip_checksum and udp,
                                  spec.udp_checksum and udp))
-        self._ip_sum = int.from_bytes(self.template[IP_CHECKSUM], "big")
-        self._udp_sum = int.from_bytes(self.template[UDP_CHECKSUM], "big") if udp else 0
+        self._ip_checksum = slice(IP_CHECKSUM.start + shift, IP_CHECKSUM.stop + shift)
+        self._udp_checksum = slice(UDP_CHECKSUM.start + shift, UDP_CHECKSUM.stop + shift)
+        self._ip_sum = int.from_bytes(self.template[self._ip_checksum], "big")
+        self._udp_sum = int.from_bytes(self.template[self._udp_checksum], "big") if udp else 0
 
     def frame(self, i: int) -> bytes:
         frame = bytearray(self.template)
@@ -101,9 +108,9 @@ class FrameTemplate:
             if in_udp:
                 udp_old, udp_new = udp_old + old, udp_new + value
         if ip_old:
-            frame[IP_CHECKSUM] = update_checksum(self._ip_sum, ip_old, ip_new).to_bytes(2, "big")
+            frame[self._ip_checksum] = update_checksum(self._ip_sum, ip_old, ip_new).to_bytes(2, "big")
         if udp_old and self._udp_sum:
-            frame[UDP_CHECKSUM] = (update_checksum(self._udp_sum, udp_old, udp_new) or 0xFFFF).to_bytes(2, "big")
+            frame[self._udp_checksum] = (update_checksum(self._udp_sum, udp_old, udp_new) or 0xFFFF).to_bytes(2, "big")
         return bytes(frame)
 
 
@@ -137,10 +144,11 @@ class StreamSpec:
     interval_ns: Optional[int] = None
     pps: Optional[Fraction] = None
     bps: Optional[int] = None
+    tags: int = 0  # VLAN tags in the template after the MAC addresses
 
     def frames(self, start_ns: int) -> Iterator[tuple[int, str, bytes]]:
         """The lazy ``(time_ns, interface, frame)`` items of the stream starting at ``start_ns``."""
-        maker = FrameTemplate(self.template, self.vary, udp=self.udp)
+        maker = FrameTemplate(self.template, self.vary, udp=self.udp, tags=self.tags)
         times = frame_times(start_ns, self.count, interval_ns=self.interval_ns, pps=self.pps, bps=self.bps,
                             frame_len=max(60, len(self.template)))
         for i, time_ns in enumerate(times):

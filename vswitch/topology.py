@@ -19,7 +19,8 @@ from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac
 from .guest_check import check_guests
 from .guest_reader import read_guest
 from .scenario_reader import frame_names, read_expectations, read_scenario
-from .security_reader import (SECURITY_NAMED_FIELDS, read_hypervisor_keys, read_port_keys, read_static_vlan,
+from .security_reader import (SECURITY_NAMED_FIELDS, check_port_actions, read_hypervisor_keys, read_port_keys,
+                              read_static_vlan,
                               read_switch_keys, read_vf, switch_spec_keys)
 from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec,
                    Where)
@@ -65,6 +66,7 @@ def read_topology(document: Document) -> TopologySpec:
         scenario=tuple(sorted(scenario, key=lambda a: a.at_ns)), expectations=tuple(expectations),
         until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename)
     _check_names(spec, document)
+    check_port_actions(spec, document)
     check_network(spec, document)
     check_guests(spec, document)
     document.check()

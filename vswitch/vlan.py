@@ -65,6 +65,16 @@ class PortVlans:
         """An access port: VLAN ``vid`` only, as PVID, untagged (``bridge vlan add vid V pvid untagged``)."""
         return cls(vid, (vid,), (vid,))
 
+    @classmethod
+    def declared(cls, pvid: int | None, members: Iterable[tuple[int, bool]]) -> "PortVlans":
+        """A port's ``pvid`` and ``vlans`` as a topology file gives them ((VID, untagged) pairs): a PVID that is not
+        listed is also the port's untagged VLAN on egress (an access port, or a trunk's native VLAN)."""
+        members = tuple(members)
+        untagged = [vid for vid, flag in members if flag]
+        if pvid is not None and pvid not in {vid for vid, _ in members}:
+            untagged.append(pvid)
+        return cls(pvid, [vid for vid, _ in members], untagged)
+
     def carries(self, vid: int) -> bool:
         return vid in self.vlans
 
@@ -127,6 +137,13 @@ def push(frame: bytes, tpid: int, pcp: int, vid: int) -> bytes:
     """Insert a tag after the MAC addresses (the new outer tag)."""
     tci = (pcp << 13) | vid
     return frame[:12] + bytes(((tpid >> 8) & 0xFF, tpid & 0xFF, tci >> 8, tci & 0xFF)) + frame[12:]
+
+
+def push_tags(frame: bytes, tags: Iterable[tuple[int, int, int]]) -> bytes:
+    """Insert ``tags`` ((TPID, PCP, VID), outermost first) after the MAC addresses."""
+    for tpid, pcp, vid in reversed(tuple(tags)):  # innermost first: each push is the new outer tag
+        frame = push(frame, tpid, pcp, vid)
+    return frame
 
 
 def strip(frame: bytes) -> bytes:
