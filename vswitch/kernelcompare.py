@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,6 +24,7 @@ from .kernelnet import InjectResult, KernelLab, KernelLabError
 from .kernelscope import NO_COUNTERPART
 from .network import Network
 from .nic import DEFAULT_GROUPS, NIC, VNIC
+from .realtime import now_s, sleep_until
 from .scenario import ScenarioRunner
 from .reasons import Verdict
 from .spec import ActionSpec, TopologySpec
@@ -386,7 +386,7 @@ class KernelTopology:
         outcomes: dict[int, KernelOutcome] = {}
         for step in steps:
             if pace_s is not None:
-                time.sleep(max(0.0, pace_s + step.time_ns * self.time_scale / 1e9 - time.monotonic()))
+                sleep_until(pace_s + step.time_ns * self.time_scale / 1e9)
             if step.frame_id is None:
                 blocked = self.perform(step)
                 if blocked:
@@ -398,7 +398,7 @@ class KernelTopology:
                 outcomes[step.frame_id] = KernelOutcome(None, note=f"dropped by {step.sender}'s VF in vswitch "
                                                                    f"({step.target['held'].name.lower()})")
             else:
-                self.sent_at[step.frame_id] = time.monotonic()
+                self.sent_at[step.frame_id] = now_s()
                 outcomes[step.frame_id] = self.send(step)
         return outcomes, ""
 
