@@ -20,7 +20,9 @@ from typing import Any
 from .errors import VSwitchError
 from .frame import pad
 from .hypervisor import Hypervisor
-from .kernelnet import InjectResult, KernelLab, KernelLabError
+from .kernelio import InjectResult
+from .kernelnet import KernelLab
+from .kernelns import KernelLabError
 from .kernelscope import NO_COUNTERPART
 from .network import Network
 from .nic import DEFAULT_GROUPS, NIC, VNIC
