@@ -1,10 +1,11 @@
 """``vswitch kernel-check FILE``: run a topology file on the Linux kernel and in vswitch, compare who received what.
 
-The kernel is the oracle (DESIGN.md section 6). ``check_topology(spec)`` runs the file in vswitch and in kernel
-namespaces (``kernelcompare``) and returns a ``CheckReport``: per frame, the interfaces whose stack accepted it in
-each (``PACKET_OTHERHOST`` copies are vswitch's ``NOT_FOR_US`` drops, so they count only at a promiscuous
-interface), and the switches' learned tables side by side. Documented differences are ``known difference``, never
-``agree``; what the kernel here cannot express is listed as not checked (docs/fidelity.md has both lists).
+The kernel is the oracle (DESIGN.md section 6). ``check_topology(spec)`` runs the file in vswitch
+(``kernelrecord``) and in kernel namespaces (``kernelcompare``) and returns a ``CheckReport``: per frame, the
+interfaces whose stack accepted it in each (``PACKET_OTHERHOST`` copies are vswitch's ``NOT_FOR_US`` drops, so
+they count only at a promiscuous interface), and the switches' learned tables side by side. Documented
+differences are ``known difference``, never ``agree``; what the kernel here cannot express is listed as not
+checked (docs/fidelity.md has both lists).
 Everything created is removed on success, error and Ctrl-C; ``vswitch kernel-cleanup`` removes a killed run's.
 """
 
@@ -23,7 +24,8 @@ from tabulate import tabulate
 
 from . import kernelscope
 from .build import build_network
-from .kernelcompare import KernelCheckError, KernelOutcome, KernelTopology, Step, record_run, require_kernel_lab
+from .kernelcompare import KernelCheckError, KernelOutcome, KernelTopology, require_kernel_lab
+from .kernelrecord import Step, record_run
 from .kernelnet import KernelLab, cleanup_leftovers
 from .network import Network
 from .nic import NIC
