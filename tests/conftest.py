@@ -49,7 +49,8 @@ def std_lab():
 
 def require_netns(prefix: str) -> None:
     """Skip the calling test module when this machine cannot build a kernel lab (no root, no netns)."""
-    from vswitch.kernelnet import KernelLab, KernelLabError
+    from vswitch.kernelnet import KernelLab
+    from vswitch.kernelns import KernelLabError
 
     try:
         with KernelLab(prefix):

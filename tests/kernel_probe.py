@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vswitch.kernelnet import KernelLab, Reception, ether_frame  # noqa: E402
+from vswitch.kernelio import Reception, ether_frame  # noqa: E402
+from vswitch.kernelnet import KernelLab  # noqa: E402
 
 MACS = {"hv1": "02:00:00:00:00:01", "h1": "02:00:00:00:01:01", "vm1": "52:54:00:00:00:01",
         "vm2": "52:54:00:00:00:02"}

@@ -17,7 +17,9 @@ import pytest
 
 from vswitch import cli
 from vswitch.topology import load_topology
-from vswitch.yamlsource import LIMITS, MAX_SHOWN_PROBLEMS, Limits, load_text, TopologyFileError
+from vswitch.diagnostics import MAX_SHOWN_PROBLEMS, TopologyFileError
+from vswitch.limits import LIMITS, Limits
+from vswitch.yamlsource import load_text
 
 HOSTILE = Path(__file__).parent / "hostile"
 MAX_SECONDS = 1.0  # each hostile file is refused within this (they take 5-300 ms here)

@@ -14,7 +14,6 @@ from conftest import require_netns
 
 from vswitch.build import build_network
 from vswitch.kernelcheck import AGREE, NOT_CHECKED, KernelCheckError, check_topology, render, unsupported
-from vswitch.kernelnet import KernelLab, KernelLabError
 from vswitch.topology import load_topology_text
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("bridge") is None,

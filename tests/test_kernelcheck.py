@@ -28,7 +28,7 @@ from vswitch.build import build_network  # noqa: E402
 from vswitch.kernelcheck import (AGREE, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,  # noqa: E402
                                  check_topology, render, run_cleanup, unsupported)
 from vswitch.kernelcompare import KernelTopology  # noqa: E402
-from vswitch.kernelnet import KernelLab, KernelLabError, _b36, cleanup_leftovers  # noqa: E402
+from vswitch.kernelnet import _b36, cleanup_leftovers  # noqa: E402
 from vswitch.topology import load_topology, load_topology_text  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("bridge") is None,

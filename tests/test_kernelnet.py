@@ -14,7 +14,9 @@ from conftest import require_netns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vswitch.kernelnet import FdbEntry, KernelLab, KernelLabError, cleanup_leftovers, ether_frame  # noqa: E402
+from vswitch.kernelio import ether_frame  # noqa: E402
+from vswitch.kernelnet import FdbEntry, KernelLab, cleanup_leftovers  # noqa: E402
+from vswitch.kernelns import KernelLabError  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                 reason="kernel lab needs root and iproute2")

@@ -10,7 +10,7 @@ from vswitch.mac import MACAddress
 from vswitch.spec import (ActionSpec, CaptureSpec, ExpectationSpec, HostSpec, LinkSpec, NicSpec, SwitchSpec,
                           Where)
 from vswitch.topology import load_topology_text
-from vswitch.yamlsource import TopologyFileError
+from vswitch.diagnostics import TopologyFileError
 
 VALID = """\
 name: lab1

@@ -10,7 +10,8 @@ from vswitch.yamlreader import (
     one_of,
     text,
 )
-from vswitch.yamlsource import TopologyFileError, load_text
+from vswitch.diagnostics import TopologyFileError
+from vswitch.yamlsource import load_text
 
 LAB = """\
 seed: 7

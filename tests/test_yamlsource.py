@@ -3,16 +3,10 @@ import time
 import pytest
 
 from vswitch.errors import TopologyError
-from vswitch.yamlsource import (
-    Diagnostic,
-    LocatedList,
-    LocatedMap,
-    Limits,
-    Location,
-    TopologyFileError,
-    load_file,
-    load_text,
-)
+from vswitch.diagnostics import Diagnostic, TopologyFileError
+from vswitch.limits import Limits
+from vswitch.located import LocatedList, LocatedMap, Location
+from vswitch.yamlsource import load_file, load_text
 
 
 def load_error(text, limits=None):

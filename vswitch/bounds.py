@@ -1,6 +1,6 @@
 """What a topology file may make a run do: how many devices and frames, and how much virtual time.
 
-The YAML loader bounds the text (``yamlsource.Limits``: size, depth, aliases, values, string length); these
+The YAML loader bounds the text (``limits.Limits``: size, depth, aliases, values, string length); these
 checks bound what the text asks for, so that no file, however hostile, makes ``vswitch run`` allocate or loop
 without bound:
 
@@ -21,11 +21,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .limits import LIMITS
+from .located import Document, LocatedList, LocatedMap, Location, key_path
 from .spec import LinkSpec, TopologySpec, Where
 from .stream import period_ns
 from .units import format_rate
 from .yamlreader import MapReader
-from .yamlsource import LIMITS, Document, LocatedList, LocatedMap, Location, key_path
 
 #: Actions whose ``count`` is a number of frames they send.
 COUNTED_ACTIONS = ("send", "stream", "ping", "arping", "udp")

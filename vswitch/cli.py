@@ -15,12 +15,12 @@ from typing import Callable, Sequence
 from . import __version__
 from .build import build_network
 from .errors import VSwitchError
+from .limits import LIMITS, Limits
 from .report import as_json, render
 from .scenario import ScenarioRunner
 from .show import render_show
 from .spec import TopologySpec
 from .topology import load_topology
-from .yamlsource import LIMITS, Limits
 from .units import format_duration, parse_duration
 
 EXAMPLE = "topologies/two-vms-one-adapter.yaml"

@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from .limits import LIMITS
+from .located import key_path
 from .mac import MACAddress, prefix_bytes
 from .spec import Where
 from .units import parse_duration
 from .yamlreader import MapReader, describe, integer, text
-from .yamlsource import LIMITS, key_path
 
 
 def where(reader: MapReader, key: str | None = None) -> Where:

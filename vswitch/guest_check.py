@@ -16,11 +16,11 @@ from typing import Any, Optional
 
 from .guest_reader import GUEST_ACTIONS, SESSION_KINDS
 from .inet import looks_like_address
+from .located import Document, Location
 from .mac import MACAddress, prefix_bytes
 from .migrate import default_announcer
 from .pcapreader import CaptureFileError, CaptureReader
 from .spec import ActionSpec, GuestSpec, TopologySpec, Where
-from .yamlsource import Document, Location
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """``vswitch kernel-check FILE``: run a topology file on the Linux kernel and in vswitch, compare who received what.
 
-The kernel is the oracle (DESIGN.md section 6). ``check_topology(spec)`` runs the file in vswitch and in kernel
-namespaces (``kernelcompare``) and returns a ``CheckReport``: per frame, the interfaces whose stack accepted it in
-each (``PACKET_OTHERHOST`` copies are vswitch's ``NOT_FOR_US`` drops, so they count only at a promiscuous
-interface), and the switches' learned tables side by side. Documented differences are ``known difference``, never
-``agree``; what the kernel here cannot express is listed as not checked (docs/fidelity.md has both lists).
+The kernel is the oracle (DESIGN.md section 6). ``check_topology(spec)`` runs the file in vswitch
+(``kernelrecord``) and in kernel namespaces (``kernelcompare``) and returns a ``CheckReport``: per frame, the
+interfaces whose stack accepted it in each (``PACKET_OTHERHOST`` copies are vswitch's ``NOT_FOR_US`` drops, so
+they count only at a promiscuous interface), and the switches' learned tables side by side. Documented
+differences are ``known difference``, never ``agree``; what the kernel here cannot express is listed as not
+checked (docs/fidelity.md has both lists).
 Everything created is removed on success, error and Ctrl-C; ``vswitch kernel-cleanup`` removes a killed run's.
 """
 
@@ -14,7 +15,6 @@ import argparse
 import dataclasses
 import signal
 import threading
-import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,10 +24,12 @@ from tabulate import tabulate
 
 from . import kernelscope
 from .build import build_network
-from .kernelcompare import KernelCheckError, KernelOutcome, KernelTopology, Step, record_run, require_kernel_lab
+from .kernelcompare import KernelCheckError, KernelOutcome, KernelTopology, require_kernel_lab
+from .kernelrecord import Step, record_run
 from .kernelnet import KernelLab, cleanup_leftovers
 from .network import Network
 from .nic import NIC
+from .realtime import now_s, sleep_until, stopwatch_s
 from .spec import HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec, Where
 from .switch import LearningSwitch
 from .topology import load_topology
@@ -254,7 +256,7 @@ def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float 
     kernel replays it in real time, compressed to at most ``max_wait_s`` (with ageing times scaled alike);
     frames too close to an ageing boundary for that replay are not checked."""
     require_kernel_lab()
-    t0 = time.perf_counter()
+    t0 = stopwatch_s()
     net = build_network(spec)
     reasons = unsupported(net)
     if reasons:
@@ -269,17 +271,17 @@ def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float 
         skipped.append(f"real time: the scenario spans {format_duration(span)}, so the kernel replays it "
                        f"{1 / scale:.3g} times faster, with ageing times scaled alike (--max-wait)")
     in_flight = _in_flight(steps, net)
-    t1 = time.perf_counter()
+    t1 = stopwatch_s()
     with KernelLab(prefix, settle_s=settle_s) as lab:
         topo = KernelTopology(lab, build_network(spec), time_scale=scale)
         topo.build()
         lab.wait_ready()
-        t2 = time.perf_counter()
-        start = time.monotonic() - (steps[0].time_ns * scale / 1e9 if steps else 0)
+        t2 = stopwatch_s()
+        start = now_s() - (steps[0].time_ns * scale / 1e9 if steps else 0)
         outcomes, blocked = topo.replay(steps, start if timed else None, max_frames)
         if timed:
-            time.sleep(max(0.0, start + span * scale / 1e9 - time.monotonic()))
-        aged, aged_macs = _ageing_risks(topo, steps, (span, time.monotonic())) if timed else ({}, set())
+            sleep_until(start + span * scale / 1e9)
+        aged, aged_macs = _ageing_risks(topo, steps, (span, now_s())) if timed else ({}, set())
         if blocked:
             skipped.append(f"{blocked}: the frames after it are not checked")
         skipped += [f"switch {name}: {why}; its learned table is not checked" for name, why in topo.unchecked.items()]
@@ -300,10 +302,10 @@ def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float 
             skipped.append(f"{len(aged)} frame(s) and {len(aged_macs)} table entr(ies) that the replay could not "
                            "time safely against an ageing time (see their notes)")
         stray = len(lab.stray)
-        t3 = time.perf_counter()
+        t3 = stopwatch_s()
     return CheckReport(spec.name, frames, tables, skipped, stray,
                        {"vswitch": t1 - t0, "kernel build": t2 - t1, "kernel replay": t3 - t2,
-                        "teardown": time.perf_counter() - t3})
+                        "teardown": stopwatch_s() - t3})
 
 
 # -- output ---------------------------------------------------------------------------------------------

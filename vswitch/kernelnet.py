@@ -1,94 +1,51 @@
 """A throw-away kernel lab (the oracle of DESIGN.md section 6): Linux bridge, veth hosts, macvlan vNICs.
 
-Builds namespaces and links with ``ip``/``bridge`` (root), injects raw frames through AF_PACKET sockets and
-reports which endpoints received each one. Names start with ``<prefix>_<pid, 5 base36><lab seq, 2>`` so that
-``cleanup_leftovers`` can remove what a killed run left behind.
+Builds namespaces and links with ``ip``/``bridge`` (root; ``kernelns``), injects raw frames through AF_PACKET
+sockets on its endpoints (``kernelio``) and reports which endpoints received each one. Names start with
+``<prefix>_<pid, 5 base36><lab seq, 2>`` so that ``cleanup_leftovers`` can remove what a killed run left behind.
 
     with KernelLab("vsk") as lab:
         lab.add_host("h1", "02:00:00:00:01:01")
         lab.add_hypervisor("hv1", "02:00:00:00:00:01", "bridge", {"vm1": "52:54:00:00:00:01"}, hairpin=True)
-        lab.inject("h1", ether_frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:01:01")).receivers
+        lab.inject("h1", kernelio.ether_frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:01:01")).receivers
         # {'hv1': 1, 'vm1': 1}
 
 Beyond that one-switch lab, the parts compose: ``add_netns``, ``add_bridge`` (more switches, or a host bridge
 inside a hypervisor), ``add_veth`` (a cable between any two namespaces), ``enslave`` (a bridge port),
 ``add_macvlan``, ``add_endpoint``/``remove_endpoint``, ``set_link`` (up/down); ``vswitch.kernelcheck`` builds whole
-topology files this way.
-
-Sockets are made in each namespace by moving only the calling thread there (``setns``); an injection is one
-``send`` plus a quiet period (``settle_s``) collecting copies. An adapter has two views: ``received``, its host
-stack (a socket for the frame's ethertype, served after macvlan's rx_handler; af_packet drops skbs handed to a
-vNIC in another netns) and ``tapped`` (an ETH_P_ALL tap: every frame on the wire, before macvlan).
+topology files this way. Readiness waits read the wall clock through ``realtime``.
 """
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import json
 import os
 import re
-import select
 import signal
 import socket
 import struct
-import subprocess
 import threading
-import time
-from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Iterator, Mapping, NamedTuple
 
-from .errors import VSwitchError
+from .kernelio import FrameSockets, InjectResult, skb_protocol
+from .kernelns import KernelLabError, in_netns, run_command
 from .mac import MACAddress
+from .realtime import now_s, sleep_s
 
-ETH_P_ALL = 0x0003
-CLONE_NEWNET = 0x40000000
 _RTM_NEWLINK, _NLM_F_REQUEST_ACK, _NETLINK_ROUTE = 16, 0x1 | 0x4, 0
 _IFLA_LINKINFO, _IFLA_INFO_KIND, _IFLA_INFO_DATA, _IFLA_BR_FDB_MAX_LEARNED = 18, 1, 2, 49  # Linux 6.8+
-PKTTYPES = {0: "host", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "outgoing"}  # sll_pkttype
 MACVLAN_MODES = ("private", "vepa", "bridge", "passthru")
 PORT_FLAGS = ("hairpin", "learning", "flood", "mcast_flood", "bcast_flood", "isolated")
 
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,3}$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-_libc = ctypes.CDLL(None, use_errno=True)
 _seq = 0
-
-
-class KernelLabError(VSwitchError):
-    """A lab could not be built, driven or torn down."""
 
 
 def _b36(n: int, width: int) -> str:
     return "".join(_B36[n // 36**i % 36] for i in reversed(range(width)))
-
-
-def _run(*args: str, check: bool = True) -> str:
-    proc = subprocess.run(args, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise KernelLabError(f"`{' '.join(args)}` failed: {proc.stderr.strip() or proc.returncode}")
-    return proc.stdout
-
-
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:  # os.setns is Python 3.12+
-        raise OSError(ctypes.get_errno(), f"setns: {os.strerror(ctypes.get_errno())}")
-
-
-@contextmanager
-def in_netns(name: str) -> Iterator[None]:
-    """Run the block with the calling thread in network namespace ``name`` (sockets made here stay there)."""
-    target, home = os.open(f"/run/netns/{name}", os.O_RDONLY), os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        _setns(target)
-        yield
-    finally:
-        _setns(home)  # a no-op if entering failed
-        os.close(home)
-        os.close(target)
 
 
 @contextmanager
@@ -106,19 +63,6 @@ def _sigint_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def skb_protocol(frame: bytes) -> int:
-    """The ``skb->protocol`` Linux gives ``frame`` on receive (inner type of an 802.1Q/802.1ad tag)."""
-    off = 16 if frame[12:14] in (b"\x81\x00", b"\x88\xa8") else 12
-    etype = int.from_bytes(frame[off:off + 2], "big")
-    return etype if etype >= 0x600 else 0x0001 if frame[off + 2:off + 4] == b"\xff\xff" else 0x0004  # 802.3/.2
-
-
-def ether_frame(dst: str, src: str, ethertype: int = 0x88B5, payload: bytes = b"") -> bytes:  # local experimental
-    """A raw Ethernet II frame, zero-padded to 60 bytes. Put a unique tag in ``payload`` (copies match by content)."""
-    frame = MACAddress(dst).packed + MACAddress(src).packed + ethertype.to_bytes(2, "big") + payload
-    return frame.ljust(60, b"\0")
-
-
 class Endpoint(NamedTuple):
     """A capture/injection point: ``kind`` is ``host`` (veth), ``adapter`` (hypervisor's lower veth) or ``vnic``."""
     name: str
@@ -129,37 +73,11 @@ class Endpoint(NamedTuple):
     node: str  # the host or hypervisor it belongs to
 
 
-class Reception(NamedTuple):
-    endpoint: str
-    pkttype: str  # a PKTTYPES value
-    delay_s: float  # after the send
-
-
 class FdbEntry(NamedTuple):
     mac: str
     port: str  # bridge port ifname
     is_static: bool
     node: str  # what is plugged into the port
-
-
-@dataclass
-class InjectResult:
-    """One injected frame: stack deliveries, adapter-tap copies, outgoing copies seen on adapter taps, and the
-    receivers of a multicast group their device has not joined (macvlan's 256-bucket hash filter is salted
-    per device, so such false positives vary between labs; veth does not filter at all)."""
-    sender: str
-    frame: bytes
-    received: list[Reception] = field(default_factory=list)
-    tapped: list[Reception] = field(default_factory=list)
-    transmitted: list[Reception] = field(default_factory=list)
-    unjoined: list[str] = field(default_factory=list)
-    elapsed_s: float = 0.0
-    error: str = ""  # why the send itself failed (nothing was sent)
-
-    @property
-    def receivers(self) -> dict[str, int]:
-        """Copies per endpoint that its stack accepts (pkttype host, broadcast or multicast; not otherhost)."""
-        return dict(sorted(Counter(r.endpoint for r in self.received if r.pkttype != "otherhost").items()))
 
 
 class KernelLab:
@@ -184,12 +102,9 @@ class KernelLab:
         self._where: dict[str, str] = {}  # lab device -> its netns
         self._under: dict[str, str] = {}  # veth -> its peer, macvlan -> its lower (readiness follows them)
         self._down: set[str] = set()  # devices set down on purpose: not waited for
-        self.stray: list[tuple[str, str, bytes]] = []  # (endpoint, pkttype, frame) matching no injection
         self._netns: list[str] = []
-        self._socks: dict[int, tuple[str, str, socket.socket]] = {}  # fd -> (endpoint, view, socket)
-        self._senders: dict[str, socket.socket] = {}
+        self.sockets = FrameSockets()  # the AF_PACKET sockets of the endpoints, and the stray copies
         self._groups: dict[str, set[str]] = {}  # endpoint -> L2 multicast addresses on its device
-        self._stack: set[tuple[str, int]] = set()  # (adapter, ethertype) with a host-stack socket
         self._nif, self._ready = 0, False
 
     def __enter__(self) -> "KernelLab":
@@ -207,18 +122,16 @@ class KernelLab:
     def close(self) -> None:
         """Close sockets and delete every namespace (which destroys every link in them). Idempotent."""
         with _sigint_deferred():
-            for _, _, sock in self._socks.values():
-                sock.close()  # an open socket would keep its namespace, and the links in it, alive
-            self._socks, self._senders = {}, {}
+            self.sockets.close()  # an open socket would keep its namespace, and the links in it, alive
             for ns in reversed(self._netns):
-                _run("ip", "netns", "del", ns, check=False)
+                run_command("ip", "netns", "del", ns, check=False)
             left, self._netns = [ns for ns in self._netns if os.path.exists(f"/run/netns/{ns}")], []
             if left:
                 raise KernelLabError(f"teardown left namespaces {left}; see cleanup_leftovers()")
 
     def _add_netns(self, ns: str) -> None:
         self._netns.append(ns)  # before creating it: an interrupted add is still cleaned up
-        _run("ip", "netns", "add", ns)
+        run_command("ip", "netns", "add", ns)
         with in_netns(ns):  # IPv6 off before any link exists: no MLD/ND/RS chatter
             for conf in ("all", "default"):
                 with open(f"/proc/sys/net/ipv6/conf/{conf}/disable_ipv6", "w") as f:
@@ -248,9 +161,9 @@ class KernelLab:
             raise KernelLabError(f"bridge {key!r} exists")
         ns, dev = netns or self.switch_ns, self.bridge if key == "" else self._ifname("b")
         address = ("address", str(MACAddress(mac))) if mac else ()
-        _run("ip", "-n", ns, "link", "add", dev, *address, "type", "bridge", "stp_state", "0",
+        run_command("ip", "-n", ns, "link", "add", dev, *address, "type", "bridge", "stp_state", "0",
              "ageing_time", str(round(ageing_s * 100)), "mcast_snooping", str(int(mcast_snooping)))
-        _run("ip", "-n", ns, "link", "set", dev, "arp", "off", "up")
+        run_command("ip", "-n", ns, "link", "set", dev, "arp", "off", "up")
         self.bridges[key], self._where[dev] = (ns, dev), ns
         return dev
 
@@ -279,9 +192,10 @@ class KernelLab:
         """A veth pair (a cable), one end in each namespace, both up; returns the two ifnames."""
         a, b = self._ifname(kinds[0]), self._ifname(kinds[1])
         mac = [("address", str(MACAddress(m))) if m else () for m in (mac_a, mac_b)]
-        _run("ip", "-n", ns_a, "link", "add", a, *mac[0], "type", "veth", "peer", "name", b, *mac[1], "netns", ns_b)
+        run_command("ip", "-n", ns_a, "link", "add", a, *mac[0], "type", "veth", "peer", "name", b, *mac[1],
+                    "netns", ns_b)
         for ns, dev in ((ns_b, b), (ns_a, a)):
-            _run("ip", "-n", ns, "link", "set", dev, "arp", "off", "up")
+            run_command("ip", "-n", ns, "link", "set", dev, "arp", "off", "up")
         self._where.update({a: ns_a, b: ns_b})
         self._under.update({a: b, b: a})
         return a, b
@@ -289,7 +203,7 @@ class KernelLab:
     def enslave(self, key: str, ifname: str, bridge: str = "", **flags: bool) -> None:
         """Make ``ifname`` (in the bridge's namespace) a port of ``bridge``, known as port ``key``."""
         ns, dev = self.bridges[bridge]
-        _run("ip", "-n", ns, "link", "set", ifname, "master", dev)
+        run_command("ip", "-n", ns, "link", "set", ifname, "master", dev)
         self.ports[key], self._port_at[key] = ifname, (ns, bridge)
         if flags:
             self.set_port(key, **flags)
@@ -325,12 +239,12 @@ class KernelLab:
         vns, dev = f"{self.tag}-{name}", self._ifname("v")
         if vns not in self._netns:
             self._add_netns(vns)
-        _run("ip", "-n", netns, "link", "add", dev, "link", lower, "address", str(MACAddress(mac)),
+        run_command("ip", "-n", netns, "link", "add", dev, "link", lower, "address", str(MACAddress(mac)),
              "type", "macvlan", "mode", mode)
-        _run("ip", "-n", netns, "link", "set", dev, "netns", vns)
+        run_command("ip", "-n", netns, "link", "set", dev, "netns", vns)
         if mode == "passthru":  # passthru took the lower's MAC; setting ours changes the lower's too
-            _run("ip", "-n", vns, "link", "set", dev, "address", str(MACAddress(mac)))
-        _run("ip", "-n", vns, "link", "set", dev, "arp", "off", "up")
+            run_command("ip", "-n", vns, "link", "set", dev, "address", str(MACAddress(mac)))
+        run_command("ip", "-n", vns, "link", "set", dev, "arp", "off", "up")
         self._where[dev], self._under[dev] = vns, lower
         return self.add_endpoint(name, "vnic", vns, dev, node)
 
@@ -343,77 +257,63 @@ class KernelLab:
     def remove_endpoint(self, name: str, delete: bool = True) -> None:
         """Close an endpoint's sockets and (``delete``) delete its device (a veth takes its peer along)."""
         ep = self.endpoints.pop(name)
-        for fd, (owner, _, sock) in list(self._socks.items()):
-            if owner == name:
-                sock.close()
-                del self._socks[fd]
-        self._senders.pop(name, None)
+        self.sockets.remove_endpoint(name)
         self._groups.pop(name, None)
-        self._stack = {(e, p) for e, p in self._stack if e != name}
         if delete:
-            _run("ip", "-n", ep.netns, "link", "del", ep.ifname)
+            run_command("ip", "-n", ep.netns, "link", "del", ep.ifname)
             for key in [k for k, port in self.ports.items() if self._under.get(port) == ep.ifname]:
                 del self.ports[key], self._port_at[key]
 
     def set_link(self, ifname: str, up: bool) -> None:
         """``ip link set`` a lab device up or down (a veth's peer loses carrier; a down device is not waited for)."""
-        _run("ip", "-n", self._where[ifname], "link", "set", ifname, "up" if up else "down")
+        run_command("ip", "-n", self._where[ifname], "link", "set", ifname, "up" if up else "down")
         (self._down.discard if up else self._down.add)(ifname)
         self._ready = False
 
     def set_device(self, endpoint: str, *args: str) -> None:
         """``ip link set dev <endpoint's device> ARGS`` (promisc on, allmulticast off...)."""
         ep = self.endpoints[endpoint]
-        _run("ip", "-n", ep.netns, "link", "set", "dev", ep.ifname, *args)
+        run_command("ip", "-n", ep.netns, "link", "set", "dev", ep.ifname, *args)
         self._groups.pop(endpoint, None)
 
     def _endpoint(self, name: str, kind: str, ns: str, ifname: str, node: str) -> Endpoint:
-        info = json.loads(_run("ip", "-n", ns, "-j", "link", "show", "dev", ifname))[0]
+        info = json.loads(run_command("ip", "-n", ns, "-j", "link", "show", "dev", ifname))[0]
         self._where.setdefault(ifname, ns)
         ep = self.endpoints[name] = Endpoint(name, kind, ns, ifname, info["address"], node)
-        self._senders[name] = self._open(ep, ETH_P_ALL, "tapped" if kind == "adapter" else "received")
+        self.sockets.add_endpoint(name, ns, ifname, "tapped" if kind == "adapter" else "received")
         self._ready = False
         return ep
-
-    def _open(self, ep: Endpoint, proto: int, view: str) -> socket.socket:
-        with in_netns(ep.netns):
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
-        self._socks[sock.fileno()] = (ep.name, view, sock)
-        sock.bind((ep.ifname, proto))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        sock.setblocking(False)
-        return sock
 
     def set_port(self, node: str, **flags: bool) -> None:
         """``bridge link set`` flags (``PORT_FLAGS``) on the port of ``node``, e.g. ``hairpin=True``."""
         if set(flags) - set(PORT_FLAGS):
             raise KernelLabError(f"port flags {sorted(set(flags) - set(PORT_FLAGS))}: not in {PORT_FLAGS}")
         args = [word for key, on in flags.items() for word in (key, "on" if on else "off")]
-        _run("bridge", "-n", self._port_at[node][0], "link", "set", "dev", self.ports[node], *args)
+        run_command("bridge", "-n", self._port_at[node][0], "link", "set", "dev", self.ports[node], *args)
 
     def join_multicast(self, endpoint: str, group: str, join: bool = True) -> None:
         """Add (or with ``join=False`` remove) an L2 multicast address on an endpoint's device (``ip maddr``)."""
         ep = self.endpoints[endpoint]
-        _run("ip", "-n", ep.netns, "maddr", "add" if join else "del", str(MACAddress(group)), "dev", ep.ifname)
+        run_command("ip", "-n", ep.netns, "maddr", "add" if join else "del", str(MACAddress(group)), "dev", ep.ifname)
         self._groups.pop(endpoint, None)
 
     def groups(self, endpoint: str) -> set[str]:
         """L2 multicast addresses on an endpoint's device, the stack's own (01:00:5e:00:00:01...) included."""
         if endpoint not in self._groups:
             ep = self.endpoints[endpoint]
-            rows = json.loads(_run("ip", "-n", ep.netns, "-j", "maddr", "show", "dev", ep.ifname))
+            rows = json.loads(run_command("ip", "-n", ep.netns, "-j", "maddr", "show", "dev", ep.ifname))
             self._groups[endpoint] = {m["link"] for row in rows for m in row.get("maddr", []) if "link" in m}
         return self._groups[endpoint]
 
     def add_static_fdb(self, mac: str, node: str) -> None:
-        _run("bridge", "-n", self._port_at[node][0], "fdb", "replace", str(MACAddress(mac)), "dev", self.ports[node],
-             "master", "static")
+        run_command("bridge", "-n", self._port_at[node][0], "fdb", "replace", str(MACAddress(mac)), "dev",
+                    self.ports[node], "master", "static")
 
     def fdb(self, bridge: str = "") -> list[FdbEntry]:
         """Learned and static bridge entries, sorted (the bridge's own permanent and ``self`` entries left out)."""
         ns, dev = self.bridges[bridge]
         owners = {self.ports[node]: node for node, (_, br) in self._port_at.items() if br == bridge}
-        rows = json.loads(_run("bridge", "-n", ns, "-j", "fdb", "show", "br", dev) or "[]")
+        rows = json.loads(run_command("bridge", "-n", ns, "-j", "fdb", "show", "br", dev) or "[]")
         return sorted(FdbEntry(r["mac"], r["ifname"], r.get("state") == "static", owners[r["ifname"]])
                       for r in rows if "self" not in r.get("flags", []) and r.get("state") != "permanent"
                       and r["ifname"] in owners)
@@ -421,7 +321,7 @@ class KernelLab:
     def wait_ready(self, timeout_s: float = 5.0) -> None:
         """Wait until every bridge port forwards and every lab link has carrier and a qdisc (not ``noop``);
         devices set down on purpose, and what hangs on them (veth peer, macvlans, bridge port), are skipped."""
-        deadline = time.monotonic() + timeout_s
+        deadline = now_s() + timeout_s
         while True:
             excused = set(self._down) | {self._under[d] for d in self._down if d in self._under}
             excused |= {dev for dev, below in self._under.items() if below in excused}
@@ -429,39 +329,25 @@ class KernelLab:
             bridges = {dev for _, dev in self.bridges.values()}
             busy = []
             for ns in namespaces:
-                ports = json.loads(_run("bridge", "-n", ns, "-j", "link", "show") or "[]")
+                ports = json.loads(run_command("bridge", "-n", ns, "-j", "link", "show") or "[]")
                 busy += [f"{p['ifname']}:{p.get('state')}" for p in ports
                          if p.get("state") != "forwarding" and p["ifname"] not in excused]
                 busy += [f"{link['ifname']}:{link.get('operstate')}/{link['qdisc']}"
-                         for link in json.loads(_run("ip", "-n", ns, "-j", "link", "show"))
+                         for link in json.loads(run_command("ip", "-n", ns, "-j", "link", "show"))
                          if link["ifname"].startswith(self.tag) and link["ifname"] not in excused
                          and ("LOWER_UP" not in link["flags"] and link["ifname"] not in bridges
                               or link["qdisc"] == "noop")]
             if not busy:
                 self._ready = True
                 return
-            if time.monotonic() > deadline:
+            if now_s() > deadline:
                 raise KernelLabError("lab not ready: " + ", ".join(busy))
-            time.sleep(0.01)
+            sleep_s(0.01)
 
-    def _poll(self, timeout: float) -> list[tuple[str, str, str, bytes, float]]:
-        """(endpoint, view, pkttype, frame, time) of every copy waiting, after at most ``timeout`` seconds."""
-        ready, _, _ = select.select(list(self._socks), [], [], max(timeout, 0.0))
-        now, got = time.perf_counter(), []
-        for fd in ready:
-            name, view, sock = self._socks[fd]
-            while True:
-                try:
-                    data, addr = sock.recvfrom(65535)
-                except BlockingIOError:
-                    break
-                except OSError as exc:  # the device went down: reported once on each socket bound to it
-                    if exc.errno != errno.ENETDOWN:
-                        raise
-                    continue
-                kind = PKTTYPES.get(addr[2], str(addr[2]))
-                got.append((name, "transmitted" if kind == "outgoing" else view, kind, data, now))
-        return got
+    @property
+    def stray(self) -> list[tuple[str, str, bytes]]:
+        """(endpoint, pkttype, frame) of every copy that matched no injection."""
+        return self.sockets.stray
 
     def inject(self, endpoint: str, frame: bytes, settle_s: float | None = None) -> InjectResult:
         """Send ``frame`` from ``endpoint``; collect copies until no socket has seen one for ``settle_s``.
@@ -469,33 +355,13 @@ class KernelLab:
         Copies match by content (trailing zero padding added or trimmed); anything else goes to ``self.stray``."""
         proto = skb_protocol(frame)
         for ep in self.endpoints.values():
-            if ep.kind == "adapter" and (ep.name, proto) not in self._stack:
-                self._open(ep, proto, "received")
-                self._stack.add((ep.name, proto))
+            if ep.kind == "adapter":
+                self.sockets.listen_stack(ep.name, ep.netns, ep.ifname, proto)
         if not self._ready:
             self.wait_ready()
         settle = self.settle_s if settle_s is None else settle_s
-        self.stray += [(ep, kind, data) for ep, _, kind, data, _ in self._poll(0)]
-        result = InjectResult(endpoint, frame)
-        t0 = last = time.perf_counter()
-        try:
-            self._senders[endpoint].send(frame)
-        except OSError as exc:  # e.g. ENETDOWN (device down), EMSGSIZE (larger than the MTU)
-            result.error = exc.strerror or str(exc)
-            return result
-        while (now := time.perf_counter()) - t0 < self.max_wait_s:
-            got = self._poll(min(last + settle - now, t0 + self.max_wait_s - now))
-            if not got:
-                break
-            for ep, view, kind, data, at in got:
-                last = max(last, at)
-                short, long = sorted((data, frame), key=len)  # an IPv4 frame's padding may be trimmed on the way
-                if long[: len(short)] != short or long[len(short):].strip(b"\0"):
-                    self.stray.append((ep, kind, data))
-                else:
-                    getattr(result, view).append(Reception(ep, kind, at - t0))
-        result.elapsed_s = time.perf_counter() - t0
-        if frame[0] & 1 and frame[:6] != b"\xff" * 6:
+        result = self.sockets.inject(endpoint, frame, settle, self.max_wait_s)
+        if not result.error and frame[0] & 1 and frame[:6] != b"\xff" * 6:
             group = str(MACAddress(frame[:6]))
             result.unjoined = sorted({r.endpoint for r in result.received if group not in self.groups(r.endpoint)})
         return result
@@ -511,9 +377,10 @@ def cleanup_leftovers(prefix: str = "vsk", *, force: bool = False) -> list[str]:
         m = pattern.match(name)
         return bool(m) and (force or not os.path.exists(f"/proc/{int(m.group(1), 36)}"))
 
-    netns = [n for n in (line.split(" ")[0] for line in _run("ip", "netns", "list").splitlines()) if stale(n)]
-    links = [link["ifname"] for link in json.loads(_run("ip", "-j", "link", "show") or "[]") if stale(link["ifname"])]
+    netns = [n for n in (line.split(" ")[0] for line in run_command("ip", "netns", "list").splitlines()) if stale(n)]
+    links = [link["ifname"] for link in json.loads(run_command("ip", "-j", "link", "show") or "[]")
+             if stale(link["ifname"])]
     for kind, name in [("netns", n) for n in netns] + [("link", n) for n in links]:
-        _run("ip", kind, "del", name, check=False)
+        run_command("ip", kind, "del", name, check=False)
     return netns + links
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import heapq
 import os
-import time
 from pathlib import Path
 
 from .bench import (
@@ -22,6 +21,7 @@ from .bench import (
     peak_rss_kib,
 )
 from .capture import DEFAULT_EPOCH_NS
+from .realtime import stopwatch_s
 
 HOSTS = 8
 
@@ -88,7 +88,7 @@ def run_naive(frames: int, out_dir: str | os.PathLike, hosts: int = HOSTS) -> Be
     run_events()
     before = dict(counts)
     start_ns = hosts * FRAME_GAP_NS
-    started = time.perf_counter()
+    started = stopwatch_s()
     quarter_rss = 0
     for i in range(frames):
         src = i % hosts
@@ -100,7 +100,7 @@ def run_naive(frames: int, out_dir: str | os.PathLike, hosts: int = HOSTS) -> Be
     end_rss = current_rss_kib()
     for writer in nic_pcaps + port_pcaps:
         writer.close()
-    seconds = time.perf_counter() - started
+    seconds = stopwatch_s() - started
     return BenchResult("naive", frames, seconds, counts["delivered"] - before["delivered"],
                        counts["dropped"] - before["dropped"], len(events), peak_rss_kib(), end_rss - quarter_rss,
                        [str(out / f"h{k}.pcap") for k in range(1, hosts + 1)]

@@ -18,6 +18,8 @@ from .link import DEFAULT_QUEUE_FRAMES
 from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac, virtual_time, where
 from .guest_check import check_guests
 from .guest_reader import read_guest
+from .limits import Limits
+from .located import Document, LocatedList, LocatedMap, Location, item_path
 from .scenario_reader import frame_names, read_expectations, read_scenario
 from .security_reader import (SECURITY_NAMED_FIELDS, check_port_actions, read_hypervisor_keys, read_port_keys,
                               read_static_vlan,
@@ -27,8 +29,7 @@ from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, Swi
 from .switch import PORT_FLAGS
 from .units import parse_duration, parse_rate
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
-from .yamlsource import (Document, Limits, LocatedList, LocatedMap, Location, item_path, key_path, load_file,
-                         load_text)
+from .yamlsource import load_file, load_text
 
 DIRECTIONS = ("rx", "tx", "both")
 

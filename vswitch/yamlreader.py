@@ -27,7 +27,7 @@ import difflib
 import re
 from typing import Any, Callable, TypeVar
 
-from .yamlsource import Document, LocatedList, LocatedMap, Location, item_path, key_path
+from .located import Document, LocatedList, LocatedMap, Location, item_path, key_path
 
 T = TypeVar("T")
 
