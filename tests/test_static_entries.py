@@ -13,7 +13,7 @@ from vswitch.scenario import ScenarioRunner
 from vswitch.switch import LearningSwitch
 from vswitch.topology import load_topology_text
 from vswitch.vlan import PortVlans
-from vswitch.yamlsource import TopologyFileError
+from vswitch.diagnostics import TopologyFileError
 
 STATIC = "02:00:00:00:00:99"
 

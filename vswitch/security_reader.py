@@ -18,7 +18,7 @@ from .storm import DEFAULT_STORM_LIMIT
 from .units import parse_rate
 from .vlan import DEFAULT_PVID, MAX_VID, VLAN_PROTOCOLS
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
-from .yamlsource import Document, Location
+from .located import Document, Location
 
 MAX_STORM_LIMIT = 1_000_000
 MAX_FILTER_SIZE = 1_000_000
