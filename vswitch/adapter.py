@@ -187,12 +187,7 @@ class PhysicalAdapter:
             self._miss = Decision((), DropReason.NOT_FOR_US)  # the hardware filter drops it
         else:
             self._miss = self._to_host
-        vlan_aware = bool(self.vlan_keys)
-        if vlan_aware and not self.vlan_aware:
-            self.handle_frame = self._handle_vlan_frame  # type: ignore[method-assign]
-        elif self.vlan_aware and not vlan_aware:
-            del self.handle_frame  # back to the class's (touching __dict__ otherwise would slow every lookup)
-        self.vlan_aware = vlan_aware
+        self.vlan_aware = bool(self.vlan_keys)
 
     def vnic_link_up(self, vnic: VNIC) -> bool:
         """The VF link of an attached ``vnic`` (its state, and for ``auto`` the adapter's link)."""
@@ -208,6 +203,8 @@ class PhysicalAdapter:
 
     # -- decisions ------------------------------------------------------------------------------------
     def handle_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:
+        if self.vlan_aware:
+            return self._handle_vlan_frame(in_port, frame, now)
         if in_port is self.uplink:
             return self._from_uplink(frame)
         if in_port is self._host_port:
@@ -254,6 +251,7 @@ class PhysicalAdapter:
             if not source.accepts(dst):
                 return Decision((), DropReason.NOT_FOR_US)
             return Decision((self._vnic_ports[source],), Verdict.REFLECTED_TO_SOURCE)
+        allowed: tuple[str, ...]
         if source is None:
             allowed = MODES
         elif source.mode == "vepa":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Protocol
 
 from .errors import VSwitchError
 from .pcapfile import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter
@@ -20,6 +20,12 @@ DIRECTIONS = ("rx", "tx", "both")
 DEFAULT_EPOCH_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
 _pack_header = RECORD_HEADER.pack
 _PCAP_LIMIT_NS = (1 << 32) * 1_000_000_000  # classic pcap seconds are 32 bits
+
+
+class Tap(Protocol):
+    """What a port calls for each frame crossing it in a captured direction."""
+
+    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None: ...
 
 
 class LastRecord:
@@ -38,28 +44,31 @@ class LastRecord:
         self.record = b""
 
 
-class PcapTap(PcapWriter):
-    """A classic pcap that is its own tap: the frames crossing one port (one or both directions).
+class PcapTap:
+    """Writes the frames crossing one port (one or both directions) into a classic pcap.
 
-    ``record`` is ``write`` at ``epoch_ns + now`` inlined, sharing records through ``last`` (it runs for every
+    ``record`` is ``writer.write`` at ``epoch_ns + now`` inlined, sharing records through ``last`` (it runs for every
     captured frame). Anything out of the ordinary goes through ``write`` and its checks.
     """
 
-    def __init__(self, path: str | os.PathLike, last: LastRecord) -> None:
-        super().__init__(path)
+    __slots__ = ("writer", "last")
+
+    def __init__(self, writer: PcapWriter, last: LastRecord) -> None:
+        self.writer = writer
         self.last = last
 
     def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
         last = self.last
+        writer = self.writer
         if frame is not last.frame or now != last.now:
             size = len(frame)
             time_ns = last.epoch_ns + now
             if size > SNAPLEN or not 0 <= time_ns < _PCAP_LIMIT_NS:
-                return self.write(frame, time_ns)
+                return writer.write(frame, time_ns)
             last.frame, last.now = frame, now
             last.record = _pack_header(time_ns // 1_000_000_000, time_ns % 1_000_000_000, size, size) + frame
-        self._put(last.record)
-        self.frames_written += 1
+        writer.put(last.record)
+        writer.frames_written += 1
 
 
 class PcapNgTap:
@@ -111,8 +120,8 @@ class CaptureSet:
             raise VSwitchError(f"two capture points write {path.name}: give each its own file")
         if self._last.epoch_ns != self.epoch_ns:
             self._last = LastRecord(self.epoch_ns)
-        tap = PcapTap(path, self._last)
-        self._writers.append(tap)
+        tap = PcapTap(PcapWriter(path), self._last)
+        self._writers.append(tap.writer)
         self.files.append(path)
         if direction in ("rx", "both"):
             port.rx_taps.append(tap)

@@ -64,7 +64,7 @@ class ForwardingTable:
     """(VLAN, MAC) -> port, with ageing, static entries, moves and a size limit."""
 
     def __init__(self, ageing_ns: int = DEFAULT_AGEING_NS, limit: int | None = None,
-                 policy: TablePolicy = TablePolicy.REFUSE) -> None:
+                 policy: TablePolicy | str = TablePolicy.REFUSE) -> None:
         if ageing_ns < 0:
             raise VSwitchError(f"ageing must be >= 0 ns, got {ageing_ns}")
         if limit is not None and limit < 0:

@@ -35,7 +35,11 @@ class VlanTag(NamedTuple):
         return self.tpid.to_bytes(2, "big") + tci.to_bytes(2, "big")
 
 
-def check_frame(frame: object) -> bytes:
+#: What the API takes as a frame: bytes, bytearray or memoryview; ``check_frame`` refuses anything else, with a hint.
+AnyFrame = object
+
+
+def check_frame(frame: AnyFrame) -> bytes:
     """Return ``frame`` as ``bytes`` or raise: frames handed to the API must be bytes-like."""
     if isinstance(frame, bytes):
         return frame

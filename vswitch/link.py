@@ -56,8 +56,9 @@ class LinkEnd:
 class Link:
     """A full-duplex cable joining two ports."""
 
-    def __init__(self, a: Port, b: Port, *, latency_ns: int = 0, bandwidth_bps: int | None = None,
+    def __init__(self, a: Port, b: Port, *, latency_ns: object = 0, bandwidth_bps: object = None,
                  queue_frames: int = DEFAULT_QUEUE_FRAMES, name: str | None = None) -> None:
+        """``latency_ns`` and ``bandwidth_bps`` (None: no limit) must be ints; anything else raises TopologyError."""
         for port in (a, b):
             if port.peer is not None:
                 raise TopologyError(f"port {port.full_name} is already connected")

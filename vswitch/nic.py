@@ -7,7 +7,7 @@ when ``allmulti`` is on and everything when ``promiscuous`` is on. Frames it tak
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .frame import DEFAULT_MTU
 from .mac import MACAddress, MACLike
@@ -49,6 +49,7 @@ class NIC:
         self.takes_all_unicast = False  # a passthru vNIC: macvlan hands it every unicast as PACKET_HOST
         self.allmulti = False
         self.inbox: list[Delivery] = []
+        self.stack: Any = None  # a guest stack's driver (stackdriver.py): the datapath hands it what is delivered
 
     @property
     def full_name(self) -> str:
