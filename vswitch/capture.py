@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Callable, Final, Iterable
 
 from .errors import VSwitchError
 from .pcapfile import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter
@@ -17,15 +17,31 @@ from .port import Port
 from .reasons import DropReason, Verdict, describe
 
 DIRECTIONS = ("rx", "tx", "both")
-DEFAULT_EPOCH_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
-_pack_header = RECORD_HEADER.pack
-_PCAP_LIMIT_NS = (1 << 32) * 1_000_000_000  # classic pcap seconds are 32 bits
+DEFAULT_EPOCH_NS: Final = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
+_pack_header: Final = RECORD_HEADER.pack
+_PCAP_LIMIT_NS: Final = (1 << 32) * 1_000_000_000  # classic pcap seconds are 32 bits
 
 
-class Tap(Protocol):
-    """What a port calls for each frame crossing it in a captured direction."""
+class Tap:
+    """What a port calls for each frame crossing it in a captured direction (a native base class when compiled, so
+    the datapath's call is a direct one)."""
 
-    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None: ...
+    __slots__ = ()
+
+    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+        raise NotImplementedError
+
+
+class CallbackTap(Tap):
+    """A tap that hands each frame to a function: for observers outside the package (kernel-check's recorder)."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[bytes, int, Verdict | DropReason, Iterable[Port]], None]) -> None:
+        self.callback = callback
+
+    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+        self.callback(frame, now, outcome, outputs)
 
 
 class LastRecord:
@@ -44,7 +60,7 @@ class LastRecord:
         self.record = b""
 
 
-class PcapTap:
+class PcapTap(Tap):
     """Writes the frames crossing one port (one or both directions) into a classic pcap.
 
     ``record`` is ``writer.write`` at ``epoch_ns + now`` inlined, sharing records through ``last`` (it runs for every
@@ -71,7 +87,7 @@ class PcapTap:
         writer.frames_written += 1
 
 
-class PcapNgTap:
+class PcapNgTap(Tap):
     """Writes the frames crossing one port, one direction, as an interface of the shared pcapng."""
 
     __slots__ = ("writer", "interface_id", "direction", "epoch_ns")
