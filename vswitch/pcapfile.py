@@ -18,7 +18,7 @@ import functools
 import operator
 import os
 import struct
-from typing import BinaryIO, Callable, TypeVar
+from typing import BinaryIO, Callable, Final, TypeVar
 
 from vswitch.errors import VSwitchError
 from vswitch.frame import AnyFrame
@@ -27,20 +27,20 @@ __all__ = ["PcapWriter", "PcapNgWriter", "LINKTYPE_ETHERNET", "SNAPLEN", "RECORD
 
 _W = TypeVar("_W", bound="_Writer")
 
-LINKTYPE_ETHERNET = 1
-SNAPLEN = 262144
-_FLUSH_AT = 1 << 16  # size of the write buffer
-_PCAP_MAX_NS = (1 << 32) * 1_000_000_000  # classic pcap: 32-bit seconds
-_PCAPNG_MAX_NS = 1 << 64  # pcapng: 64-bit count of if_tsresol units
-_PADS = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len % 4
+LINKTYPE_ETHERNET: Final = 1
+SNAPLEN: Final = 262144
+_FLUSH_AT: Final = 1 << 16  # size of the write buffer
+_PCAP_MAX_NS: Final = (1 << 32) * 1_000_000_000  # classic pcap: 32-bit seconds
+_PCAPNG_MAX_NS: Final = 1 << 64  # pcapng: 64-bit count of if_tsresol units
+_PADS: Final = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len % 4
 
-_PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
+_PCAP_HEADER: Final = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
 RECORD_HEADER = _PCAP_RECORD = struct.Struct("<IIII")  # ts_sec, ts_nsec, caplen, origlen
-_U32 = struct.Struct("<I")
-_pack_record = _PCAP_RECORD.pack
-_OPT = struct.Struct("<HH")
-_END_OF_OPT = b"\0\0\0\0"
-_SHB_USERAPPL = b"vswitch"
+_U32: Final = struct.Struct("<I")
+_pack_record: Final = _PCAP_RECORD.pack
+_OPT: Final = struct.Struct("<HH")
+_END_OF_OPT: Final = b"\0\0\0\0"
+_SHB_USERAPPL: Final = b"vswitch"
 _EPB_FLAGS = {  # epb_flags option (code 2, length 4): bits 0-1 = direction
     None: b"",
     "in": _OPT.pack(2, 4) + _U32.pack(1),
@@ -78,60 +78,65 @@ def _check_time(time_ns: object, limit: int) -> int:
     return value
 
 
-def _finalize(file: BinaryIO) -> None:
-    if not file.closed:
-        file.close()  # flushes
-
-
-class _Closed:
-    """Stands in for the ``write`` of a closed writer: calling it raises."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __call__(self, record: bytes) -> int:
-        raise VSwitchError(f"{self.path}: capture file is closed")
-
-
 class _Writer:
     """Buffering, flush/close and the context manager shared by both formats.
 
-    Each record goes whole, in one call of ``put``, into a 64 KiB ``io.BufferedWriter``, which writes its buffer
-    out before taking a record that would not fit: the file on disk always ends on a record boundary. (One C call
-    per record: cheaper than growing and clearing a ``bytearray`` of our own.)
+    Records are kept whole in a list and written out together once they reach 64 KiB, so the file on disk always
+    ends on a record boundary and memory stays bounded. (A list append is the cheapest buffer for compiled code: an
+    ``io.BufferedWriter`` takes a lock per record.)
     """
 
     frames_written: int
 
     def __init__(self, path: str | os.PathLike[str], header: bytes) -> None:
         self.path = os.fspath(path)
-        self._file: BinaryIO = open(self.path, "wb", buffering=_FLUSH_AT)
-        #: Appends one whole, already formatted record (the capture taps call it directly, see capture.py).
-        self.put: Callable[[bytes], int] = self._file.write
+        self._file: BinaryIO = open(self.path, "wb")
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._closed = False
         self.frames_written = 0
-        self.put(header)
-        self._file.flush()  # the header reaches disk at once: an empty capture is valid
+        self._write_out(header)  # the header reaches disk at once: an empty capture is valid
+
+    def put(self, record: bytes) -> None:
+        """Append one whole, already formatted record (the capture taps call it directly, see capture.py)."""
+        if self._closed:
+            raise VSwitchError(f"{self.path}: capture file is closed")
+        self._pending.append(record)
+        self._pending_bytes += len(record)
+        if self._pending_bytes >= _FLUSH_AT:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        records, self._pending, self._pending_bytes = self._pending, [], 0
+        self._write_out(b"".join(records))
+
+    def _write_out(self, data: bytes) -> None:
+        self._file.write(data)
+        self._file.flush()  # all of it: the file on disk ends on a record boundary
 
     @property
     def closed(self) -> bool:
-        return self._file.closed
+        return self._closed
 
     def flush(self) -> None:
         """Write every buffered record to the file."""
-        if self._file.closed:
+        if self._closed:
             raise VSwitchError(f"{self.path}: capture file is closed")
-        self._file.flush()
+        self._write_pending()
 
     def close(self) -> None:
-        """Flush and close the file; calling it again does nothing."""
-        _finalize(self._file)
-        self.put = _Closed(self.path)  # later writes raise, at no cost to the hot path
+        """Write what is buffered and close the file; calling it again does nothing."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._write_pending()
+            finally:
+                self._file.close()
 
     def __del__(self) -> None:
         """An unclosed writer still leaves a whole file (no ``_file``: its open failed)."""
-        file = getattr(self, "_file", None)
-        if file is not None:
-            _finalize(file)
+        if getattr(self, "_file", None) is not None:
+            self.close()
 
     def __enter__(self: _W) -> _W:
         return self
