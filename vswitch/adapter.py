@@ -28,6 +28,8 @@ takes the misses instead; a disabled vNIC receives nothing. Once a vNIC has a po
 
 from __future__ import annotations
 
+from typing import Final
+
 from . import vlanadapter
 from .errors import TopologyError
 from .mac import MACAddress, MACLike
@@ -36,10 +38,10 @@ from .port import Port
 from .reasons import DropReason, Verdict
 from .switch import Decision
 
-MODES = ("bridge", "vepa", "private", "passthru")
-DEFAULT_MODE = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
+MODES: Final = ("bridge", "vepa", "private", "passthru")
+DEFAULT_MODE: Final = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
 
-_VEPA_OR_BRIDGE = ("vepa", "bridge")
+_VEPA_OR_BRIDGE: Final = ("vepa", "bridge")
 _TO_VNIC, _BRIDGED = Verdict.TO_VNIC, Verdict.BRIDGED
 
 

@@ -20,7 +20,7 @@ RecursionError), and the order of events is the same.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Final, Iterable, Iterator
 
 from .engine import Engine
 from .frame import ETH_HEADER_LEN, MIN_FRAME_LEN, check_frame, pad, payload_len
@@ -31,9 +31,9 @@ from .reasons import DropReason, Verdict
 from .storm import SEEN_SLOTS
 from .trace import Trace, TraceEvent
 
-_TRANSMITTED = Verdict.TRANSMITTED
-_DELIVERED = Verdict.DELIVERED
-_SEEN_MASK = SEEN_SLOTS - 1
+_TRANSMITTED: Final = Verdict.TRANSMITTED
+_DELIVERED: Final = Verdict.DELIVERED
+_SEEN_MASK: Final = SEEN_SLOTS - 1
 
 
 def _nothing() -> None:

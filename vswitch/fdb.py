@@ -11,12 +11,12 @@ one lapses. A finite table follows one of two policies when full:
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .errors import VSwitchError
 from .mac import mac_str
 
-DEFAULT_AGEING_NS = 300 * 1_000_000_000
+DEFAULT_AGEING_NS: Final = 300 * 1_000_000_000
 
 
 class TablePolicy(Enum):
@@ -35,8 +35,11 @@ class LearnResult(Enum):
 
 
 # Bound once: looking up an enum member costs as much as a dict insert, and learn() runs for every frame.
-_REFRESHED, _LEARNED, _MOVED = LearnResult.REFRESHED, LearnResult.LEARNED, LearnResult.MOVED
-_REFUSED, _STATIC = LearnResult.REFUSED, LearnResult.STATIC
+_REFRESHED: Final = LearnResult.REFRESHED
+_LEARNED: Final = LearnResult.LEARNED
+_MOVED: Final = LearnResult.MOVED
+_REFUSED: Final = LearnResult.REFUSED
+_STATIC: Final = LearnResult.STATIC
 
 
 class FdbEntry:

@@ -7,14 +7,16 @@ wire frame: preamble and SFD (8 bytes), the frame, FCS (4) and the inter-frame g
 
 from __future__ import annotations
 
+from typing import Final
+
 from collections import deque
 
 from .errors import TopologyError
 from .port import Port
 from .reasons import DropReason
 
-WIRE_OVERHEAD_BYTES = 8 + 4 + 12
-DEFAULT_QUEUE_FRAMES = 1000  # Linux txqueuelen
+WIRE_OVERHEAD_BYTES: Final = 8 + 4 + 12
+DEFAULT_QUEUE_FRAMES: Final = 1000  # Linux txqueuelen
 
 
 class LinkEnd:

@@ -21,7 +21,7 @@ datapath).
 from __future__ import annotations
 
 import bisect
-from typing import Callable, NamedTuple
+from typing import Callable, Final, NamedTuple
 
 from .errors import TopologyError
 from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy
@@ -33,8 +33,8 @@ from .port import Port
 from .storm import DEFAULT_STORM_LIMIT, StormGuard
 from .vlan import DEFAULT_PVID, PortVlans, protocol_tpid
 
-UNTAGGED_VLAN = 1
-_LINK_LOCAL_PREFIX = bytes.fromhex("0180c20000")
+UNTAGGED_VLAN: Final = 1
+_LINK_LOCAL_PREFIX: Final = bytes.fromhex("0180c20000")
 
 #: Per-port flags and their defaults, as ``bridge link set`` names them.
 PORT_FLAGS = {
@@ -59,11 +59,11 @@ class Decision(NamedTuple):
     frames: tuple[bytes, ...] | None = None
 
 
-_FORWARDED = Verdict.FORWARDED
-_REFRESHED = LearnResult.REFRESHED
-_ZERO_MAC = bytes(6)
-_BROADCAST = b"\xff" * 6
-_INVALID_SOURCE = Decision((), DropReason.INVALID_SOURCE)
+_FORWARDED: Final = Verdict.FORWARDED
+_REFRESHED: Final = LearnResult.REFRESHED
+_ZERO_MAC: Final = bytes(6)
+_BROADCAST: Final = b"\xff" * 6
+_INVALID_SOURCE: Final = Decision((), DropReason.INVALID_SOURCE)
 
 
 class SwitchPort(Port):
