@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from vswitch import Network
+import vswitch
+from vswitch import Network, build_kind
+from vswitch.buildinfo import stale_warning
+
+SOURCE = Path(__file__).resolve().parents[1] / "vswitch"
+UNDER_TEST = Path(vswitch.__file__).resolve().parent
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"vswitch under test: {UNDER_TEST}, {build_kind()}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``pytest`` tests the installed package (compiled where it could be): it must match the source tree."""
+    if UNDER_TEST == SOURCE:  # ``python -m pytest`` from the repository, or an editable install: the source tree
+        warning = stale_warning()
+        if warning:
+            pytest.exit(warning, returncode=2)
+        return
+    stale = sorted(p.name for p in SOURCE.glob("*.py")
+                   if not (UNDER_TEST / p.name).is_file() or (UNDER_TEST / p.name).read_bytes() != p.read_bytes())
+    if stale:
+        pytest.exit(f"the installed vswitch ({UNDER_TEST}) differs from the source tree in {', '.join(stale[:5])}"
+                    f"{' ...' if len(stale) > 5 else ''}: run pip install '.[test]' again (or python -m pytest to "
+                    "test the source tree)", returncode=2)
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 GROUP = "01:00:5e:01:02:03"  # not 01:00:5e:00:00:01: every Linux interface is in all-hosts

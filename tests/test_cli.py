@@ -273,8 +273,8 @@ def test_help_of_every_command_has_an_example(command, capsys):
     assert "vswitch" in out.split("example:", 1)[1]
 
 
-def test_python_m_vswitch_version():
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def test_python_m_vswitch_version_names_the_build():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the source tree: pure Python (setup.py compiles on install)
     done = subprocess.run([sys.executable, "-m", "vswitch", "--version"], capture_output=True, text=True,
                           timeout=60, cwd=ROOT, env=env)
-    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, f"vswitch {__version__}", "")
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, f"vswitch {__version__}, pure Python", "")

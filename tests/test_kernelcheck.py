@@ -20,16 +20,15 @@ import pytest
 
 from conftest import require_netns
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from vswitch import cli  # noqa: E402
-from vswitch.build import build_network  # noqa: E402
-from vswitch.kernelcheck import (AGREE, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,  # noqa: E402
+from vswitch import cli
+from vswitch.build import build_network
+from vswitch.kernelcheck import (AGREE, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,
                                  check_topology, render, run_cleanup, unsupported)
-from vswitch.kernelcompare import KernelTopology  # noqa: E402
-from vswitch.kernelnet import _b36, cleanup_leftovers  # noqa: E402
-from vswitch.topology import load_topology, load_topology_text  # noqa: E402
+from vswitch.kernelcompare import KernelTopology
+from vswitch.kernelnet import _b36, cleanup_leftovers
+from vswitch.topology import load_topology, load_topology_text
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("bridge") is None,
                                 reason="kernel-check needs root and iproute2 (ip, bridge)")

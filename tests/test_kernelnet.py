@@ -5,18 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import require_netns
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vswitch.kernelio import ether_frame  # noqa: E402
-from vswitch.kernelnet import FdbEntry, KernelLab, cleanup_leftovers  # noqa: E402
-from vswitch.kernelns import KernelLabError  # noqa: E402
+from vswitch.kernelio import ether_frame
+from vswitch.kernelnet import FdbEntry, KernelLab, cleanup_leftovers
+from vswitch.kernelns import KernelLabError
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                 reason="kernel lab needs root and iproute2")

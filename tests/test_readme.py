@@ -28,6 +28,12 @@ def test_readme_python_example_passes():
     namespace["test_vepa_siblings_need_hairpin"]()
 
 
+def test_readme_test_command_is_the_one_ci_runs():
+    command = re.search(r"pip install '\.\[test\]' && (pytest)\b", README).group(0)
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    assert command.replace("pytest", "pytest -q -p no:cacheprovider") in ci.replace("pip install -q", "pip install")
+
+
 def test_readme_first_command_names_a_bundled_topology():
     first = re.search(r"pip install \. && vswitch run (\S+)", README).group(1)
     assert (Path(__file__).parent.parent / first).is_file()

@@ -5,6 +5,7 @@ tables and the trace; captures go to pcap and pcapng files that Wireshark opens.
 """
 
 from .adapter import MODES, PhysicalAdapter
+from .buildinfo import build_kind
 from .errors import ScenarioError, TopologyError, VSwitchError
 from .fdb import ForwardingTable, TablePolicy
 from .hypervisor import Hypervisor
@@ -19,5 +20,5 @@ __version__ = "0.1.0"
 __all__ = [
     "DropReason", "ForwardingTable", "Hypervisor", "LearningSwitch", "MACAddress", "MACAllocator", "MODES",
     "NIC", "Network", "PhysicalAdapter", "ScenarioError", "TablePolicy", "TopologyError", "VNIC", "VSwitchError",
-    "Verdict",
+    "Verdict", "build_kind",
 ]

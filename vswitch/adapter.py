@@ -28,6 +28,8 @@ takes the misses instead; a disabled vNIC receives nothing. Once a vNIC has a po
 
 from __future__ import annotations
 
+from typing import Final
+
 from . import vlanadapter
 from .errors import TopologyError
 from .mac import MACAddress, MACLike
@@ -36,10 +38,10 @@ from .port import Port
 from .reasons import DropReason, Verdict
 from .switch import Decision
 
-MODES = ("bridge", "vepa", "private", "passthru")
-DEFAULT_MODE = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
+MODES: Final = ("bridge", "vepa", "private", "passthru")
+DEFAULT_MODE: Final = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
 
-_VEPA_OR_BRIDGE = ("vepa", "bridge")
+_VEPA_OR_BRIDGE: Final = ("vepa", "bridge")
 _TO_VNIC, _BRIDGED = Verdict.TO_VNIC, Verdict.BRIDGED
 
 
@@ -187,12 +189,7 @@ class PhysicalAdapter:
             self._miss = Decision((), DropReason.NOT_FOR_US)  # the hardware filter drops it
         else:
             self._miss = self._to_host
-        vlan_aware = bool(self.vlan_keys)
-        if vlan_aware and not self.vlan_aware:
-            self.handle_frame = self._handle_vlan_frame  # type: ignore[method-assign]
-        elif self.vlan_aware and not vlan_aware:
-            del self.handle_frame  # back to the class's (touching __dict__ otherwise would slow every lookup)
-        self.vlan_aware = vlan_aware
+        self.vlan_aware = bool(self.vlan_keys)
 
     def vnic_link_up(self, vnic: VNIC) -> bool:
         """The VF link of an attached ``vnic`` (its state, and for ``auto`` the adapter's link)."""
@@ -208,6 +205,8 @@ class PhysicalAdapter:
 
     # -- decisions ------------------------------------------------------------------------------------
     def handle_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:
+        if self.vlan_aware:
+            return self._handle_vlan_frame(in_port, frame, now)
         if in_port is self.uplink:
             return self._from_uplink(frame)
         if in_port is self._host_port:
@@ -254,6 +253,7 @@ class PhysicalAdapter:
             if not source.accepts(dst):
                 return Decision((), DropReason.NOT_FOR_US)
             return Decision((self._vnic_ports[source],), Verdict.REFLECTED_TO_SOURCE)
+        allowed: tuple[str, ...]
         if source is None:
             allowed = MODES
         elif source.mode == "vepa":

@@ -36,6 +36,7 @@ from typing import Iterator, Sequence
 
 from tabulate import tabulate
 
+from . import build_kind
 from .build import build_network
 from .errors import VSwitchError
 from .network import Network
@@ -246,7 +247,7 @@ def run_bench(workload: str, frames: int, out_dir: str | os.PathLike,
 
 
 def interpreter() -> str:
-    return f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{platform.python_implementation()} {platform.python_version()}, {build_kind()}"
 
 
 def _proc_status_kib(field: str) -> int | None:
@@ -339,9 +340,22 @@ def run(args: argparse.Namespace) -> int:
 
 def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike,
                       topology: str | None = None) -> BenchResult:
-    """``run_bench`` in a fresh interpreter: its peak RSS is this workload's alone."""
+    """``run_bench`` in a fresh interpreter: its peak RSS is this workload's alone.
+
+    The worker imports this very vswitch (an installed, compiled build is not shadowed by a source tree in the
+    current folder): it runs in ``out_dir`` with this package's folder first on its path.
+    """
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if topology is None and workload in TOPOLOGY_WORKLOADS:
+        topology = str(workload_file(workload).resolve())
+    elif topology is not None:
+        topology = str(Path(topology).resolve())
     command = [sys.executable, "-m", "vswitch.bench", "--worker", workload, str(frames), str(out_dir)]
-    done = subprocess.run(command + ([topology] if topology else []), check=True, stdout=subprocess.PIPE, text=True)
+    package_root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(command + ([topology] if topology else []), check=True, stdout=subprocess.PIPE, text=True,
+                          cwd=out_dir, env=env)
     return BenchResult(**json.loads(done.stdout))
 
 

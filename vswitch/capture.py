@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Final, Iterable
 
 from .errors import VSwitchError
 from .pcapfile import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter
@@ -17,9 +17,31 @@ from .port import Port
 from .reasons import DropReason, Verdict, describe
 
 DIRECTIONS = ("rx", "tx", "both")
-DEFAULT_EPOCH_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
-_pack_header = RECORD_HEADER.pack
-_PCAP_LIMIT_NS = (1 << 32) * 1_000_000_000  # classic pcap seconds are 32 bits
+DEFAULT_EPOCH_NS: Final = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
+_pack_header: Final = RECORD_HEADER.pack
+_PCAP_LIMIT_NS: Final = (1 << 32) * 1_000_000_000  # classic pcap seconds are 32 bits
+
+
+class Tap:
+    """What a port calls for each frame crossing it in a captured direction (a native base class when compiled, so
+    the datapath's call is a direct one)."""
+
+    __slots__ = ()
+
+    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+        raise NotImplementedError
+
+
+class CallbackTap(Tap):
+    """A tap that hands each frame to a function: for observers outside the package (kernel-check's recorder)."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[bytes, int, Verdict | DropReason, Iterable[Port]], None]) -> None:
+        self.callback = callback
+
+    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+        self.callback(frame, now, outcome, outputs)
 
 
 class LastRecord:
@@ -38,31 +60,34 @@ class LastRecord:
         self.record = b""
 
 
-class PcapTap(PcapWriter):
-    """A classic pcap that is its own tap: the frames crossing one port (one or both directions).
+class PcapTap(Tap):
+    """Writes the frames crossing one port (one or both directions) into a classic pcap.
 
-    ``record`` is ``write`` at ``epoch_ns + now`` inlined, sharing records through ``last`` (it runs for every
+    ``record`` is ``writer.write`` at ``epoch_ns + now`` inlined, sharing records through ``last`` (it runs for every
     captured frame). Anything out of the ordinary goes through ``write`` and its checks.
     """
 
-    def __init__(self, path: str | os.PathLike, last: LastRecord) -> None:
-        super().__init__(path)
+    __slots__ = ("writer", "last")
+
+    def __init__(self, writer: PcapWriter, last: LastRecord) -> None:
+        self.writer = writer
         self.last = last
 
     def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
         last = self.last
+        writer = self.writer
         if frame is not last.frame or now != last.now:
             size = len(frame)
             time_ns = last.epoch_ns + now
             if size > SNAPLEN or not 0 <= time_ns < _PCAP_LIMIT_NS:
-                return self.write(frame, time_ns)
+                return writer.write(frame, time_ns)
             last.frame, last.now = frame, now
             last.record = _pack_header(time_ns // 1_000_000_000, time_ns % 1_000_000_000, size, size) + frame
-        self._put(last.record)
-        self.frames_written += 1
+        writer.put(last.record)
+        writer.frames_written += 1
 
 
-class PcapNgTap:
+class PcapNgTap(Tap):
     """Writes the frames crossing one port, one direction, as an interface of the shared pcapng."""
 
     __slots__ = ("writer", "interface_id", "direction", "epoch_ns")
@@ -111,8 +136,8 @@ class CaptureSet:
             raise VSwitchError(f"two capture points write {path.name}: give each its own file")
         if self._last.epoch_ns != self.epoch_ns:
             self._last = LastRecord(self.epoch_ns)
-        tap = PcapTap(path, self._last)
-        self._writers.append(tap)
+        tap = PcapTap(PcapWriter(path), self._last)
+        self._writers.append(tap.writer)
         self.files.append(path)
         if direction in ("rx", "both"):
             port.rx_taps.append(tap)

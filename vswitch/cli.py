@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
+from .buildinfo import build_kind, stale_warning
 from .build import build_network
 from .errors import VSwitchError
 from .limits import LIMITS, Limits
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vswitch", description="Packet-level emulator of virtual NICs, adapters and learning switches.",
         epilog=f"example: vswitch run {EXAMPLE}")
-    parser.add_argument("--version", action="version", version=f"vswitch {__version__}")
+    parser.add_argument("--version", action="version", version=f"vswitch {__version__}, {build_kind()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
@@ -209,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warning = stale_warning()
+    if warning:
+        print(warning, file=sys.stderr)
     try:
         return args.handler(args)
     except VSwitchError as exc:

@@ -20,7 +20,7 @@ RecursionError), and the order of events is the same.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Final, Iterable, Iterator
 
 from .engine import Engine
 from .frame import ETH_HEADER_LEN, MIN_FRAME_LEN, check_frame, pad, payload_len
@@ -31,9 +31,9 @@ from .reasons import DropReason, Verdict
 from .storm import SEEN_SLOTS
 from .trace import Trace, TraceEvent
 
-_TRANSMITTED = Verdict.TRANSMITTED
-_DELIVERED = Verdict.DELIVERED
-_SEEN_MASK = SEEN_SLOTS - 1
+_TRANSMITTED: Final = Verdict.TRANSMITTED
+_DELIVERED: Final = Verdict.DELIVERED
+_SEEN_MASK: Final = SEEN_SLOTS - 1
 
 
 def _nothing() -> None:
@@ -144,7 +144,7 @@ class Datapath:
             return self._drop(port, frame_id, DropReason.OVERSIZE, transmit=True)
         if self.trace is not None:
             peer = port.peer
-            far = peer.far if type(peer) is LinkEnd else peer
+            far = peer.far if isinstance(peer, LinkEnd) else peer
             self.trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, _TRANSMITTED,
                                       (far.node.name if far.internal else far.full_name,) if far else ()))
         if port.tx_check is not None:
@@ -180,14 +180,15 @@ class Datapath:
             for tap in port.tx_taps:
                 tap.record(frame, now, outcome, ())
         peer = port.peer
-        if type(peer) is LinkEnd:
+        if isinstance(peer, LinkEnd):
             link = peer.link
             if link.bandwidth_bps is None and link.up:  # a delay-only cable: offer()'s answer, without the call
                 arrival = now + link.latency_ns
             else:
-                arrival = peer.offer(frame, now)
-                if type(arrival) is not int:
-                    return self._drop(port, frame_id, arrival, transmit=True)
+                offered = peer.offer(frame, now)
+                if isinstance(offered, DropReason):
+                    return self._drop(port, frame_id, offered, transmit=True)
+                arrival = offered
             if arrival == now:
                 if last and not self._due:
                     return self._arrive(peer.far, frame_id, frame)

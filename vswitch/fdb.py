@@ -11,12 +11,12 @@ one lapses. A finite table follows one of two policies when full:
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .errors import VSwitchError
 from .mac import mac_str
 
-DEFAULT_AGEING_NS = 300 * 1_000_000_000
+DEFAULT_AGEING_NS: Final = 300 * 1_000_000_000
 
 
 class TablePolicy(Enum):
@@ -35,8 +35,11 @@ class LearnResult(Enum):
 
 
 # Bound once: looking up an enum member costs as much as a dict insert, and learn() runs for every frame.
-_REFRESHED, _LEARNED, _MOVED = LearnResult.REFRESHED, LearnResult.LEARNED, LearnResult.MOVED
-_REFUSED, _STATIC = LearnResult.REFUSED, LearnResult.STATIC
+_REFRESHED: Final = LearnResult.REFRESHED
+_LEARNED: Final = LearnResult.LEARNED
+_MOVED: Final = LearnResult.MOVED
+_REFUSED: Final = LearnResult.REFUSED
+_STATIC: Final = LearnResult.STATIC
 
 
 class FdbEntry:
@@ -64,7 +67,7 @@ class ForwardingTable:
     """(VLAN, MAC) -> port, with ageing, static entries, moves and a size limit."""
 
     def __init__(self, ageing_ns: int = DEFAULT_AGEING_NS, limit: int | None = None,
-                 policy: TablePolicy = TablePolicy.REFUSE) -> None:
+                 policy: TablePolicy | str = TablePolicy.REFUSE) -> None:
         if ageing_ns < 0:
             raise VSwitchError(f"ageing must be >= 0 ns, got {ageing_ns}")
         if limit is not None and limit < 0:

@@ -6,14 +6,14 @@ Offsets: destination ``[0:6]``, source ``[6:12]``, then an ethertype or an 802.1
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .errors import VSwitchError
 
-ETH_HEADER_LEN = 14
-MIN_FRAME_LEN = 60  #: minimum Ethernet frame without FCS; NICs pad shorter frames on transmit
+ETH_HEADER_LEN: Final = 14
+MIN_FRAME_LEN: Final = 60  #: minimum Ethernet frame without FCS; NICs pad shorter frames on transmit
 TAG_LEN = 4
-DEFAULT_MTU = 1500
+DEFAULT_MTU: Final = 1500
 TPID_8021Q = 0x8100
 TPID_8021AD = 0x88A8
 TPIDS = (TPID_8021Q, TPID_8021AD, 0x9100)
@@ -35,7 +35,11 @@ class VlanTag(NamedTuple):
         return self.tpid.to_bytes(2, "big") + tci.to_bytes(2, "big")
 
 
-def check_frame(frame: object) -> bytes:
+#: What the API takes as a frame: bytes, bytearray or memoryview; ``check_frame`` refuses anything else, with a hint.
+AnyFrame = object
+
+
+def check_frame(frame: AnyFrame) -> bytes:
     """Return ``frame`` as ``bytes`` or raise: frames handed to the API must be bytes-like."""
     if isinstance(frame, bytes):
         return frame

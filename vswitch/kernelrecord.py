@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
+from .capture import CallbackTap
 from .errors import VSwitchError
 from .frame import pad
 from .kernelscope import NO_COUNTERPART
@@ -55,7 +55,7 @@ class RecordingRunner(ScenarioRunner):
         super().__init__(spec, net)
         for port in list(net.ports.values()):  # a capture tap on each NIC: every frame it sends, from anyone
             if isinstance(port.node, NIC):
-                port.tx_taps.append(SimpleNamespace(record=partial(self._transmitted, port.full_name)))
+                port.tx_taps.append(CallbackTap(partial(self._transmitted, port.full_name)))
 
     @staticmethod
     def _attachments(net: Network) -> dict[str, tuple]:

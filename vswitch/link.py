@@ -7,14 +7,16 @@ wire frame: preamble and SFD (8 bytes), the frame, FCS (4) and the inter-frame g
 
 from __future__ import annotations
 
+from typing import Final
+
 from collections import deque
 
 from .errors import TopologyError
 from .port import Port
 from .reasons import DropReason
 
-WIRE_OVERHEAD_BYTES = 8 + 4 + 12
-DEFAULT_QUEUE_FRAMES = 1000  # Linux txqueuelen
+WIRE_OVERHEAD_BYTES: Final = 8 + 4 + 12
+DEFAULT_QUEUE_FRAMES: Final = 1000  # Linux txqueuelen
 
 
 class LinkEnd:
@@ -56,8 +58,9 @@ class LinkEnd:
 class Link:
     """A full-duplex cable joining two ports."""
 
-    def __init__(self, a: Port, b: Port, *, latency_ns: int = 0, bandwidth_bps: int | None = None,
+    def __init__(self, a: Port, b: Port, *, latency_ns: object = 0, bandwidth_bps: object = None,
                  queue_frames: int = DEFAULT_QUEUE_FRAMES, name: str | None = None) -> None:
+        """``latency_ns`` and ``bandwidth_bps`` (None: no limit) must be ints; anything else raises TopologyError."""
         for port in (a, b):
             if port.peer is not None:
                 raise TopologyError(f"port {port.full_name} is already connected")

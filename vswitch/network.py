@@ -13,7 +13,7 @@ from .capture import DEFAULT_EPOCH_NS, CaptureSet
 from .datapath import Datapath, NetworkStats, StreamItem
 from .errors import TopologyError, VSwitchError
 from .fdb import DEFAULT_AGEING_NS, TablePolicy
-from .frame import check_frame
+from .frame import AnyFrame, check_frame
 from .hypervisor import Hypervisor
 from .link import DEFAULT_QUEUE_FRAMES, Link
 from .mac import MACAddress, MACAllocator, MACLike
@@ -322,12 +322,12 @@ class Network(Datapath):
         return vnic
 
     # -- traffic --------------------------------------------------------------------------------------
-    def send(self, name: str, frame: bytes, *, at: int | None = None) -> int:
+    def send(self, name: str, frame: AnyFrame, *, at: int | None = None) -> int:
         """Have the NIC or vNIC ``name`` transmit ``frame`` at ``at`` (default: now); return the frame id."""
         port = self.nic(name).port
         return self._schedule(self._transmit_from_nic, port, check_frame(frame), at)
 
-    def inject(self, name: str, frame: bytes, *, at: int | None = None) -> int:
+    def inject(self, name: str, frame: AnyFrame, *, at: int | None = None) -> int:
         """Make ``frame`` arrive at port ``name`` from its cable, untouched (no padding): for replays."""
         return self._schedule(self._arrive, self.port(name), check_frame(frame), at)
 
@@ -359,7 +359,7 @@ class Network(Datapath):
             self.captures.add_pcapng_point(port, direction)
         return str(path)
 
-    def capture_pcapng(self, file_name: str, points: list[tuple[str, str]] = ()) -> str:
+    def capture_pcapng(self, file_name: str, points: Iterable[tuple[str, str]] = ()) -> str:
         """Open the shared pcapng; ``points`` are (interface, direction) added to it alone."""
         path = self.captures.enable_pcapng(file_name)
         for name, direction in points:

@@ -7,7 +7,7 @@ when ``allmulti`` is on and everything when ``promiscuous`` is on. Frames it tak
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Final, NamedTuple
 
 from .frame import DEFAULT_MTU
 from .mac import MACAddress, MACLike
@@ -16,13 +16,13 @@ from .reasons import DropReason, Verdict
 from .sriov import VFControls
 from .switch import Decision
 
-_DELIVERED = Decision((), Verdict.DELIVERED)
-_NOT_FOR_US = Decision((), DropReason.NOT_FOR_US)
-_BROADCAST = b"\xff" * 6
+_DELIVERED: Final = Decision((), Verdict.DELIVERED)
+_NOT_FOR_US: Final = Decision((), DropReason.NOT_FOR_US)
+_BROADCAST: Final = b"\xff" * 6
 
 #: Groups Linux puts every interface in once it is up: IPv4 all-hosts and IPv6 all-nodes (measured: members
 #: even with IPv6 disabled).
-DEFAULT_GROUPS = (bytes.fromhex("01005e000001"), bytes.fromhex("333300000001"))
+DEFAULT_GROUPS: Final = (bytes.fromhex("01005e000001"), bytes.fromhex("333300000001"))
 
 
 class Delivery(NamedTuple):
@@ -49,6 +49,7 @@ class NIC:
         self.takes_all_unicast = False  # a passthru vNIC: macvlan hands it every unicast as PACKET_HOST
         self.allmulti = False
         self.inbox: list[Delivery] = []
+        self.stack: Any = None  # a guest stack's driver (stackdriver.py): the datapath hands it what is delivered
 
     @property
     def full_name(self) -> str:

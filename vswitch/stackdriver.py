@@ -81,17 +81,17 @@ def attach_stack(net: "Network", name: str, guest: GuestStack) -> StackDriver:
     nic = net.nic(name)
     if guest.mac != nic.mac:
         raise TopologyError(f"{nic.full_name}: the stack's MAC {guest.mac} is not the NIC's {nic.mac}")
-    if getattr(nic, "stack", None) is not None:
+    if nic.stack is not None:
         raise TopologyError(f"{nic.full_name} already has a guest stack")
     driver = StackDriver(net, nic, guest)
-    nic.stack = driver  # type: ignore[attr-defined]
+    nic.stack = driver
     return driver
 
 
 def stack_of(net: "Network", name: str) -> StackDriver:
     """The driver of the stack on ``name``; a clear error if it has none."""
     nic = net.nic(name)
-    driver = getattr(nic, "stack", None)
+    driver = nic.stack
     if driver is None:
         raise TopologyError(f"{nic.full_name} has no IPv4 stack: give it an address (ip: 192.0.2.10/24)")
     return driver

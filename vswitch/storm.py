@@ -23,10 +23,10 @@ reaches ``revisit``, which then counts that frame's arrivals per port. A loop wh
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 DEFAULT_STORM_LIMIT = 16  #: repeated arrivals of one frame at one port before further copies are dropped
-SEEN_SLOTS = 1 << 14  #: frame ids remembered per switch (a power of two)
+SEEN_SLOTS: Final = 1 << 14  #: frame ids remembered per switch (a power of two)
 MAX_TRACKED = 4096  #: frames whose repeated arrivals are counted at once (more: the counts start again)
 
 

@@ -21,7 +21,7 @@ datapath).
 from __future__ import annotations
 
 import bisect
-from typing import NamedTuple
+from typing import Callable, Final, NamedTuple
 
 from .errors import TopologyError
 from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy
@@ -33,8 +33,8 @@ from .port import Port
 from .storm import DEFAULT_STORM_LIMIT, StormGuard
 from .vlan import DEFAULT_PVID, PortVlans, protocol_tpid
 
-UNTAGGED_VLAN = 1
-_LINK_LOCAL_PREFIX = bytes.fromhex("0180c20000")
+UNTAGGED_VLAN: Final = 1
+_LINK_LOCAL_PREFIX: Final = bytes.fromhex("0180c20000")
 
 #: Per-port flags and their defaults, as ``bridge link set`` names them.
 PORT_FLAGS = {
@@ -59,11 +59,11 @@ class Decision(NamedTuple):
     frames: tuple[bytes, ...] | None = None
 
 
-_FORWARDED = Verdict.FORWARDED
-_REFRESHED = LearnResult.REFRESHED
-_ZERO_MAC = bytes(6)
-_BROADCAST = b"\xff" * 6
-_INVALID_SOURCE = Decision((), DropReason.INVALID_SOURCE)
+_FORWARDED: Final = Verdict.FORWARDED
+_REFRESHED: Final = LearnResult.REFRESHED
+_ZERO_MAC: Final = bytes(6)
+_BROADCAST: Final = b"\xff" * 6
+_INVALID_SOURCE: Final = Decision((), DropReason.INVALID_SOURCE)
 
 
 class SwitchPort(Port):
@@ -113,19 +113,17 @@ class LearningSwitch:
         self.tpid = protocol_tpid(vlan_protocol)
         self.storm = StormGuard(storm_limit)
         self.filtered = False  # frames take filtering.py's path
+        self._decide_filtered: Callable[[LearningSwitch, SwitchPort, bytes, int], Decision] | None = None
         self._choose_path()
 
     # -- VLANs, port security -----------------------------------------------------------------------
     def _choose_path(self) -> None:
         """The filtering path when VLAN filtering or a port's security is on; else the plain ``handle_frame``."""
-        filtered = self.vlan_filtering or any(p.security is not None for p in self.ports.values())
-        if filtered and not self.filtered:
+        self.filtered = self.vlan_filtering or any(p.security is not None for p in self.ports.values())
+        if self.filtered and self._decide_filtered is None:
             from .filtering import decide  # noqa: PLC0415 - filtering imports this module
 
-            self.handle_frame = lambda in_port, frame, now: decide(self, in_port, frame, now)  # type: ignore
-        elif self.filtered and not filtered:
-            del self.handle_frame  # back to the plain method (touching __dict__ otherwise would slow every lookup)
-        self.filtered = filtered
+            self._decide_filtered = decide
 
     def arm_storm_guard(self) -> None:
         """Watch for loops: this switch is cabled to a switch (itself included), so a loop may go through it."""
@@ -230,6 +228,8 @@ class LearningSwitch:
     # -- the decision -----------------------------------------------------------------------------
     def handle_frame(self, in_port: SwitchPort, frame: bytes, now: int) -> Decision:
         """Learn from ``frame`` arriving on ``in_port`` and decide where it goes."""
+        if self.filtered:
+            return self._decide_filtered(self, in_port, frame, now)  # type: ignore[misc]
         src = frame[6:12]
         if src[0] & 1 or src == _ZERO_MAC:
             return _INVALID_SOURCE
