@@ -42,7 +42,8 @@ MODES: Final = ("bridge", "vepa", "private", "passthru")
 DEFAULT_MODE: Final = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
 
 _VEPA_OR_BRIDGE: Final = ("vepa", "bridge")
-_TO_VNIC, _BRIDGED = Verdict.TO_VNIC, Verdict.BRIDGED
+_TO_VNIC: Final = Verdict.TO_VNIC
+_BRIDGED: Final = Verdict.BRIDGED
 
 
 class PhysicalAdapter:

@@ -7,9 +7,8 @@ wire frame: preamble and SFD (8 bytes), the frame, FCS (4) and the inter-frame g
 
 from __future__ import annotations
 
-from typing import Final
-
 from collections import deque
+from typing import Final
 
 from .errors import TopologyError
 from .port import Port
