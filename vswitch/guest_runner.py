@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .errors import ScenarioError
 from .guest_check import replay_path
 from .inet import looks_like_address
-from .mac import BROADCAST, MACAddress
+from .mac import MACAddress
 from .migrate import AnnounceParams, migrate
 from .network import Network
 from .replay import Replay, ReplayResult
@@ -21,7 +21,7 @@ from .sessions import ArpingSession, PingSession, UdpSession, format_loss, loss_
 from .spec import ActionSpec
 from .stackdriver import StackDriver, stack_of
 from .stream import StreamSpec, period_ns
-from .traffic import DEFAULT_ETHERTYPE, ethernet_frame, udp_frame
+from .traffic import action_frame
 from .vlan import push_tags
 
 if TYPE_CHECKING:
@@ -94,17 +94,8 @@ def perform_udp(runner: "ScenarioRunner", action: ActionSpec) -> None:
 def perform_stream(runner: "ScenarioRunner", action: ActionSpec) -> None:
     args, net = action.args, runner.net
     sender = net.nic(interface_of(net, args["from"]))
-    if args["to"] is not None:
-        dst = net.nic(interface_of(net, args["to"])).mac
-    else:
-        dst = BROADCAST if args["dst"] == "broadcast" else args["dst"]
-    src = args["src"] or sender.mac
-    if "udp" in args:
-        udp = args["udp"]
-        template = udp_frame(src, dst, src_ip=udp["src_ip"], dst_ip=udp["dst_ip"], sport=udp["sport"],
-                             dport=udp["dport"], size=args["size"])
-    else:
-        template = ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE, size=args["size"])
+    to_mac = net.nic(interface_of(net, args["to"])).mac if args["to"] is not None else None
+    template = action_frame(args, sender.mac, to_mac)
     tags = args.get("vlan", ())
     spec = StreamSpec(sender.full_name, push_tags(template, tags), args["count"], args["vary"], "udp" in args,
                       interval_ns=args["interval_ns"], pps=args["pps"], bps=args["bps"], tags=len(tags))

@@ -11,12 +11,12 @@ from typing import Any, Callable
 
 from . import guest_runner, security_checks
 from .errors import ScenarioError, VSwitchError
-from .mac import BROADCAST, MACAddress
+from .mac import MACAddress
 from .network import Network
 from .reasons import DropReason
 from .switch import LearningSwitch
-from .spec import ActionSpec, ExpectationSpec, TopologySpec, Where
-from .traffic import DEFAULT_ETHERTYPE, ethernet_frame, udp_frame
+from .spec import ActionSpec, TopologySpec, Where
+from .traffic import action_frame
 from .vlan import push_tags
 
 
@@ -125,20 +125,8 @@ class ScenarioRunner:
             raise ScenarioError(f"{action.where}: at {net.now} ns: {exc}") from None
 
     def _frame_for(self, args: dict[str, Any]) -> bytes:
-        sender = self.net.nic(args["from"])
-        if args["to"] is not None:
-            dst = self.net.nic(args["to"]).mac
-        else:
-            dst = BROADCAST if args["dst"] == "broadcast" else args["dst"]
-        src = args["src"] or sender.mac
-        if "udp" in args:
-            udp = args["udp"]
-            frame = udp_frame(src, dst, src_ip=udp["src_ip"], dst_ip=udp["dst_ip"], sport=udp["sport"],
-                              dport=udp["dport"], payload=args["payload"], size=args["size"])
-        else:
-            frame = ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE,
-                                   payload=args["payload"], size=args["size"])
-        return push_tags(frame, args.get("vlan", ()))
+        to_mac = self.net.nic(args["to"]).mac if args["to"] is not None else None
+        return push_tags(action_frame(args, self.net.nic(args["from"]).mac, to_mac), args.get("vlan", ()))
 
     def _send(self, args: dict[str, Any]) -> None:
         frame = self._frame_for(args)

@@ -10,7 +10,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw, bind_bottom_up
 
-from .mac import MACAddress
+from .mac import BROADCAST, MACAddress
 
 DEFAULT_ETHERTYPE = 0x88B5  # IEEE 802 local experimental ethertype: nobody's protocol
 ZERO_MAC = "00:00:00:00:00:00"
@@ -72,3 +72,16 @@ def icmp_error_header(src: MACAddress | str, dst: MACAddress | str, *, src_ip: s
     return bytes(Ether(src=str(src), dst=str(dst), type=0x0800)
                  / IP(version=4, ihl=5, tos=0xC0, id=0, flags=0, frag=0, ttl=ttl, proto=1, src=src_ip, dst=dst_ip)
                  / ICMP(type=icmp_type, code=code, unused=0))
+
+
+def action_frame(args: dict, sender_mac: MACAddress, to_mac: MACAddress | None) -> bytes:
+    """The untagged frame a ``send`` or ``stream`` action describes: to ``to_mac`` (the ``to`` interface's MAC) or
+    ``dst``, from ``src`` or the sender's MAC, UDP when the action has ``udp``, else Ethernet II."""
+    dst = to_mac if to_mac is not None else BROADCAST if args["dst"] == "broadcast" else args["dst"]
+    src = args["src"] or sender_mac
+    payload, size = args.get("payload", b""), args["size"]
+    if "udp" in args:
+        udp = args["udp"]
+        return udp_frame(src, dst, src_ip=udp["src_ip"], dst_ip=udp["dst_ip"], sport=udp["sport"],
+                         dport=udp["dport"], payload=payload, size=size)
+    return ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE, payload=payload, size=size)
