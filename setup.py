@@ -12,7 +12,7 @@ import sys
 
 from setuptools import setup
 
-COMPILED = ["engine", "datapath", "network", "switch", "fdb", "port", "link", "capture", "pcapfile", "nic", "adapter"]
+COMPILED = ["engine", "datapath", "network", "switch", "fdb", "port", "decision", "capture", "pcapfile", "nic", "adapter"]
 
 
 def _say(message: str) -> None:

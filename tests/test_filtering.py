@@ -1,4 +1,4 @@
-"""A VLAN-filtering switch and port security: the switch's filtering path (vswitch/filtering.py)."""
+"""A VLAN-filtering switch and port security: the switch's filtering path (``_decide_filtered`` in vswitch/switch.py)."""
 
 from conftest import BROADCAST, udp_frame
 from vswitch import DropReason, LearningSwitch, Network, Verdict

@@ -3,7 +3,7 @@
 import pytest
 
 from vswitch.errors import TopologyError
-from vswitch.link import DEFAULT_QUEUE_FRAMES, WIRE_OVERHEAD_BYTES, Link
+from vswitch.port import DEFAULT_QUEUE_FRAMES, WIRE_OVERHEAD_BYTES, Link
 from vswitch.port import Port
 from vswitch.reasons import DropReason
 

@@ -22,26 +22,40 @@ device's: with the cable down it neither sends nor receives, siblings included (
 kernel-check). SR-IOV additions (``sriov.py`` has the per-vNIC controls, ``state enable`` among them): a finite MAC filter (``mac_filter_size``) drops
 unicast that no vNIC owns at the uplink, until it overflows and the adapter falls back to accepting everything
 and sorting in software (the host stack then drops the misses, as without a filter); a trusted promiscuous vNIC
-takes the misses instead; a disabled vNIC receives nothing. Once a vNIC has a port VLAN the adapter sorts by
-(VLAN, MAC) (``vlanadapter.py``).
+takes the misses instead; a disabled vNIC receives nothing.
+
+Port VLANs: ``ip link set DEV vf N vlan V qos P [proto 802.1ad]`` puts a VF in VLAN V: the NIC inserts the tag
+(TPID, PCP P, VID V) on everything the VF sends and strips it from what the VF receives; the VF receives only
+frames of its VLAN. Once one of its vNICs has a port VLAN the adapter sorts by (VLAN, MAC), the SR-IOV embedded
+switch's rules (a macvlan, without VLANs, never inspects tags):
+
+- Each vNIC is keyed by (VLAN, MAC): VLAN = (TPID, VID) of its port VLAN, or "untagged" for a vNIC without one,
+  which then receives untagged (and priority-tagged) frames only.
+- From the uplink: the outer tag picks the VLAN. Unicast goes to the vNIC with that (VLAN, MAC), its tag stripped;
+  multicast is replicated, by the macvlan mode rules, to the vNICs of that VLAN. The host stack (the PF) is in the
+  untagged VLAN. A tagged frame of a VLAN that no vNIC has is dropped (``VLAN_NOT_ALLOWED``: the NIC's VLAN
+  filter), as is tagged unicast no vNIC of its VLAN owns (``NOT_FOR_US``).
+- From a vNIC: the tag is inserted on the way to the uplink; in ``bridge`` mode siblings of the same VLAN receive
+  it inside the adapter, untagged.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from . import vlanadapter
+from .decision import Decision
 from .errors import TopologyError
 from .mac import MACAddress, MACLike
 from .nic import NIC, VNIC
 from .port import Port
 from .reasons import DropReason, Verdict
-from .switch import Decision
+from .vlan import outer_tag, push, strip
 
 MODES: Final = ("bridge", "vepa", "private", "passthru")
 DEFAULT_MODE: Final = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
 
 _VEPA_OR_BRIDGE: Final = ("vepa", "bridge")
+_PRIVATE_OR_PASSTHRU: Final = ("private", "passthru")
 _TO_VNIC: Final = Verdict.TO_VNIC
 _BRIDGED: Final = Verdict.BRIDGED
 
@@ -217,10 +231,10 @@ class PhysicalAdapter:
     def _handle_vlan_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:
         """``handle_frame`` once a vNIC has a port VLAN: sorting by (VLAN, MAC), tags added and stripped."""
         if in_port is self.uplink:
-            return vlanadapter.from_uplink(self, frame)
+            return self._vlan_from_uplink(frame)
         if in_port is self._host_port:
             return self._to_uplink
-        return vlanadapter.from_vnic(self, self._by_port[in_port], frame)
+        return self._vlan_from_vnic(self._by_port[in_port], frame)
 
     def _from_vnic(self, sender: VNIC, frame: bytes) -> Decision:
         if sender.mode == "bridge":
@@ -250,7 +264,7 @@ class PhysicalAdapter:
 
     def _replicate(self, frame: bytes, dst: bytes) -> Decision:
         source = self.vnics.get(frame[6:12])
-        if source is not None and source.mode in ("private", "passthru"):
+        if source is not None and source.mode in _PRIVATE_OR_PASSTHRU:
             if not source.accepts(dst):
                 return Decision((), DropReason.NOT_FOR_US)
             return Decision((self._vnic_ports[source],), Verdict.REFLECTED_TO_SOURCE)
@@ -265,6 +279,68 @@ class PhysicalAdapter:
                        if vnic is not source and vnic.mode in allowed and vnic.port.up and vnic not in self._blocked
                        and vnic.accepts(dst))
         return Decision(copies + (self._host_port,), Verdict.REPLICATED)
+
+    # -- decisions with port VLANs ----------------------------------------------------------------------
+    def _vlan_from_uplink(self, frame: bytes) -> Decision:
+        key, bare = _vlan_key(frame)
+        if key and key not in self.vlan_keys:
+            return Decision((), DropReason.VLAN_NOT_ALLOWED)
+        dst = frame[0:6]
+        if dst[0] & 1:
+            return self._vlan_replicate(frame, bare, key, dst)
+        passthru = self._passthru
+        if passthru is not None:
+            target = passthru if passthru.vf.tag_key == key else None
+        else:
+            target = self.by_vlan.get((key, dst))
+        if target is None:
+            if key:
+                return Decision((), DropReason.NOT_FOR_US)
+            return self._to_host if dst == self.host.mac.packed else self._miss
+        if not target.port.up:
+            return Decision((), DropReason.VNIC_DOWN)
+        decision = self._to_vnic[target][0]
+        if key and decision.outputs:
+            return Decision(decision.outputs, Verdict.TO_VNIC, None, (bare,))
+        return decision
+
+    def _vlan_replicate(self, frame: bytes, bare: bytes, key: int, dst: bytes) -> Decision:
+        source = self.by_vlan.get((key, frame[6:12]))
+        if source is not None and source.mode in _PRIVATE_OR_PASSTHRU:
+            if not source.accepts(dst) or source in self._blocked:
+                return Decision((), DropReason.NOT_FOR_US)
+            port = self._vnic_ports[source]
+            return Decision((port,), Verdict.REFLECTED_TO_SOURCE, None, (bare,) if key else None)
+        allowed = MODES if source is None else _VEPA_OR_BRIDGE if source.mode == "vepa" else ("vepa",)
+        copies = tuple(port for vnic, port in sorted(self._vnic_ports.items(), key=_by_name)
+                       if vnic is not source and vnic.vf.tag_key == key and vnic.mode in allowed and vnic.port.up
+                       and vnic not in self._blocked and vnic.accepts(dst))
+        if not key:
+            return Decision(copies + (self._host_port,), Verdict.REPLICATED)
+        if not copies:
+            return Decision((), DropReason.NOT_FOR_US)
+        return Decision(copies, Verdict.REPLICATED, None, (bare,) * len(copies))
+
+    def _vlan_from_vnic(self, sender: VNIC, frame: bytes) -> Decision:
+        vf = sender.vf
+        key = vf.tag_key  # 0: no port VLAN
+        out = push(frame, vf.tpid, vf.qos, vf.vlan) if vf.vlan is not None else frame
+        if sender.mode == "bridge":
+            dst = frame[0:6]
+            if dst[0] & 1:
+                siblings = tuple(port for vnic, port in self._vnic_ports.items()
+                                 if vnic is not sender and vnic.mode == "bridge" and vnic.vf.tag_key == key
+                                 and vnic.port.up and vnic not in self._blocked and vnic.accepts(dst))
+                return Decision(siblings + (self.uplink,), Verdict.TO_UPLINK, None,
+                                (frame,) * len(siblings) + (out,) if key else None)
+            target = self.by_vlan.get((key, dst))
+            if target is not None and target.mode == "bridge":
+                if not target.port.up:
+                    return Decision((), DropReason.VNIC_DOWN)
+                return self._to_vnic[target][1]
+        if key:
+            return Decision((self.uplink,), Verdict.TO_UPLINK, None, (out,))
+        return self._to_uplink
 
     def __repr__(self) -> str:
         return f"<PhysicalAdapter {self.name} {self.mac} mode={self.mode} vnics={len(self.vnics)}>"
@@ -291,3 +367,11 @@ def _wire(a: Port, b: Port) -> None:
 
 def _by_name(item: tuple[VNIC, Port]) -> str:
     return item[0].full_name
+
+
+def _vlan_key(frame: bytes) -> tuple[int, bytes]:
+    """The frame's VLAN key (0 when untagged or priority-tagged) and the frame without that tag."""
+    tag = outer_tag(frame)
+    if tag is None or not tag[1] & 0xFFF:
+        return 0, frame
+    return (tag[0] << 12) | (tag[1] & 0xFFF), strip(frame)

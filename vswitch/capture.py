@@ -13,23 +13,13 @@ from typing import Callable, Final, Iterable
 
 from .errors import VSwitchError
 from .pcapfile import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter
-from .port import Port
+from .port import Port, Tap
 from .reasons import DropReason, Verdict, describe
 
 DIRECTIONS = ("rx", "tx", "both")
 DEFAULT_EPOCH_NS: Final = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
 _pack_header: Final = RECORD_HEADER.pack
 _PCAP_LIMIT_NS: Final = (1 << 32) * 1_000_000_000  # classic pcap seconds are 32 bits
-
-
-class Tap:
-    """What a port calls for each frame crossing it in a captured direction (a native base class when compiled, so
-    the datapath's call is a direct one)."""
-
-    __slots__ = ()
-
-    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
-        raise NotImplementedError
 
 
 class CallbackTap(Tap):

@@ -24,9 +24,8 @@ from typing import Callable, Final, Iterable, Iterator
 
 from .engine import Engine
 from .frame import ETH_HEADER_LEN, MIN_FRAME_LEN, check_frame, pad, payload_len
-from .link import LinkEnd
 from .nic import Delivery
-from .port import Port
+from .port import LinkEnd, Port
 from .reasons import DropReason, Verdict
 from .storm import SEEN_SLOTS
 from .trace import Trace, TraceEvent

@@ -1,14 +1,14 @@
 """Carry out guest actions and evaluate guest expectations during a scenario run.
 
-``ScenarioRunner`` looks actions up in ``PERFORMERS`` and expectations in ``CHECKS``; both receive the runner
-(its ``net``, ``spec`` and ``result``) and the arguments ``guest_reader.py`` read. Sessions (ping, arping, udp),
+``ScenarioRunner`` looks actions up in ``PERFORMERS`` and expectations in ``CHECKS``; both receive the run's
+``ScenarioContext`` (its ``net``, ``spec`` and ``result``) and the arguments ``guest_reader.py`` read. Sessions (ping, arping, udp),
 replays and migrations land in the run result for reports; a replay that stopped early adds a warning.
 """
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from .errors import ScenarioError
 from .guest_check import replay_path
@@ -17,15 +17,13 @@ from .mac import MACAddress
 from .migrate import AnnounceParams, migrate
 from .network import Network
 from .replay import Replay, ReplayResult
+from .scenario_context import ScenarioContext
 from .sessions import ArpingSession, PingSession, UdpSession, format_loss, loss_matches
 from .spec import ActionSpec
 from .stackdriver import StackDriver, stack_of
 from .stream import StreamSpec, period_ns
 from .traffic import action_frame
 from .vlan import push_tags
-
-if TYPE_CHECKING:
-    from .scenario import ScenarioRunner
 
 FIRST_PING_IDENT = 0x1000
 FIRST_UDP_PORT = 40000
@@ -43,16 +41,16 @@ def address_of(net: Network, text: str) -> IPv4Address:
     return stack_of(net, interface_of(net, text)).guest.ip
 
 
-def _driver(runner: "ScenarioRunner", name: str) -> StackDriver:
+def _driver(runner: ScenarioContext, name: str) -> StackDriver:
     return stack_of(runner.net, interface_of(runner.net, name))
 
 
-def _count_sessions(runner: "ScenarioRunner", kind: str, source: str) -> int:
+def _count_sessions(runner: ScenarioContext, kind: str, source: str) -> int:
     return sum(1 for s in runner.result.sessions.values() if s.kind == kind and s.source == source)
 
 
 # -- actions ------------------------------------------------------------------------------------------
-def perform_ping(runner: "ScenarioRunner", action: ActionSpec) -> None:
+def perform_ping(runner: ScenarioContext, action: ActionSpec) -> None:
     args, net = action.args, runner.net
     driver = _driver(runner, args["from"])
     source = driver.nic.full_name
@@ -65,7 +63,7 @@ def perform_ping(runner: "ScenarioRunner", action: ActionSpec) -> None:
                   lambda i, now: driver.guest.ping_send(session, i + 1, now, template))  # icmp_seq from 1
 
 
-def perform_arping(runner: "ScenarioRunner", action: ActionSpec) -> None:
+def perform_arping(runner: ScenarioContext, action: ActionSpec) -> None:
     args, net = action.args, runner.net
     driver = _driver(runner, args["from"])
     session = ArpingSession(args["name"], driver.nic.full_name, args["to"], address_of(net, args["to"]),
@@ -76,7 +74,7 @@ def perform_arping(runner: "ScenarioRunner", action: ActionSpec) -> None:
                   lambda i, now: driver.guest.arping_send(session, i + 1, now))
 
 
-def perform_udp(runner: "ScenarioRunner", action: ActionSpec) -> None:
+def perform_udp(runner: ScenarioContext, action: ActionSpec) -> None:
     args, net = action.args, runner.net
     driver = _driver(runner, args["from"])
     source = driver.nic.full_name
@@ -91,7 +89,7 @@ def perform_udp(runner: "ScenarioRunner", action: ActionSpec) -> None:
                   lambda i, now: driver.guest.udp_send(session, i, now, template))
 
 
-def perform_stream(runner: "ScenarioRunner", action: ActionSpec) -> None:
+def perform_stream(runner: ScenarioContext, action: ActionSpec) -> None:
     args, net = action.args, runner.net
     sender = net.nic(interface_of(net, args["from"]))
     to_mac = net.nic(interface_of(net, args["to"])).mac if args["to"] is not None else None
@@ -105,7 +103,7 @@ def perform_stream(runner: "ScenarioRunner", action: ActionSpec) -> None:
     net.send_stream(spec.frames(net.now))
 
 
-def perform_replay(runner: "ScenarioRunner", action: ActionSpec) -> None:
+def perform_replay(runner: ScenarioContext, action: ActionSpec) -> None:
     args, net = action.args, runner.net
     how = "into" if args["into"] is not None else "from"
     target = net.port(args["into"]).full_name if how == "into" else net.nic(interface_of(net, args["from"])).full_name
@@ -118,7 +116,7 @@ def perform_replay(runner: "ScenarioRunner", action: ActionSpec) -> None:
     replay.start()
 
 
-def perform_migrate(runner: "ScenarioRunner", action: ActionSpec) -> None:
+def perform_migrate(runner: ScenarioContext, action: ActionSpec) -> None:
     args = action.args
     result = migrate(runner.net, args["vm"], args["to"], name=args["name"], announce=args["announce"],
                      downtime_ns=args["downtime_ns"], mode=args["mode"], params=AnnounceParams(rounds=args["rounds"]))
@@ -126,7 +124,7 @@ def perform_migrate(runner: "ScenarioRunner", action: ActionSpec) -> None:
     runner.result.frames[result.name] = result.ids
 
 
-def check(runner: "ScenarioRunner", action: ActionSpec) -> None:
+def check(runner: ScenarioContext, action: ActionSpec) -> None:
     """Resolve an action's names on the built network before the run (the loader checked the file already)."""
     args, net = action.args, runner.net
     if action.kind in ("ping", "arping", "udp"):
@@ -146,13 +144,13 @@ def check(runner: "ScenarioRunner", action: ActionSpec) -> None:
             raise ScenarioError(f"no VM {args['vm']!r} or no hypervisor {args['to']!r}")
 
 
-PERFORMERS: dict[str, Callable[["ScenarioRunner", ActionSpec], None]] = {
+PERFORMERS: dict[str, Callable[[ScenarioContext, ActionSpec], None]] = {
     "ping": perform_ping, "arping": perform_arping, "udp": perform_udp, "stream": perform_stream,
     "replay": perform_replay, "migrate": perform_migrate,
 }
 
 
-def finish(runner: "ScenarioRunner") -> None:
+def finish(runner: ScenarioContext) -> None:
     """After the run: close replays still reading (the run ended first) and collect their warnings."""
     for action, replay in runner.guest_jobs:
         replay.finish(run_ended=True)
@@ -162,7 +160,7 @@ def finish(runner: "ScenarioRunner") -> None:
 
 
 # -- expectations -------------------------------------------------------------------------------------
-def check_ping(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, bool, str]:
+def check_ping(runner: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     name = args["name"]
     session = runner.result.sessions.get(name)
     if session is None:
@@ -185,7 +183,7 @@ def check_ping(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, boo
     return f"{session.kind} {name} {', '.join(wanted)}", passed, actual
 
 
-def check_arp_entry(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, bool, str]:
+def check_arp_entry(runner: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     net = runner.net
     driver = _driver(runner, args["on"])
     ip = address_of(net, args["ip"])
@@ -202,7 +200,7 @@ def check_arp_entry(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str
     return f"{owner} has {ip} at {wanted}", mac == wanted.packed, actual
 
 
-def check_udp_received(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, bool, str]:
+def check_udp_received(runner: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     net = runner.net
     driver = _driver(runner, args["on"])
     source = str(address_of(net, args["from"])) if args["from"] else None
@@ -214,6 +212,6 @@ def check_udp_received(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[
     return f"{driver.nic.full_name} received {args['count']} UDP {what}", got == args["count"], f"{got} received"
 
 
-CHECKS: dict[str, Callable[["ScenarioRunner", dict[str, Any]], tuple[str, bool, str]]] = {
+CHECKS: dict[str, Callable[[ScenarioContext, dict[str, Any]], tuple[str, bool, str]]] = {
     "ping": check_ping, "arp_entry": check_arp_entry, "udp_received": check_udp_received,
 }

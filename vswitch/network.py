@@ -15,10 +15,9 @@ from .errors import TopologyError, VSwitchError
 from .fdb import DEFAULT_AGEING_NS, TablePolicy
 from .frame import AnyFrame, check_frame
 from .hypervisor import Hypervisor
-from .link import DEFAULT_QUEUE_FRAMES, Link
 from .mac import MACAddress, MACAllocator, MACLike
 from .nic import NIC, VNIC, Delivery
-from .port import Port
+from .port import DEFAULT_QUEUE_FRAMES, Link, Port
 from .sriov import VFControls
 from .storm import DEFAULT_STORM_LIMIT
 from .switch import LearningSwitch

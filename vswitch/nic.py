@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
+from .decision import Decision
 from .frame import DEFAULT_MTU
 from .mac import MACAddress, MACLike
 from .port import Port
 from .reasons import DropReason, Verdict
 from .sriov import VFControls
-from .switch import Decision
 
 _DELIVERED: Final = Decision((), Verdict.DELIVERED)
 _NOT_FOR_US: Final = Decision((), DropReason.NOT_FOR_US)

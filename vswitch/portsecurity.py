@@ -11,14 +11,10 @@ it is dropped (``PORT_SHUT_DOWN``) until its cable is brought down and up again 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .errors import TopologyError
+from .fdb import ForwardingTable
+from .port import Port
 from .reasons import DropReason
-
-if TYPE_CHECKING:
-    from .fdb import ForwardingTable
-    from .switch import SwitchPort
 
 VIOLATIONS = ("drop", "shutdown")
 
@@ -38,9 +34,9 @@ class PortSecurity:
         self.violations = 0
         self.shut_down_ns: int | None = None
 
-    def check(self, port: "SwitchPort", table: "ForwardingTable", vlan: int, src: bytes, now: int
-              ) -> DropReason | None:
-        """None if ``src`` may be learned on ``port``; otherwise the drop, after applying the violation action."""
+    def check(self, port: Port, table: ForwardingTable, vlan: int, src: bytes, now: int) -> DropReason | None:
+        """None if ``src`` may be learned on switch port ``port``; otherwise the drop, after applying the violation
+        action (``shutdown`` asks the port's switch to shut it down)."""
         name = port.name
         if table.learned_on(name) < self.max_macs or table.knows(vlan, src, name, now):
             return None

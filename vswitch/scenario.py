@@ -6,55 +6,23 @@ there too, the others when the run ends. Results are values (``CheckResult``) th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import guest_runner, security_checks
+from . import frame_checks, guest_runner, security_checks
 from .errors import ScenarioError, VSwitchError
-from .mac import MACAddress
 from .network import Network
-from .reasons import DropReason
-from .switch import LearningSwitch
+from .scenario_context import CheckResult, RunResult, ScenarioContext
 from .spec import ActionSpec, TopologySpec, Where
+from .switch import LearningSwitch
 from .traffic import action_frame
 from .vlan import push_tags
 
 
-@dataclass
-class CheckResult:
-    """One expectation: what was expected, what happened, and whether they agree."""
-
-    description: str
-    passed: bool
-    actual: str
-    where: Where
-    at_ns: int
-
-
-@dataclass
-class RunResult:
-    network: Network
-    checks: list[CheckResult] = field(default_factory=list)
-    frames: dict[str, list[int]] = field(default_factory=dict)  # frame name -> ids
-    sessions: dict[str, Any] = field(default_factory=dict)  # ping, arping, udp: name -> sessions.Session
-    streams: dict[str, dict[str, Any]] = field(default_factory=dict)
-    replays: list[Any] = field(default_factory=list)  # replay.ReplayResult
-    migrations: list[Any] = field(default_factory=list)  # migrate.MigrationResult
-    warnings: list[str] = field(default_factory=list)  # things that went wrong without failing (a damaged capture)
-
-    @property
-    def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
-
-
-class ScenarioRunner:
+class ScenarioRunner(ScenarioContext):
     """Schedules the actions of ``spec`` on ``net``; ``run()`` plays them and evaluates the checks."""
 
     def __init__(self, spec: TopologySpec, net: Network) -> None:
-        self.spec = spec
-        self.net = net
-        self.result = RunResult(net)
-        self.guest_jobs: list[tuple[ActionSpec, Any]] = []  # replays in progress, finished after the run
+        super().__init__(spec, net)
         for action in spec.scenario:
             self._check_action(action)
             net.engine.at(action.at_ns, self._perform, action)
@@ -153,78 +121,7 @@ class ScenarioRunner:
             description, passed, actual = f"{kind}", False, f"cannot check: {exc}"
         self.result.checks.append(CheckResult(description, passed, actual, where, self.net.now))
 
-    def _ids(self, name: str) -> list[int]:
-        ids = self.result.frames.get(name)
-        if ids is None:
-            known = ", ".join(sorted(self.result.frames)) or "none yet"
-            raise ScenarioError(f"no frame named {name!r} was sent (named frames: {known})")
-        return ids
 
-    def _receivers(self, name: str) -> list[set[str]]:
-        return [set(self.net.trace.delivered_to(i)) for i in self._ids(name)]
-
-    def _delivered(self, args):
-        targets = {self.net.port(t).full_name for t in args["to"]}
-        got = self._receivers(args["frame"])
-        union = set().union(*got) if got else set()
-        if args["only"]:
-            passed = all(r == targets for r in got)
-            description = f"{args['frame']} delivered to exactly {', '.join(sorted(targets))}"
-        else:
-            passed = all(targets <= r for r in got)
-            description = f"{args['frame']} delivered to {', '.join(sorted(targets))}"
-        return description, passed, "received by " + (", ".join(sorted(union)) or "nobody")
-
-    def _not_delivered(self, args):
-        targets = {self.net.port(t).full_name for t in args["to"]}
-        union = set().union(*self._receivers(args["frame"]))
-        return (f"{args['frame']} not delivered to {', '.join(sorted(targets))}", not (targets & union),
-                "received by " + (", ".join(sorted(union)) or "nobody"))
-
-    def _dropped(self, args):
-        reason: DropReason = args["reason"]
-        at = self.net.port(args["at"]).full_name if args["at"] else None
-        drops = [d for i in self._ids(args["frame"]) for d in self.net.trace.drops(i)]
-        passed = any(r is reason and (at is None or port == at) for port, r in drops)
-        where = f" at {at}" if at else ""
-        actual = "; ".join(f"{port}: {r.name.lower()}" for port, r in drops) or "no drops"
-        return f"{args['frame']} dropped{where}: {reason.name.lower()}", passed, actual
-
-    def _table(self, args):
-        switch = self.net.switch(args["switch"])
-        mac: MACAddress = args["mac"]
-        port = switch.table.lookup(args["vlan"], mac.packed, self.net.now)
-        vlan = f" in VLAN {args['vlan']}" if args["vlan"] != 1 else ""
-        if args["absent"]:
-            return f"{switch.name} has no entry for {mac}{vlan}", port is None, f"port {port}" if port else "absent"
-        return (f"{switch.name} learned {mac}{vlan} on {args['port']}", port == args["port"],
-                f"port {port}" if port else "absent")
-
-    def _table_size(self, args):
-        switch = self.net.switch(args["switch"])
-        entries = len(switch.table.rows(self.net.now))
-        return f"{switch.name} holds {args['entries']} entries", entries == args["entries"], f"{entries} entries"
-
-    def _counter(self, args):
-        port = self.net.port(args["interface"])
-        counters = port.counters
-        wanted, seen = [], []
-        for name, value in args.items():
-            if name == "interface":
-                continue
-            if name in ("rx_dropped", "tx_dropped"):
-                table = getattr(counters, name)
-                for reason, count in value.items():
-                    wanted.append(f"{name}.{reason.name.lower()}={count}")
-                    seen.append(f"{name}.{reason.name.lower()}={table.get(reason, 0)}")
-            else:
-                wanted.append(f"{name}={value}")
-                seen.append(f"{name}={getattr(counters, name)}")
-        return f"{port.full_name} counters {' '.join(wanted)}", wanted == seen, " ".join(seen)
-
-
-CHECKS: dict[str, Callable[[ScenarioRunner, dict[str, Any]], tuple[str, bool, str]]] = {
-    "delivered": ScenarioRunner._delivered, "not_delivered": ScenarioRunner._not_delivered,
-    "dropped": ScenarioRunner._dropped, "table": ScenarioRunner._table, "table_size": ScenarioRunner._table_size,
-    "counter": ScenarioRunner._counter, **guest_runner.CHECKS, **security_checks.CHECKS,
+CHECKS: dict[str, Callable[[ScenarioContext, dict[str, Any]], tuple[str, bool, str]]] = {
+    **frame_checks.CHECKS, **guest_runner.CHECKS, **security_checks.CHECKS,
 }

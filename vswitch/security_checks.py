@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ScenarioError
 from .portsecurity import PortSecurity
+from .scenario_context import ScenarioContext
 from .switch import LearningSwitch
 from .vlan import PortVlans
 
 if TYPE_CHECKING:
     from .network import Network
-    from .scenario import ScenarioRunner
     from .switch import SwitchPort
 
 
-def perform_vf(runner: "ScenarioRunner", args: dict[str, Any]) -> None:
+def perform_vf(runner: ScenarioContext, args: dict[str, Any]) -> None:
     """``ip link set DEV vf N ...`` mid-run."""
     runner.net.set_vf(args["vm"], **args["changes"])
 
@@ -51,7 +51,7 @@ def loop_ports(net: "Network") -> list[str]:
     return sorted(p for name in sorted(net.switches) for p in net.switches[name].storm.loop_ports)
 
 
-def _vf(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, bool, str]:
+def _vf(runner: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     vnic = runner.net.vnics.get(args["vm"])
     if vnic is None:
         raise ScenarioError(f"no VM named {args['vm']!r}")
@@ -66,7 +66,7 @@ def _vf(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, bool, str]
             words({k: state[k] for k in wanted}))
 
 
-def _adapter(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, bool, str]:
+def _adapter(runner: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     hypervisor = runner.net.hypervisors.get(args["hypervisor"])
     if hypervisor is None or hypervisor.adapter is None:
         raise ScenarioError(f"no hypervisor with an adapter named {args['hypervisor']!r}")
@@ -79,7 +79,7 @@ def _adapter(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, bool,
             f"{text(state)} of {adapter.mac_filter_size or 'unlimited'}")
 
 
-def _port_security(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, bool, str]:
+def _port_security(runner: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     port = runner.net.port(args["port"])
     if not isinstance(port.node, LearningSwitch):
         raise ScenarioError(f"{port.full_name} is not a switch port")
@@ -91,7 +91,7 @@ def _port_security(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str,
             text(state))
 
 
-def _loop(runner: "ScenarioRunner", args: dict[str, Any]) -> tuple[str, bool, str]:
+def _loop(runner: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     net = runner.net
     ports = loop_ports(net)
     drops = sum(net.switches[name].storm.dropped for name in net.switches)

@@ -19,7 +19,7 @@ from typing import Iterator, NamedTuple, Optional
 
 from .frame import TAG_LEN
 from .inet import update_checksum
-from .link import WIRE_OVERHEAD_BYTES
+from .port import WIRE_OVERHEAD_BYTES
 from .mac import MACAddress
 
 
@@ -117,7 +117,7 @@ class FrameTemplate:
 def period_ns(*, interval_ns: Optional[int] = None, pps: Optional[Fraction] = None, bps: Optional[int] = None,
               frame_len: int = 60) -> Fraction:
     """Time between frames: ``interval_ns``, or 1/``pps``, or a ``frame_len``-byte frame at ``bps`` on the wire
-    (with preamble, FCS and gap, as ``link.py`` counts it)."""
+    (with preamble, FCS and gap, as ``port.py``'s links count it)."""
     if pps is not None:
         return Fraction(1_000_000_000) / pps
     if bps is not None:

@@ -13,16 +13,31 @@ follow ``net/bridge`` (br_input.c, br_forward.c):
 - between two ``isolated`` ports nothing passes.
 
 With ``vlan_filtering`` (802.1Q, ``vlan.py``) or port security (``portsecurity.py``) on, frames take the
-switch's filtering path (``filtering.py``) instead of the plain one here; a switch that uses neither pays nothing
-for them. A switch cabled to a switch detects loops and bounds broadcast storms (``storm.py``, applied by the
+switch's filtering path (``_decide_filtered``) instead of the plain ``handle_frame``; a switch that uses neither
+pays nothing for them. The order is the Linux bridge's (``br_handle_frame``, ``br_handle_frame_finish``,
+``br_forward``), with port security where a learning check belongs:
+
+1. a frame arriving on a port shut down by port security is dropped (``PORT_SHUT_DOWN``);
+2. a multicast or all-zero source is dropped (``INVALID_SOURCE``);
+3. VLAN ingress (``br_allowed_ingress``, see ``vlan.py``): the frame's VLAN, or ``NO_PVID`` / ``VLAN_NOT_ALLOWED``;
+4. port security: a new source beyond the port's ``max_macs`` is a violation (``PORT_SECURITY``);
+5. the source is learned under (VLAN, MAC);
+6. link-local destinations are not forwarded; broadcast, multicast and unknown unicast are flooded to the ports
+   that carry the VLAN (and whose flags allow it); known unicast goes to its port if that port carries the VLAN
+   (``br_allowed_egress``; else ``VLAN_NOT_ALLOWED``), never to a shut-down port;
+7. each copy leaves tagged or untagged as its egress port has the VLAN.
+
+Without ``vlan_filtering`` every frame is in VLAN 1 and leaves as it came (tags are payload to a VLAN-unaware
+bridge). A switch cabled to a switch detects loops and bounds broadcast storms (``storm.py``, applied by the
 datapath).
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import Callable, Final, NamedTuple
+from typing import Final
 
+from .decision import Decision
 from .errors import TopologyError
 from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy
 from .frame import DEFAULT_MTU
@@ -31,7 +46,7 @@ from .portsecurity import PortSecurity
 from .reasons import DropReason, Verdict
 from .port import Port
 from .storm import DEFAULT_STORM_LIMIT, StormGuard
-from .vlan import DEFAULT_PVID, PortVlans, protocol_tpid
+from .vlan import DEFAULT_PVID, Classified, PortVlans, classify, protocol_tpid
 
 UNTAGGED_VLAN: Final = 1
 _LINK_LOCAL_PREFIX: Final = bytes.fromhex("0180c20000")
@@ -45,18 +60,6 @@ PORT_FLAGS = {
     "hairpin": False,
     "isolated": False,
 }
-
-
-class Decision(NamedTuple):
-    """What a node decided for one frame: where copies go, or why there are none.
-
-    ``frames``, when given, holds the bytes each output sends (a VLAN tag added or removed); None: the frame as it
-    arrived goes out everywhere."""
-
-    outputs: tuple[Port, ...]
-    outcome: Verdict | DropReason
-    learned: LearnResult | None = None
-    frames: tuple[bytes, ...] | None = None
 
 
 _FORWARDED: Final = Verdict.FORWARDED
@@ -112,18 +115,13 @@ class LearningSwitch:
         self.vlan_protocol = vlan_protocol
         self.tpid = protocol_tpid(vlan_protocol)
         self.storm = StormGuard(storm_limit)
-        self.filtered = False  # frames take filtering.py's path
-        self._decide_filtered: Callable[[LearningSwitch, SwitchPort, bytes, int], Decision] | None = None
+        self.filtered = False  # frames take the filtering path (``_decide_filtered``)
         self._choose_path()
 
     # -- VLANs, port security -----------------------------------------------------------------------
     def _choose_path(self) -> None:
         """The filtering path when VLAN filtering or a port's security is on; else the plain ``handle_frame``."""
         self.filtered = self.vlan_filtering or any(p.security is not None for p in self.ports.values())
-        if self.filtered and self._decide_filtered is None:
-            from .filtering import decide  # noqa: PLC0415 - filtering imports this module
-
-            self._decide_filtered = decide
 
     def arm_storm_guard(self) -> None:
         """Watch for loops: this switch is cabled to a switch (itself included), so a loop may go through it."""
@@ -229,7 +227,7 @@ class LearningSwitch:
     def handle_frame(self, in_port: SwitchPort, frame: bytes, now: int) -> Decision:
         """Learn from ``frame`` arriving on ``in_port`` and decide where it goes."""
         if self.filtered:
-            return self._decide_filtered(self, in_port, frame, now)  # type: ignore[misc]
+            return _decide_filtered(self, in_port, frame, now)
         src = frame[6:12]
         if src[0] & 1 or src == _ZERO_MAC:
             return _INVALID_SOURCE
@@ -268,6 +266,67 @@ class LearningSwitch:
 
     def __repr__(self) -> str:
         return f"<LearningSwitch {self.name} ports={len(self.ports)}>"
+
+
+# -- the filtering path: 802.1Q VLAN filtering and port security ---------------------------------------
+def _decide_filtered(switch: LearningSwitch, in_port: SwitchPort, frame: bytes, now: int) -> Decision:
+    """Learn from ``frame`` arriving on ``in_port`` and decide where its copies go, with which tags."""
+    if in_port.shut_down:
+        return Decision((), DropReason.PORT_SHUT_DOWN)
+    src = frame[6:12]
+    if src[0] & 1 or src == _ZERO_MAC:
+        return Decision((), DropReason.INVALID_SOURCE)
+    classified: Classified | None = None
+    vid = UNTAGGED_VLAN
+    if switch.vlan_filtering:
+        result = classify(frame, switch.tpid, in_port.vlans)
+        if isinstance(result, DropReason):
+            return Decision((), result)
+        classified, vid = result, result.vid
+    table = switch.table
+    if in_port.security is not None and in_port.learning:
+        violation = in_port.security.check(in_port, table, vid, src, now)
+        if violation is not None:
+            return Decision((), violation)
+    learned = table.learn(vid, src, in_port.name, now) if in_port.learning else None
+    dst = frame[0:6]
+    if dst[0] & 1:
+        if dst[:5] == _LINK_LOCAL_PREFIX and dst[5] < 0x10:
+            return Decision((), DropReason.LINK_LOCAL, learned)
+        if dst == _BROADCAST:
+            return _flood_filtered(switch, in_port, "bcast_flood", Verdict.FLOODED_BROADCAST, learned, classified)
+        return _flood_filtered(switch, in_port, "mcast_flood", Verdict.FLOODED_MULTICAST, learned, classified)
+    out_name = table.lookup(vid, dst, now)
+    out = switch.ports.get(out_name) if out_name is not None else None
+    if out is None:
+        return _flood_filtered(switch, in_port, "flood", Verdict.FLOODED_UNKNOWN, learned, classified)
+    if out is in_port and not out.hairpin:
+        return Decision((), DropReason.SAME_PORT, learned)
+    if in_port.isolated and out.isolated:
+        return Decision((), DropReason.ISOLATED, learned)
+    if out.shut_down:
+        return Decision((), DropReason.PORT_SHUT_DOWN, learned)
+    if classified is None:
+        return Decision((out,), Verdict.FORWARDED, learned)
+    if vid not in out.vlans.vlans:
+        return Decision((), DropReason.VLAN_NOT_ALLOWED, learned)
+    return Decision((out,), Verdict.FORWARDED, learned, (classified.egress(out.vlans),))
+
+
+def _flood_filtered(switch: LearningSwitch, in_port: SwitchPort, flag: str, verdict: Verdict,
+           learned: LearnResult | None, classified: Classified | None) -> Decision:
+    isolated = in_port.isolated
+    vid = classified.vid if classified is not None else None
+    outputs = tuple(
+        p for p in switch._port_list
+        if p.up and p.carrier and not p.shut_down and getattr(p, flag) and (p is not in_port or p.hairpin)
+        and not (isolated and p.isolated) and (vid is None or vid in p.vlans.vlans)
+    )
+    if not outputs:
+        return Decision((), DropReason.NO_EGRESS, learned)
+    if classified is None:
+        return Decision(outputs, verdict, learned)
+    return Decision(outputs, verdict, learned, tuple(classified.egress(p.vlans) for p in outputs))
 
 
 def _port_key(port: Port) -> tuple:

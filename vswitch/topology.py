@@ -14,7 +14,7 @@ from .adapter import MODES
 from .bounds import check_devices, check_network
 from .fdb import DEFAULT_AGEING_NS
 from .hypervisor import BACKENDS
-from .link import DEFAULT_QUEUE_FRAMES
+from .port import DEFAULT_QUEUE_FRAMES
 from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac, virtual_time, where
 from .guest_check import check_guests
 from .guest_reader import read_guest
