@@ -12,7 +12,9 @@ import sys
 
 from setuptools import setup
 
-COMPILED = ["engine", "datapath", "network", "switch", "fdb", "port", "decision", "capture", "pcapfile", "nic", "adapter"]
+#: The per-frame modules, as paths under vswitch/ without ".py".
+COMPILED = ["core/engine", "l2/port", "l2/decision", "l2/fdb", "l2/switch", "l2/nic", "l2/adapter", "pcap/writer",
+            "net/capture", "net/datapath", "net/network"]
 
 
 def _say(message: str) -> None:

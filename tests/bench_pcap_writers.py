@@ -1,4 +1,4 @@
-"""Per-frame cost of Scapy's pcap/pcapng writers versus vswitch.pcapfile.
+"""Per-frame cost of Scapy's pcap/pcapng writers versus vswitch.pcap.writer.
 
 Not collected by pytest (no ``test_`` prefix). Run: ``python tests/bench_pcap_writers.py [N]``.
 Each case writes N frames of 98 bytes (one ICMP echo) to a temporary file, close included;
@@ -22,7 +22,7 @@ from scapy.layers.l2 import Ether  # noqa: E402
 from scapy.utils import PcapNgWriter as ScapyPcapNgWriter  # noqa: E402
 from scapy.utils import PcapWriter as ScapyPcapWriter  # noqa: E402
 
-from vswitch.pcapfile import PcapNgWriter, PcapWriter  # noqa: E402
+from vswitch.pcap.writer import PcapNgWriter, PcapWriter  # noqa: E402
 
 # Ether / IPv4 / ICMP echo request with 56 bytes of payload: 98 bytes
 FRAME = bytes.fromhex(
@@ -81,7 +81,7 @@ def scapy_pcapng_private(path: str, n: int) -> None:
 
 
 def ours_pcap(path: str, n: int) -> None:
-    """vswitch.pcapfile.PcapWriter.write(frame, time_ns)."""
+    """vswitch.pcap.writer.PcapWriter.write(frame, time_ns)."""
     with PcapWriter(path) as w:
         write = w.write
         for i in range(n):
@@ -89,7 +89,7 @@ def ours_pcap(path: str, n: int) -> None:
 
 
 def ours_pcapng(path: str, n: int) -> None:
-    """vswitch.pcapfile.PcapNgWriter.write(ifid, frame, time_ns), no options."""
+    """vswitch.pcap.writer.PcapNgWriter.write(ifid, frame, time_ns), no options."""
     with PcapNgWriter(path) as w:
         ifid = w.add_interface("vm1.eth0")
         write = w.write
@@ -98,7 +98,7 @@ def ours_pcapng(path: str, n: int) -> None:
 
 
 def ours_pcapng_direction(path: str, n: int) -> None:
-    """vswitch.pcapfile.PcapNgWriter.write(..., direction='in')."""
+    """vswitch.pcap.writer.PcapNgWriter.write(..., direction='in')."""
     with PcapNgWriter(path) as w:
         ifid = w.add_interface("vm1.eth0")
         write = w.write
@@ -107,7 +107,7 @@ def ours_pcapng_direction(path: str, n: int) -> None:
 
 
 def ours_pcapng_comment(path: str, n: int) -> None:
-    """vswitch.pcapfile.PcapNgWriter.write(..., direction='out', comment=...)."""
+    """vswitch.pcap.writer.PcapNgWriter.write(..., direction='out', comment=...)."""
     with PcapNgWriter(path) as w:
         ifid = w.add_interface("vm1.eth0")
         write = w.write

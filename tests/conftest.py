@@ -27,8 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if warning:
             pytest.exit(warning, returncode=2)
         return
-    stale = sorted(p.name for p in SOURCE.glob("*.py")
-                   if not (UNDER_TEST / p.name).is_file() or (UNDER_TEST / p.name).read_bytes() != p.read_bytes())
+    sources = (p.relative_to(SOURCE) for p in SOURCE.rglob("*.py"))
+    stale = sorted(str(p) for p in sources
+                   if not (UNDER_TEST / p).is_file() or (UNDER_TEST / p).read_bytes() != (SOURCE / p).read_bytes())
     if stale:
         pytest.exit(f"the installed vswitch ({UNDER_TEST}) differs from the source tree in {', '.join(stale[:5])}"
                     f"{' ...' if len(stale) > 5 else ''}: run pip install '.[test]' again (or python -m pytest to "
@@ -75,8 +76,8 @@ def std_lab():
 
 def require_netns(prefix: str) -> None:
     """Skip the calling test module when this machine cannot build a kernel lab (no root, no netns)."""
-    from vswitch.kernelnet import KernelLab
-    from vswitch.kernelns import KernelLabError
+    from vswitch.kernel.lab import KernelLab
+    from vswitch.kernel.netns import KernelLabError
 
     try:
         with KernelLab(prefix):

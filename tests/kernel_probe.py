@@ -1,4 +1,4 @@
-"""Measure the Linux macvlan x bridge-hairpin truth table with ``vswitch.kernelnet`` and print it (needs root).
+"""Measure the Linux macvlan x bridge-hairpin truth table with ``vswitch.kernel.lab`` and print it (needs root).
 
 Not a pytest module: run ``sudo python3 tests/kernel_probe.py [--settle 0.02] [--modes bridge,vepa]``.
 For each macvlan mode and hairpin setting a fresh lab is built: hypervisor ``hv1`` (adapter veth on the
@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vswitch.kernelio import Reception, ether_frame  # noqa: E402
-from vswitch.kernelnet import KernelLab  # noqa: E402
+from vswitch.kernel.frameio import Reception, ether_frame  # noqa: E402
+from vswitch.kernel.lab import KernelLab  # noqa: E402
 
 MACS = {"hv1": "02:00:00:00:00:01", "h1": "02:00:00:00:01:01", "vm1": "52:54:00:00:00:01",
         "vm2": "52:54:00:00:00:02"}

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import BROADCAST, GROUP, lab, receivers, udp_frame
 from vswitch import DropReason, TopologyError
-from vswitch.nic import VNIC
+from vswitch.l2.nic import VNIC
 
 H1, HV, VM1, VM2 = "02:00:00:00:00:01", "02:00:00:00:00:aa", "52:54:00:00:00:01", "52:54:00:00:00:02"
 

@@ -15,10 +15,14 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from vswitch import bench, cli
-from vswitch.bench import run_bench
-from vswitch.network import Network
-from vswitch.topology import load_topology_text
+from vswitch import cli
+from vswitch.bench import runner as bench
+from vswitch.bench import workload
+from vswitch.bench.measure import interpreter
+from vswitch.bench.runner import run_bench
+from vswitch.bench.workload import destination
+from vswitch.net.network import Network
+from vswitch.topology.loader import load_topology_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_FILES = sorted((ROOT / "topologies" / "bench").glob("*.yaml"))
@@ -67,21 +71,21 @@ def test_bench_frames_are_the_udp_frames_scapy_builds_with_correct_checksums(tmp
     for packet, dst in zip(stream, (2, 3)):
         expected = (Ether(src="02:00:00:00:00:01", dst=f"02:00:00:00:00:{dst:02x}", type=0x0800)
                     / IP(src="10.0.0.1", dst=f"10.0.0.{dst}", ttl=64, id=0, flags=0)
-                    / UDP(sport=bench.UDP_PORTS[0], dport=bench.UDP_PORTS[1]) / Raw(bytes(18)))
+                    / UDP(sport=workload.UDP_PORTS[0], dport=workload.UDP_PORTS[1]) / Raw(bytes(18)))
         assert bytes(packet) == bytes(expected)
-        assert len(bytes(packet)) == bench.FRAME_SIZE
+        assert len(bytes(packet)) == workload.FRAME_SIZE
 
 
 def test_stream_times_are_one_microsecond_apart(tmp_path):
     run_bench("lan8", 24, tmp_path)
     sent = [p for p in rdpcap(str(tmp_path / "h1.pcap")) if p[Ether].src == "02:00:00:00:00:01"][1:]
     times = [int(p.time * 1_000_000_000) for p in sent]
-    assert [b - a for a, b in zip(times, times[1:])] == [8 * bench.FRAME_GAP_NS] * 2
+    assert [b - a for a, b in zip(times, times[1:])] == [8 * workload.FRAME_GAP_NS] * 2
 
 
 def test_destination_covers_every_ordered_pair_once_per_cycle():
     for n in (2, 8, 12):
-        pairs = {(i % n, bench.destination(i, n)) for i in range(n * (n - 1))}
+        pairs = {(i % n, destination(i, n)) for i in range(n * (n - 1))}
         assert pairs == {(s, d) for s in range(n) for d in range(n) if s != d}
 
 
@@ -96,7 +100,7 @@ def test_the_command_runs_each_workload_in_its_own_interpreter_and_prints_the_ta
     assert bench.run(parser.parse_args(["all", "-n", "100", "--naive-frames", "20", "--out", str(tmp_path)])) == 0
     out = capsys.readouterr().out
     for text in ("lan8", "vnic", "naive", "frames/s", "peak RSS MB", "lan8 / naive:", "vnic / lan8 time per frame:",
-                 "CPython" if bench.interpreter().startswith("CPython") else "PyPy"):
+                 "CPython" if interpreter().startswith("CPython") else "PyPy"):
         assert text in out
     assert (tmp_path / "lan8" / "h1.pcap").is_file() and (tmp_path / "naive" / "sw1.p8.pcap").is_file()
 
@@ -135,7 +139,7 @@ def test_bench_topologies_are_not_examples():
 
 
 def _lan8_by_api(out_dir):
-    """lan8 as bench.py built it with the Python API before it read topologies/bench/lan8.yaml."""
+    """lan8 as the bench built it with the Python API before it read topologies/bench/lan8.yaml."""
     net = Network(record=False, capture_dir=out_dir)
     net.add_switch("sw1")
     names = [f"h{k}" for k in range(1, 9)]
@@ -146,7 +150,7 @@ def _lan8_by_api(out_dir):
 
 
 def _vnic_by_api(out_dir):
-    """vnic as bench.py built it with the Python API before it read topologies/bench/vnic.yaml."""
+    """vnic as the bench built it with the Python API before it read topologies/bench/vnic.yaml."""
     net = Network(record=False, capture_dir=out_dir)
     net.add_switch("sw1")
     names = [f"h{k}" for k in range(1, 5)]

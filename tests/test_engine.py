@@ -2,8 +2,8 @@
 
 import pytest
 
-from vswitch.engine import Engine
-from vswitch.errors import VSwitchError
+from vswitch.core.engine import Engine
+from vswitch.core.errors import VSwitchError
 
 
 def recorder(engine: Engine, log: list):

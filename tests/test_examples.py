@@ -18,10 +18,10 @@ import pytest
 from scapy.layers.l2 import Ether  # binds linktype 1, so rdpcap dissects Ethernet
 from scapy.utils import rdpcap
 
-from vswitch.build import build_network
+from vswitch.topology.build import build_network
 from vswitch.cli import EXAMPLE, main
-from vswitch.scenario import ScenarioRunner
-from vswitch.topology import load_topology
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.topology.loader import load_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = sorted((ROOT / "topologies").glob("*.yaml"))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from vswitch.errors import VSwitchError
-from vswitch.fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy, TableRow
+from vswitch.core.errors import VSwitchError
+from vswitch.l2.fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy, TableRow
 
 AGEING = 5_000
 A = bytes.fromhex("525400000001")

@@ -2,10 +2,10 @@
 
 from conftest import BROADCAST, udp_frame
 from vswitch import DropReason, LearningSwitch, Network, Verdict
-from vswitch.fdb import LearnResult
-from vswitch.frame import TPID_8021AD, TPID_8021Q, pad
-from vswitch.portsecurity import PortSecurity
-from vswitch.vlan import PortVlans, outer_tag, push
+from vswitch.l2.fdb import LearnResult
+from vswitch.core.frame import TPID_8021AD, TPID_8021Q, pad
+from vswitch.l2.portsecurity import PortSecurity
+from vswitch.l2.vlan import PortVlans, outer_tag, push
 
 A, B, C = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 
@@ -149,7 +149,7 @@ def test_a_shut_down_port_comes_back_when_its_cable_goes_down_and_up():
 
 
 def test_learned_per_port_counts_follow_moves_evictions_flushes_and_static_entries():
-    from vswitch.fdb import ForwardingTable, TablePolicy
+    from vswitch.l2.fdb import ForwardingTable, TablePolicy
 
     table = ForwardingTable(ageing_ns=100, limit=3, policy=TablePolicy.EVICT)
     macs = [bytes([2, 0, 0, 0, 0, k]) for k in range(5)]

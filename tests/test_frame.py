@@ -4,8 +4,8 @@ import pytest
 from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
 from scapy.packet import Raw
 
-from vswitch.errors import VSwitchError
-from vswitch.frame import (
+from vswitch.core.errors import VSwitchError
+from vswitch.core.frame import (
     MIN_FRAME_LEN, TPID_8021AD, TPID_8021Q, VlanTag, check_frame, destination, ethertype, pad, payload_len,
     pop_tag, push_tag, source, tag_count, tags,
 )

@@ -8,11 +8,11 @@ import pytest
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
-from vswitch.arp import ArpCache
-from vswitch.guest import GuestStack, ping_payload
-from vswitch.inet import checksum, interface_value, udp_checksum, update_checksum
-from vswitch.sessions import ArpingSession, PingSession, UdpSession
-from vswitch.traffic import arp_frame, icmp_echo_frame, rarp_announce, udp_frame
+from vswitch.guests.arp import ArpCache
+from vswitch.guests.stack import GuestStack, ping_payload
+from vswitch.guests.inet import checksum, interface_value, udp_checksum, update_checksum
+from vswitch.guests.sessions import ArpingSession, PingSession, UdpSession
+from vswitch.guests.traffic import arp_frame, icmp_echo_frame, rarp_announce, udp_frame
 
 A_MAC, B_MAC, C_MAC = "52:54:00:00:00:01", "52:54:00:00:00:02", "02:00:00:00:00:03"
 SECOND = 10**9

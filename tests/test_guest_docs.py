@@ -6,10 +6,10 @@ import inspect
 import re
 from pathlib import Path
 
-from vswitch import guest_reader
-from vswitch.build import build_network
-from vswitch.scenario import ScenarioRunner
-from vswitch.topology import load_topology_text
+from vswitch.topology import guest_reader
+from vswitch.topology.build import build_network
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.topology.loader import load_topology_text
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "guests.md").read_text()
 

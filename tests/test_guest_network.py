@@ -8,15 +8,15 @@ from ipaddress import IPv4Address
 import pytest
 from scapy.layers.l2 import ARP, Ether
 
-from vswitch.build import build_network
-from vswitch.errors import TopologyError
-from vswitch.guest import GuestStack
-from vswitch.migrate import AnnounceParams, migrate, qemu_announce_offsets
-from vswitch.scenario import ScenarioRunner
-from vswitch.sessions import PingSession
-from vswitch.stackdriver import attach_stack, stack_of
-from vswitch.topology import load_topology_text
-from vswitch.traffic import rarp_announce
+from vswitch.topology.build import build_network
+from vswitch.core.errors import TopologyError
+from vswitch.guests.stack import GuestStack
+from vswitch.guests.migrate import AnnounceParams, migrate, qemu_announce_offsets
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.guests.sessions import PingSession
+from vswitch.guests.stackdriver import attach_stack, stack_of
+from vswitch.topology.loader import load_topology_text
+from vswitch.guests.traffic import rarp_announce
 
 from conftest import lab
 

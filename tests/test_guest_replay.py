@@ -12,12 +12,12 @@ import pytest
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap, wrpcapng
 
-from vswitch.build import build_network
+from vswitch.topology.build import build_network
 from vswitch.cli import main
-from vswitch.pcapfile import PcapNgWriter, PcapWriter
-from vswitch.pcapreader import CaptureFileError, CaptureReader
-from vswitch.scenario import ScenarioRunner
-from vswitch.topology import load_topology
+from vswitch.pcap.writer import PcapNgWriter, PcapWriter
+from vswitch.pcap.reader import CaptureFileError, CaptureReader
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.topology.loader import load_topology
 
 T0 = 1_700_000_000 * 10**9
 FRAMES = [bytes(Ether(src=f"02:00:00:00:00:{i:02x}", dst="02:00:00:00:00:ee", type=0x88B5)) + bytes([i]) * (46 + i)

@@ -7,7 +7,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from vswitch.sessions import PingSession, format_loss, format_ms, loss_matches
+from vswitch.guests.sessions import PingSession, format_loss, format_ms, loss_matches
 
 
 def session_with(rtts: dict[int, int], sent: int) -> PingSession:

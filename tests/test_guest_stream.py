@@ -10,13 +10,13 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Dot1Q, Ether
 from scapy.utils import rdpcap
 
-from vswitch.build import build_network
-from vswitch.errors import TopologyError
-from vswitch.scenario import ScenarioRunner
-from vswitch.stream import FrameTemplate, StreamSpec, Vary, field_value, frame_times
-from vswitch.topology import load_topology_text
-from vswitch.traffic import ethernet_frame, udp_frame
-from vswitch.vlan import push_tags
+from vswitch.topology.build import build_network
+from vswitch.core.errors import TopologyError
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.guests.stream import FrameTemplate, StreamSpec, Vary, field_value, frame_times
+from vswitch.topology.loader import load_topology_text
+from vswitch.guests.traffic import ethernet_frame, udp_frame
+from vswitch.l2.vlan import push_tags
 
 
 def template():

@@ -9,12 +9,12 @@ from ipaddress import IPv4Interface
 
 import pytest
 
-from vswitch.build import build_network
+from vswitch.topology.build import build_network
 from vswitch.cli import main
-from vswitch.errors import TopologyError
-from vswitch.scenario import ScenarioRunner
-from vswitch.stackdriver import stack_of
-from vswitch.topology import load_topology, load_topology_text
+from vswitch.core.errors import TopologyError
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.guests.stackdriver import stack_of
+from vswitch.topology.loader import load_topology, load_topology_text
 
 LAB = """\
 name: lab

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from vswitch.build import build_network
-from vswitch.scenario import ScenarioRunner
-from vswitch.topology import load_topology_text
+from vswitch.topology.build import build_network
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.topology.loader import load_topology_text
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
                                 reason="tshark is not installed (apt-get install tshark)")

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from vswitch import cli
-from vswitch.topology import load_topology
-from vswitch.diagnostics import MAX_SHOWN_PROBLEMS, TopologyFileError
-from vswitch.limits import LIMITS, Limits
-from vswitch.yamlsource import load_text
+from vswitch.topology.loader import load_topology
+from vswitch.topology.diagnostics import MAX_SHOWN_PROBLEMS, TopologyFileError
+from vswitch.topology.limits import LIMITS, Limits
+from vswitch.topology.yamlsource import load_text
 
 HOSTILE = Path(__file__).parent / "hostile"
 MAX_SECONDS = 1.0  # each hostile file is refused within this (they take 5-300 ms here)

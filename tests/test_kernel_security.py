@@ -12,9 +12,9 @@ import pytest
 
 from conftest import require_netns
 
-from vswitch.build import build_network
-from vswitch.kernelcheck import AGREE, NOT_CHECKED, KernelCheckError, check_topology, render, unsupported
-from vswitch.topology import load_topology_text
+from vswitch.topology.build import build_network
+from vswitch.kernel.check import AGREE, NOT_CHECKED, KernelCheckError, check_topology, render, unsupported
+from vswitch.topology.loader import load_topology_text
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("bridge") is None,
                                 reason="kernel-check needs root and iproute2 (ip, bridge)")

@@ -21,12 +21,12 @@ import pytest
 from conftest import require_netns
 
 from vswitch import cli
-from vswitch.build import build_network
-from vswitch.kernelcheck import (AGREE, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,
+from vswitch.topology.build import build_network
+from vswitch.kernel.check import (AGREE, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,
                                  check_topology, render, run_cleanup, unsupported)
-from vswitch.kernelcompare import KernelTopology
-from vswitch.kernelnet import _b36, cleanup_leftovers
-from vswitch.topology import load_topology, load_topology_text
+from vswitch.kernel.compare import KernelTopology
+from vswitch.kernel.lab import _b36, cleanup_leftovers
+from vswitch.topology.loader import load_topology, load_topology_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

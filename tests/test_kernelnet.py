@@ -1,4 +1,4 @@
-"""Kernel lab (vswitch.kernelnet): build, inject, learn, tear down. Needs root and network namespaces."""
+"""Kernel lab (vswitch.kernel.lab): build, inject, learn, tear down. Needs root and network namespaces."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 
 from conftest import require_netns
 
-from vswitch.kernelio import ether_frame
-from vswitch.kernelnet import FdbEntry, KernelLab, cleanup_leftovers
-from vswitch.kernelns import KernelLabError
+from vswitch.kernel.frameio import ether_frame
+from vswitch.kernel.lab import FdbEntry, KernelLab, cleanup_leftovers
+from vswitch.kernel.netns import KernelLabError
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                 reason="kernel lab needs root and iproute2")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from vswitch.errors import TopologyError
-from vswitch.port import DEFAULT_QUEUE_FRAMES, WIRE_OVERHEAD_BYTES, Link
-from vswitch.port import Port
-from vswitch.reasons import DropReason
+from vswitch.core.errors import TopologyError
+from vswitch.l2.port import DEFAULT_QUEUE_FRAMES, WIRE_OVERHEAD_BYTES, Link
+from vswitch.l2.port import Port
+from vswitch.core.reasons import DropReason
 
 GBPS = 1_000_000_000
 FRAME_60 = bytes(60)      # on the wire: (60 + 24) * 8 = 672 bits = 672 ns at 1 Gbps

@@ -2,8 +2,8 @@
 
 import pytest
 
-from vswitch.errors import AddressError, VSwitchError
-from vswitch.mac import BROADCAST, VENDOR_PREFIXES, MACAddress, MACAllocator, mac_str, prefix_bytes
+from vswitch.core.errors import AddressError, VSwitchError
+from vswitch.core.mac import BROADCAST, VENDOR_PREFIXES, MACAddress, MACAllocator, mac_str, prefix_bytes
 
 QEMU1 = bytes.fromhex("525400abcdef")
 

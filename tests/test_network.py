@@ -5,7 +5,7 @@ from scapy.utils import rdpcap
 
 from conftest import BROADCAST, lab, receivers, udp_frame
 from vswitch import DropReason, Network, TopologyError, VSwitchError
-from vswitch.frame import pad
+from vswitch.core.frame import pad
 
 H1, HV, VM1, VM2 = "02:00:00:00:00:01", "02:00:00:00:00:aa", "52:54:00:00:00:01", "52:54:00:00:00:02"
 

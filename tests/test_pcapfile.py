@@ -14,8 +14,8 @@ import pytest
 from scapy.layers.l2 import Ether  # registers DLT_EN10MB so rdpcap dissects Ethernet
 from scapy.utils import rdpcap
 
-from vswitch.errors import VSwitchError
-from vswitch.pcapfile import SNAPLEN, PcapNgWriter, PcapWriter
+from vswitch.core.errors import VSwitchError
+from vswitch.pcap.writer import SNAPLEN, PcapNgWriter, PcapWriter
 
 T0 = 1_700_000_000_123_456_789  # ns since the epoch; not representable exactly as a float
 NO_TSHARK = shutil.which("tshark") is None

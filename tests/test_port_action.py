@@ -2,12 +2,12 @@
 
 import pytest
 
-from vswitch.build import build_network
-from vswitch.errors import ScenarioError, TopologyError
-from vswitch.scenario import ScenarioRunner
-from vswitch.spec import ActionSpec, PortVlanSpec
-from vswitch.topology import load_topology_text
-from vswitch.vlan import PortVlans
+from vswitch.topology.build import build_network
+from vswitch.core.errors import ScenarioError, TopologyError
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.topology.spec import ActionSpec, PortVlanSpec
+from vswitch.topology.loader import load_topology_text
+from vswitch.l2.vlan import PortVlans
 
 H1, H2, H3 = "02:00:00:00:00:01", "02:00:00:00:00:02", "02:00:00:00:00:03"
 VLANS = f"""

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vswitch.reasons import DropReason
-from vswitch.scenario_reader import ACTIONS
-from vswitch.security_reader import PORT_KEYS, SECURITY_EXPECTATIONS, VF_KEYS
+from vswitch.core.reasons import DropReason
+from vswitch.topology.scenario_reader import ACTIONS
+from vswitch.topology.security_reader import PORT_KEYS, SECURITY_EXPECTATIONS, VF_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY = (ROOT / "docs" / "topology.md").read_text()

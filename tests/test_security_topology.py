@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from vswitch.build import build_network
+from vswitch.topology.build import build_network
 from vswitch.cli import main
-from vswitch.errors import TopologyError
-from vswitch.report import render
-from vswitch.scenario import ScenarioRunner
-from vswitch.spec import PortVlanSpec, VFSpec
-from vswitch.topology import load_topology_text
-from vswitch.vlan import PortVlans
+from vswitch.core.errors import TopologyError
+from vswitch.scenario.report import render
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.topology.spec import PortVlanSpec, VFSpec
+from vswitch.topology.loader import load_topology_text
+from vswitch.l2.vlan import PortVlans
 
 LAB = """
 name: lab

@@ -4,10 +4,10 @@ when the file uses them."""
 import re
 from pathlib import Path
 
-from vswitch.build import build_network
+from vswitch.topology.build import build_network
 from vswitch.cli import main
-from vswitch.show import machine_rows, port_rows, static_rows, switch_rows
-from vswitch.topology import load_topology, load_topology_text
+from vswitch.scenario.show import machine_rows, port_rows, static_rows, switch_rows
+from vswitch.topology.loader import load_topology, load_topology_text
 
 TOPOLOGIES = Path(__file__).resolve().parent.parent / "topologies"
 

@@ -1,14 +1,13 @@
-"""SR-IOV per-vNIC controls and the adapter's VLANs, MAC filter and trusted promiscuous vNIC (sriov.py, adapter.py,
-vlanadapter.py)."""
+"""SR-IOV per-vNIC controls and the adapter's VLANs, MAC filter and trusted promiscuous vNIC (sriov.py, adapter.py)."""
 
 import pytest
 
 from conftest import BROADCAST, receivers, udp_frame
 from vswitch import DropReason, Network, TopologyError, Verdict
-from vswitch.capture import CallbackTap
-from vswitch.frame import TPID_8021AD, TPID_8021Q
-from vswitch.sriov import VFControls
-from vswitch.vlan import PortVlans, outer_tag, push
+from vswitch.net.capture import CallbackTap
+from vswitch.core.frame import TPID_8021AD, TPID_8021Q
+from vswitch.l2.sriov import VFControls
+from vswitch.l2.vlan import PortVlans, outer_tag, push
 
 H1, HV, VM1, VM2, VM3 = ("02:00:00:00:00:01", "02:00:00:00:00:aa", "52:54:00:00:00:01", "52:54:00:00:00:02",
                          "52:54:00:00:00:03")

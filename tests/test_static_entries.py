@@ -6,14 +6,14 @@ unconfigured vlan", -EINVAL); without one, the entry is added with VLAN 0 and th
 
 import pytest
 
-from vswitch.build import build_network
-from vswitch.errors import TopologyError
-from vswitch.reasons import Verdict
-from vswitch.scenario import ScenarioRunner
-from vswitch.switch import LearningSwitch
-from vswitch.topology import load_topology_text
-from vswitch.vlan import PortVlans
-from vswitch.diagnostics import TopologyFileError
+from vswitch.topology.build import build_network
+from vswitch.core.errors import TopologyError
+from vswitch.core.reasons import Verdict
+from vswitch.scenario.runner import ScenarioRunner
+from vswitch.l2.switch import LearningSwitch
+from vswitch.topology.loader import load_topology_text
+from vswitch.l2.vlan import PortVlans
+from vswitch.topology.diagnostics import TopologyFileError
 
 STATIC = "02:00:00:00:00:99"
 

@@ -4,8 +4,8 @@ import pytest
 
 from conftest import BROADCAST, lab, udp_frame
 from vswitch import DropReason, Network
-from vswitch.security_checks import loop_ports
-from vswitch.storm import StormGuard
+from vswitch.scenario.security_checks import loop_ports
+from vswitch.l2.storm import StormGuard
 
 H1, H2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
 

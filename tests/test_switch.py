@@ -4,7 +4,7 @@ import pytest
 
 from conftest import BROADCAST, GROUP, udp_frame
 from vswitch import DropReason, LearningSwitch, TopologyError, Verdict
-from vswitch.fdb import LearnResult
+from vswitch.l2.fdb import LearnResult
 
 A, B, C = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 SECOND = 1_000_000_000

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from vswitch.build import build_network
-from vswitch.errors import TopologyError
-from vswitch.mac import MACAddress
-from vswitch.spec import (ActionSpec, CaptureSpec, ExpectationSpec, HostSpec, LinkSpec, NicSpec, SwitchSpec,
+from vswitch.topology.build import build_network
+from vswitch.core.errors import TopologyError
+from vswitch.core.mac import MACAddress
+from vswitch.topology.spec import (ActionSpec, CaptureSpec, ExpectationSpec, HostSpec, LinkSpec, NicSpec, SwitchSpec,
                           Where)
-from vswitch.topology import load_topology_text
-from vswitch.diagnostics import TopologyFileError
+from vswitch.topology.loader import load_topology_text
+from vswitch.topology.diagnostics import TopologyFileError
 
 VALID = """\
 name: lab1

@@ -2,8 +2,8 @@
 
 import pytest
 
-from vswitch.reasons import DropReason, Verdict
-from vswitch.trace import DEFAULT_TRACE_LIMIT, Trace, TraceEvent
+from vswitch.core.reasons import DropReason, Verdict
+from vswitch.core.trace import DEFAULT_TRACE_LIMIT, Trace, TraceEvent
 
 # Frame 1: h1 broadcasts; the switch floods to p2 and p3; vm1 takes it, p3's cable is down.
 SENT = TraceEvent(0, 1, "h1.eth0", Verdict.TRANSMITTED, ("sw1.p1",))

@@ -14,8 +14,8 @@ import pytest
 from scapy.layers.l2 import Ether  # noqa: F401 - binds linktype 1 for rdpcap
 from scapy.utils import rdpcap
 
-from vswitch.build import build_network
-from vswitch.topology import load_topology
+from vswitch.topology.build import build_network
+from vswitch.topology.loader import load_topology
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
                                 reason="tshark is not installed (apt-get install tshark)")

@@ -1,6 +1,6 @@
 import pytest
 
-from vswitch.units import format_duration, format_rate, parse_duration, parse_rate, parse_size
+from vswitch.core.units import format_duration, format_rate, parse_duration, parse_rate, parse_size
 
 
 def messages(parse, values):

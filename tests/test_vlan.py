@@ -4,8 +4,8 @@ import pytest
 
 from conftest import BROADCAST, udp_frame
 from vswitch import DropReason, TopologyError
-from vswitch.frame import TPID_8021AD, TPID_8021Q, VlanTag, push_tag, tags
-from vswitch.vlan import PortVlans, classify, outer_tag, push, strip
+from vswitch.core.frame import TPID_8021AD, TPID_8021Q, VlanTag, push_tag, tags
+from vswitch.l2.vlan import PortVlans, classify, outer_tag, push, strip
 
 A = "02:00:00:00:00:0a"
 FRAME = udp_frame(A, BROADCAST)

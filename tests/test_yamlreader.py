@@ -1,8 +1,8 @@
 import pytest
 
-from vswitch.mac import MACAddress
-from vswitch.units import parse_duration, parse_rate
-from vswitch.yamlreader import (
+from vswitch.core.mac import MACAddress
+from vswitch.core.units import parse_duration, parse_rate
+from vswitch.topology.yamlreader import (
     MapReader,
     boolean,
     integer,
@@ -10,8 +10,8 @@ from vswitch.yamlreader import (
     one_of,
     text,
 )
-from vswitch.diagnostics import TopologyFileError
-from vswitch.yamlsource import load_text
+from vswitch.topology.diagnostics import TopologyFileError
+from vswitch.topology.yamlsource import load_text
 
 LAB = """\
 seed: 7

@@ -2,11 +2,11 @@ import time
 
 import pytest
 
-from vswitch.errors import TopologyError
-from vswitch.diagnostics import Diagnostic, TopologyFileError
-from vswitch.limits import Limits
-from vswitch.located import LocatedList, LocatedMap, Location
-from vswitch.yamlsource import load_file, load_text
+from vswitch.core.errors import TopologyError
+from vswitch.topology.diagnostics import Diagnostic, TopologyFileError
+from vswitch.topology.limits import Limits
+from vswitch.topology.located import LocatedList, LocatedMap, Location
+from vswitch.topology.yamlsource import load_file, load_text
 
 
 def load_error(text, limits=None):

@@ -1,24 +1,39 @@
 """vswitch: a packet-level emulator of virtual NICs, physical adapters and learning switches.
 
 Build a ``Network``, send ``bytes`` frames, run it on the virtual clock, then inspect deliveries, counters, MAC
-tables and the trace; captures go to pcap and pcapng files that Wireshark opens.
+tables and the trace; captures go to pcap and pcapng files that Wireshark opens. Or load a topology file
+(``load_topology``), build it (``build_network``) and play its scenario (``ScenarioRunner(spec, net).run()``).
+
+The names below are the public API, re-exported from the layer that defines each (docs/architecture.md):
+``core`` (errors, MAC addresses, reasons), ``l2`` (devices), ``net`` (``Network``), ``guests`` (stacks and
+sessions), ``pcap`` (capture reader), ``topology`` (loading and building) and ``scenario`` (running).
 """
 
-from .adapter import MODES, PhysicalAdapter
 from .buildinfo import build_kind
-from .errors import ScenarioError, TopologyError, VSwitchError
-from .fdb import ForwardingTable, TablePolicy
-from .hypervisor import Hypervisor
-from .mac import MACAddress, MACAllocator
-from .network import Network
-from .nic import NIC, VNIC
-from .reasons import DropReason, Verdict
-from .switch import LearningSwitch
+from .core.errors import ScenarioError, TopologyError, VSwitchError
+from .core.mac import MACAddress, MACAllocator
+from .core.reasons import DropReason, Verdict
+from .guests.sessions import ArpingSession, PingSession, UdpSession
+from .guests.stack import GuestStack
+from .guests.stackdriver import attach_stack
+from .l2.adapter import MODES, PhysicalAdapter
+from .l2.fdb import ForwardingTable, TablePolicy
+from .l2.hypervisor import Hypervisor
+from .l2.nic import NIC, VNIC
+from .l2.switch import LearningSwitch
+from .net.network import Network
+from .pcap.reader import CaptureReader
+from .scenario.context import RunResult
+from .scenario.runner import ScenarioRunner
+from .topology.build import build_network
+from .topology.loader import load_topology, load_topology_text
+from .topology.spec import TopologySpec
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DropReason", "ForwardingTable", "Hypervisor", "LearningSwitch", "MACAddress", "MACAllocator", "MODES",
-    "NIC", "Network", "PhysicalAdapter", "ScenarioError", "TablePolicy", "TopologyError", "VNIC", "VSwitchError",
-    "Verdict", "build_kind",
+    "ArpingSession", "CaptureReader", "DropReason", "ForwardingTable", "GuestStack", "Hypervisor", "LearningSwitch",
+    "MACAddress", "MACAllocator", "MODES", "NIC", "Network", "PhysicalAdapter", "PingSession", "RunResult",
+    "ScenarioError", "ScenarioRunner", "TablePolicy", "TopologyError", "TopologySpec", "UdpSession", "VNIC",
+    "VSwitchError", "Verdict", "attach_stack", "build_kind", "build_network", "load_topology", "load_topology_text",
 ]

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent
 
 def build_kind() -> str:
     """``"compiled (mypyc)"`` when the per-frame modules are C extensions, else ``"pure Python"``."""
-    from . import datapath
+    from .net import datapath
 
     return "pure Python" if datapath.__file__.endswith(".py") else "compiled (mypyc)"
 
@@ -24,10 +24,10 @@ def stale_modules(package: Path = PACKAGE) -> list[str]:
     if not (package.parent / "setup.py").is_file():
         return []  # an installed copy: its files change only together
     stale = []
-    for compiled in sorted(package.glob("*.so")):
-        source = package / (compiled.name.split(".", 1)[0] + ".py")
+    for compiled in sorted(package.rglob("*.so")):
+        source = compiled.with_name(compiled.name.split(".", 1)[0] + ".py")
         if source.is_file() and source.stat().st_mtime > compiled.stat().st_mtime:
-            stale.append(source.name)
+            stale.append(source.relative_to(package).as_posix())
     return stale
 
 
@@ -37,4 +37,4 @@ def stale_warning() -> str | None:
     if not stale:
         return None
     return (f"vswitch: {', '.join(stale)} changed after being compiled in place, so the old code runs: run "
-            "pip install -e . again, or delete vswitch/*.so to run the sources as pure Python")
+            "pip install -e . again, or delete vswitch/**/*.so to run the sources as pure Python")

@@ -14,15 +14,15 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .buildinfo import build_kind, stale_warning
-from .build import build_network
-from .errors import VSwitchError
-from .limits import LIMITS, Limits
-from .report import as_json, render
-from .scenario import ScenarioRunner
-from .show import render_show
-from .spec import TopologySpec
-from .topology import load_topology
-from .units import format_duration, parse_duration
+from .core.errors import VSwitchError
+from .core.units import format_duration, parse_duration
+from .scenario.report import as_json, render
+from .scenario.runner import ScenarioRunner
+from .scenario.show import render_show
+from .topology.build import build_network
+from .topology.limits import LIMITS, Limits
+from .topology.loader import load_topology
+from .topology.spec import TopologySpec
 
 EXAMPLE = "topologies/two-vms-one-adapter.yaml"
 
@@ -145,13 +145,13 @@ def _optional_commands() -> list[tuple[str, str, str, Callable, Callable]]:
     """(name, help, example, add_arguments, run) of commands living in their own modules."""
     commands = []
     try:
-        from . import bench
+        from .bench import runner as bench
         commands.append(("bench", "measure frames/s and memory on standard workloads",
                          "vswitch bench lan8 -n 100000", bench.add_arguments, bench.run))
     except ImportError:  # pragma: no cover - module not present in this build
         pass
     try:
-        from . import kernelcheck
+        from .kernel import check as kernelcheck
         commands.append(("kernel-check", "run a topology in Linux namespaces and in vswitch, compare receivers",
                          f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run))
         commands.append(("kernel-cleanup", "remove namespaces and links left by a killed kernel-check",

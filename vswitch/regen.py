@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .build import build_network
-from .errors import VSwitchError
-from .scenario import ScenarioRunner
-from .topology import load_topology
+from .core.errors import VSwitchError
+from .scenario.runner import ScenarioRunner
+from .topology.build import build_network
+from .topology.loader import load_topology
 
 DEFAULT_TOPOLOGIES = "topologies"
 DEFAULT_OUT = "pcaps"

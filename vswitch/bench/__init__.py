@@ -1,0 +1,1 @@
+"""``vswitch bench``: standard workloads through the product path (``runner``) and a naive Scapy baseline (``naive``)."""

@@ -1,0 +1,265 @@
+"""``vswitch bench``: standard workloads through the product path, and a naive Scapy baseline.
+
+- ``lan8``: 8 hosts, one per port of a learning switch (``topologies/bench/lan8.yaml``);
+- ``vnic``: 2 hypervisors (adapters with 4 VMs each) and 4 physical hosts on one switch
+  (``topologies/bench/vnic.yaml``);
+- ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``);
+- ``--topology FILE``: any topology file's host NICs and VMs, with the same traffic.
+
+The networks are topology files, loaded by ``load_topology`` and built by ``build_network`` exactly as
+``vswitch run`` does (without the pcapng and the trace); their scenarios and expectations are not run. The files
+are looked up in the source tree next to the package (``<repo>/topologies/bench/``).
+
+Traffic: 60-byte Ether/IPv4/UDP frames, frame ``i`` from endpoint ``src = i % n`` to
+``(src + 1 + (i // n) % (n - 1)) % n``, one every microsecond of virtual time (nothing queues). The endpoints are
+every host NIC and VM vNIC of the file, sorted by name (``h2`` before ``h10``). Every endpoint first announces
+itself with a broadcast (a warm-up, outside the timing), so the switch knows every MAC and no frame is flooded.
+Captures: those the file declares (the standard files: each NIC both ways and each switch port's transmit, as
+classic pcap). ``run`` runs each workload in a fresh interpreter so that each peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from tabulate import tabulate
+
+from ..core.errors import VSwitchError
+from ..net.network import Network
+from ..topology.build import build_network
+from ..topology.loader import load_topology
+from ..topology.spec import TopologySpec
+from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
+from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
+
+WORKLOADS = ("lan8", "vnic", "naive")
+TOPOLOGY_WORKLOADS = ("lan8", "vnic")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
+BENCH_TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies" / "bench"
+DEFAULT_FRAMES = 1_000_000
+DEFAULT_NAIVE_FRAMES = 20_000
+
+
+# -- the networks: topology files ---------------------------------------------------------------------
+def workload_file(workload: str) -> Path:
+    """The topology file of a standard workload: in the source tree next to the package, or in the current
+    folder's ``topologies/bench/`` (a checkout with vswitch installed from it by ``pip install .``)."""
+    candidates = [folder / f"{workload}.yaml" for folder in (BENCH_TOPOLOGIES, Path("topologies") / "bench")]
+    path = next((p for p in candidates if p.is_file()), candidates[0])
+    if not path.is_file():
+        raise VSwitchError(f"workload {workload}: no topology file {path} (this vswitch is installed without its "
+                           f"source tree): pass one with --topology FILE, e.g. a checkout's "
+                           f"topologies/bench/{workload}.yaml")
+    return path
+
+
+def _natural(name: str) -> list:
+    """Sort key putting ``h2`` before ``h10``."""
+    return [int(part) if k % 2 else part for k, part in enumerate(re.split(r"(\d+)", name))]
+
+
+def endpoint_names(spec: TopologySpec) -> list[str]:
+    """Every host NIC (``h1``, or ``h2.eth1`` on a host with several) and VM vNIC (``vm1``) of ``spec``, sorted."""
+    names = [host.name if len(host.nics) == 1 else f"{host.name}.{nic.name}" for host in spec.hosts
+             for nic in host.nics]
+    names += [vm.name for hv in spec.hypervisors for vm in hv.vms]
+    return sorted(names, key=_natural)
+
+
+def _endpoint(net: Network, name: str, index: int) -> Endpoint:
+    return Endpoint(name, net.nic(name).mac.packed, bytes((10, 0, index // 250, index % 250 + 1)))
+
+
+def endpoints_of(net: Network, names: Sequence[str]) -> list[Endpoint]:
+    """Endpoints for the named interfaces of a built network, with IPs 10.0.x.y in order."""
+    return [_endpoint(net, name, k) for k, name in enumerate(names)]
+
+
+def load_bench_topology(path: str | os.PathLike) -> tuple[TopologySpec, list[str]]:
+    """Load ``path`` and check it builds and has at least two endpoints (a user error otherwise)."""
+    spec = load_topology(path)
+    build_network(spec, record=False).close()  # no capture_dir: checks the build, opens no file
+    names = endpoint_names(spec)
+    if len(names) < 2:
+        raise VSwitchError(f"{path}: the bench needs at least 2 host NICs or VMs to send between, found "
+                           f"{len(names)}")
+    return spec, names
+
+
+def build_topology(path: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[Network, list[Endpoint], str]:
+    """``path`` built as ``vswitch run`` builds it, captures (classic pcap only) in ``out_dir``: (network,
+    endpoints, topology name)."""
+    spec = load_topology(path)
+    net = build_network(spec, capture_dir=out_dir, record=False, pcapng=False)
+    return net, endpoints_of(net, endpoint_names(spec)), spec.name
+
+
+# -- running ---------------------------------------------------------------------------------------
+def run_network(workload: str, net: Network, endpoints: Sequence[Endpoint], frames: int) -> BenchResult:
+    """Warm ``net`` up, then time ``frames`` frames of bench traffic through it, captures closed included."""
+    net.send_stream(announcements(endpoints))
+    net.run()
+    stats = net.stats
+    before = (stats.delivered, stats.dropped_total)
+    start_ns = net.now + FRAME_GAP_NS
+    net.send_stream(traffic(endpoints, frames, start_ns))
+    started = time.perf_counter()
+    net.run(start_ns + frames // 4 * FRAME_GAP_NS)
+    quarter_rss = current_rss_kib()
+    net.run()
+    end_rss = current_rss_kib()
+    net.close()
+    seconds = time.perf_counter() - started
+    return BenchResult(workload, frames, seconds, stats.delivered - before[0], stats.dropped_total - before[1],
+                       stats.in_flight, peak_rss_kib(), end_rss - quarter_rss,
+                       [str(p) for p in net.captures.files], interpreter())
+
+
+def run_bench(workload: str, frames: int, out_dir: str | os.PathLike,
+              topology: str | os.PathLike | None = None) -> BenchResult:
+    """Run one workload in this process, writing its captures under ``out_dir``.
+
+    ``workload`` is a standard one, or with ``topology`` the name to report for that file's network.
+    """
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if topology is None:
+        if workload == "naive":
+            from .naive import run_naive
+
+            return run_naive(frames, out_dir)
+        if workload not in TOPOLOGY_WORKLOADS:
+            raise ValueError(f"unknown workload {workload!r}: choose one of {', '.join(WORKLOADS)}")
+        topology = workload_file(workload)
+    net, endpoints, _ = build_topology(topology, out_dir)
+    return run_network(workload, net, endpoints, frames)
+
+
+# -- the command -------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("workload", nargs="?", default=None, choices=WORKLOADS + ("all",),
+                        help="which workload to run (default: all, or none when --topology is given)")
+    parser.add_argument("-n", "--frames", type=int, default=DEFAULT_FRAMES,
+                        help=f"frames per workload (default {DEFAULT_FRAMES:,}; naive runs at most --naive-frames)")
+    parser.add_argument("--naive-frames", type=int, default=DEFAULT_NAIVE_FRAMES,
+                        help=f"frames for the naive baseline (default {DEFAULT_NAIVE_FRAMES:,})")
+    parser.add_argument("--topology", metavar="FILE", action="append", default=[],
+                        help="also bench this topology file: the bench traffic between all its host NICs and VMs "
+                             "(its scenario and expectations are not run); may be repeated")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="run each workload K times and keep the fastest (default 1): the wall clock is noisy")
+    parser.add_argument("--out", metavar="DIR", help="keep the capture files in DIR (default: a temporary folder)")
+
+
+def _plan(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(name, topology file or None) per workload to run; every file is loaded and built first (fail fast)."""
+    chosen = args.workload or ("all" if not args.topology else None)
+    plan: list[tuple[str, str | None]] = []
+    for workload in (WORKLOADS if chosen == "all" else (chosen,) if chosen else ()):
+        if workload in TOPOLOGY_WORKLOADS:
+            load_bench_topology(workload_file(workload))
+        plan.append((workload, None))
+    for file in args.topology:
+        if not Path(file).is_file():
+            raise VSwitchError(f"--topology {file}: no such file")
+        spec, _ = load_bench_topology(file)
+        name, k = spec.name, 1
+        while name in (n for n, _ in plan):  # one output folder per workload
+            k += 1
+            name = f"{spec.name}-{k}"
+        plan.append((name, str(Path(file).resolve())))
+    return plan
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen workloads, each in a fresh interpreter, and print the figures."""
+    if args.frames < 1 or args.naive_frames < 1 or args.repeat < 1:
+        print("vswitch bench: the number of frames and --repeat must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        plan = _plan(args)
+    except VSwitchError as exc:
+        print(f"vswitch bench: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="vswitch-bench-") as scratch:
+        root = Path(args.out) if args.out else Path(scratch)
+        results = []
+        for workload, topology in plan:
+            naive = topology is None and workload == "naive"
+            frames = min(args.frames, args.naive_frames) if naive else args.frames
+            runs = []
+            for _ in range(args.repeat):
+                runs.append(run_in_subprocess(workload, frames, root / workload, topology))
+                if sys.stdout.isatty():  # progress, as the other commands show it
+                    print(f"  {workload}: {runs[-1].frames_per_s:,.0f} frames/s", file=sys.stderr, flush=True)
+            best = min(runs, key=lambda r: r.seconds)
+            best.peak_rss_kib = max(r.peak_rss_kib for r in runs)
+            results.append(best)
+    print(report(results, args.repeat))
+    return 0
+
+
+def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike,
+                      topology: str | None = None) -> BenchResult:
+    """``run_bench`` in a fresh interpreter: its peak RSS is this workload's alone.
+
+    The worker imports this very vswitch (an installed, compiled build is not shadowed by a source tree in the
+    current folder): it runs in ``out_dir`` with this package's folder first on its path.
+    """
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if topology is None and workload in TOPOLOGY_WORKLOADS:
+        topology = str(workload_file(workload).resolve())
+    elif topology is not None:
+        topology = str(Path(topology).resolve())
+    command = [sys.executable, "-m", "vswitch.bench", "--worker", workload, str(frames), str(out_dir)]
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(command + ([topology] if topology else []), check=True, stdout=subprocess.PIPE, text=True,
+                          cwd=out_dir, env=env)
+    return BenchResult(**json.loads(done.stdout))
+
+
+def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
+    """The figures as a table, then the ratios the targets are stated in."""
+    rows = [(r.workload, f"{r.frames:,}", f"{r.frames_per_s:,.0f}", f"{r.us_per_frame:.2f}",
+             f"{r.peak_rss_kib / 1024:.1f}", f"{r.rss_growth_kib / 1024:+.1f}", f"{r.delivered:,}", r.dropped,
+             r.python) for r in results]
+    lines = [tabulate(rows, headers=("workload", "N", "frames/s", "µs/frame", "peak RSS MB", "RSS growth MB",
+                                     "delivered", "dropped", "python"), disable_numparse=True)]
+    by_name = {r.workload: r for r in results}
+    if "lan8" in by_name and "naive" in by_name:
+        lines.append(f"lan8 / naive: {by_name['lan8'].frames_per_s / by_name['naive'].frames_per_s:,.0f}x faster")
+    if "lan8" in by_name and "vnic" in by_name:
+        lines.append(f"vnic / lan8 time per frame: {by_name['vnic'].us_per_frame / by_name['lan8'].us_per_frame:.2f}x")
+    runs = f"; fastest of {repeat} runs each" if repeat > 1 else ""
+    lines.append(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; {interpreter()}{runs}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m vswitch.bench [lan8|vnic|naive|all] [-n N] [--topology FILE] [--out DIR]``, as ``vswitch bench``.
+
+    ``--worker WORKLOAD N DIR [FILE]`` runs one workload (or FILE, reported as WORKLOAD) in this process and
+    prints its result as JSON (for ``run``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--worker"]:
+        workload, frames, out_dir, *topology = argv[1:]
+        print(json.dumps(asdict(run_bench(workload, int(frames), out_dir, *topology))))
+        return 0
+    parser = argparse.ArgumentParser(prog="vswitch bench", description="Standard workloads through the product path.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

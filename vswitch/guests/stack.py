@@ -1,0 +1,326 @@
+"""A small IPv4 guest stack for a NIC or vNIC: ARP, ICMP echo, UDP echo and discard, gratuitous ARP.
+
+Sans-IO on ``bytes`` and the virtual clock (the h11/aioquic pattern): ``receive(frame, now)`` and the
+application calls (``ping_send``, ``arping_send``, ``udp_send``) *return* the frames to transmit as
+``(delay_ns, frame)`` pairs; timers are ``next_deadline()`` and ``expire(now)``. ``stackdriver.py`` connects a
+stack to a network. Frames come from Scapy-built templates (every field explicit, in ``traffic.py``) whose
+varying fields are patched in bytes, with correct IPv4, ICMP and UDP checksums.
+
+Behaviour follows Linux with its defaults where it matters on the wire:
+
+- ARP requests for our address are answered (unicast to the asker) and create an entry for the asker; ARP from
+  an address already cached (a gratuitous ARP after a migration) updates its entry; other ARP creates nothing
+  (``arp_accept=0``). Packets to unresolved addresses wait for resolution (``arp.py``).
+- ICMP echo requests to our address are answered; broadcast pings are ignored (``icmp_echo_ignore_broadcasts``).
+- UDP to port 7 is echoed back, to port 9 discarded; to another port of our address it draws an ICMP port
+  unreachable. Every datagram received is counted by (source, port) for expectations.
+- ``link_up`` sends a gratuitous ARP request when ``arp_notify`` is on (on by default here; Linux's default is
+  off); ``announce`` sends one regardless (Xen netfront after a migration).
+- Bad IPv4 or ICMP/UDP checksums, fragments, IP options and tagged frames are counted and ignored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from ipaddress import IPv4Address, IPv4Interface
+
+from ..core.mac import BROADCAST_BYTES, MACAddress, MACLike
+from .arp import DEFAULT_TIMEOUT_NS, ArpCache
+from .inet import ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP, checksum, set_ip_checksum, udp_checksum, \
+    update_checksum
+from .sessions import ArpingSession, PingSession, UdpSession
+from .traffic import ARP_REPLY, ARP_REQUEST, ZERO_MAC, arp_frame, icmp_echo_frame, icmp_error_header, udp_frame
+
+Output = list[tuple[int, bytes]]
+UDP_ECHO_PORT = 7
+UDP_DISCARD_PORT = 9
+_ARP_HEADER = bytes.fromhex("0001 0800 06 04")
+_TYPE_IP, _TYPE_ARP = ETH_P_IP.to_bytes(2, "big"), ETH_P_ARP.to_bytes(2, "big")
+_ZERO = bytes(6)
+
+
+def ping_payload(size: int) -> bytes:
+    """The data of a ping of ``size`` bytes: byte i is i & 0xff (iputils fills after its timestamp likewise)."""
+    return bytes(i & 0xFF for i in range(size))
+
+
+class GuestStack:
+    """IPv4 host on one interface with MAC ``mac`` and address ``interface`` (``192.0.2.10/24``)."""
+
+    def __init__(self, name: str, mac: MACLike, interface: IPv4Interface | str, *,
+                 arp_timeout_ns: int = DEFAULT_TIMEOUT_NS, arp_notify: bool = True, ttl: int = 64) -> None:
+        self.name = name
+        self.mac = MACAddress(mac)
+        self.interface = IPv4Interface(interface)
+        self.ip = self.interface.ip
+        self.arp = ArpCache(arp_timeout_ns)
+        self.arp_notify = arp_notify
+        self.ttl = ttl
+        self.counters: Counter[str] = Counter()
+        self.udp_received: Counter[tuple[str, int]] = Counter()  # (source address, destination port) -> datagrams
+        self.pings: dict[int, PingSession] = {}  # ICMP identifier -> session
+        self.arpings: dict[bytes, ArpingSession] = {}  # target address -> session
+        self.udp_senders: dict[int, UdpSession] = {}  # our source port -> session
+        self._mac, self._ip = self.mac.packed, self.ip.packed
+        self._broadcasts = {self.interface.network.broadcast_address.packed, b"\xff" * 4}
+        self._ip_id = 0
+        # Templates, built once with Scapy; per frame only addresses, ids and checksums are patched.
+        self._arp_request = arp_frame(op=ARP_REQUEST, src=self.mac, dst="ff:ff:ff:ff:ff:ff", sender_mac=self.mac,
+                                      sender_ip=str(self.ip))
+        self._arp_reply = arp_frame(op=ARP_REPLY, src=self.mac, dst=ZERO_MAC, sender_mac=self.mac,
+                                    sender_ip=str(self.ip))
+        self._unreachable = icmp_error_header(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip="0.0.0.0",
+                                              icmp_type=3, code=3, ttl=ttl)
+
+    def __repr__(self) -> str:
+        return f"<GuestStack {self.name} {self.mac} {self.interface}>"
+
+    # -- addresses --------------------------------------------------------------------------------------
+    def on_link(self, address: IPv4Address) -> bool:
+        return address in self.interface.network
+
+    def gratuitous_arp(self) -> bytes:
+        """A broadcast ARP request for our own address (sender = target = us), as Linux sends it."""
+        frame = bytearray(self._arp_request)
+        frame[38:42] = self._ip
+        return bytes(frame)
+
+    def link_up(self, now: int) -> Output:
+        if not self.arp_notify:
+            return []
+        self.counters["gratuitous_arp_sent"] += 1
+        return [(0, self.gratuitous_arp())]
+
+    def announce(self, now: int) -> Output:
+        """Tell the LAN where we are now (Xen netfront after a migration): a gratuitous ARP."""
+        self.counters["gratuitous_arp_sent"] += 1
+        return [(0, self.gratuitous_arp())]
+
+    # -- timers -----------------------------------------------------------------------------------------
+    def next_deadline(self) -> int | None:
+        return self.arp.next_deadline()
+
+    def expire(self, now: int) -> Output:
+        """ARP retransmissions due now; packets of failed resolutions are dropped (and counted)."""
+        retry, failed = self.arp.due(now)
+        out = [(0, self._request_for(ip)) for ip in retry]
+        for _ip, packets in failed:
+            for _frame, owner in packets:
+                self.counters["dropped_unresolved"] += 1
+                if owner is not None:
+                    owner.errors += 1
+        return out
+
+    # -- sending --------------------------------------------------------------------------------------
+    def _request_for(self, ip: bytes) -> bytes:
+        self.counters["arp_requests_sent"] += 1
+        return self._arp_request[:38] + ip
+
+    def _next_ip_id(self) -> bytes:
+        self._ip_id = (self._ip_id + 1) & 0xFFFF
+        return self._ip_id.to_bytes(2, "big")
+
+    def send_ip(self, frame: bytearray, now: int, owner: object = None) -> Output:
+        """Transmit an IPv4 ``frame`` (destination MAC still open): resolve its destination, or queue it."""
+        dst = bytes(frame[30:34])
+        if dst in self._broadcasts:
+            frame[0:6] = BROADCAST_BYTES
+            return [(0, bytes(frame))]
+        if not self.on_link(IPv4Address(dst)):
+            self.counters["no_route"] += 1  # no gateways are modelled: only the own subnet is reachable
+            return []
+        mac = self.arp.lookup(dst, now)
+        if mac is not None:
+            frame[0:6] = mac
+            return [(0, bytes(frame))]
+        if self.arp.resolve(dst, (frame, owner), now):
+            return [(0, self._request_for(dst))]
+        return []
+
+    def ping_send(self, session: PingSession, seq: int, now: int, template: bytes | None = None) -> Output:
+        """Echo request ``seq`` of ``session`` (built from the session's template, patched)."""
+        if template is None:
+            template = self.ping_template(session)
+        frame = bytearray(template)
+        frame[18:20] = self._next_ip_id()
+        set_ip_checksum(frame)
+        seq_bytes = (seq & 0xFFFF).to_bytes(2, "big")
+        old = int.from_bytes(frame[36:38], "big")
+        frame[36:38] = update_checksum(old, frame[40:42], seq_bytes).to_bytes(2, "big")
+        frame[40:42] = seq_bytes
+        session.record_sent(seq, now)
+        self.pings[session.ident] = session
+        self.counters["echo_requests_sent"] += 1
+        return self.send_ip(frame, now, session)
+
+    def ping_template(self, session: PingSession) -> bytes:
+        return icmp_echo_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
+                               ident=session.ident, seq=0, payload=ping_payload(session.size), ttl=self.ttl)
+
+    def arping_send(self, session: ArpingSession, seq: int, now: int) -> Output:
+        """ARP request ``seq`` for the session's target: broadcast until a reply names the target's MAC."""
+        target = session.dst_ip.packed
+        dst = session.target_mac or BROADCAST_BYTES
+        frame = dst + self._arp_request[6:32] + dst + target
+        session.record_sent(seq, now)
+        self.arpings[target] = session
+        self.counters["arp_requests_sent"] += 1
+        return [(0, frame)]
+
+    def udp_template(self, session: UdpSession) -> bytes:
+        return udp_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
+                         sport=session.sport, dport=session.dport, payload=bytes(session.size), ttl=self.ttl)
+
+    def udp_send(self, session: UdpSession, seq: int, now: int, template: bytes) -> Output:
+        """Datagram ``seq`` of ``session``: the template with a fresh IP id and the sequence number in its data."""
+        frame = bytearray(template)
+        frame[18:20] = self._next_ip_id()
+        set_ip_checksum(frame)
+        if session.size >= 4:
+            seq_bytes = (seq & 0xFFFFFFFF).to_bytes(4, "big")
+            old = int.from_bytes(frame[40:42], "big")
+            if old:  # 0 means "no checksum" (never the case for ours)
+                new = update_checksum(old, frame[42:46], seq_bytes)
+                frame[40:42] = (new or 0xFFFF).to_bytes(2, "big")
+            frame[42:46] = seq_bytes
+        session.record_sent(seq, now)
+        session.bytes_sent += session.size
+        self.udp_senders[session.sport] = session
+        self.counters["udp_sent"] += 1
+        return self.send_ip(frame, now, session)
+
+    # -- receiving ------------------------------------------------------------------------------------
+    def receive(self, frame: bytes, now: int) -> Output:
+        """A frame the NIC accepted: answer it, learn from it, or count and ignore it."""
+        kind = frame[12:14]
+        if kind == _TYPE_ARP:
+            return self._arp_in(frame, now)
+        if kind == _TYPE_IP:
+            return self._ip_in(frame, now)
+        self.counters["ignored"] += 1
+        return []
+
+    def _arp_in(self, frame: bytes, now: int) -> Output:
+        if len(frame) < 42 or frame[14:20] != _ARP_HEADER:
+            self.counters["ignored"] += 1
+            return []
+        op, sha, spa, tpa = int.from_bytes(frame[20:22], "big"), frame[22:28], frame[28:32], frame[38:42]
+        out: Output = []
+        for_us = tpa == self._ip
+        self.counters["arp_requests_received" if op == ARP_REQUEST else "arp_replies_received"] += 1
+        valid_sender = not (sha[0] & 1) and sha != _ZERO and spa != bytes(4) and spa != self._ip
+        if valid_sender and self.on_link(IPv4Address(spa)):
+            if (for_us and op == ARP_REQUEST) or spa in self.arp.entries or spa in self.arp.pending:
+                for packet, _owner in self.arp.confirm(spa, sha, now):
+                    packet[0:6] = sha
+                    out.append((0, bytes(packet)))
+        if op == ARP_REQUEST and for_us and not (sha[0] & 1):
+            reply = bytearray(self._arp_reply)
+            reply[0:6] = reply[32:38] = sha
+            reply[38:42] = spa
+            self.counters["arp_replies_sent"] += 1
+            out.append((0, bytes(reply)))
+        elif op == ARP_REPLY and for_us:
+            session = self.arpings.get(spa)
+            if session is not None:
+                session.record_reply(sha, now)
+        return out
+
+    def _ip_in(self, frame: bytes, now: int) -> Output:
+        if len(frame) < 34 or frame[14] != 0x45:  # IPv4 without options
+            self.counters["ignored"] += 1
+            return []
+        total = int.from_bytes(frame[16:18], "big")
+        if total < 20 or 14 + total > len(frame) or checksum(frame[14:34]):
+            self.counters["bad_ip_header"] += 1
+            return []
+        if int.from_bytes(frame[20:22], "big") & 0x3FFF:  # MF or a fragment offset
+            self.counters["ignored"] += 1
+            return []
+        dst = frame[30:34]
+        unicast = dst == self._ip
+        if not unicast and dst not in self._broadcasts:
+            self.counters["not_our_address"] += 1
+            return []
+        proto, payload = frame[23], frame[34:14 + total]
+        if proto == IPPROTO_ICMP:
+            return self._icmp_in(frame, payload, unicast, now)
+        if proto == IPPROTO_UDP:
+            return self._udp_in(frame, payload, unicast, now)
+        self.counters["ignored"] += 1
+        return []
+
+    def _icmp_in(self, frame: bytes, icmp: bytes, unicast: bool, now: int) -> Output:
+        if len(icmp) < 8 or checksum(icmp):
+            self.counters["bad_checksum"] += 1
+            return []
+        kind = icmp[0]
+        if kind == 8 and unicast:  # echo request: answer with the same identifier, sequence and data
+            self.counters["echo_requests_received"] += 1
+            self.counters["echo_replies_sent"] += 1
+            reply = bytearray(frame[:34 + len(icmp)])
+            self._turn_around(reply, frame)
+            reply[34] = 0  # type: echo reply; only this byte changes in the ICMP message
+            new_sum = update_checksum(int.from_bytes(icmp[2:4], "big"), icmp[0:2], bytes((0, icmp[1])))
+            reply[36:38] = new_sum.to_bytes(2, "big")
+            return self.send_ip(reply, now)
+        if kind == 0:
+            self.counters["echo_replies_received"] += 1
+            session = self.pings.get(int.from_bytes(icmp[4:6], "big"))
+            if session is not None and IPv4Address(frame[26:30]) == session.dst_ip:
+                session.record_answer(int.from_bytes(icmp[6:8], "big"), now)
+            return []
+        self.counters["icmp_other_received"] += 1
+        return []
+
+    def _udp_in(self, frame: bytes, udp: bytes, unicast: bool, now: int) -> Output:
+        if len(udp) < 8 or int.from_bytes(udp[4:6], "big") != len(udp):
+            self.counters["bad_udp_length"] += 1
+            return []
+        if udp[6:8] != b"\0\0" and udp_checksum(frame[26:30], frame[30:34], udp[:6] + b"\0\0" + udp[8:]) != \
+                int.from_bytes(udp[6:8], "big"):
+            self.counters["bad_checksum"] += 1
+            return []
+        sport, dport = int.from_bytes(udp[0:2], "big"), int.from_bytes(udp[2:4], "big")
+        self.counters["udp_received"] += 1
+        self.udp_received[(str(IPv4Address(frame[26:30])), dport)] += 1
+        sender = self.udp_senders.get(dport)
+        if sender is not None and sport == sender.dport and IPv4Address(frame[26:30]) == sender.dst_ip:
+            if len(udp) >= 12:
+                sender.record_answer(int.from_bytes(udp[8:12], "big"), now)
+            return []
+        if dport == UDP_ECHO_PORT and unicast:
+            self.counters["udp_echoed"] += 1
+            reply = bytearray(frame[:34 + len(udp)])
+            self._turn_around(reply, frame)
+            reply[34:36], reply[36:38] = udp[2:4], udp[0:2]  # swapping ports keeps the checksum
+            return self.send_ip(reply, now)
+        if dport == UDP_DISCARD_PORT:
+            self.counters["udp_discarded"] += 1
+            return []
+        if unicast:
+            return self._port_unreachable(frame, udp, now)
+        return []
+
+    def _turn_around(self, reply: bytearray, request: bytes) -> None:
+        """Make ``reply`` (a copy of ``request``) go back: our MAC and address as source, fresh id and TTL."""
+        reply[6:12] = self._mac
+        reply[18:20] = self._next_ip_id()
+        reply[20:22] = b"\0\0"
+        reply[22] = self.ttl
+        reply[26:30], reply[30:34] = self._ip, request[26:30]
+        set_ip_checksum(reply)
+
+    def _port_unreachable(self, frame: bytes, udp: bytes, now: int) -> Output:
+        """ICMP destination unreachable, port unreachable (type 3, code 3), quoting as much of the datagram as
+        fits a 576-byte IP packet, as Linux does (RFC 792 asks for the header and 8 bytes at least)."""
+        self.counters["port_unreachable_sent"] += 1
+        quoted = (frame[14:34] + udp)[:576 - 28]
+        reply = bytearray(self._unreachable) + quoted
+        reply[16:18] = (len(reply) - 14).to_bytes(2, "big")
+        reply[18:20] = self._next_ip_id()
+        reply[30:34] = frame[26:30]
+        set_ip_checksum(reply)
+        reply[36:38] = b"\0\0"
+        reply[36:38] = checksum(reply[34:]).to_bytes(2, "big")
+        return self.send_ip(reply, now)

@@ -1,0 +1,97 @@
+"""Connects a sans-IO ``GuestStack`` to a network: the thin layer that applies what the stack returns.
+
+``attach_stack(net, "vm1", stack)`` sets ``nic.stack`` to a ``StackDriver``. The datapath calls its ``receive``
+for every frame the NIC accepts and the network its ``link_up``; both hand back ``(delay_ns, frame)`` pairs that
+the network transmits from the NIC (so padding, counters and captures apply). The driver also keeps one engine
+event armed at the stack's ``next_deadline()`` (ARP retransmissions), and runs applications: a series of probes
+(``repeat``) sent at given times.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from ..core.errors import TopologyError
+from ..l2.nic import NIC
+from .stack import GuestStack, Output
+
+if TYPE_CHECKING:
+    from ..net.network import Network
+
+
+class StackDriver:
+    """What ``nic.stack`` holds: the stack (``guest``) plus its timers on the network's engine."""
+
+    def __init__(self, net: "Network", nic: NIC, guest: GuestStack) -> None:
+        self.net = net
+        self.nic = nic
+        self.guest = guest
+        self._armed: int | None = None
+
+    # -- called by the datapath and the network --------------------------------------------------------
+    def receive(self, frame: bytes, now: int) -> Output:
+        out = self.guest.receive(frame, now)
+        self._arm()
+        return out
+
+    def link_up(self, now: int) -> Output:
+        out = self.guest.link_up(now)
+        self._arm()
+        return out
+
+    # -- applications -------------------------------------------------------------------------------------
+    def transmit(self, frames: Output) -> None:
+        """Send what a stack call returned, now (plus each frame's delay)."""
+        self.net.send_from_stack(self.nic.port, frames)
+        self._arm()
+
+    def repeat(self, count: int, time_of: Callable[[int], int], step: Callable[[int, int], Output]) -> None:
+        """Call ``step(i, now)`` at ``time_of(i)`` for i in 0..count-1 and transmit what it returns.
+
+        Only the next call waits in the engine, so a long series costs no memory up front.
+        """
+        def run(i: int) -> None:
+            self.transmit(step(i, self.net.now))
+            if i + 1 < count:
+                self.net.engine.at(time_of(i + 1), run, i + 1)
+
+        if count > 0:
+            self.net.engine.at(time_of(0), run, 0)
+
+    # -- timers ---------------------------------------------------------------------------------------
+    def _arm(self) -> None:
+        deadline = self.guest.next_deadline()
+        if deadline is None or (self._armed is not None and self._armed <= deadline):
+            return
+        self._armed = deadline
+        self.net.engine.at(max(deadline, self.net.now), self._fire, deadline)
+
+    def _fire(self, deadline: int) -> None:
+        if self._armed == deadline:
+            self._armed = None
+        self.net.send_from_stack(self.nic.port, self.guest.expire(self.net.now))
+        self._arm()
+
+    def __repr__(self) -> str:
+        return f"<StackDriver {self.guest!r}>"
+
+
+def attach_stack(net: "Network", name: str, guest: GuestStack) -> StackDriver:
+    """Give the NIC or vNIC ``name`` the stack ``guest``; its MAC must be the NIC's."""
+    nic = net.nic(name)
+    if guest.mac != nic.mac:
+        raise TopologyError(f"{nic.full_name}: the stack's MAC {guest.mac} is not the NIC's {nic.mac}")
+    if nic.stack is not None:
+        raise TopologyError(f"{nic.full_name} already has a guest stack")
+    driver = StackDriver(net, nic, guest)
+    nic.stack = driver
+    return driver
+
+
+def stack_of(net: "Network", name: str) -> StackDriver:
+    """The driver of the stack on ``name``; a clear error if it has none."""
+    nic = net.nic(name)
+    driver = nic.stack
+    if driver is None:
+        raise TopologyError(f"{nic.full_name} has no IPv4 stack: give it an address (ip: 192.0.2.10/24)")
+    return driver

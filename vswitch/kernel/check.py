@@ -1,0 +1,399 @@
+"""``vswitch kernel-check FILE``: run a topology file on the Linux kernel and in vswitch, compare who received what.
+
+The kernel is the oracle (DESIGN.md section 6). ``check_topology(spec)`` runs the file in vswitch
+(``record``) and in kernel namespaces (``compare``) and returns a ``CheckReport``: per frame, the
+interfaces whose stack accepted it in each (``PACKET_OTHERHOST`` copies are vswitch's ``NOT_FOR_US`` drops, so
+they count only at a promiscuous interface), and the switches' learned tables side by side. Documented
+differences are ``known difference``, never ``agree``; what the kernel here cannot express is listed as not
+checked (docs/fidelity.md has both lists).
+Everything created is removed on success, error and Ctrl-C; ``vswitch kernel-cleanup`` removes a killed run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from tabulate import tabulate
+
+from ..core.units import format_duration, parse_duration
+from ..l2.nic import NIC
+from ..l2.switch import LearningSwitch
+from ..net.network import Network
+from ..realtime import now_s, sleep_until, stopwatch_s
+from ..topology.build import build_network
+from ..topology.loader import load_topology
+from ..topology.spec import HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec, Where
+from . import scope
+from .compare import KernelCheckError, KernelOutcome, KernelTopology, require_kernel_lab
+from .lab import KernelLab, cleanup_leftovers
+from .record import Step, record_run
+
+AGREE, DIFFER, KNOWN, NOT_CHECKED = "agree", "DIFFER", "known difference", "not checked"
+PREFIX = "vsk"  # namespaces vsk_<pid><n>-...; tests use vskt/vskk, the probe vskp
+PREFIXES = ("vsk", "vskk", "vskt", "vskp")
+NOTES = {
+    "unfiltered": "the kernel's veth/bridge device has no multicast filter, so its stack takes groups nobody "
+                  "joined; vswitch's interfaces filter like real NICs (docs/fidelity.md)",
+    "hash": "macvlan's 256-bucket multicast hash filter let through a group this vNIC did not join; vswitch "
+            "filters exactly (docs/fidelity.md)",
+    "left": "a macvlan keeps a group it left in its filter until its address lists change again (the filter is "
+            "computed before the group is unsynced from the adapter); vswitch stops at once (docs/fidelity.md)",
+}
+#: Spec fields kernel-check reproduces or knowingly leaves out; any other field set in a file is "not checked".
+_KNOWN_FIELDS = {
+    SwitchSpec: {"name", "ageing_ns", "table_limit", "table_policy", "ports", "static", "where", "vlan_filtering",
+                 "vlan_protocol", "port_vlans", "port_security", "storm_limit"},  # scope.py: the new ones
+    HostSpec: {"name", "nics", "where"}, NicSpec: {"name", "mac", "groups", "where", "guest"},
+    HypervisorSpec: {"name", "mac", "backend", "mode", "vms", "where", "guest", "mac_filter_size", "vlan_filtering"},
+    VMSpec: {"name", "mac", "prefix", "mode", "groups", "where", "guest", "vf"},
+    LinkSpec: {"a", "b", "latency_ns", "bandwidth_bps", "queue_frames", "where"},
+}
+
+
+@dataclass
+class FrameCheck:
+    """One frame copy: receivers (interface -> copies) in each, those left out as documented, the verdict."""
+
+    label: str
+    sender: str
+    kernel: dict[str, int]
+    vswitch: dict[str, int]
+    known: dict[str, str] = field(default_factory=dict)  # interface -> NOTES key
+    verdict: str = AGREE
+    note: str = ""
+    sent: bool = True  # False: not replayed in the kernel
+
+
+@dataclass
+class TableCheck:
+    switch: str
+    mac: str
+    kernel: str  # port ("-" if absent); vswitch likewise
+    vswitch: str
+    verdict: str
+
+
+@dataclass
+class CheckReport:
+    topology: str
+    frames: list[FrameCheck]
+    tables: list[TableCheck]
+    not_checked: list[str]
+    stray: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def agrees(self) -> bool:
+        return all(row.verdict != DIFFER for row in [*self.frames, *self.tables])
+
+
+# -- what the kernel can express ----------------------------------------------------------------------
+def unsupported(net: Network) -> list[str]:
+    """Why ``net`` cannot be rebuilt from kernel objects at all (empty: it can)."""
+    reasons, group = [], {name: name for name in net.switches}  # union-find over cabled switches
+
+    def root(name: str) -> str:
+        return name if group[name] == name else root(group[name])
+
+    uplinks = {hv.uplink for hv in net.hypervisors.values()}
+    for link in net.links:
+        ends = []
+        for port in link.ports:
+            if isinstance(port.node, LearningSwitch) and port.node.name not in net.hypervisors:
+                ends.append(port.node.name)
+            elif port not in uplinks and not (type(port.node) is NIC and port.node.name in net.hosts):
+                reasons.append(f"link {link.ports[0].full_name} - {link.ports[1].full_name}: a cable to "
+                               f"{port.full_name} has no kernel counterpart here")
+        if len(ends) == 2:
+            if root(ends[0]) == root(ends[1]):
+                reasons.append(f"link {link.ports[0].full_name} - {link.ports[1].full_name} closes a loop of "
+                               "switches: kernel bridges without STP would storm")
+            group[root(ends[0])] = root(ends[1])
+    return reasons + scope.unsupported(net)  # VLANs and port security
+
+
+def not_checked(spec: TopologySpec) -> list[str]:
+    """Features of ``spec`` that kernel-check does not reproduce, one line each."""
+    out = []
+    checks = len(spec.expectations) + sum(a.kind == "expect" for a in spec.scenario)
+    if checks:
+        out.append(f"the file's {checks} expectation(s): vswitch's own test of the file; kernel-check compares "
+                   "receivers and learned tables instead")
+    timed = [f"{ln.a}-{ln.b}" for ln in spec.links if ln.latency_ns or ln.bandwidth_bps or ln.queue_frames != 1000]
+    if timed:
+        out.append(f"link latency, bandwidth and queues ({', '.join(timed)}): the kernel replays one frame at a "
+                   "time, so timing, rate limits and queue drops are not compared")
+    if spec.captures:
+        out.append("captures: pcaps are not compared")
+    items = [*spec.switches, *spec.hosts, *(n for h in spec.hosts for n in h.nics), *spec.hypervisors,
+             *(vm for hv in spec.hypervisors for vm in hv.vms), *spec.links]
+    owners = [(f"{h.name}.{n.name}", n) for h in spec.hosts for n in h.nics] + [
+        (x.name, x) for hv in spec.hypervisors for x in (hv, *hv.vms)]
+    stacks = [f"{name} {x.guest.interface}" for name, x in owners if getattr(x, "guest", None) is not None]
+    if stacks:
+        out.append(f"IPv4 stacks ({', '.join(stacks)}): they are vswitch's; the kernel lab has no addresses and "
+                   "sends the frames vswitch's stacks sent, so where they go is checked, not what Linux would answer")
+    for item in items:
+        for f in dataclasses.fields(item):
+            value = getattr(item, f.name)
+            default = f.default if f.default is not dataclasses.MISSING else None
+            if (f.name not in _KNOWN_FIELDS.get(type(item), {f.name}) and not isinstance(value, Where)
+                    and value not in (default, None, (), False)):
+                name = getattr(item, "name", None) or f"{getattr(item, 'a', '?')}-{getattr(item, 'b', '?')}"
+                out.append(f"{type(item).__name__.removesuffix('Spec').lower()} {name}: {f.name}={value!r} "
+                           "is not reproduced in the kernel lab")
+    return out + scope.not_checked(spec)  # SR-IOV controls, MAC filters, storm limits
+
+
+# -- comparing ------------------------------------------------------------------------------------------
+def _kernel_receivers(topo: KernelTopology, outcome: KernelOutcome) -> Counter[str]:
+    got: Counter[str] = Counter()
+    for r in outcome.result.received if outcome.result else ():
+        if r.pkttype != "otherhost" or r.endpoint in outcome.promiscuous:
+            got[topo.interface_of[r.endpoint]] += 1
+    return got
+
+
+def compare_frame(step: Step, outcome: KernelOutcome, topo: KernelTopology, net: Network) -> FrameCheck:
+    kernel = _kernel_receivers(topo, outcome)
+    vswitch = Counter(net.trace.delivered_to(step.frame_id))
+    known = {}
+    if outcome.result is not None and step.frame[0] & 1 and step.frame[:6] != b"\xff" * 6:
+        group = step.frame[:6].hex(":")
+        for ep in outcome.result.unjoined:
+            iface = topo.interface_of[ep]
+            if kernel[iface] > vswitch[iface]:
+                known[iface] = ("unfiltered" if topo.filter_of[ep] != "macvlan" else
+                                "left" if group in topo.left.get(ep, ()) else "hash")
+    same = all(kernel[i] == vswitch[i] for i in set(kernel) | set(vswitch) if i not in known)
+    verdict = DIFFER if not same else KNOWN if known else AGREE
+    return FrameCheck(step.label, step.sender, dict(kernel), dict(vswitch), known, verdict, outcome.note)
+
+
+def compare_tables(topo: KernelTopology, net: Network) -> list[TableCheck]:
+    """Learned and static entries per switch (host bridges too, less the host's own MAC: a permanent local
+    entry in the kernel, learned on ``host-side`` in vswitch)."""
+    rows = []
+    for switch in sorted(topo.bridge_of):
+        verdict = NOT_CHECKED if switch in topo.unchecked else None
+        vs = {r.mac: r.port + (" (static)" if r.static else "") for r in net.switch(switch).table.rows(net.now)
+              if not (switch in net.hypervisors and r.port == "host-side")}
+        kr = {e.mac: e.node[len(switch) + 1:] + (" (static)" if e.is_static else "")
+              for e in topo.lab.fdb(topo.bridge_of[switch])}
+        for mac in sorted(set(vs) | set(kr)):
+            k, v = kr.get(mac, "-"), vs.get(mac, "-")
+            rows.append(TableCheck(switch, mac, k, v, verdict or (AGREE if k == v else DIFFER)))
+    return rows
+
+
+def _in_flight(steps: list[Step], net: Network) -> dict[int, str]:
+    """Frames whose outcome in vswitch may hang on an order the kernel's one-at-a-time replay does not keep:
+    in flight when a later action ran, or met at a switch by a frame that learning ties them to (sent to their
+    source and looked up before they were learned, or from their destination and learned before their lookup)."""
+    nics = {p.full_name for p in net.ports.values() if isinstance(p.node, NIC)}
+    ends, seen = {}, {}  # frame id -> last event; -> {switch: first arrival}
+    for step in (s for s in steps if s.frame_id is not None):
+        events = net.trace.for_frame(step.frame_id)
+        ends[step.frame_id] = max((e.time_ns for e in events), default=step.time_ns)
+        seen[step.frame_id] = first = {}
+        for e in events:
+            if e.port.split(".")[0] in net.switches and e.port not in nics:
+                first.setdefault(e.port.split(".")[0], e.time_ns)
+    out: dict[int, str] = {}
+    for i, a in enumerate(steps):
+        for b in steps[i + 1:] if a.frame_id is not None else ():
+            if b.time_ns >= ends[a.frame_id]:
+                break
+            if b.frame_id is None and b.action.kind != "expect":
+                out[a.frame_id] = f"in flight in vswitch when the {b.action.kind} at {format_duration(b.time_ns)} ran"
+            elif b.frame_id is not None:
+                at_a, at_b = seen[a.frame_id], seen[b.frame_id]
+                met = [sw for sw in at_a if sw in at_b and at_a[sw] >= at_b[sw]]
+                if met and b.frame[0:6] == a.frame[6:12]:
+                    out.setdefault(b.frame_id, f"reached {met[0]} before {a.label}, from its destination, was learned")
+                elif met and a.frame[0:6] == b.frame[6:12]:
+                    out.setdefault(a.frame_id, f"looked up at {met[0]} after {b.label}, from its destination, passed")
+    return out
+
+
+def _ageing_risks(topo: KernelTopology, steps: list[Step], end: tuple[int, float], margin_s: float = 0.05
+                  ) -> tuple[dict[int, str], set[str]]:
+    """Frames (and, at ``end`` = (virtual ns, monotonic s), table MACs) whose destination's entry might be alive
+    in one system and aged out in the other: against each earlier frame from that MAC, the virtual age minus the
+    vswitch ageing and the real age minus the kernel's must have the same sign, and both exceed ``margin_s`` of
+    real time (the kernel ages entries on a timer, and injections take time)."""
+    seen: dict[bytes, list[tuple[int, float]]] = {}  # source MAC -> (virtual ns, real s) of its frames
+    timers = [t for t in topo.ageing.values() if t[0]]
+
+    def risky(mac: bytes, virtual: int, real: float) -> bool:
+        for (v0, r0), (ageing_ns, ageing_s) in ((x, t) for x in seen.get(mac, ()) for t in timers):
+            dv, dk = (virtual - v0 - ageing_ns) * topo.time_scale / 1e9, real - r0 - ageing_s
+            if (dv < 0) != (dk < 0) or min(abs(dv), abs(dk)) < margin_s:
+                return True
+        return False
+
+    frames = {}
+    for step in steps:
+        real = topo.sent_at.get(step.frame_id) if step.frame_id is not None else None
+        if real is not None:
+            if not step.frame[0] & 1 and risky(step.frame[0:6], step.time_ns, real):
+                frames[step.frame_id] = "its destination's table entry is within the margin of ageing out"
+            seen.setdefault(step.frame[6:12], []).append((step.time_ns, real))
+    return frames, {mac.hex(":") for mac in seen if risky(mac, *end)}
+
+
+# -- the check ------------------------------------------------------------------------------------------
+def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float = 0.02, max_wait_s: float = 5.0,
+                   max_frames: int = 2000) -> CheckReport:
+    """Run ``spec`` in vswitch and in the kernel; compare. When entries can age out during the scenario, the
+    kernel replays it in real time, compressed to at most ``max_wait_s`` (with ageing times scaled alike);
+    frames too close to an ageing boundary for that replay are not checked."""
+    require_kernel_lab()
+    t0 = stopwatch_s()
+    net = build_network(spec)
+    reasons = unsupported(net)
+    if reasons:
+        raise KernelCheckError(f"{spec.name}: the kernel cannot express this topology: {reasons[0]}")
+    steps, _ = record_run(spec, net)
+    skipped = not_checked(spec)
+    span = max([net.now, *(s.time_ns for s in steps)])
+    ageing = min([sw.table.ageing_ns for sw in net.switches.values() if sw.table.ageing_ns], default=None)
+    timed = ageing is not None and ageing <= span  # a learned entry may age out during the run: keep time
+    scale = min(1.0, max_wait_s * 1e9 / span) if timed else 1.0
+    if scale < 1:
+        skipped.append(f"real time: the scenario spans {format_duration(span)}, so the kernel replays it "
+                       f"{1 / scale:.3g} times faster, with ageing times scaled alike (--max-wait)")
+    in_flight = _in_flight(steps, net)
+    t1 = stopwatch_s()
+    with KernelLab(prefix, settle_s=settle_s) as lab:
+        topo = KernelTopology(lab, build_network(spec), time_scale=scale)
+        topo.build()
+        lab.wait_ready()
+        t2 = stopwatch_s()
+        start = now_s() - (steps[0].time_ns * scale / 1e9 if steps else 0)
+        outcomes, blocked = topo.replay(steps, start if timed else None, max_frames)
+        if timed:
+            sleep_until(start + span * scale / 1e9)
+        aged, aged_macs = _ageing_risks(topo, steps, (span, now_s())) if timed else ({}, set())
+        if blocked:
+            skipped.append(f"{blocked}: the frames after it are not checked")
+        skipped += [f"switch {name}: {why}; its learned table is not checked" for name, why in topo.unchecked.items()]
+        frames = []
+        for step in (s for s in steps if s.frame_id is not None):
+            outcome = outcomes.get(step.frame_id)
+            frames.append(compare_frame(step, outcome, topo, net) if outcome else FrameCheck(
+                step.label, step.sender, {}, dict(Counter(net.trace.delivered_to(step.frame_id))), {}, NOT_CHECKED,
+                sent=False))
+            why = outcome and (in_flight.get(step.frame_id) or aged.get(step.frame_id)
+                               or scope.frame_note(net, step.frame_id, step.frame))
+            if why:
+                frames[-1].verdict, frames[-1].note = NOT_CHECKED, why
+        tables = [] if blocked else compare_tables(topo, net)
+        for row in (row for row in tables if row.mac in aged_macs):
+            row.verdict = NOT_CHECKED
+        if aged or aged_macs:
+            skipped.append(f"{len(aged)} frame(s) and {len(aged_macs)} table entr(ies) that the replay could not "
+                           "time safely against an ageing time (see their notes)")
+        stray = len(lab.stray)
+        t3 = stopwatch_s()
+    return CheckReport(spec.name, frames, tables, skipped, stray,
+                       {"vswitch": t1 - t0, "kernel build": t2 - t1, "kernel replay": t3 - t2,
+                        "teardown": stopwatch_s() - t3})
+
+
+# -- output ---------------------------------------------------------------------------------------------
+def _receivers(got: dict[str, int], known: dict[str, str], marks: dict[str, int]) -> str:
+    """``h1.eth0, vm1.eth0 x2, hv1.host [1]``: copies per interface, documented ones with their note's mark."""
+    return ", ".join(i + (f" x{n}" if n > 1 else "") + (f" [{marks[known[i]]}]" if i in known else "")
+                     for i, n in sorted(got.items())) or "-"
+
+
+def render(report: CheckReport) -> str:
+    marks = {key: i + 1 for i, key in enumerate(NOTES)}
+    rows = [[f.label, f.sender, _receivers(f.kernel, f.known, marks) if f.sent else "(not sent)",
+             _receivers(f.vswitch, {}, marks), f.verdict + (f" ({f.note})" if f.note else "")]
+            for f in report.frames]
+    out = [f"kernel-check {report.topology}: who received each frame (stacks that accepted it)", ""]
+    out.append(tabulate(rows, headers=["frame", "from", "kernel", "vswitch", "result"]) if rows else "(no frames)")
+    if report.tables:
+        out += ["", "learned tables at the end of the run", "",
+                tabulate([[t.switch, t.mac, t.kernel, t.vswitch, t.verdict] for t in report.tables],
+                         headers=["switch", "MAC", "kernel port", "vswitch port", "result"])]
+    used = sorted({marks[k] for f in report.frames for k in f.known.values()})
+    if used:
+        out += ["", "known differences (left out of the comparison):"]
+        out += [f"  [{marks[k]}] {text}" for k, text in NOTES.items() if marks[k] in used]
+    if report.not_checked:
+        out += ["", "not checked:"] + [f"  - {line}" for line in report.not_checked]
+    if report.stray:
+        out += ["", f"warning: {report.stray} kernel frame(s) matched no injected frame"]
+    c, t = Counter(row.verdict for row in report.frames), Counter(row.verdict for row in report.tables)
+    times = ", ".join(f"{k} {v:.2f}s" for k, v in report.seconds.items())
+    out += ["", f"{len(report.frames)} frames: {c[AGREE]} agree, {c[KNOWN]} known difference, {c[DIFFER]} differ, "
+                f"{c[NOT_CHECKED]} not checked; table entries: {t[AGREE]} agree, {t[DIFFER]} differ, "
+                f"{t[NOT_CHECKED]} not checked => {'AGREE' if report.agrees else 'DIFFER'} ({times})"]
+    return "\n".join(out)
+
+
+# -- commands -------------------------------------------------------------------------------------------
+def _seconds(value: str) -> float:
+    try:
+        return parse_duration(value) / 1e9
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="topology file (YAML)")
+    parser.add_argument("--settle", type=_seconds, default=0.02, metavar="TIME",
+                        help="quiet time that ends the collection of one frame's copies (default 20ms)")
+    parser.add_argument("--max-wait", type=_seconds, default=5.0, metavar="TIME",
+                        help="when entries can age out during the scenario, replay it in real time, compressed to "
+                             "at most this long, ageing times alike (default 5s)")
+    parser.add_argument("--max-frames", type=int, default=2000, metavar="N",
+                        help="replay at most N frames in the kernel, about 20 ms each (default 2000)")
+    parser.add_argument("--prefix", default=PREFIX, help=f"namespace name prefix (default {PREFIX})")
+
+
+@contextmanager
+def _terminations_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt, so the lab is torn down as on Ctrl-C."""
+    main = threading.current_thread() is threading.main_thread()
+    old = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGTERM, signal.SIGHUP)} \
+        if main else {}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    require_kernel_lab()
+    spec = load_topology(args.file)
+    with _terminations_interrupt():
+        report = check_topology(spec, prefix=args.prefix, settle_s=args.settle, max_wait_s=args.max_wait,
+                                max_frames=args.max_frames)
+    print(render(report))
+    return 0 if report.agrees else 1
+
+
+def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prefix", action="append", metavar="PREFIX",
+                        help=f"only this name prefix (repeatable; default: {', '.join(PREFIXES)})")
+    parser.add_argument("--force", action="store_true",
+                        help="also remove labs of processes still running (a kernel-check in progress breaks)")
+
+
+def run_cleanup(args: argparse.Namespace) -> int:
+    require_kernel_lab()
+    removed = [name for prefix in args.prefix or PREFIXES for name in cleanup_leftovers(prefix, force=args.force)]
+    print(f"removed {len(removed)}: {', '.join(removed)}" if removed else "nothing to remove")
+    return 0

@@ -1,0 +1,25 @@
+"""What a node decides for one frame: the value every switch, adapter and NIC returns to the datapath.
+
+Nodes only decide (DESIGN.md: the learning logic returns what should happen); the datapath applies the decision:
+it transmits the copies, counts the drop, records the captures.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..core.reasons import DropReason, Verdict
+from .fdb import LearnResult
+from .port import Port
+
+
+class Decision(NamedTuple):
+    """What a node decided for one frame: where copies go, or why there are none.
+
+    ``frames``, when given, holds the bytes each output sends (a VLAN tag added or removed); None: the frame as it
+    arrived goes out everywhere."""
+
+    outputs: tuple[Port, ...]
+    outcome: Verdict | DropReason
+    learned: LearnResult | None = None
+    frames: tuple[bytes, ...] | None = None

@@ -1,0 +1,207 @@
+"""The forwarding database of a learning switch, keyed by (VLAN, MAC), with Linux-bridge ageing.
+
+Ageing is evaluated against ``now`` (a learned entry not refreshed for ``ageing_ns`` is gone, as the kernel's
+``has_expired`` check treats it); ``expire(now)`` purges such entries and ``next_deadline()`` tells when the next
+one lapses. A finite table follows one of two policies when full:
+
+- ``refuse`` (Linux ``fdb_max_learned``): new addresses are not learned, existing ones stay;
+- ``evict`` (Open vSwitch): the least recently used entry of the port holding the most entries makes room.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Final, NamedTuple
+
+from ..core.errors import VSwitchError
+from ..core.mac import mac_str
+
+DEFAULT_AGEING_NS: Final = 300 * 1_000_000_000
+
+
+class TablePolicy(Enum):
+    REFUSE = "refuse"
+    EVICT = "evict"
+
+
+class LearnResult(Enum):
+    REFRESHED = "refreshed"
+    LEARNED = "learned"
+    MOVED = "moved"
+    REFUSED = "refused: table full"
+    EVICTED = "learned after evicting the least recently used entry"
+    STATIC = "static entry kept"
+    NOT_LEARNING = "not learned: ageing time is 0"
+
+
+# Bound once: looking up an enum member costs as much as a dict insert, and learn() runs for every frame.
+_REFRESHED: Final = LearnResult.REFRESHED
+_LEARNED: Final = LearnResult.LEARNED
+_MOVED: Final = LearnResult.MOVED
+_REFUSED: Final = LearnResult.REFUSED
+_STATIC: Final = LearnResult.STATIC
+
+
+class FdbEntry:
+    """One table entry; ``updated_ns`` is the last time the source was seen (or the time it was added)."""
+
+    __slots__ = ("port", "updated_ns", "is_static")
+
+    def __init__(self, port: str, updated_ns: int, is_static: bool) -> None:
+        self.port = port
+        self.updated_ns = updated_ns
+        self.is_static = is_static
+
+
+class TableRow(NamedTuple):
+    """A row of ``ForwardingTable.rows()`` for reports and tests."""
+
+    vlan: int
+    mac: str
+    port: str
+    age_ns: int
+    static: bool
+
+
+class ForwardingTable:
+    """(VLAN, MAC) -> port, with ageing, static entries, moves and a size limit."""
+
+    def __init__(self, ageing_ns: int = DEFAULT_AGEING_NS, limit: int | None = None,
+                 policy: TablePolicy | str = TablePolicy.REFUSE) -> None:
+        if ageing_ns < 0:
+            raise VSwitchError(f"ageing must be >= 0 ns, got {ageing_ns}")
+        if limit is not None and limit < 0:
+            raise VSwitchError(f"table limit must be >= 0, got {limit}")
+        self.ageing_ns = ageing_ns
+        self.limit = limit
+        self.policy = TablePolicy(policy)
+        self._entries: dict[tuple[int, bytes], FdbEntry] = {}
+        self.learned_count = 0  # dynamic entries (what the limit counts, like fdb_n_learned)
+        self._per_port: dict[str, int] = {}  # dynamic entries per port (port security counts them)
+        self.refused = 0
+        self.evicted = 0
+        self.moves = 0
+
+    # -- lookups on the fast path --------------------------------------------------------------
+    def lookup(self, vlan: int, mac: bytes, now: int) -> str | None:
+        """The port for (vlan, mac), or None if unknown or aged out."""
+        entry = self._entries.get((vlan, mac))
+        if entry is None:
+            return None
+        if entry.is_static or now - entry.updated_ns < self.ageing_ns:
+            return entry.port
+        self._remove((vlan, mac), entry)
+        return None
+
+    def learn(self, vlan: int, mac: bytes, port: str, now: int) -> LearnResult:
+        """Record that ``mac`` was seen as a source on ``port``."""
+        key = (vlan, mac)
+        entry = self._entries.get(key)
+        if entry is not None:
+            if entry.is_static:
+                return _STATIC
+            if now - entry.updated_ns < self.ageing_ns:
+                entry.updated_ns = now
+                if entry.port == port:
+                    return _REFRESHED
+                per_port = self._per_port
+                per_port[entry.port] -= 1
+                per_port[port] = per_port.get(port, 0) + 1
+                entry.port = port
+                self.moves += 1
+                return _MOVED
+            self._remove(key, entry)  # aged out: learned afresh below
+        if self.ageing_ns == 0:
+            return LearnResult.NOT_LEARNING  # entries would expire at once
+        result = _LEARNED
+        if self.limit is not None and self.learned_count >= self.limit:
+            self.expire(now)
+        if self.limit is not None and self.learned_count >= self.limit:
+            if self.policy is TablePolicy.REFUSE or not self._evict_fairly():
+                self.refused += 1
+                return _REFUSED
+            result = LearnResult.EVICTED
+        self._entries[key] = FdbEntry(port, now, False)
+        self.learned_count += 1
+        self._per_port[port] = self._per_port.get(port, 0) + 1
+        return result
+
+    # -- management -----------------------------------------------------------------------------
+    def add_static(self, vlan: int, mac: bytes, port: str) -> None:
+        """A permanent entry (``bridge fdb add ... static``): never aged, never moved by learning."""
+        old = self._entries.get((vlan, mac))
+        if old is not None:
+            self._remove((vlan, mac), old)
+        self._entries[(vlan, mac)] = FdbEntry(port, 0, True)
+
+    def remove(self, vlan: int, mac: bytes) -> bool:
+        entry = self._entries.get((vlan, mac))
+        if entry is None:
+            return False
+        self._remove((vlan, mac), entry)
+        return True
+
+    def flush_port(self, port: str, keep_vlans: frozenset[int] | None = None) -> int:
+        """Forget the dynamic entries learned on ``port`` (as on link down), except those of ``keep_vlans``;
+        return how many went."""
+        doomed = [k for k, e in self._entries.items() if e.port == port and not e.is_static
+                  and (keep_vlans is None or k[0] not in keep_vlans)]
+        for key in doomed:
+            self._remove(key, self._entries[key])
+        return len(doomed)
+
+    def expire(self, now: int) -> int:
+        """Drop every dynamic entry older than the ageing time; return how many went."""
+        ageing = self.ageing_ns
+        doomed = [k for k, e in self._entries.items() if not e.is_static and now - e.updated_ns >= ageing]
+        for key in doomed:
+            self._remove(key, self._entries[key])
+        return len(doomed)
+
+    def next_deadline(self) -> int | None:
+        """When the oldest dynamic entry ages out, or None if there is none."""
+        times = [e.updated_ns for e in self._entries.values() if not e.is_static]
+        return min(times) + self.ageing_ns if times else None
+
+    def rows(self, now: int) -> list[TableRow]:
+        """Live entries sorted by (VLAN, MAC), with their age at ``now``."""
+        self.expire(now)
+        return [TableRow(vlan, mac_str(mac), e.port, 0 if e.is_static else now - e.updated_ns, e.is_static)
+                for (vlan, mac), e in sorted(self._entries.items())]
+
+    def entries_on(self, port: str) -> int:
+        return sum(1 for e in self._entries.values() if e.port == port)
+
+    def learned_on(self, port: str) -> int:
+        """Dynamic entries on ``port`` (aged ones included until something purges them)."""
+        return self._per_port.get(port, 0)
+
+    def knows(self, vlan: int, mac: bytes, port: str, now: int) -> bool:
+        """Whether (vlan, mac) has a live entry on ``port``."""
+        entry = self._entries.get((vlan, mac))
+        return entry is not None and entry.port == port and (entry.is_static or now - entry.updated_ns < self.ageing_ns)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _remove(self, key: tuple[int, bytes], entry: FdbEntry) -> None:
+        del self._entries[key]
+        if not entry.is_static:
+            self.learned_count -= 1
+            self._per_port[entry.port] -= 1
+
+    def _evict_fairly(self) -> bool:
+        """Open vSwitch's policy: drop the LRU dynamic entry of the port with the most entries."""
+        per_port: dict[str, int] = {}
+        for entry in self._entries.values():
+            if not entry.is_static:
+                per_port[entry.port] = per_port.get(entry.port, 0) + 1
+        if not per_port:
+            return False
+        busiest = max(sorted(per_port), key=lambda p: per_port[p])
+        key = min((k for k, e in self._entries.items() if e.port == busiest and not e.is_static),
+                  key=lambda k: (self._entries[k].updated_ns, k))
+        self._remove(key, self._entries[key])
+        self.evicted += 1
+        return True

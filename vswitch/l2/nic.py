@@ -1,0 +1,105 @@
+"""Network interfaces that end a frame's journey: a host's NIC and a guest's vNIC.
+
+A NIC's receive filter takes its own unicast address, broadcast, the multicast groups it joined, every multicast
+when ``allmulti`` is on and everything when ``promiscuous`` is on. Frames it takes are *delivered* (kept in
+``inbox`` when the network records); the rest are dropped as ``NOT_FOR_US``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, NamedTuple
+
+from ..core.frame import DEFAULT_MTU
+from ..core.mac import MACAddress, MACLike
+from ..core.reasons import DropReason, Verdict
+from .decision import Decision
+from .port import Port
+from .sriov import VFControls
+
+_DELIVERED: Final = Decision((), Verdict.DELIVERED)
+_NOT_FOR_US: Final = Decision((), DropReason.NOT_FOR_US)
+_BROADCAST: Final = b"\xff" * 6
+
+#: Groups Linux puts every interface in once it is up: IPv4 all-hosts and IPv6 all-nodes (measured: members
+#: even with IPv6 disabled).
+DEFAULT_GROUPS: Final = (bytes.fromhex("01005e000001"), bytes.fromhex("333300000001"))
+
+
+class Delivery(NamedTuple):
+    """A frame a NIC accepted."""
+
+    time_ns: int
+    frame_id: int
+    frame: bytes
+
+
+class NIC:
+    """An ordinary NIC: one port named ``<host>.<ifname>``, a MAC and a receive filter."""
+
+    kind = "nic"
+
+    def __init__(self, host: str, mac: MACLike, ifname: str = "eth0", *, mtu: int = DEFAULT_MTU) -> None:
+        self.name = host
+        self.ifname = ifname
+        self.mac = MACAddress(mac)
+        self._mac = self.mac.packed
+        self.port = Port(self, ifname, mtu=mtu)
+        self.groups: set[bytes] = set(DEFAULT_GROUPS)
+        self.promiscuous = False
+        self.takes_all_unicast = False  # a passthru vNIC: macvlan hands it every unicast as PACKET_HOST
+        self.allmulti = False
+        self.inbox: list[Delivery] = []
+        self.stack: Any = None  # a guest stack's driver (stackdriver.py): the datapath hands it what is delivered
+
+    @property
+    def full_name(self) -> str:
+        return self.port.full_name
+
+    def set_mac(self, mac: MACLike) -> None:
+        self.mac = MACAddress(mac)
+        self._mac = self.mac.packed
+
+    def join(self, group: MACLike) -> None:
+        """Accept frames sent to the multicast MAC ``group`` (like ``ip maddr add``)."""
+        address = MACAddress(group)
+        if not address.is_multicast:
+            raise ValueError(f"{self.full_name}: {address} is not a multicast address")
+        self.groups.add(address.packed)
+
+    def leave(self, group: MACLike) -> None:
+        self.groups.discard(MACAddress(group).packed)
+
+    def accepts(self, dst: bytes) -> bool:
+        """The receive filter."""
+        if dst == self._mac or self.promiscuous:
+            return True
+        if dst[0] & 1:
+            return dst == _BROADCAST or self.allmulti or dst in self.groups
+        return self.takes_all_unicast
+
+    def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
+        """Deliver ``frame`` to this NIC's stack if the filter takes it (the network fills ``inbox``)."""
+        dst = frame[0:6]
+        if dst == self._mac:  # the common case, without the call to accepts()
+            return _DELIVERED
+        return _DELIVERED if self.accepts(dst) else _NOT_FOR_US
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.full_name} {self.mac}>"
+
+
+class VNIC(NIC):
+    """A guest's virtual NIC on a physical adapter (a macvlan) or a host bridge (a tap/vif).
+
+    ``mode`` is the macvlan mode this vNIC has on its adapter (None until attached; unused on a host bridge);
+    ``vf`` its SR-IOV controls (``sriov.py``), which the adapter applies; on a host bridge only ``vf.vlan`` counts.
+    """
+
+    kind = "vnic"
+
+    def __init__(self, vm: str, mac: MACLike, ifname: str = "eth0", *, mtu: int = DEFAULT_MTU,
+                 vf: VFControls | None = None) -> None:
+        super().__init__(vm, mac, ifname, mtu=mtu)
+        self.mode: str | None = None
+        self.hypervisor: str | None = None
+        self.vf = vf or VFControls()

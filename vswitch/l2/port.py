@@ -1,0 +1,166 @@
+"""Ports, the named points where frames enter and leave nodes, and the links (cables) that join them.
+
+Every NIC, vNIC, switch port and adapter uplink is a ``Port`` with ``ip -s link``-style counters. A port's
+``peer`` is where a frame it transmits goes: a ``LinkEnd`` (one direction of a ``Link``: a cable, with delay and
+queue) or another ``Port`` (an internal wire inside a hypervisor, no delay). Capture taps (``Tap``) hang on
+ports, per direction.
+
+``LinkEnd.offer(frame, now)`` returns the arrival time at the far end, or the ``DropReason`` for a tail drop or a
+down link; the network schedules the arrival. Each direction has its own queue. Serialisation counts the whole
+wire frame: preamble and SFD (8 bytes), the frame, FCS (4) and the inter-frame gap (12).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Any, Final, Iterable, Union
+
+from ..core.errors import TopologyError
+from ..core.frame import DEFAULT_MTU
+from ..core.reasons import DropReason, Verdict
+
+WIRE_OVERHEAD_BYTES: Final = 8 + 4 + 12
+DEFAULT_QUEUE_FRAMES: Final = 1000  # Linux txqueuelen
+
+
+class PortCounters:
+    """Packets and bytes each way, and drops by reason (like ``ip -s link``).
+
+    ``seen`` is the one piece of per-port datapath state kept here rather than on the port: the ring of frame ids
+    of an armed switch port (``storm.py``), None elsewhere. Every port has a ``PortCounters`` while ports come in
+    several classes, so the datapath's load of ``counters.seen`` stays specialised (``port.seen`` measured three
+    times dearer)."""
+
+    __slots__ = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped", "tx_dropped", "seen")
+
+    def __init__(self) -> None:
+        self.rx_packets = 0
+        self.rx_bytes = 0
+        self.tx_packets = 0
+        self.tx_bytes = 0
+        self.rx_dropped: Counter[DropReason] = Counter()
+        self.tx_dropped: Counter[DropReason] = Counter()
+        self.seen: list[int] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rx_packets": self.rx_packets, "rx_bytes": self.rx_bytes,
+            "tx_packets": self.tx_packets, "tx_bytes": self.tx_bytes,
+            "rx_dropped": {r.name: n for r, n in sorted(self.rx_dropped.items(), key=lambda x: x[0].name)},
+            "tx_dropped": {r.name: n for r, n in sorted(self.tx_dropped.items(), key=lambda x: x[0].name)},
+        }
+
+
+class Port:
+    """A named interface of a node."""
+
+    def __init__(self, node: Any, name: str, *, mtu: int = DEFAULT_MTU, internal: bool = False) -> None:
+        self.node = node
+        self.name = name  # short name within the node, e.g. "p1", "eth0", "uplink"
+        self.full_name = f"{node.name}.{name}"
+        self.mtu = mtu
+        self.up = True  # administrative state (ip link set up/down)
+        self.carrier = True  # physical state: False while its link is down
+        self.internal = internal  # an internal wire end: hidden from reports and capture lists
+        self.peer: Union["LinkEnd", "Port", None] = None
+        self.counters = PortCounters()
+        self.rx_taps: list["Tap"] = []
+        self.tx_taps: list["Tap"] = []
+        self.tx_check: Any = None  # a vNIC's SR-IOV adapter: its check_transmit() runs on what the vNIC sends
+
+    @property
+    def label(self) -> str:
+        """The name users know: an internal wire end is shown as the interface it leads to."""
+        if self.internal and isinstance(self.peer, Port):
+            return self.peer.full_name
+        return self.full_name
+
+    def __repr__(self) -> str:
+        return f"<Port {self.full_name}>"
+
+
+class Tap:
+    """What a port calls for each frame crossing it in a captured direction (a native base class when compiled, so
+    the datapath's call is a direct one)."""
+
+    __slots__ = ()
+
+    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+        raise NotImplementedError
+
+
+class LinkEnd:
+    """One direction of a link: frames entering at ``port`` travel to ``far``."""
+
+    __slots__ = ("link", "port", "far", "_busy_until", "_waiting")
+
+    def __init__(self, link: "Link", port: Port, far: Port) -> None:
+        self.link = link
+        self.port = port
+        self.far = far
+        self._busy_until = 0
+        self._waiting: deque[int] = deque()  # transmit start times of queued frames
+
+    def offer(self, frame: bytes, now: int) -> int | DropReason:
+        """Queue ``frame`` for transmission; return its arrival time at ``far`` or why it was dropped."""
+        link = self.link
+        if not link.up:
+            return DropReason.LINK_DOWN
+        if link.bandwidth_bps is None:
+            return now + link.latency_ns
+        waiting = self._waiting
+        while waiting and waiting[0] <= now:
+            waiting.popleft()
+        start = self._busy_until if self._busy_until > now else now
+        if start > now:
+            if len(waiting) >= link.queue_frames:
+                return DropReason.QUEUE_FULL
+            waiting.append(start)
+        bits = (len(frame) + WIRE_OVERHEAD_BYTES) * 8
+        done = start + -(-bits * 1_000_000_000 // link.bandwidth_bps)
+        self._busy_until = done
+        return done + link.latency_ns
+
+    def queued(self, now: int) -> int:
+        return sum(1 for start in self._waiting if start > now)
+
+
+class Link:
+    """A full-duplex cable joining two ports."""
+
+    def __init__(self, a: Port, b: Port, *, latency_ns: object = 0, bandwidth_bps: object = None,
+                 queue_frames: int = DEFAULT_QUEUE_FRAMES, name: str | None = None) -> None:
+        """``latency_ns`` and ``bandwidth_bps`` (None: no limit) must be ints; anything else raises TopologyError."""
+        for port in (a, b):
+            if port.peer is not None:
+                raise TopologyError(f"port {port.full_name} is already connected")
+        if a is b:
+            raise TopologyError(f"cannot connect port {a.full_name} to itself")
+        if not isinstance(latency_ns, int) or (bandwidth_bps is not None and not isinstance(bandwidth_bps, int)):
+            raise TopologyError(f"link {a.full_name}--{b.full_name}: latency (ns) and bandwidth (bit/s) must be integers")
+        if latency_ns < 0:
+            raise TopologyError(f"link {a.full_name}--{b.full_name}: latency must be >= 0")
+        if bandwidth_bps is not None and bandwidth_bps <= 0:
+            raise TopologyError(f"link {a.full_name}--{b.full_name}: bandwidth must be > 0")
+        if queue_frames < 0:
+            raise TopologyError(f"link {a.full_name}--{b.full_name}: queue must be >= 0 frames")
+        self.name = name or f"{a.full_name}--{b.full_name}"
+        self.latency_ns = latency_ns
+        self.bandwidth_bps = bandwidth_bps
+        self.queue_frames = queue_frames
+        self.up = True
+        self.a_to_b = LinkEnd(self, a, b)
+        self.b_to_a = LinkEnd(self, b, a)
+        a.peer = self.a_to_b
+        b.peer = self.b_to_a
+
+    @property
+    def ports(self) -> tuple[Port, Port]:
+        return self.a_to_b.port, self.b_to_a.port
+
+    def disconnect(self) -> None:
+        for end in (self.a_to_b, self.b_to_a):
+            end.port.peer = None
+
+    def __repr__(self) -> str:
+        return f"<Link {self.name} {'up' if self.up else 'down'}>"

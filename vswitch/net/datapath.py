@@ -1,0 +1,273 @@
+"""The datapath: the one place where node decisions are applied and frames move between ports.
+
+Nodes (switches, adapters, NICs) only *decide* (``handle_frame`` returns a ``Decision``); the datapath checks sizes,
+counts, taps captures, records the trace, and hands copies to links (which schedule their arrival on the engine) or
+to internal wires (at once). Every copy ends delivered or dropped with a reason, and ``stats`` reconciles:
+``injected + copies == delivered + dropped + in_flight``.
+
+This is the per-frame code, so it is written for speed (docs/performance.md): enum members are bound to module
+constants (an enum attribute lookup costs ten times a global), empty tap lists are skipped, one-copy decisions skip
+the copy bookkeeping, and a zero-delay arrival with nothing else due runs at once instead of through the engine.
+``Network`` builds on it and adds names, building and captures.
+
+Security features cost the common path one test each: a decision's ``frames`` (VLAN tags changed per output), a
+vNIC's ``tx_check`` (SR-IOV controls, ``sriov.py``) and an armed switch port's ``counters.seen`` (loops and storms,
+``storm.py``). A frame that comes back to a switch queues a no-op event, so the following zero-delay hops go
+through the engine rather than nest: a loop of zero-latency cables cannot exhaust the stack (it used to end in
+RecursionError), and the order of events is the same.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable, Final, Iterable, Iterator
+
+from ..core.engine import Engine
+from ..core.frame import ETH_HEADER_LEN, MIN_FRAME_LEN, check_frame, pad, payload_len
+from ..core.reasons import DropReason, Verdict
+from ..core.trace import Trace, TraceEvent
+from ..l2.nic import Delivery
+from ..l2.port import LinkEnd, Port
+from ..l2.storm import SEEN_SLOTS
+
+_TRANSMITTED: Final = Verdict.TRANSMITTED
+_DELIVERED: Final = Verdict.DELIVERED
+_SEEN_MASK: Final = SEEN_SLOTS - 1
+
+
+def _nothing() -> None:
+    """A no-op event: while it waits, zero-delay arrivals are queued rather than run at once."""
+
+StreamItem = tuple[int, str, bytes]  # (time_ns, interface name, frame)
+
+
+class NetworkStats:
+    """Whole-run totals. ``copies`` counts the extra copies made by flooding and replication."""
+
+    def __init__(self) -> None:
+        self.injected = 0
+        self.copies = 0
+        self.delivered = 0
+        self.dropped: Counter[DropReason] = Counter()
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def in_flight(self) -> int:
+        return self.injected + self.copies - self.delivered - self.dropped_total
+
+
+class _Stream:
+    """A lazy source of frames to send: only its next item waits in the engine."""
+
+    __slots__ = ("items", "resolve", "ports")
+
+    def __init__(self, items: Iterator[StreamItem], resolve: Callable[[str], Port]) -> None:
+        self.items = items
+        self.resolve = resolve
+        self.ports: dict[str, Port] = {}  # interface name -> port, resolved once
+
+
+class Datapath:
+    """Moves frames between ports on the engine's clock; ``record=False`` keeps no trace and no inboxes."""
+
+    def __init__(self, *, record: bool, trace_limit: int) -> None:
+        self.engine = Engine()
+        self.record = record
+        self.trace: Trace | None = Trace(trace_limit) if record else None
+        self.stats = NetworkStats()
+        self._next_frame_id = 1
+        self._arrival = self._arrive  # bound once: it is scheduled for every hop
+        self._due = self.engine.due  # events due at the current instant
+
+    @property
+    def now(self) -> int:
+        return self.engine.now
+
+    def run(self, until: int | None = None) -> int:
+        """Run the engine up to virtual time ``until`` (everything pending, if None)."""
+        return self.engine.run(until)
+
+    def run_for(self, duration_ns: int) -> int:
+        return self.engine.run(self.engine.now + duration_ns)
+
+    # -- starting frames ------------------------------------------------------------------------------
+    def _schedule(self, action: Callable[[Port, int, bytes], None], port: Port, frame: bytes,
+                  at: int | None) -> int:
+        frame_id = self._next_frame_id
+        self._next_frame_id += 1
+        self.stats.injected += 1
+        self.engine.at(self.engine.now if at is None else at, action, port, frame_id, frame)
+        return frame_id
+
+    def send_from_stack(self, port: Port, frames: Iterable[tuple[int, bytes]]) -> None:
+        """Transmit what a NIC's guest stack returned, each ``(delay_ns, frame)`` from now, by the NIC's send path."""
+        now = self.engine.now
+        for delay, frame in frames:
+            self._schedule(self._transmit_from_nic, port, frame, now + delay)
+
+    def _start_stream(self, items: Iterator[StreamItem], resolve: Callable[[str], Port]) -> None:
+        self._stream_pull(_Stream(items, resolve))
+
+    def _stream_send(self, stream: _Stream, port: Port, frame_id: int, frame: bytes) -> None:
+        self._stream_pull(stream)  # first, so that same-time items go out in the order sending each would give
+        self._transmit_from_nic(port, frame_id, frame)
+
+    def _stream_pull(self, stream: _Stream) -> None:
+        """Take the stream's next item, give it a frame id and schedule its transmission."""
+        item = next(stream.items, None)
+        if item is None:
+            return
+        time_ns, name, frame = item
+        port = stream.ports.get(name)
+        if port is None:
+            port = stream.ports[name] = stream.resolve(name)
+        if type(frame) is not bytes:
+            frame = check_frame(frame)
+        frame_id = self._next_frame_id
+        self._next_frame_id = frame_id + 1
+        self.stats.injected += 1
+        self.engine.at(time_ns, self._stream_send, stream, port, frame_id, frame)
+
+    # -- the fast path ------------------------------------------------------------------------------------
+    def _transmit_from_nic(self, port: Port, frame_id: int, frame: bytes) -> None:
+        """A NIC sends: size checks, then padding to 60 bytes as real NICs do."""
+        size = len(frame)
+        if not port.up:
+            return self._drop(port, frame_id, DropReason.INTERFACE_DOWN, transmit=True)
+        if size < ETH_HEADER_LEN:
+            return self._drop(port, frame_id, DropReason.RUNT, transmit=True)
+        if size - ETH_HEADER_LEN > port.mtu and payload_len(frame) > port.mtu:
+            return self._drop(port, frame_id, DropReason.OVERSIZE, transmit=True)
+        if self.trace is not None:
+            peer = port.peer
+            far = peer.far if isinstance(peer, LinkEnd) else peer
+            self.trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, _TRANSMITTED,
+                                      (far.node.name if far.internal else far.full_name,) if far else ()))
+        if port.tx_check is not None:
+            return self._transmit_checked(port, frame_id, pad(frame) if size < MIN_FRAME_LEN else frame)
+        self._transmit(port, frame_id, pad(frame) if size < MIN_FRAME_LEN else frame, _TRANSMITTED, True)
+
+    def _transmit_checked(self, port: Port, frame_id: int, frame: bytes) -> None:
+        """A vNIC with SR-IOV controls sends: its adapter's checks may drop the frame (captured at the vNIC with the
+        reason: the guest sent it, the VF dropped it)."""
+        now = self.engine.now
+        reason = port.tx_check.check_transmit(port.node, frame, now)
+        if reason is None:
+            return self._transmit(port, frame_id, frame, _TRANSMITTED, True)
+        counters = port.counters
+        counters.tx_packets += 1
+        counters.tx_bytes += len(frame)
+        for tap in port.tx_taps:
+            tap.record(frame, now, reason, ())
+        self._drop(port, frame_id, reason, transmit=True)
+
+    def _transmit(self, port: Port, frame_id: int, frame: bytes, outcome: Verdict, last: bool = False) -> None:
+        """``frame`` leaves through ``port`` towards its peer.
+
+        ``last``: the caller does nothing more for this event. Then a zero-delay arrival with nothing else due now
+        is run at once rather than queued: the engine would run it next anyway, so the order is the same.
+        """
+        counters = port.counters
+        counters.tx_packets += 1
+        counters.tx_bytes += len(frame)
+        engine = self.engine
+        now = engine.now
+        if port.tx_taps:
+            for tap in port.tx_taps:
+                tap.record(frame, now, outcome, ())
+        peer = port.peer
+        if isinstance(peer, LinkEnd):
+            link = peer.link
+            if link.bandwidth_bps is None and link.up:  # a delay-only cable: offer()'s answer, without the call
+                arrival = now + link.latency_ns
+            else:
+                offered = peer.offer(frame, now)
+                if isinstance(offered, DropReason):
+                    return self._drop(port, frame_id, offered, transmit=True)
+                arrival = offered
+            if arrival == now:
+                if last and not self._due:
+                    return self._arrive(peer.far, frame_id, frame)
+                self._due.append((self._arrival, (peer.far, frame_id, frame)))
+            else:
+                engine.at(arrival, self._arrival, peer.far, frame_id, frame)
+        elif peer is None:
+            self._drop(port, frame_id, DropReason.NOT_CABLED, transmit=True)
+        else:
+            self._arrive(peer, frame_id, frame, last)
+
+    def _arrive(self, port: Port, frame_id: int, frame: bytes, last: bool = True) -> None:
+        """``frame`` arrives at ``port``: the node decides, the datapath applies (``last``: as for ``_transmit``)."""
+        if not port.carrier:
+            return self._drop(port, frame_id, DropReason.LINK_DOWN)
+        if not port.up:
+            return self._drop(port, frame_id, DropReason.INTERFACE_DOWN)
+        size = len(frame)
+        if size < ETH_HEADER_LEN:
+            return self._drop(port, frame_id, DropReason.RUNT)
+        if size - ETH_HEADER_LEN > port.mtu and payload_len(frame) > port.mtu:
+            return self._drop(port, frame_id, DropReason.OVERSIZE)
+        counters = port.counters
+        counters.rx_packets += 1
+        counters.rx_bytes += size
+        now = self.engine.now
+        seen = counters.seen  # on the counters: one type for every port, so this load stays specialised
+        if seen is not None:  # a switch port: has this frame been through the switch before?
+            slot = frame_id & _SEEN_MASK
+            if seen[slot] == frame_id:
+                if self._revisit(port, frame_id, frame):
+                    return
+            else:
+                seen[slot] = frame_id
+        outputs, outcome, learned, frames = port.node.handle_frame(port, frame, now)
+        if port.rx_taps:
+            for tap in port.rx_taps:
+                tap.record(frame, now, outcome, outputs)
+        if self.trace is not None:
+            self.trace.add(TraceEvent(now, frame_id, port.full_name, outcome,
+                                      tuple(p.label for p in outputs),
+                                      learned.value if learned is not None else ""))
+        if outputs:
+            if frames is not None:  # tags added or removed per output
+                if len(outputs) == 1:
+                    return self._transmit(outputs[0], frame_id, frames[0], outcome, last)
+                self.stats.copies += len(outputs) - 1
+                for out, copy in zip(outputs, frames):
+                    self._transmit(out, frame_id, copy, outcome)
+                return
+            if len(outputs) == 1:
+                return self._transmit(outputs[0], frame_id, frame, outcome, last)
+            self.stats.copies += len(outputs) - 1
+            for out in outputs:
+                self._transmit(out, frame_id, frame, outcome)
+        elif outcome is _DELIVERED:
+            self.stats.delivered += 1
+            if self.record:
+                port.node.inbox.append(Delivery(now, frame_id, frame))
+            stack = getattr(port.node, "stack", None)  # a guest stack (stackdriver.py) answers ARP, pings...
+            if stack is not None:
+                self.send_from_stack(port, stack.receive(frame, now))
+        else:
+            counters.rx_dropped[outcome] += 1
+            self.stats.dropped[outcome] += 1
+
+    def _revisit(self, port: Port, frame_id: int, frame: bytes) -> bool:
+        """A frame comes back to a switch it went through: a reflection, or a loop (``storm.py``). True: it is
+        dropped here (the storm limit)."""
+        now = self.engine.now
+        if port.node.storm.revisit(port, frame_id, now):
+            for tap in port.rx_taps:
+                tap.record(frame, now, DropReason.STORM_LIMIT, ())
+            self._drop(port, frame_id, DropReason.STORM_LIMIT)
+            return True
+        self._due.append((_nothing, ()))  # later zero-delay hops of this lap queue up: no deep recursion
+        return False
+
+    def _drop(self, port: Port, frame_id: int, reason: DropReason, *, transmit: bool = False) -> None:
+        (port.counters.tx_dropped if transmit else port.counters.rx_dropped)[reason] += 1
+        self.stats.dropped[reason] += 1
+        if self.trace is not None:
+            self.trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, reason))

@@ -1,0 +1,165 @@
+"""Tables of a network after a run: MAC tables, demultiplexing tables, counters, checks and a summary.
+
+Each ``*_rows`` function returns plain rows (also used for JSON); ``render`` lays them out with tabulate.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from tabulate import tabulate
+
+from ..core.mac import MACAddress
+from ..core.units import format_duration
+from ..l2.port import Port
+from ..net.network import Network
+from .runner import RunResult
+from .security_report import security_tables
+
+
+def mac_table_rows(net: Network) -> list[dict[str, Any]]:
+    rows = []
+    for name in sorted(net.switches):
+        for row in net.switches[name].table.rows(net.now):
+            rows.append({"switch": name, "vlan": row.vlan, "mac": row.mac, "port": row.port,
+                         "age": "-" if row.static else format_duration(row.age_ns),
+                         "type": "static" if row.static else "learned"})
+    return rows
+
+
+def demux_rows(net: Network) -> list[dict[str, Any]]:
+    rows = []
+    for name in sorted(net.hypervisors):
+        hypervisor = net.hypervisors[name]
+        if hypervisor.adapter is None:
+            continue
+        rows.append({"adapter": name, "mac": str(hypervisor.host.mac), "destination": f"{name}.host (own)",
+                     "mode": "-", "vendor": hypervisor.host.mac.vendor})
+        for mac, vnic, mode in hypervisor.adapter.demux_table():
+            rows.append({"adapter": name, "mac": mac, "destination": vnic, "mode": mode,
+                         "vendor": MACAddress(mac).vendor})
+    return rows
+
+
+def counter_rows(net: Network) -> list[dict[str, Any]]:
+    rows = []
+    for port in net.interfaces():
+        c = port.counters
+        drops = {**{f"rx {r.name.lower()}": n for r, n in c.rx_dropped.items()},
+                 **{f"tx {r.name.lower()}": n for r, n in c.tx_dropped.items()}}
+        rows.append({"interface": port.full_name, "rx_packets": c.rx_packets, "rx_bytes": c.rx_bytes,
+                     "tx_packets": c.tx_packets, "tx_bytes": c.tx_bytes,
+                     "drops": ", ".join(f"{k}={v}" for k, v in sorted(drops.items())) or "-"})
+    return rows
+
+
+def check_rows(result: RunResult) -> list[dict[str, Any]]:
+    return [{"result": "PASS" if c.passed else "FAIL", "expectation": c.description, "actual": c.actual,
+             "at": format_duration(c.at_ns), "where": f"line {c.where.line}" if c.where.line else ""}
+            for c in result.checks]
+
+
+def _guest_stacks(net: Network) -> Iterator[tuple[Port, Any]]:
+    """(interface, guest stack) for every NIC or vNIC that has a stack, sorted by interface."""
+    for port in net.interfaces():
+        driver = getattr(port.node, "stack", None)
+        if driver is not None and port is port.node.port:
+            yield port, driver.guest
+
+
+def session_rows(result: RunResult) -> list[dict[str, Any]]:
+    """ping, arping and udp runs in the order they started, with ping's summary figures."""
+    return [session.summary() for session in result.sessions.values()]
+
+
+def arp_rows(net: Network) -> list[dict[str, Any]]:
+    """Every guest stack's live ARP entries (``ip neigh``), by interface then address."""
+    rows = []
+    for port, guest in _guest_stacks(net):
+        for row in guest.arp.rows(net.now):
+            rows.append({"interface": port.full_name, "address": str(guest.interface), "neighbour": row.ip,
+                         "mac": row.mac, "age": format_duration(row.age_ns),
+                         "expires in": format_duration(row.expires_in_ns)})
+    return rows
+
+
+def stack_rows(net: Network) -> list[dict[str, Any]]:
+    """Per guest stack: its address and what it answered, sent and dropped."""
+    rows = []
+    for port, guest in _guest_stacks(net):
+        c = guest.counters
+        dropped = sum(c[k] for k in ("dropped_unresolved", "bad_ip_header", "bad_checksum", "bad_udp_length",
+                                     "no_route"))
+        rows.append({"interface": port.full_name, "address": str(guest.interface), "mac": str(guest.mac),
+                     "arp req/rep out": f"{c['arp_requests_sent']}/{c['arp_replies_sent']}",
+                     "arp req/rep in": f"{c['arp_requests_received']}/{c['arp_replies_received']}",
+                     "garp out": c["gratuitous_arp_sent"],
+                     "echo req in/rep out": f"{c['echo_requests_received']}/{c['echo_replies_sent']}",
+                     "udp in": c["udp_received"], "port unreach out": c["port_unreachable_sent"],
+                     "dropped": dropped, "ignored": c["ignored"] + c["not_our_address"]})
+    return rows
+
+
+def guest_json(net: Network, result: RunResult) -> dict[str, Any]:
+    sessions = [{**s.summary(), "rtt_ns": list(s.rtt_ns() or ())} for s in result.sessions.values()]
+    return {"sessions": sessions, "stacks": stack_rows(net), "arp_caches": arp_rows(net),
+            "streams": list(result.streams.values()), "replays": [r.summary() for r in result.replays],
+            "migrations": [m.summary() for m in result.migrations]}
+
+
+def summary(net: Network, result: RunResult | None = None) -> dict[str, Any]:
+    stats = net.stats
+    data: dict[str, Any] = {
+        "frames_sent": stats.injected, "copies_made": stats.copies, "delivered": stats.delivered,
+        "dropped": stats.dropped_total, "in_flight": stats.in_flight, "virtual_time": format_duration(net.now),
+        "drops_by_reason": {r.name.lower(): n for r, n in sorted(stats.dropped.items(), key=lambda x: x[0].name)},
+    }
+    if result is not None and result.warnings:
+        data["warnings"] = len(result.warnings)
+    if result is not None:
+        data["expectations_passed"] = sum(c.passed for c in result.checks)
+        data["expectations_failed"] = sum(not c.passed for c in result.checks)
+    return data
+
+
+def summary_line(data: dict[str, Any]) -> str:
+    line = (f"{data['frames_sent']} frames sent, {data['copies_made']} extra copies, {data['delivered']} delivered, "
+            f"{data['dropped']} dropped, {data['in_flight']} in flight at {data['virtual_time']}")
+    if data.get("warnings"):
+        line += f"; {data['warnings']} warning" + ("s" if data["warnings"] > 1 else "")
+    if "expectations_passed" in data:
+        total = data["expectations_passed"] + data["expectations_failed"]
+        line += f"; expectations: {data['expectations_passed']}/{total} passed"
+    return line
+
+
+def as_json(net: Network, result: RunResult) -> dict[str, Any]:
+    return {"mac_tables": mac_table_rows(net), "adapters": demux_rows(net), "counters": counter_rows(net),
+            "security": {key: rows for key, _, rows in security_tables(net)},
+            "expectations": check_rows(result), "summary": summary(net, result),
+            "frames": {name: ids for name, ids in sorted(result.frames.items())},
+            "guests": guest_json(net, result), "warnings": list(result.warnings)}
+
+
+def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
+    """The human report: tables (unless ``quiet``), failed checks spelled out, and the summary line."""
+    parts = []
+    if not quiet:
+        for title, rows in (("MAC tables", mac_table_rows(net)), ("Adapter demultiplexing", demux_rows(net)),
+                            *((title, rows) for _, title, rows in security_tables(net)),
+                            ("Interface counters", counter_rows(net)),
+                            ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
+                            ("Pings, arpings and UDP senders", session_rows(result)),
+                            ("Streams", list(result.streams.values())),
+                            ("Replays", [r.summary() for r in result.replays]),
+                            ("Migrations", [m.summary() for m in result.migrations]),
+                            ("Expectations", check_rows(result))):
+            if rows:
+                parts.append(f"{title}\n{tabulate(rows, headers='keys', tablefmt='simple')}")
+    for warning in result.warnings:
+        parts.append(f"WARNING {warning}")
+    failed = [c for c in result.checks if not c.passed]
+    for check in failed:
+        parts.append(f"FAILED {check.where}: expected {check.description}; got {check.actual}")
+    parts.append(summary_line(summary(net, result)))
+    return "\n\n".join(parts)

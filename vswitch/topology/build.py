@@ -1,0 +1,109 @@
+"""Turn a ``TopologySpec`` into a live ``Network`` (the mininet split: plain data in, objects out)."""
+
+from __future__ import annotations
+
+import os
+
+from ..core.errors import TopologyError, VSwitchError
+from ..guests.stack import GuestStack
+from ..guests.stackdriver import attach_stack
+from ..l2.portsecurity import PortSecurity
+from ..l2.sriov import VFControls
+from ..l2.vlan import PortVlans
+from ..net.capture import DEFAULT_EPOCH_NS
+from ..net.network import Network
+from .spec import GuestSpec, TopologySpec, VFSpec, Where
+
+
+def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None = None, record: bool = True,
+                  pcapng: bool = True) -> Network:
+    """Build the network described by ``spec``; open its captures in ``capture_dir`` if given.
+
+    Errors name the spec's place in its file (``lab.yaml:12:5: links[2]: ...``).
+    """
+    epoch = spec.epoch_ns if spec.epoch_ns is not None else DEFAULT_EPOCH_NS
+    net = Network(record=record, capture_dir=capture_dir or ".", epoch_ns=epoch)
+    where = Where(spec.source)
+    net.macs.avoid([n.mac for h in spec.hosts for n in h.nics] + [hv.mac for hv in spec.hypervisors]
+                   + [vm.mac for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None])
+    try:
+        for sw in spec.switches:
+            where = sw.where
+            switch = net.add_switch(sw.name, ageing_ns=sw.ageing_ns, table_limit=sw.table_limit,
+                                    table_policy=sw.table_policy, vlan_filtering=sw.vlan_filtering,
+                                    vlan_protocol=sw.vlan_protocol, storm_limit=sw.storm_limit)
+            for port_name, flags in sw.ports:
+                port = switch.ports.get(port_name) or net.register_port(switch.add_port(port_name))
+                for flag, value in flags:
+                    setattr(port, flag, value)
+            for port_name, vlans in sw.port_vlans:
+                switch.set_vlans(port_name, PortVlans.declared(vlans.pvid, vlans.vlans))
+            for port_name, max_macs, violation in sw.port_security:
+                switch.set_security(port_name, PortSecurity(max_macs, violation))
+        for host in spec.hosts:
+            where = host.where
+            first, *more = host.nics
+            nic = net.add_host(host.name, first.mac, ifname=first.name)
+            for group in first.groups:
+                nic.join(group)
+            for extra in more:
+                nic = net.add_nic(host.name, extra.mac, ifname=extra.name)
+                for group in extra.groups:
+                    nic.join(group)
+        for hv in spec.hypervisors:
+            where = hv.where
+            net.add_hypervisor(hv.name, hv.mac, backend=hv.backend, mode=hv.mode,
+                               mac_filter_size=hv.mac_filter_size, vlan_filtering=hv.vlan_filtering)
+            for vm in hv.vms:
+                where = vm.where
+                vnic = net.add_vm(hv.name, vm.name, vm.mac, prefix=vm.prefix, mode=vm.mode, vf=_vf(vm.vf))
+                for group in vm.groups:
+                    vnic.join(group)
+        for link in spec.links:
+            where = link.where
+            _ensure_named_switch_port(net, link.a)
+            _ensure_named_switch_port(net, link.b)
+            net.connect(link.a, link.b, latency_ns=link.latency_ns, bandwidth_bps=link.bandwidth_bps,
+                        queue_frames=link.queue_frames)
+        for name, guest in _guests(spec):
+            where = guest.where
+            nic = net.nic(name)
+            attach_stack(net, name, GuestStack(nic.full_name, nic.mac, guest.interface,
+                                               arp_timeout_ns=guest.arp_timeout_ns, arp_notify=guest.arp_notify))
+        for sw in spec.switches:
+            where = sw.where
+            for mac, port_name, vlan in sw.static:  # vlan None: every VLAN the port carries
+                net.switch(sw.name).add_static(mac.packed, port_name, vlan)
+        if capture_dir is not None:
+            if pcapng and spec.pcapng:
+                net.capture_pcapng(spec.pcapng)
+            for cap in spec.captures:
+                where = cap.where
+                net.capture(cap.point, cap.file, cap.direction)
+    except VSwitchError as exc:
+        net.close()
+        raise TopologyError(f"{where}: {exc}") from None
+    return net
+
+
+def _vf(vf: VFSpec | None) -> VFControls | None:
+    if vf is None:
+        return None
+    return VFControls(vlan=vf.vlan, qos=vf.qos, vlan_protocol=vf.vlan_protocol, spoofchk=vf.spoofchk,
+                      trust=vf.trust, state=vf.state, max_tx_rate_mbps=vf.max_tx_rate_mbps)
+
+
+def _guests(spec: TopologySpec) -> list[tuple[str, GuestSpec]]:
+    """(interface, stack) for every NIC, vNIC and hypervisor host interface with an address."""
+    found = [(f"{h.name}.{n.name}", n.guest) for h in spec.hosts for n in h.nics]
+    found += [(f"{hv.name}.host", hv.guest) for hv in spec.hypervisors]
+    found += [(vm.name, vm.guest) for hv in spec.hypervisors for vm in hv.vms]
+    return [(name, guest) for name, guest in found if guest is not None]
+
+
+def _ensure_named_switch_port(net: Network, name: str) -> None:
+    """``sw1.p7`` in a link creates port p7 of switch sw1 if it does not exist yet."""
+    switch_name, dot, port_name = name.partition(".")
+    switch = net.switches.get(switch_name)
+    if dot and switch is not None and switch_name not in net.hypervisors and port_name not in switch.ports:
+        net.register_port(switch.add_port(port_name))

@@ -1,0 +1,43 @@
+"""Problems found in a topology file, each printed as ``FILE:LINE:COL: PATH: MESSAGE``.
+
+A ``Diagnostic`` is one problem; a ``TopologyFileError`` raises every problem of a file together, in file order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..core.errors import TopologyError
+
+MAX_SHOWN_PROBLEMS = 100  # lines of a TopologyFileError's message; every diagnostic stays in .diagnostics
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in a file; ``line`` and ``column`` are None for the file as a whole."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}:{self.column}"
+        return ": ".join(part for part in (where, self.path, self.message) if part)
+
+
+class TopologyFileError(TopologyError):
+    """Every problem found in a file, one ``FILE:LINE:COL: PATH: MESSAGE`` line each, in file order.
+
+    The message shows the first ``MAX_SHOWN_PROBLEMS`` and counts the rest; ``diagnostics`` holds them all.
+    """
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.line or 0, d.column or 0))
+        lines = list(map(str, self.diagnostics[:MAX_SHOWN_PROBLEMS]))
+        hidden = len(self.diagnostics) - len(lines)
+        if hidden:
+            lines.append(f"{self.diagnostics[0].file}: ... and {hidden} more problems")
+        super().__init__("\n".join(lines))

@@ -1,0 +1,227 @@
+"""Check a topology's guest actions and expectations against its stations, before anything is built or written.
+
+Every name must exist and every address must be reachable: a ping to a name that does not exist, to an
+interface without an address, or to an address outside the sender's subnet (no gateways are modelled) is
+reported with the file, line, column and field (``lab.yaml:31:22: scenario[4].ping.to: ...``). Replay files
+must exist and be pcap or pcapng captures of Ethernet. Duplicate addresses and action names are reported too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any, Optional
+
+from ..core.mac import MACAddress, prefix_bytes
+from ..guests.inet import looks_like_address
+from ..guests.migrate import default_announcer
+from ..pcap.reader import CaptureFileError, CaptureReader
+from .guest_reader import GUEST_ACTIONS, SESSION_KINDS
+from .located import Document, Location
+from .spec import ActionSpec, GuestSpec, TopologySpec, Where
+
+
+@dataclass(frozen=True)
+class Station:
+    """An interface a guest action can name: its full name, its kind and its stack (if it has an address)."""
+
+    interface: str
+    kind: str  # "host", "vm" or "hypervisor"
+    guest: Optional[GuestSpec]
+    mac: Optional[MACAddress]
+
+
+def stations(spec: TopologySpec) -> dict[str, Station]:
+    """Every name an action may use for an interface: ``h1``/``h1.eth0``, ``vm1``/``vm1.eth0``, ``hv1``/``hv1.host``."""
+    table: dict[str, Station] = {}
+    for host in spec.hosts:
+        for nic in host.nics:
+            station = Station(f"{host.name}.{nic.name}", "host", nic.guest, nic.mac)
+            table[station.interface] = station
+            if len(host.nics) == 1:
+                table[host.name] = station
+    for hv in spec.hypervisors:
+        station = Station(f"{hv.name}.host", "hypervisor", hv.guest, hv.mac)
+        table[hv.name] = table[station.interface] = station
+        for vm in hv.vms:
+            table[vm.name] = table[f"{vm.name}.eth0"] = Station(f"{vm.name}.eth0", "vm", vm.guest, vm.mac)
+    return table
+
+
+def replay_path(spec: TopologySpec, file: str) -> Path:
+    """A replay file is relative to the folder of the topology file."""
+    base = Path(spec.source).parent if spec.source not in ("<api>", "<string>") else Path(".")
+    return base / file
+
+
+GUEST_KINDS = tuple(GUEST_ACTIONS)
+
+
+class _Checker:
+    def __init__(self, spec: TopologySpec, document: Document) -> None:
+        self.spec = spec
+        self.document = document
+        self.stations = stations(spec)
+
+    def report(self, place: Where, message: str) -> None:
+        self.document.report(Location(place.line, place.column) if place.line else None, place.path, message)
+
+    def place(self, args: dict[str, Any], key: str) -> Where:
+        places = args.get("_where", {})
+        return places.get(key) or places.get("", Where(self.spec.source))
+
+    def station(self, args: dict[str, Any], key: str, *, needs_stack: bool = False) -> Optional[Station]:
+        name = args.get(key)
+        if name is None:
+            return None
+        station = self.stations.get(name)
+        if station is None:
+            close = difflib.get_close_matches(name, list(self.stations), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            nics = [f"{name}.{n.name}" for h in self.spec.hosts if h.name == name and len(h.nics) > 1 for n in h.nics]
+            if nics:
+                hint = f": host {name} has several NICs, name one ({', '.join(nics)})"
+            self.report(self.place(args, key), f"nothing named {name!r}{hint}")
+            return None
+        if needs_stack and station.guest is None:
+            self.report(self.place(args, key), f"{station.interface} has no IPv4 address: give it one "
+                                               f"(ip: 192.0.2.10/24) to {'send from' if key == 'from' else 'use'} it")
+            return None
+        return station
+
+    def address(self, args: dict[str, Any], key: str) -> Optional[IPv4Address]:
+        """The address a field names: written as an address, or the address of the named interface."""
+        value = args.get(key)
+        if value is None:
+            return None
+        if looks_like_address(value):
+            try:
+                return IPv4Address(value)
+            except ValueError:
+                self.report(self.place(args, key), f"invalid IPv4 address {value!r}")
+                return None
+        station = self.station(args, key, needs_stack=True)
+        return station.guest.interface.ip if station else None
+
+    # -- actions ----------------------------------------------------------------------------------------
+    def session(self, action: ActionSpec) -> None:
+        args = action.args
+        source = self.station(args, "from", needs_stack=True)
+        target = self.address(args, "to")
+        if source is None or target is None:
+            return
+        interface = source.guest.interface
+        if target == interface.ip:
+            self.report(self.place(args, "to"), f"{args['to']} is {source.interface}'s own address: loopback is not "
+                                                "modelled")
+        elif target not in interface.network:
+            self.report(self.place(args, "to"), f"{target} is outside {source.interface}'s subnet {interface.network}:"
+                                                " no gateways are modelled, give both ends addresses in one subnet")
+        elif target in (interface.network.broadcast_address, IPv4Address("255.255.255.255")):
+            self.report(self.place(args, "to"), f"{target} is a broadcast address: {action.kind} needs one host")
+
+    def action(self, action: ActionSpec) -> None:
+        args, kind = action.args, action.kind
+        if kind in SESSION_KINDS:
+            self.session(action)
+        elif kind == "stream":
+            self.station(args, "from")
+            self.station(args, "to")
+        elif kind == "replay":
+            if args.get("from") is not None:
+                self.station(args, "from")
+            elif args.get("into") is not None:
+                self.port(args, "into")
+            if args.get("file"):
+                path = replay_path(self.spec, args["file"])
+                try:
+                    CaptureReader(path).close()
+                except CaptureFileError as exc:
+                    self.report(self.place(args, "file"), str(exc))
+        elif kind == "migrate":
+            self.migration(args)
+
+    def port(self, args: dict[str, Any], key: str) -> None:
+        node = args[key].split(".", 1)[0]
+        known = {s.name for s in self.spec.switches} | {h.name for h in self.spec.hosts} | \
+                {h.name for h in self.spec.hypervisors} | {vm.name for h in self.spec.hypervisors for vm in h.vms}
+        if node not in known:
+            close = difflib.get_close_matches(node, sorted(known), n=1)
+            self.report(self.place(args, key), f"no port {args[key]!r}: nothing named {node!r}"
+                        + (f" (did you mean {close[0]!r}?)" if close else ""))
+
+    def migration(self, args: dict[str, Any]) -> None:
+        vms = {vm.name: (hv, vm) for hv in self.spec.hypervisors for vm in hv.vms}
+        hypervisors = {hv.name for hv in self.spec.hypervisors}
+        vm_name, target = args.get("vm"), args.get("to")
+        if vm_name is not None and vm_name not in vms:
+            close = difflib.get_close_matches(vm_name, list(vms), n=1)
+            self.report(self.place(args, "vm"), f"no VM named {vm_name!r}" + (f" (did you mean {close[0]!r}?)"
+                                                                                  if close else ""))
+        if target is not None and target not in hypervisors:
+            close = difflib.get_close_matches(target, sorted(hypervisors), n=1)
+            self.report(self.place(args, "to"), f"no hypervisor named {target!r}"
+                        + (f" (did you mean {close[0]!r}?)" if close else ""))
+        if vm_name in vms:
+            hv, vm = vms[vm_name]
+            prefix = vm.mac.packed[:3] if vm.mac is not None else prefix_bytes(vm.prefix)
+            xen = (args.get("announce") or default_announcer(prefix)) == "xen"
+            if xen and vm.guest is None:
+                self.report(self.place(args, "announce" if args.get("announce") else "vm"),
+                            f"the xen announcement is a gratuitous ARP from the guest: give {vm_name} an address "
+                            "(ip: 192.0.2.10/24) or use announce: qemu")
+
+    # -- expectations -----------------------------------------------------------------------------------
+    def expectation(self, kind: str, args: dict[str, Any], sessions: set[str]) -> None:
+        if kind == "ping":
+            if args.get("name") is not None and args["name"] not in sessions:
+                close = difflib.get_close_matches(args["name"], sorted(sessions), n=1)
+                named = ", ".join(sorted(sessions)) or "none"
+                hint = f" (did you mean {close[0]!r}?)" if close else f" (named: {named})"
+                self.report(self.place(args, "name"), f"no ping, arping or udp action is named {args['name']!r}{hint}")
+        elif kind == "arp_entry":
+            self.station(args, "on", needs_stack=True)
+            self.address(args, "ip")
+        elif kind == "udp_received":
+            self.station(args, "on", needs_stack=True)
+            self.address(args, "from")
+
+    # -- addresses and names ----------------------------------------------------------------------------
+    def unique_addresses(self) -> None:
+        seen: dict[IPv4Address, str] = {}
+        for station in sorted({s.interface: s for s in self.stations.values()}.values(), key=lambda s: s.interface):
+            if station.guest is None:
+                continue
+            ip = station.guest.interface.ip
+            if ip in seen:
+                self.report(station.guest.where, f"duplicate address {ip} (also {seen[ip]})")
+            seen.setdefault(ip, station.interface)
+
+    def unique_names(self) -> None:
+        """A guest action's name is its own: no other action (not even a send) may use it."""
+        sends = {a.args.get("name") for a in self.spec.scenario if a.kind == "send"} - {None}
+        seen: dict[str, Where] = {}
+        for action in self.spec.scenario:
+            name = action.args.get("name") if action.kind in GUEST_KINDS else None
+            if name is None:
+                continue
+            if name in seen or name in sends:
+                also = f"line {seen[name].line}" if name in seen else "a send action"
+                self.report(self.place(action.args, "name"), f"the name {name!r} is used by two actions (also {also})")
+            seen.setdefault(name, action.where)
+
+
+def check_guests(spec: TopologySpec, document: Document) -> None:
+    """Report every problem of the guest actions and expectations of ``spec`` into ``document``."""
+    checker = _Checker(spec, document)
+    checker.unique_addresses()
+    checker.unique_names()
+    sessions = {a.args["name"] for a in spec.scenario if a.kind in SESSION_KINDS and a.args.get("name")}
+    for action in spec.scenario:
+        checker.action(action)
+        if action.kind == "expect" and action.args.get("args") is not None:
+            checker.expectation(action.args["kind"], action.args["args"], sessions)
+    for expectation in spec.expectations:
+        checker.expectation(expectation.kind, expectation.args, sessions)

@@ -1,0 +1,319 @@
+"""Read a YAML topology file into a frozen ``TopologySpec``, reporting every mistake with file, line and field.
+
+The format is documented key by key in ``docs/topology.md``. Scenario actions and expectations are read by
+``scenario_reader.py``; this module reads the network itself and checks names across sections.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+from ..core.units import parse_duration, parse_rate
+from ..l2.adapter import MODES
+from ..l2.fdb import DEFAULT_AGEING_NS
+from ..l2.hypervisor import BACKENDS
+from ..l2.port import DEFAULT_QUEUE_FRAMES
+from ..l2.switch import PORT_FLAGS
+from .bounds import check_devices, check_network
+from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac, virtual_time, where
+from .guest_check import check_guests
+from .guest_reader import read_guest
+from .limits import Limits
+from .located import Document, LocatedList, LocatedMap, Location, item_path
+from .scenario_reader import frame_names, read_expectations, read_scenario
+from .security_reader import (SECURITY_NAMED_FIELDS, check_port_actions, read_hypervisor_keys, read_port_keys,
+                              read_static_vlan,
+                              read_switch_keys, read_vf, switch_spec_keys)
+from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec,
+                   Where)
+from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
+from .yamlsource import load_file, load_text
+
+DIRECTIONS = ("rx", "tx", "both")
+
+
+def load_topology(path: str | os.PathLike, limits: Limits | None = None) -> TopologySpec:
+    """Load and check a topology file; raise ``TopologyFileError`` listing every problem found."""
+    return read_topology(load_file(path, limits))
+
+
+def load_topology_text(text: str, filename: str = "<string>", limits: Limits | None = None) -> TopologySpec:
+    return read_topology(load_text(text, filename, limits))
+
+
+# -- sections -----------------------------------------------------------------------------------------
+def read_topology(document: Document) -> TopologySpec:
+    top = MapReader.of(document)
+    check_devices(top)  # a file of 50 000 VMs stops here, before they are read
+    default_name = Path(document.filename).stem if document.filename != "<string>" else "topology"
+    name = top.take("name", name_value, default=default_name)
+    description = top.take("description", text, default="")
+    until = top.take("until", virtual_time(top), default=None)
+    epoch = top.take("epoch", integer_between(0, 4_000_000_000), default=None)  # classic pcap: 32-bit seconds
+    switches = [_switch(r) for r in top.take_maps("switches", required=False)]
+    hosts = [_host(r) for r in top.take_maps("hosts", required=False)]
+    hypervisors = [_hypervisor(r) for r in top.take_maps("hypervisors", required=False)]
+    links = _links(top)
+    captures, pcapng = _captures(top)
+    scenario = read_scenario(top)
+    expectations = read_expectations(top)
+    top.finish()
+    document.check()
+    spec = TopologySpec(
+        name=name, description=description, switches=tuple(switches), hosts=tuple(hosts),
+        hypervisors=tuple(hypervisors), links=tuple(links), captures=tuple(captures), pcapng=pcapng,
+        scenario=tuple(sorted(scenario, key=lambda a: a.at_ns)), expectations=tuple(expectations),
+        until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename)
+    _check_names(spec, document)
+    check_port_actions(spec, document)
+    check_network(spec, document)
+    check_guests(spec, document)
+    document.check()
+    return spec
+
+
+def _switch(r: MapReader) -> SwitchSpec:
+    name = r.take("name", name_value)
+    ageing = r.take("ageing", parse_duration, default=DEFAULT_AGEING_NS)
+    limit = r.take("table_limit", integer_between(0, 10_000_000), default=None)
+    policy = r.take("table_policy", one_of("refuse", "evict"), default="refuse")
+    keys = read_switch_keys(r)  # vlan_filtering, vlan_protocol, storm_limit (security_reader.py)
+    ports = []
+    port_map = r.take_map("ports", required=False)
+    for port_name in list(port_map.mapping):
+        flags_reader = port_map.take_map(port_name)
+        values = {flag: flags_reader.take(flag, boolean, default=None) for flag in PORT_FLAGS}
+        read_port_keys(flags_reader, str(port_name), keys)  # pvid, vlans, max_macs, violation
+        flags_reader.finish()
+        ports.append((str(port_name), tuple((f, v) for f, v in values.items() if v is not None)))
+    port_map.finish()
+    static = []
+    for entry in r.take_maps("static", required=False):
+        mac, port = entry.take("mac", unicast_mac), entry.take("port", text)
+        static.append((mac, port, read_static_vlan(entry, port, keys)))  # vlan (security_reader.py)
+        entry.finish()
+    spec = SwitchSpec(name, ageing, limit, policy, tuple(ports), tuple(static), where(r), **switch_spec_keys(keys))
+    r.finish()
+    return spec
+
+
+def _nic(r: MapReader, default_name: str = "eth0") -> NicSpec:
+    return NicSpec(r.take("name", name_value, default=default_name), r.take("mac", unicast_mac),
+                   tuple(r.take_list("groups", group_mac, required=False)), where(r), where(r, "mac"),
+                   guest=read_guest(r))
+
+
+def _host(r: MapReader) -> HostSpec:
+    name = r.take("name", name_value)
+    if "nics" in r.mapping:
+        nics = []
+        for nic_reader in r.take_maps("nics"):
+            nics.append(_nic(nic_reader, default_name=f"eth{len(nics)}"))
+            nic_reader.finish()
+        if not nics:
+            r.error("nics", "a host needs at least one NIC")
+        if "mac" in r.mapping:
+            r.error("mac", "give either mac (one NIC, eth0) or nics, not both")
+        for key in ("ip", "arp_timeout", "arp_notify"):
+            if key in r.mapping:
+                r.error(key, f"with nics, give {key} in each NIC's mapping")
+                r.take(key, lambda v: v)
+    else:
+        nics = [NicSpec("eth0", r.take("mac", unicast_mac), tuple(r.take_list("groups", group_mac, required=False)),
+                        where(r), where(r, "mac"), guest=read_guest(r))]
+    r.finish()
+    return HostSpec(name, tuple(nics), where(r))
+
+
+def _vm(r: MapReader) -> VMSpec:
+    name = r.take("name", name_value)
+    mac = r.take("mac", unicast_mac, default=None)
+    prefix = r.take("prefix", mac_prefix, default="qemu")
+    if mac is not None and "prefix" in r.mapping:
+        r.error("prefix", "give either mac or prefix (to allocate a MAC from), not both")
+    mode = r.take("mode", one_of(*MODES), default=None)
+    groups = tuple(r.take_list("groups", group_mac, required=False))
+    guest = read_guest(r)
+    vf = read_vf(r)  # SR-IOV controls (security_reader.py)
+    r.finish()
+    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest, vf=vf)
+
+
+def _hypervisor(r: MapReader) -> HypervisorSpec:
+    name = r.take("name", name_value)
+    mac = r.take("mac", unicast_mac)
+    backend = r.take("backend", one_of(*BACKENDS), default="adapter")
+    mode = r.take("mode", one_of(*MODES), default="bridge")
+    if backend == "bridge" and "mode" in r.mapping:
+        r.error("mode", "mode applies to backend: adapter (macvlan modes); a host bridge has none")
+    guest = read_guest(r)
+    keys = read_hypervisor_keys(r, backend)  # mac_filter_size, vlan_filtering (security_reader.py)
+    vms = tuple(_vm(v) for v in r.take_maps("vms", required=False))
+    if mode == "passthru" and len(vms) > 1:
+        r.error("vms", f"passthru gives the whole adapter to one vNIC, but {len(vms)} VMs are listed")
+    r.finish()
+    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"), guest=guest, **keys)
+
+
+def _links(top: MapReader) -> list[LinkSpec]:
+    links = []
+    items = top.mapping.get("links")
+    top.take("links", lambda v: v, default=None)  # mark as known; items are read below
+    if items is None:
+        return links
+    if not isinstance(items, LocatedList):
+        top.error("links", f"expected a list, got {describe(items)}")
+        return links
+    for index, item in enumerate(items):
+        path = item_path("links", index)
+        location = items.item_locations[index]
+        if isinstance(item, LocatedList):  # shorthand: [h1, sw1.p1]
+            if len(item) != 2 or not all(isinstance(x, str) for x in item):
+                top.document.report(location, path, "a link is [A, B] or a mapping with a and b")
+                continue
+            links.append(LinkSpec(item[0], item[1], where=Where(top.document.filename, location.line,
+                                                                location.column, path)))
+            continue
+        if not isinstance(item, LocatedMap):
+            top.document.report(location, path, f"expected [A, B] or a mapping, got {describe(item)}")
+            continue
+        r = MapReader(top.document, item, path)
+        links.append(LinkSpec(
+            r.take("a", text), r.take("b", text),
+            latency_ns=r.take("latency", virtual_time(r), default=0),
+            bandwidth_bps=r.take("bandwidth", parse_rate, default=None),
+            queue_frames=r.take("queue", integer_between(0, 1_000_000), default=DEFAULT_QUEUE_FRAMES),
+            where=where(r)))
+        r.finish()
+    return links
+
+
+def _captures(top: MapReader) -> tuple[list[CaptureSpec], str | None]:
+    section = top.take_map("captures", required=False)
+    pcapng_value = section.take("pcapng", lambda v: v if isinstance(v, bool) else capture_file(v), default=True)
+    pcapng = "all.pcapng" if pcapng_value is True else (pcapng_value or None)
+    captures = []
+    items = section.mapping.get("points")
+    section.take("points", lambda v: v, default=None)
+    for index, item in enumerate(items if isinstance(items, LocatedList) else []):
+        path = item_path("captures.points", index)
+        location = items.item_locations[index]
+        if isinstance(item, str):
+            captures.append(CaptureSpec(item, "both", _default_file(item),
+                                        Where(top.document.filename, location.line, location.column, path)))
+            continue
+        if not isinstance(item, LocatedMap):
+            top.document.report(location, path, f"expected an interface name or a mapping, got {describe(item)}")
+            continue
+        r = MapReader(top.document, item, path)
+        point = r.take("point", text)
+        direction = r.take("direction", one_of(*DIRECTIONS), default="both")
+        file_name = r.take("file", capture_file, default=_default_file(point or "capture"))
+        r.finish()
+        captures.append(CaptureSpec(point, direction, file_name, where(r)))
+    if items is not None and not isinstance(items, LocatedList):
+        section.error("points", f"expected a list of interface names, got {describe(items)}")
+    section.finish()
+    files = {}
+    for cap in captures:
+        if cap.file is not None and (cap.file in files or cap.file == pcapng):
+            _report(top.document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
+        files[cap.file] = cap
+    return captures, pcapng
+
+
+def _default_file(point: str) -> str:
+    return point.replace(".", "-") + ".pcap"
+
+
+def _check_names(spec: TopologySpec, document: Document) -> None:
+    """Names unique across the file; link ends and capture points naming things that exist."""
+    seen: dict[str, Where] = {}
+    for kind, items in (("switch", spec.switches), ("host", spec.hosts), ("hypervisor", spec.hypervisors),
+                        ("VM", [vm for hv in spec.hypervisors for vm in hv.vms])):
+        for item in items:
+            if item.name in seen:
+                _report(document, item.where, f"the name {item.name!r} is used twice (also at line {seen[item.name].line})")
+            seen[item.name] = item.where
+    macs: dict[bytes, str] = {}
+    stations = [(f"{h.name}.{n.name}", n.mac, n.mac_where) for h in spec.hosts for n in h.nics]
+    stations += [(hv.name, hv.mac, hv.mac_where) for hv in spec.hypervisors]
+    stations += [(vm.name, vm.mac, vm.mac_where) for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None]
+    for owner, mac, place in stations:
+        if mac.packed in macs:
+            _report(document, place, f"duplicate MAC {mac} (also {macs[mac.packed]})")
+        macs[mac.packed] = owner
+    used_ports: dict[str, Where] = {}
+    for link in spec.links:
+        for end in (link.a, link.b):
+            node = end.split(".", 1)[0]
+            if node not in seen:
+                _report(document, link.where, f"link end {end!r}: no switch, host, hypervisor or VM named {node!r}"
+                        + _suggest(node, seen))
+            elif "." in end and end in used_ports:
+                _report(document, link.where, f"port {end} already has a link (line {used_ports[end].line})")
+            used_ports.setdefault(end, link.where)
+    sent = frame_names(list(spec.scenario))
+    checks = [(e.args, e.where) for e in spec.expectations]
+    checks += [(a.args["args"], a.where) for a in spec.scenario if a.kind == "expect" and a.args.get("args")]
+    for args, place in checks:
+        if "frame" in args and args["frame"] not in sent:
+            _report(document, place, f"no send action is named {args['frame']!r}"
+                    + _suggest(args["frame"], dict.fromkeys(sent)))
+    switches = {s.name for s in spec.switches} | {h.name for h in spec.hypervisors if h.backend == "bridge"}
+    vms = {vm.name for hv in spec.hypervisors for vm in hv.vms}
+    kinds = {"switch": switches, "VM": vms, "hypervisor": {h.name for h in spec.hypervisors}}
+    for action in spec.scenario:
+        args = action.args["args"] if action.kind == "expect" and action.args.get("args") else action.args
+        kind = action.args.get("kind") if action.kind == "expect" else action.kind
+        for key, must_be in _NAMED_FIELDS.get(kind, ()):
+            _check_reference(document, action.where, f"{kind}.{key}", args.get(key), must_be, seen, kinds)
+    for check in spec.expectations:
+        for key, must_be in _NAMED_FIELDS.get(check.kind, ()):
+            _check_reference(document, check.where, f"{check.kind}.{key}", check.args.get(key), must_be, seen, kinds)
+    for cap in spec.captures:
+        node = cap.point.split(".", 1)[0]
+        if node not in seen:
+            _report(document, cap.where, f"capture point {cap.point!r}: nothing named {node!r}" + _suggest(node, seen))
+
+
+#: For each action or expectation kind: (field, what it must name) for the fields that name things.
+_NAMED_FIELDS = {
+    "send": (("from", "interface"), ("to", "interface")),
+    "link": (("a", "interface"), ("b", "interface")),
+    "port": (("port", "switch"),),
+    "detach": (("vm", "VM"),),
+    "attach": (("vm", "VM"), ("hypervisor", "hypervisor")),
+    "interface": (("name", "interface"),),
+    "delivered": (("to", "interface"),),
+    "not_delivered": (("to", "interface"),),
+    "dropped": (("at", "interface"),),
+    "table": (("switch", "switch"),),
+    "table_size": (("switch", "switch"),),
+    "counter": (("interface", "interface"),),
+    **SECURITY_NAMED_FIELDS,
+}
+
+
+def _check_reference(document: Document, place: Where, field: str, value, must_be: str, seen: dict,
+                     kinds: dict[str, set[str]]) -> None:
+    """Report a name (or each of a tuple of names) that points at nothing, or at the wrong kind of thing."""
+    for name in (value if isinstance(value, tuple) else (value,)):
+        if not name:
+            continue
+        node = name.split(".", 1)[0]
+        if node not in seen:
+            _report(document, place, f"{field}: nothing named {node!r}" + _suggest(node, seen))
+        elif must_be != "interface" and node not in kinds[must_be]:
+            _report(document, place, f"{field}: {node!r} is not a {must_be}" + _suggest(node, dict.fromkeys(kinds[must_be])))
+
+
+def _suggest(name: str, known: dict) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _report(document: Document, place: Where, message: str) -> None:
+    document.report(Location(place.line, place.column) if place.line else None, place.path, message)
