@@ -10,7 +10,7 @@ sessions), ``pcap`` (capture reader), ``topology`` (loading and building) and ``
 """
 
 from .buildinfo import build_kind
-from .core.errors import ScenarioError, TopologyError, VSwitchError
+from .core.errors import AddressError, CaptureError, ScenarioError, TopologyError, VSwitchError
 from .core.mac import MACAddress, MACAllocator
 from .core.reasons import DropReason, Verdict
 from .guests.sessions import ArpingSession, PingSession, UdpSession
@@ -32,7 +32,7 @@ from .topology.spec import TopologySpec
 __version__ = "0.1.0"
 
 __all__ = [
-    "ArpingSession", "CaptureReader", "DropReason", "ForwardingTable", "GuestStack", "Hypervisor", "LearningSwitch",
+    "AddressError", "ArpingSession", "CaptureError", "CaptureReader", "DropReason", "ForwardingTable", "GuestStack", "Hypervisor", "LearningSwitch",
     "MACAddress", "MACAllocator", "MODES", "NIC", "Network", "PhysicalAdapter", "PingSession", "RunResult",
     "ScenarioError", "ScenarioRunner", "TablePolicy", "TopologyError", "TopologySpec", "UdpSession", "VNIC",
     "VSwitchError", "Verdict", "attach_stack", "build_kind", "build_network", "load_topology", "load_topology_text",
