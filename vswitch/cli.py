@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .buildinfo import build_kind, stale_warning
-from .core.errors import VSwitchError
+from .core.errors import ScenarioError, TopologyError, VSwitchError
 from .core.units import format_duration, parse_duration
 from .scenario.report import as_json, render
 from .scenario.runner import ScenarioRunner
@@ -29,7 +29,7 @@ EXAMPLE = "topologies/two-vms-one-adapter.yaml"
 
 def _load(path: str, args: argparse.Namespace) -> TopologySpec:
     if not Path(path).is_file():
-        raise VSwitchError(f"{path}: no such file (the examples are in topologies/, e.g. {EXAMPLE})")
+        raise TopologyError(f"{path}: no such file (the examples are in topologies/, e.g. {EXAMPLE})")
     return load_topology(path, _limits(args))
 
 
@@ -38,7 +38,7 @@ def _limits(args: argparse.Namespace) -> Limits:
     try:
         return Limits().raised(args.limit or ())
     except ValueError as exc:
-        raise VSwitchError(str(exc)) from None
+        raise TopologyError(str(exc)) from None
 
 
 def _add_limit_option(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +54,7 @@ def _until(args: argparse.Namespace) -> int | None:
     try:
         return parse_duration(args.until)
     except ValueError as exc:
-        raise VSwitchError(f"argument --until: {exc}") from None
+        raise ScenarioError(f"argument --until: {exc}") from None
 
 
 class _Progress:
@@ -128,7 +128,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         ids = [int(args.frame)]
     if not ids:
         names = ", ".join(sorted(result.frames)) or "none"
-        raise VSwitchError(f"no frame named {args.frame!r} in {args.file} (named frames: {names}; "
+        raise ScenarioError(f"no frame named {args.frame!r} in {args.file} (named frames: {names}; "
                            "or give a frame number)")
     for frame_id in ids:
         print(f"frame {frame_id} ({args.frame})")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .core.errors import VSwitchError
+from .core.errors import TopologyError, VSwitchError
 from .scenario.runner import ScenarioRunner
 from .topology.build import build_network
 from .topology.loader import load_topology
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             spec_name = load_topology(path).name
             if spec_name in names:
-                raise VSwitchError(f"{path}: the name {spec_name!r} is also used by {names[spec_name]}: "
+                raise TopologyError(f"{path}: the name {spec_name!r} is also used by {names[spec_name]}: "
                                    "each topology needs its own capture folder")
             names[spec_name] = path
             name, out_dir, written, passed, total = regenerate(path, Path(args.out))

@@ -34,7 +34,7 @@ from typing import Sequence
 
 from tabulate import tabulate
 
-from ..core.errors import VSwitchError
+from ..core.errors import TopologyError, VSwitchError
 from ..net.network import Network
 from ..topology.build import build_network
 from ..topology.loader import load_topology
@@ -56,7 +56,7 @@ def workload_file(workload: str) -> Path:
     candidates = [folder / f"{workload}.yaml" for folder in (BENCH_TOPOLOGIES, Path("topologies") / "bench")]
     path = next((p for p in candidates if p.is_file()), candidates[0])
     if not path.is_file():
-        raise VSwitchError(f"workload {workload}: no topology file {path} (this vswitch is installed without its "
+        raise TopologyError(f"workload {workload}: no topology file {path} (this vswitch is installed without its "
                            f"source tree): pass one with --topology FILE, e.g. a checkout's "
                            f"topologies/bench/{workload}.yaml")
     return path
@@ -90,7 +90,7 @@ def load_bench_topology(path: str | os.PathLike) -> tuple[TopologySpec, list[str
     build_network(spec, record=False).close()  # no capture_dir: checks the build, opens no file
     names = endpoint_names(spec)
     if len(names) < 2:
-        raise VSwitchError(f"{path}: the bench needs at least 2 host NICs or VMs to send between, found "
+        raise TopologyError(f"{path}: the bench needs at least 2 host NICs or VMs to send between, found "
                            f"{len(names)}")
     return spec, names
 
@@ -169,7 +169,7 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, str | None]]:
         plan.append((workload, None))
     for file in args.topology:
         if not Path(file).is_file():
-            raise VSwitchError(f"--topology {file}: no such file")
+            raise TopologyError(f"--topology {file}: no such file")
         spec, _ = load_bench_topology(file)
         name, k = spec.name, 1
         while name in (n for n, _ in plan):  # one output folder per workload

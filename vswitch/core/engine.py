@@ -12,7 +12,7 @@ import heapq
 from collections import deque
 from typing import Any, Callable
 
-from .errors import VSwitchError
+from .errors import ScenarioError
 
 
 class Engine:
@@ -33,7 +33,7 @@ class Engine:
             self.due.append((action, args))
             return
         if time_ns < self.now:
-            raise VSwitchError(f"cannot schedule at {time_ns} ns: the clock is already at {self.now} ns")
+            raise ScenarioError(f"cannot schedule at {time_ns} ns: the clock is already at {self.now} ns")
         self._sequence += 1
         heapq.heappush(self._queue, (time_ns, self._sequence, action, args))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from .errors import VSwitchError
+from .errors import ScenarioError
 
 ETH_HEADER_LEN: Final = 14
 MIN_FRAME_LEN: Final = 60  #: minimum Ethernet frame without FCS; NICs pad shorter frames on transmit
@@ -30,7 +30,7 @@ class VlanTag(NamedTuple):
 
     def pack(self) -> bytes:
         if not (0 <= self.vid < 4096 and 0 <= self.pcp < 8 and self.dei in (0, 1)):
-            raise VSwitchError(f"invalid VLAN tag: vid {self.vid} (0-4095), pcp {self.pcp} (0-7), dei {self.dei} (0-1)")
+            raise ScenarioError(f"invalid VLAN tag: vid {self.vid} (0-4095), pcp {self.pcp} (0-7), dei {self.dei} (0-1)")
         tci = (self.pcp << 13) | (self.dei << 12) | self.vid
         return self.tpid.to_bytes(2, "big") + tci.to_bytes(2, "big")
 
@@ -45,7 +45,7 @@ def check_frame(frame: AnyFrame) -> bytes:
         return frame
     if isinstance(frame, (bytearray, memoryview)):
         return bytes(frame)
-    raise VSwitchError(f"a frame must be bytes, got {type(frame).__name__}: build it with bytes(scapy_packet)")
+    raise ScenarioError(f"a frame must be bytes, got {type(frame).__name__}: build it with bytes(scapy_packet)")
 
 
 def destination(frame: bytes) -> bytes:

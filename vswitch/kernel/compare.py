@@ -141,7 +141,7 @@ class KernelTopology:
         if type(node) is NIC and node.name in self.net.hosts:
             ns = self.netns[node.name]
             return ns, str(node.mac), lambda dev: self._endpoint(node, "host", ns, dev, "veth")
-        raise VSwitchError(f"{port.full_name}: kernel-check cannot cable this kind of port")
+        raise KernelCheckError(f"{port.full_name}: kernel-check cannot cable this kind of port")
 
     def _short(self, name: str) -> str:
         """The lab name of node ``name`` (a namespace ``<tag>-<short>`` and its first endpoint)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Final, NamedTuple
 
-from ..core.errors import VSwitchError
+from ..core.errors import TopologyError
 from ..core.mac import mac_str
 
 DEFAULT_AGEING_NS: Final = 300 * 1_000_000_000
@@ -69,9 +69,9 @@ class ForwardingTable:
     def __init__(self, ageing_ns: int = DEFAULT_AGEING_NS, limit: int | None = None,
                  policy: TablePolicy | str = TablePolicy.REFUSE) -> None:
         if ageing_ns < 0:
-            raise VSwitchError(f"ageing must be >= 0 ns, got {ageing_ns}")
+            raise TopologyError(f"ageing must be >= 0 ns, got {ageing_ns}")
         if limit is not None and limit < 0:
-            raise VSwitchError(f"table limit must be >= 0, got {limit}")
+            raise TopologyError(f"table limit must be >= 0, got {limit}")
         self.ageing_ns = ageing_ns
         self.limit = limit
         self.policy = TablePolicy(policy)

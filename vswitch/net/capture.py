@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Callable, Final, Iterable
 
-from ..core.errors import VSwitchError
+from ..core.errors import CaptureError
 from ..core.reasons import DropReason, Verdict, describe
 from ..l2.port import Port, Tap
 from ..pcap.writer import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter
@@ -113,17 +113,17 @@ class CaptureSet:
         path = (self.out_dir / file_name).resolve()
         root = self.out_dir.resolve()
         if root != path.parent and root not in path.parents:
-            raise VSwitchError(f"capture file {file_name!r} would be written outside {self.out_dir}")
+            raise CaptureError(f"capture file {file_name!r} would be written outside {self.out_dir}")
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
     def add_pcap(self, port: Port, file_name: str, direction: str = "both") -> Path:
         """Capture ``port`` into a classic pcap ``out_dir/file_name``."""
         if direction not in DIRECTIONS:
-            raise VSwitchError(f"capture direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
+            raise CaptureError(f"capture direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
         path = self._path(file_name)
         if path in self.files:
-            raise VSwitchError(f"two capture points write {path.name}: give each its own file")
+            raise CaptureError(f"two capture points write {path.name}: give each its own file")
         if self._last.epoch_ns != self.epoch_ns:
             self._last = LastRecord(self.epoch_ns)
         tap = PcapTap(PcapWriter(path), self._last)
@@ -145,7 +145,7 @@ class CaptureSet:
 
     def add_pcapng_point(self, port: Port, direction: str = "both") -> None:
         if self._pcapng is None:
-            raise VSwitchError("call enable_pcapng() before adding pcapng points")
+            raise CaptureError("call enable_pcapng() before adding pcapng points")
         interface_id = self._pcapng_ids.get(port.full_name)
         if interface_id is None:
             interface_id = self._pcapng.add_interface(port.full_name, f"{port.node.kind} port {port.full_name}")
@@ -167,4 +167,4 @@ class CaptureSet:
             except OSError as exc:  # keep closing the others
                 errors.append(exc)
         if errors:
-            raise VSwitchError(f"could not finish capture files: {errors[0]}")
+            raise CaptureError(f"could not finish capture files: {errors[0]}")

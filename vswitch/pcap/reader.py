@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO, Iterator, NamedTuple
 
-from ..core.errors import VSwitchError
+from ..core.errors import CaptureError
 
 LINKTYPE_ETHERNET = 1
 MAX_RECORD = 262_144  # the largest snap length libpcap writes; a longer record is corruption
@@ -35,7 +35,7 @@ _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
 
-class CaptureFileError(VSwitchError):
+class CaptureFileError(CaptureError):
     """A file that cannot be replayed at all: missing, unreadable, not a capture, not Ethernet."""
 
 

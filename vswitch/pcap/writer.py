@@ -20,7 +20,7 @@ import os
 import struct
 from typing import BinaryIO, Callable, Final, TypeVar
 
-from ..core.errors import VSwitchError
+from ..core.errors import CaptureError
 from ..core.frame import AnyFrame
 
 __all__ = ["PcapWriter", "PcapNgWriter", "LINKTYPE_ETHERNET", "SNAPLEN", "RECORD_HEADER"]
@@ -62,7 +62,7 @@ def _check_frame(frame: object) -> bytes:
         return frame
     if isinstance(frame, (bytearray, memoryview)):
         return bytes(frame)
-    raise VSwitchError(f"frame must be bytes, bytearray or memoryview, not {type(frame).__name__}")
+    raise CaptureError(f"frame must be bytes, bytearray or memoryview, not {type(frame).__name__}")
 
 
 def _check_time(time_ns: object, limit: int) -> int:
@@ -72,9 +72,9 @@ def _check_time(time_ns: object, limit: int) -> int:
         try:
             value = operator.index(time_ns)  # type: ignore[arg-type]
         except TypeError:
-            raise VSwitchError(f"time_ns must be an int of nanoseconds, not {type(time_ns).__name__}") from None
+            raise CaptureError(f"time_ns must be an int of nanoseconds, not {type(time_ns).__name__}") from None
     if not 0 <= value < limit:
-        raise VSwitchError(f"time_ns out of range for this file format: {value}")
+        raise CaptureError(f"time_ns out of range for this file format: {value}")
     return value
 
 
@@ -100,7 +100,7 @@ class _Writer:
     def put(self, record: bytes) -> None:
         """Append one whole, already formatted record (the capture taps call it directly, see capture.py)."""
         if self._closed:
-            raise VSwitchError(f"{self.path}: capture file is closed")
+            raise CaptureError(f"{self.path}: capture file is closed")
         self._pending.append(record)
         self._pending_bytes += len(record)
         if self._pending_bytes >= _FLUSH_AT:
@@ -121,7 +121,7 @@ class _Writer:
     def flush(self) -> None:
         """Write every buffered record to the file."""
         if self._closed:
-            raise VSwitchError(f"{self.path}: capture file is closed")
+            raise CaptureError(f"{self.path}: capture file is closed")
         self._write_pending()
 
     def close(self) -> None:
@@ -187,7 +187,7 @@ class PcapNgWriter(_Writer):
     def add_interface(self, name: str, description: str | None = None) -> int:
         """Write an Interface Description Block and return its interface id."""
         if name in self._names:
-            raise VSwitchError(f"{self.path}: duplicate capture interface name {name!r}")
+            raise CaptureError(f"{self.path}: duplicate capture interface name {name!r}")
         options = _option(2, _check_text(name, "interface name"))
         if description is not None:
             options += _option(3, _check_text(description, "interface description"))
@@ -209,7 +209,7 @@ class PcapNgWriter(_Writer):
     ) -> None:
         """Append one Enhanced Packet Block; ``direction`` is ``'in'``, ``'out'`` or None, ``comment`` a str or None."""
         if not isinstance(interface_id, int) or not 0 <= interface_id < self._interface_count:
-            raise VSwitchError(f"{self.path}: unknown capture interface id {interface_id!r}")
+            raise CaptureError(f"{self.path}: unknown capture interface id {interface_id!r}")
         data = _check_frame(frame)
         when = _check_time(time_ns, _PCAPNG_MAX_NS)
         caplen = n = len(data)
@@ -242,11 +242,11 @@ def _epb_options(direction: str | None, comment: object) -> bytes:
     try:
         flags = _EPB_FLAGS[direction]  # type: ignore[index]
     except (KeyError, TypeError):
-        raise VSwitchError(f"direction must be 'in', 'out' or None, not {direction!r}") from None
+        raise CaptureError(f"direction must be 'in', 'out' or None, not {direction!r}") from None
     if comment is None:
         return flags + _END_OF_OPT
     if not isinstance(comment, str):
-        raise VSwitchError(f"comment must be a str, not {type(comment).__name__}")
+        raise CaptureError(f"comment must be a str, not {type(comment).__name__}")
     return _comment_option(comment) + flags + _END_OF_OPT
 
 
@@ -257,11 +257,11 @@ def _comment_option(comment: str) -> bytes:
 
 def _check_text(value: object, what: str) -> bytes:
     if not isinstance(value, str):
-        raise VSwitchError(f"{what} must be a str, not {type(value).__name__}")
+        raise CaptureError(f"{what} must be a str, not {type(value).__name__}")
     try:
         encoded = value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise VSwitchError(f"{what} is not encodable as UTF-8: {exc}") from None
+        raise CaptureError(f"{what} is not encodable as UTF-8: {exc}") from None
     if len(encoded) > 0xFFFF:
-        raise VSwitchError(f"{what} too long for a pcapng option: {len(encoded)} bytes")
+        raise CaptureError(f"{what} too long for a pcapng option: {len(encoded)} bytes")
     return encoded
