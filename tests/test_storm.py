@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import BROADCAST, lab, udp_frame
-from vswitch import DropReason, Network
+from vswitch import DropReason, Network, TopologyError
 from vswitch.scenario.security_checks import loop_ports
 from vswitch.l2.storm import StormGuard
 
@@ -94,5 +94,5 @@ def test_the_guard_counts_repeated_arrivals_per_port_and_drops_past_the_limit():
 
 
 def test_a_storm_limit_below_one_is_refused():
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(TopologyError, match="at least 1"):
         StormGuard(0)

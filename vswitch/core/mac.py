@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import total_ordering
-from typing import Iterator, Union
+from typing import Iterable, Iterator, Union
 
 from .errors import AddressError
 
@@ -59,7 +59,8 @@ class MACAddress:
     __slots__ = ("packed",)
     packed: bytes
 
-    def __init__(self, value: MACLike) -> None:
+    def __init__(self, value: object) -> None:
+        """``value``: a ``MACLike``; anything else is an ``AddressError``."""
         if isinstance(value, MACAddress):
             packed = value.packed
         elif isinstance(value, (bytes, bytearray)):
@@ -145,8 +146,11 @@ def mac_str(packed: bytes) -> str:
     return packed.hex(":")
 
 
-def prefix_bytes(prefix: str) -> bytes:
+def prefix_bytes(prefix: object) -> bytes:
     """Resolve a vendor name (``qemu``) or a 3-octet prefix (``52:54:00``) to 3 bytes."""
+    if not isinstance(prefix, str):
+        raise AddressError(f"a MAC prefix is a str (a vendor or three octets like 52:54:00), "
+                           f"not {type(prefix).__name__} {prefix!r}")
     known = VENDOR_PREFIXES.get(prefix.lower())
     text = known or prefix
     parts = re.split(r"[:-]", text.strip())
@@ -173,11 +177,14 @@ class MACAllocator:
         self._avoid: set[bytes] = set()
         self._next: dict[bytes, int] = {}
 
-    def avoid(self, macs: "Iterator[MACLike] | list[MACLike]") -> None:
-        """Never allocate these (addresses a file gives explicitly, maybe further down)."""
+    def avoid(self, macs: object) -> None:
+        """Never allocate these (addresses a file gives explicitly, maybe further down): an iterable of
+        ``MACLike``."""
+        if not isinstance(macs, Iterable) or isinstance(macs, (str, bytes, bytearray)):
+            raise AddressError(f"avoid takes an iterable of MAC addresses, not {type(macs).__name__} {macs!r}")
         self._avoid.update(MACAddress(m).packed for m in macs)
 
-    def reserve(self, mac: MACLike) -> MACAddress:
+    def reserve(self, mac: object) -> MACAddress:
         """Mark ``mac`` as taken; raise ``AddressError`` if it already is."""
         address = MACAddress(mac)
         if address.packed in self._used:
@@ -185,10 +192,10 @@ class MACAllocator:
         self._used.add(address.packed)
         return address
 
-    def is_used(self, mac: MACLike) -> bool:
+    def is_used(self, mac: object) -> bool:
         return MACAddress(mac).packed in self._used
 
-    def allocate(self, prefix: str = "qemu") -> MACAddress:
+    def allocate(self, prefix: object = "qemu") -> MACAddress:
         oui = prefix_bytes(prefix)
         counter = self._next.get(oui, 1)
         while counter < 1 << 24:

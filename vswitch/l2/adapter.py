@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..core import checks
 from ..core.errors import TopologyError
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
@@ -65,14 +66,16 @@ class PhysicalAdapter:
 
     kind = "adapter"
 
-    def __init__(self, name: str, mac: MACLike, mode: str = DEFAULT_MODE, *, mac_filter_size: int | None = None
+    def __init__(self, name: object, mac: MACLike, mode: object = DEFAULT_MODE, *, mac_filter_size: object = None
                  ) -> None:
-        if mode not in MODES:
+        self.name = checks.text(name, "PhysicalAdapter: name")
+        if not isinstance(mode, str) or mode not in MODES:
             raise TopologyError(f"adapter {name}: unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if mac_filter_size is not None and (isinstance(mac_filter_size, bool) or mac_filter_size < 1):
+        if mac_filter_size is not None and (isinstance(mac_filter_size, bool) or not isinstance(mac_filter_size, int)
+                                            or mac_filter_size < 1):
             raise TopologyError(f"adapter {name}: mac_filter_size must be at least 1, got {mac_filter_size!r}")
-        self.name = name
-        self.mode = mode
+        filter_size = mac_filter_size if isinstance(mac_filter_size, int) else None
+        self.mode: str = mode
         self.uplink = Port(self, "uplink")
         self.host = AdapterHostNIC(self, mac)
         self._own_mac = self.host.mac
@@ -86,7 +89,7 @@ class PhysicalAdapter:
         self._to_uplink = Decision((self.uplink,), Verdict.TO_UPLINK)
         self._to_host = Decision((self._host_port,), Verdict.TO_HOST)
         self._to_vnic: dict[VNIC, tuple[Decision, Decision]] = {}
-        self.mac_filter_size = mac_filter_size  # None: not modelled (misses reach the host stack)
+        self.mac_filter_size = filter_size  # None: not modelled (misses reach the host stack)
         self._miss = self._to_host  # unicast from the uplink that no vNIC owns
         self._blocked: dict[VNIC, DropReason] = {}  # vNICs whose VF link is down (state disable / auto)
         self.by_vlan: dict[tuple[int, bytes], VNIC] = {}  # (VLAN key, MAC) -> vNIC, once a vNIC has a VLAN
@@ -101,10 +104,11 @@ class PhysicalAdapter:
         return self.host.mac
 
     # -- attach and detach --------------------------------------------------------------------------
-    def attach(self, vnic: VNIC, mode: str | None = None) -> None:
+    def attach(self, vnic: object, mode: object = None) -> None:
         """Attach ``vnic`` in ``mode`` (default: the adapter's mode)."""
+        vnic = checks.instance(vnic, VNIC, f"adapter {self.name}: attach: vnic")
         mode = mode or self.mode
-        if mode not in MODES:
+        if not isinstance(mode, str) or mode not in MODES:
             raise TopologyError(f"{vnic.full_name}: unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if vnic in self._vnic_ports:
             raise TopologyError(f"{vnic.full_name} is already attached to adapter {self.name}")
@@ -127,7 +131,8 @@ class PhysicalAdapter:
             vnic.takes_all_unicast = True
         self.refresh(vnic)
 
-    def detach(self, vnic: VNIC) -> None:
+    def detach(self, vnic: object) -> None:
+        vnic = checks.instance(vnic, VNIC, f"adapter {self.name}: detach: vnic")
         port = self._vnic_ports.pop(vnic, None)
         if port is None:
             raise TopologyError(f"{vnic.full_name} is not attached to adapter {self.name}")
@@ -164,9 +169,11 @@ class PhysicalAdapter:
         """More addresses than filter entries: the adapter accepts everything and sorts in software."""
         return self.mac_filter_size is not None and self.filter_entries() > self.mac_filter_size
 
-    def refresh(self, vnic: VNIC | None = None) -> None:
+    def refresh(self, vnic: object = None) -> None:
         """Recompute the per-frame decisions after a change of VF settings or rx modes (of ``vnic``, or of every
         vNIC, as after a change of the adapter's link)."""
+        if vnic is not None and (not isinstance(vnic, VNIC) or vnic not in self._vnic_ports):
+            raise TopologyError(f"adapter {self.name}: refresh {vnic!r}: not a vNIC attached to it")
         for each in (self._vnic_ports if vnic is None else (vnic,)):
             self._refresh_vnic(each)
         self._refresh_adapter()

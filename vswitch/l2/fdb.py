@@ -13,8 +13,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Final, NamedTuple
 
+from ..core import checks
 from ..core.errors import TopologyError
-from ..core.mac import mac_str
+from ..core.mac import MACAddress, mac_str
 
 DEFAULT_AGEING_NS: Final = 300 * 1_000_000_000
 
@@ -22,6 +23,11 @@ DEFAULT_AGEING_NS: Final = 300 * 1_000_000_000
 class TablePolicy(Enum):
     REFUSE = "refuse"
     EVICT = "evict"
+
+    @classmethod
+    def _missing_(cls, value: object) -> "TablePolicy":
+        """``TablePolicy("bogus")`` is a TopologyError naming the policies, not the Enum's bare ValueError."""
+        raise TopologyError(f"table policy {value!r}: choose refuse or evict")
 
 
 class LearnResult(Enum):
@@ -66,10 +72,14 @@ class TableRow(NamedTuple):
 class ForwardingTable:
     """(VLAN, MAC) -> port, with ageing, static entries, moves and a size limit."""
 
-    def __init__(self, ageing_ns: int = DEFAULT_AGEING_NS, limit: int | None = None,
-                 policy: TablePolicy | str = TablePolicy.REFUSE) -> None:
+    def __init__(self, ageing_ns: object = DEFAULT_AGEING_NS, limit: object = None,
+                 policy: object = TablePolicy.REFUSE) -> None:
+        if isinstance(ageing_ns, bool) or not isinstance(ageing_ns, int):
+            raise TopologyError(f"ageing must be an int of nanoseconds, not {checks.describe(ageing_ns)}")
         if ageing_ns < 0:
             raise TopologyError(f"ageing must be >= 0 ns, got {ageing_ns}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise TopologyError(f"table limit must be an int or None, not {checks.describe(limit)}")
         if limit is not None and limit < 0:
             raise TopologyError(f"table limit must be >= 0, got {limit}")
         self.ageing_ns = ageing_ns
@@ -127,24 +137,30 @@ class ForwardingTable:
         return result
 
     # -- management -----------------------------------------------------------------------------
-    def add_static(self, vlan: int, mac: bytes, port: str) -> None:
+    # The entry points below check their arguments (``mac``: 6 bytes, text or a MACAddress); the lookups above
+    # and ``knows``/``learned_on``/``expire``, which the switch calls per frame, take exact types unchecked.
+    def add_static(self, vlan: object, mac: object, port: object) -> None:
         """A permanent entry (``bridge fdb add ... static``): never aged, never moved by learning."""
-        old = self._entries.get((vlan, mac))
+        key = (_vlan(vlan), MACAddress(mac).packed)
+        name = checks.text(port, "static entry: port")
+        old = self._entries.get(key)
         if old is not None:
-            self._remove((vlan, mac), old)
-        self._entries[(vlan, mac)] = FdbEntry(port, 0, True)
+            self._remove(key, old)
+        self._entries[key] = FdbEntry(name, 0, True)
 
-    def remove(self, vlan: int, mac: bytes) -> bool:
-        entry = self._entries.get((vlan, mac))
+    def remove(self, vlan: object, mac: object) -> bool:
+        key = (_vlan(vlan), MACAddress(mac).packed)
+        entry = self._entries.get(key)
         if entry is None:
             return False
-        self._remove((vlan, mac), entry)
+        self._remove(key, entry)
         return True
 
-    def flush_port(self, port: str, keep_vlans: frozenset[int] | None = None) -> int:
+    def flush_port(self, port: object, keep_vlans: frozenset[int] | None = None) -> int:
         """Forget the dynamic entries learned on ``port`` (as on link down), except those of ``keep_vlans``;
         return how many went."""
-        doomed = [k for k, e in self._entries.items() if e.port == port and not e.is_static
+        name = checks.text(port, "flush_port: port")
+        doomed = [k for k, e in self._entries.items() if e.port == name and not e.is_static
                   and (keep_vlans is None or k[0] not in keep_vlans)]
         for key in doomed:
             self._remove(key, self._entries[key])
@@ -163,13 +179,14 @@ class ForwardingTable:
         times = [e.updated_ns for e in self._entries.values() if not e.is_static]
         return min(times) + self.ageing_ns if times else None
 
-    def rows(self, now: int) -> list[TableRow]:
+    def rows(self, now: object) -> list[TableRow]:
         """Live entries sorted by (VLAN, MAC), with their age at ``now``."""
-        self.expire(now)
-        return [TableRow(vlan, mac_str(mac), e.port, 0 if e.is_static else now - e.updated_ns, e.is_static)
+        at = checks.nanoseconds(now, "rows: now")
+        self.expire(at)
+        return [TableRow(vlan, mac_str(mac), e.port, 0 if e.is_static else at - e.updated_ns, e.is_static)
                 for (vlan, mac), e in sorted(self._entries.items())]
 
-    def entries_on(self, port: str) -> int:
+    def entries_on(self, port: object) -> int:
         return sum(1 for e in self._entries.values() if e.port == port)
 
     def learned_on(self, port: str) -> int:
@@ -205,3 +222,8 @@ class ForwardingTable:
         self._remove(key, self._entries[key])
         self.evicted += 1
         return True
+
+
+def _vlan(vlan: object) -> int:
+    """A table's VLAN key: 1 without VLAN filtering, else the VID (0 and 4095 are the reserved values)."""
+    return checks.integer(vlan, "static entry: vlan", maximum=4095)

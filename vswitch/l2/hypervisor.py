@@ -13,6 +13,7 @@ others VLAN 1; the uplink carries VLAN 1 untagged and every guest VLAN tagged; t
 
 from __future__ import annotations
 
+from ..core import checks
 from ..core.errors import TopologyError
 from ..core.mac import MACLike
 from .adapter import DEFAULT_MODE, PhysicalAdapter
@@ -30,10 +31,12 @@ class Hypervisor:
 
     kind = "hypervisor"
 
-    def __init__(self, name: str, mac: MACLike, *, backend: str = "adapter", mode: str = DEFAULT_MODE,
-                 bridge_ageing_ns: int = DEFAULT_AGEING_NS, mac_filter_size: int | None = None,
-                 vlan_filtering: bool = False) -> None:
-        if backend not in BACKENDS:
+    def __init__(self, name: object, mac: MACLike, *, backend: object = "adapter", mode: object = DEFAULT_MODE,
+                 bridge_ageing_ns: object = DEFAULT_AGEING_NS, mac_filter_size: object = None,
+                 vlan_filtering: object = False) -> None:
+        name = checks.text(name, "Hypervisor: name")
+        vlan_filtering = checks.flag(vlan_filtering, f"hypervisor {name}: vlan_filtering")
+        if not isinstance(backend, str) or backend not in BACKENDS:
             raise TopologyError(f"hypervisor {name}: unknown backend {backend!r}; choose adapter or bridge")
         if backend == "adapter" and vlan_filtering:
             raise TopologyError(f"hypervisor {name}: vlan_filtering is for a host bridge (backend: bridge); "
@@ -64,6 +67,7 @@ class Hypervisor:
 
     def attach(self, vnic: VNIC, mode: str | None = None) -> None:
         """Plug ``vnic`` in: into the adapter's MAC sorter, or as a new ``vif<N>.0`` bridge port."""
+        checks.instance(vnic, VNIC, f"hypervisor {self.name}: attach: vnic")
         if vnic.name in self.vms:
             raise TopologyError(f"hypervisor {self.name} already runs a VM named {vnic.name}")
         if self.adapter is not None:
@@ -91,6 +95,7 @@ class Hypervisor:
 
     def retag(self, vnic: VNIC) -> None:
         """A guest's VLAN changed: its vif's access VLAN and the uplink's trunk follow (host bridge only)."""
+        checks.instance(vnic, VNIC, f"hypervisor {self.name}: retag: vnic")
         port = self._vif_ports.get(vnic)
         if port is None or self.bridge is None:
             return
@@ -111,6 +116,7 @@ class Hypervisor:
             self.bridge.set_vlans(self.uplink.name, vlans)
 
     def detach(self, vnic: VNIC) -> None:
+        checks.instance(vnic, VNIC, f"hypervisor {self.name}: detach: vnic")
         if self.vms.get(vnic.name) is not vnic:
             raise TopologyError(f"{vnic.full_name} does not run on hypervisor {self.name}")
         del self.vms[vnic.name]

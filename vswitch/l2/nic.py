@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
+from ..core import checks
+from ..core.errors import AddressError
 from ..core.frame import DEFAULT_MTU
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
@@ -38,12 +40,12 @@ class NIC:
 
     kind = "nic"
 
-    def __init__(self, host: str, mac: MACLike, ifname: str = "eth0", *, mtu: int = DEFAULT_MTU) -> None:
-        self.name = host
-        self.ifname = ifname
+    def __init__(self, host: object, mac: MACLike, ifname: object = "eth0", *, mtu: object = DEFAULT_MTU) -> None:
+        self.name = checks.text(host, f"{type(self).__name__}: host")
+        self.ifname = checks.text(ifname, f"{type(self).__name__} {self.name}: ifname")
         self.mac = MACAddress(mac)
         self._mac = self.mac.packed
-        self.port = Port(self, ifname, mtu=mtu)
+        self.port = Port(self, self.ifname, mtu=checks.integer(mtu, f"{self.name}.{self.ifname}: mtu"))
         self.groups: set[bytes] = set(DEFAULT_GROUPS)
         self.promiscuous = False
         self.takes_all_unicast = False  # a passthru vNIC: macvlan hands it every unicast as PACKET_HOST
@@ -63,7 +65,7 @@ class NIC:
         """Accept frames sent to the multicast MAC ``group`` (like ``ip maddr add``)."""
         address = MACAddress(group)
         if not address.is_multicast:
-            raise ValueError(f"{self.full_name}: {address} is not a multicast address")
+            raise AddressError(f"{self.full_name}: {address} is not a multicast address")
         self.groups.add(address.packed)
 
     def leave(self, group: MACLike) -> None:
@@ -97,9 +99,9 @@ class VNIC(NIC):
 
     kind = "vnic"
 
-    def __init__(self, vm: str, mac: MACLike, ifname: str = "eth0", *, mtu: int = DEFAULT_MTU,
-                 vf: VFControls | None = None) -> None:
+    def __init__(self, vm: object, mac: MACLike, ifname: object = "eth0", *, mtu: object = DEFAULT_MTU,
+                 vf: object = None) -> None:
         super().__init__(vm, mac, ifname, mtu=mtu)
         self.mode: str | None = None
         self.hypervisor: str | None = None
-        self.vf = vf or VFControls()
+        self.vf = checks.optional_instance(vf, VFControls, f"{self.full_name}: vf") or VFControls()

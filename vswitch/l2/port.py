@@ -129,19 +129,24 @@ class Link:
     """A full-duplex cable joining two ports."""
 
     def __init__(self, a: Port, b: Port, *, latency_ns: object = 0, bandwidth_bps: object = None,
-                 queue_frames: int = DEFAULT_QUEUE_FRAMES, name: str | None = None) -> None:
-        """``latency_ns`` and ``bandwidth_bps`` (None: no limit) must be ints; anything else raises TopologyError."""
+                 queue_frames: object = DEFAULT_QUEUE_FRAMES, name: str | None = None) -> None:
+        """``latency_ns``, ``bandwidth_bps`` (None: no limit) and ``queue_frames`` must be ints (not bools);
+        anything else raises TopologyError."""
         for port in (a, b):
             if port.peer is not None:
                 raise TopologyError(f"port {port.full_name} is already connected")
         if a is b:
             raise TopologyError(f"cannot connect port {a.full_name} to itself")
-        if not isinstance(latency_ns, int) or (bandwidth_bps is not None and not isinstance(bandwidth_bps, int)):
+        if (not isinstance(latency_ns, int) or (bandwidth_bps is not None and not isinstance(bandwidth_bps, int))
+                or isinstance(latency_ns, bool) or isinstance(bandwidth_bps, bool)):  # True is a mistake, not 1 ns
             raise TopologyError(f"link {a.full_name}--{b.full_name}: latency (ns) and bandwidth (bit/s) must be integers")
         if latency_ns < 0:
             raise TopologyError(f"link {a.full_name}--{b.full_name}: latency must be >= 0")
         if bandwidth_bps is not None and bandwidth_bps <= 0:
             raise TopologyError(f"link {a.full_name}--{b.full_name}: bandwidth must be > 0")
+        if not isinstance(queue_frames, int) or isinstance(queue_frames, bool):
+            raise TopologyError(f"link {a.full_name}--{b.full_name}: queue must be an integer number of frames, "
+                                f"not {queue_frames!r}")
         if queue_frames < 0:
             raise TopologyError(f"link {a.full_name}--{b.full_name}: queue must be >= 0 frames")
         self.name = name or f"{a.full_name}--{b.full_name}"

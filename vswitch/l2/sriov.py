@@ -24,6 +24,7 @@ limit), so a file that names none behaves as before; real VFs ship with ``spoofc
 
 from __future__ import annotations
 
+from ..core import checks
 from ..core.errors import TopologyError
 from ..core.frame import TPID_8021AD, TPID_8021Q
 from ..core.reasons import DropReason
@@ -37,14 +38,14 @@ FULL_FRAME_BITS = 1514 * 8  # ...and at least one full-size frame
 class VFControls:
     """The SR-IOV settings of one vNIC and their counters."""
 
-    def __init__(self, *, vlan: int | None = None, qos: int = 0, vlan_protocol: str = "802.1Q",
-                 spoofchk: bool = False, trust: bool | None = None, state: str | None = None,
-                 max_tx_rate_mbps: int = 0) -> None:
+    def __init__(self, *, vlan: object = None, qos: object = 0, vlan_protocol: object = "802.1Q",
+                 spoofchk: object = False, trust: object = None, state: object = None,
+                 max_tx_rate_mbps: object = 0) -> None:
         self.vlan: int | None = None
         self.qos = 0
         self.tpid = TPID_8021Q
-        self.spoofchk = bool(spoofchk)
-        self.trust = trust
+        self.spoofchk = checks.flag(spoofchk, "spoofchk")
+        self.trust = checks.optional_flag(trust, "trust")
         self.state: str | None = None
         self.max_tx_rate_mbps = 0
         self.refused: dict[str, int] = {"promiscuous": 0, "allmulti": 0}  # requests refused (untrusted)
@@ -53,21 +54,20 @@ class VFControls:
         self.set_rate(max_tx_rate_mbps)
 
     # -- settings ----------------------------------------------------------------------------------------
-    def set_vlan(self, vlan: int | None, qos: int = 0, protocol: str = "802.1Q") -> None:
-        if vlan is not None:
-            check_vid(vlan, "vlan")
+    def set_vlan(self, vlan: object, qos: object = 0, protocol: object = "802.1Q") -> None:
+        vid = None if vlan is None else check_vid(vlan, "vlan")
         if isinstance(qos, bool) or not isinstance(qos, int) or not 0 <= qos <= 7:
             raise TopologyError(f"qos {qos!r}: a priority (PCP) is 0 to 7")
-        if vlan is None and qos:
+        if vid is None and qos:
             raise TopologyError("qos is the priority of the port VLAN's tag: give vlan too")
-        self.vlan, self.qos, self.tpid = vlan, qos, protocol_tpid(protocol)
+        self.vlan, self.qos, self.tpid = vid, qos, protocol_tpid(protocol)
 
-    def set_state(self, state: str | None) -> None:
-        if state is not None and state not in STATES:
+    def set_state(self, state: object) -> None:
+        if state is not None and (not isinstance(state, str) or state not in STATES):
             raise TopologyError(f"state {state!r}: choose auto, enable or disable")
-        self.state = state
+        self.state = state if isinstance(state, str) else None
 
-    def set_rate(self, mbps: int) -> None:
+    def set_rate(self, mbps: object) -> None:
         if isinstance(mbps, bool) or not isinstance(mbps, int) or mbps < 0:
             raise TopologyError(f"max_tx_rate {mbps!r}: Mbps as an integer, 0 for no limit")
         self.max_tx_rate_mbps = mbps

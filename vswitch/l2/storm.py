@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
+from ..core.errors import TopologyError
+
 DEFAULT_STORM_LIMIT = 16  #: repeated arrivals of one frame at one port before further copies are dropped
 SEEN_SLOTS: Final = 1 << 14  #: frame ids remembered per switch (a power of two)
 MAX_TRACKED = 4096  #: frames whose repeated arrivals are counted at once (more: the counts start again)
@@ -41,9 +43,9 @@ class LoopPort(NamedTuple):
 class StormGuard:
     """Loop detection and the storm limit of one switch."""
 
-    def __init__(self, limit: int = DEFAULT_STORM_LIMIT) -> None:
+    def __init__(self, limit: object = DEFAULT_STORM_LIMIT) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"storm limit must be an integer of at least 1, got {limit!r}")
+            raise TopologyError(f"storm limit must be an integer of at least 1, got {limit!r}")
         self.limit = limit
         self.armed = False
         self.seen: list[int] = [0] * SEEN_SLOTS  # the datapath's ring of frame ids (ids start at 1)

@@ -37,9 +37,10 @@ from __future__ import annotations
 import bisect
 from typing import Final
 
+from ..core import checks
 from ..core.errors import TopologyError
 from ..core.frame import DEFAULT_MTU
-from ..core.mac import mac_str
+from ..core.mac import MACAddress, mac_str
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision
 from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy
@@ -104,16 +105,16 @@ class LearningSwitch:
 
     kind = "switch"
 
-    def __init__(self, name: str, *, ageing_ns: int = DEFAULT_AGEING_NS, table_limit: int | None = None,
-                 table_policy: TablePolicy | str = TablePolicy.REFUSE, vlan_filtering: bool = False,
-                 vlan_protocol: str = "802.1Q", storm_limit: int = DEFAULT_STORM_LIMIT) -> None:
-        self.name = name
-        self.table = ForwardingTable(ageing_ns, table_limit, TablePolicy(table_policy))
+    def __init__(self, name: object, *, ageing_ns: object = DEFAULT_AGEING_NS, table_limit: object = None,
+                 table_policy: object = TablePolicy.REFUSE, vlan_filtering: object = False,
+                 vlan_protocol: object = "802.1Q", storm_limit: object = DEFAULT_STORM_LIMIT) -> None:
+        self.name = checks.text(name, "LearningSwitch: name")
+        self.table = ForwardingTable(ageing_ns, table_limit, table_policy)
         self.ports: dict[str, SwitchPort] = {}
         self._port_list: tuple[SwitchPort, ...] = ()
-        self.vlan_filtering = bool(vlan_filtering)
-        self.vlan_protocol = vlan_protocol
+        self.vlan_filtering = checks.flag(vlan_filtering, f"switch {self.name}: vlan_filtering")
         self.tpid = protocol_tpid(vlan_protocol)
+        self.vlan_protocol = checks.text(vlan_protocol, f"switch {self.name}: vlan_protocol")
         self.storm = StormGuard(storm_limit)
         self.filtered = False  # frames take the filtering path (``_decide_filtered``)
         self._choose_path()
@@ -129,58 +130,63 @@ class LearningSwitch:
         for port in self.ports.values():
             port.counters.seen = self.storm.seen
 
-    def set_vlan_filtering(self, on: bool) -> None:
+    def set_vlan_filtering(self, on: object) -> None:
         """``ip link set BR type bridge vlan_filtering 1``; the table is flushed, as VLANs change its keys."""
-        self.vlan_filtering = bool(on)
+        self.vlan_filtering = checks.flag(on, f"switch {self.name}: vlan_filtering")
         for port in self.ports.values():
             self.table.flush_port(port.name)
         self._choose_path()
 
-    def set_vlans(self, port: str, vlans: PortVlans) -> None:
+    def set_vlans(self, port: object, vlans: object) -> None:
         """A port's VLANs (``bridge vlan add/del``); what it learned in VLANs it no longer carries is forgotten."""
-        self.port(port).vlans = vlans
-        self.table.flush_port(port, keep_vlans=vlans.vlans)
+        target = self.port(port)
+        members = checks.instance(vlans, PortVlans, f"{target.full_name}: vlans")
+        target.vlans = members
+        self.table.flush_port(target.name, keep_vlans=members.vlans)
 
-    def add_static(self, mac: bytes, port: str, vlan: int | None = None) -> tuple[int, ...]:
+    def add_static(self, mac: object, port: object, vlan: object = None) -> tuple[int, ...]:
         """``bridge fdb add MAC dev PORT master static [vlan VID]``; returns the VLANs the entry went into.
 
         Without VLAN filtering the table has one key space (VLAN 1) and ``vlan`` is refused. With it, the entry
         goes into ``vlan``, which the port must carry (the kernel refuses an "unconfigured vlan"), or, with no
         ``vlan``, into every VLAN the port carries, as ``br_fdb_add`` does (it also adds a VLAN 0 entry, which
-        no lookup of a VLAN-filtering bridge uses: left out here).
+        no lookup of a VLAN-filtering bridge uses: left out here). ``mac``: 6 bytes, text or a ``MACAddress``.
         """
         target = self.port(port)
+        packed = MACAddress(mac).packed
+        vid = checks.optional_integer(vlan, f"static entry on {target.full_name}: vlan", minimum=1, maximum=4094)
         if not self.vlan_filtering:
-            if vlan is not None:
-                raise TopologyError(f"static entry {mac_str(mac)} on {target.full_name}: vlan {vlan} needs "
+            if vid is not None:
+                raise TopologyError(f"static entry {mac_str(packed)} on {target.full_name}: vlan {vid} needs "
                                     f"vlan_filtering on switch {self.name}; leave vlan out")
             vids: tuple[int, ...] = (UNTAGGED_VLAN,)
-        elif vlan is None:
+        elif vid is None:
             vids = tuple(sorted(target.vlans.vlans))
-        elif not target.vlans.carries(vlan):
-            raise TopologyError(f"static entry {mac_str(mac)} on {target.full_name}: the port does not carry VLAN "
-                                f"{vlan} ({target.vlans.describe()}); add it to the port's vlans")
+        elif not target.vlans.carries(vid):
+            raise TopologyError(f"static entry {mac_str(packed)} on {target.full_name}: the port does not carry VLAN "
+                                f"{vid} ({target.vlans.describe()}); add it to the port's vlans")
         else:
-            vids = (vlan,)
-        for vid in vids:
-            self.table.add_static(vid, mac, port)
+            vids = (vid,)
+        for each in vids:
+            self.table.add_static(each, packed, target.name)
         return vids
 
-    def set_security(self, port: str, security: PortSecurity | None) -> None:
+    def set_security(self, port: object, security: object) -> None:
         """A port's MAC limit and violation action (None: none, and a shut-down port reopens)."""
-        self.port(port).security = security
-        if security is None:
-            self.reopen(port)
+        target = self.port(port)
+        target.security = checks.optional_instance(security, PortSecurity, f"{target.full_name}: security")
+        if target.security is None:
+            self.reopen(target.name)
         self._choose_path()
 
-    def shut_down(self, port: str) -> None:
+    def shut_down(self, port: object) -> None:
         """Port security's shutdown: the port forgets what it learned and stops forwarding (err-disabled)."""
         target = self.port(port)
         target.shut_down = True
         target.forward_refreshed = Decision((), DropReason.PORT_SHUT_DOWN, _REFRESHED)
-        self.table.flush_port(port)
+        self.table.flush_port(target.name)
 
-    def reopen(self, port: str) -> None:
+    def reopen(self, port: object) -> None:
         """Clear a shut-down port (its cable went down and up again)."""
         target = self.port(port)
         if target.shut_down:
@@ -188,40 +194,44 @@ class LearningSwitch:
             target.forward_refreshed = Decision((target,), _FORWARDED, _REFRESHED)
 
     # -- ports ------------------------------------------------------------------------------------
-    def add_port(self, name: str | None = None, *, internal: bool = False, **flags: bool) -> SwitchPort:
+    def add_port(self, name: object = None, *, internal: object = False, **flags: object) -> SwitchPort:
         """Add a port (``p1``, ``p2``... when unnamed) and return it."""
-        if name is None:
+        port_name = checks.optional_text(name, f"switch {self.name}: port name")
+        hidden = checks.flag(internal, f"switch {self.name}: internal")
+        settings = {flag: checks.flag(value, f"switch {self.name}: port flag {flag}") for flag, value in flags.items()}
+        if port_name is None:
             number = len(self.ports) + 1
             while f"p{number}" in self.ports:
                 number += 1
-            name = f"p{number}"
-        if name in self.ports:
-            raise TopologyError(f"switch {self.name} already has a port {name}")
-        port = SwitchPort(self, name, internal=internal, **flags)
-        self.ports[name] = port
+            port_name = f"p{number}"
+        if port_name in self.ports:
+            raise TopologyError(f"switch {self.name} already has a port {port_name}")
+        port = SwitchPort(self, port_name, internal=hidden, **settings)
+        self.ports[port_name] = port
         ordered = list(self._port_list)
         bisect.insort(ordered, port, key=_port_key)  # not a full sort per port: hosts may have 1,000 vifs
         self._port_list = tuple(ordered)
         return port
 
-    def remove_port(self, name: str) -> None:
+    def remove_port(self, name: object) -> None:
         """Remove a port and forget what was learned on it."""
-        self.port(name)
-        del self.ports[name]
-        self._port_list = tuple(p for p in self._port_list if p.name != name)
-        self.table.flush_port(name)
+        port_name = self.port(name).name
+        del self.ports[port_name]
+        self._port_list = tuple(p for p in self._port_list if p.name != port_name)
+        self.table.flush_port(port_name)
 
-    def port(self, name: str) -> SwitchPort:
-        try:
-            return self.ports[name]
-        except KeyError:
+    def port(self, name: object) -> SwitchPort:
+        port = self.ports.get(name) if isinstance(name, str) else None
+        if port is None:
             known = ", ".join(sorted(self.ports, key=_port_order)) or "none"
-            raise TopologyError(f"switch {self.name} has no port {name!r} (ports: {known})") from None
+            raise TopologyError(f"switch {self.name} has no port {name!r} (ports: {known})")
+        return port
 
-    def set_flag(self, port: str, flag: str, value: bool) -> None:
-        if flag not in PORT_FLAGS:
+    def set_flag(self, port: object, flag: object, value: object) -> None:
+        if not isinstance(flag, str) or flag not in PORT_FLAGS:
             raise TopologyError(f"unknown port flag {flag!r}; known: {', '.join(PORT_FLAGS)}")
-        setattr(self.port(port), flag, bool(value))
+        target = self.port(port)
+        setattr(target, flag, checks.flag(value, f"{target.full_name}: {flag}"))
 
     # -- the decision -----------------------------------------------------------------------------
     def handle_frame(self, in_port: SwitchPort, frame: bytes, now: int) -> Decision:

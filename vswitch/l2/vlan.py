@@ -31,17 +31,17 @@ MAX_VID = 4094  # 0 means "no VLAN" (priority tag) and 4095 is reserved
 _PAD = bytes(MIN_FRAME_LEN)
 
 
-def check_vid(vid: int, what: str = "VLAN") -> int:
+def check_vid(vid: object, what: str = "VLAN") -> int:
     if isinstance(vid, bool) or not isinstance(vid, int) or not 1 <= vid <= MAX_VID:
         raise TopologyError(f"{what} {vid!r}: a VLAN ID is 1 to {MAX_VID}")
     return vid
 
 
-def protocol_tpid(name: str) -> int:
-    try:
-        return VLAN_PROTOCOLS[name]
-    except KeyError:
-        raise TopologyError(f"unknown VLAN protocol {name!r}: use 802.1Q or 802.1ad") from None
+def protocol_tpid(name: object) -> int:
+    tpid = VLAN_PROTOCOLS.get(name) if isinstance(name, str) else None
+    if tpid is None:
+        raise TopologyError(f"unknown VLAN protocol {name!r}: use 802.1Q or 802.1ad")
+    return tpid
 
 
 class PortVlans:
