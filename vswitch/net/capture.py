@@ -109,15 +109,18 @@ class CaptureSet:
         self._pcapng_ids: dict[str, int] = {}
         self._last = LastRecord(epoch_ns)
 
-    def _path(self, file_name: str) -> Path:
+    def _path(self, file_name: str | os.PathLike) -> Path:
         path = (self.out_dir / file_name).resolve()
         root = self.out_dir.resolve()
         if root != path.parent and root not in path.parents:
             raise CaptureError(f"capture file {file_name!r} would be written outside {self.out_dir}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CaptureError(f"cannot create the capture folder {path.parent}: {exc.strerror}") from None
         return path
 
-    def add_pcap(self, port: Port, file_name: str, direction: str = "both") -> Path:
+    def add_pcap(self, port: Port, file_name: str | os.PathLike, direction: str = "both") -> Path:
         """Capture ``port`` into a classic pcap ``out_dir/file_name``."""
         if direction not in DIRECTIONS:
             raise CaptureError(f"capture direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
@@ -126,7 +129,10 @@ class CaptureSet:
             raise CaptureError(f"two capture points write {path.name}: give each its own file")
         if self._last.epoch_ns != self.epoch_ns:
             self._last = LastRecord(self.epoch_ns)
-        tap = PcapTap(PcapWriter(path), self._last)
+        try:
+            tap = PcapTap(PcapWriter(path), self._last)
+        except OSError as exc:
+            raise CaptureError(f"cannot write capture file {path}: {exc.strerror}") from None
         self._writers.append(tap.writer)
         self.files.append(path)
         if direction in ("rx", "both"):
@@ -135,10 +141,15 @@ class CaptureSet:
             port.tx_taps.append(tap)
         return path
 
-    def enable_pcapng(self, file_name: str) -> Path:
+    def enable_pcapng(self, file_name: str | os.PathLike) -> Path:
         """Open the shared pcapng; points added with ``add_pcapng_point`` become its interfaces."""
         path = self._path(file_name)
-        self._pcapng = PcapNgWriter(path, comment="written by vswitch")
+        if path in self.files:
+            raise CaptureError(f"two capture points write {path.name}: give each its own file")
+        try:
+            self._pcapng = PcapNgWriter(path, comment="written by vswitch")
+        except OSError as exc:
+            raise CaptureError(f"cannot write capture file {path}: {exc.strerror}") from None
         self._writers.append(self._pcapng)
         self.files.append(path)
         return path
@@ -146,6 +157,8 @@ class CaptureSet:
     def add_pcapng_point(self, port: Port, direction: str = "both") -> None:
         if self._pcapng is None:
             raise CaptureError("call enable_pcapng() before adding pcapng points")
+        if direction not in DIRECTIONS:
+            raise CaptureError(f"capture direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
         interface_id = self._pcapng_ids.get(port.full_name)
         if interface_id is None:
             interface_id = self._pcapng.add_interface(port.full_name, f"{port.node.kind} port {port.full_name}")

@@ -20,9 +20,11 @@ RecursionError), and the order of events is the same.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Final, Iterable, Iterator
+from typing import Any, Callable, Final, Iterable, Iterator
 
+from ..core import checks
 from ..core.engine import Engine
+from ..core.errors import ScenarioError
 from ..core.frame import ETH_HEADER_LEN, MIN_FRAME_LEN, check_frame, pad, payload_len
 from ..core.reasons import DropReason, Verdict
 from ..core.trace import Trace, TraceEvent
@@ -64,10 +66,20 @@ class _Stream:
 
     __slots__ = ("items", "resolve", "ports")
 
-    def __init__(self, items: Iterator[StreamItem], resolve: Callable[[str], Port]) -> None:
-        self.items = items
+    def __init__(self, items: Iterator[Any], resolve: Callable[[str], Port]) -> None:
+        self.items = items  # of StreamItem, checked as each is pulled (a user's iterable)
         self.resolve = resolve
         self.ports: dict[str, Port] = {}  # interface name -> port, resolved once
+
+
+def _stream_item(item: object) -> StreamItem:
+    """A stream item that is not exactly ``(int, str, bytes)``: a bytes-like frame is made bytes; anything else
+    raises ``ScenarioError`` (``TopologyError`` for the interface name), in both builds."""
+    if not isinstance(item, tuple) or len(item) != 3:
+        raise ScenarioError(f"send_stream: an item is (time_ns, interface, frame), not {checks.describe(item)}")
+    time_ns, name, frame = item
+    return (checks.nanoseconds(time_ns, "send_stream: time_ns"), checks.text(name, "send_stream: interface"),
+            check_frame(frame))
 
 
 class Datapath:
@@ -86,12 +98,12 @@ class Datapath:
     def now(self) -> int:
         return self.engine.now
 
-    def run(self, until: int | None = None) -> int:
+    def run(self, until: object = None) -> int:
         """Run the engine up to virtual time ``until`` (everything pending, if None)."""
-        return self.engine.run(until)
+        return self.engine.run(checks.optional_nanoseconds(until, "run: until"))
 
-    def run_for(self, duration_ns: int) -> int:
-        return self.engine.run(self.engine.now + duration_ns)
+    def run_for(self, duration_ns: object) -> int:
+        return self.engine.run(self.engine.now + checks.nanoseconds(duration_ns, "run_for: duration_ns"))
 
     # -- starting frames ------------------------------------------------------------------------------
     def _schedule(self, action: Callable[[Port, int, bytes], None], port: Port, frame: bytes,
@@ -117,15 +129,21 @@ class Datapath:
 
     def _stream_pull(self, stream: _Stream) -> None:
         """Take the stream's next item, give it a frame id and schedule its transmission."""
-        item = next(stream.items, None)
-        if item is None:
+        raw = next(stream.items, None)
+        if raw is None:
             return
+        # A user's item: exactly (int, str, bytes) costs a few type comparisons (callgrind: +0.5% instructions per
+        # frame compiled, +2% pure); anything else is checked in full, so both builds refuse it alike.
+        if type(raw) is not tuple or len(raw) != 3:
+            raw = _stream_item(raw)
+        row: tuple = raw
+        if type(row[0]) is not int or type(row[1]) is not str or type(row[2]) is not bytes:
+            row = _stream_item(row)  # raises, or makes a bytearray frame bytes
+        item: StreamItem = row
         time_ns, name, frame = item
         port = stream.ports.get(name)
         if port is None:
             port = stream.ports[name] = stream.resolve(name)
-        if type(frame) is not bytes:
-            frame = check_frame(frame)
         frame_id = self._next_frame_id
         self._next_frame_id = frame_id + 1
         self.stats.injected += 1

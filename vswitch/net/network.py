@@ -6,22 +6,22 @@ opens captures; moving frames is ``Datapath``'s job (``datapath.py``).
 
 from __future__ import annotations
 
-import os
-from typing import Any, Iterable, Iterator
+from typing import Any, Final, Iterable, Iterator
 
-from ..core.errors import TopologyError, VSwitchError
+from ..core import checks
+from ..core.errors import CaptureError, ScenarioError, TopologyError, VSwitchError
 from ..core.frame import AnyFrame, check_frame
-from ..core.mac import MACAddress, MACAllocator, MACLike
+from ..core.mac import MACAddress, MACAllocator
 from ..core.trace import DEFAULT_TRACE_LIMIT
-from ..l2.fdb import DEFAULT_AGEING_NS, TablePolicy
+from ..l2.fdb import DEFAULT_AGEING_NS
 from ..l2.hypervisor import Hypervisor
 from ..l2.nic import NIC, VNIC, Delivery
 from ..l2.port import DEFAULT_QUEUE_FRAMES, Link, Port
 from ..l2.sriov import VFControls
 from ..l2.storm import DEFAULT_STORM_LIMIT
 from ..l2.switch import LearningSwitch
-from .capture import DEFAULT_EPOCH_NS, CaptureSet
-from .datapath import Datapath, NetworkStats, StreamItem
+from .capture import DEFAULT_EPOCH_NS, DIRECTIONS, CaptureSet
+from .datapath import Datapath, NetworkStats
 
 __all__ = ["Network", "NetworkStats"]
 
@@ -30,12 +30,18 @@ class Network(Datapath):
     """Switches, hosts and hypervisors joined by links, run on one virtual clock.
 
     ``record=False`` turns off the trace and NIC inboxes (counters and captures stay): for long runs.
+
+    The public methods take what a user may get wrong as ``object`` and check it (``core/checks.py``): a wrong
+    type or value is a ``TopologyError`` (building and changing the network), a ``ScenarioError`` (frames,
+    times) or a ``CaptureError``, in both builds, never mypyc's ``TypeError``.
     """
 
-    def __init__(self, *, record: bool = True, trace_limit: int = DEFAULT_TRACE_LIMIT,
-                 capture_dir: str | os.PathLike = ".", epoch_ns: int = DEFAULT_EPOCH_NS) -> None:
-        super().__init__(record=record, trace_limit=trace_limit)
-        self.captures = CaptureSet(capture_dir, epoch_ns)
+    def __init__(self, *, record: object = True, trace_limit: object = DEFAULT_TRACE_LIMIT,
+                 capture_dir: object = ".", epoch_ns: object = DEFAULT_EPOCH_NS) -> None:
+        super().__init__(record=checks.flag(record, "Network: record"),
+                         trace_limit=checks.integer(trace_limit, "Network: trace_limit"))
+        self.captures = CaptureSet(checks.path(capture_dir, "Network: capture_dir"),
+                                   checks.integer(epoch_ns, "Network: epoch_ns"))
         self.macs = MACAllocator()
         self.switches: dict[str, LearningSwitch] = {}
         self.hosts: dict[str, list[NIC]] = {}
@@ -45,71 +51,81 @@ class Network(Datapath):
         self.ports: dict[str, Port] = {}
 
     # -- building -------------------------------------------------------------------------------------
-    def _claim_name(self, name: str) -> None:
-        if not name or "." in name or any(c.isspace() for c in name):
-            raise TopologyError(f"invalid name {name!r}: use letters, digits, '-' or '_' (no dots or spaces)")
-        if name in self.switches or name in self.hosts or name in self.hypervisors or name in self.vnics:
+    def _claim_name(self, name: object, what: str = "name") -> str:
+        """``name`` if it may name a new device (or, with ``what="ifname"``, an interface of one)."""
+        if not isinstance(name, str) or not name or "." in name or any(c.isspace() for c in name):
+            raise TopologyError(f"invalid {what} {name!r}: use letters, digits, '-' or '_' (no dots or spaces)")
+        if what == "name" and (name in self.switches or name in self.hosts or name in self.hypervisors
+                               or name in self.vnics):
             raise TopologyError(f"the name {name!r} is already used")
+        return name
 
-    def register_port(self, port: Port) -> Port:
+    def register_port(self, port: object) -> Port:
         """Make a port added directly to a node reachable by name."""
-        self.ports[port.full_name] = port
-        return port
+        checked = checks.instance(port, Port, "register_port: port")
+        self.ports[checked.full_name] = checked
+        return checked
 
-    def add_switch(self, name: str, *, ports: int = 0, ageing_ns: int = DEFAULT_AGEING_NS,
-                   table_limit: int | None = None, table_policy: TablePolicy | str = "refuse",
-                   vlan_filtering: bool = False, vlan_protocol: str = "802.1Q",
-                   storm_limit: int = DEFAULT_STORM_LIMIT) -> LearningSwitch:
+    def add_switch(self, name: object, *, ports: object = 0, ageing_ns: object = DEFAULT_AGEING_NS,
+                   table_limit: object = None, table_policy: object = "refuse",
+                   vlan_filtering: object = False, vlan_protocol: object = "802.1Q",
+                   storm_limit: object = DEFAULT_STORM_LIMIT) -> LearningSwitch:
         """A learning switch with ``ports`` ports named p1..pN (more are added by ``connect``)."""
-        self._claim_name(name)
-        switch = LearningSwitch(name, ageing_ns=ageing_ns, table_limit=table_limit, table_policy=table_policy,
+        switch_name = self._claim_name(name)
+        count = checks.integer(ports, f"switch {switch_name}: ports")
+        switch = LearningSwitch(switch_name, ageing_ns=ageing_ns, table_limit=table_limit, table_policy=table_policy,
                                 vlan_filtering=vlan_filtering, vlan_protocol=vlan_protocol, storm_limit=storm_limit)
-        self.switches[name] = switch
-        for _ in range(ports):
+        self.switches[switch_name] = switch
+        for _ in range(count):
             self.register_port(switch.add_port())
         return switch
 
-    def add_host(self, name: str, mac: MACLike | None = None, *, ifname: str = "eth0") -> NIC:
+    def add_host(self, name: object, mac: object = None, *, ifname: object = "eth0") -> NIC:
         """A physical host with one NIC (call ``add_nic`` for more)."""
-        self._claim_name(name)
-        self.hosts[name] = []
-        return self.add_nic(name, mac, ifname=ifname)
+        host = self._claim_name(name)
+        self._claim_name(ifname, "ifname")
+        self.hosts[host] = []
+        return self.add_nic(host, mac, ifname=ifname)
 
-    def add_nic(self, host: str, mac: MACLike | None = None, *, ifname: str = "eth0") -> NIC:
-        nics = self.hosts.get(host)
-        if nics is None:
+    def add_nic(self, host: object, mac: object = None, *, ifname: object = "eth0") -> NIC:
+        if not isinstance(host, str) or host not in self.hosts:
             raise TopologyError(f"no host named {host!r}")
-        if any(n.ifname == ifname for n in nics):
-            raise TopologyError(f"host {host} already has a NIC {ifname}")
-        nic = NIC(host, self._mac(mac, f"{host}.{ifname}"), ifname)
+        nics = self.hosts[host]
+        interface = self._claim_name(ifname, "ifname")
+        if any(n.ifname == interface for n in nics):
+            raise TopologyError(f"host {host} already has a NIC {interface}")
+        nic = NIC(host, self._mac(mac, f"{host}.{interface}"), interface)
         nics.append(nic)
         self.register_port(nic.port)
         return nic
 
-    def add_hypervisor(self, name: str, mac: MACLike | None = None, *, backend: str = "adapter",
-                       mode: str = "bridge", mac_filter_size: int | None = None,
-                       vlan_filtering: bool = False) -> Hypervisor:
+    def add_hypervisor(self, name: object, mac: object = None, *, backend: object = "adapter",
+                       mode: object = "bridge", mac_filter_size: object = None,
+                       vlan_filtering: object = False) -> Hypervisor:
         """A hypervisor whose physical NIC (port ``<name>.uplink``) has the host's own MAC ``mac``."""
-        self._claim_name(name)
-        hypervisor = Hypervisor(name, self._mac(mac, name), backend=backend, mode=mode,
+        host = self._claim_name(name)
+        hypervisor = Hypervisor(host, self._mac(mac, host), backend=backend, mode=mode,
                                 mac_filter_size=mac_filter_size, vlan_filtering=vlan_filtering)
-        self.hypervisors[name] = hypervisor
+        self.hypervisors[host] = hypervisor
         self.register_port(hypervisor.uplink)
         self.register_port(hypervisor.host.port)
         if hypervisor.bridge is not None:
-            self.switches[name] = hypervisor.bridge
+            self.switches[host] = hypervisor.bridge
         return hypervisor
 
-    def add_vm(self, hypervisor: str, name: str, mac: MACLike | None = None, *, prefix: str = "qemu",
-               mode: str | None = None, ifname: str = "eth0", vf: VFControls | None = None) -> VNIC:
+    def add_vm(self, hypervisor: object, name: object, mac: object = None, *, prefix: object = "qemu",
+               mode: object = None, ifname: object = "eth0", vf: object = None) -> VNIC:
         """A guest on ``hypervisor`` with one vNIC; without ``mac`` one is allocated from ``prefix``; ``vf``: its
         SR-IOV controls (port VLAN, spoofchk, trust, state, max_tx_rate)."""
         host = self._hypervisor(hypervisor)
-        self._claim_name(name)
-        address = self.macs.allocate(prefix) if mac is None else self._mac(mac, f"{name}.{ifname}")
-        vnic = VNIC(name, address, ifname, vf=vf)
-        host.attach(vnic, mode)
-        self.vnics[name] = vnic
+        vm = self._claim_name(name)
+        interface = self._claim_name(ifname, "ifname")
+        controls = checks.optional_instance(vf, VFControls, f"VM {vm}: vf")
+        attach_mode = checks.optional_text(mode, f"VM {vm}: mode")
+        address = self.macs.allocate(prefix) if mac is None else self._mac(mac, f"{vm}.{interface}")
+        vnic = VNIC(vm, address, interface, vf=controls)
+        host.attach(vnic, attach_mode)
+        self.vnics[vm] = vnic
         self.register_port(vnic.port)
         self._register_vif(host, vnic)
         return vnic
@@ -120,7 +136,7 @@ class Network(Datapath):
         if vif is not None:
             self.register_port(vif)
 
-    def _mac(self, mac: MACLike | None, owner: str) -> MACAddress:
+    def _mac(self, mac: object, owner: str) -> MACAddress:
         if mac is None:
             return self.macs.allocate("02:00:00")
         try:
@@ -128,10 +144,11 @@ class Network(Datapath):
         except VSwitchError as exc:
             raise TopologyError(f"{owner}: {exc}") from None
 
-    def connect(self, a: str, b: str, *, latency_ns: int = 0, bandwidth_bps: int | None = None,
-                queue_frames: int = DEFAULT_QUEUE_FRAMES) -> Link:
+    def connect(self, a: object, b: object, *, latency_ns: object = 0, bandwidth_bps: object = None,
+                queue_frames: object = DEFAULT_QUEUE_FRAMES) -> Link:
         """Cable two ports. A switch name alone means its next free port; a host or hypervisor its NIC."""
-        port_a, port_b = self._cable_end(a), self._cable_end(b)
+        port_a = self._cable_end(checks.text(a, "connect: a (an interface or port name)"))
+        port_b = self._cable_end(checks.text(b, "connect: b (an interface or port name)"))
         link = Link(port_a, port_b, latency_ns=latency_ns, bandwidth_bps=bandwidth_bps, queue_frames=queue_frames)
         self.links.append(link)
         if isinstance(port_a.node, LearningSwitch) and isinstance(port_b.node, LearningSwitch):
@@ -151,8 +168,10 @@ class Network(Datapath):
         return self.port(name)
 
     # -- lookups --------------------------------------------------------------------------------------
-    def port(self, name: str) -> Port:
+    def port(self, name: object) -> Port:
         """Resolve ``h1``, ``h1.eth0``, ``vm1``, ``hv1`` (its uplink), ``hv1.host``, ``sw1.p3``."""
+        if not isinstance(name, str):
+            raise TopologyError(f"no interface or port named {name!r}: a name is a str, not {type(name).__name__}")
         port = self.ports.get(name)
         if port is not None:
             return port
@@ -167,26 +186,26 @@ class Network(Datapath):
             raise TopologyError(f"host {name} has several NICs: name one ({', '.join(n.full_name for n in nics)})")
         raise TopologyError(f"no interface or port named {name!r}")
 
-    def nic(self, name: str) -> NIC:
+    def nic(self, name: object) -> NIC:
         """The NIC or vNIC behind an interface name."""
         node = self.port(name).node
         if not isinstance(node, NIC):
             raise TopologyError(f"{name} is a {node.kind} port, not a NIC or vNIC")
         return node
 
-    def _hypervisor(self, name: str) -> Hypervisor:
-        try:
-            return self.hypervisors[name]
-        except KeyError:
-            raise TopologyError(f"no hypervisor named {name!r}") from None
+    def _hypervisor(self, name: object) -> Hypervisor:
+        hypervisor = self.hypervisors.get(name) if isinstance(name, str) else None
+        if hypervisor is None:
+            raise TopologyError(f"no hypervisor named {name!r}")
+        return hypervisor
 
-    def switch(self, name: str) -> LearningSwitch:
-        try:
-            return self.switches[name]
-        except KeyError:
-            raise TopologyError(f"no switch named {name!r}") from None
+    def switch(self, name: object) -> LearningSwitch:
+        switch = self.switches.get(name) if isinstance(name, str) else None
+        if switch is None:
+            raise TopologyError(f"no switch named {name!r}")
+        return switch
 
-    def link(self, a: str, b: str | None = None) -> Link:
+    def link(self, a: object, b: object = None) -> Link:
         """The link attached to port ``a`` (and ``b``, if given)."""
         port_a = self.port(a)
         for link in self.links:
@@ -198,23 +217,26 @@ class Network(Datapath):
         """Every user-visible port, sorted by name."""
         return (self.ports[name] for name in sorted(self.ports))
 
-    def deliveries(self, name: str) -> list[Delivery]:
+    def deliveries(self, name: object) -> list[Delivery]:
         return list(self.nic(name).inbox)
 
     # -- changes at run time ----------------------------------------------------------------------------
-    def set_link_state(self, link: Link, up: bool) -> None:
-        """Bring a cable down or up; a switch forgets what it learned on a port whose link went down."""
-        link.up = up
-        for port in link.ports:
-            port.carrier = up
+    def set_link_state(self, link: object, up: object) -> None:
+        """Bring a cable (``net.link("h1")``) down or up; a switch forgets what it learned on a port whose link
+        went down."""
+        cable = checks.instance(link, Link, "set_link_state: link (from net.link(...))")
+        state = checks.flag(up, "set_link_state: up")
+        cable.up = state
+        for port in cable.ports:
+            port.carrier = state
             if isinstance(port.node, LearningSwitch):
-                if up:
+                if state:
                     port.node.reopen(port.name)  # an err-disabled port comes back with its cable
                 else:
                     port.node.table.flush_port(port.name)
             self._adapter_link_changed(port)
-        if up:
-            for port in link.ports:
+        if state:
+            for port in cable.ports:
                 self.notify_link_up(port)
 
     def _adapter_link_changed(self, port: Port) -> None:
@@ -223,21 +245,22 @@ class Network(Datapath):
         if hypervisor is not None and hypervisor.adapter is not None and port is hypervisor.uplink:
             hypervisor.adapter.refresh()
 
-    def set_admin_state(self, name: str, up: bool) -> None:
+    def set_admin_state(self, name: object, up: object) -> None:
         """``ip link set NAME up|down``."""
         port = self.port(name)
-        was_up, port.up = port.up, up
+        state = checks.flag(up, f"set_admin_state {name}: up")
+        was_up, port.up = port.up, state
         self._adapter_link_changed(port)
-        if up and not was_up:
+        if state and not was_up:
             self.notify_link_up(port)
 
-    def set_rx_mode(self, name: str, *, promiscuous: bool | None = None, allmulti: bool | None = None
-                    ) -> list[str]:
+    def set_rx_mode(self, name: object, *, promiscuous: object = None, allmulti: object = None) -> list[str]:
         """Turn promiscuous / allmulti on or off on a NIC or vNIC; return the requests an untrusted VF refused."""
         nic = self.nic(name)
         vf = getattr(nic, "vf", None)
         refused = []
-        for mode, value in (("promiscuous", promiscuous), ("allmulti", allmulti)):
+        for mode, value in (("promiscuous", checks.optional_flag(promiscuous, f"set_rx_mode {name}: promiscuous")),
+                            ("allmulti", checks.optional_flag(allmulti, f"set_rx_mode {name}: allmulti"))):
             if value is None:
                 continue
             if vf is not None and not vf.grant(mode, value):
@@ -247,12 +270,19 @@ class Network(Datapath):
         self._refresh_adapter_of(nic)
         return refused
 
-    def set_vf(self, name: str, **changes) -> VNIC:
+    def set_vf(self, name: object, **changes: object) -> VNIC:
         """``ip link set DEV vf N ...`` on the VM ``name``: vlan (with qos, vlan_protocol), spoofchk, trust, state,
-        max_tx_rate_mbps. Unknown keys are a TypeError."""
-        vnic = self.vnics.get(name)
+        max_tx_rate_mbps. Unknown keys, and values of the wrong type, are a TopologyError."""
+        vnic = self.vnics.get(name) if isinstance(name, str) else None
         if vnic is None:
             raise TopologyError(f"no VM named {name!r}")
+        unknown = sorted(set(changes) - _VF_SETTINGS)
+        if unknown:
+            raise TopologyError(f"set_vf: unknown setting(s) {unknown}; known: {', '.join(sorted(_VF_SETTINGS))}")
+        if "spoofchk" in changes:
+            checks.flag(changes["spoofchk"], f"set_vf {name}: spoofchk")
+        if "trust" in changes:
+            checks.optional_flag(changes["trust"], f"set_vf {name}: trust")
         vf = vnic.vf
         hypervisor = self.hypervisors.get(vnic.hypervisor or "")
         if hypervisor is not None and hypervisor.bridge is not None and set(changes) - {"vlan"}:
@@ -269,8 +299,6 @@ class Network(Datapath):
         for key in ("spoofchk", "trust"):
             if key in changes:
                 setattr(vf, key, changes.pop(key))
-        if changes:
-            raise TypeError(f"set_vf: unknown setting(s) {sorted(changes)}")
         if vf.trust is False and (vnic.promiscuous or vnic.allmulti):  # the PF takes back what it no longer allows
             vnic.promiscuous = vnic.allmulti = False
         self._refresh_adapter_of(vnic)
@@ -295,8 +323,8 @@ class Network(Datapath):
         if stack is not None:
             self.send_from_stack(port, stack.link_up(self.now))
 
-    def detach_vm(self, name: str) -> VNIC:
-        vnic = self.vnics.get(name)
+    def detach_vm(self, name: object) -> VNIC:
+        vnic = self.vnics.get(name) if isinstance(name, str) else None
         if vnic is None or vnic.hypervisor is None:
             raise TopologyError(f"no attached VM named {name!r}")
         host = self.hypervisors[vnic.hypervisor]
@@ -306,37 +334,45 @@ class Network(Datapath):
             self.ports.pop(vif.full_name, None)
         return vnic
 
-    def attach_vm(self, name: str, hypervisor: str, *, mode: str | None = None, link_up: bool = True) -> VNIC:
+    def attach_vm(self, name: object, hypervisor: object, *, mode: object = None, link_up: object = True) -> VNIC:
         """Plug a detached VM into ``hypervisor``; ``link_up=False`` for a live migration (the guest sees no change)."""
-        vnic = self.vnics.get(name)
+        vnic = self.vnics.get(name) if isinstance(name, str) else None
         if vnic is None:
             raise TopologyError(f"no VM named {name!r}")
         if vnic.hypervisor is not None:
             raise TopologyError(f"VM {name} is still attached to {vnic.hypervisor}: detach it first")
         host = self._hypervisor(hypervisor)
-        host.attach(vnic, mode)
+        attach_mode = checks.optional_text(mode, f"attach_vm {name}: mode")
+        announce = checks.flag(link_up, f"attach_vm {name}: link_up")
+        host.attach(vnic, attach_mode)
         self._register_vif(host, vnic)
-        if link_up:
+        if announce:
             self.notify_link_up(vnic.port)
         return vnic
 
     # -- traffic --------------------------------------------------------------------------------------
-    def send(self, name: str, frame: AnyFrame, *, at: int | None = None) -> int:
+    def send(self, name: object, frame: AnyFrame, *, at: object = None) -> int:
         """Have the NIC or vNIC ``name`` transmit ``frame`` at ``at`` (default: now); return the frame id."""
         port = self.nic(name).port
-        return self._schedule(self._transmit_from_nic, port, check_frame(frame), at)
+        return self._schedule(self._transmit_from_nic, port, check_frame(frame),
+                              checks.optional_nanoseconds(at, "send: at"))
 
-    def inject(self, name: str, frame: AnyFrame, *, at: int | None = None) -> int:
+    def inject(self, name: object, frame: AnyFrame, *, at: object = None) -> int:
         """Make ``frame`` arrive at port ``name`` from its cable, untouched (no padding): for replays."""
-        return self._schedule(self._arrive, self.port(name), check_frame(frame), at)
+        return self._schedule(self._arrive, self.port(name), check_frame(frame),
+                              checks.optional_nanoseconds(at, "inject: at"))
 
-    def send_stream(self, items: Iterable[StreamItem]) -> None:
+    def send_stream(self, items: object) -> None:
         """Transmit a lazy stream of ``(time_ns, interface, frame)`` items, in time order.
 
         Items are pulled one at a time, as the previous one is sent, so a stream of any length runs in flat
         memory; each gets a frame id when pulled. Same-time items go out in order, as ``send(name, frame,
-        at=time_ns)`` for each would have them. An unknown interface raises when its item is pulled.
+        at=time_ns)`` for each would have them. An unknown interface or a malformed item raises when the item is
+        pulled (``ScenarioError``, or ``TopologyError`` for the name).
         """
+        if not isinstance(items, Iterable):
+            raise ScenarioError(f"send_stream: items must be an iterable of (time_ns, interface, frame), "
+                                f"not {checks.describe(items)}")
         self._start_stream(iter(items), lambda name: self.nic(name).port)
 
     def close(self) -> None:
@@ -350,17 +386,41 @@ class Network(Datapath):
         self.close()
 
     # -- captures ---------------------------------------------------------------------------------------
-    def capture(self, name: str, file_name: str, direction: str = "both") -> str:
+    def capture(self, name: object, file_name: object, direction: object = "both") -> str:
         """Write what crosses ``name`` to the classic pcap ``file_name`` (and to the pcapng if enabled)."""
         port = self.port(name)
-        path = self.captures.add_pcap(port, file_name, direction)
+        where = _capture_direction(direction, f"capture {name}")
+        path = self.captures.add_pcap(port, checks.path(file_name, f"capture {name}: file_name",
+                                                        error=CaptureError), where)
         if self.captures.has_pcapng:
+            self.captures.add_pcapng_point(port, where)
+        return str(path)
+
+    def capture_pcapng(self, file_name: object, points: object = ()) -> str:
+        """Open the shared pcapng; ``points`` are (interface, direction) added to it alone."""
+        if not isinstance(points, Iterable):
+            raise CaptureError(f"capture_pcapng: points must be (interface, direction) pairs, "
+                               f"not {checks.describe(points)}")
+        pairs = [_capture_point(point) for point in points]
+        ports = [(self.port(name), direction) for name, direction in pairs]
+        path = self.captures.enable_pcapng(checks.path(file_name, "capture_pcapng: file_name", error=CaptureError))
+        for port, direction in ports:
             self.captures.add_pcapng_point(port, direction)
         return str(path)
 
-    def capture_pcapng(self, file_name: str, points: Iterable[tuple[str, str]] = ()) -> str:
-        """Open the shared pcapng; ``points`` are (interface, direction) added to it alone."""
-        path = self.captures.enable_pcapng(file_name)
-        for name, direction in points:
-            self.captures.add_pcapng_point(self.port(name), direction)
-        return str(path)
+
+_VF_SETTINGS: Final = frozenset(("vlan", "qos", "vlan_protocol", "spoofchk", "trust", "state", "max_tx_rate_mbps"))
+
+
+def _capture_direction(direction: object, what: str) -> str:
+    return checks.choice(direction, DIRECTIONS, f"{what}: direction", error=CaptureError)
+
+
+def _capture_point(point: object) -> tuple[str, str]:
+    """An ``(interface, direction)`` pair of ``capture_pcapng``'s points."""
+    if not isinstance(point, tuple) or len(point) != 2:
+        raise CaptureError(f"capture_pcapng: each point is an (interface, direction) pair, "
+                           f"not {checks.describe(point)}")
+    name, direction = point
+    return checks.text(name, "capture_pcapng: a point's interface"), _capture_direction(direction, "capture_pcapng")
+
