@@ -15,7 +15,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from vswitch import cli
+from vswitch import ScenarioError, cli
 from vswitch.bench import runner as bench
 from vswitch.bench import workload
 from vswitch.bench.measure import interpreter
@@ -90,7 +90,7 @@ def test_destination_covers_every_ordered_pair_once_per_cycle():
 
 
 def test_unknown_workload_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="unknown workload 'lan9'"):
+    with pytest.raises(ScenarioError, match="unknown workload 'lan9'"):
         run_bench("lan9", 10, tmp_path)
 
 

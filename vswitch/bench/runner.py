@@ -34,7 +34,8 @@ from typing import Sequence
 
 from tabulate import tabulate
 
-from ..core.errors import TopologyError, VSwitchError
+from ..core import checks
+from ..core.errors import ScenarioError, TopologyError, VSwitchError
 from ..net.network import Network
 from ..topology.build import build_network
 from ..topology.loader import load_topology
@@ -124,23 +125,30 @@ def run_network(workload: str, net: Network, endpoints: Sequence[Endpoint], fram
                        [str(p) for p in net.captures.files], interpreter())
 
 
-def run_bench(workload: str, frames: int, out_dir: str | os.PathLike,
-              topology: str | os.PathLike | None = None) -> BenchResult:
+def run_bench(workload: object, frames: object, out_dir: object, topology: object = None) -> BenchResult:
     """Run one workload in this process, writing its captures under ``out_dir``.
 
-    ``workload`` is a standard one, or with ``topology`` the name to report for that file's network.
+    ``workload`` is a standard one, or with ``topology`` the name to report for that file's network. A workload
+    that does not exist, or a count of frames that is not a positive int, is a ``ScenarioError``.
     """
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    if topology is None:
-        if workload == "naive":
+    name = checks.text(workload, "run_bench: workload", error=ScenarioError)
+    if topology is None and name not in WORKLOADS:
+        raise ScenarioError(f"unknown workload {name!r}: choose one of {', '.join(WORKLOADS)}")
+    count = checks.integer(frames, "run_bench: frames", minimum=1, error=ScenarioError)
+    folder = checks.path(out_dir, "run_bench: out_dir", error=ScenarioError)
+    file = checks.path(topology, "run_bench: topology") if topology is not None else None
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError(f"run_bench: cannot create {folder}: {exc.strerror}") from None
+    if file is None:
+        if name == "naive":
             from .naive import run_naive
 
-            return run_naive(frames, out_dir)
-        if workload not in TOPOLOGY_WORKLOADS:
-            raise ValueError(f"unknown workload {workload!r}: choose one of {', '.join(WORKLOADS)}")
-        topology = workload_file(workload)
-    net, endpoints, _ = build_topology(topology, out_dir)
-    return run_network(workload, net, endpoints, frames)
+            return run_naive(count, folder)
+        file = workload_file(name)
+    net, endpoints, _ = build_topology(file, folder)
+    return run_network(name, net, endpoints, count)
 
 
 # -- the command -------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
 
+from ..core.errors import TopologyError
 from ..core.mac import mac_str
 
 DEFAULT_TIMEOUT_NS = 30 * 10**9  # base_reachable_time
@@ -60,8 +61,9 @@ class ArpCache:
 
     def __init__(self, timeout_ns: int = DEFAULT_TIMEOUT_NS, *, retries: int = DEFAULT_RETRIES,
                  retry_ns: int = DEFAULT_RETRY_NS, queue_limit: int = DEFAULT_QUEUE_LIMIT) -> None:
-        if timeout_ns <= 0 or retries < 1 or retry_ns <= 0 or queue_limit < 1:
-            raise ValueError("ARP timeout, retries, retry interval and queue limit must be positive")
+        values = (timeout_ns, retries, retry_ns, queue_limit)
+        if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+            raise TopologyError("ARP timeout, retries, retry interval and queue limit must be positive")
         self.timeout_ns = timeout_ns
         self.retries = retries
         self.retry_ns = retry_ns

@@ -18,6 +18,9 @@ from fractions import Fraction
 from ipaddress import IPv4Address
 from typing import Any, Optional
 
+from ..core import checks
+from ..core.errors import AddressError, ScenarioError
+
 DEFAULT_PING_TIMEOUT_NS = 10**9
 
 
@@ -38,6 +41,27 @@ class Session:
     errors: int = 0  # probes dropped by the sender's stack (ARP resolution failed)
 
     kind = "session"
+
+    def __post_init__(self) -> None:
+        """Check the fields a caller gives: a wrong type or value is a ScenarioError (an AddressError for
+        ``dst_ip``, which may also be written as text)."""
+        for what in ("name", "source", "target"):
+            checks.text(getattr(self, what), f"{self.kind} session: {what}", error=ScenarioError)
+        if isinstance(self.dst_ip, str):
+            try:
+                self.dst_ip = IPv4Address(self.dst_ip)
+            except ValueError:
+                raise AddressError(f"{self.kind} session {self.name}: invalid IPv4 address {self.dst_ip!r} "
+                                   "(e.g. 192.0.2.20)") from None
+        if not isinstance(self.dst_ip, IPv4Address):
+            raise AddressError(f"{self.kind} session {self.name}: dst_ip must be an IPv4Address, "
+                               f"not {checks.describe(self.dst_ip)}")
+        self._check_ints(count=None, timeout_ns=None)
+
+    def _check_ints(self, **maxima: int | None) -> None:
+        for what, maximum in maxima.items():
+            checks.integer(getattr(self, what), f"{self.kind} session {self.name}: {what}", maximum=maximum,
+                           error=ScenarioError)
 
     def record_sent(self, seq: int, now: int) -> None:
         self.sent[seq] = now
@@ -118,6 +142,10 @@ class PingSession(Session):
     interval_ns: int = 10**9
     kind = "ping"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_ints(ident=0xFFFF, size=None, interval_ns=None)
+
 
 @dataclass
 class ArpingSession(Session):
@@ -126,6 +154,10 @@ class ArpingSession(Session):
     interval_ns: int = 10**9
     target_mac: Optional[bytes] = None
     kind = "arping"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_ints(interval_ns=None)
 
     def record_reply(self, mac: bytes, now: int) -> bool:
         """A reply from the target: it answers the oldest unanswered probe (arping counts every reply)."""
@@ -147,6 +179,10 @@ class UdpSession(Session):
     size: int = 0
     bytes_sent: int = 0
     kind = "udp"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_ints(sport=0xFFFF, dport=0xFFFF, size=None)
 
     def summary(self) -> dict[str, Any]:
         row = super().summary()

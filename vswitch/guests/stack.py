@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections import Counter
 from ipaddress import IPv4Address, IPv4Interface
 
+from ..core import checks
+from ..core.errors import AddressError, ScenarioError
 from ..core.mac import BROADCAST_BYTES, MACAddress, MACLike
 from .arp import DEFAULT_TIMEOUT_NS, ArpCache
 from .inet import ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP, checksum, set_ip_checksum, udp_checksum, \
@@ -49,13 +51,14 @@ class GuestStack:
 
     def __init__(self, name: str, mac: MACLike, interface: IPv4Interface | str, *,
                  arp_timeout_ns: int = DEFAULT_TIMEOUT_NS, arp_notify: bool = True, ttl: int = 64) -> None:
-        self.name = name
+        """A wrong type or value is a ``TopologyError`` (an ``AddressError`` for ``mac`` and ``interface``)."""
+        self.name = checks.text(name, "GuestStack: name")
         self.mac = MACAddress(mac)
-        self.interface = IPv4Interface(interface)
+        self.interface = _interface(interface, self.name)
         self.ip = self.interface.ip
-        self.arp = ArpCache(arp_timeout_ns)
-        self.arp_notify = arp_notify
-        self.ttl = ttl
+        self.arp = ArpCache(checks.integer(arp_timeout_ns, f"guest {name}: arp_timeout_ns", minimum=1))
+        self.arp_notify = checks.flag(arp_notify, f"guest {name}: arp_notify")
+        self.ttl = checks.integer(ttl, f"guest {name}: ttl", minimum=1, maximum=255)
         self.counters: Counter[str] = Counter()
         self.udp_received: Counter[tuple[str, int]] = Counter()  # (source address, destination port) -> datagrams
         self.pings: dict[int, PingSession] = {}  # ICMP identifier -> session
@@ -139,6 +142,7 @@ class GuestStack:
 
     def ping_send(self, session: PingSession, seq: int, now: int, template: bytes | None = None) -> Output:
         """Echo request ``seq`` of ``session`` (built from the session's template, patched)."""
+        _check_session(session, PingSession, "ping_send")
         if template is None:
             template = self.ping_template(session)
         frame = bytearray(template)
@@ -159,6 +163,7 @@ class GuestStack:
 
     def arping_send(self, session: ArpingSession, seq: int, now: int) -> Output:
         """ARP request ``seq`` for the session's target: broadcast until a reply names the target's MAC."""
+        _check_session(session, ArpingSession, "arping_send")
         target = session.dst_ip.packed
         dst = session.target_mac or BROADCAST_BYTES
         frame = dst + self._arp_request[6:32] + dst + target
@@ -173,6 +178,7 @@ class GuestStack:
 
     def udp_send(self, session: UdpSession, seq: int, now: int, template: bytes) -> Output:
         """Datagram ``seq`` of ``session``: the template with a fresh IP id and the sequence number in its data."""
+        _check_session(session, UdpSession, "udp_send")
         frame = bytearray(template)
         frame[18:20] = self._next_ip_id()
         set_ip_checksum(frame)
@@ -324,3 +330,22 @@ class GuestStack:
         reply[36:38] = b"\0\0"
         reply[36:38] = checksum(reply[34:]).to_bytes(2, "big")
         return self.send_ip(reply, now)
+
+
+def _interface(value: object, name: str) -> IPv4Interface:
+    """A stack's address and prefix: an ``IPv4Interface`` or its text (``192.0.2.10/24``)."""
+    if isinstance(value, IPv4Interface):
+        return value
+    if isinstance(value, str):
+        try:
+            return IPv4Interface(value)
+        except ValueError as exc:
+            raise AddressError(f"guest {name}: invalid IPv4 interface {value!r}: {exc} (e.g. 192.0.2.10/24)") from None
+    raise AddressError(f"guest {name}: interface must be an IPv4 address with its prefix, e.g. '192.0.2.10/24', "
+                       f"not {checks.describe(value)}")
+
+
+def _check_session(session: object, kind: type, what: str) -> None:
+    """The sessions an application call takes (an isinstance per probe: cheap next to building the frame)."""
+    if not isinstance(session, kind):
+        raise ScenarioError(f"{what} takes a {kind.__name__}, not {checks.describe(session)}")

@@ -9,14 +9,13 @@ event armed at the stack's ``next_deadline()`` (ARP retransmissions), and runs a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
+from ..core import checks
 from ..core.errors import TopologyError
 from ..l2.nic import NIC
+from ..net.network import Network
 from .stack import GuestStack, Output
-
-if TYPE_CHECKING:
-    from ..net.network import Network
 
 
 class StackDriver:
@@ -78,6 +77,8 @@ class StackDriver:
 
 def attach_stack(net: "Network", name: str, guest: GuestStack) -> StackDriver:
     """Give the NIC or vNIC ``name`` the stack ``guest``; its MAC must be the NIC's."""
+    checks.instance(net, Network, "attach_stack: net")
+    checks.instance(guest, GuestStack, "attach_stack: guest")
     nic = net.nic(name)
     if guest.mac != nic.mac:
         raise TopologyError(f"{nic.full_name}: the stack's MAC {guest.mac} is not the NIC's {nic.mac}")

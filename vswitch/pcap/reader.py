@@ -62,7 +62,11 @@ class ReadStop:
 class CaptureReader:
     """A pcap or pcapng file opened for streaming; close it (or use ``with``) when done."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: object) -> None:
+        """``path``: a str or ``os.PathLike``."""
+        if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+            raise CaptureFileError(f"a capture file's path is a str or pathlib.Path, not {type(path).__name__} "
+                                   f"{path!r}")
         self.path = os.fspath(path)
         try:
             self._file: BinaryIO = open(self.path, "rb")

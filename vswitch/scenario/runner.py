@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..core import checks
 from ..core.errors import ScenarioError, VSwitchError
 from ..guests.traffic import action_frame
 from ..l2.switch import LearningSwitch
@@ -22,6 +23,8 @@ class ScenarioRunner(ScenarioContext):
     """Schedules the actions of ``spec`` on ``net``; ``run()`` plays them and evaluates the checks."""
 
     def __init__(self, spec: TopologySpec, net: Network) -> None:
+        checks.instance(spec, TopologySpec, "ScenarioRunner: spec (from load_topology)", error=ScenarioError)
+        checks.instance(net, Network, "ScenarioRunner: net (from build_network)", error=ScenarioError)
         super().__init__(spec, net)
         for action in spec.scenario:
             self._check_action(action)
@@ -33,6 +36,9 @@ class ScenarioRunner(ScenarioContext):
 
     def run(self, until_ns: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
         """Run to ``until_ns`` (or the spec's ``until``, or until nothing is pending), then check."""
+        checks.optional_nanoseconds(until_ns, "run: until_ns")
+        if progress is not None and not callable(progress):
+            raise ScenarioError(f"run: progress must be a function (now, end), not {checks.describe(progress)}")
         until = until_ns if until_ns is not None else self.spec.until_ns
         engine = self.net.engine
         last_action = max((a.at_ns for a in self.spec.scenario), default=0)

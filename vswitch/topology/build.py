@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..core import checks
 from ..core.errors import TopologyError, VSwitchError
 from ..guests.stack import GuestStack
 from ..guests.stackdriver import attach_stack
@@ -21,6 +22,11 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
 
     Errors name the spec's place in its file (``lab.yaml:12:5: links[2]: ...``).
     """
+    checks.instance(spec, TopologySpec, "build_network: spec (from load_topology)")
+    if capture_dir is not None:
+        checks.path(capture_dir, "build_network: capture_dir")
+    checks.flag(record, "build_network: record")
+    checks.flag(pcapng, "build_network: pcapng")
     epoch = spec.epoch_ns if spec.epoch_ns is not None else DEFAULT_EPOCH_NS
     net = Network(record=record, capture_dir=capture_dir or ".", epoch_ns=epoch)
     where = Where(spec.source)

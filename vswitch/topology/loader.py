@@ -10,6 +10,8 @@ import difflib
 import os
 from pathlib import Path
 
+from ..core import checks
+from ..core.errors import TopologyError
 from ..core.units import parse_duration, parse_rate
 from ..l2.adapter import MODES
 from ..l2.fdb import DEFAULT_AGEING_NS
@@ -35,12 +37,21 @@ DIRECTIONS = ("rx", "tx", "both")
 
 
 def load_topology(path: str | os.PathLike, limits: Limits | None = None) -> TopologySpec:
-    """Load and check a topology file; raise ``TopologyFileError`` listing every problem found."""
-    return read_topology(load_file(path, limits))
+    """Load and check a topology file; raise ``TopologyFileError`` listing every problem found (and
+    ``TopologyError`` for a ``path`` or ``limits`` of the wrong type)."""
+    return read_topology(load_file(checks.path(path, "load_topology: path"), _limits(limits, "load_topology")))
 
 
-def load_topology_text(text: str, filename: str = "<string>", limits: Limits | None = None) -> TopologySpec:
-    return read_topology(load_text(text, filename, limits))
+def load_topology_text(text: str | bytes, filename: str = "<string>", limits: Limits | None = None) -> TopologySpec:
+    """``load_topology`` for YAML in a ``str`` (or UTF-8 ``bytes``); ``filename`` is only used in messages."""
+    if not isinstance(text, (str, bytes)):
+        raise TopologyError(f"load_topology_text: text must be a str (or UTF-8 bytes), not {checks.describe(text)}")
+    name = checks.text(filename, "load_topology_text: filename")
+    return read_topology(load_text(text, name, _limits(limits, "load_topology_text")))
+
+
+def _limits(limits: object, what: str) -> Limits | None:
+    return checks.optional_instance(limits, Limits, f"{what}: limits")
 
 
 # -- sections -----------------------------------------------------------------------------------------
