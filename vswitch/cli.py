@@ -7,6 +7,7 @@ stderr without a traceback). An internal error is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Callable, Sequence
 from . import __version__
 from .buildinfo import build_kind, stale_warning
 from .core.errors import VSwitchError
+from .core.reasons import Verdict
+from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
 from .scenario.report import as_json, render
 from .scenario.runner import ScenarioRunner
@@ -25,6 +28,7 @@ from .topology.loader import load_topology
 from .topology.spec import TopologySpec
 
 EXAMPLE = "topologies/two-vms-one-adapter.yaml"
+EXPLAINED_FRAMES = 100  # explain shows at most this many frames of one name
 
 
 def _load(path: str, args: argparse.Namespace) -> TopologySpec:
@@ -81,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
     until = _until(args)
     out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
-    net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng)
+    net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
     progress = _Progress(sys.stdout.isatty() and not args.quiet)
     try:
         result = ScenarioRunner(spec, net).run(until, progress=progress)
@@ -103,7 +107,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             spec = _load(path, args)
-            build_network(spec).close()  # catches what only building finds (ports in use...)
+            build_network(spec, record=False).close()  # catches what only building finds (ports in use...)
             print(f"{path}: ok ({len(spec.switches)} switches, {len(spec.hosts)} hosts, "
                   f"{len(spec.hypervisors)} hypervisors, {sum(len(h.vms) for h in spec.hypervisors)} VMs, "
                   f"{len(spec.scenario)} actions, {len(spec.expectations)} expectations)")
@@ -121,8 +125,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
-    net = build_network(spec)
-    result = ScenarioRunner(spec, net).run(_until(args))
+    net = build_network(spec, record=False)
+    runner = ScenarioRunner(spec, net)
+    recorder = HopRecorder(EXPLAINED_FRAMES)
+    if args.frame.isdigit():
+        net.watch_frame(int(args.frame), (recorder,))
+    else:
+        runner.watchers[args.frame] = runner.watchers.get(args.frame, ()) + (recorder,)
+    result = runner.run(_until(args))
     ids = result.frames.get(args.frame)
     if ids is None and args.frame.isdigit():
         ids = [int(args.frame)]
@@ -130,13 +140,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
         names = ", ".join(sorted(result.frames)) or "none"
         raise VSwitchError(f"no frame named {args.frame!r} in {args.file} (named frames: {names}; "
                            "or give a frame number)")
-    for frame_id in ids:
+    for frame_id in itertools.islice(ids, EXPLAINED_FRAMES):
+        hops = recorder.hops.get(frame_id, [])
         print(f"frame {frame_id} ({args.frame})")
-        print(net.trace.explain(frame_id))
-        delivered = net.trace.delivered_to(frame_id)
-        drops = net.trace.drops(frame_id)
+        print(explain_hops(hops) if hops else f"frame {frame_id}: no trace (not sent before the run ended)")
+        delivered = [e.port for e in hops if e.outcome is Verdict.DELIVERED]
+        drops = [e for e in hops if e.is_drop]
         print(f"=> delivered to {', '.join(delivered) or 'nobody'}; "
               f"{len(drops)} cop{'y' if len(drops) == 1 else 'ies'} dropped\n")
+    if len(ids) > EXPLAINED_FRAMES:
+        print(f"... and {len(ids) - EXPLAINED_FRAMES:,} more frames named {args.frame} (the first "
+              f"{EXPLAINED_FRAMES} are shown)")
     return 0
 
 

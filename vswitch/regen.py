@@ -39,7 +39,7 @@ def regenerate(path: Path, out_root: Path) -> tuple[str, Path, int, int, int]:
         out_dir.unlink()
     elif out_dir.exists():
         shutil.rmtree(out_dir)  # stale captures of a renamed point must not linger
-    net = build_network(spec, capture_dir=out_dir)
+    net = build_network(spec, capture_dir=out_dir, record=False)
     try:
         result = ScenarioRunner(spec, net).run()
     finally:

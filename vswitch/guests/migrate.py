@@ -67,7 +67,7 @@ class MigrationResult:
     announce: str
     detached_ns: int
     attached_ns: int = 0
-    ids: list[int] = field(default_factory=list)  # the announcement frames
+    ids: Any = field(default_factory=list)  # the announcement frames: a list, or a scenario's FrameIds
 
     def summary(self) -> dict[str, Any]:
         return {"vm": self.vm, "from": self.source, "to": self.target, "detached": format_duration(self.detached_ns),

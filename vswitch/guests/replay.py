@@ -31,7 +31,7 @@ class ReplayResult:
     target: str  # interface name
     how: str  # "into" (arrives at the port) or "from" (the NIC transmits)
     frames: int = 0
-    ids: list[int] = field(default_factory=list)
+    ids: Any = field(default_factory=list)  # frame ids: a list, or a scenario's FrameIds (its name's watchers)
     stop: Optional[ReadStop] = None
     ended_by_run: bool = False  # the run ended before the file did
     cut: int = 0

@@ -7,6 +7,7 @@ when ``allmulti`` is on and everything when ``promiscuous`` is on. Frames it tak
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Final, NamedTuple
 
 from ..core.frame import DEFAULT_MTU
@@ -48,7 +49,7 @@ class NIC:
         self.promiscuous = False
         self.takes_all_unicast = False  # a passthru vNIC: macvlan hands it every unicast as PACKET_HOST
         self.allmulti = False
-        self.inbox: list[Delivery] = []
+        self.inbox: deque[Delivery] = deque()  # a network with an inbox_limit keeps the last that many
         self.stack: Any = None  # a guest stack's driver (stackdriver.py): the datapath hands it what is delivered
 
     @property

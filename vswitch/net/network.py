@@ -7,12 +7,13 @@ opens captures; moving frames is ``Datapath``'s job (``datapath.py``).
 from __future__ import annotations
 
 import os
+from collections import deque
 from typing import Any, Iterable, Iterator
 
 from ..core.errors import TopologyError, VSwitchError
 from ..core.frame import AnyFrame, check_frame
 from ..core.mac import MACAddress, MACAllocator, MACLike
-from ..core.trace import DEFAULT_TRACE_LIMIT
+from ..core.trace import DEFAULT_TRACE_LIMIT, FrameObserver
 from ..l2.fdb import DEFAULT_AGEING_NS, TablePolicy
 from ..l2.hypervisor import Hypervisor
 from ..l2.nic import NIC, VNIC, Delivery
@@ -29,12 +30,19 @@ __all__ = ["Network", "NetworkStats"]
 class Network(Datapath):
     """Switches, hosts and hypervisors joined by links, run on one virtual clock.
 
-    ``record=False`` turns off the trace and NIC inboxes (counters and captures stay): for long runs.
+    By default the network records, for tests and small runs: ``trace`` holds every hop (up to ``trace_limit``
+    events; past that it says it is incomplete) and each NIC's ``inbox`` every frame it accepted (the last
+    ``inbox_limit`` frames, if given). ``record=False`` keeps neither (counters, captures and watched frames
+    stay), so memory does not grow with the frames: for long runs.
     """
 
     def __init__(self, *, record: bool = True, trace_limit: int = DEFAULT_TRACE_LIMIT,
-                 capture_dir: str | os.PathLike = ".", epoch_ns: int = DEFAULT_EPOCH_NS) -> None:
-        super().__init__(record=record, trace_limit=trace_limit)
+                 inbox_limit: int | None = None, capture_dir: str | os.PathLike = ".",
+                 epoch_ns: int = DEFAULT_EPOCH_NS) -> None:
+        if inbox_limit is not None and (isinstance(inbox_limit, bool) or not isinstance(inbox_limit, int)
+                                        or inbox_limit < 0):
+            raise TopologyError(f"inbox_limit must be an integer >= 0 or None, got {inbox_limit!r}")
+        super().__init__(record=record, trace_limit=trace_limit, inbox_limit=inbox_limit)
         self.captures = CaptureSet(capture_dir, epoch_ns)
         self.macs = MACAllocator()
         self.switches: dict[str, LearningSwitch] = {}
@@ -54,6 +62,8 @@ class Network(Datapath):
     def register_port(self, port: Port) -> Port:
         """Make a port added directly to a node reachable by name."""
         self.ports[port.full_name] = port
+        if self.inbox_limit is not None and isinstance(port.node, NIC):
+            port.node.inbox = deque(port.node.inbox, maxlen=self.inbox_limit)
         return port
 
     def add_switch(self, name: str, *, ports: int = 0, ageing_ns: int = DEFAULT_AGEING_NS,
@@ -325,6 +335,22 @@ class Network(Datapath):
         """Have the NIC or vNIC ``name`` transmit ``frame`` at ``at`` (default: now); return the frame id."""
         port = self.nic(name).port
         return self._schedule(self._transmit_from_nic, port, check_frame(frame), at)
+
+    def send_series(self, name: str, frame: AnyFrame, count: int, *, interval_ns: int = 0,
+                    observers: tuple[FrameObserver, ...] = ()) -> range:
+        """Have ``name`` transmit ``frame`` ``count`` times, ``interval_ns`` apart from now; return the frame ids.
+
+        The same frames, ids and order as ``count`` calls of ``send(name, frame, at=now + i * interval_ns)``, but
+        generated one at a time: a series of any length costs the memory of one frame. ``observers`` are shown
+        the hops of each frame (``watch_frame``)."""
+        port = self.nic(name).port
+        frame = check_frame(frame)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise TopologyError(f"count must be an integer >= 0, got {count!r}")
+        if isinstance(interval_ns, bool) or not isinstance(interval_ns, int) or interval_ns < 0:
+            raise TopologyError(f"interval_ns must be an integer >= 0, got {interval_ns!r}")
+        first = self._send_series(port, frame, count, interval_ns, tuple(observers))
+        return range(first, first + count)
 
     def inject(self, name: str, frame: AnyFrame, *, at: int | None = None) -> int:
         """Make ``frame`` arrive at port ``name`` from its cable, untouched (no padding): for replays."""

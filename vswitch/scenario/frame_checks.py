@@ -1,58 +1,122 @@
 """The expectations on frames, MAC tables and counters: ``delivered``, ``not_delivered``, ``dropped``, ``table``,
 ``table_size`` and ``counter``. Each takes the run's context and the expectation's arguments and returns
 ``(description, passed, actual)``.
+
+The frame expectations are evaluated online, so that their verdicts stay exact at any number of frames: before
+the run, ``watch_named_frames`` gives every frame name an expectation mentions one ``FrameOutcomes`` observer,
+which the trace shows each of that name's frames until its last copy ends (``core/trace.py``). The observer keeps
+a frame's receivers only while it is in flight, then folds them into a count of frames per set of receivers;
+drops are counted by (port, reason). Nothing is kept for frames no expectation names.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Callable
 
 from ..core.errors import ScenarioError
 from ..core.mac import MACAddress
-from ..core.reasons import DropReason
+from ..core.reasons import DropReason, Verdict
+from ..core.trace import FrameObserver, TraceEvent
+from ..topology.spec import TopologySpec
 from .context import ScenarioContext
 
+FRAME_CHECKS = ("delivered", "not_delivered", "dropped")
+DROPS_LISTED = 20  # a 'dropped' check lists each drop up to this many; past it, counts by port and reason
 
-def _ids(context: ScenarioContext, name: str) -> list[int]:
+
+class FrameOutcomes(FrameObserver):
+    """What became of the frames of one name: receivers per frame (folded as frames end) and drops."""
+
+    def __init__(self) -> None:
+        self._receiving: dict[int, set[str]] = {}  # in-flight frames with a delivery so far
+        self._finished: Counter[frozenset[str]] = Counter()  # ended frames, per set of receivers
+        self.drops: Counter[tuple[str, DropReason]] = Counter()
+        self._first_drops: dict[int, list[tuple[str, DropReason]]] = {}  # the first DROPS_LISTED, by frame
+
+    def hop(self, event: TraceEvent) -> None:
+        outcome = event.outcome
+        if outcome is Verdict.DELIVERED:
+            self._receiving.setdefault(event.frame_id, set()).add(event.port)
+        elif isinstance(outcome, DropReason):
+            drop = (event.port, outcome)
+            if self.drops.total() < DROPS_LISTED:
+                self._first_drops.setdefault(event.frame_id, []).append(drop)
+            self.drops[drop] += 1
+
+    def done(self, frame_id: int) -> None:
+        self._finished[frozenset(self._receiving.pop(frame_id, ()))] += 1
+
+    def receivers(self, frames: int) -> Counter[frozenset[str]]:
+        """How many of the name's ``frames`` frames reached each set of ports so far (frames not sent yet, or in
+        flight with no delivery, reached none)."""
+        sets = self._finished.copy()
+        for ports in self._receiving.values():
+            sets[frozenset(ports)] += 1
+        missing = frames - sets.total()
+        if missing > 0:
+            sets[frozenset()] += missing
+        return sets
+
+    def drop_text(self) -> str:
+        if self.drops.total() <= DROPS_LISTED:  # each drop, frame by frame, in the order they happened
+            drops = [d for frame_id in sorted(self._first_drops) for d in self._first_drops[frame_id]]
+            return "; ".join(f"{port}: {r.name.lower()}" for port, r in drops) or "no drops"
+        return "; ".join(f"{port}: {r.name.lower()} x{n:,}" for (port, r), n in sorted(
+            self.drops.items(), key=lambda item: (item[0][0], item[0][1].name)))
+
+
+def watch_named_frames(context: ScenarioContext, spec: TopologySpec) -> None:
+    """Give each frame name that a frame expectation (or an ``expect`` action) mentions its observer."""
+    checks = [(e.kind, e.args) for e in spec.expectations]
+    checks += [(a.args["kind"], a.args["args"]) for a in spec.scenario if a.kind == "expect"]
+    for kind, args in checks:
+        if kind in FRAME_CHECKS and args["frame"] not in context.frame_outcomes:
+            outcomes = context.frame_outcomes[args["frame"]] = FrameOutcomes()
+            context.watchers[args["frame"]] = (outcomes,)
+
+
+def _outcomes(context: ScenarioContext, name: str) -> tuple[int, FrameOutcomes]:
     ids = context.result.frames.get(name)
     if ids is None:
         known = ", ".join(sorted(context.result.frames)) or "none yet"
         raise ScenarioError(f"no frame named {name!r} was sent (named frames: {known})")
-    return ids
+    return len(ids), context.frame_outcomes[name]
 
 
-def _receivers(context: ScenarioContext, name: str) -> list[set[str]]:
-    return [set(context.net.trace.delivered_to(i)) for i in _ids(context, name)]
+def _received_by(sets: Counter[frozenset[str]]) -> str:
+    union = set().union(*sets)
+    return "received by " + (", ".join(sorted(union)) or "nobody")
 
 
 def _delivered(context: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     targets = {context.net.port(t).full_name for t in args["to"]}
-    got = _receivers(context, args["frame"])
-    union = set().union(*got) if got else set()
+    frames, outcomes = _outcomes(context, args["frame"])
+    sets = outcomes.receivers(frames)
     if args["only"]:
-        passed = all(r == targets for r in got)
+        passed = all(ports == targets for ports in sets)
         description = f"{args['frame']} delivered to exactly {', '.join(sorted(targets))}"
     else:
-        passed = all(targets <= r for r in got)
+        passed = all(targets <= ports for ports in sets)
         description = f"{args['frame']} delivered to {', '.join(sorted(targets))}"
-    return description, passed, "received by " + (", ".join(sorted(union)) or "nobody")
+    return description, passed, _received_by(sets)
 
 
 def _not_delivered(context: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     targets = {context.net.port(t).full_name for t in args["to"]}
-    union = set().union(*_receivers(context, args["frame"]))
-    return (f"{args['frame']} not delivered to {', '.join(sorted(targets))}", not (targets & union),
-            "received by " + (", ".join(sorted(union)) or "nobody"))
+    frames, outcomes = _outcomes(context, args["frame"])
+    sets = outcomes.receivers(frames)
+    return (f"{args['frame']} not delivered to {', '.join(sorted(targets))}",
+            not any(targets & ports for ports in sets), _received_by(sets))
 
 
 def _dropped(context: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:
     reason: DropReason = args["reason"]
     at = context.net.port(args["at"]).full_name if args["at"] else None
-    drops = [d for i in _ids(context, args["frame"]) for d in context.net.trace.drops(i)]
-    passed = any(r is reason and (at is None or port == at) for port, r in drops)
+    _, outcomes = _outcomes(context, args["frame"])
+    passed = any(r is reason and (at is None or port == at) for port, r in outcomes.drops)
     where = f" at {at}" if at else ""
-    actual = "; ".join(f"{port}: {r.name.lower()}" for port, r in drops) or "no drops"
-    return f"{args['frame']} dropped{where}: {reason.name.lower()}", passed, actual
+    return f"{args['frame']} dropped{where}: {reason.name.lower()}", passed, outcomes.drop_text()
 
 
 def _table(context: ScenarioContext, args: dict[str, Any]) -> tuple[str, bool, str]:

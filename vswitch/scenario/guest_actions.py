@@ -108,10 +108,10 @@ def perform_replay(runner: ScenarioContext, action: ActionSpec) -> None:
     how = "into" if args["into"] is not None else "from"
     target = net.port(args["into"]).full_name if how == "into" else net.nic(interface_of(net, args["from"])).full_name
     result = ReplayResult(args["name"], args["file"], target, how)
+    result.ids = runner.frames_named(result.name)  # its observers watch each frame as the replay sends it
     replay = Replay(net, str(replay_path(runner.spec, args["file"])), result, count=args["count"],
                     interval_ns=args["interval_ns"], pps=args["pps"], bps=args["bps"])
     runner.result.replays.append(result)
-    runner.result.frames[result.name] = result.ids
     runner.guest_jobs.append((action, replay))
     replay.start()
 
@@ -121,7 +121,10 @@ def perform_migrate(runner: ScenarioContext, action: ActionSpec) -> None:
     result = migrate(runner.net, args["vm"], args["to"], name=args["name"], announce=args["announce"],
                      downtime_ns=args["downtime_ns"], mode=args["mode"], params=AnnounceParams(rounds=args["rounds"]))
     runner.result.migrations.append(result)
-    runner.result.frames[result.name] = result.ids
+    ids = runner.frames_named(result.name)
+    for frame_id in result.ids:
+        ids.append(frame_id)
+    result.ids = ids  # the announcements, sent when the VM resumes, go under the name (and its watchers)
 
 
 def check(runner: ScenarioContext, action: ActionSpec) -> None:

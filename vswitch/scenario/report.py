@@ -137,7 +137,7 @@ def as_json(net: Network, result: RunResult) -> dict[str, Any]:
     return {"mac_tables": mac_table_rows(net), "adapters": demux_rows(net), "counters": counter_rows(net),
             "security": {key: rows for key, _, rows in security_tables(net)},
             "expectations": check_rows(result), "summary": summary(net, result),
-            "frames": {name: ids for name, ids in sorted(result.frames.items())},
+            "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
             "guests": guest_json(net, result), "warnings": list(result.warnings)}
 
 

@@ -23,6 +23,7 @@ class ScenarioRunner(ScenarioContext):
 
     def __init__(self, spec: TopologySpec, net: Network) -> None:
         super().__init__(spec, net)
+        frame_checks.watch_named_frames(self, spec)
         for action in spec.scenario:
             self._check_action(action)
             net.engine.at(action.at_ns, self._perform, action)
@@ -98,10 +99,9 @@ class ScenarioRunner(ScenarioContext):
 
     def _send(self, args: dict[str, Any]) -> None:
         frame = self._frame_for(args)
-        ids = self.result.frames.setdefault(args["name"] or f"#{len(self.result.frames) + 1}", [])
-        now = self.net.now
-        for i in range(args["count"]):
-            ids.append(self.net.send(args["from"], frame, at=now + i * args["interval_ns"]))
+        ids = self.frames_named(args["name"] or f"#{len(self.result.frames) + 1}")
+        ids.add_series(self.net.send_series(args["from"], frame, args["count"], interval_ns=args["interval_ns"],
+                                            observers=ids.observers))
 
     def _interface(self, args: dict[str, Any]) -> None:
         nic = self.net.nic(args["name"])
