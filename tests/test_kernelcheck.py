@@ -22,7 +22,8 @@ from conftest import require_netns
 
 from vswitch import cli
 from vswitch.topology.build import build_network
-from vswitch.kernel.check import (AGREE, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,
+from vswitch.kernel import check as kernel_check
+from vswitch.kernel.check import (AGREE, DIFFER, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,
                                  check_topology, render, run_cleanup, unsupported)
 from vswitch.kernel.compare import KernelTopology
 from vswitch.kernel.lab import _b36, cleanup_leftovers
@@ -148,7 +149,10 @@ def test_matrix_kernel_and_vswitch_agree(mode: str, hairpin: bool) -> None:
         assert set(row.known.values()) <= {"unfiltered", "hash"}, row
         if row.verdict == KNOWN:
             assert row.label.startswith(("group-", "unjoined-group-")), row
-    assert "h1.eth0" in _frame(report, "unjoined-group-from-vm1").known
+    unjoined = _frame(report, "unjoined-group-from-vm1")
+    assert "h1.eth0" in unjoined.known
+    if hairpin and mode in ("private", "passthru"):  # forward to original port: compared, never the hash leak
+        assert unjoined.kernel.get("vm1.eth0") == 1 and "vm1.eth0" not in unjoined.known
     assert {(t.switch, t.mac, t.verdict) for t in report.tables} >= {("sw1", H1, AGREE), ("sw1", VM1, AGREE)}
 
 
@@ -356,6 +360,65 @@ def test_migration_reattaches_the_vnic_and_its_groups() -> None:
     assert "vm2.eth0" not in _frame(report, "left-then-joined-another").kernel
     assert _frame(report, "unknown-to-promiscuous").kernel == {"h1.eth0": 1}
     assert _frame(report, "to-vnic-down").kernel == {} and _frame(report, "to-vnic-up").kernel == {"vm2.eth0": 1}
+
+
+REFLECTED = """
+name: reflected-groups
+switches: [{name: sw1, ports: {p2: {hairpin: true}, p3: {hairpin: true}}}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}]
+hypervisors:
+  - name: hv1
+    mac: "02:00:00:00:00:aa"
+    mode: private
+    vms:
+      - {name: vm1, mac: "52:54:00:00:00:01", groups: ["01:00:5e:01:02:03"]}
+      - {name: vm2, mac: "52:54:00:00:00:02", groups: ["01:00:5e:01:02:04"]}
+  - name: hv2
+    mac: "02:00:00:00:00:bb"
+    mode: passthru
+    vms: [{name: vm3, mac: "52:54:00:00:00:03"}]
+links: [[h1, sw1.p1], [hv1, sw1.p2], [hv2, sw1.p3]]
+scenario:
+  - {at: 0us, send: {from: vm1, dst: "01:00:5e:7f:00:99", name: unjoined-from-private}}
+  - {at: 10us, send: {from: vm1, dst: "01:00:5e:01:02:04", name: siblings-group-from-private}}
+  - {at: 20us, send: {from: vm1, dst: "01:00:5e:01:02:03", name: joined-from-private}}
+  - {at: 30us, send: {from: vm3, dst: "01:00:5e:7f:00:99", name: unjoined-from-passthru}}
+  - {at: 40us, send: {from: h1, src: "52:54:00:00:00:01", dst: "01:00:5e:7f:00:98", name: as-vm1-from-outside}}
+  - {at: 50us, send: {from: vm1, dst: broadcast, name: vm1-again}}
+"""
+#: The frames whose copy to their own (private or passthru) source the kernel delivers past the group filter
+REFLECTED_UNJOINED = {"unjoined-from-private": "vm1.eth0", "siblings-group-from-private": "vm1.eth0",
+                      "unjoined-from-passthru": "vm3.eth0", "as-vm1-from-outside": "vm1.eth0"}
+
+
+def test_a_vnics_own_group_frame_handed_back_past_its_filter_is_compared_not_excused() -> None:
+    """macvlan forwards multicast from a private or passthru vNIC back to it ("forward to original port") without
+    its multicast filter: such a copy of a group the vNIC did not join is no hash-filter leak (known difference 2)
+    and must agree. vswitch delivers it; the other unjoined copies (h1's veth, hash leaks) stay known."""
+    report = check_once(REFLECTED)
+    assert _problems(report) == ""
+    for label, vnic in REFLECTED_UNJOINED.items():
+        row = _frame(report, label)
+        assert row.kernel.get(vnic) == 1 and row.vswitch.get(vnic) == 1 and vnic not in row.known, row
+    assert _frame(report, "siblings-group-from-private").kernel.get("vm2.eth0") is None  # to the source alone
+
+
+def test_kernel_check_catches_an_adapter_that_filters_the_copy_handed_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug of issue 12 (item 13) re-created: vNICs that drop their reflected unjoined group as not_for_us.
+    kernel-check used to file the kernel's copy as the hash-filter leak and agree; now it differs, there only."""
+    def filtering(spec):
+        net = build_network(spec)
+        for vnic in net.vnics.values():
+            vnic.takes_own_multicast = False
+        return net
+    monkeypatch.setattr(kernel_check, "build_network", filtering)
+    report = check(REFLECTED)
+    assert not report.agrees
+    differ = {f.label: f for f in report.frames if f.verdict == DIFFER}
+    assert set(differ) == set(REFLECTED_UNJOINED)
+    for label, vnic in REFLECTED_UNJOINED.items():
+        assert differ[label].kernel.get(vnic) == 1 and vnic not in differ[label].vswitch
+    assert "=> DIFFER" in render(report)
 
 
 # -- what is not checked is said, never passed ------------------------------------------------------------------

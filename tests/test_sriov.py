@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import BROADCAST, receivers, udp_frame
+from conftest import BROADCAST, GROUP, receivers, udp_frame
 from vswitch import DropReason, Network, TopologyError, Verdict
 from vswitch.net.capture import CallbackTap
 from vswitch.core.frame import TPID_8021AD, TPID_8021Q
@@ -185,3 +185,36 @@ def test_a_host_bridge_takes_only_the_vlan_of_the_vf_controls():
     assert net.switch("hv1").port("vif1.0").vlans == PortVlans.access(20)
     with pytest.raises(TopologyError, match="only its vlan"):
         net.set_vf("vm1", trust=True)
+
+
+# -- a private or passthru vNIC's own group frame, hairpinned back (macvlan: "forward to original port") --------
+NOBODY = "01:00:5e:7f:00:99"  # a group no interface joined
+
+
+@pytest.mark.parametrize("vlans", [{"vm1": VFControls(vlan=10)}, {"vm3": VFControls(vlan=10)}],
+                         ids=["tagged-vnic", "untagged-vnic-beside-a-vlan"])
+def test_with_port_vlans_a_hairpinned_group_frame_returns_to_its_private_sender_whatever_its_filter(vlans):
+    """The VLAN path (by (VLAN, MAC)) follows the untagged one (test_adapter.py): the reflected copy goes to the
+    sending private vNIC alone, its tag stripped, though it did not join the group."""
+    net = vf_lab(**vlans, mode="private")
+    net.switch("sw1").set_flag("p2", "hairpin", True)
+    assert net.hypervisors["hv1"].adapter.vlan_aware
+    assert receivers(net, sent(net, "vm1", udp_frame(VM1, NOBODY))) == ["vm1.eth0"]
+    assert outer_tag(net.deliveries("vm1")[-1].frame) is None
+    net.nic("vm2").join(NOBODY)  # a sibling that joined still gets nothing: private
+    assert receivers(net, sent(net, "vm1", udp_frame(VM1, NOBODY))) == ["vm1.eth0"]
+
+
+@pytest.mark.parametrize("vlans", [{}, {"vm3": VFControls(vlan=10)}], ids=["untagged-path", "vlan-path"])
+@pytest.mark.parametrize("group", [GROUP, NOBODY], ids=["joined", "unjoined"])
+def test_a_disabled_vf_gets_no_reflected_group_frame_on_either_path(vlans, group):
+    """A disabled VF receives nothing, not even a group frame with its own source (here h1 sends as vm2, which
+    cannot send itself): both paths drop it at the adapter with the VF's reason (the untagged path used to
+    deliver it when vm2 had joined the group, the VLAN path dropped it as not_for_us)."""
+    net = vf_lab(vm2=VFControls(state="disable"), **vlans, mode="private")
+    net.nic("vm2").join(GROUP)
+    frame_id = sent(net, "h1", udp_frame(VM2, group))
+    assert receivers(net, frame_id) == []
+    assert net.trace.drops(frame_id) == [("hv1.uplink", DropReason.VF_DISABLED)]
+    net.set_vf("vm2", state="enable")
+    assert receivers(net, sent(net, "h1", udp_frame(VM2, group))) == ["vm2.eth0"]

@@ -56,6 +56,9 @@ class KernelOutcome:
     result: InjectResult | None
     promiscuous: frozenset[str] = frozenset()  # endpoints in promiscuous mode at the time
     note: str = ""
+    # private/passthru macvlans that are the frame's source: macvlan forwards their own multicast back to them
+    # past the multicast filter ("forward to original port"), so no filter difference can explain such a copy
+    reflected: frozenset[str] = frozenset()
 
 
 class KernelTopology:
@@ -75,6 +78,7 @@ class KernelTopology:
         self.promiscuous: set[str] = set()
         self.unchecked: dict[str, str] = {}  # switch -> why its table is not compared
         self.left: dict[str, set[str]] = {}  # endpoint -> groups it left (macvlan may keep them: fidelity.md)
+        self.reflecting: dict[str, bytes] = {}  # private/passthru macvlan endpoint -> its MAC (KernelOutcome)
         self.short: dict[str, str] = {}  # node name -> lab name
         self._names: set[str] = set()
 
@@ -178,10 +182,14 @@ class KernelTopology:
     def attach(self, vnic: VNIC, hv: Hypervisor, mode: str | None, vif: str | None, groups: list[bytes]) -> None:
         """Plug a vNIC in: a macvlan on the adapter, or a veth whose peer ``vif`` is a host-bridge port."""
         ns, lower, lab, name = self.netns[hv.name], self.lower[hv.name], self.lab, self._short(vnic.name)
+        self.reflecting.pop(name, None)
         if hv.adapter is not None:  # add_macvlan makes the namespace <tag>-<name> the first time
-            lab.add_macvlan(name, ns, lower, str(vnic.mac), mode or hv.adapter.mode, hv.name)
+            mode = mode or hv.adapter.mode
+            lab.add_macvlan(name, ns, lower, str(vnic.mac), mode, hv.name)
             self.netns[vnic.name] = f"{lab.tag}-{name}"
             device = "macvlan"
+            if mode in ("private", "passthru"):
+                self.reflecting[name] = vnic.mac.packed
         else:
             if vnic.name not in self.netns:
                 self.netns[vnic.name] = lab.add_netns(name)
@@ -212,6 +220,7 @@ class KernelTopology:
             if ep is None or ep not in lab.endpoints:
                 return f"detach {args['vm']}: no such vNIC in the kernel"
             lab.remove_endpoint(ep)
+            self.reflecting.pop(ep, None)
         elif kind == "attach":
             vnic, hv = self.net.vnics[args["vm"]], self.net.hypervisors[args["hypervisor"]]
             self.attach(vnic, hv, step.target["mode"], step.target["vif"], step.target["groups"])
@@ -246,7 +255,9 @@ class KernelTopology:
             return KernelOutcome(None, note=f"{step.sender} has no device in the kernel now")
         result = self.lab.inject(ep, step.frame)
         refused = f"the kernel refused to send: {result.error}" if result.error else ""
-        return KernelOutcome(result, frozenset(self.promiscuous), refused)
+        source = step.frame[6:12] if step.frame[0] & 1 else None  # a multicast frame's source
+        reflected = frozenset(e for e, mac in self.reflecting.items() if mac == source)
+        return KernelOutcome(result, frozenset(self.promiscuous), refused, reflected)
 
     def replay(self, steps: list[Step], pace_s: float | None, max_frames: int | None = None
                ) -> tuple[dict[int, KernelOutcome], str]:

@@ -12,9 +12,13 @@ Receive from the uplink
     Unicast goes to the vNIC owning the destination (in ``passthru``, to the one vNIC whatever the destination);
     a miss goes to the host stack, which drops what is not its own.
     Multicast whose source is a ``private`` or ``passthru`` vNIC of this adapter (a hairpinned copy of its own
-    frame) goes back to that vNIC only. Otherwise it goes to the host stack and is replicated: from an outside
-    source to every vNIC; from a ``vepa`` vNIC to the ``vepa`` and ``bridge`` vNICs; from a ``bridge`` vNIC only
-    to the ``vepa`` vNICs (bridge siblings already had their copy); never back to the source.
+    frame) goes back to that vNIC only, whether or not it joined the group: ``macvlan_handle_frame`` forwards it
+    "to original port" without consulting the multicast filter (measured with kernel-check; the vNIC's
+    ``takes_own_multicast`` lets the copy past the vNIC's own filter), unless its VF link is down (a disabled VF
+    receives nothing, on the untagged and the VLAN path alike). Otherwise it goes to the host stack and is
+    replicated: from an outside source to every vNIC; from a ``vepa`` vNIC to the ``vepa`` and ``bridge`` vNICs;
+    from a ``bridge`` vNIC only to the ``vepa`` vNICs (bridge siblings already had their copy); never back to the
+    source.
 The host stack's own frames go to the uplink: the host reaches its vNICs only through a hairpinning switch.
 
 A vNIC's link follows the adapter's (its uplink cabled, up and with carrier), as a macvlan's follows its lower
@@ -125,6 +129,7 @@ class PhysicalAdapter:
             self._passthru = vnic
             self.host.set_mac(vnic.mac)  # the passthru vNIC's MAC becomes the adapter's
             vnic.takes_all_unicast = True
+        vnic.takes_own_multicast = mode in _PRIVATE_OR_PASSTHRU  # _reflect() hands them back past the filter
         self.refresh(vnic)
 
     def detach(self, vnic: VNIC) -> None:
@@ -144,6 +149,7 @@ class PhysicalAdapter:
             self._passthru = None
             self.host.set_mac(self._own_mac)
             vnic.takes_all_unicast = False
+        vnic.takes_own_multicast = False
         vnic.mode = None
         vnic.hypervisor = None
         self._refresh_adapter()
@@ -265,9 +271,7 @@ class PhysicalAdapter:
     def _replicate(self, frame: bytes, dst: bytes) -> Decision:
         source = self.vnics.get(frame[6:12])
         if source is not None and source.mode in _PRIVATE_OR_PASSTHRU:
-            if not source.accepts(dst):
-                return Decision((), DropReason.NOT_FOR_US)
-            return Decision((self._vnic_ports[source],), Verdict.REFLECTED_TO_SOURCE)
+            return self._reflect(source, None)
         allowed: tuple[str, ...]
         if source is None:
             allowed = MODES
@@ -279,6 +283,16 @@ class PhysicalAdapter:
                        if vnic is not source and vnic.mode in allowed and vnic.port.up and vnic not in self._blocked
                        and vnic.accepts(dst))
         return Decision(copies + (self._host_port,), Verdict.REPLICATED)
+
+    def _reflect(self, source: VNIC, bare: bytes | None) -> Decision:
+        """Multicast from the uplink whose source is ``source``, a ``private`` or ``passthru`` vNIC: to that vNIC
+        alone, joined or not (macvlan's "forward to original port" skips the multicast filter), unless its VF link
+        is down. Both paths decide here, so they agree; ``bare``: the frame without its VLAN tag, if it had one."""
+        blocked = self._blocked.get(source)
+        if blocked is not None:  # a disabled VF receives nothing (LINK_DOWN: state auto with the uplink down)
+            return Decision((), blocked)
+        return Decision((self._vnic_ports[source],), Verdict.REFLECTED_TO_SOURCE, None,
+                        None if bare is None else (bare,))
 
     # -- decisions with port VLANs ----------------------------------------------------------------------
     def _vlan_from_uplink(self, frame: bytes) -> Decision:
@@ -307,10 +321,7 @@ class PhysicalAdapter:
     def _vlan_replicate(self, frame: bytes, bare: bytes, key: int, dst: bytes) -> Decision:
         source = self.by_vlan.get((key, frame[6:12]))
         if source is not None and source.mode in _PRIVATE_OR_PASSTHRU:
-            if not source.accepts(dst) or source in self._blocked:
-                return Decision((), DropReason.NOT_FOR_US)
-            port = self._vnic_ports[source]
-            return Decision((port,), Verdict.REFLECTED_TO_SOURCE, None, (bare,) if key else None)
+            return self._reflect(source, bare if key else None)
         allowed = MODES if source is None else _VEPA_OR_BRIDGE if source.mode == "vepa" else ("vepa",)
         copies = tuple(port for vnic, port in sorted(self._vnic_ports.items(), key=_by_name)
                        if vnic is not source and vnic.vf.tag_key == key and vnic.mode in allowed and vnic.port.up
