@@ -13,6 +13,7 @@ from .adapter import MODES
 from .bounds import ScenarioBudget
 from .fields import frame_count, group_mac, mac_value, virtual_time, where
 from .guest_reader import GUEST_ACTIONS, GUEST_EXPECTATIONS, name_actions
+from .inet import address_text
 from .reasons import DropReason
 from .security_reader import PORT_KEYS, SECURITY_ACTIONS, SECURITY_EXPECTATIONS, read_port_action_keys, vlan_tags
 from .spec import ActionSpec, ExpectationSpec
@@ -79,7 +80,7 @@ def _send(r: MapReader) -> dict[str, Any]:
     udp = r.take_map("udp", required=False)
     if "udp" in r.mapping:
         args["udp"] = {
-            "src_ip": udp.take("src_ip", text), "dst_ip": udp.take("dst_ip", text),
+            "src_ip": udp.take("src_ip", address_text), "dst_ip": udp.take("dst_ip", address_text),
             "sport": udp.take("sport", integer_between(0, 65535), default=1024),
             "dport": udp.take("dport", integer_between(0, 65535), default=9),
         }
