@@ -9,6 +9,7 @@ made to fail, and check nothing asked.
 from __future__ import annotations
 
 import socket
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,11 @@ from scapy.base_classes import Net
 from scapy.layers.inet import IP
 
 from vswitch import cli
+from vswitch.errors import AddressError, VSwitchError
+from vswitch.guest import GuestStack
+from vswitch.inet import address_value
+from vswitch.sessions import ArpingSession, PingSession, UdpSession
+from vswitch.traffic import arp_frame, icmp_echo_frame, icmp_error_header, udp_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "topologies").glob("*.yaml"))
@@ -102,4 +108,36 @@ def test_a_name_where_a_guest_action_takes_an_interface_or_an_address(lookups, t
         "write a single address, e.g. 192.0.2.20 (or name an interface)",
         f"{path}:6:25: scenario[2].udp.to: invalid IPv4 address '192.0.2.1-5': ranges are not supported: write a "
         "single address, e.g. 192.0.2.20 (or name an interface)"]
+    assert lookups == []
+
+
+# -- the Python API -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [*NOT_LITERALS, 3232235777, None])
+def test_the_api_refuses_an_address_that_is_not_a_literal(lookups, value):
+    for build in (
+        lambda: PingSession("p", "h1.eth0", "x", value, count=1),
+        lambda: ArpingSession("a", "h1.eth0", "x", value, count=1),
+        lambda: UdpSession("u", "h1.eth0", "x", value, count=1),
+        lambda: udp_frame(MAC, MAC, src_ip="192.0.2.1", dst_ip=value, sport=1, dport=2),
+        lambda: udp_frame(MAC, MAC, src_ip=value, dst_ip="192.0.2.1", sport=1, dport=2),
+        lambda: icmp_echo_frame(MAC, MAC, src_ip="192.0.2.1", dst_ip=value, ident=1, seq=1),
+        lambda: icmp_error_header(MAC, MAC, src_ip=value, dst_ip="192.0.2.1", icmp_type=3, code=3),
+        lambda: arp_frame(op=1, src=MAC, dst=MAC, sender_mac=MAC, sender_ip=value),
+        lambda: arp_frame(op=1, src=MAC, dst=MAC, sender_mac=MAC, sender_ip="192.0.2.1", target_ip=value),
+        lambda: GuestStack("g", MAC, value),
+        lambda: GuestStack("g", MAC, f"{value}/24"),
+    ):
+        with pytest.raises(AddressError):
+            build()
+    assert issubclass(AddressError, VSwitchError)
+    assert lookups == []
+
+
+def test_the_api_takes_literals_and_address_objects(lookups):
+    assert PingSession("p", "h1.eth0", "x", "192.0.2.2", count=1).dst_ip == IPv4Address("192.0.2.2")
+    assert UdpSession("u", "h1.eth0", "x", IPv4Address("192.0.2.2"), count=1).dst_ip == IPv4Address("192.0.2.2")
+    assert udp_frame(MAC, MAC, src_ip=IPv4Address("192.0.2.1"), dst_ip="192.0.2.2", sport=1, dport=2)[26:34] == \
+        bytes([192, 0, 2, 1, 192, 0, 2, 2])
+    assert str(GuestStack("g", MAC, "192.0.2.1/24").interface) == "192.0.2.1/24"
+    assert address_value(IPv4Address("192.0.2.9")) == IPv4Address("192.0.2.9")
     assert lookups == []

@@ -18,12 +18,15 @@ from fractions import Fraction
 from ipaddress import IPv4Address
 from typing import Any, Optional
 
+from .inet import address_value
+
 DEFAULT_PING_TIMEOUT_NS = 10**9
 
 
 @dataclass
 class Session:
-    """One run of a probing application from ``source`` to ``target`` (``dst_ip``)."""
+    """One run of a probing application from ``source`` to ``target`` (``dst_ip``: an ``IPv4Address`` or its
+    literal; anything else raises ``AddressError``)."""
 
     name: str
     source: str  # interface name, e.g. vm1.eth0
@@ -38,6 +41,9 @@ class Session:
     errors: int = 0  # probes dropped by the sender's stack (ARP resolution failed)
 
     kind = "session"
+
+    def __post_init__(self) -> None:
+        self.dst_ip = address_value(self.dst_ip)  # a literal or an IPv4Address: never a name to look up
 
     def record_sent(self, seq: int, now: int) -> None:
         self.sent[seq] = now
