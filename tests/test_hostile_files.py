@@ -70,6 +70,10 @@ CORPUS = {
     "udp-not-an-address.yaml": "scenario[0].send.udp.src_ip: invalid IPv4 address '192.0.2.1-5': ranges are not "
                                "supported",
     "guest-ip-hostname.yaml": "hosts[0].ip: invalid IPv4 interface 'localhost/8': vswitch does not look up host names",
+    "..yaml": "..yaml: name: the file name would name this topology '.', which is not a valid name (letters, digits, "
+              "'-' and '_'): add a name: key, e.g. name: lab, or rename the file",
+    "...yaml": "name: the file name would name this topology '..', which is not a valid name",
+    ";$(id).yaml": "name: the file name would name this topology ';$(id)', which is not a valid name",
 }
 
 
