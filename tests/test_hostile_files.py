@@ -62,6 +62,18 @@ CORPUS = {
     "escaped-control.yaml": "description: control character U+001B (written as an escape) is not allowed",
     "python-tag.yaml": "name: tag !!python/object/apply:os.system is not supported",
     "second-document.yaml": "but found another document",
+    "udp-hostname.yaml": ":6:44: scenario[0].send.udp.src_ip: invalid IPv4 address 'no-such-host.invalid': vswitch "
+                         "does not look up host names: write the address itself, e.g. 192.0.2.20",
+    "udp-localhost.yaml": "scenario[0].send.udp.dst_ip: invalid IPv4 address 'localhost': vswitch does not look up",
+    "udp-prefix.yaml": "scenario[0].stream.udp.dst_ip: invalid IPv4 address '192.0.2.0/30': a prefix is not one "
+                       "address: write a single address",
+    "udp-not-an-address.yaml": "scenario[0].send.udp.src_ip: invalid IPv4 address '192.0.2.1-5': ranges are not "
+                               "supported",
+    "guest-ip-hostname.yaml": "hosts[0].ip: invalid IPv4 interface 'localhost/8': vswitch does not look up host names",
+    "..yaml": "..yaml: name: the file name would name this topology '.', which is not a valid name (letters, digits, "
+              "'-' and '_'): add a name: key, e.g. name: lab, or rename the file",
+    "...yaml": "name: the file name would name this topology '..', which is not a valid name",
+    ";$(id).yaml": "name: the file name would name this topology ';$(id)', which is not a valid name",
 }
 
 

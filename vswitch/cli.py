@@ -1,7 +1,7 @@
 """The ``vswitch`` command line: run, validate, show and explain topology files (and bench, kernel-check).
 
 ``main(argv) -> int``: 0 when everything holds, 1 when an expectation fails, 2 on a user error (printed on
-stderr without a traceback). An internal error is a bug and keeps its traceback.
+stderr without a traceback), 130 when interrupted (Ctrl-C). An internal error is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import __version__
+from . import __version__, interrupts
 from .buildinfo import build_kind, stale_warning
 from .core.errors import VSwitchError
 from .core.reasons import Verdict
@@ -85,9 +85,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
     until = _until(args)
     out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
-    net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
     progress = _Progress(sys.stdout.isatty() and not args.quiet)
-    try:
+    net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
+    try:  # at once: a Ctrl-C from here on still closes the captures whole
         result = ScenarioRunner(spec, net).run(until, progress=progress)
     finally:
         progress.done()
@@ -222,19 +222,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
+
+    Ctrl-C, whenever it comes, is one line and status 130 (``interrupts.py``): the command's ``finally`` blocks
+    close its captures first.
+    """
+    try:
+        interrupts.command_starts()
+        return _command(argv)
+    except KeyboardInterrupt:
+        print(interrupts.MESSAGE, file=sys.stderr)
+        return interrupts.EXIT_STATUS
+    finally:
+        interrupts.HANDLER.raising = False  # back to exiting at once; no call, so no interrupt lands before it
+
+
+def _command(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     warning = stale_warning()
     if warning:
         print(warning, file=sys.stderr)
     try:
-        return args.handler(args)
+        status = args.handler(args)
+        sys.stdout.flush()  # before main returns: an interrupt after it exits at once
+        return status
     except VSwitchError as exc:
         print(f"vswitch: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("vswitch: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. `vswitch show FILE | head`
         sys.stderr.close()
         return 0

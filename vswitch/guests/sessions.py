@@ -19,6 +19,8 @@ from fractions import Fraction
 from ipaddress import IPv4Address
 from typing import Any, Optional
 
+from .inet import address_value
+
 DEFAULT_PING_TIMEOUT_NS = 10**9
 
 
@@ -27,7 +29,8 @@ RTTS_KEPT = 1_000  # round-trip times kept one by one (``rtts``); the statistics
 
 @dataclass
 class Session:
-    """One run of a probing application from ``source`` to ``target`` (``dst_ip``).
+    """One run of a probing application from ``source`` to ``target`` (``dst_ip``: an ``IPv4Address`` or its
+    literal; anything else raises ``AddressError``).
 
     Probes carry sequence numbers that go up by one from the first. Memory does not grow with ``count``: the
     statistics are running sums, answered probes are bits, and send times are kept only for the probes whose
@@ -59,6 +62,9 @@ class Session:
 
     kind = "session"
     wrap = 1 << 32  # sequence numbers on the wire are taken modulo this (ICMP's are 16 bits)
+
+    def __post_init__(self) -> None:
+        self.dst_ip = address_value(self.dst_ip)  # a literal or an IPv4Address: never a name to look up
 
     def record_sent(self, seq: int, now: int) -> None:
         """Probe ``seq`` (the next in line) went out at ``now``."""

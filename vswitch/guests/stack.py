@@ -26,8 +26,8 @@ from ipaddress import IPv4Address, IPv4Interface
 
 from ..core.mac import BROADCAST_BYTES, MACAddress, MACLike
 from .arp import DEFAULT_TIMEOUT_NS, ArpCache
-from .inet import ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP, checksum, set_ip_checksum, udp_checksum, \
-    update_checksum
+from .inet import ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP, checksum, interface_value, set_ip_checksum, \
+    udp_checksum, update_checksum
 from .sessions import ArpingSession, PingSession, UdpSession
 from .traffic import ARP_REPLY, ARP_REQUEST, ZERO_MAC, arp_frame, icmp_echo_frame, icmp_error_header, udp_frame
 
@@ -45,13 +45,14 @@ def ping_payload(size: int) -> bytes:
 
 
 class GuestStack:
-    """IPv4 host on one interface with MAC ``mac`` and address ``interface`` (``192.0.2.10/24``)."""
+    """IPv4 host on one interface with MAC ``mac`` and address ``interface`` (``192.0.2.10/24``: a literal with its
+    prefix or an ``IPv4Interface``; anything else raises ``AddressError``)."""
 
     def __init__(self, name: str, mac: MACLike, interface: IPv4Interface | str, *,
                  arp_timeout_ns: int = DEFAULT_TIMEOUT_NS, arp_notify: bool = True, ttl: int = 64) -> None:
         self.name = name
         self.mac = MACAddress(mac)
-        self.interface = IPv4Interface(interface)
+        self.interface = interface_value(interface)
         self.ip = self.interface.ip
         self.arp = ArpCache(arp_timeout_ns)
         self.arp_notify = arp_notify

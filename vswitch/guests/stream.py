@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from ipaddress import IPv4Address
 from typing import Iterator, NamedTuple, Optional
 
 from ..core.frame import TAG_LEN
 from ..core.mac import MACAddress
 from ..l2.port import WIRE_OVERHEAD_BYTES
-from .inet import update_checksum
+from .inet import address_value, update_checksum
 
 
 class StreamField(NamedTuple):
@@ -64,7 +63,7 @@ def field_value(name: str, value: object) -> int:
     if kind == "mac" and isinstance(value, str):
         return int.from_bytes(MACAddress(value).packed, "big")
     if kind == "ip" and isinstance(value, str):
-        return int(IPv4Address(value))
+        return int(address_value(value))
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << (8 * FIELDS[name].width):
         return value
     example = {"mac": '"02:00:00:00:01:00"', "ip": "198.51.100.1", "int": "1000"}[kind]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..core.mac import MACAddress, prefix_bytes
-from ..guests.inet import looks_like_address
+from ..guests.inet import address_value, looks_like_address
 from ..guests.migrate import default_announcer
 from ..pcap.reader import CaptureFileError, CaptureReader
 from .guest_reader import GUEST_ACTIONS, SESSION_KINDS
@@ -59,6 +59,11 @@ def replay_path(spec: TopologySpec, file: str) -> Path:
 GUEST_KINDS = tuple(GUEST_ACTIONS)
 
 
+def _written_as_address(value: str) -> bool:
+    """A prefix, a range or digits and dots (``192.0.2.0/30``, ``192.0.2.1-5``, ``10.1``): an address, badly written."""
+    return "/" in value or (any(c.isdigit() for c in value) and all(c.isdigit() or c in ".-" for c in value))
+
+
 class _Checker:
     def __init__(self, spec: TopologySpec, document: Document) -> None:
         self.spec = spec
@@ -96,11 +101,11 @@ class _Checker:
         value = args.get(key)
         if value is None:
             return None
-        if looks_like_address(value):
+        if looks_like_address(value) or (value not in self.stations and _written_as_address(value)):
             try:
-                return IPv4Address(value)
-            except ValueError:
-                self.report(self.place(args, key), f"invalid IPv4 address {value!r}")
+                return address_value(value)
+            except ValueError as exc:
+                self.report(self.place(args, key), f"{exc} (or name an interface)")
                 return None
         station = self.station(args, key, needs_stack=True)
         return station.guest.interface.ip if station else None

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..core.units import parse_duration, parse_rate
 from ..guests.arp import DEFAULT_TIMEOUT_NS
-from ..guests.inet import address_value, interface_value
+from ..guests.inet import address_text, interface_value
 from ..guests.migrate import ANNOUNCERS
 from ..guests.sessions import DEFAULT_PING_TIMEOUT_NS
 from ..guests.stream import FIELDS, Vary, field_value
@@ -186,8 +186,8 @@ def _stream(r: MapReader) -> dict[str, Any]:
     }
     udp = r.take_map("udp", required=False)
     if "udp" in r.mapping:
-        args["udp"] = {"src_ip": udp.take("src_ip", lambda v: str(address_value(v))),
-                       "dst_ip": udp.take("dst_ip", lambda v: str(address_value(v))),
+        args["udp"] = {"src_ip": udp.take("src_ip", address_text),
+                       "dst_ip": udp.take("dst_ip", address_text),
                        "sport": udp.take("sport", integer_between(0, 65535), default=1024),
                        "dport": udp.take("dport", integer_between(0, 65535), default=9)}
         if args["ethertype"] is not None:

@@ -47,8 +47,9 @@ def load_topology_text(text: str, filename: str = "<string>", limits: Limits | N
 def read_topology(document: Document) -> TopologySpec:
     top = MapReader.of(document)
     check_devices(top)  # a file of 50 000 VMs stops here, before they are read
-    default_name = Path(document.filename).stem if document.filename != "<string>" else "topology"
-    name = top.take("name", name_value, default=default_name)
+    name = top.take("name", name_value, default=None)
+    if "name" not in top.mapping:
+        name = _name_from_file(document)
     description = top.take("description", text, default="")
     until = top.take("until", virtual_time(top), default=None)
     epoch = top.take("epoch", integer_between(0, 4_000_000_000), default=None)  # classic pcap: 32-bit seconds
@@ -72,6 +73,21 @@ def read_topology(document: Document) -> TopologySpec:
     check_guests(spec, document)
     document.check()
     return spec
+
+
+def _name_from_file(document: Document) -> str:
+    """Without ``name:``, the file name without its extension, under the rules of ``name:``: it names the capture
+    folder, so ``..yaml`` must not make it ``pcaps/.`` nor a name with ``;`` or ESC reach a path or a terminal."""
+    if document.filename == "<string>":
+        return "topology"
+    stem = Path(document.filename).stem
+    try:
+        return name_value(stem)
+    except ValueError:
+        document.report(None, "name", f"the file name would name this topology {stem!r}, which is not a valid name "
+                                         "(letters, digits, '-' and '_'): add a name: key, e.g. name: lab, or rename "
+                                         "the file")
+        return "topology"
 
 
 def _switch(r: MapReader) -> SwitchSpec:

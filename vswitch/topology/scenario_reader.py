@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from ..core.reasons import DropReason
 from ..core.units import parse_duration
+from ..guests.inet import address_text
 from ..l2.adapter import MODES
 from ..l2.switch import PORT_FLAGS
 from .bounds import ScenarioBudget
@@ -79,7 +80,7 @@ def _send(r: MapReader) -> dict[str, Any]:
     udp = r.take_map("udp", required=False)
     if "udp" in r.mapping:
         args["udp"] = {
-            "src_ip": udp.take("src_ip", text), "dst_ip": udp.take("dst_ip", text),
+            "src_ip": udp.take("src_ip", address_text), "dst_ip": udp.take("dst_ip", address_text),
             "sport": udp.take("sport", integer_between(0, 65535), default=1024),
             "dport": udp.take("dport", integer_between(0, 65535), default=9),
         }
