@@ -52,7 +52,7 @@ from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision
 from .nic import NIC, VNIC
-from .port import Port
+from .port import Port, wire_internal
 from .vlan import outer_tag, push, strip
 
 MODES: Final = ("bridge", "vepa", "private", "passthru")
@@ -81,7 +81,7 @@ class PhysicalAdapter:
         self.host = AdapterHostNIC(self, mac)
         self._own_mac = self.host.mac
         self._host_port = Port(self, "host-side", internal=True)
-        _wire(self._host_port, self.host.port)
+        wire_internal(self._host_port, self.host.port)
         self.vnics: dict[bytes, VNIC] = {}  # MAC -> vNIC: the demultiplexing table
         self._vnic_ports: dict[VNIC, Port] = {}
         self._by_port: dict[Port, VNIC] = {}
@@ -121,7 +121,7 @@ class PhysicalAdapter:
         vnic.mode = mode
         vnic.hypervisor = self.name
         port = Port(self, f"vnic-{vnic.full_name}", internal=True)
-        _wire(port, vnic.port)
+        wire_internal(port, vnic.port)
         self.vnics[vnic.mac.packed] = vnic
         self._vnic_ports[vnic] = port
         self._by_port[port] = vnic
@@ -368,12 +368,6 @@ class AdapterHostNIC(NIC):
         if super().accepts(dst):
             return True
         return bool(dst[0] & 1) and any(dst in vnic.groups for vnic in self.adapter.vnics.values())
-
-
-def _wire(a: Port, b: Port) -> None:
-    """Join two ports with an internal, delay-free wire."""
-    a.peer = b
-    b.peer = a
 
 
 def _by_name(item: tuple[VNIC, Port]) -> str:

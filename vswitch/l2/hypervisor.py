@@ -18,7 +18,7 @@ from ..core.mac import MACLike
 from .adapter import DEFAULT_MODE, PhysicalAdapter
 from .fdb import DEFAULT_AGEING_NS
 from .nic import NIC, VNIC
-from .port import Port
+from .port import Port, wire_internal
 from .switch import LearningSwitch
 from .vlan import DEFAULT_PVID, PortVlans
 
@@ -56,7 +56,7 @@ class Hypervisor:
             self.uplink = self.bridge.add_port("uplink")
             self.host = NIC(name, mac, "host")
             host_side = self.bridge.add_port("host-side", internal=True)
-            host_side.peer, self.host.port.peer = self.host.port, host_side
+            wire_internal(host_side, self.host.port)
 
     @property
     def mode(self) -> str | None:

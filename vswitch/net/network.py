@@ -51,6 +51,9 @@ class Network(Datapath):
         self.vnics: dict[str, VNIC] = {}
         self.links: list[Link] = []
         self.ports: dict[str, Port] = {}
+        #: Ports that left the network mid-run (a detached or migrated VM's ``vif``): no longer found by name, but
+        #: the report still shows what they counted.
+        self.removed_ports: list[Port] = []
 
     # -- building -------------------------------------------------------------------------------------
     def _claim_name(self, name: str) -> None:
@@ -60,7 +63,10 @@ class Network(Datapath):
             raise TopologyError(f"the name {name!r} is already used")
 
     def register_port(self, port: Port) -> Port:
-        """Make a port added directly to a node reachable by name."""
+        """Make a port added directly to a node reachable by name (a port it replaces keeps its row, as removed)."""
+        old = self.ports.get(port.full_name)
+        if old is not None and old is not port:
+            self.removed_ports.append(old)
         self.ports[port.full_name] = port
         if self.inbox_limit is not None and isinstance(port.node, NIC):
             port.node.inbox = deque(port.node.inbox, maxlen=self.inbox_limit)
@@ -205,7 +211,7 @@ class Network(Datapath):
         raise TopologyError(f"no link at {a}" + (f" to {b}" if b else ""))
 
     def interfaces(self) -> Iterator[Port]:
-        """Every user-visible port, sorted by name."""
+        """Every user-visible port, sorted by name (removed ones are in ``removed_ports``)."""
         return (self.ports[name] for name in sorted(self.ports))
 
     def deliveries(self, name: str) -> list[Delivery]:
@@ -312,8 +318,8 @@ class Network(Datapath):
         host = self.hypervisors[vnic.hypervisor]
         vif = host.vif_of(vnic)
         host.detach(vnic)
-        if vif is not None:
-            self.ports.pop(vif.full_name, None)
+        if vif is not None and self.ports.pop(vif.full_name, None) is vif:
+            self.removed_ports.append(vif)  # its counters stay in the report
         return vnic
 
     def attach_vm(self, name: str, hypervisor: str, *, mode: str | None = None, link_up: bool = True) -> VNIC:
