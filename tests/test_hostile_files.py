@@ -7,6 +7,10 @@ The small files are in tests/hostile/; the big ones are written here at run time
 from __future__ import annotations
 
 import json
+import os
+import re
+import resource
+import stat
 import subprocess
 import sys
 import time
@@ -15,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from vswitch import cli
+import vswitch
+from vswitch import Network, cli
+from vswitch.errors import VSwitchError
+from vswitch.pcapreader import CaptureReader
 from vswitch.topology import load_topology
 from vswitch.diagnostics import MAX_SHOWN_PROBLEMS, TopologyFileError
 from vswitch.limits import LIMITS, Limits
@@ -247,6 +254,124 @@ def test_a_valid_but_hostile_file_runs_to_its_end_in_bounded_time_and_memory(tmp
     assert result["status"] == 0
     assert result["seconds"] < 10 * MAX_SECONDS
     assert result["max_rss"] < MAX_PEAK_BYTES
+
+
+# -- the file system: folders, FIFOs, /proc, a full disk ----------------------------------------------------------
+PACKAGE_PARENT = Path(vswitch.__file__).resolve().parent.parent  # the source tree, or site-packages
+
+
+def vswitch_process(*argv: str, cwd: Path, max_file_bytes: int | None = None) -> subprocess.CompletedProcess:
+    """``python -m vswitch ARGV`` in a fresh process that must end within 60 s: a hang fails the test instead of
+    blocking it. ``max_file_bytes``: the process cannot write a file past that size (RLIMIT_FSIZE), as on a full
+    disk."""
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+    return subprocess.run([sys.executable, "-m", "vswitch", *argv], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, preexec_fn=limit_files if max_file_bytes else None,
+                          env={**os.environ, "PYTHONPATH": str(PACKAGE_PARENT), "PYTHONDONTWRITEBYTECODE": "1"})
+
+
+TWO_HOSTS = """name: two
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]
+links: [[h1, h2]]
+captures:
+  points:
+    - h1
+    - h2
+scenario:
+  - stream: {from: h1, to: h2, count: 5000, rate: 1000pps, size: 200}
+"""
+
+
+def test_a_fifo_at_a_capture_path_is_refused_without_waiting_for_a_reader(tmp_path):
+    lab, out = tmp_path / "lab.yaml", tmp_path / "out"
+    lab.write_text(TWO_HOSTS)
+    out.mkdir()
+    os.mkfifo(out / "h1.pcap")
+    done = vswitch_process("run", str(lab), "--out", str(out), cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"vswitch: {lab}:6:7: captures.points[0]: cannot create capture file {out}/h1.pcap: a FIFO (named pipe) is in "
+        "the way (a capture is written only as a new regular file): remove it or write elsewhere"]
+    assert stat.S_ISFIFO(os.lstat(out / "h1.pcap").st_mode)
+
+
+def test_out_naming_a_file_or_a_place_under_proc_is_a_one_line_user_error(capsys, tmp_path):
+    lab, file = tmp_path / "lab.yaml", tmp_path / "file"
+    lab.write_text(TWO_HOSTS)
+    file.write_text("not a folder")
+    for out, line in [
+            (file, f"vswitch: output folder {file}: {file} is a regular file, not a folder: choose another with --out"),
+            (file / "sub", f"vswitch: output folder {file}/sub: {file} is a regular file, not a folder: choose another "
+                           "with --out"),
+            (Path("/proc/vswitch-out"), "vswitch: output folder /proc/vswitch-out: cannot make /proc/vswitch-out: "),
+            (Path("/proc/self"), f"vswitch: {lab}: captures.pcapng: cannot create capture file /proc/")]:
+        if out.parts[1] == "proc" and not Path("/proc/self").is_dir():
+            continue
+        assert cli.main(["run", str(lab), "--out", str(out), "--quiet"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and len(captured.err.splitlines()) == 1
+        assert captured.err.startswith(line), captured.err
+    assert file.read_text() == "not a folder"
+
+
+def test_a_full_disk_leaves_every_capture_ending_on_a_whole_record_and_names_the_files(tmp_path):
+    lab, out = tmp_path / "lab.yaml", tmp_path / "out"
+    lab.write_text(TWO_HOSTS)
+    limit = 300_000  # the pcaps reach 1 MB, the pcapng 2.6 MB
+    done = vswitch_process("run", str(lab), "--out", str(out), "--quiet", cwd=tmp_path, max_file_bytes=limit)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    named = {}
+    for line in done.stderr.splitlines():
+        match = re.fullmatch(rf"(?:vswitch: )?{re.escape(str(lab))}(?::\d+:\d+)?: captures\.(?:pcapng|points\[\d\]): "
+                             r"cannot write capture file (\S+): File too large; it was cut back to its last whole "
+                             r"record \((\d+) bytes\): free some space, or write elsewhere with --out", line)
+        assert match, line
+        named[match[1]] = int(match[2])
+    assert str(out / "all.pcapng") in named
+    for path in out.iterdir():
+        assert path.stat().st_size == named.get(str(path), path.stat().st_size) <= limit
+        with CaptureReader(path) as reader:
+            assert sum(1 for _ in reader) > 100 and reader.stop is None, path
+
+
+def remove_chain(top: Path, name: str) -> None:
+    """Remove ``top/name/name/.../name`` and the files at its bottom without recursion (shutil.rmtree recurses, so
+    pytest could not clean it up) and without long paths: lift each level up to ``top`` and remove the one above."""
+    chain, lifted = top / name, top / f"{name}.up"
+    while chain.is_dir():
+        below = chain / name
+        if below.is_dir():
+            os.rename(below, lifted)
+            chain.rmdir()
+            os.rename(lifted, chain)
+        else:
+            for path in chain.iterdir():
+                path.unlink()
+            chain.rmdir()
+
+
+def test_a_capture_path_hundreds_of_folders_deep_is_made_without_recursion(tmp_path):
+    net = Network(capture_dir=tmp_path)
+    net.add_host("h1", "02:00:00:00:00:01")
+    deep = "d/" * 400 + "h1.pcap"  # pathlib's mkdir(parents=True) recursed once per folder
+    long = ("e" * 250 + "/") * 20 + "h1.pcap"  # longer than a path may be (4096 bytes)
+    limit = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(300)  # 2000 folders deep overflowed the default limit; 400 overflow this one
+        try:
+            path = net.capture("h1", deep)
+        finally:
+            sys.setrecursionlimit(limit)
+        assert path == str(tmp_path / deep)
+        with pytest.raises(VSwitchError, match="cannot make the folder .*: File name too long$"):
+            net.capture("h1", long)
+        net.close()
+        assert (tmp_path / deep).stat().st_size == 24
+    finally:
+        net.close()
+        remove_chain(tmp_path, "d")
+        remove_chain(tmp_path, "e" * 250)
 
 
 # -- raising a limit deliberately -------------------------------------------------------------------------------

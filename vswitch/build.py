@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .capture import DEFAULT_EPOCH_NS
-from .errors import TopologyError, VSwitchError
+from .errors import OutputFolderError, TopologyError, VSwitchError
 from .network import Network
 from .guest import GuestStack
 from .portsecurity import PortSecurity
@@ -76,10 +76,14 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                 net.switch(sw.name).add_static(mac.packed, port_name, vlan)
         if capture_dir is not None:
             if pcapng and spec.pcapng:
-                net.capture_pcapng(spec.pcapng)
+                where = Where(spec.source, path="captures.pcapng")
+                net.capture_pcapng(spec.pcapng, label=str(where))
             for cap in spec.captures:
                 where = cap.where
-                net.capture(cap.point, cap.file, cap.direction)
+                net.capture(cap.point, cap.file, cap.direction, label=str(where))
+    except OutputFolderError:  # --out's fault, not the capture point's
+        net.close()
+        raise
     except VSwitchError as exc:
         net.close()
         raise TopologyError(f"{where}: {exc}") from None
