@@ -56,6 +56,15 @@ CORPUS = {
     "slow-link.yaml": "links[0].bandwidth: a full queue of 1000 frames at 1bps drains in 3418h",
     "capture-traversal.yaml": "captures.points[0].file: capture file '../../etc/x' must be a relative path",
     "capture-absolute.yaml": "captures.points[0].file: capture file '/etc/passwd' must be a relative path",
+    "capture-clash.yaml": ":5:43: captures.points[1]: capture file x/a.pcap needs a folder x, but captures.points[0] "
+                          "writes a file of that name: rename one of them",
+    "capture-long-name.yaml": ":4:39: captures.points[0].file: capture file 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                              "...aaaaaaa.pcap': a file or folder name of 300 bytes is longer than a file system "
+                              "allows (255 bytes): shorten it",
+    "capture-deep.yaml": ":4:39: captures.points[0].file: capture file 'd/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/..."
+                         "/d/d/h1.pcap' is 2000 folders deep, more than 32: use fewer sub-folders",
+    "name-too-long.yaml": ":2:7: name: a name of 300 bytes cannot be a folder name (at most 255 bytes; captures go to "
+                          "pcaps/<name>/): shorten it",
     "replay-traversal.yaml": "scenario[0].replay.file: replay file '../../etc/shadow' must be a relative path",
     "nul-bytes.yaml": ":2:8: NUL byte: this is a binary file, not YAML text",
     "garbage.bin": ":1:1: invalid UTF-8 byte 0x9f: save the file as UTF-8",

@@ -15,7 +15,8 @@ from .bounds import check_devices, check_network
 from .fdb import DEFAULT_AGEING_NS
 from .hypervisor import BACKENDS
 from .link import DEFAULT_QUEUE_FRAMES
-from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac, virtual_time, where
+from .fields import (MAX_NAME_BYTES, capture_file, capture_parts, group_mac, mac_prefix, name_value,
+                     topology_name, unicast_mac, virtual_time, where)
 from .guest_check import check_guests
 from .guest_reader import read_guest
 from .limits import Limits
@@ -48,7 +49,7 @@ def read_topology(document: Document) -> TopologySpec:
     top = MapReader.of(document)
     check_devices(top)  # a file of 50 000 VMs stops here, before they are read
     default_name = Path(document.filename).stem if document.filename != "<string>" else "topology"
-    name = top.take("name", name_value, default=default_name)
+    name = top.take("name", topology_name, default=default_name)
     description = top.take("description", text, default="")
     until = top.take("until", virtual_time(top), default=None)
     epoch = top.take("epoch", integer_between(0, 4_000_000_000), default=None)  # classic pcap: 32-bit seconds
@@ -216,12 +217,38 @@ def _captures(top: MapReader) -> tuple[list[CaptureSpec], str | None]:
     if items is not None and not isinstance(items, LocatedList):
         section.error("points", f"expected a list of interface names, got {describe(items)}")
     section.finish()
-    files = {}
-    for cap in captures:
-        if cap.file is not None and (cap.file in files or cap.file == pcapng):
-            _report(top.document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
-        files[cap.file] = cap
+    _check_capture_files(top.document, captures, pcapng, where(section, "pcapng"))
     return captures, pcapng
+
+
+def _check_capture_files(document: Document, captures: list[CaptureSpec], pcapng: str | None,
+                         pcapng_where: Where) -> None:
+    """Capture files the file system cannot hold, or that collide: one file written twice, or a file where
+    another capture needs a folder (``x`` and ``x/a.pcap``)."""
+    files: dict[tuple[str, ...], tuple[str, Where]] = {}
+    if pcapng:
+        files[capture_parts(pcapng)] = ("captures.pcapng", pcapng_where)
+    for cap in captures:
+        if cap.file is None:  # refused when read
+            continue
+        key = capture_parts(cap.file)
+        size = len(key[-1].encode("utf-8")) if key else 0
+        if size > MAX_NAME_BYTES:  # an explicit file was checked when read: this is the point's default name
+            _report(document, cap.where, f"this point's default capture file name is {size} bytes long, longer "
+                                         f"than a file system allows ({MAX_NAME_BYTES}): give the point a file, "
+                                         "e.g. {point: NAME, file: short.pcap}")
+            continue
+        if key in files:
+            _report(document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
+            continue
+        files[key] = (cap.where.path, cap.where)
+    for key, (field, place) in files.items():
+        for depth in range(1, len(key)):
+            other = files.get(key[:depth])
+            if other is not None:
+                _report(document, place, f"capture file {'/'.join(key)} needs a folder {'/'.join(key[:depth])}, "
+                                         f"but {other[0]} writes a file of that name: rename one of them")
+                break
 
 
 def _default_file(point: str) -> str:
