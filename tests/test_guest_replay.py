@@ -3,6 +3,9 @@ and say where and why they stopped, never crashing."""
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import shutil
 import struct
 import subprocess
@@ -108,6 +111,58 @@ def test_not_a_capture_and_not_ethernet_are_refused_at_once(tmp_path):
         CaptureReader(tmp_path / "short.pcap")
     with pytest.raises(CaptureFileError, match="cannot open"):
         CaptureReader(tmp_path / "missing.pcap")
+
+
+def test_only_a_regular_file_with_something_in_it_is_opened(tmp_path):
+    fifo = tmp_path / "fifo.pcap"
+    os.mkfifo(fifo)
+    holder = os.open(fifo, os.O_RDWR)  # a writer, and junk to read: opening it by mistake would not hang the test
+    os.write(holder, b"junk")
+    try:
+        with pytest.raises(CaptureFileError, match=f"^{fifo} is a FIFO \\(named pipe\\), not a capture file: replay "
+                                                   "a pcap or pcapng file$"):
+            CaptureReader(fifo)
+        assert os.read(holder, 100) == b"junk"  # nobody read it
+    finally:
+        os.close(holder)
+    (tmp_path / "folder.pcap").mkdir()
+    (tmp_path / "empty.pcap").touch()
+    (tmp_path / "null.pcap").symlink_to("/dev/null")
+    for name, message in [("folder.pcap", "folder.pcap is a folder, not a capture file"),
+                          ("empty.pcap", "empty.pcap is empty (0 bytes): not a pcap or pcapng file"),
+                          ("null.pcap", "null.pcap (it links to /dev/null) is a character device, not a capture file")]:
+        with pytest.raises(CaptureFileError, match=re.escape(message)):
+            CaptureReader(tmp_path / name)
+    if Path("/proc/self/mem").exists():  # a pseudo-file: 0 bytes long, reading it fails with EIO
+        (tmp_path / "mem.pcap").symlink_to("/proc/self/mem")
+        with pytest.raises(CaptureFileError, match=re.escape("mem.pcap (it links to /proc/self/mem) is empty (0 bytes)")):
+            CaptureReader(tmp_path / "mem.pcap")
+
+
+class FailingFile:
+    """A file whose reads fail (EIO) past byte ``fail_at``, as on a bad disk."""
+
+    def __init__(self, file, fail_at: int) -> None:
+        self.file, self.fail_at = file, fail_at
+
+    def read(self, size: int = -1) -> bytes:
+        if self.file.tell() + size > self.fail_at:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return self.file.read(size)
+
+    def __getattr__(self, name: str):
+        return getattr(self.file, name)
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_a_read_error_stops_the_replay_there_like_damage(writer, tmp_path):
+    path = tmp_path / "capture"
+    WRITERS[writer](path)
+    with CaptureReader(path) as reader:
+        reader._file = FailingFile(reader._file, path.stat().st_size - 10)
+        records = list(reader)
+    assert [r.frame for r in records] == FRAMES[:4]
+    assert (reader.stop.record, reader.stop.reason) == (5, "the file cannot be read here: Input/output error")
 
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))

@@ -344,6 +344,33 @@ def test_a_full_disk_leaves_every_capture_ending_on_a_whole_record_and_names_the
             assert sum(1 for _ in reader) > 100 and reader.stop is None, path
 
 
+REPLAY = """name: replay
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]
+links: [[h1, h2]]
+scenario:
+  - replay: {file: FILE, from: h1}
+"""
+
+
+@pytest.mark.parametrize("kind", ["fifo", "proc-mem"])
+def test_a_fifo_or_a_proc_file_as_replay_file_is_refused_by_validate_and_run_without_waiting(tmp_path, kind):
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(REPLAY.replace("FILE", "capture.pcap"))
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "capture.pcap")  # opened, it would wait for a writer forever
+        reason = f"{tmp_path}/capture.pcap is a FIFO (named pipe), not a capture file: replay a pcap or pcapng file"
+    else:
+        if not Path("/proc/self/mem").exists():
+            pytest.skip("no /proc")
+        (tmp_path / "capture.pcap").symlink_to("/proc/self/mem")  # read, it fails with EIO
+        reason = f"{tmp_path}/capture.pcap (it links to /proc/self/mem) is empty (0 bytes): not a pcap or pcapng file"
+    for argv, prefix in ((["validate", str(lab)], ""), (["run", str(lab), "--out", str(tmp_path / "out")], "vswitch: ")):
+        done = vswitch_process(*argv, cwd=tmp_path)
+        assert (done.returncode, done.stdout) == (2, "")
+        assert done.stderr.splitlines() == [f"{prefix}{lab}:5:20: scenario[0].replay.file: {reason}"], argv
+    assert not (tmp_path / "out").exists()
+
+
 def remove_chain(top: Path, name: str) -> None:
     """Remove ``top/name/name/.../name`` and the files at its bottom without recursion (shutil.rmtree recurses, so
     pytest could not clean it up) and without long paths: lift each level up to ``top`` and remove the one above."""
