@@ -271,6 +271,33 @@ def test_a_run_ending_first_closes_the_file_and_says_so(tmp_path):
     assert result.warnings[0].endswith("the run ended after 3 frames, before the end of the file")
 
 
+def test_a_replay_whose_timestamps_span_136_years_stops_where_a_capture_could_not_hold_them(tmp_path, capsys):
+    with PcapWriter(tmp_path / "far.pcap") as writer:  # validate cannot know: it reads the header only
+        for frame, time_ns in zip(FRAMES[:3], [0, 10**9, 136 * 31_557_600 * 10**9]):
+            writer.write(frame, time_ns)
+    net, result = run_lab(tmp_path, "file: far.pcap, into: sw1.p1, name: far", capture_dir=tmp_path / "out")
+    assert [d.frame for d in net.deliveries("sniffer")] == FRAMES[:2]
+    assert result.warnings == [
+        f"{tmp_path / 'lab.yaml'}:11:5: scenario[1]: replay far of far.pcap: stopped at record 3 at byte offset "
+        f"{24 + 2 * 16 + len(FRAMES[0]) + len(FRAMES[1])}: its timestamp is 4291833600s (about 136 years) after the "
+        "first record's: with that spacing it would be sent after the year 2106, past what a pcap file can hold (the "
+        "file is corrupt here, or replay it at a rate); the 2 frames before it were replayed"]
+    assert main(["run", str(tmp_path / "lab.yaml"), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith(f"WARNING {tmp_path / 'lab.yaml'}:11:5: scenario[1]: replay far")
+    with CaptureReader(tmp_path / "out" / "sniffer.pcap") as reader:
+        assert len(list(reader)) == 2 and reader.stop is None
+
+
+def test_a_replay_at_a_rate_stops_where_a_capture_could_not_hold_its_frames(tmp_path):
+    WRITERS["vswitch-pcap"](tmp_path / "in.pcap")
+    net, result = run_lab(tmp_path, "file: in.pcap, into: sw1.p1, interval: 300000h", capture_dir=tmp_path / "out")
+    assert len(net.deliveries("sniffer")) == 3  # the 4th would leave 102 years after 2026
+    assert result.warnings[0].endswith(
+        "stopped at record 4 at byte offset " + str(24 + 3 * 16 + sum(map(len, FRAMES[:3]))) + ": at this rate it "
+        "would be sent 3240000000s (about 102 years) after the replay began, after the year 2106, past what a "
+        "pcap file can hold: replay fewer frames (count) or at a higher rate; the 3 frames before it were replayed")
+
+
 def test_a_capture_vswitch_wrote_replays_byte_for_byte(tmp_path):
     first = Path("topologies/two-vms-one-adapter.yaml")
     spec = load_topology(first)

@@ -113,11 +113,13 @@ def assert_refused(capsys, path: Path, fragment: str) -> list[str]:
 
 # -- the corpus -------------------------------------------------------------------------------------------------
 #: valid files whose run must still end quickly in bounded memory
-RUN_BOUNDED = {"switch-loop.yaml"}
+RUN_BOUNDED = {"switch-loop.yaml", "replay-far-timestamps.yaml"}
+#: what the files above read (replays)
+DATA = {"far-timestamps.pcap"}
 
 
 def test_the_corpus_is_what_this_test_checks():
-    assert sorted(p.name for p in HOSTILE.iterdir() if p.suffix != ".md") == sorted([*CORPUS, *RUN_BOUNDED])
+    assert sorted(p.name for p in HOSTILE.iterdir() if p.suffix != ".md") == sorted([*CORPUS, *RUN_BOUNDED, *DATA])
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
