@@ -412,6 +412,72 @@ def test_a_capture_path_hundreds_of_folders_deep_is_made_without_recursion(tmp_p
         remove_chain(tmp_path, "e" * 250)
 
 
+# -- every file, validated and run: no traceback, no hang, nothing written outside the output folder --------------
+EVERY_FILE = """
+import contextlib, io, json, signal, sys, traceback
+from vswitch import cli
+
+
+def hung(*_):
+    raise TimeoutError("no answer within 30 s")
+
+
+signal.signal(signal.SIGALRM, hung)
+for path, out in json.loads(sys.argv[1]):
+    for argv in (["validate", path], ["run", path, "--out", out, "--quiet"]):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        signal.alarm(30)  # a blocking open() is interrupted too
+        try:
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                status = cli.main(argv)
+        except BaseException:
+            status = traceback.format_exc()
+        finally:
+            signal.alarm(0)
+        print(json.dumps([argv[0], path, status, stderr.getvalue()]), flush=True)
+"""
+
+
+def tree(folder: Path) -> dict[str, tuple]:
+    """Every path under ``folder`` (links not followed) with its type, size and modification time."""
+    return {str(p.relative_to(folder)): (p.lstat().st_mode, p.lstat().st_size, p.lstat().st_mtime_ns)
+            for p in folder.rglob("*")}
+
+
+def test_every_hostile_file_validates_and_runs_without_traceback_hang_or_a_file_outside_the_output_folder(tmp_path):
+    generated = tmp_path / "generated"  # what cannot be committed: a FIFO, a link into /proc
+    generated.mkdir()
+    os.mkfifo(generated / "fifo.pcap")
+    (generated / "replay-fifo.yaml").write_text(REPLAY.replace("FILE", "fifo.pcap"))
+    if Path("/proc/self/mem").exists():
+        (generated / "mem.pcap").symlink_to("/proc/self/mem")
+        (generated / "replay-proc-mem.yaml").write_text(REPLAY.replace("FILE", "mem.pcap"))
+    inputs = sorted(HOSTILE.iterdir()) + sorted(generated.glob("*.yaml"))
+    cwd, out = tmp_path / "cwd", tmp_path / "out"
+    cwd.mkdir()
+    before = {folder: tree(folder) for folder in (HOSTILE, generated, cwd)}
+    jobs = [(str(path), str(out / f"{index}-{path.name}")) for index, path in enumerate(inputs)]
+    done = subprocess.run([sys.executable, "-c", EVERY_FILE, json.dumps(jobs)], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(PACKAGE_PARENT)})
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(command, path) for command, path, _, _ in results] == [
+        (command, path) for path, _ in jobs for command in ("validate", "run")]
+    validated = {}
+    for (command, path, status, err), (_, folder) in zip(results, [job for job in jobs for _ in range(2)]):
+        assert isinstance(status, int), f"{command} {path}: {status}"  # not a traceback
+        assert "Traceback" not in err, f"{command} {path}: {err}"
+        if command == "validate":
+            validated[path] = status
+            assert status in (0, 2), path
+        else:  # a file validate refuses writes nothing; one it passes runs to its end
+            assert status == validated[path] or (validated[path] == 0 and status == 1), (path, status, err)
+            assert (status == 2) == (not Path(folder).exists()), path
+        assert (status == 2) == bool(err.strip()), (command, path, err)
+    assert {folder: tree(folder) for folder in (HOSTILE, generated, cwd)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "generated"] + (["out"] if out.exists() else [])
+
+
 # -- raising a limit deliberately -------------------------------------------------------------------------------
 def hosts_with_groups(hosts: int, groups: int) -> str:
     """``hosts`` hosts that all join the same ``groups`` multicast groups, listed once and then by alias."""
