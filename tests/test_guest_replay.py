@@ -135,7 +135,8 @@ def test_only_a_regular_file_with_something_in_it_is_opened(tmp_path):
             CaptureReader(tmp_path / name)
     if Path("/proc/self/mem").exists():  # a pseudo-file: 0 bytes long, reading it fails with EIO
         (tmp_path / "mem.pcap").symlink_to("/proc/self/mem")
-        with pytest.raises(CaptureFileError, match=re.escape("mem.pcap (it links to /proc/self/mem) is empty (0 bytes)")):
+        message = "mem.pcap (it links to /proc/self/mem) is empty (0 bytes)"
+        with pytest.raises(CaptureFileError, match=re.escape(message)):
             CaptureReader(tmp_path / "mem.pcap")
 
 

@@ -366,7 +366,8 @@ def test_a_fifo_or_a_proc_file_as_replay_file_is_refused_by_validate_and_run_wit
             pytest.skip("no /proc")
         (tmp_path / "capture.pcap").symlink_to("/proc/self/mem")  # read, it fails with EIO
         reason = f"{tmp_path}/capture.pcap (it links to /proc/self/mem) is empty (0 bytes): not a pcap or pcapng file"
-    for argv, prefix in ((["validate", str(lab)], ""), (["run", str(lab), "--out", str(tmp_path / "out")], "vswitch: ")):
+    run = ["run", str(lab), "--out", str(tmp_path / "out")]
+    for argv, prefix in ((["validate", str(lab)], ""), (run, "vswitch: ")):
         done = vswitch_process(*argv, cwd=tmp_path)
         assert (done.returncode, done.stdout) == (2, "")
         assert done.stderr.splitlines() == [f"{prefix}{lab}:5:20: scenario[0].replay.file: {reason}"], argv

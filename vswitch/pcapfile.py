@@ -87,9 +87,10 @@ def _check_time(time_ns: object, limit: int) -> int:
 
 def file_kind(mode: int) -> str:
     """What a file of ``st_mode`` ``mode`` is, for messages: 'a folder', 'a FIFO (named pipe)'..."""
-    for test, kind in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISLNK, "a symbolic link"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, kind in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISLNK, "a symbolic link"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
         if test(mode):
             return kind
     return "a special file"
@@ -115,7 +116,7 @@ def _create(path: str) -> int:
         try:
             os.unlink(path)
         except OSError as exc:
-            raise VSwitchError(f"cannot replace the file {path}: {exc.strerror}") from None
+            raise VSwitchError(f"cannot replace the file {path}: {exc.strerror}: write elsewhere") from None
     try:
         return os.open(path, _CREATE, 0o666)
     except OSError as exc:

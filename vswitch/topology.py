@@ -242,7 +242,7 @@ def _check_capture_files(document: Document, captures: list[CaptureSpec], pcapng
             _report(document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
             continue
         files[key] = (cap.where.path, cap.where)
-    for key, (field, place) in files.items():
+    for key, (_, place) in files.items():
         for depth in range(1, len(key)):
             other = files.get(key[:depth])
             if other is not None:
