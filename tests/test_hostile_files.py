@@ -7,6 +7,10 @@ The small files are in tests/hostile/; the big ones are written here at run time
 from __future__ import annotations
 
 import json
+import os
+import re
+import resource
+import stat
 import subprocess
 import sys
 import time
@@ -15,10 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from vswitch import cli
-from vswitch.topology.loader import load_topology
+import vswitch
+from vswitch import Network, cli
+from vswitch.core.errors import VSwitchError
+from vswitch.pcap.reader import CaptureReader
 from vswitch.topology.diagnostics import MAX_SHOWN_PROBLEMS, TopologyFileError
 from vswitch.topology.limits import LIMITS, Limits
+from vswitch.topology.loader import load_topology
 from vswitch.topology.yamlsource import load_text
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -49,6 +56,15 @@ CORPUS = {
     "slow-link.yaml": "links[0].bandwidth: a full queue of 1000 frames at 1bps drains in 3418h",
     "capture-traversal.yaml": "captures.points[0].file: capture file '../../etc/x' must be a relative path",
     "capture-absolute.yaml": "captures.points[0].file: capture file '/etc/passwd' must be a relative path",
+    "capture-clash.yaml": ":5:43: captures.points[1]: capture file x/a.pcap needs a folder x, but captures.points[0] "
+                          "writes a file of that name: rename one of them",
+    "capture-long-name.yaml": ":4:39: captures.points[0].file: capture file 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                              "...aaaaaaa.pcap': a file or folder name of 300 bytes is longer than a file system "
+                              "allows (255 bytes): shorten it",
+    "capture-deep.yaml": ":4:39: captures.points[0].file: capture file 'd/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/..."
+                         "/d/d/h1.pcap' is 2000 folders deep, more than 32: use fewer sub-folders",
+    "name-too-long.yaml": ":2:7: name: a name of 300 bytes cannot be a folder name (at most 255 bytes; captures go to "
+                          "pcaps/<name>/): shorten it",
     "replay-traversal.yaml": "scenario[0].replay.file: replay file '../../etc/shadow' must be a relative path",
     "nul-bytes.yaml": ":2:8: NUL byte: this is a binary file, not YAML text",
     "garbage.bin": ":1:1: invalid UTF-8 byte 0x9f: save the file as UTF-8",
@@ -109,11 +125,13 @@ def assert_refused(capsys, path: Path, fragment: str) -> list[str]:
 
 # -- the corpus -------------------------------------------------------------------------------------------------
 #: valid files whose run must still end quickly in bounded memory
-RUN_BOUNDED = {"switch-loop.yaml"}
+RUN_BOUNDED = {"switch-loop.yaml", "replay-far-timestamps.yaml"}
+#: what the files above read (replays)
+DATA = {"far-timestamps.pcap"}
 
 
 def test_the_corpus_is_what_this_test_checks():
-    assert sorted(p.name for p in HOSTILE.iterdir() if p.suffix != ".md") == sorted([*CORPUS, *RUN_BOUNDED])
+    assert sorted(p.name for p in HOSTILE.iterdir() if p.suffix != ".md") == sorted([*CORPUS, *RUN_BOUNDED, *DATA])
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
@@ -259,6 +277,218 @@ def test_a_valid_but_hostile_file_runs_to_its_end_in_bounded_time_and_memory(tmp
     assert result["status"] == 0
     assert result["seconds"] < 10 * MAX_SECONDS
     assert result["max_rss"] < MAX_PEAK_BYTES
+
+
+# -- the file system: folders, FIFOs, /proc, a full disk ----------------------------------------------------------
+PACKAGE_PARENT = Path(vswitch.__file__).resolve().parent.parent  # the source tree, or site-packages
+
+
+def vswitch_process(*argv: str, cwd: Path, max_file_bytes: int | None = None) -> subprocess.CompletedProcess:
+    """``python -m vswitch ARGV`` in a fresh process that must end within 60 s: a hang fails the test instead of
+    blocking it. ``max_file_bytes``: the process cannot write a file past that size (RLIMIT_FSIZE), as on a full
+    disk."""
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+    return subprocess.run([sys.executable, "-m", "vswitch", *argv], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, preexec_fn=limit_files if max_file_bytes else None,
+                          env={**os.environ, "PYTHONPATH": str(PACKAGE_PARENT), "PYTHONDONTWRITEBYTECODE": "1"})
+
+
+TWO_HOSTS = """name: two
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]
+links: [[h1, h2]]
+captures:
+  points:
+    - h1
+    - h2
+scenario:
+  - stream: {from: h1, to: h2, count: 5000, rate: 1000pps, size: 200}
+"""
+
+
+def test_a_fifo_at_a_capture_path_is_refused_without_waiting_for_a_reader(tmp_path):
+    lab, out = tmp_path / "lab.yaml", tmp_path / "out"
+    lab.write_text(TWO_HOSTS)
+    out.mkdir()
+    os.mkfifo(out / "h1.pcap")
+    done = vswitch_process("run", str(lab), "--out", str(out), cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"vswitch: {lab}:6:7: captures.points[0]: cannot create capture file {out}/h1.pcap: a FIFO (named pipe) is in "
+        "the way (a capture is written only as a new regular file): remove it or write elsewhere"]
+    assert stat.S_ISFIFO(os.lstat(out / "h1.pcap").st_mode)
+
+
+def test_out_naming_a_file_or_a_place_under_proc_is_a_one_line_user_error(capsys, tmp_path):
+    lab, file = tmp_path / "lab.yaml", tmp_path / "file"
+    lab.write_text(TWO_HOSTS)
+    file.write_text("not a folder")
+    for out, line in [
+            (file, f"vswitch: output folder {file}: {file} is a regular file, not a folder: choose another with --out"),
+            (file / "sub", f"vswitch: output folder {file}/sub: {file} is a regular file, not a folder: choose another "
+                           "with --out"),
+            (Path("/proc/vswitch-out"), "vswitch: output folder /proc/vswitch-out: cannot make /proc/vswitch-out: "),
+            (Path("/proc/self"), f"vswitch: {lab}: captures.pcapng: cannot create capture file /proc/")]:
+        if out.parts[1] == "proc" and not Path("/proc/self").is_dir():
+            continue
+        assert cli.main(["run", str(lab), "--out", str(out), "--quiet"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and len(captured.err.splitlines()) == 1
+        assert captured.err.startswith(line), captured.err
+    assert file.read_text() == "not a folder"
+
+
+def test_a_full_disk_leaves_every_capture_ending_on_a_whole_record_and_names_the_files(tmp_path):
+    lab, out = tmp_path / "lab.yaml", tmp_path / "out"
+    lab.write_text(TWO_HOSTS)
+    limit = 300_000  # the pcaps reach 1 MB, the pcapng 2.6 MB
+    done = vswitch_process("run", str(lab), "--out", str(out), "--quiet", cwd=tmp_path, max_file_bytes=limit)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    named = {}
+    for line in done.stderr.splitlines():
+        match = re.fullmatch(rf"(?:vswitch: )?{re.escape(str(lab))}(?::\d+:\d+)?: captures\.(?:pcapng|points\[\d\]): "
+                             r"cannot write capture file (\S+): File too large; it was cut back to its last whole "
+                             r"record \((\d+) bytes\): free some space, or write elsewhere with --out", line)
+        assert match, line
+        named[match[1]] = int(match[2])
+    assert str(out / "all.pcapng") in named
+    for path in out.iterdir():
+        assert path.stat().st_size == named.get(str(path), path.stat().st_size) <= limit
+        with CaptureReader(path) as reader:
+            assert sum(1 for _ in reader) > 100 and reader.stop is None, path
+
+
+REPLAY = """name: replay
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]
+links: [[h1, h2]]
+scenario:
+  - replay: {file: FILE, from: h1}
+"""
+
+
+@pytest.mark.parametrize("kind", ["fifo", "proc-mem"])
+def test_a_fifo_or_a_proc_file_as_replay_file_is_refused_by_validate_and_run_without_waiting(tmp_path, kind):
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(REPLAY.replace("FILE", "capture.pcap"))
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "capture.pcap")  # opened, it would wait for a writer forever
+        reason = f"{tmp_path}/capture.pcap is a FIFO (named pipe), not a capture file: replay a pcap or pcapng file"
+    else:
+        if not Path("/proc/self/mem").exists():
+            pytest.skip("no /proc")
+        (tmp_path / "capture.pcap").symlink_to("/proc/self/mem")  # read, it fails with EIO
+        reason = f"{tmp_path}/capture.pcap (it links to /proc/self/mem) is empty (0 bytes): not a pcap or pcapng file"
+    run = ["run", str(lab), "--out", str(tmp_path / "out")]
+    for argv, prefix in ((["validate", str(lab)], ""), (run, "vswitch: ")):
+        done = vswitch_process(*argv, cwd=tmp_path)
+        assert (done.returncode, done.stdout) == (2, "")
+        assert done.stderr.splitlines() == [f"{prefix}{lab}:5:20: scenario[0].replay.file: {reason}"], argv
+    assert not (tmp_path / "out").exists()
+
+
+def remove_chain(top: Path, name: str) -> None:
+    """Remove ``top/name/name/.../name`` and the files at its bottom without recursion (shutil.rmtree recurses, so
+    pytest could not clean it up) and without long paths: lift each level up to ``top`` and remove the one above."""
+    chain, lifted = top / name, top / f"{name}.up"
+    while chain.is_dir():
+        below = chain / name
+        if below.is_dir():
+            os.rename(below, lifted)
+            chain.rmdir()
+            os.rename(lifted, chain)
+        else:
+            for path in chain.iterdir():
+                path.unlink()
+            chain.rmdir()
+
+
+def test_a_capture_path_hundreds_of_folders_deep_is_made_without_recursion(tmp_path):
+    net = Network(capture_dir=tmp_path)
+    net.add_host("h1", "02:00:00:00:00:01")
+    deep = "d/" * 400 + "h1.pcap"  # pathlib's mkdir(parents=True) recursed once per folder
+    long = ("e" * 250 + "/") * 20 + "h1.pcap"  # longer than a path may be (4096 bytes)
+    limit = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(300)  # 2000 folders deep overflowed the default limit; 400 overflow this one
+        try:
+            path = net.capture("h1", deep)
+        finally:
+            sys.setrecursionlimit(limit)
+        assert path == str(tmp_path / deep)
+        with pytest.raises(VSwitchError, match="cannot make the folder .*: File name too long$"):
+            net.capture("h1", long)
+        net.close()
+        assert (tmp_path / deep).stat().st_size == 24
+    finally:
+        net.close()
+        remove_chain(tmp_path, "d")
+        remove_chain(tmp_path, "e" * 250)
+
+
+# -- every file, validated and run: no traceback, no hang, nothing written outside the output folder --------------
+EVERY_FILE = """
+import contextlib, io, json, signal, sys, traceback
+from vswitch import cli
+
+
+def hung(*_):
+    raise TimeoutError("no answer within 30 s")
+
+
+signal.signal(signal.SIGALRM, hung)
+for path, out in json.loads(sys.argv[1]):
+    for argv in (["validate", path], ["run", path, "--out", out, "--quiet"]):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        signal.alarm(30)  # a blocking open() is interrupted too
+        try:
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                status = cli.main(argv)
+        except BaseException:
+            status = traceback.format_exc()
+        finally:
+            signal.alarm(0)
+        print(json.dumps([argv[0], path, status, stderr.getvalue()]), flush=True)
+"""
+
+
+def tree(folder: Path) -> dict[str, tuple]:
+    """Every path under ``folder`` (links not followed) with its type, size and modification time."""
+    return {str(p.relative_to(folder)): (p.lstat().st_mode, p.lstat().st_size, p.lstat().st_mtime_ns)
+            for p in folder.rglob("*")}
+
+
+def test_every_hostile_file_validates_and_runs_without_traceback_hang_or_a_file_outside_the_output_folder(tmp_path):
+    generated = tmp_path / "generated"  # what cannot be committed: a FIFO, a link into /proc
+    generated.mkdir()
+    os.mkfifo(generated / "fifo.pcap")
+    (generated / "replay-fifo.yaml").write_text(REPLAY.replace("FILE", "fifo.pcap"))
+    if Path("/proc/self/mem").exists():
+        (generated / "mem.pcap").symlink_to("/proc/self/mem")
+        (generated / "replay-proc-mem.yaml").write_text(REPLAY.replace("FILE", "mem.pcap"))
+    inputs = sorted(HOSTILE.iterdir()) + sorted(generated.glob("*.yaml"))
+    cwd, out = tmp_path / "cwd", tmp_path / "out"
+    cwd.mkdir()
+    before = {folder: tree(folder) for folder in (HOSTILE, generated, cwd)}
+    jobs = [(str(path), str(out / f"{index}-{path.name}")) for index, path in enumerate(inputs)]
+    done = subprocess.run([sys.executable, "-c", EVERY_FILE, json.dumps(jobs)], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(PACKAGE_PARENT)})
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(command, path) for command, path, _, _ in results] == [
+        (command, path) for path, _ in jobs for command in ("validate", "run")]
+    validated = {}
+    for (command, path, status, err), (_, folder) in zip(results, [job for job in jobs for _ in range(2)]):
+        assert isinstance(status, int), f"{command} {path}: {status}"  # not a traceback
+        assert "Traceback" not in err, f"{command} {path}: {err}"
+        if command == "validate":
+            validated[path] = status
+            assert status in (0, 2), path
+        else:  # a file validate refuses writes nothing; one it passes runs to its end
+            assert status == validated[path] or (validated[path] == 0 and status == 1), (path, status, err)
+            assert (status == 2) == (not Path(folder).exists()), path
+        assert (status == 2) == bool(err.strip()), (command, path, err)
+    assert {folder: tree(folder) for folder in (HOSTILE, generated, cwd)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "generated"] + (["out"] if out.exists() else [])
 
 
 # -- raising a limit deliberately -------------------------------------------------------------------------------

@@ -457,6 +457,54 @@ def test_capture_file_written_twice_names_its_line():
         "lab.yaml:16:16: captures.points[1]: capture file h1.pcap is written twice: give it its own file"]
 
 
+def test_capture_files_the_same_once_normalised_are_written_twice():
+    assert diagnostics(BASE + "captures:\n  points: [h1, {point: vm1, file: ./h1.pcap}]\n") == [
+        "lab.yaml:16:16: captures.points[1]: capture file ./h1.pcap is written twice: give it its own file"]
+
+
+def test_a_capture_file_where_another_needs_a_folder_is_reported_at_the_deeper_one():
+    assert diagnostics(BASE + "captures:\n  pcapng: h1.pcap/all.pcapng\n  points: [h1]\n") == [
+        "lab.yaml:16:11: captures.pcapng: capture file h1.pcap/all.pcapng needs a folder h1.pcap, but "
+        "captures.points[0] writes a file of that name: rename one of them"]
+    assert diagnostics(BASE + "captures:\n  points: [{point: vm1, file: h1.pcap/a/b.pcap}, h1]\n") == [
+        "lab.yaml:16:12: captures.points[0]: capture file h1.pcap/a/b.pcap needs a folder h1.pcap, but "
+        "captures.points[1] writes a file of that name: rename one of them"]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("x" * 256 + ".pcap", f"capture file '{'x' * 40}...xxxxxxx.pcap': a file or folder name of 261 bytes is longer "
+                          "than a file system allows (255 bytes): shorten it"),
+    ("é" * 128 + "/a.pcap", "a file or folder name of 256 bytes is longer than a file system allows"),
+    ("d/" * 33 + "a.pcap", "is 33 folders deep, more than 32: use fewer sub-folders"),
+    ("/".join(["f" * 200] * 6) + ".pcap", "a path of 1210 bytes is longer than 1024: shorten it"),
+    ("sub/", "capture file 'sub/' names a folder: give a file name, e.g. sub/h1.pcap"),
+    (".", "capture file '.' names a folder: give a file name, e.g. h1.pcap"),
+])
+def test_a_capture_file_the_file_system_cannot_hold_is_refused(name, message):
+    lines = diagnostics(BASE + f"captures:\n  points:\n    - {{point: h1, file: '{name}'}}\n")
+    assert len(lines) == 1 and lines[0].startswith("lab.yaml:17:25: captures.points[0].file: "), lines
+    assert message in lines[0]
+    assert diagnostics(BASE + f"captures:\n  pcapng: '{name}'\n")[0].startswith("lab.yaml:16:11: captures.pcapng: ")
+    ok = BASE + "captures:\n  points:\n    - {point: h1, file: " + "/".join(["d" * 255] * 3) + "/a.pcap}\n"
+    assert load(ok).captures[0].file.startswith("d" * 255)
+
+
+def test_a_default_capture_file_name_too_long_for_a_file_system_names_the_point():
+    name = "h" * 260
+    lines = diagnostics(BASE.replace("name: h1", f"name: {name}").replace("[h1, sw1.p1]", f"[{name}, sw1.p1]")
+                        + f"captures:\n  points: [{name}]\n")
+    assert lines == ["lab.yaml:16:12: captures.points[0]: this point's default capture file name is 265 bytes long, "
+                     "longer than a file system allows (255): give the point a file, e.g. {point: NAME, file: "
+                     "short.pcap}"]
+
+
+def test_a_topology_name_must_fit_a_folder_name():
+    assert diagnostics("name: " + "n" * 256 + "\n" + BASE) == [
+        "lab.yaml:1:7: name: a name of 256 bytes cannot be a folder name (at most 255 bytes; captures go to "
+        "pcaps/<name>/): shorten it"]
+    assert load("name: " + "n" * 255 + "\n" + BASE).name == "n" * 255
+
+
 def test_expectation_naming_an_unknown_switch_is_a_load_error():
     text = BASE + 'expect:\n  - table: {switch: sw9, mac: "02:00:00:00:00:01", port: p1}\n'
     lines = diagnostics(text)

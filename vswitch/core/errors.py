@@ -19,3 +19,7 @@ class TopologyError(VSwitchError):
 
 class ScenarioError(VSwitchError):
     """A scenario action that cannot be carried out."""
+
+
+class OutputFolderError(VSwitchError):
+    """The folder captures go to cannot be made or used (``--out`` names another)."""

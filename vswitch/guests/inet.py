@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Interface
 
-from .errors import AddressError
+from ..core.errors import AddressError
 
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806

@@ -382,17 +382,18 @@ class Network(Datapath):
         self.close()
 
     # -- captures ---------------------------------------------------------------------------------------
-    def capture(self, name: str, file_name: str, direction: str = "both") -> str:
-        """Write what crosses ``name`` to the classic pcap ``file_name`` (and to the pcapng if enabled)."""
+    def capture(self, name: str, file_name: str, direction: str = "both", *, label: str = "") -> str:
+        """Write what crosses ``name`` to the classic pcap ``file_name`` (and to the pcapng if enabled); ``label``:
+        where the file was asked for, for errors (``lab.yaml:12:7: captures.points[0]``)."""
         port = self.port(name)
-        path = self.captures.add_pcap(port, file_name, direction)
+        path = self.captures.add_pcap(port, file_name, direction, label=label)
         if self.captures.has_pcapng:
             self.captures.add_pcapng_point(port, direction)
         return str(path)
 
-    def capture_pcapng(self, file_name: str, points: Iterable[tuple[str, str]] = ()) -> str:
+    def capture_pcapng(self, file_name: str, points: Iterable[tuple[str, str]] = (), *, label: str = "") -> str:
         """Open the shared pcapng; ``points`` are (interface, direction) added to it alone."""
-        path = self.captures.enable_pcapng(file_name)
+        path = self.captures.enable_pcapng(file_name, label=label)
         for name, direction in points:
             self.captures.add_pcapng_point(self.port(name), direction)
         return str(path)

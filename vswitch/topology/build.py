@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..core.errors import TopologyError, VSwitchError
+from ..core.errors import OutputFolderError, TopologyError, VSwitchError
 from ..core.trace import DEFAULT_TRACE_LIMIT
 from ..guests.stack import GuestStack
 from ..guests.stackdriver import attach_stack
@@ -80,10 +80,14 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                 net.switch(sw.name).add_static(mac.packed, port_name, vlan)
         if capture_dir is not None:
             if pcapng and spec.pcapng:
-                net.capture_pcapng(spec.pcapng)
+                where = Where(spec.source, path="captures.pcapng")
+                net.capture_pcapng(spec.pcapng, label=str(where))
             for cap in spec.captures:
                 where = cap.where
-                net.capture(cap.point, cap.file, cap.direction)
+                net.capture(cap.point, cap.file, cap.direction, label=str(where))
+    except OutputFolderError:  # --out's fault, not the capture point's
+        net.close()
+        raise
     except VSwitchError as exc:
         net.close()
         raise TopologyError(f"{where}: {exc}") from None

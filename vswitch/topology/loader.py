@@ -17,7 +17,8 @@ from ..l2.hypervisor import BACKENDS
 from ..l2.port import DEFAULT_QUEUE_FRAMES
 from ..l2.switch import PORT_FLAGS
 from .bounds import check_devices, check_network
-from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac, virtual_time, where
+from .fields import (MAX_NAME_BYTES, capture_file, capture_parts, group_mac, mac_prefix, name_value,
+                     topology_name, unicast_mac, virtual_time, where)
 from .guest_check import check_guests
 from .guest_reader import read_guest
 from .limits import Limits
@@ -47,7 +48,7 @@ def load_topology_text(text: str, filename: str = "<string>", limits: Limits | N
 def read_topology(document: Document) -> TopologySpec:
     top = MapReader.of(document)
     check_devices(top)  # a file of 50 000 VMs stops here, before they are read
-    name = top.take("name", name_value, default=None)
+    name = top.take("name", topology_name, default=None)
     if "name" not in top.mapping:
         name = _name_from_file(document)
     description = top.take("description", text, default="")
@@ -82,7 +83,7 @@ def _name_from_file(document: Document) -> str:
         return "topology"
     stem = Path(document.filename).stem
     try:
-        return name_value(stem)
+        return topology_name(stem)
     except ValueError:
         document.report(None, "name", f"the file name would name this topology {stem!r}, which is not a valid name "
                                          "(letters, digits, '-' and '_'): add a name: key, e.g. name: lab, or rename "
@@ -232,12 +233,38 @@ def _captures(top: MapReader) -> tuple[list[CaptureSpec], str | None]:
     if items is not None and not isinstance(items, LocatedList):
         section.error("points", f"expected a list of interface names, got {describe(items)}")
     section.finish()
-    files = {}
-    for cap in captures:
-        if cap.file is not None and (cap.file in files or cap.file == pcapng):
-            _report(top.document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
-        files[cap.file] = cap
+    _check_capture_files(top.document, captures, pcapng, where(section, "pcapng"))
     return captures, pcapng
+
+
+def _check_capture_files(document: Document, captures: list[CaptureSpec], pcapng: str | None,
+                         pcapng_where: Where) -> None:
+    """Capture files the file system cannot hold, or that collide: one file written twice, or a file where
+    another capture needs a folder (``x`` and ``x/a.pcap``)."""
+    files: dict[tuple[str, ...], tuple[str, Where]] = {}
+    if pcapng:
+        files[capture_parts(pcapng)] = ("captures.pcapng", pcapng_where)
+    for cap in captures:
+        if cap.file is None:  # refused when read
+            continue
+        key = capture_parts(cap.file)
+        size = len(key[-1].encode("utf-8")) if key else 0
+        if size > MAX_NAME_BYTES:  # an explicit file was checked when read: this is the point's default name
+            _report(document, cap.where, f"this point's default capture file name is {size} bytes long, longer "
+                                         f"than a file system allows ({MAX_NAME_BYTES}): give the point a file, "
+                                         "e.g. {point: NAME, file: short.pcap}")
+            continue
+        if key in files:
+            _report(document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
+            continue
+        files[key] = (cap.where.path, cap.where)
+    for key, (_, place) in files.items():
+        for depth in range(1, len(key)):
+            other = files.get(key[:depth])
+            if other is not None:
+                _report(document, place, f"capture file {'/'.join(key)} needs a folder {'/'.join(key[:depth])}, "
+                                         f"but {other[0]} writes a file of that name: rename one of them")
+                break
 
 
 def _default_file(point: str) -> str:
