@@ -33,6 +33,7 @@ CORPUS = {
     "anchor-many-hypervisors.yaml": "hypervisors[101]: more than 100 alias references (limit aliases=100",
     "deep-nesting.yaml": "nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)",
     "deep-mappings.yaml": "nested deeper than 32 levels",
+    "deep-flow-pairs.yaml": ":3:122: nested deeper than 32 levels (limit depth=32",
     "recursive-alias.yaml": "hosts[0]: recursive alias: a value cannot contain itself",
     "stream-count.yaml": "scenario[0].stream.count: 1000000000000 frames is more than a file may send "
                          "(limit frames=10000000; raise it with --limit frames=1000000000000)",
@@ -277,9 +278,22 @@ def test_a_borderline_file_passes_with_its_limit_raised(capsys, tmp_path, limit)
     assert status == 0 and out.startswith(f"{path}: ok"), lines
 
 
-def test_raising_the_depth_limit_lets_the_reader_go_on_to_the_next_problem(capsys):
+def test_raising_the_depth_limit_lets_the_reader_go_on_to_the_next_problem(capsys, tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: deep\nhosts: " + "[" * 40 + "]" * 40 + "\n")
+    assert_refused(capsys, path, ":2:39: nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)")
+    status, _, lines, _ = validate(capsys, str(path), "--limit", "depth=64")
+    assert status == 2 and lines == [f"{path}:2:9: hosts[0]: expected a mapping, got a list"]
+
+
+def test_the_depth_limit_cannot_be_raised_to_where_libyaml_stops(capsys):
     status, _, lines, _ = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=6000")
-    assert status == 2 and lines == [f"{HOSTILE / 'deep-nesting.yaml'}:3:9: hosts[0]: expected a mapping, got a list"]
+    assert status == 2 and lines == [
+        "vswitch: --limit depth=6000: the depth limit can be at most 999: libyaml, the parser inside PyYAML, "
+        "refuses to nest 1000 levels deep (a topology needs about 6)"]
+    status, _, lines, _ = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=999")
+    assert status == 2 and lines == [f"{HOSTILE / 'deep-nesting.yaml'}:3:1006: nested deeper than 999 levels "
+                                     "(limit depth=999, as high as it goes)"]
 
 
 def test_limit_flags_are_accepted_by_run_show_and_explain(capsys, tmp_path):

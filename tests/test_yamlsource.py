@@ -1,6 +1,9 @@
 import time
 
 import pytest
+import yaml
+
+from vswitch import yamlcompose
 
 from vswitch.errors import TopologyError
 from vswitch.diagnostics import Diagnostic, TopologyFileError
@@ -144,6 +147,43 @@ def test_very_deep_nesting_fails_fast_without_recursion_error():
     message = load_error("[" * 200_000 + "]" * 200_000)
     assert time.perf_counter() - started < 1.0
     assert message == "lab.yaml:1:33: nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)"
+
+
+def libyaml_stops_at_its_own_nesting_limit():
+    """PyYAML 6.0.4's libyaml refuses 1000 levels itself, while reading ahead of the events it delivers."""
+    parser = yaml.cyaml.CParser("[" * 1001) if yaml.__with_libyaml__ else None
+    try:
+        while parser is not None and parser.get_event() is not None:
+            pass
+    except yaml.YAMLError:
+        return True
+    return False
+
+
+def test_nesting_that_stops_libyaml_is_reported_at_the_first_level_too_deep():
+    # libyaml reads a line ahead of its events: it stops at level 1000 before the composer has seen level 33
+    assert load_error("name: lab\nhosts: [{name: h1}, " + "[" * 1200) == (
+        "lab.yaml:2:51: nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)")
+    assert load_error("a: [" + "k: [" * 600) == (  # [k: v] holds a mapping: two levels per bracket
+        "lab.yaml:1:65: nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)")
+    assert load_error("a: &x [[[[1]]]]\nb: [" + "[" * 20 + "*x, " + "[" * 1000) == (  # *x: five levels
+        "lab.yaml:2:39: nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)")
+    assert load_error("[" * 2000, Limits(max_depth=999)) == (
+        "lab.yaml:1:1000: nested deeper than 999 levels (limit depth=999, as high as it goes)")
+
+
+@pytest.mark.skipif(not libyaml_stops_at_its_own_nesting_limit(), reason="this libyaml has no nesting limit")
+def test_where_the_read_ahead_cannot_be_rescanned_the_place_libyaml_stopped_is_named(monkeypatch):
+    monkeypatch.setattr(yamlcompose, "first_too_deep", lambda *args: None)
+    assert load_error("[" * 2000) == (
+        "lab.yaml:1:1001: nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)")
+
+
+def test_depth_cannot_be_raised_to_where_libyaml_stops():
+    with pytest.raises(ValueError, match="max_depth=1000: the depth limit can be at most 999: libyaml"):
+        Limits(max_depth=1000)
+    with pytest.raises(ValueError, match="can be at most 999"):
+        Limits().raised(["depth=5000"])
 
 
 def test_too_many_values_are_rejected():

@@ -4,7 +4,8 @@ Values are built straight from the parser's events (libyaml's when PyYAML has it
 slower), without recursion, so that nesting cannot exhaust the stack. An alias is the very object its anchor
 built, not a copy: expanding it costs nothing, yet it counts in full towards ``Limits.max_nodes``. The text
 limits (depth, aliases, values after alias expansion, string length) are checked as events arrive, so an alias
-bomb fails before it is expanded. Every duplicate key and unsupported tag is reported; a syntax error or an
+bomb fails before it is expanded; where libyaml's own nesting limit stops it first, ``yamldepth`` finds where the
+depth limit was exceeded. Every duplicate key and unsupported tag is reported; a syntax error or an
 exceeded limit stops at the first.
 
 Scalars are resolved with a small schema, close to YAML 1.2 core, chosen so that nothing changes meaning
@@ -35,6 +36,7 @@ from yaml.events import (AliasEvent, DocumentEndEvent, MappingEndEvent, MappingS
 from .diagnostics import Diagnostic
 from .limits import Limits
 from .located import Document, LocatedList, LocatedMap, Location, key_path
+from .yamldepth import first_too_deep, is_libyaml_nesting_limit
 
 try:  # libyaml's event parser: the pure-Python one takes about 4 s for a 1 MiB file
     from yaml.cyaml import CParser as _EventParser
@@ -82,6 +84,14 @@ def _resolve_plain(value: str) -> str:
     return STR
 
 
+class _LibyamlTooDeep(Exception):
+    """libyaml stopped at its own nesting limit, at ``mark``, after delivering the event ``delivered``."""
+
+    def __init__(self, delivered: Any, mark: yaml.Mark) -> None:
+        super().__init__("exceeded maximum nesting depth")
+        self.delivered, self.mark = delivered, mark
+
+
 class _Fatal(Exception):
     """A problem that stops loading: a syntax error or an exceeded limit."""
 
@@ -125,6 +135,9 @@ class _Composer:
         parser = _EventParser(text)
         try:
             self._events(parser, text)
+        except _LibyamlTooDeep as stop:
+            document.diagnostics = []
+            document.report(self._too_deep(text, stop.delivered, stop.mark), "", self._depth_exceeded())
         except yaml.MarkedYAMLError as error:
             document.diagnostics = [_syntax_error(document.filename, error, text)]
         except yaml.YAMLError as error:  # not located (libyaml's reader)
@@ -137,27 +150,32 @@ class _Composer:
 
     def _events(self, parser: Any, text: str) -> None:
         get = parser.get_event
-        get()  # StreamStartEvent
-        event = get()
-        if type(event) is StreamEndEvent:
-            self.document.report(None, "", "no YAML document: the file is empty or holds only comments")
-            return
-        first = None  # where the document's root starts
-        while True:
+        event = get()  # StreamStartEvent
+        try:
             event = get()
-            kind = type(event)
-            if first is None:
-                first = _location(event.start_mark)
-            if kind is ScalarEvent:
-                self._scalar(event)
-            elif kind is MappingStartEvent or kind is SequenceStartEvent:
-                self._start(event, kind is MappingStartEvent)
-            elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                self._end()
-            elif kind is AliasEvent:
-                self._alias(event)
-            elif kind is DocumentEndEvent:
-                break
+            if type(event) is StreamEndEvent:
+                self.document.report(None, "", "no YAML document: the file is empty or holds only comments")
+                return
+            first = None  # where the document's root starts
+            while True:
+                event = get()
+                kind = type(event)
+                if first is None:
+                    first = _location(event.start_mark)
+                if kind is ScalarEvent:
+                    self._scalar(event)
+                elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                    self._start(event, kind is MappingStartEvent)
+                elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                    self._end()
+                elif kind is AliasEvent:
+                    self._alias(event)
+                elif kind is DocumentEndEvent:
+                    break
+        except yaml.MarkedYAMLError as error:  # event: the last one libyaml delivered
+            if is_libyaml_nesting_limit(error):
+                raise _LibyamlTooDeep(event, error.problem_mark) from None
+            raise
         self.document.root, self.document.location = self.root, first
         event = get()
         if type(event) is not StreamEndEvent:
@@ -181,10 +199,25 @@ class _Composer:
         limits = self.limits
         self.node_count += size
         if len(self.stack) + height > limits.max_depth:
-            raise _Fatal(location, limits.exceeded("depth", f"nested deeper than {limits.max_depth} levels"))
+            raise _Fatal(location, self._depth_exceeded())
         if self.node_count > limits.max_nodes:
             raise _Fatal(location, limits.exceeded("nodes", f"more than {limits.max_nodes} values once aliases "
                                                             "are expanded"), self._path())
+
+    def _depth_exceeded(self) -> str:
+        return self.limits.exceeded("depth", f"nested deeper than {self.limits.max_depth} levels")
+
+    def _too_deep(self, text: str, delivered: Any, stopped: yaml.Mark) -> Location:
+        """Where the depth limit is first exceeded after ``delivered``, the last event before libyaml stopped at
+        ``stopped``, 1000 levels deep: there if the text libyaml read ahead does not say."""
+        start = delivered.end_mark
+        heights = {name: anchored[2] for name, anchored in self.anchors.items() if anchored is not None}
+        found = first_too_deep(text[start.index:stopped.index + 1], [open_.is_map for open_ in self.stack],
+                               self.limits.max_depth, heights)
+        if found is None:
+            return _location(stopped)
+        line, column = found
+        return Location(start.line + line + 1, (start.column if line == 0 else 0) + column + 1)
 
     def _scalar(self, event: ScalarEvent) -> None:
         location = _location(event.start_mark)
