@@ -226,3 +226,30 @@ def test_one_of_suggests_the_closest_choice():
         "expected one of private, vepa, bridge, passthru, got 'Bridge' (did you mean 'bridge'?)",
         "expected one of private, vepa, bridge, passthru, got 'x'",
     ]
+
+
+def test_values_echoed_in_messages_are_cut_to_40_characters():
+    long = "x" * 500
+
+    def read(document):
+        top = MapReader.of(document)
+        top.take("mac", MACAddress)
+        top.take("epoch", integer)  # 5000 digits: int() would refuse, telling to call sys.set_int_max_str_digits()
+        top.take("until", echo_unquoted)
+        top.take_map(f"{long} y").finish()
+        top.finish()
+
+    def echo_unquoted(value):
+        raise ValueError(f"{value!r} has no unit: write it as {value}s")
+
+    cut = "x" * 36
+    assert read_error(f"mac: '{long}'\nepoch: '0{'1' * 5000}'\nuntil: {long}\n{long}: 1\n'{long} y': {{a: 1}}\n",
+                      read) == "\n".join([
+        f"lab.yaml:1:6: mac: invalid MAC address '{cut}...: write six hex octets, e.g. 52:54:00:ab:cd:ef, "
+        "52-54-00-AB-CD-EF or 5254.00ab.cdef",
+        f"lab.yaml:2:8: epoch: '0{'1' * 35}... has a leading zero, which YAML 1.1 reads as octal: write "
+        f"{'1' * 37}... for decimal or 0o{'1' * 37}... for octal",
+        f"lab.yaml:3:8: until: '{cut}... has no unit: write it as {cut}x...s",
+        f"lab.yaml:4:1: {cut}x...: unknown key '{cut}... (did you mean '{cut}...?)",
+        f"lab.yaml:5:508: ['{cut}...].a: unknown key 'a'",
+    ])

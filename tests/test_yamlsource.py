@@ -8,7 +8,7 @@ from vswitch import yamlcompose
 from vswitch.errors import TopologyError
 from vswitch.diagnostics import Diagnostic, TopologyFileError
 from vswitch.limits import Limits
-from vswitch.located import LocatedList, LocatedMap, Location
+from vswitch.located import Document, LocatedList, LocatedMap, Location
 from vswitch.yamlsource import load_file, load_text
 
 
@@ -190,6 +190,26 @@ def test_too_many_values_are_rejected():
     assert load_error("[" + ", ".join(["1"] * 20) + "]", Limits(max_nodes=20)) == (
         "lab.yaml:1:59: [19]: more than 20 values once aliases are expanded (limit nodes=20; raise it with --limit nodes=40)"
     )
+
+
+def test_integers_have_at_most_40_digits_in_any_base():
+    assert load_text("a: " + "9" * 40 + "\nb: 0x" + "f" * 40).root == {"a": 10**40 - 1, "b": 16**40 - 1}
+    # Python converts hex and octal of any length, then cannot print them (over 4300 decimal digits)
+    assert load_error("a: " + "9" * 41 + "\nb: 0x" + "f" * 4400 + "\n? 0o" + "7" * 5000 + "\n: 1\n") == "\n".join([
+        "lab.yaml:1:4: a: an integer of 41 digits is too large: no field takes more than 40 (quote it if it is text)",
+        "lab.yaml:2:4: b: an integer of 4400 hex digits is too large: no field takes more than 40 (quote it if it "
+        "is text)",
+        "lab.yaml:3:3: an integer of 5000 octal digits is too large: no field takes more than 40 (quote it if it "
+        "is text)",
+    ])
+
+
+def test_a_key_that_cannot_be_read_is_reported_once_and_left_out():
+    document = Document("lab.yaml", None, Location(1, 1))
+    yamlcompose.compose(document, "ports:\n  ? 0x" + "f" * 50 + "\n  : {}\n  !x p2: {}\n  p3: {}\n")
+    assert [d.message[:32] for d in document.diagnostics] == [
+        "an integer of 50 hex digits is t", "tag !x is not supported: use onl"]
+    assert document.root == {"ports": {"p3": {}}}  # not {None: {}}: a port named None
 
 
 def test_huge_string_is_rejected():

@@ -33,7 +33,7 @@ import yaml
 from yaml.events import (AliasEvent, DocumentEndEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
                          SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, shorten
 from .limits import Limits
 from .located import Document, LocatedList, LocatedMap, Location, key_path
 from .yamldepth import first_too_deep, is_libyaml_nesting_limit
@@ -73,6 +73,8 @@ for _tag, _first in ((BOOL, "tTfF"), (INT, "-+0123456789"), (FLOAT, "-+.01234567
 _IMPLICIT[""] = [NULL]
 _NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 _SUPPORTED_TAGS = "!!str, !!int, !!float, !!bool, !!null, !!seq and !!map"
+#: Digits an integer may have: no field takes more (64 bits are 20), and Python cannot print one of over 4300
+MAX_INT_DIGITS = 40
 
 
 def _resolve_plain(value: str) -> str:
@@ -242,18 +244,23 @@ class _Composer:
             pattern, convert = _SCALARS[tag]
             value = None
             if not pattern.match(text):
-                self.document.report(location, self._path(), f"{_shorten(text)!r} is not a valid {_short(tag)}")
+                self.document.report(location, self._path(), f"{shorten(repr(text))} is not a valid {_short(tag)}")
+            elif tag == INT and _digits(text)[0] > MAX_INT_DIGITS:
+                digits, base = _digits(text)
+                self.document.report(location, self._path(), f"an integer of {digits} {base}digits is too large: no "
+                                                             f"field takes more than {MAX_INT_DIGITS} (quote it if "
+                                                             "it is text)")
             else:
-                try:
-                    value = convert(text)
-                except ValueError:  # Python refuses to convert integers of more than 4300 digits
-                    self.document.report(location, self._path(), f"an integer of {len(text)} digits is too large")
+                value = convert(text)
         else:
             self.document.report(location, self._path(), _unsupported(tag))
             value = None
         if event.anchor is not None:
             self._anchor(event.anchor, location)
             self.anchors[event.anchor] = (value, 1, 1, True, location)
+        if value is None and tag != NULL and self.stack and self.stack[-1].is_map and (
+                self.stack[-1].key is _EXPECT_KEY):
+            value = _SKIP  # a key that could not be read, already reported: leave its pair out
         self._add(value, location, 1, 1, True)
 
     def _start(self, event: Any, is_map: bool) -> None:
@@ -301,7 +308,8 @@ class _Composer:
         if anchor in self.anchors:
             first = self.anchors[anchor]
             where = f" (first defined at line {first[4].line}, column {first[4].column})" if first and first[4] else ""
-            raise _Fatal(location, f"duplicate anchor &{anchor}{where}: give each anchor its own name", self._path())
+            raise _Fatal(location, f"duplicate anchor &{shorten(anchor)}{where}: give each anchor its own name",
+                         self._path())
 
     def _add(self, value: Any, location: Location, size: int, height: int, is_scalar: bool) -> None:
         """Put a finished value into the open mapping or sequence (or make it the root)."""
@@ -322,8 +330,8 @@ class _Composer:
             if not is_scalar:
                 self.document.report(location, top.path, "a key must be a single value, not a list or a mapping")
                 top.key = _SKIP
-            elif value is _MERGE_KEY:
-                top.key = _MERGE_KEY
+            elif value is _SKIP or value is _MERGE_KEY:
+                top.key = value
             elif value in container.key_locations:
                 first = container.key_locations[value]
                 self.document.report(location, key_path(top.path, value),
@@ -376,11 +384,15 @@ def _syntax_error(filename: str, error: yaml.MarkedYAMLError, text: str) -> Diag
 
 
 def _unsupported(tag: str) -> str:
-    return f"tag {_short(tag)} is not supported: use only {_SUPPORTED_TAGS}"
+    return f"tag {shorten(_short(tag))} is not supported: use only {_SUPPORTED_TAGS}"
 
 
-def _shorten(text: str) -> str:
-    return text if len(text) <= 40 else text[:37] + "..."
+def _digits(integer: str) -> tuple[int, str]:
+    """The digits of an integer as written (sign and 0x or 0o left out), and which: "", "hex " or "octal "."""
+    body = integer.lstrip("+-")
+    if body[:2] in ("0x", "0o"):
+        return len(body) - 2, "hex " if body[1] == "x" else "octal "
+    return len(body), ""
 
 
 def _short(tag: str) -> str:

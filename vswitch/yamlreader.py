@@ -27,6 +27,7 @@ import difflib
 import re
 from typing import Any, Callable, TypeVar
 
+from .diagnostics import MAX_VALUE_CHARS, shorten
 from .located import Document, LocatedList, LocatedMap, Location, item_path, key_path
 
 T = TypeVar("T")
@@ -138,7 +139,10 @@ class MapReader:
         try:
             return convert(value)
         except ValueError as error:
-            self.document.report(location, path, str(error))
+            message = str(error)
+            if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:  # echoed unquoted: shortened here
+                message = message.replace(value, shorten(value))
+            self.document.report(location, path, message)
             return _INVALID
 
     def _report_missing(self, key: str) -> None:
@@ -154,8 +158,7 @@ def describe(value: object) -> str:
         return "a list"
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return shorten(repr(value))
 
 
 def text(value: object) -> str:
@@ -171,9 +174,11 @@ def integer(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and re.fullmatch(r"[-+]?0[0-9]+", value):
-        octal = f" or 0o{value.lstrip('0')} for octal" if re.fullmatch(r"0[0-7]+", value) else ""
+        digits = value.lstrip("+-").lstrip("0") or "0"  # not int(value): it may have more digits than int() takes
+        decimal = "-" + digits if value.startswith("-") and digits != "0" else digits
+        octal = f" or 0o{shorten(value.lstrip('0'))} for octal" if re.fullmatch(r"0[0-7]+", value) else ""
         raise ValueError(f"{value!r} has a leading zero, which YAML 1.1 reads as octal: "
-                         f"write {int(value)} for decimal{octal}")
+                         f"write {shorten(decimal)} for decimal{octal}")
     raise ValueError(f"expected an integer, got {describe(value)}")
 
 
