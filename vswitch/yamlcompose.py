@@ -245,7 +245,7 @@ class _Composer:
             value = None
             if not pattern.match(text):
                 self.document.report(location, self._path(), f"{shorten(repr(text))} is not a valid {_short(tag)}")
-            elif tag == INT and _digits(text)[0] > MAX_INT_DIGITS:
+            elif tag == INT and len(text) > MAX_INT_DIGITS and _digits(text)[0] > MAX_INT_DIGITS:
                 digits, base = _digits(text)
                 self.document.report(location, self._path(), f"an integer of {digits} {base}digits is too large: no "
                                                              f"field takes more than {MAX_INT_DIGITS} (quote it if "
