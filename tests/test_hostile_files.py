@@ -50,6 +50,7 @@ CORPUS = {
     "slow-link.yaml": "links[0].bandwidth: a full queue of 1000 frames at 1bps drains in 3418h",
     "capture-traversal.yaml": "captures.points[0].file: capture file '../../etc/x' must be a relative path",
     "capture-absolute.yaml": "captures.points[0].file: capture file '/etc/passwd' must be a relative path",
+    "capture-folder.yaml": ":6:11: captures.pcapng: capture file '.' names a folder: give a file name",
     "replay-traversal.yaml": "scenario[0].replay.file: replay file '../../etc/shadow' must be a relative path",
     "nul-bytes.yaml": ":2:8: NUL byte: this is a binary file, not YAML text",
     "garbage.bin": ":1:1: invalid UTF-8 byte 0x9f: save the file as UTF-8",

@@ -323,6 +323,23 @@ def test_pcapng_file_cannot_escape_the_output_folder():
         "output folder (no '..')"]
 
 
+@pytest.mark.parametrize("name", [".", "./", "sub/", "sub/."])
+def test_a_capture_file_that_names_a_folder_is_refused_by_validate(name):
+    # before, '.' validated and the run then blamed switches[0]: "capture file '.' would be written outside ..."
+    assert diagnostics(BASE + f"captures:\n  pcapng: '{name}'\n") == [
+        f"lab.yaml:16:11: captures.pcapng: capture file '{name}' names a folder: give a file name, e.g. all.pcapng "
+        "or captures/all.pcapng"]
+
+
+def test_capture_files_are_compared_as_the_files_they_write():
+    assert diagnostics(BASE + "captures:\n  pcapng: ./h1.pcap\n  points: [h1]\n") == [
+        "lab.yaml:17:12: captures.points[0]: capture file h1.pcap is written twice: give it its own file"]
+    assert diagnostics(BASE + "captures:\n  points: [{point: h1, file: a/b.pcap}, {point: vm1, file: a}]\n") == [
+        "lab.yaml:16:41: captures.points[1]: capture file a is also the folder of a/b.pcap: give one of them "
+        "another name"]  # before: IsADirectoryError at run time
+    assert load(BASE + "captures:\n  pcapng: sub//./all.pcapng\n").pcapng == "sub/all.pcapng"
+
+
 def test_capture_point_naming_nothing():
     assert diagnostics(BASE + "captures:\n  points: [vm9]\n") == [
         "lab.yaml:16:12: captures.points[0]: capture point 'vm9': nothing named 'vm9' (did you mean 'vm1'?)"]

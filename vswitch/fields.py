@@ -64,12 +64,18 @@ def name_value(value: object) -> str:
 
 
 def capture_file(value: object) -> str:
-    """A file name relative to the output folder; absolute paths and '..' cannot escape it."""
+    """A file name relative to the output folder, as written there (``./a//b.pcap``: ``a/b.pcap``).
+
+    Absolute paths and '..' cannot escape the folder; '.', 'sub/' or 'sub/.' name a folder, not a file.
+    """
     name = text(value)
     parts = Path(name).parts
     if not name or Path(name).is_absolute() or ".." in parts or "\0" in name:
         raise ValueError(f"capture file {name!r} must be a relative path inside the output folder (no '..')")
-    return name
+    if name.endswith("/") or name.rsplit("/", 1)[-1] == ".":
+        raise ValueError(f"capture file {name!r} names a folder: give a file name, e.g. all.pcapng or "
+                         "captures/all.pcapng")
+    return str(Path(name))
 
 
 def frame_count(reader: MapReader) -> Callable[[object], int]:

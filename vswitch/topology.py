@@ -221,6 +221,14 @@ def _captures(top: MapReader) -> tuple[list[CaptureSpec], str | None]:
         if cap.file is not None and (cap.file in files or cap.file == pcapng):
             _report(top.document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
         files[cap.file] = cap
+    folders = {str(folder): name for name in (*files, pcapng) if name for folder in Path(name).parents}
+    for cap in captures:
+        if cap.file in folders:
+            _report(top.document, cap.where, f"capture file {cap.file} is also the folder of {folders[cap.file]}: "
+                                             "give one of them another name")
+    if pcapng in folders:
+        section.error("pcapng", f"capture file {pcapng} is also the folder of {folders[pcapng]}: give one of them "
+                                "another name")
     return captures, pcapng
 
 
