@@ -6,6 +6,7 @@ The small files are in tests/hostile/; the big ones are written here at run time
 
 from __future__ import annotations
 
+import difflib
 import json
 import subprocess
 import sys
@@ -198,6 +199,21 @@ def test_thousands_of_problems_are_counted_after_the_first_hundred(capsys, tmp_p
     lines = assert_refused(capsys, path, "duplicate key 'description'")
     assert len(lines) == MAX_SHOWN_PROBLEMS + 1
     assert lines[-1] == f"{path}: ... and {1999 - MAX_SHOWN_PROBLEMS} more problems"
+
+
+def test_99000_unknown_keys_are_each_reported_and_only_the_first_100_get_a_suggestion(capsys, tmp_path,
+                                                                                       monkeypatch):
+    path = tmp_path / "unknown.yaml"
+    path.write_text("name: lab\n" + "".join(f"k{n}: 1\n" for n in range(99_000)))
+    assert path.stat().st_size < 2**20
+    calls = []
+    close_matches = difflib.get_close_matches
+    monkeypatch.setattr(difflib, "get_close_matches", lambda *args, **kw: calls.append(1) or close_matches(*args, **kw))
+    status, _, lines, _ = validate(capsys, str(path))
+    assert status == 2 and len(calls) == MAX_SHOWN_PROBLEMS  # difflib takes about 40 us a key: 4.6 s for all
+    assert lines[0] == (f"{path}:2:1: k0: unknown key 'k0' (expected one of: captures, description, epoch, expect, "
+                        "hosts, hypervisors, links, name, scenario, switches, until)")
+    assert lines[-1] == f"{path}: ... and {99_000 - MAX_SHOWN_PROBLEMS} more problems"
 
 
 def run_isolated(code: str) -> dict:

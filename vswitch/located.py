@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .diagnostics import Diagnostic, TopologyFileError, shorten, shorten_quoted
+from .diagnostics import MAX_SHOWN_PROBLEMS, Diagnostic, TopologyFileError, shorten, shorten_quoted
 from .limits import Limits
 
 
@@ -51,6 +51,7 @@ class Document:
     location: Location
     diagnostics: list[Diagnostic] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
+    hints_left: int = MAX_SHOWN_PROBLEMS  # unknown keys for which to look for a close known key (difflib is slow)
 
     def report(self, location: Location | None, path: str, message: str) -> None:
         """Record a problem at ``location`` (None: the whole file) and ``path``; ``check`` raises them.
