@@ -52,6 +52,7 @@ CORPUS = {
     "capture-traversal.yaml": "captures.points[0].file: capture file '../../etc/x' must be a relative path",
     "capture-absolute.yaml": "captures.points[0].file: capture file '/etc/passwd' must be a relative path",
     "capture-folder.yaml": ":6:11: captures.pcapng: capture file '.' names a folder: give a file name",
+    "null-port.yaml": ":6:7: switches[0].ports[None]: expected a port name, got null",
     "replay-traversal.yaml": "scenario[0].replay.file: replay file '../../etc/shadow' must be a relative path",
     "nul-bytes.yaml": ":2:8: NUL byte: this is a binary file, not YAML text",
     "garbage.bin": ":1:1: invalid UTF-8 byte 0x9f: save the file as UTF-8",

@@ -340,6 +340,15 @@ def test_capture_files_are_compared_as_the_files_they_write():
     assert load(BASE + "captures:\n  pcapng: sub//./all.pcapng\n").pcapng == "sub/all.pcapng"
 
 
+@pytest.mark.parametrize("key, shown", [("~", "None"), ("1.5", "1.5"), ("true", "True"), ("7", "7")])
+def test_a_port_name_must_be_text(key, shown):
+    # before, ~ made a port named 'None' and 1.5 one named '1.5'
+    hint = "an empty key, ~ or null is null: write the name" if key == "~" else f"quote it: '{key}'"
+    got = "null" if key == "~" else key
+    assert diagnostics(BASE.replace("  - name: sw1\n", f"  - name: sw1\n    ports: {{{key}: {{}}, p9: {{}}}}\n")) == [
+        f"lab.yaml:3:13: switches[0].ports[{shown}]: expected a port name, got {got} ({hint})"]
+
+
 def test_capture_point_naming_nothing():
     assert diagnostics(BASE + "captures:\n  points: [vm9]\n") == [
         "lab.yaml:16:12: captures.points[0]: capture point 'vm9': nothing named 'vm9' (did you mean 'vm1'?)"]

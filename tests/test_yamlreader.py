@@ -257,6 +257,22 @@ def test_values_echoed_in_messages_are_cut_to_40_characters():
     ])
 
 
+def test_keys_that_name_things_must_be_text():
+    def read(document):
+        drops = MapReader.of(document).take_map("drops")
+        assert drops.names("drop reason") == ["fcs"]
+        for name in ["fcs"]:
+            drops.take(name, integer)
+        drops.finish()  # the refused keys are not reported again as unknown
+
+    assert read_error("drops: {fcs: 1, ~: 2, 1.5: 3, false: 4}\n", read) == "\n".join([
+        "lab.yaml:1:17: drops[None]: expected a drop reason name, got null (an empty key, ~ or null is null: write "
+        "the name)",
+        "lab.yaml:1:23: drops[1.5]: expected a drop reason name, got 1.5 (quote it: '1.5')",
+        "lab.yaml:1:31: drops[False]: expected a drop reason name, got false (quote it: 'false')",
+    ])
+
+
 def test_only_the_first_hundred_unknown_keys_of_a_file_get_a_suggestion(monkeypatch):
     calls = []
     monkeypatch.setattr(difflib, "get_close_matches", lambda *args, **kwargs: calls.append(args) or [])

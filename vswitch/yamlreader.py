@@ -52,6 +52,7 @@ class MapReader:
         self.path = path
         self._quiet = quiet  # a stand-in for a missing or invalid mapping, already reported: report nothing
         self._asked: list[str] = []
+        self._refused: set[object] = set()  # keys that ``names`` reported
 
     @classmethod
     def of(cls, document: Document) -> MapReader:
@@ -103,6 +104,22 @@ class MapReader:
                 self.document.report(items.item_locations[index], path, f"expected a mapping, got {describe(item)}")
         return readers
 
+    def names(self, what: str) -> list[str]:
+        """The keys of a mapping whose keys name things (``what``: "port"); a key that is not text is reported.
+
+        YAML reads ``~:`` or an empty key as null and ``1.5:`` as a number: such a key names nothing.
+        """
+        names = []
+        for key, location in self.mapping.key_locations.items():
+            if isinstance(key, str):
+                names.append(key)
+                continue
+            self._refused.add(key)
+            hint = "an empty key, ~ or null is null: write the name" if key is None else f"quote it: '{describe(key)}'"
+            self.document.report(location, key_path(self.path, key), f"expected a {what} name, got {describe(key)} "
+                                                                      f"({hint})")
+        return names
+
     def error(self, key: str | None, message: str) -> None:
         """Report a problem with the value of ``key`` (None: with the whole mapping), e.g. a cross-field check."""
         if key is None:
@@ -119,7 +136,7 @@ class MapReader:
         """
         known, asked = "", set(self._asked)
         for key, location in self.mapping.key_locations.items():
-            if key in asked:
+            if key in asked or key in self._refused:
                 continue
             hint = ""
             if self.document.hints_left > 0:
