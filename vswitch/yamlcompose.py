@@ -210,8 +210,10 @@ class _Composer:
         return self.limits.exceeded("depth", f"nested deeper than {self.limits.max_depth} levels")
 
     def _too_deep(self, text: str, delivered: Any, stopped: yaml.Mark) -> Location:
-        """Where the depth limit is first exceeded after ``delivered``, the last event before libyaml stopped at
-        ``stopped``, 1000 levels deep: there if the text libyaml read ahead does not say."""
+        """Where the depth limit is first exceeded after ``delivered``, the last event libyaml gave before it stopped.
+
+        ``yamldepth`` finds it in the text libyaml read ahead; if that text cannot say, ``stopped``, 1000 levels deep.
+        """
         start = delivered.end_mark
         heights = {name: anchored[2] for name, anchored in self.anchors.items() if anchored is not None}
         found = first_too_deep(text[start.index:stopped.index + 1], [open_.is_map for open_ in self.stack],
