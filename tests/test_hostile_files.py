@@ -6,6 +6,7 @@ The small files are in tests/hostile/; the big ones are written here at run time
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -40,6 +41,7 @@ CORPUS = {
     "anchor-many-hypervisors.yaml": "hypervisors[101]: more than 100 alias references (limit aliases=100",
     "deep-nesting.yaml": "nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)",
     "deep-mappings.yaml": "nested deeper than 32 levels",
+    "deep-flow-pairs.yaml": ":3:122: nested deeper than 32 levels (limit depth=32",
     "recursive-alias.yaml": "hosts[0]: recursive alias: a value cannot contain itself",
     "stream-count.yaml": "scenario[0].stream.count: 1000000000000 frames is more than a file may send "
                          "(limit frames=10000000; raise it with --limit frames=1000000000000)",
@@ -58,13 +60,15 @@ CORPUS = {
     "capture-absolute.yaml": "captures.points[0].file: capture file '/etc/passwd' must be a relative path",
     "capture-clash.yaml": ":5:43: captures.points[1]: capture file x/a.pcap needs a folder x, but captures.points[0] "
                           "writes a file of that name: rename one of them",
-    "capture-long-name.yaml": ":4:39: captures.points[0].file: capture file 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                              "...aaaaaaa.pcap': a file or folder name of 300 bytes is longer than a file system "
-                              "allows (255 bytes): shorten it",
-    "capture-deep.yaml": ":4:39: captures.points[0].file: capture file 'd/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/..."
-                         "/d/d/h1.pcap' is 2000 folders deep, more than 32: use fewer sub-folders",
+    "capture-long-name.yaml": ":4:39: captures.points[0].file: capture file 'aaaaaaaaaaaaaaaaaaaaaaaaaa...aaaa.pcap': "
+                              "a file or folder name of 300 bytes is longer than a file system allows (255 bytes): "
+                              "shorten it",
+    "capture-deep.yaml": ":4:39: captures.points[0].file: capture file 'd/d/d/d/d/d/d/d/d/d/d/d/d/...d/h1.pcap' is "
+                         "2000 folders deep, more than 32: use fewer sub-folders",
     "name-too-long.yaml": ":2:7: name: a name of 300 bytes cannot be a folder name (at most 255 bytes; captures go to "
                           "pcaps/<name>/): shorten it",
+    "capture-folder.yaml": ":6:11: captures.pcapng: capture file '.' names a folder: give a file name, e.g. h1.pcap",
+    "null-port.yaml": ":6:7: switches[0].ports[None]: expected a port name, got null",
     "replay-traversal.yaml": "scenario[0].replay.file: replay file '../../etc/shadow' must be a relative path",
     "nul-bytes.yaml": ":2:8: NUL byte: this is a binary file, not YAML text",
     "garbage.bin": ":1:1: invalid UTF-8 byte 0x9f: save the file as UTF-8",
@@ -75,6 +79,9 @@ CORPUS = {
     "top-level-list.yaml": "the top level must be a mapping, not a list",
     "top-level-scalar.yaml": "the top level must be a mapping, not 'hello'",
     "huge-integer.yaml": "epoch: an integer of 5000 digits is too large",
+    "huge-hex.yaml": "epoch: an integer of 4400 hex digits is too large: no field takes more than 40 (quote it",
+    "huge-octal-key.yaml": "switches[0].ports: an integer of 5000 octal digits is too large",
+    "long-value.yaml": "hosts[0].mac: invalid MAC address '52:54:00:52:54:00:52:54:00:52:54:00:...: write six",
     "escaped-control.yaml": "description: control character U+001B (written as an escape) is not allowed",
     "python-tag.yaml": "name: tag !!python/object/apply:os.system is not supported",
     "second-document.yaml": "but found another document",
@@ -223,6 +230,21 @@ def test_thousands_of_problems_are_counted_after_the_first_hundred(capsys, tmp_p
     lines = assert_refused(capsys, path, "duplicate key 'description'")
     assert len(lines) == MAX_SHOWN_PROBLEMS + 1
     assert lines[-1] == f"{path}: ... and {1999 - MAX_SHOWN_PROBLEMS} more problems"
+
+
+def test_99000_unknown_keys_are_each_reported_and_only_the_first_100_get_a_suggestion(capsys, tmp_path,
+                                                                                       monkeypatch):
+    path = tmp_path / "unknown.yaml"
+    path.write_text("name: lab\n" + "".join(f"k{n}: 1\n" for n in range(99_000)))
+    assert path.stat().st_size < 2**20
+    calls = []
+    close_matches = difflib.get_close_matches
+    monkeypatch.setattr(difflib, "get_close_matches", lambda *args, **kw: calls.append(1) or close_matches(*args, **kw))
+    status, _, lines, _ = validate(capsys, str(path))
+    assert status == 2 and len(calls) == MAX_SHOWN_PROBLEMS  # difflib takes about 40 us a key: 4.6 s for all
+    assert lines[0] == (f"{path}:2:1: k0: unknown key 'k0' (expected one of: captures, description, epoch, expect, "
+                        "hosts, hypervisors, links, name, scenario, switches, until)")
+    assert lines[-1] == f"{path}: ... and {99_000 - MAX_SHOWN_PROBLEMS} more problems"
 
 
 def run_isolated(code: str) -> dict:
@@ -519,9 +541,22 @@ def test_a_borderline_file_passes_with_its_limit_raised(capsys, tmp_path, limit)
     assert status == 0 and out.startswith(f"{path}: ok"), lines
 
 
-def test_raising_the_depth_limit_lets_the_reader_go_on_to_the_next_problem(capsys):
+def test_raising_the_depth_limit_lets_the_reader_go_on_to_the_next_problem(capsys, tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: deep\nhosts: " + "[" * 40 + "]" * 40 + "\n")
+    assert_refused(capsys, path, ":2:39: nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)")
+    status, _, lines, _ = validate(capsys, str(path), "--limit", "depth=64")
+    assert status == 2 and lines == [f"{path}:2:9: hosts[0]: expected a mapping, got a list"]
+
+
+def test_the_depth_limit_cannot_be_raised_to_where_libyaml_stops(capsys):
     status, _, lines, _ = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=6000")
-    assert status == 2 and lines == [f"{HOSTILE / 'deep-nesting.yaml'}:3:9: hosts[0]: expected a mapping, got a list"]
+    assert status == 2 and lines == [
+        "vswitch: --limit depth=6000: the depth limit can be at most 999: libyaml, the parser inside PyYAML, "
+        "refuses to nest 1000 levels deep (a topology needs about 6)"]
+    status, _, lines, _ = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=999")
+    assert status == 2 and lines == [f"{HOSTILE / 'deep-nesting.yaml'}:3:1006: nested deeper than 999 levels "
+                                     "(limit depth=999, as high as it goes)"]
 
 
 def test_limit_flags_are_accepted_by_run_show_and_explain(capsys, tmp_path):

@@ -323,6 +323,30 @@ def test_pcapng_file_cannot_escape_the_output_folder():
         "output folder (no '..')"]
 
 
+@pytest.mark.parametrize("name", [".", "./", "sub/", "sub/."])
+def test_a_capture_file_that_names_a_folder_is_refused_by_validate(name):
+    # before, '.' validated and the run then blamed switches[0]: "capture file '.' would be written outside ..."
+    folder = "sub/" if name.startswith("sub") else ""
+    assert diagnostics(BASE + f"captures:\n  pcapng: '{name}'\n") == [
+        f"lab.yaml:16:11: captures.pcapng: capture file '{name}' names a folder: give a file name, e.g. {folder}h1.pcap"]
+
+
+def test_capture_files_are_compared_as_the_files_they_write():
+    assert diagnostics(BASE + "captures:\n  points: [{point: h1, file: a/b.pcap}, {point: vm1, file: a}]\n") == [
+        "lab.yaml:16:12: captures.points[0]: capture file a/b.pcap needs a folder a, but captures.points[1] writes a "
+        "file of that name: rename one of them"]  # before: IsADirectoryError at run time
+    assert load(BASE + "captures:\n  pcapng: sub//./all.pcapng\n").pcapng == "sub/all.pcapng"
+
+
+@pytest.mark.parametrize("key, shown", [("~", "None"), ("1.5", "1.5"), ("true", "True"), ("7", "7")])
+def test_a_port_name_must_be_text(key, shown):
+    # before, ~ made a port named 'None' and 1.5 one named '1.5'
+    hint = "an empty key, ~ or null is null: write the name" if key == "~" else f"quote it: '{key}'"
+    got = "null" if key == "~" else key
+    assert diagnostics(BASE.replace("  - name: sw1\n", f"  - name: sw1\n    ports: {{{key}: {{}}, p9: {{}}}}\n")) == [
+        f"lab.yaml:3:13: switches[0].ports[{shown}]: expected a port name, got {got} ({hint})"]
+
+
 def test_capture_point_naming_nothing():
     assert diagnostics(BASE + "captures:\n  points: [vm9]\n") == [
         "lab.yaml:16:12: captures.points[0]: capture point 'vm9': nothing named 'vm9' (did you mean 'vm1'?)"]
@@ -459,7 +483,8 @@ def test_capture_file_written_twice_names_its_line():
 
 def test_capture_files_the_same_once_normalised_are_written_twice():
     assert diagnostics(BASE + "captures:\n  points: [h1, {point: vm1, file: ./h1.pcap}]\n") == [
-        "lab.yaml:16:16: captures.points[1]: capture file ./h1.pcap is written twice: give it its own file"]
+        "lab.yaml:16:16: captures.points[1]: capture file h1.pcap is written twice: give it its own file"]
+    assert diagnostics(BASE + "captures:\n  pcapng: ./h1.pcap\n  points: [h1]\n") != []
 
 
 def test_a_capture_file_where_another_needs_a_folder_is_reported_at_the_deeper_one():
@@ -472,7 +497,7 @@ def test_a_capture_file_where_another_needs_a_folder_is_reported_at_the_deeper_o
 
 
 @pytest.mark.parametrize("name, message", [
-    ("x" * 256 + ".pcap", f"capture file '{'x' * 40}...xxxxxxx.pcap': a file or folder name of 261 bytes is longer "
+    ("x" * 256 + ".pcap", f"capture file '{'x' * 26}...xxxx.pcap': a file or folder name of 261 bytes is longer "
                           "than a file system allows (255 bytes): shorten it"),
     ("é" * 128 + "/a.pcap", "a file or folder name of 256 bytes is longer than a file system allows"),
     ("d/" * 33 + "a.pcap", "is 33 folders deep, more than 32: use fewer sub-folders"),

@@ -81,7 +81,10 @@ def topology_name(value: object) -> str:
 
 
 def capture_file(value: object) -> str:
-    """A file name relative to the output folder; absolute paths and '..' cannot escape it."""
+    """A file name relative to the output folder, as written there (``./a//b.pcap``: ``a/b.pcap``).
+
+    Absolute paths and '..' cannot escape the folder; '.', 'sub/' or 'sub/.' name a folder, not a file.
+    """
     name = text(value)
     parts = Path(name).parts
     if not name or Path(name).is_absolute() or ".." in parts or "\0" in name:
@@ -89,7 +92,7 @@ def capture_file(value: object) -> str:
     problem = capture_path_problem(name)
     if problem:
         raise ValueError(problem)
-    return name
+    return "/".join(capture_parts(name))
 
 
 def capture_parts(name: str) -> tuple[str, ...]:
@@ -100,8 +103,8 @@ def capture_parts(name: str) -> tuple[str, ...]:
 def capture_path_problem(name: str) -> str | None:
     """Why the file system cannot hold the capture file ``name``, or None."""
     parts = capture_parts(name)
-    shown = name if len(name) <= 60 else name[:40] + "..." + name[-12:]
-    if not parts or name.endswith("/"):
+    shown = name if len(name) <= 38 else name[:26] + "..." + name[-9:]  # quoted, at most 40 characters
+    if not parts or name.endswith("/") or name.rsplit("/", 1)[-1] == ".":
         folder = "/".join(parts) + "/" if parts else ""
         return f"capture file {shown!r} names a folder: give a file name, e.g. {folder}h1.pcap"
     longest = max(parts, key=lambda part: len(part.encode("utf-8")))

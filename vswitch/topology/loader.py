@@ -99,12 +99,12 @@ def _switch(r: MapReader) -> SwitchSpec:
     keys = read_switch_keys(r)  # vlan_filtering, vlan_protocol, storm_limit (security_reader.py)
     ports = []
     port_map = r.take_map("ports", required=False)
-    for port_name in list(port_map.mapping):
+    for port_name in port_map.names("port"):
         flags_reader = port_map.take_map(port_name)
         values = {flag: flags_reader.take(flag, boolean, default=None) for flag in PORT_FLAGS}
-        read_port_keys(flags_reader, str(port_name), keys)  # pvid, vlans, max_macs, violation
+        read_port_keys(flags_reader, port_name, keys)  # pvid, vlans, max_macs, violation
         flags_reader.finish()
-        ports.append((str(port_name), tuple((f, v) for f, v in values.items() if v is not None)))
+        ports.append((port_name, tuple((f, v) for f, v in values.items() if v is not None)))
     port_map.finish()
     static = []
     for entry in r.take_maps("static", required=False):

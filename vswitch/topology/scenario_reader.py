@@ -184,7 +184,7 @@ def _counter(r: MapReader) -> dict[str, Any]:
         present = field in r.mapping
         section = r.take_map(field, required=False)
         drops = {}
-        for key in list(section.mapping):
+        for key in section.names("drop reason"):
             count = section.take(key, integer_between(0, 10**15))
             try:
                 drops[_reason(key)] = count
