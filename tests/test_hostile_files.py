@@ -85,6 +85,9 @@ CORPUS = {
     "escaped-control.yaml": "description: control character U+001B (written as an escape) is not allowed",
     "python-tag.yaml": "name: tag !!python/object/apply:os.system is not supported",
     "second-document.yaml": "but found another document",
+    "rate-exponent.yaml": ":6:49: scenario[0].stream.rate: invalid rate '1e30000000pps': write a positive number "
+                          "of frames per second",  # before: over a minute building 10**30000000
+    "loss-exponent.yaml": ":10:27: expect[0].ping.loss: expected a percentage such as 0%, 25% or 33.33%",
     "udp-hostname.yaml": ":6:44: scenario[0].send.udp.src_ip: invalid IPv4 address 'no-such-host.invalid': vswitch "
                          "does not look up host names: write the address itself, e.g. 192.0.2.20",
     "udp-localhost.yaml": "scenario[0].send.udp.dst_ip: invalid IPv4 address 'localhost': vswitch does not look up",

@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import PurePath
 from typing import Any, Callable
 
-from ..core.units import parse_duration, parse_rate
+from ..core.units import decimal_number, parse_duration, parse_rate
 from ..guests.arp import DEFAULT_TIMEOUT_NS
 from ..guests.inet import address_text, interface_value
 from ..guests.migrate import ANNOUNCERS
@@ -53,8 +53,8 @@ def frame_rate(value: object) -> tuple[str, Any]:
     if isinstance(value, str) and value.strip().lower().endswith("pps"):
         number = value.strip()[:-3].strip()
         try:
-            pps = Fraction(number)
-        except (ValueError, ZeroDivisionError):
+            pps = decimal_number(number)
+        except ValueError:
             pps = Fraction(-1)
         if pps <= 0 or pps > 10**10:
             raise ValueError(f"invalid rate {value!r}: write a positive number of frames per second, e.g. 1000pps")
@@ -75,10 +75,10 @@ def loss_value(value: object) -> str:
         raise ValueError(f"expected a percentage such as 0%, 25% or 33.33%, got {value!r}")
     written = str(textual)
     try:
-        number = Fraction(written)
-    except (ValueError, ZeroDivisionError):
+        number = decimal_number(written)
+    except ValueError:
         raise ValueError(f"expected a percentage such as 0%, 25% or 33.33%, got {value!r}") from None
-    if not 0 <= number <= 100 or "e" in written.lower():
+    if not 0 <= number <= 100:
         raise ValueError(f"a loss is from 0% to 100%, got {value!r}")
     return written
 
