@@ -12,7 +12,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from conftest import udp_frame
-from vswitch import Network
+from vswitch import Network, ScenarioError
 from vswitch.cli import main
 from vswitch.guests.sessions import PingSession, UdpSession
 from vswitch.scenario.runner import ScenarioRunner
@@ -220,3 +220,10 @@ def test_explain_of_a_frame_in_a_long_series_shows_its_hops(capsys, tmp_path):
     out = capsys.readouterr().out
     assert out.count("=> delivered to h2.eth0") == 100 and out.endswith("... and 2,900 more frames named bulk "
                                                                           "(the first 100 are shown)\n")
+
+
+def test_probes_must_be_sent_in_order():
+    session = PingSession("p", "a", "b", IPv4Address("192.0.2.2"), count=3)
+    session.record_sent(1, now=0)
+    with pytest.raises(ScenarioError, match="session p: probe 3 sent out of order, the next is 2"):
+        session.record_sent(3, now=1)

@@ -19,6 +19,7 @@ from fractions import Fraction
 from ipaddress import IPv4Address
 from typing import Any, Optional
 
+from ..core.errors import ScenarioError
 from .inet import address_value
 
 DEFAULT_PING_TIMEOUT_NS = 10**9
@@ -71,7 +72,8 @@ class Session:
         if self._first is None:
             self._first = self._window_start = seq
         elif seq != self._window_start + len(self._send_times):
-            raise ValueError(f"probe {seq} out of order: the next is {self._window_start + len(self._send_times)}")
+            raise ScenarioError(f"session {self.name}: probe {seq} sent out of order, the next is "
+                                f"{self._window_start + len(self._send_times)}")
         self._expire(now)
         self._send_times.append(now)
         self.transmitted += 1
