@@ -105,9 +105,3 @@ def pad(frame: bytes) -> bytes:
     short = MIN_FRAME_LEN - len(frame)
     return frame + _ZERO_PAD[:short] if short > 0 else frame
 
-
-def summary(frame: bytes) -> str:
-    """One-line human description (Scapy dissection: for reports, never per hop)."""
-    from .dissect import describe
-
-    return describe(frame)
