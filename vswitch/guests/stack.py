@@ -192,7 +192,6 @@ class GuestStack:
                 frame[UDP_CHECKSUM] = (new or 0xFFFF).to_bytes(2, "big")
             frame[UDP_SEQ] = seq_bytes
         session.record_sent(seq, now)
-        session.bytes_sent += session.size
         self.udp_senders[session.sport] = session
         self.counters["udp_sent"] += 1
         return self.send_ip(frame, now, session)

@@ -49,7 +49,6 @@ FIELDS: dict[str, StreamField] = {
     "udp.dport": StreamField.at(UDP_DPORT, "int", False, True, True),
     "seq": StreamField.at(UDP_SEQ, "int", False, True, False),  # first 4 data bytes (right after Ethernet without udp)
 }
-MAX_STREAM_FRAMES = 10_000_000
 
 
 @dataclass(frozen=True)
