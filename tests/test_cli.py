@@ -264,6 +264,18 @@ def test_the_core_subcommands_exist():
     assert {"run", "validate", "show", "explain"} <= set(_subcommands())
 
 
+def test_a_command_module_that_fails_to_import_is_a_traceback_not_a_missing_command():
+    """Issue 21: cli.py swallowed ImportError around bench and kernel-check, so a real import bug made the command
+    vanish from the list (``invalid choice: 'bench'``, exit 2) instead of showing the bug."""
+    broken = ("import sys\nsys.modules['vswitch.bench.runner'] = None  # importing it raises ModuleNotFoundError\n"
+              "from vswitch.cli import main\nsys.exit(main(['bench', '--help']))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", broken], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env=env)
+    assert (done.returncode, done.stdout, done.stderr.splitlines()[-1]) == (
+        1, "", "ModuleNotFoundError: import of vswitch.bench.runner halted; None in sys.modules")
+
+
 @pytest.mark.parametrize("command", [None, *_subcommands()])
 def test_help_of_every_command_has_an_example(command, capsys):
     argv = ["--help"] if command is None else [command, "--help"]

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__, interrupts
+from .bench import runner as bench
 from .buildinfo import build_kind, stale_warning
 from .core.errors import VSwitchError
 from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
+from .kernel import check as kernelcheck
 from .scenario.report import as_json, render
 from .scenario.runner import ScenarioRunner
 from .scenario.show import render_show
@@ -155,24 +157,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------------------
-def _optional_commands() -> list[tuple[str, str, str, Callable, Callable]]:
-    """(name, help, example, add_arguments, run) of commands living in their own modules."""
-    commands = []
-    try:
-        from .bench import runner as bench
-        commands.append(("bench", "measure frames/s and memory on standard workloads",
-                         "vswitch bench lan8 -n 100000", bench.add_arguments, bench.run))
-    except ImportError:  # pragma: no cover - module not present in this build
-        pass
-    try:
-        from .kernel import check as kernelcheck
-        commands.append(("kernel-check", "run a topology in Linux namespaces and in vswitch, compare receivers",
-                         f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run))
-        commands.append(("kernel-cleanup", "remove namespaces and links left by a killed kernel-check",
-                         "sudo vswitch kernel-cleanup", kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup))
-    except ImportError:  # pragma: no cover
-        pass
-    return commands
+#: (name, help, example, add_arguments, run) of the commands living in their own modules. They always ship:
+#: a module that fails to import is a bug, and its traceback says so (a command never vanishes from the list).
+_MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
+    ("bench", "measure frames/s and memory on standard workloads", "vswitch bench lan8 -n 100000",
+     bench.add_arguments, bench.run),
+    ("kernel-check", "run a topology in Linux namespaces and in vswitch, compare receivers",
+     f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run),
+    ("kernel-cleanup", "remove namespaces and links left by a killed kernel-check", "sudo vswitch kernel-cleanup",
+     kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup),
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_option(explain)
     explain.set_defaults(handler=cmd_explain)
 
-    for name, help_text, example, add_arguments, handler in _optional_commands():
+    for name, help_text, example, add_arguments, handler in _MODULE_COMMANDS:
         sub = command(name, help_text, example)
         add_arguments(sub)
         sub.set_defaults(handler=handler)

@@ -1,8 +1,8 @@
-"""IPv4 on ``bytes``: addresses as topology files write them, the Internet checksum, and header offsets.
+"""IPv4 on ``bytes``: addresses as topology files write them, and the Internet checksum.
 
-Guest stacks parse and patch ARP, IPv4, ICMP and UDP with these helpers, never with Scapy (which builds the
-templates, in ``traffic.py``). Addresses are ``ipaddress.IPv4Address`` values at the API and 4 raw bytes in frames;
-only literals are addresses (``address_value``): no name is ever looked up.
+Guest stacks parse and patch ARP, IPv4, ICMP and UDP with these helpers and the field names of ``headers.py``,
+never with Scapy (which builds the templates, in ``traffic.py``). Addresses are ``ipaddress.IPv4Address`` values
+at the API and 4 raw bytes in frames; only literals are addresses (``address_value``): no name is ever looked up.
 """
 
 from __future__ import annotations
@@ -10,19 +10,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Interface
 
 from ..core.errors import AddressError
-
-ETH_P_IP = 0x0800
-ETH_P_ARP = 0x0806
-ETH_P_RARP = 0x8035
-IPPROTO_ICMP = 1
-IPPROTO_UDP = 17
-
-# Offsets in an untagged Ethernet frame.
-ETH_TYPE = slice(12, 14)
-IP = 14  # start of the IPv4 header
-ARP_OP = slice(20, 22)
-ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA = slice(22, 28), slice(28, 32), slice(32, 38), slice(38, 42)
-ARP_LEN = 42  # Ethernet + ARP for IPv4 over Ethernet, before padding
+from .headers import IP_CHECKSUM, IP_HEADER, IPPROTO_UDP
 
 
 def interface_value(value: object) -> IPv4Interface:
@@ -123,14 +111,14 @@ def udp_checksum(src: bytes, dst: bytes, udp: bytes | bytearray) -> int:
     return value or 0xFFFF
 
 
-def set_ip_checksum(frame: bytearray, start: int = IP) -> None:
-    """Recompute the IPv4 header checksum of the header at ``start`` in place."""
-    ihl = (frame[start] & 0x0F) * 4
-    frame[start + 10:start + 12] = b"\0\0"
-    frame[start + 10:start + 12] = checksum(frame[start:start + ihl]).to_bytes(2, "big")
+def set_ip_checksum(frame: bytearray) -> None:
+    """Recompute the checksum of ``frame``'s IPv4 header (without options, as every header the stack sends) in
+    place."""
+    frame[IP_CHECKSUM] = b"\0\0"
+    frame[IP_CHECKSUM] = checksum(frame[IP_HEADER]).to_bytes(2, "big")
 
 
-def update_checksum(old_checksum: int, old: bytes, new: bytes) -> int:
+def update_checksum(old_checksum: int, old: bytes | bytearray, new: bytes | bytearray) -> int:
     """RFC 1624 incremental update: the checksum after 16-bit-aligned ``old`` bytes became ``new``.
 
     HC' = ~(~HC + ~m + m'), summed over the changed words; ``old`` and ``new`` have the same even length.

@@ -216,7 +216,6 @@ class UdpSession(Session):
     sport: int = 0
     dport: int = 9
     size: int = 0
-    bytes_sent: int = 0
     kind = "udp"
 
     def summary(self) -> dict[str, Any]:

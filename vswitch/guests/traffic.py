@@ -15,7 +15,9 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw, bind_bottom_up
 
+from ..core.frame import MIN_FRAME_LEN
 from ..core.mac import BROADCAST, MACAddress
+from .headers import ETH_P_ARP, ETH_P_IP, ETH_P_RARP, ICMP_ECHO_REQUEST, IPPROTO_ICMP, UDP_DATA
 from .inet import address_text
 
 DEFAULT_ETHERTYPE = 0x88B5  # IEEE 802 local experimental ethertype: nobody's protocol
@@ -25,7 +27,7 @@ IPv4Like = Union[IPv4Address, str]  # a literal such as "192.0.2.1": never a nam
 
 # Scapy dissects ARP only for ethertype 0x0806; RARP (0x8035, QEMU's migration announce) has the same layout.
 # Bottom-up only: building Ether()/ARP() keeps choosing 0x0806.
-bind_bottom_up(Ether, ARP, type=0x8035)
+bind_bottom_up(Ether, ARP, type=ETH_P_RARP)
 
 
 def ethernet_frame(src: MACAddress, dst: MACAddress, *, ethertype: int = DEFAULT_ETHERTYPE,
@@ -41,9 +43,8 @@ def udp_frame(src: MACAddress, dst: MACAddress, *, src_ip: IPv4Like, dst_ip: IPv
               payload: bytes = b"", ttl: int = 64, size: int | None = None) -> bytes:
     """Ether/IPv4/UDP with correct checksums; ``size`` grows the UDP payload to reach that frame size."""
     if size is not None:
-        header = 14 + 20 + 8
-        payload = payload + bytes(max(0, size - header - len(payload)))
-    packet = (Ether(src=str(src), dst=str(dst), type=0x0800)
+        payload = payload + bytes(max(0, size - UDP_DATA - len(payload)))
+    packet = (Ether(src=str(src), dst=str(dst), type=ETH_P_IP)
               / IP(src=address_text(src_ip), dst=address_text(dst_ip), ttl=ttl, id=0, flags=0)
               / UDP(sport=sport, dport=dport) / Raw(payload))
     return bytes(packet)
@@ -51,10 +52,10 @@ def udp_frame(src: MACAddress, dst: MACAddress, *, src_ip: IPv4Like, dst_ip: IPv
 
 def arp_frame(*, op: int, src: MACAddress | str, dst: MACAddress | str, sender_mac: MACAddress | str,
               sender_ip: IPv4Like, target_mac: MACAddress | str = ZERO_MAC, target_ip: IPv4Like = "0.0.0.0",
-              ethertype: int = 0x0806) -> bytes:
+              ethertype: int = ETH_P_ARP) -> bytes:
     """Ether/ARP for IPv4 over Ethernet, every field given (Scapy would otherwise ask this machine's routes)."""
     return bytes(Ether(src=str(src), dst=str(dst), type=ethertype)
-                 / ARP(hwtype=1, ptype=0x0800, hwlen=6, plen=4, op=op, hwsrc=str(sender_mac),
+                 / ARP(hwtype=1, ptype=ETH_P_IP, hwlen=6, plen=4, op=op, hwsrc=str(sender_mac),
                        psrc=address_text(sender_ip), hwdst=str(target_mac), pdst=address_text(target_ip)))
 
 
@@ -62,25 +63,25 @@ def rarp_announce(mac: MACAddress | str) -> bytes:
     """QEMU's self-announce after a migration (``announce_self_create``): a broadcast RARP "reverse request"
     with the guest's MAC as sender and target and no IP addresses, padded to 60 bytes."""
     frame = arp_frame(op=RARP_REQUEST, src=mac, dst="ff:ff:ff:ff:ff:ff", sender_mac=mac, sender_ip="0.0.0.0",
-                      target_mac=mac, target_ip="0.0.0.0", ethertype=0x8035)
-    return frame + bytes(60 - len(frame))
+                      target_mac=mac, target_ip="0.0.0.0", ethertype=ETH_P_RARP)
+    return frame + bytes(MIN_FRAME_LEN - len(frame))
 
 
 def icmp_echo_frame(src: MACAddress | str, dst: MACAddress | str, *, src_ip: IPv4Like, dst_ip: IPv4Like, ident: int,
                     seq: int, payload: bytes = b"", ttl: int = 64, ip_id: int = 0) -> bytes:
     """Ether/IPv4/ICMP echo request (don't-fragment set, as Linux ping sends it) with correct checksums."""
-    return bytes(Ether(src=str(src), dst=str(dst), type=0x0800)
-                 / IP(version=4, ihl=5, tos=0, id=ip_id, flags="DF", frag=0, ttl=ttl, proto=1, src=address_text(src_ip),
-                      dst=address_text(dst_ip))
-                 / ICMP(type=8, code=0, id=ident, seq=seq) / Raw(payload))
+    return bytes(Ether(src=str(src), dst=str(dst), type=ETH_P_IP)
+                 / IP(version=4, ihl=5, tos=0, id=ip_id, flags="DF", frag=0, ttl=ttl, proto=IPPROTO_ICMP,
+                      src=address_text(src_ip), dst=address_text(dst_ip))
+                 / ICMP(type=ICMP_ECHO_REQUEST, code=0, id=ident, seq=seq) / Raw(payload))
 
 
 def icmp_error_header(src: MACAddress | str, dst: MACAddress | str, *, src_ip: IPv4Like, dst_ip: IPv4Like,
                       icmp_type: int, code: int, ttl: int = 64) -> bytes:
     """Ether/IPv4/ICMP error without its quoted datagram: a template the stack completes (and re-checksums)."""
-    return bytes(Ether(src=str(src), dst=str(dst), type=0x0800)
-                 / IP(version=4, ihl=5, tos=0xC0, id=0, flags=0, frag=0, ttl=ttl, proto=1, src=address_text(src_ip),
-                      dst=address_text(dst_ip))
+    return bytes(Ether(src=str(src), dst=str(dst), type=ETH_P_IP)
+                 / IP(version=4, ihl=5, tos=0xC0, id=0, flags=0, frag=0, ttl=ttl, proto=IPPROTO_ICMP,
+                      src=address_text(src_ip), dst=address_text(dst_ip))
                  / ICMP(type=icmp_type, code=code, unused=0))
 
 

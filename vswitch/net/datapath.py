@@ -97,9 +97,6 @@ class Datapath:
         """Run the engine up to virtual time ``until`` (everything pending, if None)."""
         return self.engine.run(until)
 
-    def run_for(self, duration_ns: int) -> int:
-        return self.engine.run(self.engine.now + duration_ns)
-
     def watch_frame(self, frame_id: int, observers: tuple[FrameObserver, ...]) -> None:
         """Show ``observers`` every hop of frame ``frame_id`` until its last copy ends (``core/trace.py``).
 

@@ -108,15 +108,13 @@ _EXPECT_KEY, _MERGE_KEY, _SKIP = object(), object(), object()  # states of an op
 class _Open:
     """A mapping or sequence being built: its value and how much it holds once aliases are expanded."""
 
-    __slots__ = ("value", "is_map", "path", "anchor", "tag_error", "size", "height", "key", "key_location",
-                 "merges")
+    __slots__ = ("value", "is_map", "path", "anchor", "tag_error", "size", "height", "key", "merges")
 
     def __init__(self, value: Any, is_map: bool, path: str, anchor: str | None, tag_error: bool) -> None:
         self.value, self.is_map, self.path, self.anchor, self.tag_error = value, is_map, path, anchor, tag_error
         self.size = 1  # values inside, itself included, aliases expanded
         self.height = 1  # levels, itself included
         self.key: Any = _EXPECT_KEY  # mapping: the key whose value comes next, or a state
-        self.key_location: Location | None = None
         self.merges: list[tuple[Any, Location]] = []
 
 
