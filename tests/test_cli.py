@@ -101,8 +101,8 @@ def test_run_bad_file_exits_2_with_located_diagnostics(tmp_path, capsys):
     assert out == ""
     assert "Traceback" not in err
     assert err_lines(err) == [
-        f"{bad}:1:11: switches: expected a list, got 'sw1'",
-        f'{bad}:4:10: hosts[0].mac: expected a MAC address as text, got 1: write it in quotes, '
+        f"vswitch: {bad}:1:11: switches: expected a list, got 'sw1'",
+        f'vswitch: {bad}:4:10: hosts[0].mac: expected a MAC address as text, got 1: write it in quotes, '
         'e.g. mac: "52:54:00:12:34:56"',
     ]
     assert not (tmp_path / "out").exists()
@@ -120,7 +120,7 @@ def test_run_bad_until_exits_2_without_traceback(until, tmp_path, capsys):
 def test_run_bad_until_prints_one_line_and_main_returns_2(tmp_path, capsys):
     assert main(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--until", "10"]) == 2
     assert err_lines(capsys.readouterr().err) == [
-        "vswitch: argument --until: 10 has no unit: write 10s, 10ms, 10us or 10ns"]
+        "vswitch: argument --until: 10 has no unit: write 10s, 10ms, 10us or 10ns; see vswitch run --help"]
 
 
 def test_run_until_stops_the_clock_there(tmp_path, capsys):
@@ -197,9 +197,9 @@ def test_validate_reports_every_bad_file_and_exits_2(small, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"{small}: ok (1 switches, 1 hosts, 1 hypervisors, 2 VMs, 1 actions, 1 expectations)"]
     assert err_lines(err) == [
-        f"{bad}:3:10: hosts[0].mac: 01:00:00:00:00:01 is a multicast address: a NIC's own MAC must be unicast "
-        "(first octet even)",
-        f"{missing}: no such file (the examples are in topologies/, e.g. {EXAMPLE})",
+        f"vswitch: {bad}:3:10: hosts[0].mac: 01:00:00:00:00:01 is a multicast address: a NIC's own MAC must be "
+        "unicast (first octet even)",
+        f"vswitch: {missing}: no such file (the examples are in topologies/, e.g. {EXAMPLE})",
     ]
 
 
