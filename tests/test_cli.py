@@ -249,8 +249,33 @@ def test_explain_unknown_frame_exits_2_naming_the_known_ones(capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert err_lines(err) == [
-        f"vswitch: no frame named 'vm1-to-h2' in {EXAMPLE_FILE} (named frames: h1-to-vm1, vm1-to-h1, vm1-to-vm2, "
+        f"vswitch: {EXAMPLE_FILE}: no frame named 'vm1-to-h2' (named frames: h1-to-vm1, vm1-to-h1, vm1-to-vm2, "
         "vm2-to-h1; or give a frame number)"]
+
+
+@pytest.mark.parametrize("frame", ["999", "0"])
+def test_explain_a_frame_number_never_sent_exits_2_saying_which_were(frame, capsys):
+    assert call(["explain", str(EXAMPLE_FILE), frame]) == 2
+    assert capsys.readouterr() == ("", f"vswitch: {EXAMPLE_FILE}: no frame {frame}: the run sent frames 1 to 4 (named "
+                                       "frames: h1-to-vm1, vm1-to-h1, vm1-to-vm2, vm2-to-h1)\n")
+
+
+def test_explain_a_frame_number_due_after_until_exits_2_saying_so(tmp_path, capsys):
+    path = tmp_path / "lab.yaml"
+    path.write_text(SMALL.replace("name: h1-to-vm1}", "name: h1-to-vm1, count: 3, interval: 10us}"))
+    assert call(["explain", str(path), "2", "--until", "5us"]) == 2
+    assert capsys.readouterr() == ("", f"vswitch: {path}: no frame 2: it was due after --until 5us (named frames: "
+                                       "h1-to-vm1)\n")
+    assert call(["explain", str(path), "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "frame 2 (2)"
+
+
+def test_explain_a_name_written_in_digits_is_the_name_before_a_number(tmp_path, capsys):
+    path = tmp_path / "lab.yaml"
+    path.write_text((EXAMPLE_FILE.read_text()).replace("vm2-to-h1", '"1"'))
+    assert call(["explain", str(path), "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "frame 2 (1)" and "vm2.eth0: transmitted" in out
 
 
 # -- help and version -----------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from .core.errors import VSwitchError, error_lines
 from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
+from .net.network import Network
+from .scenario.context import FrameIds
 from .scenario.report import as_json, render
 from .scenario.runner import ScenarioRunner
 from .scenario.show import render_show
@@ -33,6 +35,7 @@ from .topology.yamlsource import check_file
 
 EXAMPLE = "topologies/two-vms-one-adapter.yaml"
 EXPLAINED_FRAMES = 100  # explain shows at most this many frames of one name
+LISTED_NAMES = 10  # a message lists at most this many frame names
 USER_ERROR = 2  # the exit status of a user error
 ERRORS = """\
 exit status: 0 when every expectation holds, 1 when one fails (kernel-check: when the kernel and vswitch
@@ -151,19 +154,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
     net = build_network(spec, record=False)
     runner = ScenarioRunner(spec, net)
-    recorder = HopRecorder(EXPLAINED_FRAMES)
-    if args.frame.isdigit():
-        net.watch_frame(int(args.frame), (recorder,))
-    else:
-        runner.watchers[args.frame] = runner.watchers.get(args.frame, ()) + (recorder,)
+    by_name, by_number = HopRecorder(EXPLAINED_FRAMES), HopRecorder(1)
+    runner.watchers[args.frame] = runner.watchers.get(args.frame, ()) + (by_name,)
+    number = int(args.frame) if args.frame.isdecimal() else None
+    if number is not None:
+        net.watch_frame(number, (by_number,))
     result = runner.run(args.until)
-    ids = result.frames.get(args.frame)
-    if ids is None and args.frame.isdigit():
-        ids = [int(args.frame)]
-    if not ids:
-        names = ", ".join(sorted(result.frames)) or "none"
-        raise CommandLineError(f"no frame named {args.frame!r} in {args.file} (named frames: {names}; "
-                               "or give a frame number)")
+    ids: list[int] | FrameIds
+    if args.frame in result.frames:  # a name, even one written in digits
+        ids, recorder = result.frames[args.frame], by_name
+    elif number is not None:
+        ids, recorder = [_sent_frame(args, number, net, result.frames, by_number)], by_number
+    else:
+        raise CommandLineError(f"{args.file}: no frame named {args.frame!r} ({_named(result.frames)}; or give a "
+                               "frame number)")
     for frame_id in itertools.islice(ids, EXPLAINED_FRAMES):
         hops = recorder.hops.get(frame_id, [])
         print(f"frame {frame_id} ({args.frame})")
@@ -176,6 +180,30 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"... and {len(ids) - EXPLAINED_FRAMES:,} more frames named {args.frame} (the first "
               f"{EXPLAINED_FRAMES} are shown)")
     return 0
+
+
+def _sent_frame(args: argparse.Namespace, number: int, net: Network, names: dict[str, FrameIds],
+                recorder: HopRecorder) -> int:
+    """``number`` if the run sent that frame; otherwise a ``CommandLineError`` saying which frames it sent."""
+    if number in recorder.hops:
+        return number
+    given = net.stats.injected  # the run gave the ids 1 to this (the last ones may be due after --until)
+    sent = "no frame" if given == 0 else "frame 1" if given == 1 else f"frames 1 to {given}"
+    stop = f"--until {format_duration(args.until)}" if args.until is not None else ""
+    if 1 <= number <= given:
+        why = f"it was due after {stop or 'the run ended'}"
+    else:
+        why = f"the run sent {sent}" + (f" before {stop}" if stop else "")
+    raise CommandLineError(f"{args.file}: no frame {number}: {why} ({_named(names)})")
+
+
+def _named(names: dict[str, FrameIds]) -> str:
+    """``named frames: a, b, c`` (the first ``LISTED_NAMES``), for a message."""
+    if not names:
+        return "named frames: none"
+    shown = sorted(names)[:LISTED_NAMES]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    return f"named frames: {', '.join(shown)}{more}"
 
 
 # -- parser -----------------------------------------------------------------------------------------------
