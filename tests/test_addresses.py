@@ -107,8 +107,8 @@ def test_a_name_where_a_guest_action_takes_an_interface_or_an_address(lookups, t
         f"vswitch: {path}:4:26: scenario[0].ping.to: nothing named 'localhost'",
         f"vswitch: {path}:5:26: scenario[1].ping.to: invalid IPv4 address '192.0.2.0/30': a prefix is not one address: "
         "write a single address, e.g. 192.0.2.20 (or name an interface)",
-        f"vswitch: {path}:6:25: scenario[2].udp.to: invalid IPv4 address '192.0.2.1-5': ranges are not supported: write a "
-        "single address, e.g. 192.0.2.20 (or name an interface)"]
+        f"vswitch: {path}:6:25: scenario[2].udp.to: invalid IPv4 address '192.0.2.1-5': ranges are not supported: "
+        "write a single address, e.g. 192.0.2.20 (or name an interface)"]
     assert lookups == []
 
 
