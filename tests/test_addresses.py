@@ -77,8 +77,8 @@ def test_an_address_that_is_not_a_literal_is_one_located_line(lookups, tmp_path,
                     f"{{src_ip: {udp['src_ip']}, dst_ip: {udp['dst_ip']}}}}}\n")
     column = path.read_text().splitlines()[4].index(f"{field}: ") + len(field) + 3
     assert cli.main(["validate", str(path)]) == 2
-    assert capsys.readouterr().err == (f"{path}:5:{column}: scenario[0].{action}.udp.{field}: invalid IPv4 address "
-                                       f"{value!r}: {hint(value)}\n")
+    assert capsys.readouterr().err == (f"vswitch: {path}:5:{column}: scenario[0].{action}.udp.{field}: invalid IPv4 "
+                                       f"address {value!r}: {hint(value)}\n")
     out = tmp_path / "out"
     assert cli.main(["run", str(path), "--out", str(out)]) == 2
     assert not out.exists() and lookups == []
@@ -104,11 +104,11 @@ def test_a_name_where_a_guest_action_takes_an_interface_or_an_address(lookups, t
                     '  - udp: {from: h1, to: "192.0.2.1-5"}\n')
     assert cli.main(["validate", str(path)]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"{path}:4:26: scenario[0].ping.to: nothing named 'localhost'",
-        f"{path}:5:26: scenario[1].ping.to: invalid IPv4 address '192.0.2.0/30': a prefix is not one address: "
+        f"vswitch: {path}:4:26: scenario[0].ping.to: nothing named 'localhost'",
+        f"vswitch: {path}:5:26: scenario[1].ping.to: invalid IPv4 address '192.0.2.0/30': a prefix is not one address: "
         "write a single address, e.g. 192.0.2.20 (or name an interface)",
-        f"{path}:6:25: scenario[2].udp.to: invalid IPv4 address '192.0.2.1-5': ranges are not supported: write a "
-        "single address, e.g. 192.0.2.20 (or name an interface)"]
+        f"vswitch: {path}:6:25: scenario[2].udp.to: invalid IPv4 address '192.0.2.1-5': ranges are not supported: "
+        "write a single address, e.g. 192.0.2.20 (or name an interface)"]
     assert lookups == []
 
 

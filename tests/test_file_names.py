@@ -30,8 +30,8 @@ def test_a_file_name_that_is_not_a_valid_name_is_refused_and_run_writes_nothing(
     before = sorted(tmp_path.rglob("*"))
     assert cli.main(["validate", path.name]) == 2
     assert capsys.readouterr().err == (
-        f"{path.name}: name: the file name would name this topology {stem!r}, which is not a valid name (letters, "
-        "digits, '-' and '_'): add a name: key, e.g. name: lab, or rename the file\n")
+        f"vswitch: {path.name}: name: the file name would name this topology {stem!r}, which is not a valid name "
+        "(letters, digits, '-' and '_'): add a name: key, e.g. name: lab, or rename the file\n")
     assert cli.main(["run", path.name]) == 2
     assert sorted(tmp_path.rglob("*")) == before
 

@@ -126,7 +126,7 @@ def peak_bytes(*argv: str) -> int:
 def assert_refused(capsys, path: Path, fragment: str) -> list[str]:
     status, out, lines, seconds = validate(capsys, str(path))
     assert status == 2 and out == ""
-    assert lines and all(line.startswith(str(path)) for line in lines), lines  # one line per problem
+    assert lines and all(line.startswith(f"vswitch: {path}") for line in lines), lines  # one line per problem
     assert any(fragment in line for line in lines), lines
     assert seconds < MAX_SECONDS, f"{path.name} took {seconds:.2f} s"
     assert peak_bytes(str(path)) < MAX_PEAK_BYTES
@@ -151,7 +151,7 @@ def test_hostile_file_is_refused_fast_with_one_line_per_problem(capsys, name):
 
 def test_every_problem_of_a_hostile_file_is_one_located_line(capsys):
     lines = assert_refused(capsys, HOSTILE / "capture-absolute.yaml", "'/tmp/all.pcapng' must be a relative path")
-    assert [line.split(": ")[0].rsplit("/", 1)[-1] for line in lines] == [
+    assert [line.split(": ")[1].rsplit("/", 1)[-1] for line in lines] == [
         "capture-absolute.yaml:4:20", "capture-absolute.yaml:4:64"]
 
 
@@ -232,7 +232,7 @@ def test_thousands_of_problems_are_counted_after_the_first_hundred(capsys, tmp_p
     path.write_text("name: dups\n" + "".join("description: x\n" for _ in range(2000)))
     lines = assert_refused(capsys, path, "duplicate key 'description'")
     assert len(lines) == MAX_SHOWN_PROBLEMS + 1
-    assert lines[-1] == f"{path}: ... and {1999 - MAX_SHOWN_PROBLEMS} more problems"
+    assert lines[-1] == f"vswitch: {path}: ... and {1999 - MAX_SHOWN_PROBLEMS} more problems"
 
 
 def test_99000_unknown_keys_are_each_reported_and_only_the_first_100_get_a_suggestion(capsys, tmp_path,
@@ -245,9 +245,9 @@ def test_99000_unknown_keys_are_each_reported_and_only_the_first_100_get_a_sugge
     monkeypatch.setattr(difflib, "get_close_matches", lambda *args, **kw: calls.append(1) or close_matches(*args, **kw))
     status, _, lines, _ = validate(capsys, str(path))
     assert status == 2 and len(calls) == MAX_SHOWN_PROBLEMS  # difflib takes about 40 us a key: 4.6 s for all
-    assert lines[0] == (f"{path}:2:1: k0: unknown key 'k0' (expected one of: captures, description, epoch, expect, "
-                        "hosts, hypervisors, links, name, scenario, switches, until)")
-    assert lines[-1] == f"{path}: ... and {99_000 - MAX_SHOWN_PROBLEMS} more problems"
+    assert lines[0] == (f"vswitch: {path}:2:1: k0: unknown key 'k0' (expected one of: captures, description, epoch, "
+                        "expect, hosts, hypervisors, links, name, scenario, switches, until)")
+    assert lines[-1] == f"vswitch: {path}: ... and {99_000 - MAX_SHOWN_PROBLEMS} more problems"
 
 
 def run_isolated(code: str) -> dict:
@@ -371,7 +371,7 @@ def test_a_full_disk_leaves_every_capture_ending_on_a_whole_record_and_names_the
     assert (done.returncode, done.stdout) == (2, ""), done.stderr
     named = {}
     for line in done.stderr.splitlines():
-        match = re.fullmatch(rf"(?:vswitch: )?{re.escape(str(lab))}(?::\d+:\d+)?: captures\.(?:pcapng|points\[\d\]): "
+        match = re.fullmatch(rf"vswitch: {re.escape(str(lab))}(?::\d+:\d+)?: captures\.(?:pcapng|points\[\d\]): "
                              r"cannot write capture file (\S+): File too large; it was cut back to its last whole "
                              r"record \((\d+) bytes\): free some space, or write elsewhere with --out", line)
         assert match, line
@@ -404,10 +404,10 @@ def test_a_fifo_or_a_proc_file_as_replay_file_is_refused_by_validate_and_run_wit
         (tmp_path / "capture.pcap").symlink_to("/proc/self/mem")  # read, it fails with EIO
         reason = f"{tmp_path}/capture.pcap (it links to /proc/self/mem) is empty (0 bytes): not a pcap or pcapng file"
     run = ["run", str(lab), "--out", str(tmp_path / "out")]
-    for argv, prefix in ((["validate", str(lab)], ""), (run, "vswitch: ")):
+    for argv in (["validate", str(lab)], run):
         done = vswitch_process(*argv, cwd=tmp_path)
         assert (done.returncode, done.stdout) == (2, "")
-        assert done.stderr.splitlines() == [f"{prefix}{lab}:5:20: scenario[0].replay.file: {reason}"], argv
+        assert done.stderr.splitlines() == [f"vswitch: {lab}:5:20: scenario[0].replay.file: {reason}"], argv
     assert not (tmp_path / "out").exists()
 
 
@@ -549,7 +549,7 @@ def test_raising_the_depth_limit_lets_the_reader_go_on_to_the_next_problem(capsy
     path.write_text("name: deep\nhosts: " + "[" * 40 + "]" * 40 + "\n")
     assert_refused(capsys, path, ":2:39: nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)")
     status, _, lines, _ = validate(capsys, str(path), "--limit", "depth=64")
-    assert status == 2 and lines == [f"{path}:2:9: hosts[0]: expected a mapping, got a list"]
+    assert status == 2 and lines == [f"vswitch: {path}:2:9: hosts[0]: expected a mapping, got a list"]
 
 
 def test_the_depth_limit_cannot_be_raised_to_where_libyaml_stops(capsys):
@@ -558,8 +558,8 @@ def test_the_depth_limit_cannot_be_raised_to_where_libyaml_stops(capsys):
         "vswitch: --limit depth=6000: the depth limit can be at most 999: libyaml, the parser inside PyYAML, "
         "refuses to nest 1000 levels deep (a topology needs about 6)"]
     status, _, lines, _ = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=999")
-    assert status == 2 and lines == [f"{HOSTILE / 'deep-nesting.yaml'}:3:1006: nested deeper than 999 levels "
-                                     "(limit depth=999, as high as it goes)"]
+    assert status == 2 and lines == [f"vswitch: {HOSTILE / 'deep-nesting.yaml'}:3:1006: nested deeper than 999 "
+                                     "levels (limit depth=999, as high as it goes)"]
 
 
 def test_limit_flags_are_accepted_by_run_show_and_explain(capsys, tmp_path):

@@ -23,3 +23,10 @@ class ScenarioError(VSwitchError):
 
 class OutputFolderError(VSwitchError):
     """The folder captures go to cannot be made or used (``--out`` names another)."""
+
+
+def error_lines(error: Exception) -> list[str]:
+    """What a command prints for a user error: ``vswitch: `` then each line of its message, one problem a line.
+
+    A located problem keeps its place: ``vswitch: FILE:LINE:COLUMN: FIELD: MESSAGE``."""
+    return [f"vswitch: {line}" for line in str(error).splitlines() if line.strip()] or [f"vswitch: {error!r}"]

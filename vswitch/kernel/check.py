@@ -30,6 +30,7 @@ from ..realtime import now_s, sleep_until, stopwatch_s
 from ..topology.build import build_network
 from ..topology.loader import load_topology
 from ..topology.spec import HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec, Where
+from ..topology.yamlsource import check_file
 from . import scope
 from .compare import KernelCheckError, KernelOutcome, KernelTopology, require_kernel_lab
 from .lab import KernelLab, cleanup_leftovers
@@ -376,8 +377,9 @@ def _terminations_interrupt() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_file(args.file)  # a FIFO would make loading wait forever
+    spec = load_topology(args.file)  # a mistake in the file first: it is the user's to fix, with or without root
     require_kernel_lab()
-    spec = load_topology(args.file)
     with _terminations_interrupt():
         report = check_topology(spec, prefix=args.prefix, settle_s=args.settle, max_wait_s=args.max_wait,
                                 max_frames=args.max_frames)
