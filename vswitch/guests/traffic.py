@@ -8,6 +8,7 @@ action, never per hop.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Union
 
@@ -26,6 +27,16 @@ IPv4Like = Union[IPv4Address, str]  # a literal such as "192.0.2.1": never a nam
 # Scapy dissects ARP only for ethertype 0x0806; RARP (0x8035, QEMU's migration announce) has the same layout.
 # Bottom-up only: building Ether()/ARP() keeps choosing 0x0806.
 bind_bottom_up(Ether, ARP, type=0x8035)
+
+
+@dataclass(frozen=True)
+class UdpFields:
+    """The IPv4 and UDP fields of a ``send`` or ``stream`` frame that gives ``udp`` (addresses are literals)."""
+
+    src_ip: str
+    dst_ip: str
+    sport: int = 1024
+    dport: int = 9
 
 
 def ethernet_frame(src: MACAddress, dst: MACAddress, *, ethertype: int = DEFAULT_ETHERTYPE,

@@ -18,6 +18,7 @@ from ..l2.nic import DEFAULT_GROUPS, NIC
 from ..net.capture import CallbackTap
 from ..net.network import Network
 from ..scenario.runner import ScenarioRunner
+from ..topology.scenario_reader import AttachAction, DetachAction
 from ..topology.spec import ActionSpec, TopologySpec
 from .scope import NO_COUNTERPART
 
@@ -28,7 +29,7 @@ class Step:
 
     time_ns: int
     order: tuple[int, int]
-    action: ActionSpec
+    action: ActionSpec | None  # None for a frame a NIC transmitted
     frame_id: int | None = None
     frame: bytes = b""
     sender: str = ""  # interface full name
@@ -71,11 +72,11 @@ class RecordingRunner(ScenarioRunner):
                 continue
             vnic = self.net.vnics[vm]
             if old[0] is not None:
-                self._step(Step(now, (self._order, 0), ActionSpec(now, "detach", {"vm": vm}),
+                self._step(Step(now, (self._order, 0), ActionSpec(now, DetachAction(vm=vm)),
                                 target={"nic": vnic.full_name}))
             if hv is not None:
                 groups = sorted(vnic.groups - set(DEFAULT_GROUPS))
-                self._step(Step(now, (self._order, 0), ActionSpec(now, "attach", {"vm": vm, "hypervisor": hv}),
+                self._step(Step(now, (self._order, 0), ActionSpec(now, AttachAction(vm=vm, hypervisor=hv)),
                                 target={"nic": vnic.full_name, "mode": mode, "vif": vif, "groups": groups}))
         self._attached = state
 
@@ -132,7 +133,7 @@ class RecordingRunner(ScenarioRunner):
             if queues.get(port):
                 frame_id = queues[port].popleft()
                 seen.add(frame_id)
-                steps.append(Step(now, (order, 0), ActionSpec(now, "frame"), frame_id, frame, port,
+                steps.append(Step(now, (order, 0), None, frame_id, frame, port,
                                   labels.get(frame_id, f"frame {frame_id}"), {"held": held} if held else {}))
         for frame_id, step in self._sent.items():
             if frame_id not in seen:

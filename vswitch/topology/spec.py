@@ -7,10 +7,14 @@ line, column and field path) so that errors found after loading still point into
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from ipaddress import IPv4Interface
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..core.mac import MACAddress
+
+if TYPE_CHECKING:
+    from .yamlreader import MapReader
 
 
 @dataclass(frozen=True)
@@ -136,24 +140,160 @@ class CaptureSpec:
     where: Where = Where()
 
 
+Tags = tuple[tuple[int, int, int], ...]  # (TPID, PCP, VID) of each tag of a frame, outermost first
+Places = tuple[tuple[str, Where], ...]  # (YAML key, its place) of the fields whose errors are found after reading
+Named = tuple[tuple[str, Optional[object], str], ...]  # (YAML key, the name or names it holds, what it must name)
+
+#: Scenario action kinds and expectation kinds by their YAML key, filled as their classes are declared.
+ACTION_KINDS: dict[str, type[Action]] = {}
+EXPECTATION_KINDS: dict[str, type[Expectation]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    """What one scenario step does: one frozen subclass per kind (``SendAction``, ``PingAction``...), declared
+    with its YAML key (``class SendAction(Action, kind="send")``), which registers it in ``ACTION_KINDS``.
+
+    The subclass reads itself from its mapping (``read``); ``scenario/registry.py`` performs it. The hooks below
+    answer the loader's checks, so that a new action is one class: what it names, what frames it sends."""
+
+    kind: ClassVar[str] = ""
+    places: Places = field(default=(), compare=False, repr=False)
+
+    def __init_subclass__(cls, kind: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind:
+            cls.kind = kind
+            ACTION_KINDS[kind] = cls
+
+    @classmethod
+    def read(cls, r: MapReader) -> Optional[Action]:
+        """The action from the mapping under its key (None when it was too broken to make one)."""
+        raise NotImplementedError(cls.__name__)
+
+    @classmethod
+    def read_item(cls, item: MapReader) -> Optional[Action]:
+        """The action from a scenario item holding its key: the mapping under the key (``read``) by default."""
+        return cls.read(item.take_map(cls.kind))
+
+    def place(self, key: str) -> Optional[Where]:
+        """Where the field ``key`` was written, if it was kept."""
+        return dict(self.places).get(key)
+
+    def named(self) -> Named:
+        """The fields that name interfaces, switches, VMs or hypervisors (checked across the file)."""
+        return ()
+
+    def frame_name(self) -> Optional[str]:
+        """The name that ``delivered``/``dropped`` expectations may give its frames (None: they cannot)."""
+        return None
+
+    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+        """How many frames it sends and the time between them (a ``Fraction`` of ns), for the scenario's limits;
+        (None, None) when it sends none of its own."""
+        return None, None
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """Transitional: the fields as the old argument dictionary."""
+        return _args_of(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamedAction(Action):
+    """An action with a ``name``: ``send`` and the guest actions. No two share one; an unnamed guest action gets
+    its ``default_name`` (made unique in the file by ``guest_reader.name_actions``)."""
+
+    name: Optional[str] = None
+
+    def default_name(self) -> Optional[str]:
+        """The name an unnamed one is given (None: it stays unnamed)."""
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expectation:
+    """What one check expects: one frozen subclass per kind (``DeliveredCheck``...), declared with its YAML key
+    (``class DeliveredCheck(Expectation, kind="delivered")``), which registers it in ``EXPECTATION_KINDS``. It
+    reads itself (``read``); ``scenario/registry.py`` checks it."""
+
+    kind: ClassVar[str] = ""
+    places: Places = field(default=(), compare=False, repr=False)
+
+    def __init_subclass__(cls, kind: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind:
+            cls.kind = kind
+            EXPECTATION_KINDS[kind] = cls
+
+    @classmethod
+    def read(cls, r: MapReader) -> Optional[Expectation]:
+        """The expectation from the mapping under its key (None when it was too broken to make one)."""
+        raise NotImplementedError(cls.__name__)
+
+    @classmethod
+    def read_item(cls, item: MapReader) -> Optional[Expectation]:
+        return cls.read(item.take_map(cls.kind))
+
+    def place(self, key: str) -> Optional[Where]:
+        return dict(self.places).get(key)
+
+    def named(self) -> Named:
+        return ()
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """Transitional: the fields as the old argument dictionary."""
+        return _args_of(self)
+
+
+def _args_of(value: Any) -> dict[str, Any]:
+    from dataclasses import asdict, fields
+    args = {f.name.rstrip("_"): getattr(value, f.name) for f in fields(value) if f.name != "places"}
+    if "udp" in args:
+        if args["udp"] is None:
+            del args["udp"]
+        else:
+            args["udp"] = asdict(args["udp"])
+    if "flags" in args:
+        args["flags"] = dict(args["flags"])
+    if value.places:
+        args["_where"] = dict(value.places)
+    return args
+
+
 @dataclass(frozen=True)
 class ActionSpec:
-    """One timed scenario step; ``kind`` names it (send, link, detach, attach, set_port, expect...)."""
+    """One timed scenario step: ``action`` (a ``SendAction``, ``LinkAction``...) at ``at_ns``."""
 
     at_ns: int
-    kind: str
-    args: dict[str, Any] = field(default_factory=dict)
+    action: Action
     where: Where = Where()
+
+    @property
+    def kind(self) -> str:
+        return self.action.kind
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.action.args
 
 
 @dataclass(frozen=True)
 class ExpectationSpec:
-    """A check evaluated at ``at_ns`` (None: at the end of the run)."""
+    """A check (a ``DeliveredCheck``, ``TableCheck``...) evaluated at ``at_ns`` (None: at the end of the run)."""
 
-    kind: str
-    args: dict[str, Any] = field(default_factory=dict)
+    check: Expectation
     at_ns: Optional[int] = None
     where: Where = Where()
+
+    @property
+    def kind(self) -> str:
+        return self.check.kind
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.check.args
 
 
 @dataclass(frozen=True)
