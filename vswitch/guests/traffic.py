@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import Union
+from typing import Union, cast
 
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
@@ -95,14 +95,15 @@ def icmp_error_header(src: MACAddress | str, dst: MACAddress | str, *, src_ip: I
                  / ICMP(type=icmp_type, code=code, unused=0))
 
 
-def action_frame(args: dict, sender_mac: MACAddress, to_mac: MACAddress | None) -> bytes:
+def action_frame(sender_mac: MACAddress, to_mac: MACAddress | None, *, dst: MACAddress | str | None,
+                 src: MACAddress | None, ethertype: int | None, size: int | None, udp: UdpFields | None,
+                 payload: bytes = b"") -> bytes:
     """The untagged frame a ``send`` or ``stream`` action describes: to ``to_mac`` (the ``to`` interface's MAC) or
-    ``dst``, from ``src`` or the sender's MAC, UDP when the action has ``udp``, else Ethernet II."""
-    dst = to_mac if to_mac is not None else BROADCAST if args["dst"] == "broadcast" else args["dst"]
-    src = args["src"] or sender_mac
-    payload, size = args.get("payload", b""), args["size"]
-    if "udp" in args:
-        udp = args["udp"]
-        return udp_frame(src, dst, src_ip=udp["src_ip"], dst_ip=udp["dst_ip"], sport=udp["sport"],
-                         dport=udp["dport"], payload=payload, size=size)
-    return ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE, payload=payload, size=size)
+    ``dst`` (a MAC or "broadcast"), from ``src`` or the sender's MAC, UDP when the action has ``udp``, else
+    Ethernet II of ``ethertype`` (None: ``DEFAULT_ETHERTYPE``)."""
+    destination = cast(MACAddress, to_mac if to_mac is not None else BROADCAST if dst == "broadcast" else dst)
+    source = src or sender_mac
+    if udp is not None:
+        return udp_frame(source, destination, src_ip=udp.src_ip, dst_ip=udp.dst_ip, sport=udp.sport,
+                         dport=udp.dport, payload=payload, size=size)
+    return ethernet_frame(source, destination, ethertype=ethertype or DEFAULT_ETHERTYPE, payload=payload, size=size)

@@ -17,6 +17,7 @@ from ..core.reasons import Verdict
 from ..l2.nic import DEFAULT_GROUPS, NIC
 from ..net.capture import CallbackTap
 from ..net.network import Network
+from ..scenario.network_actions import send_frame
 from ..scenario.runner import ScenarioRunner
 from ..topology.scenario_reader import AttachAction, DetachAction
 from ..topology.spec import ActionSpec, TopologySpec
@@ -96,7 +97,7 @@ class RecordingRunner(ScenarioRunner):
         frame, sender = b"", ""
         try:
             if action.kind == "send":
-                frame, sender = pad(self._frame_for(args)), net.nic(args["from"]).full_name
+                frame, sender = pad(send_frame(net, action.action)), net.nic(args["from"]).full_name
             elif action.kind == "link":
                 target["link"] = net.links.index(net.link(args["a"], args["b"]))
             elif action.kind == "port":
