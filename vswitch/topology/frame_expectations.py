@@ -178,7 +178,3 @@ class CounterCheck(Expectation, kind="counter"):
         counts = (("rx_packets", self.rx_packets), ("rx_bytes", self.rx_bytes), ("tx_packets", self.tx_packets),
                   ("tx_bytes", self.tx_bytes), ("rx_dropped", self.rx_dropped), ("tx_dropped", self.tx_dropped))
         return [(name, value) for name, value in counts if value is not None]
-
-    @property
-    def args(self) -> dict[str, Any]:
-        return {"interface": self.interface, **{k: dict(v) if "dropped" in k else v for k, v in self.wanted()}}

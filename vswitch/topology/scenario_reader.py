@@ -241,10 +241,6 @@ class ExpectAction(Action, kind="expect"):
         r.finish()
         return cls(check=check) if check is not None else None
 
-    @property
-    def args(self) -> dict[str, Any]:
-        return {"kind": self.check.kind, "args": self.check.args}
-
 
 #: Action name -> reader of its item (``detach`` takes a bare VM name).
 ACTIONS = {kind: action.read_item for kind, action in ACTION_KINDS.items()}

@@ -230,10 +230,6 @@ class VfAction(Action, kind="vf"):
     def named(self) -> Named:
         return (("vm", self.vm, "VM"),)
 
-    @property
-    def args(self) -> dict[str, Any]:
-        return {"vm": self.vm, "changes": dict(self.changes)}
-
 
 # -- expectations -------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)

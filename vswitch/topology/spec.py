@@ -193,11 +193,6 @@ class Action:
         (None, None) when it sends none of its own."""
         return None, None
 
-    @property
-    def args(self) -> dict[str, Any]:
-        """Transitional: the fields as the old argument dictionary."""
-        return _args_of(self)
-
 
 @dataclass(frozen=True, kw_only=True)
 class NamedAction(Action):
@@ -241,26 +236,6 @@ class Expectation:
     def named(self) -> Named:
         return ()
 
-    @property
-    def args(self) -> dict[str, Any]:
-        """Transitional: the fields as the old argument dictionary."""
-        return _args_of(self)
-
-
-def _args_of(value: Any) -> dict[str, Any]:
-    from dataclasses import asdict, fields
-    args = {f.name.rstrip("_"): getattr(value, f.name) for f in fields(value) if f.name != "places"}
-    if "udp" in args:
-        if args["udp"] is None:
-            del args["udp"]
-        else:
-            args["udp"] = asdict(args["udp"])
-    if "flags" in args:
-        args["flags"] = dict(args["flags"])
-    if value.places:
-        args["_where"] = dict(value.places)
-    return args
-
 
 @dataclass(frozen=True)
 class ActionSpec:
@@ -274,10 +249,6 @@ class ActionSpec:
     def kind(self) -> str:
         return self.action.kind
 
-    @property
-    def args(self) -> dict[str, Any]:
-        return self.action.args
-
 
 @dataclass(frozen=True)
 class ExpectationSpec:
@@ -290,10 +261,6 @@ class ExpectationSpec:
     @property
     def kind(self) -> str:
         return self.check.kind
-
-    @property
-    def args(self) -> dict[str, Any]:
-        return self.check.args
 
 
 @dataclass(frozen=True)
