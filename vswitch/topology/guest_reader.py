@@ -349,6 +349,7 @@ def _period(interval_ns: Optional[int], pps: Optional[Fraction], bps: Optional[i
     return period_ns(interval_ns=interval_ns, pps=pps, bps=bps, frame_len=frame_len)
 
 
+#: kind -> reader of the guest actions, for the docs test (every key read is documented)
 GUEST_ACTIONS = {kind: action.read for kind, action in ACTION_KINDS.items() if issubclass(action, GuestAction)}
 
 

@@ -24,10 +24,10 @@ from . import frame_expectations  # noqa: F401  (registers the frame, table and 
 from .bounds import ScenarioBudget
 from .fields import frame_count, group_mac, mac_value, virtual_time, where
 from .guest_reader import name_actions
+from .located import Document, Location
 from .security_reader import PORT_KEYS, read_port_action_keys, vlan_tags
 from .spec import (ACTION_KINDS, EXPECTATION_KINDS, Action, ActionSpec, Expectation, ExpectationSpec, NamedAction,
                    Named, PortVlanSpec, Tags, TopologySpec)
-from .located import Document, Location
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 
 
@@ -242,9 +242,8 @@ class ExpectAction(Action, kind="expect"):
         return cls(check=check) if check is not None else None
 
 
-#: Action name -> reader of its item (``detach`` takes a bare VM name).
+#: Action name -> reader of its item (``detach`` takes a bare VM name), for the docs tests.
 ACTIONS = {kind: action.read_item for kind, action in ACTION_KINDS.items()}
-EXPECTATIONS = {kind: check.read_item for kind, check in EXPECTATION_KINDS.items()}
 
 
 # -- sections -----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A topology as plain, frozen data: what ``loader.py`` reads from YAML and ``build.py`` turns into a network.
 
 Times are integer nanoseconds, rates bits per second, MACs ``MACAddress``. Each value keeps ``where`` (file,
-line, column and field path) so that errors found after loading still point into the file.
+line, column and field path) so that errors found after loading still point into the file. Scenario actions and
+expectations are one frozen class per kind (``Action``, ``Expectation``), declared beside their readers.
 """
 
 from __future__ import annotations
@@ -144,36 +145,32 @@ Tags = tuple[tuple[int, int, int], ...]  # (TPID, PCP, VID) of each tag of a fra
 Places = tuple[tuple[str, Where], ...]  # (YAML key, its place) of the fields whose errors are found after reading
 Named = tuple[tuple[str, Optional[object], str], ...]  # (YAML key, the name or names it holds, what it must name)
 
-#: Scenario action kinds and expectation kinds by their YAML key, filled as their classes are declared.
-ACTION_KINDS: dict[str, type[Action]] = {}
-EXPECTATION_KINDS: dict[str, type[Expectation]] = {}
-
-
 @dataclass(frozen=True, kw_only=True)
-class Action:
-    """What one scenario step does: one frozen subclass per kind (``SendAction``, ``PingAction``...), declared
-    with its YAML key (``class SendAction(Action, kind="send")``), which registers it in ``ACTION_KINDS``.
-
-    The subclass reads itself from its mapping (``read``); ``scenario/registry.py`` performs it. The hooks below
-    answer the loader's checks, so that a new action is one class: what it names, what frames it sends."""
+class ScenarioValue:
+    """What actions and expectations share: a frozen subclass per kind, declared with its YAML key
+    (``class SendAction(Action, kind="send")``), which registers it in its family's table of ``kinds``; it reads
+    itself from its mapping (``read``). ``places`` keeps where fields were written, for errors found later."""
 
     kind: ClassVar[str] = ""
+    kinds: ClassVar[dict[str, type]] = {}
     places: Places = field(default=(), compare=False, repr=False)
 
     def __init_subclass__(cls, kind: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if kind:
+            if kind in cls.kinds:
+                raise TypeError(f"{cls.__name__}: the kind {kind!r} is {cls.kinds[kind].__name__} already")
             cls.kind = kind
-            ACTION_KINDS[kind] = cls
+            cls.kinds[kind] = cls
 
     @classmethod
-    def read(cls, r: MapReader) -> Optional[Action]:
-        """The action from the mapping under its key (None when it was too broken to make one)."""
+    def read(cls, r: MapReader) -> Optional[ScenarioValue]:
+        """The value from the mapping under its key (None when it was too broken to make one)."""
         raise NotImplementedError(cls.__name__)
 
     @classmethod
-    def read_item(cls, item: MapReader) -> Optional[Action]:
-        """The action from a scenario item holding its key: the mapping under the key (``read``) by default."""
+    def read_item(cls, item: MapReader) -> Optional[ScenarioValue]:
+        """The value from an item holding its key: the mapping under the key (``read``) by default."""
         return cls.read(item.take_map(cls.kind))
 
     def place(self, key: str) -> Optional[Where]:
@@ -181,8 +178,21 @@ class Action:
         return dict(self.places).get(key)
 
     def named(self) -> Named:
-        """The fields that name interfaces, switches, VMs or hypervisors (checked across the file)."""
+        """The fields that name interfaces, switches, VMs or hypervisors, checked across the file by the loader."""
         return ()
+
+
+#: Scenario action kinds and expectation kinds by their YAML key, filled as their classes are declared.
+ACTION_KINDS: dict[str, type[Action]] = {}
+EXPECTATION_KINDS: dict[str, type[Expectation]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action(ScenarioValue):
+    """What one scenario step does (``SendAction``, ``PingAction``...); ``scenario/registry.py`` performs it.
+    Besides ``named``, the hooks below answer the loader's checks, so that a new action is one class."""
+
+    kinds: ClassVar[dict[str, type]] = ACTION_KINDS
 
     def frame_name(self) -> Optional[str]:
         """The name that ``delivered``/``dropped`` expectations may give its frames (None: they cannot)."""
@@ -207,34 +217,10 @@ class NamedAction(Action):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Expectation:
-    """What one check expects: one frozen subclass per kind (``DeliveredCheck``...), declared with its YAML key
-    (``class DeliveredCheck(Expectation, kind="delivered")``), which registers it in ``EXPECTATION_KINDS``. It
-    reads itself (``read``); ``scenario/registry.py`` checks it."""
+class Expectation(ScenarioValue):
+    """What one check expects (``DeliveredCheck``, ``PingCheck``...); ``scenario/registry.py`` checks it."""
 
-    kind: ClassVar[str] = ""
-    places: Places = field(default=(), compare=False, repr=False)
-
-    def __init_subclass__(cls, kind: str = "", **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if kind:
-            cls.kind = kind
-            EXPECTATION_KINDS[kind] = cls
-
-    @classmethod
-    def read(cls, r: MapReader) -> Optional[Expectation]:
-        """The expectation from the mapping under its key (None when it was too broken to make one)."""
-        raise NotImplementedError(cls.__name__)
-
-    @classmethod
-    def read_item(cls, item: MapReader) -> Optional[Expectation]:
-        return cls.read(item.take_map(cls.kind))
-
-    def place(self, key: str) -> Optional[Where]:
-        return dict(self.places).get(key)
-
-    def named(self) -> Named:
-        return ()
+    kinds: ClassVar[dict[str, type]] = EXPECTATION_KINDS
 
 
 @dataclass(frozen=True)
