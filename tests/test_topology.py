@@ -9,7 +9,9 @@ from vswitch.core.errors import TopologyError
 from vswitch.core.mac import MACAddress
 from vswitch.topology.spec import (ActionSpec, CaptureSpec, ExpectationSpec, HostSpec, LinkSpec, NicSpec, SwitchSpec,
                           Where)
+from vswitch.topology.frame_expectations import DeliveredCheck, TableCheck
 from vswitch.topology.loader import load_topology_text
+from vswitch.topology.scenario_reader import LinkAction, SendAction
 from vswitch.topology.diagnostics import TopologyFileError
 
 VALID = """\
@@ -168,16 +170,15 @@ def test_valid_file_gives_capture_specs():
 def test_valid_file_gives_timed_actions_and_expectations():
     spec = load(VALID)
     assert spec.scenario == (
-        ActionSpec(1_000_000, "send", {
-            "from": "vm1", "to": "h1", "dst": None, "src": None, "ethertype": None, "payload": b"", "size": 100,
-            "count": 1, "interval_ns": 1_000_000, "name": "ping"}, W(49, 5, "scenario[0]")),
-        ActionSpec(2_000_000, "link", {"a": "h1", "b": "sw1.p1", "up": False}, W(51, 5, "scenario[1]")),
+        ActionSpec(1_000_000, SendAction(
+            from_="vm1", to="h1", dst=None, src=None, ethertype=None, payload=b"", size=100, count=1,
+            interval_ns=1_000_000, name="ping", vlan=(), udp=None), W(49, 5, "scenario[0]")),
+        ActionSpec(2_000_000, LinkAction(a="h1", b="sw1.p1", up=False), W(51, 5, "scenario[1]")),
     )
     assert spec.expectations == (
-        ExpectationSpec("delivered", {"frame": "ping", "to": ("h1",), "only": True}, None,
-                        W(54, 5, "expect[0]")),
-        ExpectationSpec("table", {"switch": "sw1", "mac": MACAddress("52:54:00:00:00:01"), "port": "p2",
-                                  "absent": False, "vlan": 1}, 3_000_000, W(55, 5, "expect[1]")),
+        ExpectationSpec(DeliveredCheck(frame="ping", to=("h1",), only=True), None, W(54, 5, "expect[0]")),
+        ExpectationSpec(TableCheck(switch="sw1", mac=MACAddress("52:54:00:00:00:01"), port="p2", absent=False,
+                                   vlan=1), 3_000_000, W(55, 5, "expect[1]")),
     )
 
 
@@ -461,13 +462,13 @@ def test_file_errors_are_topology_errors():
 def test_action_at_zero_written_after_a_later_one_stays_at_zero():
     text = BASE + ("scenario:\n  - at: 5ms\n    send: {from: h1, to: vm1, name: late}\n"
                    "  - at: 0s\n    send: {from: h1, to: vm1, name: early}\n")
-    assert [(a.args["name"], a.at_ns) for a in load(text).scenario] == [("early", 0), ("late", 5_000_000)]
+    assert [(a.action.name, a.at_ns) for a in load(text).scenario] == [("early", 0), ("late", 5_000_000)]
 
 
 def test_action_without_at_inherits_the_previous_time():
     text = BASE + ("scenario:\n  - at: 5ms\n    send: {from: h1, to: vm1, name: one}\n"
                    "  - send: {from: h1, to: vm1, name: two}\n")
-    assert [(a.args["name"], a.at_ns) for a in load(text).scenario] == [("one", 5_000_000), ("two", 5_000_000)]
+    assert [(a.action.name, a.at_ns) for a in load(text).scenario] == [("one", 5_000_000), ("two", 5_000_000)]
 
 
 def test_capture_file_written_twice_is_reported():

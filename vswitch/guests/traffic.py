@@ -8,8 +8,9 @@ action, never per hop.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import Union
+from typing import Union, cast
 
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
@@ -28,6 +29,16 @@ IPv4Like = Union[IPv4Address, str]  # a literal such as "192.0.2.1": never a nam
 # Scapy dissects ARP only for ethertype 0x0806; RARP (0x8035, QEMU's migration announce) has the same layout.
 # Bottom-up only: building Ether()/ARP() keeps choosing 0x0806.
 bind_bottom_up(Ether, ARP, type=ETH_P_RARP)
+
+
+@dataclass(frozen=True)
+class UdpFields:
+    """The IPv4 and UDP fields of a ``send`` or ``stream`` frame that gives ``udp`` (addresses are literals)."""
+
+    src_ip: str
+    dst_ip: str
+    sport: int = 1024
+    dport: int = 9
 
 
 def ethernet_frame(src: MACAddress, dst: MACAddress, *, ethertype: int = DEFAULT_ETHERTYPE,
@@ -85,14 +96,15 @@ def icmp_error_header(src: MACAddress | str, dst: MACAddress | str, *, src_ip: I
                  / ICMP(type=icmp_type, code=code, unused=0))
 
 
-def action_frame(args: dict, sender_mac: MACAddress, to_mac: MACAddress | None) -> bytes:
+def action_frame(sender_mac: MACAddress, to_mac: MACAddress | None, *, dst: MACAddress | str | None,
+                 src: MACAddress | None, ethertype: int | None, size: int | None, udp: UdpFields | None,
+                 payload: bytes = b"") -> bytes:
     """The untagged frame a ``send`` or ``stream`` action describes: to ``to_mac`` (the ``to`` interface's MAC) or
-    ``dst``, from ``src`` or the sender's MAC, UDP when the action has ``udp``, else Ethernet II."""
-    dst = to_mac if to_mac is not None else BROADCAST if args["dst"] == "broadcast" else args["dst"]
-    src = args["src"] or sender_mac
-    payload, size = args.get("payload", b""), args["size"]
-    if "udp" in args:
-        udp = args["udp"]
-        return udp_frame(src, dst, src_ip=udp["src_ip"], dst_ip=udp["dst_ip"], sport=udp["sport"],
-                         dport=udp["dport"], payload=payload, size=size)
-    return ethernet_frame(src, dst, ethertype=args["ethertype"] or DEFAULT_ETHERTYPE, payload=payload, size=size)
+    ``dst`` (a MAC or "broadcast"), from ``src`` or the sender's MAC, UDP when the action has ``udp``, else
+    Ethernet II of ``ethertype`` (None: ``DEFAULT_ETHERTYPE``)."""
+    destination = cast(MACAddress, to_mac if to_mac is not None else BROADCAST if dst == "broadcast" else dst)
+    source = src or sender_mac
+    if udp is not None:
+        return udp_frame(source, destination, src_ip=udp.src_ip, dst_ip=udp.dst_ip, sport=udp.sport,
+                         dport=udp.dport, payload=payload, size=size)
+    return ethernet_frame(source, destination, ethertype=ethertype or DEFAULT_ETHERTYPE, payload=payload, size=size)

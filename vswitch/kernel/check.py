@@ -212,7 +212,7 @@ def _in_flight(steps: list[Step], net: Network) -> dict[int, str]:
         for b in steps[i + 1:] if a.frame_id is not None else ():
             if b.time_ns >= ends[a.frame_id]:
                 break
-            if b.frame_id is None and b.action.kind != "expect":
+            if b.action is not None and b.frame_id is None and b.action.kind != "expect":
                 out[a.frame_id] = f"in flight in vswitch when the {b.action.kind} at {format_duration(b.time_ns)} ran"
             elif b.frame_id is not None:
                 at_a, at_b = seen[a.frame_id], seen[b.frame_id]

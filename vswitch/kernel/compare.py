@@ -20,6 +20,8 @@ from ..l2.nic import DEFAULT_GROUPS, NIC, VNIC
 from ..l2.switch import PORT_FLAGS, LearningSwitch
 from ..net.network import Network
 from ..realtime import now_s, sleep_until
+from ..topology.scenario_reader import (AttachAction, DetachAction, ExpectAction, InterfaceAction, LinkAction,
+                                        PortAction)
 from .frameio import InjectResult
 from .lab import KernelLab
 from .netns import KernelLabError
@@ -202,49 +204,50 @@ class KernelTopology:
     # -- replaying --------------------------------------------------------------------------------------
     def perform(self, step: Step) -> str:
         """Apply a non-send step to the kernel; return '' or why it cannot be replayed."""
-        lab, args, kind = self.lab, step.action.args, step.action.kind
-        if kind == "expect" or kind in TRAFFIC_ACTIONS:  # their frames and attachments are steps of their own
+        assert step.action is not None  # a frame step is sent, not performed
+        lab, action = self.lab, step.action.action
+        if isinstance(action, (ExpectAction, *TRAFFIC_ACTIONS)):  # their frames and attachments are steps of their own
             return ""
-        if kind == "link":
-            lab.set_link(self.cables[step.target["link"]], args["up"])
-        elif kind == "port":
-            if args.get("security") is not None:
+        if isinstance(action, LinkAction):
+            lab.set_link(self.cables[step.target["link"]], action.up)
+        elif isinstance(action, PortAction):
+            if action.security is not None:
                 return "port security (max_macs) has no kernel equivalent: the Linux bridge has no per-port MAC limit"
             key = step.target["port"]
             if key in lab.ports:  # a port with no cable has nothing to set in the kernel
-                lab.set_port(key, **args["flags"])
-        elif kind == "interface":
-            return self._interface(step.target["nic"], args)
-        elif kind == "detach":
+                lab.set_port(key, **dict(action.flags))
+        elif isinstance(action, InterfaceAction):
+            return self._interface(step.target["nic"], action)
+        elif isinstance(action, DetachAction):
             ep = self.endpoint_of.get(step.target.get("nic", ""))
             if ep is None or ep not in lab.endpoints:
-                return f"detach {args['vm']}: no such vNIC in the kernel"
+                return f"detach {action.vm}: no such vNIC in the kernel"
             lab.remove_endpoint(ep)
             self.reflecting.pop(ep, None)
-        elif kind == "attach":
-            vnic, hv = self.net.vnics[args["vm"]], self.net.hypervisors[args["hypervisor"]]
+        elif isinstance(action, AttachAction):
+            vnic, hv = self.net.vnics[action.vm], self.net.hypervisors[action.hypervisor]
             self.attach(vnic, hv, step.target["mode"], step.target["vif"], step.target["groups"])
         else:
-            return f"action {kind!r} has no kernel equivalent here"
+            return f"action {action.kind!r} has no kernel equivalent here"
         return ""
 
-    def _interface(self, nic: str, args: dict[str, Any]) -> str:
+    def _interface(self, nic: str, action: InterfaceAction) -> str:
         ep = self.endpoint_of.get(nic)
         if ep is None or ep not in self.lab.endpoints:
             return f"interface {nic}: not present in the kernel"
-        if args["up"] is not None:
+        if action.up is not None:
             if self.lab.endpoints[ep].kind == "adapter" or self.filter_of[ep] == "bridge":
                 return f"interface {nic} up/down: in the kernel the hypervisor's interface is the adapter itself"
-            self.lab.set_link(self.lab.endpoints[ep].ifname, args["up"])
-        for key, word in _DEVICE_WORDS.items():
-            if args[key] is not None:
-                self.lab.set_device(ep, word, "on" if args[key] else "off")
+            self.lab.set_link(self.lab.endpoints[ep].ifname, action.up)
+        for key, on in (("promiscuous", action.promiscuous), ("allmulti", action.allmulti)):
+            if on is not None:
+                self.lab.set_device(ep, _DEVICE_WORDS[key], "on" if on else "off")
                 if key == "promiscuous":
-                    (self.promiscuous.add if args[key] else self.promiscuous.discard)(ep)
-        for group in args["join"]:
+                    (self.promiscuous.add if on else self.promiscuous.discard)(ep)
+        for group in action.join:
             self.lab.join_multicast(ep, str(group))
             self.left.get(ep, set()).discard(str(group))
-        for group in args["leave"]:
+        for group in action.leave:
             self.lab.join_multicast(ep, str(group), join=False)
             self.left.setdefault(ep, set()).add(str(group))
         return ""
@@ -268,7 +271,7 @@ class KernelTopology:
         for step in steps:
             if pace_s is not None:
                 sleep_until(pace_s + step.time_ns * self.time_scale / 1e9)
-            if step.frame_id is None:
+            if step.frame_id is None and step.action is not None:  # an action (a frame step has no action)
                 blocked = self.perform(step)
                 if blocked:
                     where = f" ({step.action.where})" if step.action.where.line else ""

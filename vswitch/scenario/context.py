@@ -1,8 +1,8 @@
 """What a scenario run shares with its actions and expectations: the spec, the network and the results so far.
 
 ``ScenarioRunner`` is a ``ScenarioContext`` that schedules the actions; the action performers and expectation
-checks of each feature (``frame_checks``, ``guest_actions``, ``security_checks``) take a context, so they need not import
-the runner that calls them.
+checks of each feature (``network_actions``, ``frame_checks``, ``guest_actions``, ``security_checks``, gathered in
+``registry``) take a context, so they need not import the runner that calls them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from ..core.trace import FrameObserver
 from ..net.network import Network
-from ..topology.spec import ActionSpec, TopologySpec, Where
+from ..topology.spec import TopologySpec, Where
 
 
 class FrameIds:
@@ -107,7 +107,7 @@ class ScenarioContext:
         self.spec = spec
         self.net = net
         self.result = RunResult(net)
-        self.guest_jobs: list[tuple[ActionSpec, Any]] = []  # replays in progress, finished after the run
+        self.guest_jobs: list[tuple[Where, Any]] = []  # replays in progress (and where each was written)
         #: The observers of each frame name that an expectation mentions, registered before the run
         #: (``frame_checks.watch_named_frames``); ``frame_outcomes`` holds them for the checks.
         self.watchers: dict[str, tuple[FrameObserver, ...]] = {}

@@ -13,7 +13,7 @@ from ..core.mac import MACAddress, prefix_bytes
 from ..core.units import parse_duration
 from .limits import LIMITS
 from .located import key_path
-from .spec import Where
+from .spec import Places, Where
 from .yamlreader import MapReader, describe, integer, text
 
 
@@ -24,6 +24,11 @@ def where(reader: MapReader, key: str | None = None) -> Where:
     path = key_path(reader.path, key) if key else reader.path
     return Where(reader.document.filename, location.line if location else 0, location.column if location else 0,
                  path)
+
+
+def places(reader: MapReader, *keys: str) -> Places:
+    """Where each of ``keys`` was written (those present), and the whole mapping under ``""``."""
+    return (*((key, where(reader, key)) for key in keys if key in reader.mapping), ("", where(reader)))
 
 
 def mac_value(value: object) -> MACAddress:

@@ -23,10 +23,10 @@ from .guest_check import check_guests
 from .guest_reader import read_guest
 from .limits import Limits
 from .located import Document, LocatedList, LocatedMap, Location, item_path
-from .scenario_reader import frame_names, read_expectations, read_scenario
-from .security_reader import (SECURITY_NAMED_FIELDS, check_port_actions, read_hypervisor_keys, read_port_keys,
-                              read_static_vlan,
-                              read_switch_keys, read_vf, switch_spec_keys)
+from .frame_expectations import FrameExpectation
+from .scenario_reader import ExpectAction, check_port_actions, frame_names, read_expectations, read_scenario
+from .security_reader import (read_hypervisor_keys, read_port_keys, read_static_vlan, read_switch_keys, read_vf,
+                              switch_spec_keys)
 from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec,
                    Where)
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
@@ -299,45 +299,23 @@ def _check_names(spec: TopologySpec, document: Document) -> None:
                 _report(document, link.where, f"port {end} already has a link (line {used_ports[end].line})")
             used_ports.setdefault(end, link.where)
     sent = frame_names(list(spec.scenario))
-    checks = [(e.args, e.where) for e in spec.expectations]
-    checks += [(a.args["args"], a.where) for a in spec.scenario if a.kind == "expect" and a.args.get("args")]
-    for args, place in checks:
-        if "frame" in args and args["frame"] not in sent:
-            _report(document, place, f"no send action is named {args['frame']!r}"
-                    + _suggest(args["frame"], dict.fromkeys(sent)))
+    checks = [(e.check, e.where) for e in spec.expectations]
+    checks += [(a.action.check, a.where) for a in spec.scenario if isinstance(a.action, ExpectAction)]
+    for check, place in checks:
+        if isinstance(check, FrameExpectation) and check.frame not in sent:
+            _report(document, place, f"no send action is named {check.frame!r}"
+                    + _suggest(check.frame, dict.fromkeys(sent)))
     switches = {s.name for s in spec.switches} | {h.name for h in spec.hypervisors if h.backend == "bridge"}
     vms = {vm.name for hv in spec.hypervisors for vm in hv.vms}
     kinds = {"switch": switches, "VM": vms, "hypervisor": {h.name for h in spec.hypervisors}}
-    for action in spec.scenario:
-        args = action.args["args"] if action.kind == "expect" and action.args.get("args") else action.args
-        kind = action.args.get("kind") if action.kind == "expect" else action.kind
-        for key, must_be in _NAMED_FIELDS.get(kind, ()):
-            _check_reference(document, action.where, f"{kind}.{key}", args.get(key), must_be, seen, kinds)
-    for check in spec.expectations:
-        for key, must_be in _NAMED_FIELDS.get(check.kind, ()):
-            _check_reference(document, check.where, f"{check.kind}.{key}", check.args.get(key), must_be, seen, kinds)
+    named = [(a.action.check if isinstance(a.action, ExpectAction) else a.action, a.where) for a in spec.scenario]
+    for body, place in named + [(e.check, e.where) for e in spec.expectations]:
+        for key, value, must_be in body.named():
+            _check_reference(document, place, f"{body.kind}.{key}", value, must_be, seen, kinds)
     for cap in spec.captures:
         node = cap.point.split(".", 1)[0]
         if node not in seen:
             _report(document, cap.where, f"capture point {cap.point!r}: nothing named {node!r}" + _suggest(node, seen))
-
-
-#: For each action or expectation kind: (field, what it must name) for the fields that name things.
-_NAMED_FIELDS = {
-    "send": (("from", "interface"), ("to", "interface")),
-    "link": (("a", "interface"), ("b", "interface")),
-    "port": (("port", "switch"),),
-    "detach": (("vm", "VM"),),
-    "attach": (("vm", "VM"), ("hypervisor", "hypervisor")),
-    "interface": (("name", "interface"),),
-    "delivered": (("to", "interface"),),
-    "not_delivered": (("to", "interface"),),
-    "dropped": (("at", "interface"),),
-    "table": (("switch", "switch"),),
-    "table_size": (("switch", "switch"),),
-    "counter": (("interface", "interface"),),
-    **SECURITY_NAMED_FIELDS,
-}
 
 
 def _check_reference(document: Document, place: Where, field: str, value, must_be: str, seen: dict,
