@@ -76,6 +76,20 @@ def test_bench_frames_are_the_udp_frames_scapy_builds_with_correct_checksums(tmp
         assert len(bytes(packet)) == workload.FRAME_SIZE
 
 
+def test_a_bench_frame_whose_udp_checksum_comes_out_0_carries_ffff_as_scapy_builds_it():
+    src = workload.Endpoint("h1", bytes.fromhex("020000000001"), bytes([10, 0, 0, 1]))
+    template = workload.udp_template()
+    # readdressed to 10.0.0.0 the checksum is c; to 10.0.c (its last 16 bits c) the sum grows by exactly c, the
+    # complement of what it was, so the checksum comes out 0
+    c = int.from_bytes(workload.patch(template, src, bytes(6), bytes([10, 0, 0, 0]))[40:42], "big")
+    dst_ip = bytes([10, 0]) + c.to_bytes(2, "big")
+    frame = workload.patch(template, src, bytes.fromhex("020000000002"), dst_ip)
+    expected = (Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x0800)
+                / IP(src="10.0.0.1", dst=".".join(map(str, dst_ip)), ttl=64, id=0, flags=0)
+                / UDP(sport=workload.UDP_PORTS[0], dport=workload.UDP_PORTS[1]) / Raw(bytes(18)))
+    assert (frame[40:42], frame) == (b"\xff\xff", bytes(expected))
+
+
 def test_stream_times_are_one_microsecond_apart(tmp_path):
     run_bench("lan8", 24, tmp_path)
     sent = [p for p in rdpcap(str(tmp_path / "h1.pcap")) if p[Ether].src == "02:00:00:00:00:01"][1:]

@@ -268,8 +268,38 @@ def test_incremental_update_equals_recomputation():
     assert update_checksum(before, bytes(range(10, 14)), b"\xde\xad\xbe\xef") == checksum(data)
 
 
-def test_udp_checksum_zero_is_sent_as_ffff():
-    assert udp_checksum(b"\0" * 4, b"\0" * 4, b"\0" * 8) != 0
+def zero_checksum_port(src_ip: str, dst_ip: str, dport: int, payload: bytes) -> int:
+    """The source port that makes a datagram's UDP checksum come out 0: it adds exactly the complement of the
+    checksum computed with source port 0, so the one's-complement sum becomes 0xFFFF."""
+    udp = udp_frame(A_MAC, B_MAC, src_ip=src_ip, dst_ip=dst_ip, sport=0, dport=dport, payload=payload)[34:]
+    return udp_checksum(IPv4Address(src_ip).packed, IPv4Address(dst_ip).packed, udp[:6] + b"\0\0" + udp[8:])
+
+
+def test_a_received_datagram_whose_checksum_comes_out_0_carries_ffff_and_is_accepted():
+    """RFC 768: a computed 0 is sent as 0xFFFF, since 0 in the field means "no checksum"."""
+    sport = zero_checksum_port("192.0.2.1", "192.0.2.2", 9, b"data")
+    datagram = udp_frame(A_MAC, B_MAC, src_ip="192.0.2.1", dst_ip="192.0.2.2", sport=sport, dport=9, payload=b"data")
+    assert datagram[40:42] == b"\xff\xff"  # as Scapy (and Linux) send it
+    udp = datagram[34:40] + b"\0\0" + datagram[42:]
+    assert udp_checksum(IPv4Address("192.0.2.1").packed, IPv4Address("192.0.2.2").packed, udp) == 0xFFFF
+    _, b = stacks()
+    assert b.receive(datagram, now=0) == []
+    assert (b.counters["bad_checksum"], b.counters["udp_discarded"]) == (0, 1)
+
+
+def test_a_sent_datagram_whose_checksum_comes_out_0_carries_ffff():
+    a, b = stacks()
+    session = UdpSession("u", "a", "b", IPv4Address("192.0.2.2"), count=1, sport=40000, dport=7, size=32)
+    template = a.udp_template(session)
+    # the payload starts with the sequence number (0 in the template): adding the template's checksum to the
+    # sum makes it 0xFFFF, so the incremental update computes 0
+    seq = int.from_bytes(template[40:42], "big")
+    wire = exchange(a, b, a.udp_send(session, seq, now=0, template=template), now=50)
+    request, echo = wire[2:]
+    assert (request[40:42], request[42:46]) == (b"\xff\xff", seq.to_bytes(4, "big"))
+    for frame in (request, echo):
+        assert_checksums_correct(frame)
+    assert session.rtts == {seq: 50}
 
 
 @pytest.mark.parametrize("text, message", [
