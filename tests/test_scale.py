@@ -110,6 +110,29 @@ expect:
     ]
 
 
+def test_only_means_exactly_the_listed_receivers_neither_more_nor_fewer():
+    text = LAB + """
+scenario:
+  - {at: 0s, send: {from: h1, dst: broadcast, name: hello}}
+  - {at: 1ms, interface: {name: h3, up: false}}
+  - {at: 2ms, send: {from: h1, dst: broadcast, name: lonely}}
+expect:
+  - delivered: {frame: hello, to: [h2, h3], only: true}
+  - delivered: {frame: hello, to: h2, only: true}
+  - delivered: {frame: hello, to: h2}
+  - delivered: {frame: hello, to: [h1, h2, h3], only: true}
+  - delivered: {frame: lonely, to: [h2, h3], only: true}
+"""
+    _, result = run(text, record=False)
+    assert checks(result) == [
+        ("hello delivered to exactly h2.eth0, h3.eth0", True, "received by h2.eth0, h3.eth0"),
+        ("hello delivered to exactly h2.eth0", False, "received by h2.eth0, h3.eth0"),  # one more than listed
+        ("hello delivered to h2.eth0", True, "received by h2.eth0, h3.eth0"),  # without only: at least
+        ("hello delivered to exactly h1.eth0, h2.eth0, h3.eth0", False, "received by h2.eth0, h3.eth0"),  # fewer
+        ("lonely delivered to exactly h2.eth0, h3.eth0", False, "received by h2.eth0"),
+    ]
+
+
 def test_many_drops_are_counted_by_port_and_reason():
     text = LAB + """
 scenario:
