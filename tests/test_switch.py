@@ -68,6 +68,21 @@ def test_link_local_destination_is_not_forwarded():
     assert out(sw.handle_frame(sw.port("p1"), udp_frame(A, "01:80:c2:00:00:00"), 0)) == ([], DropReason.LINK_LOCAL)
 
 
+@pytest.mark.parametrize("path", ["plain", "filtering"])
+def test_link_local_range_ends_at_01_80_c2_00_00_0f_and_the_next_group_is_flooded(path):
+    """802.1D reserves 01:80:c2:00:00:00 to :0f (STP, LACP, LLDP...); :10 is an ordinary multicast group."""
+    sw = LearningSwitch("sw", vlan_filtering=path == "filtering")  # the filtering path (VLAN 1 untagged) too
+    for _ in range(3):
+        sw.add_port()
+    assert sw.filtered == (path == "filtering")
+
+    def decide(dst):
+        return out(sw.handle_frame(sw.port("p1"), udp_frame(A, dst), 0))
+    assert [decide(f"01:80:c2:00:00:{last:02x}") for last in (0x00, 0x0e, 0x0f, 0x10, 0x21)] == [
+        ([], DropReason.LINK_LOCAL), ([], DropReason.LINK_LOCAL), ([], DropReason.LINK_LOCAL),
+        (["p2", "p3"], Verdict.FLOODED_MULTICAST), (["p2", "p3"], Verdict.FLOODED_MULTICAST)]
+
+
 def test_learning_flag_off_learns_nothing():
     sw = switch()
     sw.set_flag("p1", "learning", False)
