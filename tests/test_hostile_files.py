@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import table_rows
+
 import vswitch
 from vswitch import Network, cli
 from vswitch.core.errors import VSwitchError
@@ -600,11 +602,13 @@ def test_limits_are_parsed_in_their_own_units():
     assert list(LIMITS) == ["file_bytes", "depth", "aliases", "nodes", "string_chars", "devices", "frames", "time"]
 
 
-def test_every_limit_is_documented_with_its_default_and_flag():
+def test_the_limits_table_is_every_limit_in_order_with_its_default():
     text = (Path(__file__).parent.parent / "docs" / "limits.md").read_text()
+    rows = table_rows(text.split("\n## The limits\n")[1].split("\n## ")[0], "name")
     defaults = Limits()
-    for name, limit in LIMITS.items():
-        assert f"| `{name}` | {limit.show(getattr(defaults, limit.field))} " in text, name
+    assert [(row[0], row[1].split(" (")[0]) for row in rows] == [
+        (f"`{name}`", limit.show(getattr(defaults, limit.field))) for name, limit in LIMITS.items()]
+    assert all(len(row) == 4 and row[2] and row[3] for row in rows)  # its value's form and what it counts
 
 
 # -- big but legitimate ---------------------------------------------------------------------------------------------
