@@ -1,7 +1,8 @@
-"""Hostile topology files (issue #5): `vswitch validate` refuses each one fast, in bounded memory, with one line
-per problem naming the file; `--limit NAME=VALUE` makes a borderline file pass. The limits: docs/limits.md.
+"""Hostile topology files (issue #5): `vswitch validate` refuses each one in bounded memory and bounded work, with one
+line per problem naming the file; `--limit NAME=VALUE` makes a borderline file pass. The limits: docs/limits.md.
 
-The small files are in tests/hostile/; the big ones are written here at run time.
+The small files are in tests/hostile/; the big ones are written here at run time. How long each takes is measured by
+tests/bench_hostile.py, not asserted here: a loaded machine would make such a test fail at random.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import resource
 import stat
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -32,8 +32,8 @@ from vswitch.topology.loader import load_topology
 from vswitch.topology.yamlsource import load_text
 
 HOSTILE = Path(__file__).parent / "hostile"
-MAX_SECONDS = 1.0  # each hostile file is refused within this (they take 5-300 ms here)
 MAX_PEAK_BYTES = 200 * 2**20
+HANG_GUARD_S = 120  # a subprocess that has not ended by then hangs: fail instead of blocking (they take ~1 s)
 
 #: file in tests/hostile -> a fragment of the one-line message that refuses it
 CORPUS = {
@@ -105,14 +105,12 @@ CORPUS = {
 }
 
 
-def validate(capsys, *argv: str) -> tuple[int, str, list[str], float]:
-    """``vswitch validate ARGV``: exit status, stdout, stderr lines, seconds."""
+def validate(capsys, *argv: str) -> tuple[int, str, list[str]]:
+    """``vswitch validate ARGV``: exit status, stdout, stderr lines."""
     capsys.readouterr()
-    started = time.perf_counter()
     status = cli.main(["validate", *argv])
-    seconds = time.perf_counter() - started
     out, err = capsys.readouterr()
-    return status, out, err.splitlines(), seconds
+    return status, out, err.splitlines()
 
 
 def peak_bytes(*argv: str) -> int:
@@ -126,11 +124,10 @@ def peak_bytes(*argv: str) -> int:
 
 
 def assert_refused(capsys, path: Path, fragment: str) -> list[str]:
-    status, out, lines, seconds = validate(capsys, str(path))
+    status, out, lines = validate(capsys, str(path))
     assert status == 2 and out == ""
     assert lines and all(line.startswith(f"vswitch: {path}") for line in lines), lines  # one line per problem
     assert any(fragment in line for line in lines), lines
-    assert seconds < MAX_SECONDS, f"{path.name} took {seconds:.2f} s"
     assert peak_bytes(str(path)) < MAX_PEAK_BYTES
     return lines
 
@@ -147,7 +144,7 @@ def test_the_corpus_is_what_this_test_checks():
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
-def test_hostile_file_is_refused_fast_with_one_line_per_problem(capsys, name):
+def test_hostile_file_is_refused_in_bounded_memory_with_one_line_per_problem(capsys, name):
     assert_refused(capsys, HOSTILE / name, CORPUS[name])
 
 
@@ -197,17 +194,22 @@ def test_a_million_vms_written_out_is_refused_by_size(capsys, tmp_path):
 def test_a_100_mb_string_is_refused_by_size_before_it_is_read(capsys, tmp_path):
     path = write_chunks(tmp_path / "string.yaml", b"name: lab\ndescription: ", b"x", 100 * 10**6)
     assert_refused(capsys, path, "the file is larger than 1048576 bytes")
-    started = time.perf_counter()  # and in memory: refused on its length, before encoding it
-    with pytest.raises(TopologyFileError, match="larger than 1048576 bytes"):
-        load_text("description: " + "x" * 100 * 10**6)
-    assert time.perf_counter() - started < MAX_SECONDS
+    text = "description: " + "x" * 100 * 10**6  # and in memory: refused on its length, before encoding it
+    tracemalloc.start()
+    try:
+        with pytest.raises(TopologyFileError, match="larger than 1048576 bytes"):
+            load_text(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # its UTF-8 encoding would take 100 MB
 
 
 def test_a_file_of_one_mib_and_one_byte_is_refused_and_passes_with_a_raised_limit(capsys, tmp_path):
     path = write_chunks(tmp_path / "padded.yaml", hypervisors(10).encode(), b"# padding\n", 2**20 + 1)
     assert path.stat().st_size == 2**20 + 1
     assert_refused(capsys, path, "larger than 1048576 bytes (limit file_bytes=1048576")
-    status, out, _, _ = validate(capsys, str(path), "--limit", "file_bytes=2MiB")
+    status, out, _ = validate(capsys, str(path), "--limit", "file_bytes=2MiB")
     assert status == 0 and "ok (1 switches, 0 hosts, 1 hypervisors, 10 VMs" in out
 
 
@@ -224,8 +226,7 @@ def test_too_many_devices_are_refused_before_they_are_read(capsys, tmp_path):
     path.write_text(hypervisors(10_000))  # 1 switch + 100 hypervisors + 10 000 VMs
     assert_refused(capsys, path, "the file lists 10101 devices (switches, hypervisors, VMs and host NICs), more "
                                  "than 10000 (limit devices=10000; raise it with --limit devices=10101)")
-    status, out, lines, seconds = validate(capsys, str(path), "--limit", "devices=10101")
-    print(f"\n10 000 VMs: validated in {seconds:.2f} s with --limit devices=10101")
+    status, out, lines = validate(capsys, str(path), "--limit", "devices=10101")
     assert status == 0 and "10000 VMs" in out, lines
 
 
@@ -245,7 +246,7 @@ def test_99000_unknown_keys_are_each_reported_and_only_the_first_100_get_a_sugge
     calls = []
     close_matches = difflib.get_close_matches
     monkeypatch.setattr(difflib, "get_close_matches", lambda *args, **kw: calls.append(1) or close_matches(*args, **kw))
-    status, _, lines, _ = validate(capsys, str(path))
+    status, _, lines = validate(capsys, str(path))
     assert status == 2 and len(calls) == MAX_SHOWN_PROBLEMS  # difflib takes about 40 us a key: 4.6 s for all
     assert lines[0] == (f"vswitch: {path}:2:1: k0: unknown key 'k0' (expected one of: captures, description, epoch, "
                         "expect, hosts, hypervisors, links, name, scenario, switches, until)")
@@ -254,26 +255,25 @@ def test_99000_unknown_keys_are_each_reported_and_only_the_first_100_get_a_sugge
 
 def run_isolated(code: str) -> dict:
     """Run ``code`` in a fresh interpreter; it prints a JSON object as its last line."""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
 
 
 def isolated_cli(argv: list[str]) -> str:
-    """Code that runs ``vswitch ARGV`` and prints its exit status, seconds and peak RSS as JSON."""
+    """Code that runs ``vswitch ARGV`` and prints its exit status, standard output and peak RSS as JSON."""
     return f"""
-import contextlib, io, json, resource, time
+import contextlib, io, json, resource
 from vswitch import cli
-started = time.perf_counter()
-with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+out = io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
     status = cli.main({argv!r})
-seconds = time.perf_counter() - started
 try:  # this process's own peak: ru_maxrss would include the pytest process it was forked from
     with open("/proc/self/status") as status_file:
         peak = next(int(line.split()[1]) for line in status_file if line.startswith("VmHWM:"))
 except OSError:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"status": status, "seconds": seconds, "max_rss": peak * 1024}}))
+print(json.dumps({{"status": status, "stdout": out.getvalue(), "max_rss": peak * 1024}}))
 """
 
 
@@ -290,19 +290,30 @@ def test_peak_memory_of_a_whole_validate_process_stays_bounded(tmp_path, case):
         path = tmp_path / "devices.yaml"
         path.write_text(hypervisors(10_000))
     result = run_isolated(isolated_cli(["validate", str(path)]))
-    print(f"\n{case}: exit {result['status']} in {result['seconds']:.2f} s, peak RSS {result['max_rss'] / 2**20:.0f} MiB")
+    print(f"\n{case}: exit {result['status']}, peak RSS {result['max_rss'] / 2**20:.0f} MiB")
     assert result["status"] == 2
-    assert result["seconds"] < MAX_SECONDS
     assert result["max_rss"] < MAX_PEAK_BYTES
 
 
+#: what each valid but hostile file's run does, in all: the work is bounded by the file, not by the machine
+RUN_BOUNDED_SUMMARY = {
+    # the broadcast goes round the loop until the storm bound drops it: 33 copies, not forever
+    "switch-loop.yaml": {"frames_sent": 1, "copies_made": 33, "delivered": 32, "dropped": 2, "in_flight": 0,
+                         "virtual_time": "0s", "drops_by_reason": {"storm_limit": 2}, "expectations_passed": 0,
+                         "expectations_failed": 0},
+    # two frames years apart in the capture, replayed one second apart (with a warning), not years
+    "replay-far-timestamps.yaml": {"frames_sent": 2, "copies_made": 0, "delivered": 2, "dropped": 0, "in_flight": 0,
+                                   "virtual_time": "1s", "drops_by_reason": {}, "warnings": 1,
+                                   "expectations_passed": 0, "expectations_failed": 0},
+}
+
+
 @pytest.mark.parametrize("name", sorted(RUN_BOUNDED))
-def test_a_valid_but_hostile_file_runs_to_its_end_in_bounded_time_and_memory(tmp_path, name):
-    result = run_isolated(isolated_cli(["run", str(HOSTILE / name), "--out", str(tmp_path), "--quiet"]))
-    print(f"\n{name}: run exit {result['status']} in {result['seconds']:.2f} s, "
-          f"peak RSS {result['max_rss'] / 2**20:.0f} MiB")
+def test_a_valid_but_hostile_file_runs_to_its_end_in_bounded_work_and_memory(tmp_path, name):
+    result = run_isolated(isolated_cli(["run", str(HOSTILE / name), "--out", str(tmp_path), "--format", "json"]))
+    print(f"\n{name}: run exit {result['status']}, peak RSS {result['max_rss'] / 2**20:.0f} MiB")
     assert result["status"] == 0
-    assert result["seconds"] < 10 * MAX_SECONDS
+    assert json.loads(result["stdout"])["summary"] == RUN_BOUNDED_SUMMARY[name]
     assert result["max_rss"] < MAX_PEAK_BYTES
 
 
@@ -311,13 +322,13 @@ PACKAGE_PARENT = Path(vswitch.__file__).resolve().parent.parent  # the source tr
 
 
 def vswitch_process(*argv: str, cwd: Path, max_file_bytes: int | None = None) -> subprocess.CompletedProcess:
-    """``python -m vswitch ARGV`` in a fresh process that must end within 60 s: a hang fails the test instead of
+    """``python -m vswitch ARGV`` in a fresh process that must end within HANG_GUARD_S: a hang fails the test instead of
     blocking it. ``max_file_bytes``: the process cannot write a file past that size (RLIMIT_FSIZE), as on a full
     disk."""
     def limit_files() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
     return subprocess.run([sys.executable, "-m", "vswitch", *argv], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, preexec_fn=limit_files if max_file_bytes else None,
+                          timeout=HANG_GUARD_S, preexec_fn=limit_files if max_file_bytes else None,
                           env={**os.environ, "PYTHONPATH": str(PACKAGE_PARENT), "PYTHONDONTWRITEBYTECODE": "1"})
 
 
@@ -542,7 +553,7 @@ def test_a_borderline_file_passes_with_its_limit_raised(capsys, tmp_path, limit)
     path = tmp_path / f"{limit}.yaml"
     path.write_text(text)
     assert_refused(capsys, path, f"(limit {limit}=")
-    status, out, lines, seconds = validate(capsys, str(path), "--limit", flag)
+    status, out, lines = validate(capsys, str(path), "--limit", flag)
     assert status == 0 and out.startswith(f"{path}: ok"), lines
 
 
@@ -550,16 +561,16 @@ def test_raising_the_depth_limit_lets_the_reader_go_on_to_the_next_problem(capsy
     path = tmp_path / "deep.yaml"
     path.write_text("name: deep\nhosts: " + "[" * 40 + "]" * 40 + "\n")
     assert_refused(capsys, path, ":2:39: nested deeper than 32 levels (limit depth=32; raise it with --limit depth=64)")
-    status, _, lines, _ = validate(capsys, str(path), "--limit", "depth=64")
+    status, _, lines = validate(capsys, str(path), "--limit", "depth=64")
     assert status == 2 and lines == [f"vswitch: {path}:2:9: hosts[0]: expected a mapping, got a list"]
 
 
 def test_the_depth_limit_cannot_be_raised_to_where_libyaml_stops(capsys):
-    status, _, lines, _ = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=6000")
+    status, _, lines = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=6000")
     assert status == 2 and lines == [
         "vswitch: --limit depth=6000: the depth limit can be at most 999: libyaml, the parser inside PyYAML, "
         "refuses to nest 1000 levels deep (a topology needs about 6)"]
-    status, _, lines, _ = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=999")
+    status, _, lines = validate(capsys, str(HOSTILE / "deep-nesting.yaml"), "--limit", "depth=999")
     assert status == 2 and lines == [f"vswitch: {HOSTILE / 'deep-nesting.yaml'}:3:1006: nested deeper than 999 "
                                      "levels (limit depth=999, as high as it goes)"]
 
@@ -579,7 +590,7 @@ def test_limit_flags_are_accepted_by_run_show_and_explain(capsys, tmp_path):
 
 def test_an_unknown_or_malformed_limit_is_a_one_line_error(capsys):
     path = str(HOSTILE / "switch-loop.yaml")
-    status, _, lines, _ = validate(capsys, path, path, "--limit", "loop=1")
+    status, _, lines = validate(capsys, path, path, "--limit", "loop=1")
     assert status == 2 and lines == [
         "vswitch: unknown limit 'loop' in --limit loop=1 (limits: file_bytes, depth, aliases, nodes, string_chars, "
         "devices, frames, time)"]
@@ -612,14 +623,10 @@ def test_the_limits_table_is_every_limit_in_order_with_its_default():
 
 
 # -- big but legitimate ---------------------------------------------------------------------------------------------
-def test_a_thousand_vm_topology_loads_and_validates_quickly(capsys, tmp_path):
+def test_a_thousand_vm_topology_loads_and_validates(capsys, tmp_path):
     path = tmp_path / "thousand.yaml"
     path.write_text(hypervisors(1000))
-    started = time.perf_counter()
     spec = load_topology(path)
-    loaded = time.perf_counter() - started
-    status, out, lines, seconds = validate(capsys, str(path))
-    print(f"\n1000 VMs: loaded in {loaded:.3f} s, validated (loaded and built) in {seconds:.3f} s")
+    status, out, lines = validate(capsys, str(path))
     assert sum(len(hv.vms) for hv in spec.hypervisors) == 1000
     assert status == 0 and "1000 VMs" in out, lines
-    assert seconds < 10  # about 0.1 s here; the bound only catches a gross regression
