@@ -48,7 +48,7 @@ scenario:
   - stream: {from: h1, to: h2, count: 5000000, rate: 1000000pps, size: 200}
 """
 DEADLINE_S = 60  # for a slow machine; each case takes well under a second here
-READY_S = 10  # the handler is in place some 50 ms after the start here
+READY_S = DEADLINE_S  # a hang guard: the handler is in place some 50 ms after the start here
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -536,26 +536,42 @@ hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02
 links: [[h1, sw1], [h2, sw1]]
 scenario:
   - {at: 0s, send: {from: h1, dst: broadcast, name: first}}
-  - {at: 3s, send: {from: h2, dst: broadcast, name: last}}
+  - {at: 30s, send: {from: h2, dst: broadcast, name: last}}
 """
+HANG_GUARD_S = 120  # only a hang takes this long: the waits below end on events, not on time
+
+
+def wait_for_line(proc: subprocess.Popen, expected: bytes) -> None:
+    """Block until ``proc`` writes the line ``expected`` on its stdout (fail if it ends or hangs first)."""
+    ready, _, _ = select.select([proc.stdout], [], [], HANG_GUARD_S)
+    assert ready, f"no {expected!r} within {HANG_GUARD_S} s"
+    line = proc.stdout.readline()
+    assert line == expected + b"\n", (line, proc.poll(), proc.stderr.read() if proc.poll() is not None else b"")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_a_signalled_run_leaves_nothing_or_kernel_cleanup_removes_it(tmp_path: Path, sig: signal.Signals) -> None:
     path = tmp_path / "slow.yaml"
     path.write_text(SLOW)
-    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from vswitch.cli import main; " \
-           f"sys.exit(main(['kernel-check', {str(path)!r}, '--prefix', {PREFIX!r}]))"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the child says when its lab is built and the replay has begun (the replay then waits 30 s for 'last')
+    code = f"""import sys
+sys.path.insert(0, {str(ROOT)!r})
+from vswitch.cli import main
+from vswitch.kernel.compare import KernelTopology
+replay = KernelTopology.replay
+def announced(self, *args, **kwargs):
+    print("replaying", flush=True)
+    return replay(self, *args, **kwargs)
+KernelTopology.replay = announced
+sys.exit(main(['kernel-check', {str(path)!r}, '--prefix', {PREFIX!r}]))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     tag = f"{PREFIX}_{_b36(proc.pid, 5)}"
     try:
-        deadline = time.monotonic() + 10
-        while not any(name.endswith("-h2") for name in _names(tag)):  # the lab is being built
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.05)
-        time.sleep(0.5)  # built and replaying (the scenario takes 3 s of real time)
+        wait_for_line(proc, b"replaying")
+        assert any(name.endswith("-h2") for name in _names(tag))  # the lab exists
         proc.send_signal(sig)
-        status = proc.wait(timeout=10)
+        status = proc.wait(timeout=HANG_GUARD_S)
         if sig == signal.SIGKILL:
             assert _names(tag) != []  # a kill leaves the lab ...
             assert run_cleanup(argparse.Namespace(prefix=[PREFIX], force=False)) == 0  # ... the command removes it
