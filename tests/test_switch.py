@@ -285,7 +285,8 @@ def test_a_new_port_has_the_linux_bridge_defaults():
                "isolated": False}, False, 1500, PortVlans.access(1), None, False)
     assert sw.add_port("wire", internal=True, hairpin=True).internal is True
     assert sw.port("wire").flags()["hairpin"] is True
-    assert SwitchPort(sw, "jumbo", mtu=9000).mtu == 9000
+    jumbo = SwitchPort(sw, "jumbo", mtu=9000)
+    assert (jumbo.mtu, jumbo.internal) == (9000, False)
 
 
 def test_unnamed_ports_take_the_next_free_number():
