@@ -3,7 +3,10 @@
 import pytest
 
 from conftest import BROADCAST, lab, udp_frame
-from vswitch import Network, TopologyError
+from vswitch import DropReason, Network, TopologyError
+from vswitch.core.frame import TPID_8021Q, pad
+from vswitch.core.trace import HopRecorder, TraceIncomplete
+from vswitch.l2.vlan import push
 
 H1, VM1, VM2 = "02:00:00:00:00:01", "52:54:00:00:00:01", "52:54:00:00:00:02"
 
@@ -78,3 +81,85 @@ def test_zero_delay_hops_run_in_the_order_the_event_queue_gives():
         (1, "vm1.eth0", "DELIVERED"), (1, "vm2.eth0", "DELIVERED"), (1, "hv1.host", "DELIVERED"),
         (2, "h1.eth0", "DELIVERED"),
     ]
+
+
+# -- series, stack output, watched frames, drops at the sender -----------------------------------------
+
+@pytest.mark.parametrize("interval_ns", [0, 1_000])
+def test_a_series_gives_the_same_ids_trace_and_counters_as_sending_each_copy(interval_ns):
+    """Copies interleave with other frames sent for the same instants exactly as eager sends would."""
+    by_send, by_series = lab(latency_ns=0), lab(latency_ns=0)
+    frame, other = udp_frame(H1, BROADCAST), udp_frame(VM1, BROADCAST)
+    sent = [by_send.send("h1", frame, at=i * interval_ns) for i in range(4)]
+    sent += [by_send.send("vm1", other, at=i * interval_ns) for i in range(4)]
+    series = by_series.send_series("h1", frame, 4, interval_ns=interval_ns)
+    others = [by_series.send("vm1", other, at=i * interval_ns) for i in range(4)]
+    by_send.run()
+    by_series.run()
+    assert list(series) + others == sent == list(range(1, 9))
+    assert outcome(by_series) == outcome(by_send)
+    assert (by_series.stats.injected, by_series.stats.in_flight) == (8, 0)
+
+
+@pytest.mark.parametrize("interval_ns", [0, 1_000])
+def test_a_series_of_none_sends_nothing(interval_ns):
+    net = lab(latency_ns=0)
+    assert net.send_series("h1", udp_frame(H1, BROADCAST), 0, interval_ns=interval_ns) == range(1, 1)
+    assert net.send("vm1", udp_frame(VM1, H1)) == 1
+    net.run()
+    assert ([e.frame_id for e in net.trace.events if e.port == "h1.eth0"], net.stats.injected) == ([1], 1)
+
+
+def test_frames_a_stack_returns_leave_after_their_delays():
+    net = lab(latency_ns=0)
+    net.run(until=1_000)
+    net.send_from_stack(net.nic("h1").port, [(0, udp_frame(H1, VM1)), (5_000, udp_frame(H1, VM2))])
+    net.run()
+    assert [(e.time_ns, e.frame_id) for e in net.trace.events if e.port == "h1.eth0"] == [(1_000, 1), (6_000, 2)]
+
+
+def test_without_recording_only_watched_frames_reach_their_observers_and_nothing_is_kept():
+    quiet = Network(record=False)
+    for name, mac in (("h1", H1), ("h2", "02:00:00:00:00:02")):
+        quiet.add_host(name, mac)
+    quiet.add_switch("sw1")
+    quiet.connect("h1", "sw1")
+    quiet.connect("h2", "sw1")
+    recorder = HopRecorder()
+    watched = quiet.send("h1", udp_frame(H1, BROADCAST))
+    quiet.send("h2", udp_frame("02:00:00:00:00:02", BROADCAST))
+    quiet.watch_frame(watched, (recorder,))
+    quiet.run()
+    assert [(e.port, e.outcome.name) for e in recorder.hops[watched]] == [
+        ("h1.eth0", "TRANSMITTED"), ("sw1.p1", "FLOODED_BROADCAST"), ("h2.eth0", "DELIVERED")]
+    assert (list(recorder.hops), quiet.trace.events) == ([watched], [])
+    with pytest.raises(TraceIncomplete):
+        quiet.trace.for_frame(watched)
+
+
+@pytest.mark.parametrize("as_given", [bytearray, memoryview])
+def test_a_stream_item_may_be_any_bytes_like_frame(as_given):
+    net = lab(latency_ns=0)
+    frame = udp_frame(H1, VM1)  # 42 bytes: padded on the way out
+    net.send_stream([(0, "h1", as_given(frame))])
+    net.run()
+    delivered = net.deliveries("vm1")
+    assert [(type(d.frame), d.frame) for d in delivered] == [(bytes, pad(frame))]
+
+
+def test_drops_at_the_sender_are_in_the_frames_trace():
+    net = lab()
+    runt = net.send("h1", b"\x01" * 10)
+    net.set_admin_state("vm1", up=False)
+    down = net.send("vm1", udp_frame(VM1, H1))
+    net.run()
+    assert (net.trace.drops(runt), net.trace.drops(down)) == (
+        [("h1.eth0", DropReason.RUNT)], [("vm1.eth0", DropReason.INTERFACE_DOWN)])
+
+
+def test_a_full_size_tagged_frame_is_not_oversize():
+    net = lab()
+    tagged = push(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10)  # 1500-byte IP packet under a tag: 1518
+    frame_id = net.send("h1", tagged)
+    net.run()
+    assert (len(tagged), net.port("h1").counters.tx_dropped, net.trace.drops(frame_id)) == (1518, {}, [])
