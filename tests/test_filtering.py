@@ -176,7 +176,8 @@ def test_vlan_decisions_are_whole_values_with_the_bytes_each_port_sends():
     sw = vlan_switch()
     untagged = udp_frame(A, BROADCAST)
     assert decided(sw.handle_frame(sw.port("p1"), untagged, 0)) == (
-        ["p3", "p4"], Verdict.FLOODED_BROADCAST, LearnResult.LEARNED, (pad(untagged), push(untagged, TPID_8021Q, 0, 10)))
+        ["p3", "p4"], Verdict.FLOODED_BROADCAST, LearnResult.LEARNED,
+        (pad(untagged), push(untagged, TPID_8021Q, 0, 10)))
     to_a = udp_frame(B, A)
     assert decided(sw.handle_frame(sw.port("p4"), push(to_a, TPID_8021Q, 0, 10), 1)) == (
         ["p1"], Verdict.FORWARDED, LearnResult.LEARNED, (pad(to_a),))
