@@ -417,3 +417,25 @@ def test_port_unreachable_quotes_as_much_as_fits_576_bytes_and_is_counted():
         assert_checksums_correct(error)
     assert [(len(error), Ether(error)[IP].len) for error in errors] == [(14 + 576, 576), (14 + 20 + 8 + 28 + 1, 57)]
     assert dict(b.counters) == {"udp_received": 2, "port_unreachable_sent": 2}
+
+
+def test_a_ping_template_is_the_sessions_echo_request_with_the_stacks_ttl():
+    a = GuestStack("a", A_MAC, "192.0.2.1/24", ttl=32)
+    session = PingSession("p", "a", "b", B_IP, count=1, ident=0x1000, size=8)
+    assert a.ping_template(session) == icmp_echo_frame(A_MAC, "00:00:00:00:00:00", src_ip="192.0.2.1",
+                                                       dst_ip="192.0.2.2", ident=0x1000, seq=0,
+                                                       payload=ping_payload(8), ttl=32)
+
+
+def test_every_ping_sent_answered_and_received_is_counted():
+    a, b = resolved_stacks()
+    session = PingSession("p", "a", "b", B_IP, count=2, ident=0x1000)
+    for seq in (1, 2):
+        exchange(a, b, a.ping_send(session, seq, now=seq * 10), now=seq * 10 + 1)
+    bad = bytearray(frames(a.ping_send(session, 3, now=40))[0])
+    bad[-1] ^= 0xFF  # the ICMP checksum no longer holds
+    b.receive(bytes(bad), now=41)
+    b.receive(bytes(bad), now=42)
+    assert (dict(a.counters), dict(b.counters)) == (
+        {"echo_requests_sent": 3, "echo_replies_received": 2},
+        {"echo_requests_received": 2, "echo_replies_sent": 2, "bad_checksum": 2})
