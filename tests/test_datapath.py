@@ -3,9 +3,11 @@
 import pytest
 
 from conftest import BROADCAST, lab, udp_frame
-from vswitch import DropReason, Network, TopologyError
+from vswitch import DropReason, Network, TopologyError, Verdict
 from vswitch.core.frame import TPID_8021Q, pad
 from vswitch.core.trace import HopRecorder, TraceIncomplete
+from vswitch.l2.sriov import VFControls
+from vswitch.l2.storm import LoopPort
 from vswitch.l2.vlan import push
 
 H1, VM1, VM2 = "02:00:00:00:00:01", "52:54:00:00:00:01", "52:54:00:00:00:02"
@@ -157,9 +159,71 @@ def test_drops_at_the_sender_are_in_the_frames_trace():
         [("h1.eth0", DropReason.RUNT)], [("vm1.eth0", DropReason.INTERFACE_DOWN)])
 
 
-def test_a_full_size_tagged_frame_is_not_oversize():
+@pytest.mark.parametrize("frame, dropped", [
+    (udp_frame(H1, VM1, b"x" * 1472), False),  # a 1500-byte IP packet: 1514 bytes
+    (push(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10), False),  # the same under a tag: 1518 bytes
+    (udp_frame(H1, VM1, b"x" * 1473), True),
+])
+def test_only_a_payload_past_the_mtu_is_oversize(frame, dropped):
     net = lab()
-    tagged = push(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10)  # 1500-byte IP packet under a tag: 1518
-    frame_id = net.send("h1", tagged)
+    frame_id = net.send("h1", frame)
     net.run()
-    assert (len(tagged), net.port("h1").counters.tx_dropped, net.trace.drops(frame_id)) == (1518, {}, [])
+    assert net.trace.drops(frame_id) == ([("h1.eth0", DropReason.OVERSIZE)] if dropped else [])
+
+
+def test_the_trace_gives_each_hop_its_time_and_where_the_frame_went():
+    net = lab(latency_ns=1_000)
+    net.send("vm1", udp_frame(VM1, H1))
+    net.send("h1", udp_frame(H1, VM1), at=5_000)
+    net.send("h1", udp_frame(H1, VM1, b"x" * 1473), at=9_000)
+    net.run()
+    assert [tuple(e) for e in net.trace.events] == [
+        (0, 1, "vm1.eth0", Verdict.TRANSMITTED, ("hv1",), ""),  # a vNIC's wire leads into its hypervisor
+        (0, 1, "hv1.vnic-vm1.eth0", Verdict.TO_UPLINK, ("hv1.uplink",), ""),
+        (1_000, 1, "sw1.p2", Verdict.FLOODED_UNKNOWN, ("sw1.p1",), "learned"),
+        (2_000, 1, "h1.eth0", Verdict.DELIVERED, (), ""),
+        (5_000, 2, "h1.eth0", Verdict.TRANSMITTED, ("sw1.p1",), ""),
+        (6_000, 2, "sw1.p1", Verdict.FORWARDED, ("sw1.p2",), "learned"),
+        (7_000, 2, "hv1.uplink", Verdict.TO_VNIC, ("vm1.eth0",), ""),
+        (7_000, 2, "vm1.eth0", Verdict.DELIVERED, (), ""),
+        (9_000, 3, "h1.eth0", DropReason.OVERSIZE, (), ""),
+    ]
+
+
+def test_without_recording_drops_are_counted_and_nothing_is_kept():
+    net = Network(record=False)
+    net.add_host("h1", H1)
+    net.send("h1", b"\x01" * 10)
+    net.send("h1", udp_frame(H1, BROADCAST))  # not cabled
+    net.run()
+    assert (net.trace, dict(net.stats.dropped)) == (None, {DropReason.RUNT: 1, DropReason.NOT_CABLED: 1})
+
+
+def test_frames_a_vf_drops_are_counted_as_sent_by_the_vnic():
+    net = Network()
+    net.add_switch("sw1")
+    net.add_hypervisor("hv1", "02:00:00:00:00:aa")
+    net.add_vm("hv1", "vm1", VM1, vf=VFControls(spoofchk=True))
+    net.connect("hv1", "sw1")
+    for _ in range(2):
+        net.send("vm1", udp_frame("52:54:00:00:00:09", BROADCAST))  # a source not its own
+    net.run()
+    assert net.port("vm1").counters.as_dict() == {"rx_packets": 0, "rx_bytes": 0, "tx_packets": 2, "tx_bytes": 120,
+                                                  "rx_dropped": {}, "tx_dropped": {"SPOOFED_SOURCE": 2}}
+
+
+def test_a_loop_is_reported_with_the_frame_that_came_back_and_each_frame_is_limited_on_its_own():
+    net = Network()
+    for name in ("s1", "s2"):
+        net.add_switch(name, storm_limit=2)
+    net.add_host("h1", H1)
+    net.connect("h1", "s1")
+    net.connect("s1", "s2", latency_ns=100)
+    net.connect("s1", "s2", latency_ns=100)
+    net.send("h1", udp_frame(H1, BROADCAST))
+    net.send("h1", udp_frame(H1, BROADCAST), at=10)
+    net.run()
+    assert (net.switch("s1").storm.loop_ports, net.switch("s2").storm.loop_ports) == (
+        {"s1.p3": LoopPort("s1.p3", 1, 400), "s1.p2": LoopPort("s1.p2", 1, 400)},
+        {"s2.p2": LoopPort("s2.p2", 1, 300), "s2.p1": LoopPort("s2.p1", 1, 500)})
+    assert dict(net.stats.dropped) == {DropReason.STORM_LIMIT: 4}  # two copies of each frame
