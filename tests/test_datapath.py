@@ -3,7 +3,12 @@
 import pytest
 
 from conftest import BROADCAST, lab, udp_frame
-from vswitch import Network, TopologyError
+from vswitch import DropReason, Network, TopologyError, Verdict
+from vswitch.core.frame import TPID_8021Q, pad
+from vswitch.core.trace import HopRecorder, TraceIncomplete
+from vswitch.l2.sriov import VFControls
+from vswitch.l2.storm import LoopPort
+from vswitch.l2.vlan import push
 
 H1, VM1, VM2 = "02:00:00:00:00:01", "52:54:00:00:00:01", "52:54:00:00:00:02"
 
@@ -78,3 +83,147 @@ def test_zero_delay_hops_run_in_the_order_the_event_queue_gives():
         (1, "vm1.eth0", "DELIVERED"), (1, "vm2.eth0", "DELIVERED"), (1, "hv1.host", "DELIVERED"),
         (2, "h1.eth0", "DELIVERED"),
     ]
+
+
+# -- series, stack output, watched frames, drops at the sender -----------------------------------------
+
+@pytest.mark.parametrize("interval_ns", [0, 1_000])
+def test_a_series_gives_the_same_ids_trace_and_counters_as_sending_each_copy(interval_ns):
+    """Copies interleave with other frames sent for the same instants exactly as eager sends would."""
+    by_send, by_series = lab(latency_ns=0), lab(latency_ns=0)
+    frame, other = udp_frame(H1, BROADCAST), udp_frame(VM1, BROADCAST)
+    sent = [by_send.send("h1", frame, at=i * interval_ns) for i in range(4)]
+    sent += [by_send.send("vm1", other, at=i * interval_ns) for i in range(4)]
+    series = by_series.send_series("h1", frame, 4, interval_ns=interval_ns)
+    others = [by_series.send("vm1", other, at=i * interval_ns) for i in range(4)]
+    by_send.run()
+    by_series.run()
+    assert list(series) + others == sent == list(range(1, 9))
+    assert outcome(by_series) == outcome(by_send)
+    assert (by_series.stats.injected, by_series.stats.in_flight) == (8, 0)
+
+
+@pytest.mark.parametrize("interval_ns", [0, 1_000])
+def test_a_series_of_none_sends_nothing(interval_ns):
+    net = lab(latency_ns=0)
+    assert net.send_series("h1", udp_frame(H1, BROADCAST), 0, interval_ns=interval_ns) == range(1, 1)
+    assert net.send("vm1", udp_frame(VM1, H1)) == 1
+    net.run()
+    assert ([e.frame_id for e in net.trace.events if e.port == "h1.eth0"], net.stats.injected) == ([1], 1)
+
+
+def test_frames_a_stack_returns_leave_after_their_delays():
+    net = lab(latency_ns=0)
+    net.run(until=1_000)
+    net.send_from_stack(net.nic("h1").port, [(0, udp_frame(H1, VM1)), (5_000, udp_frame(H1, VM2))])
+    net.run()
+    assert [(e.time_ns, e.frame_id) for e in net.trace.events if e.port == "h1.eth0"] == [(1_000, 1), (6_000, 2)]
+
+
+def test_without_recording_only_watched_frames_reach_their_observers_and_nothing_is_kept():
+    quiet = Network(record=False)
+    for name, mac in (("h1", H1), ("h2", "02:00:00:00:00:02")):
+        quiet.add_host(name, mac)
+    quiet.add_switch("sw1")
+    quiet.connect("h1", "sw1")
+    quiet.connect("h2", "sw1")
+    recorder = HopRecorder()
+    watched = quiet.send("h1", udp_frame(H1, BROADCAST))
+    quiet.send("h2", udp_frame("02:00:00:00:00:02", BROADCAST))
+    quiet.watch_frame(watched, (recorder,))
+    quiet.run()
+    assert [(e.port, e.outcome.name) for e in recorder.hops[watched]] == [
+        ("h1.eth0", "TRANSMITTED"), ("sw1.p1", "FLOODED_BROADCAST"), ("h2.eth0", "DELIVERED")]
+    assert (list(recorder.hops), quiet.trace.events) == ([watched], [])
+    with pytest.raises(TraceIncomplete):
+        quiet.trace.for_frame(watched)
+
+
+@pytest.mark.parametrize("as_given", [bytearray, memoryview])
+def test_a_stream_item_may_be_any_bytes_like_frame(as_given):
+    net = lab(latency_ns=0)
+    frame = udp_frame(H1, VM1)  # 42 bytes: padded on the way out
+    net.send_stream([(0, "h1", as_given(frame))])
+    net.run()
+    delivered = net.deliveries("vm1")
+    assert [(type(d.frame), d.frame) for d in delivered] == [(bytes, pad(frame))]
+
+
+def test_drops_at_the_sender_are_in_the_frames_trace():
+    net = lab()
+    runt = net.send("h1", b"\x01" * 10)
+    net.set_admin_state("vm1", up=False)
+    down = net.send("vm1", udp_frame(VM1, H1))
+    net.run()
+    assert (net.trace.drops(runt), net.trace.drops(down)) == (
+        [("h1.eth0", DropReason.RUNT)], [("vm1.eth0", DropReason.INTERFACE_DOWN)])
+
+
+@pytest.mark.parametrize("frame, dropped", [
+    (udp_frame(H1, VM1, b"x" * 1472), False),  # a 1500-byte IP packet: 1514 bytes
+    (push(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10), False),  # the same under a tag: 1518 bytes
+    (udp_frame(H1, VM1, b"x" * 1473), True),
+])
+def test_only_a_payload_past_the_mtu_is_oversize(frame, dropped):
+    net = lab()
+    frame_id = net.send("h1", frame)
+    net.run()
+    assert net.trace.drops(frame_id) == ([("h1.eth0", DropReason.OVERSIZE)] if dropped else [])
+
+
+def test_the_trace_gives_each_hop_its_time_and_where_the_frame_went():
+    net = lab(latency_ns=1_000)
+    net.send("vm1", udp_frame(VM1, H1))
+    net.send("h1", udp_frame(H1, VM1), at=5_000)
+    net.send("h1", udp_frame(H1, VM1, b"x" * 1473), at=9_000)
+    net.run()
+    assert [tuple(e) for e in net.trace.events] == [
+        (0, 1, "vm1.eth0", Verdict.TRANSMITTED, ("hv1",), ""),  # a vNIC's wire leads into its hypervisor
+        (0, 1, "hv1.vnic-vm1.eth0", Verdict.TO_UPLINK, ("hv1.uplink",), ""),
+        (1_000, 1, "sw1.p2", Verdict.FLOODED_UNKNOWN, ("sw1.p1",), "learned"),
+        (2_000, 1, "h1.eth0", Verdict.DELIVERED, (), ""),
+        (5_000, 2, "h1.eth0", Verdict.TRANSMITTED, ("sw1.p1",), ""),
+        (6_000, 2, "sw1.p1", Verdict.FORWARDED, ("sw1.p2",), "learned"),
+        (7_000, 2, "hv1.uplink", Verdict.TO_VNIC, ("vm1.eth0",), ""),
+        (7_000, 2, "vm1.eth0", Verdict.DELIVERED, (), ""),
+        (9_000, 3, "h1.eth0", DropReason.OVERSIZE, (), ""),
+    ]
+
+
+def test_without_recording_drops_are_counted_and_nothing_is_kept():
+    net = Network(record=False)
+    net.add_host("h1", H1)
+    net.send("h1", b"\x01" * 10)
+    net.send("h1", udp_frame(H1, BROADCAST))  # not cabled
+    net.run()
+    assert (net.trace, dict(net.stats.dropped)) == (None, {DropReason.RUNT: 1, DropReason.NOT_CABLED: 1})
+
+
+def test_frames_a_vf_drops_are_counted_as_sent_by_the_vnic():
+    net = Network()
+    net.add_switch("sw1")
+    net.add_hypervisor("hv1", "02:00:00:00:00:aa")
+    net.add_vm("hv1", "vm1", VM1, vf=VFControls(spoofchk=True))
+    net.connect("hv1", "sw1")
+    for _ in range(2):
+        net.send("vm1", udp_frame("52:54:00:00:00:09", BROADCAST))  # a source not its own
+    net.run()
+    assert net.port("vm1").counters.as_dict() == {"rx_packets": 0, "rx_bytes": 0, "tx_packets": 2, "tx_bytes": 120,
+                                                  "rx_dropped": {}, "tx_dropped": {"SPOOFED_SOURCE": 2}}
+
+
+def test_a_loop_is_reported_with_the_frame_that_came_back_and_each_frame_is_limited_on_its_own():
+    net = Network()
+    for name in ("s1", "s2"):
+        net.add_switch(name, storm_limit=2)
+    net.add_host("h1", H1)
+    net.connect("h1", "s1")
+    net.connect("s1", "s2", latency_ns=100)
+    net.connect("s1", "s2", latency_ns=100)
+    net.send("h1", udp_frame(H1, BROADCAST))
+    net.send("h1", udp_frame(H1, BROADCAST), at=10)
+    net.run()
+    assert (net.switch("s1").storm.loop_ports, net.switch("s2").storm.loop_ports) == (
+        {"s1.p3": LoopPort("s1.p3", 1, 400), "s1.p2": LoopPort("s1.p2", 1, 400)},
+        {"s2.p2": LoopPort("s2.p2", 1, 300), "s2.p1": LoopPort("s2.p1", 1, 500)})
+    assert dict(net.stats.dropped) == {DropReason.STORM_LIMIT: 4}  # two copies of each frame

@@ -314,3 +314,158 @@ def test_bad_addresses_are_refused_with_a_hint(text, message):
 
 def test_point_to_point_prefixes_accept_every_address():
     assert str(interface_value("192.0.2.0/31").ip) == "192.0.2.0"
+
+
+# -- whole frames and every counter -------------------------------------------------------------------------------
+A_IP, B_IP = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
+
+
+def resolved_stacks(**options):
+    """a and b, each with the other's MAC in its ARP cache."""
+    a, b = stacks(**options)
+    a.arp.confirm(B_IP.packed, bytes.fromhex("525400000002"), now=0)
+    b.arp.confirm(A_IP.packed, bytes.fromhex("525400000001"), now=0)
+    return a, b
+
+
+def test_every_gratuitous_arp_is_the_linux_frame_and_is_counted():
+    a, _ = stacks()
+    sent = frames(a.link_up(now=0)) + frames(a.announce(now=1)) + frames(a.announce(now=2))
+    assert sent == [arp_frame(op=1, src=A_MAC, dst="ff:ff:ff:ff:ff:ff", sender_mac=A_MAC, sender_ip="192.0.2.1",
+                              target_ip="192.0.2.1")] * 3
+    assert dict(a.counters) == {"gratuitous_arp_sent": 3}
+
+
+def test_every_arping_request_is_counted():
+    a, _ = stacks()
+    session = ArpingSession("r", "a", "b", B_IP, count=2)
+    for seq in (1, 2):
+        a.arping_send(session, seq, now=seq)
+    assert dict(a.counters) == {"arp_requests_sent": 2}
+
+
+def test_a_udp_template_is_the_sessions_datagram_with_the_stacks_ttl():
+    a = GuestStack("a", A_MAC, "192.0.2.1/24", ttl=32)
+    session = UdpSession("u", "a", "b", B_IP, count=1, sport=40000, dport=9, size=6)
+    assert a.udp_template(session) == udp_frame(A_MAC, "00:00:00:00:00:00", src_ip="192.0.2.1", dst_ip="192.0.2.2",
+                                                sport=40000, dport=9, payload=bytes(6), ttl=32)
+
+
+@pytest.mark.parametrize("size, payload", [(3, bytes(3)), (4, bytes.fromhex("01020304")),
+                                           (6, bytes.fromhex("010203040000"))])
+def test_udp_datagrams_carry_the_sequence_number_when_there_is_room(size, payload):
+    a, _ = resolved_stacks()
+    session = UdpSession("u", "a", "b", B_IP, count=3, sport=40000, dport=9, size=size)
+    template = a.udp_template(session)
+    sent = [frame for seq in (0x01020304, 0x01020305, 0x01020306)
+            for frame in frames(a.udp_send(session, seq, now=0, template=template))]
+    for frame in sent:
+        assert_checksums_correct(frame)
+    assert bytes(Ether(sent[0])[UDP].payload) == payload
+    assert (session.bytes_sent, session.transmitted, dict(a.counters)) == (3 * size, 3, {"udp_sent": 3})
+
+
+def test_a_udp_checksum_that_comes_out_zero_is_sent_as_ffff():
+    a, _ = resolved_stacks()
+    session = UdpSession("u", "a", "b", B_IP, count=1, sport=40000, dport=9, size=4)
+    template = a.udp_template(session)
+    old = int.from_bytes(template[40:42], "big")
+    seq = next(s for s in range(1 << 20) if update_checksum(old, bytes(4), s.to_bytes(4, "big")) == 0)
+    [frame] = frames(a.udp_send(session, seq, now=0, template=template))
+    assert frame[40:42] == b"\xff\xff"
+    assert_checksums_correct(frame)
+
+
+def test_a_udp_datagram_that_cannot_be_resolved_is_an_error_of_its_session():
+    a, _ = stacks()
+    session = UdpSession("u", "a", "x", IPv4Address("192.0.2.9"), count=1, sport=40000, dport=9, size=8)
+    a.udp_send(session, 0, now=0, template=a.udp_template(session))
+    for second in (1, 2, 3):
+        a.expire(second * SECOND)
+    assert (session.errors, a.counters["dropped_unresolved"]) == (1, 1)
+
+
+def udp_datagram(dport, payload, sport=40000, checksum=None, length=None):
+    """A datagram from a to b, with its UDP checksum or length field overwritten when given."""
+    frame = bytearray(udp_frame(A_MAC, B_MAC, src_ip="192.0.2.1", dst_ip="192.0.2.2", sport=sport, dport=dport,
+                                payload=payload))
+    if checksum is not None:
+        frame[40:42] = checksum.to_bytes(2, "big")
+    if length is not None:
+        frame[38:40] = length.to_bytes(2, "big")
+    return bytes(frame)
+
+
+@pytest.mark.parametrize("datagram, counters, received", [
+    (udp_datagram(9, b""), {"udp_received": 1, "udp_discarded": 1}, 1),  # 8 bytes, no data: fine
+    (udp_datagram(9, bytes(300)), {"udp_received": 1, "udp_discarded": 1}, 1),  # a length past 255
+    (udp_datagram(9, b"hello", checksum=0), {"udp_received": 1, "udp_discarded": 1}, 1),  # 0: no checksum
+    (udp_datagram(9, b"hello", checksum=0x1234), {"bad_checksum": 1}, 0),
+    (udp_datagram(9, b"hello", length=12), {"bad_udp_length": 1}, 0),
+    (udp_datagram(9, b"hello", length=14), {"bad_udp_length": 1}, 0),
+])
+def test_received_datagrams_are_checked_and_counted(datagram, counters, received):
+    _, b = resolved_stacks()
+    assert b.receive(datagram, now=0) == []
+    assert (dict(b.counters), sum(b.udp_received.values())) == (counters, received)
+
+
+def test_every_echo_and_discard_is_counted_and_the_echo_leaves_the_ethernet_padding_behind():
+    _, b = resolved_stacks()
+    datagram = udp_datagram(7, b"hi")
+    padded = datagram + bytes(60 - len(datagram))  # as it arrives from a cable
+    echoes = frames(b.receive(padded, now=0)) + frames(b.receive(padded, now=1))
+    b.receive(udp_datagram(9, b"hi"), now=2)
+    b.receive(udp_datagram(9, b"hi"), now=3)
+    assert [(len(echo), bytes(Ether(echo)[UDP].payload)) for echo in echoes] == [(len(datagram), b"hi")] * 2
+    assert dict(b.counters) == {"udp_received": 4, "udp_echoed": 2, "udp_discarded": 2}
+
+
+def test_an_echo_answer_is_matched_by_a_sequence_number_of_any_size():
+    a, b = resolved_stacks()
+    session = UdpSession("u", "a", "b", B_IP, count=2, sport=40000, dport=7, size=4)  # 12-byte datagrams
+    template = a.udp_template(session)
+    for seq, now in ((0x01020304, 10), (0x01020305, 20)):
+        exchange(a, b, a.udp_send(session, seq, now=now, template=template), now=now + 5)
+    assert session.rtts == {0x01020304: 5, 0x01020305: 5}
+
+
+def test_a_datagram_from_another_port_of_the_echo_host_is_not_an_answer():
+    a, _ = resolved_stacks()
+    session = UdpSession("u", "a", "b", B_IP, count=1, sport=40000, dport=7, size=4)
+    a.udp_send(session, 1, now=0, template=a.udp_template(session))
+    stray = udp_frame(B_MAC, A_MAC, src_ip="192.0.2.2", dst_ip="192.0.2.1", sport=0x0107, dport=40000,
+                      payload=bytes.fromhex("00000001"))
+    [error] = frames(a.receive(stray, now=5))
+    assert ((Ether(error)[ICMP].type, Ether(error)[ICMP].code), session.rtts) == ((3, 3), {})
+
+
+def test_port_unreachable_quotes_as_much_as_fits_576_bytes_and_is_counted():
+    _, b = resolved_stacks()
+    errors = [frame for payload in (bytes(1000), b"x") for frame in frames(b.receive(udp_datagram(33434, payload), 0))]
+    for error in errors:
+        assert_checksums_correct(error)
+    assert [(len(error), Ether(error)[IP].len) for error in errors] == [(14 + 576, 576), (14 + 20 + 8 + 28 + 1, 57)]
+    assert dict(b.counters) == {"udp_received": 2, "port_unreachable_sent": 2}
+
+
+def test_a_ping_template_is_the_sessions_echo_request_with_the_stacks_ttl():
+    a = GuestStack("a", A_MAC, "192.0.2.1/24", ttl=32)
+    session = PingSession("p", "a", "b", B_IP, count=1, ident=0x1000, size=8)
+    assert a.ping_template(session) == icmp_echo_frame(A_MAC, "00:00:00:00:00:00", src_ip="192.0.2.1",
+                                                       dst_ip="192.0.2.2", ident=0x1000, seq=0,
+                                                       payload=ping_payload(8), ttl=32)
+
+
+def test_every_ping_sent_answered_and_received_is_counted():
+    a, b = resolved_stacks()
+    session = PingSession("p", "a", "b", B_IP, count=2, ident=0x1000)
+    for seq in (1, 2):
+        exchange(a, b, a.ping_send(session, seq, now=seq * 10), now=seq * 10 + 1)
+    bad = bytearray(frames(a.ping_send(session, 3, now=40))[0])
+    bad[-1] ^= 0xFF  # the ICMP checksum no longer holds
+    b.receive(bytes(bad), now=41)
+    b.receive(bytes(bad), now=42)
+    assert (dict(a.counters), dict(b.counters)) == (
+        {"echo_requests_sent": 3, "echo_replies_received": 2},
+        {"echo_requests_received": 2, "echo_replies_sent": 2, "bad_checksum": 2})
