@@ -362,7 +362,7 @@ def test_udp_datagrams_carry_the_sequence_number_when_there_is_room(size, payloa
     for frame in sent:
         assert_checksums_correct(frame)
     assert bytes(Ether(sent[0])[UDP].payload) == payload
-    assert (session.bytes_sent, session.transmitted, dict(a.counters)) == (3 * size, 3, {"udp_sent": 3})
+    assert (session.transmitted, dict(a.counters)) == (3, {"udp_sent": 3})
 
 
 def test_a_udp_checksum_that_comes_out_zero_is_sent_as_ffff():

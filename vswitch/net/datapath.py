@@ -38,7 +38,7 @@ _SEEN_MASK: Final = SEEN_SLOTS - 1
 def _nothing() -> None:
     """A no-op event: while it waits, zero-delay arrivals are queued rather than run at once."""
 
-StreamItem = tuple[int, str, bytes]  # (time_ns, interface name, frame)
+StreamItem = tuple[int, str, object]  # (time_ns, interface name, frame: bytes or bytes-like, checked when pulled)
 
 
 class NetworkStats:
@@ -173,12 +173,11 @@ class Datapath:
         item = next(stream.items, None)
         if item is None:
             return
-        time_ns, name, frame = item
+        time_ns, name, raw = item
         port = stream.ports.get(name)
         if port is None:
             port = stream.ports[name] = stream.resolve(name)
-        if type(frame) is not bytes:
-            frame = check_frame(frame)
+        frame = raw if type(raw) is bytes else check_frame(raw)
         frame_id = self._next_frame_id
         self._next_frame_id = frame_id + 1
         self.stats.injected += 1

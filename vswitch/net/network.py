@@ -342,7 +342,7 @@ class Network(Datapath):
         port = self.nic(name).port
         return self._schedule(self._transmit_from_nic, port, check_frame(frame), at)
 
-    def send_series(self, name: str, frame: AnyFrame, count: int, *, interval_ns: int = 0,
+    def send_series(self, name: str, frame: AnyFrame, count: object, *, interval_ns: object = 0,
                     observers: tuple[FrameObserver, ...] = ()) -> range:
         """Have ``name`` transmit ``frame`` ``count`` times, ``interval_ns`` apart from now; return the frame ids.
 
