@@ -357,7 +357,10 @@ def test_migration_reattaches_the_vnic_and_its_groups() -> None:
     assert _frame(report, "group-follows-vm1").kernel.get("vm1.eth0") == 1
     left = _frame(report, "left")  # the macvlan quirk: documented, not agreed
     assert left.verdict == KNOWN and left.known.get("vm2.eth0") in ("left", "hash")
-    assert "vm2.eth0" not in _frame(report, "left-then-joined-another").kernel
+    # joining another group clears the left one, but the hash filter lets 01:00:5e:01:02:04 through to vm2 in
+    # some labs (a quarter of them here, salted per device: fidelity.md difference 2): excused, never a DIFFER
+    rejoined = _frame(report, "left-then-joined-another")
+    assert (rejoined.vswitch, rejoined.verdict, rejoined.kernel.keys() == rejoined.known.keys()) == ({}, KNOWN, True)
     assert _frame(report, "unknown-to-promiscuous").kernel == {"h1.eth0": 1}
     assert _frame(report, "to-vnic-down").kernel == {} and _frame(report, "to-vnic-up").kernel == {"vm2.eth0": 1}
 
