@@ -556,9 +556,12 @@ def wait_for_line(proc: subprocess.Popen, expected: bytes) -> None:
 def test_a_signalled_run_leaves_nothing_or_kernel_cleanup_removes_it(tmp_path: Path, sig: signal.Signals) -> None:
     path = tmp_path / "slow.yaml"
     path.write_text(SLOW)
-    # the child says when its lab is built and the replay has begun (the replay then waits 30 s for 'last')
+    # the child is the vswitch command: its Ctrl-C handler installed whatever the test inherited (a background
+    # job ignores SIGINT); it says when its lab is built and the replay has begun (which then waits 30 s for 'last')
     code = f"""import sys
 sys.path.insert(0, {str(ROOT)!r})
+from vswitch import interrupts
+interrupts.install()
 from vswitch.cli import main
 from vswitch.kernel.compare import KernelTopology
 replay = KernelTopology.replay
