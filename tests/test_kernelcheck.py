@@ -57,8 +57,15 @@ def _leftovers() -> list[str]:
     return _names(f"{PREFIX}_{_b36(os.getpid(), 5)}")  # other processes may run labs at the same time
 
 
+#: The quiet period that ends the collection of an injected frame's copies (kernel-check's default is 20 ms).
+#: macvlan hands broadcasts and most multicast to a kernel worker (macvlan_process_broadcast), which a loaded
+#: machine can hold back past 20 ms: that copy is then missing and the frame DIFFERs. Frames wait this long in
+#: the tests; a replay paced in real time (ageing) keeps the default, which its timing depends on.
+SETTLE_S = 0.1
+
+
 def check(text: str, **kwargs) -> CheckReport:
-    report = check_topology(load_topology_text(text), prefix=PREFIX, **kwargs)
+    report = check_topology(load_topology_text(text), prefix=PREFIX, **{"settle_s": SETTLE_S, **kwargs})
     assert _leftovers() == []
     return report
 
@@ -357,7 +364,10 @@ def test_migration_reattaches_the_vnic_and_its_groups() -> None:
     assert _frame(report, "group-follows-vm1").kernel.get("vm1.eth0") == 1
     left = _frame(report, "left")  # the macvlan quirk: documented, not agreed
     assert left.verdict == KNOWN and left.known.get("vm2.eth0") in ("left", "hash")
-    assert "vm2.eth0" not in _frame(report, "left-then-joined-another").kernel
+    # joining another group clears the left one, but the hash filter lets 01:00:5e:01:02:04 through to vm2 in
+    # some labs (a quarter of them here, salted per device: fidelity.md difference 2): excused, never a DIFFER
+    rejoined = _frame(report, "left-then-joined-another")
+    assert (rejoined.vswitch, rejoined.verdict, rejoined.kernel.keys() == rejoined.known.keys()) == ({}, KNOWN, True)
     assert _frame(report, "unknown-to-promiscuous").kernel == {"h1.eth0": 1}
     assert _frame(report, "to-vnic-down").kernel == {} and _frame(report, "to-vnic-up").kernel == {"vm2.eth0": 1}
 
@@ -468,11 +478,11 @@ scenario:
   - {at: 10ms, send: {from: h2, to: h1, name: learned}}
   - {at: 400ms, send: {from: h2, to: h1, name: aged-out}}
 """
-    paced = check(text)
+    paced = check(text, settle_s=0.02)
     assert _problems(paced) == ""
     assert _frame(paced, "learned").vswitch == {"h1.eth0": 1}
     assert _frame(paced, "aged-out").kernel == {"h1.eth0": 1}  # flooded: h3 drops it as otherhost
-    hurried = check(text, max_wait_s=0.05)  # 8 times faster: 12.5 ms of ageing, less than one injection
+    hurried = check(text, max_wait_s=0.05, settle_s=0.02)  # 8 times faster: 12.5 ms of ageing, less than one injection
     assert [f.verdict for f in hurried.frames] == [AGREE, NOT_CHECKED, NOT_CHECKED]
     assert "ageing" in _frame(hurried, "learned").note
     assert any("8 times faster" in line for line in hurried.not_checked)
@@ -496,7 +506,7 @@ def test_example_topologies_agree_with_the_kernel(path: Path) -> None:
     reasons = unsupported(build_network(spec))
     if reasons:
         pytest.skip(f"the kernel cannot express {path.name}: {reasons[0]}")
-    report = check_topology(spec, prefix=PREFIX, max_wait_s=2.0, max_frames=100)  # ~20 ms a frame: streams are long
+    report = check_topology(spec, prefix=PREFIX, settle_s=SETTLE_S, max_wait_s=2.0, max_frames=100)  # streams are long
     assert _problems(report) == ""
     assert _leftovers() == []
 
@@ -553,9 +563,12 @@ def wait_for_line(proc: subprocess.Popen, expected: bytes) -> None:
 def test_a_signalled_run_leaves_nothing_or_kernel_cleanup_removes_it(tmp_path: Path, sig: signal.Signals) -> None:
     path = tmp_path / "slow.yaml"
     path.write_text(SLOW)
-    # the child says when its lab is built and the replay has begun (the replay then waits 30 s for 'last')
+    # the child is the vswitch command: its Ctrl-C handler installed whatever the test inherited (a background
+    # job ignores SIGINT); it says when its lab is built and the replay has begun (which then waits 30 s for 'last')
     code = f"""import sys
 sys.path.insert(0, {str(ROOT)!r})
+from vswitch import interrupts
+interrupts.install()
 from vswitch.cli import main
 from vswitch.kernel.compare import KernelTopology
 replay = KernelTopology.replay
