@@ -439,3 +439,50 @@ def test_every_ping_sent_answered_and_received_is_counted():
     assert (dict(a.counters), dict(b.counters)) == (
         {"echo_requests_sent": 3, "echo_replies_received": 2},
         {"echo_requests_received": 2, "echo_replies_sent": 2, "bad_checksum": 2})
+
+
+def ip_packet(total=None, proto=253, dst="192.0.2.2", options=b"", payload=b"", pad_to=None):
+    """An IPv4 packet from a to ``dst`` with a correct header checksum, its total length given or true."""
+    header_len = 20 + len(options)
+    header = bytearray(bytes(Ether(src=A_MAC, dst=B_MAC, type=0x0800)
+                             / IP(src="192.0.2.1", dst=dst, proto=proto, ttl=64, id=0, flags=0))[14:34])
+    header[0] = 0x40 | header_len // 4
+    header[2:4] = (header_len + len(payload) if total is None else total).to_bytes(2, "big")
+    header = header + options
+    header[10:12] = b"\0\0"
+    header[10:12] = checksum(bytes(header)).to_bytes(2, "big")
+    frame = bytes(Ether(src=A_MAC, dst=B_MAC, type=0x0800))[:14] + bytes(header) + payload
+    return frame + bytes((pad_to or 0) - len(frame)) if pad_to else frame
+
+
+@pytest.mark.parametrize("frame, counters", [
+    (ip_packet()[:33], {"ignored": 1}),  # shorter than an IPv4 header
+    (ip_packet(dst="192.0.2.9"), {"not_our_address": 1}),  # exactly a header: looked at
+    (ip_packet(options=b"\x01\x01\x01\x00", payload=bytes(8)), {"ignored": 1}),  # IP options
+    (ip_packet(total=19, pad_to=60), {"bad_ip_header": 1}),
+    (ip_packet(total=61, pad_to=60), {"bad_ip_header": 1}),  # longer than the frame
+    (ip_packet(total=200, pad_to=60), {"bad_ip_header": 1}),
+    (ip_packet(proto=17), {"bad_udp_length": 1}),  # a 20-byte packet is valid IP: UDP finds no header
+    (ip_packet(proto=1, payload=bytes.fromhex("0303fcfc00000000")), {"icmp_other_received": 1}),
+])
+def test_received_ipv4_headers_are_checked_and_every_outcome_counted(frame, counters):
+    _, b = resolved_stacks()
+    assert b.receive(frame, now=0) == [] and b.receive(frame, now=1) == []
+    assert dict(b.counters) == {name: 2 * n for name, n in counters.items()}
+
+
+def test_an_echo_reply_counts_for_its_session_only_from_the_host_it_pinged():
+    a, b = resolved_stacks()
+    session = PingSession("p", "a", "b", B_IP, count=1, ident=0x1000)
+    request = frames(a.ping_send(session, 0x0102, now=0))[0]
+    [reply] = frames(b.receive(request, now=1))
+    from_c = bytearray(reply)  # the same answer, from another address
+    from_c[26:30] = IPv4Address("192.0.2.3").packed
+    from_c[24:26] = b"\0\0"
+    from_c[24:26] = checksum(bytes(from_c[14:34])).to_bytes(2, "big")
+    unknown = bytearray(reply)  # another identifier: no session has it
+    unknown[38:40] = b"\x20\x00"
+    unknown[36:38] = update_checksum(int.from_bytes(reply[36:38], "big"), b"\x10\x00", b"\x20\x00").to_bytes(2, "big")
+    for frame, now in ((bytes(from_c), 3), (bytes(unknown), 4), (reply, 5)):
+        a.receive(frame, now)
+    assert (session.rtts, a.counters["echo_replies_received"]) == ({0x0102: 5}, 3)
