@@ -486,3 +486,46 @@ def test_an_echo_reply_counts_for_its_session_only_from_the_host_it_pinged():
     for frame, now in ((bytes(from_c), 3), (bytes(unknown), 4), (reply, 5)):
         a.receive(frame, now)
     assert (session.rtts, a.counters["echo_replies_received"]) == ({0x0102: 5}, 3)
+
+
+def arp_to_b(sender_mac, sender_ip, op=1, target_ip="192.0.2.2"):
+    return arp_frame(op=op, src=C_MAC, dst="ff:ff:ff:ff:ff:ff", sender_mac=sender_mac, sender_ip=sender_ip,
+                     target_ip=target_ip)
+
+
+@pytest.mark.parametrize("frame, answered, learned, counters", [
+    (arp_to_b("02:01:00:00:00:05", "192.0.2.5"), True, True, {"arp_requests_received": 1, "arp_replies_sent": 1}),
+    (arp_to_b("03:00:00:00:00:05", "192.0.2.5"), False, False, {"arp_requests_received": 1}),  # multicast sender
+    (arp_to_b("00:00:00:00:00:00", "192.0.2.5"), True, False, {"arp_requests_received": 1, "arp_replies_sent": 1}),
+    (arp_to_b("02:00:00:00:00:05", "198.51.100.5"), True, False,  # off-link sender: answered, not learned
+     {"arp_requests_received": 1, "arp_replies_sent": 1}),
+    (arp_to_b("02:00:00:00:00:05", "192.0.2.5", op=0x0101), False, False, {"arp_replies_received": 1}),
+    (arp_to_b("02:00:00:00:00:05", "192.0.2.5", op=2), False, False, {"arp_replies_received": 1}),
+    (arp_to_b("02:00:00:00:00:05", "192.0.2.5")[:41], False, False, {"ignored": 1}),  # truncated
+    (arp_to_b("02:00:00:00:00:05", "192.0.2.5")[:14] + b"\x00\x06" + arp_to_b("02:00:00:00:00:05", "192.0.2.5")[16:],
+     False, False, {"ignored": 1}),  # not Ethernet hardware
+])
+def test_arp_for_us_is_answered_and_learned_only_from_a_valid_on_link_sender(frame, answered, learned, counters):
+    _, b = stacks()
+    out = frames(b.receive(frame, now=0)) + frames(b.receive(frame, now=1))
+    assert (len(out), len(b.arp), dict(b.counters)) == (
+        2 if answered else 0, 1 if learned else 0, {name: 2 * n for name, n in counters.items()})
+
+
+def test_an_arp_probe_from_0_0_0_0_teaches_nothing_even_where_that_address_is_on_link():
+    stack = GuestStack("z", B_MAC, "0.0.0.5/8")
+    probe = arp_frame(op=1, src=C_MAC, dst="ff:ff:ff:ff:ff:ff", sender_mac=C_MAC, sender_ip="0.0.0.0",
+                      target_ip="0.0.0.5")
+    assert len(frames(stack.receive(probe, now=0))) == 1 and len(stack.arp) == 0
+
+
+@pytest.mark.parametrize("flags_and_offset, counted", [(0x2000, "ignored"), (0x0001, "ignored"),
+                                                       (0x4000, "not_our_address")])
+def test_fragments_are_ignored_and_dont_fragment_is_not_a_fragment(flags_and_offset, counted):
+    _, b = stacks()
+    frame = bytearray(ip_packet(dst="192.0.2.9"))
+    frame[20:22] = flags_and_offset.to_bytes(2, "big")
+    frame[24:26] = b"\0\0"
+    frame[24:26] = checksum(bytes(frame[14:34])).to_bytes(2, "big")
+    b.receive(bytes(frame), now=0)
+    assert dict(b.counters) == {counted: 1}
