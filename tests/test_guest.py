@@ -529,3 +529,20 @@ def test_fragments_are_ignored_and_dont_fragment_is_not_a_fragment(flags_and_off
     frame[24:26] = checksum(bytes(frame[14:34])).to_bytes(2, "big")
     b.receive(bytes(frame), now=0)
     assert dict(b.counters) == {counted: 1}
+
+
+def test_ip_ids_count_up_from_1():
+    a, _ = resolved_stacks()
+    session = UdpSession("u", "a", "b", B_IP, count=3, sport=40000, dport=9, size=4)
+    template = a.udp_template(session)
+    sent = [frame for seq in (0, 1, 2) for frame in frames(a.udp_send(session, seq, now=0, template=template))]
+    assert [Ether(frame)[IP].id for frame in sent] == [1, 2, 3]
+
+
+def test_an_arp_request_from_the_arping_target_is_not_its_answer():
+    a, _ = stacks()
+    session = ArpingSession("r", "a", "b", B_IP, count=1)
+    a.arping_send(session, 1, now=0)
+    request = arp_frame(op=1, src=B_MAC, dst="ff:ff:ff:ff:ff:ff", sender_mac="03:00:00:00:00:02",
+                        sender_ip="192.0.2.2", target_ip="192.0.2.1")
+    assert (a.receive(request, now=5), session.rtts) == ([], {})
