@@ -546,3 +546,36 @@ def test_an_arp_request_from_the_arping_target_is_not_its_answer():
     request = arp_frame(op=1, src=B_MAC, dst="ff:ff:ff:ff:ff:ff", sender_mac="03:00:00:00:00:02",
                         sender_ip="192.0.2.2", target_ip="192.0.2.1")
     assert (a.receive(request, now=5), session.rtts) == ([], {})
+
+
+def test_a_stack_shows_its_name_mac_and_address_and_sends_with_ttl_64_by_default():
+    a, b = resolved_stacks()
+    [reply] = frames(b.receive(echo_request(), now=0))
+    assert (repr(a), Ether(reply)[IP].ttl) == ("<GuestStack a 52:54:00:00:00:01 192.0.2.1/24>", 64)
+
+
+def test_port_unreachable_comes_from_the_stack_with_its_ttl():
+    b = GuestStack("b", B_MAC, "192.0.2.2/24", ttl=32)
+    b.arp.confirm(A_IP.packed, bytes.fromhex("525400000001"), now=0)
+    [error] = frames(b.receive(udp_datagram(33434, b"x"), now=0))
+    assert (Ether(error).src, Ether(error).dst, Ether(error)[IP].ttl) == (B_MAC, A_MAC, 32)
+
+
+@pytest.mark.parametrize("broadcast", ["192.0.2.255", "255.255.255.255"])
+def test_datagrams_to_a_broadcast_address_go_to_every_mac_and_are_received_from_one(broadcast):
+    a, b = stacks()
+    session = UdpSession("u", "a", "all", IPv4Address(broadcast), count=1, sport=40000, dport=9, size=4)
+    [(delay, frame)] = a.udp_send(session, 0, now=0, template=a.udp_template(session))
+    assert (delay, frame[:6], len(frame)) == (0, b"\xff" * 6, 46)
+    b.receive(frame, now=1)
+    assert dict(b.udp_received) == {("192.0.2.1", 9): 1}
+
+
+def test_every_unsendable_and_every_ignored_frame_is_counted():
+    a, _ = stacks()
+    session = PingSession("p", "a", "x", IPv4Address("198.51.100.1"), count=2, ident=7)
+    a.ping_send(session, 1, now=0)
+    a.ping_send(session, 2, now=1)
+    a.receive(rarp_announce(B_MAC), now=2)
+    a.receive(rarp_announce(B_MAC), now=3)
+    assert dict(a.counters) == {"echo_requests_sent": 2, "no_route": 2, "ignored": 2}
