@@ -227,3 +227,59 @@ def test_a_loop_is_reported_with_the_frame_that_came_back_and_each_frame_is_limi
         {"s1.p3": LoopPort("s1.p3", 1, 400), "s1.p2": LoopPort("s1.p2", 1, 400)},
         {"s2.p2": LoopPort("s2.p2", 1, 300), "s2.p1": LoopPort("s2.p1", 1, 500)})
     assert dict(net.stats.dropped) == {DropReason.STORM_LIMIT: 4}  # two copies of each frame
+
+
+@pytest.mark.parametrize("frame, drops", [
+    (udp_frame(H1, VM1)[:14], []),  # a bare Ethernet header is a frame
+    (udp_frame(H1, VM1)[:13], [("sw1.p1", DropReason.RUNT)]),
+    (udp_frame(H1, VM1, b"x" * 1472), []),  # a 1500-byte payload fits the MTU
+    (push(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10), []),  # and does under a tag
+    (udp_frame(H1, VM1, b"x" * 1473), [("sw1.p1", DropReason.OVERSIZE)]),
+])
+def test_a_frame_arriving_from_a_cable_is_checked_for_size_and_a_drop_is_in_its_trace(frame, drops):
+    net = lab()
+    frame_id = net.inject("sw1.p1", frame)
+    net.run()
+    assert (net.trace.drops(frame_id), dict(net.port("sw1.p1").counters.rx_dropped)) == (
+        drops, {reason: 1 for _, reason in drops})
+
+
+def test_a_frame_reaching_a_port_that_went_down_is_dropped_there_and_in_its_trace():
+    net = lab(latency_ns=1_000)
+    cut = net.send("h1", udp_frame(H1, VM1))
+    net.run(until=500)
+    net.set_link_state(net.links[0], False)  # h1's cable, with the frame on it
+    net.run()
+    net.set_link_state(net.links[0], True)
+    net.set_admin_state("h1", up=False)
+    shut = net.send("vm1", udp_frame(VM1, H1))
+    net.run()
+    assert (net.trace.drops(cut), net.trace.drops(shut)) == (
+        [("sw1.p1", DropReason.LINK_DOWN)], [("h1.eth0", DropReason.INTERFACE_DOWN)])
+
+
+def test_a_frame_that_cannot_leave_is_a_transmit_drop_of_its_sender():
+    net = lab()
+    net.set_link_state(net.links[0], False)
+    down = net.send("h1", udp_frame(H1, VM1))
+    loose = Network()
+    loose.add_host("h1", H1)
+    uncabled = loose.send("h1", udp_frame(H1, BROADCAST))
+    net.run()
+    loose.run()
+    assert (net.trace.drops(down), loose.trace.drops(uncabled)) == (
+        [("h1.eth0", DropReason.LINK_DOWN)], [("h1.eth0", DropReason.NOT_CABLED)])
+    assert [n.port("h1").counters.as_dict() for n in (net, loose)] == [
+        {"rx_packets": 0, "rx_bytes": 0, "tx_packets": 1, "tx_bytes": 60, "rx_dropped": {},
+         "tx_dropped": {"LINK_DOWN": 1}},
+        {"rx_packets": 0, "rx_bytes": 0, "tx_packets": 1, "tx_bytes": 60, "rx_dropped": {},
+         "tx_dropped": {"NOT_CABLED": 1}}]
+
+
+def test_a_port_counts_every_byte_it_receives():
+    net = lab()
+    for size in (60, 100):
+        net.send("h1", udp_frame(H1, VM1, bytes(size - 42)))
+    net.run()
+    assert net.port("vm1").counters.as_dict() == {"rx_packets": 2, "rx_bytes": 160, "tx_packets": 0, "tx_bytes": 0,
+                                                  "rx_dropped": {}, "tx_dropped": {}}
