@@ -6,6 +6,7 @@ from conftest import BROADCAST, lab, udp_frame
 from vswitch import DropReason, Network, TopologyError, Verdict
 from vswitch.core.frame import TPID_8021Q, pad
 from vswitch.core.trace import HopRecorder, TraceIncomplete
+from vswitch.l2.nic import Delivery
 from vswitch.l2.sriov import VFControls
 from vswitch.l2.storm import LoopPort
 from vswitch.l2.vlan import push
@@ -283,3 +284,12 @@ def test_a_port_counts_every_byte_it_receives():
     net.run()
     assert net.port("vm1").counters.as_dict() == {"rx_packets": 2, "rx_bytes": 160, "tx_packets": 0, "tx_bytes": 0,
                                                   "rx_dropped": {}, "tx_dropped": {}}
+
+
+def test_a_delivery_records_when_and_which_frame_arrived():
+    net = lab(latency_ns=1_000)
+    first = net.send("h1", udp_frame(H1, VM1, bytes(18)))
+    second = net.send("h1", udp_frame(H1, VM1, bytes(19)), at=5_000)
+    net.run()
+    assert net.deliveries("vm1") == [Delivery(2_000, first, udp_frame(H1, VM1, bytes(18))),
+                                     Delivery(7_000, second, udp_frame(H1, VM1, bytes(19)))]
