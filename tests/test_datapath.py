@@ -293,3 +293,40 @@ def test_a_delivery_records_when_and_which_frame_arrived():
     net.run()
     assert net.deliveries("vm1") == [Delivery(2_000, first, udp_frame(H1, VM1, bytes(18))),
                                      Delivery(7_000, second, udp_frame(H1, VM1, bytes(19)))]
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_a_series_keeps_its_place_among_frames_sent_before_and_after_it_for_the_same_instants(count):
+    by_send, by_series = lab(latency_ns=0), lab(latency_ns=0)
+    frame, before, after = udp_frame(H1, BROADCAST), udp_frame(VM2, BROADCAST), udp_frame(VM1, BROADCAST)
+    last = (count - 1) * 1_000
+    for net in (by_send, by_series):
+        net.send("vm2", before, at=last)
+    sent = [by_send.send("h1", frame, at=i * 1_000) for i in range(count)]
+    series = list(by_series.send_series("h1", frame, count, interval_ns=1_000))
+    for net in (by_send, by_series):
+        net.send("vm1", after, at=last)
+        net.run()
+    assert series == sent
+    assert outcome(by_series) == outcome(by_send)
+
+
+@pytest.mark.parametrize("interval_ns", [0, 1_000])
+def test_observers_of_a_series_see_every_hop_of_every_copy(interval_ns):
+    net = lab(latency_ns=0)
+    recorder = HopRecorder()
+    series = net.send_series("h1", udp_frame(H1, VM1), 3, interval_ns=interval_ns, observers=(recorder,))
+    net.run()
+    assert {frame_id: [(e.time_ns, e.port) for e in hops] for frame_id, hops in recorder.hops.items()} == {
+        frame_id: [(i * interval_ns, "h1.eth0"), (i * interval_ns, "sw1.p1"), (i * interval_ns, "hv1.uplink"),
+                   (i * interval_ns, "vm1.eth0")] for i, frame_id in enumerate(series)}
+
+
+def test_a_network_with_an_inbox_limit_keeps_the_last_deliveries():
+    net = Network(inbox_limit=2)
+    net.add_host("h1", H1)
+    net.add_host("h2", "02:00:00:00:00:02")
+    net.connect("h1", "h2")
+    ids = [net.send("h1", udp_frame(H1, "02:00:00:00:00:02", bytes([i]))) for i in range(3)]
+    net.run()
+    assert [d.frame_id for d in net.deliveries("h2")] == ids[1:]
