@@ -6,6 +6,7 @@ from conftest import BROADCAST, lab, udp_frame
 from vswitch import DropReason, Network, TopologyError, Verdict
 from vswitch.core.frame import TPID_8021Q, pad
 from vswitch.core.trace import HopRecorder, TraceIncomplete
+from vswitch.l2.nic import Delivery
 from vswitch.l2.sriov import VFControls
 from vswitch.l2.storm import LoopPort
 from vswitch.l2.vlan import push
@@ -227,3 +228,105 @@ def test_a_loop_is_reported_with_the_frame_that_came_back_and_each_frame_is_limi
         {"s1.p3": LoopPort("s1.p3", 1, 400), "s1.p2": LoopPort("s1.p2", 1, 400)},
         {"s2.p2": LoopPort("s2.p2", 1, 300), "s2.p1": LoopPort("s2.p1", 1, 500)})
     assert dict(net.stats.dropped) == {DropReason.STORM_LIMIT: 4}  # two copies of each frame
+
+
+@pytest.mark.parametrize("frame, drops", [
+    (udp_frame(H1, VM1)[:14], []),  # a bare Ethernet header is a frame
+    (udp_frame(H1, VM1)[:13], [("sw1.p1", DropReason.RUNT)]),
+    (udp_frame(H1, VM1, b"x" * 1472), []),  # a 1500-byte payload fits the MTU
+    (push(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10), []),  # and does under a tag
+    (udp_frame(H1, VM1, b"x" * 1473), [("sw1.p1", DropReason.OVERSIZE)]),
+])
+def test_a_frame_arriving_from_a_cable_is_checked_for_size_and_a_drop_is_in_its_trace(frame, drops):
+    net = lab()
+    frame_id = net.inject("sw1.p1", frame)
+    net.run()
+    assert (net.trace.drops(frame_id), dict(net.port("sw1.p1").counters.rx_dropped)) == (
+        drops, {reason: 1 for _, reason in drops})
+
+
+def test_a_frame_reaching_a_port_that_went_down_is_dropped_there_and_in_its_trace():
+    net = lab(latency_ns=1_000)
+    cut = net.send("h1", udp_frame(H1, VM1))
+    net.run(until=500)
+    net.set_link_state(net.links[0], False)  # h1's cable, with the frame on it
+    net.run()
+    net.set_link_state(net.links[0], True)
+    net.set_admin_state("h1", up=False)
+    shut = net.send("vm1", udp_frame(VM1, H1))
+    net.run()
+    assert (net.trace.drops(cut), net.trace.drops(shut)) == (
+        [("sw1.p1", DropReason.LINK_DOWN)], [("h1.eth0", DropReason.INTERFACE_DOWN)])
+
+
+def test_a_frame_that_cannot_leave_is_a_transmit_drop_of_its_sender():
+    net = lab()
+    net.set_link_state(net.links[0], False)
+    down = net.send("h1", udp_frame(H1, VM1))
+    loose = Network()
+    loose.add_host("h1", H1)
+    uncabled = loose.send("h1", udp_frame(H1, BROADCAST))
+    net.run()
+    loose.run()
+    assert (net.trace.drops(down), loose.trace.drops(uncabled)) == (
+        [("h1.eth0", DropReason.LINK_DOWN)], [("h1.eth0", DropReason.NOT_CABLED)])
+    assert [n.port("h1").counters.as_dict() for n in (net, loose)] == [
+        {"rx_packets": 0, "rx_bytes": 0, "tx_packets": 1, "tx_bytes": 60, "rx_dropped": {},
+         "tx_dropped": {"LINK_DOWN": 1}},
+        {"rx_packets": 0, "rx_bytes": 0, "tx_packets": 1, "tx_bytes": 60, "rx_dropped": {},
+         "tx_dropped": {"NOT_CABLED": 1}}]
+
+
+def test_a_port_counts_every_byte_it_receives():
+    net = lab()
+    for size in (60, 100):
+        net.send("h1", udp_frame(H1, VM1, bytes(size - 42)))
+    net.run()
+    assert net.port("vm1").counters.as_dict() == {"rx_packets": 2, "rx_bytes": 160, "tx_packets": 0, "tx_bytes": 0,
+                                                  "rx_dropped": {}, "tx_dropped": {}}
+
+
+def test_a_delivery_records_when_and_which_frame_arrived():
+    net = lab(latency_ns=1_000)
+    first = net.send("h1", udp_frame(H1, VM1, bytes(18)))
+    second = net.send("h1", udp_frame(H1, VM1, bytes(19)), at=5_000)
+    net.run()
+    assert net.deliveries("vm1") == [Delivery(2_000, first, udp_frame(H1, VM1, bytes(18))),
+                                     Delivery(7_000, second, udp_frame(H1, VM1, bytes(19)))]
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_a_series_keeps_its_place_among_frames_sent_before_and_after_it_for_the_same_instants(count):
+    by_send, by_series = lab(latency_ns=0), lab(latency_ns=0)
+    frame, before, after = udp_frame(H1, BROADCAST), udp_frame(VM2, BROADCAST), udp_frame(VM1, BROADCAST)
+    last = (count - 1) * 1_000
+    for net in (by_send, by_series):
+        net.send("vm2", before, at=last)
+    sent = [by_send.send("h1", frame, at=i * 1_000) for i in range(count)]
+    series = list(by_series.send_series("h1", frame, count, interval_ns=1_000))
+    for net in (by_send, by_series):
+        net.send("vm1", after, at=last)
+        net.run()
+    assert series == sent
+    assert outcome(by_series) == outcome(by_send)
+
+
+@pytest.mark.parametrize("interval_ns", [0, 1_000])
+def test_observers_of_a_series_see_every_hop_of_every_copy(interval_ns):
+    net = lab(latency_ns=0)
+    recorder = HopRecorder()
+    series = net.send_series("h1", udp_frame(H1, VM1), 3, interval_ns=interval_ns, observers=(recorder,))
+    net.run()
+    assert {frame_id: [(e.time_ns, e.port) for e in hops] for frame_id, hops in recorder.hops.items()} == {
+        frame_id: [(i * interval_ns, "h1.eth0"), (i * interval_ns, "sw1.p1"), (i * interval_ns, "hv1.uplink"),
+                   (i * interval_ns, "vm1.eth0")] for i, frame_id in enumerate(series)}
+
+
+def test_a_network_with_an_inbox_limit_keeps_the_last_deliveries():
+    net = Network(inbox_limit=2)
+    net.add_host("h1", H1)
+    net.add_host("h2", "02:00:00:00:00:02")
+    net.connect("h1", "h2")
+    ids = [net.send("h1", udp_frame(H1, "02:00:00:00:00:02", bytes([i]))) for i in range(3)]
+    net.run()
+    assert [d.frame_id for d in net.deliveries("h2")] == ids[1:]
