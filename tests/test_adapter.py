@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import BROADCAST, GROUP, lab, receivers, udp_frame
-from vswitch import DropReason, TopologyError
+from vswitch import DropReason, Network, TopologyError
 from vswitch.l2.nic import VNIC
 
 H1, HV, VM1, VM2 = "02:00:00:00:00:01", "02:00:00:00:00:aa", "52:54:00:00:00:01", "52:54:00:00:00:02"
@@ -210,3 +210,21 @@ def test_demux_table_lists_each_vnic_with_its_mode():
     net = lab("vepa")
     assert net.hypervisors["hv1"].adapter.demux_table() == [
         ("52:54:00:00:00:01", "vm1.eth0", "vepa"), ("52:54:00:00:00:02", "vm2.eth0", "vepa")]
+
+
+def test_copies_go_to_siblings_in_name_order_whatever_the_order_they_were_attached_in():
+    """Copy order reaches the captures (the order of the frames in a pcap), so it must not hang on history: a VM
+    detached and attached again (a migration back) comes last in attach order, but not in the copies."""
+    net = Network()
+    net.add_switch("sw1")
+    net.add_hypervisor("hv1", HV)
+    for name in ("vm3", "vm1", "vm2"):
+        net.add_vm("hv1", name, f"52:54:00:00:00:0{name[-1]}")
+    net.connect("hv1", "sw1")
+    net.detach_vm("vm1")
+    net.attach_vm("vm1", "hv1")
+    adapter = net.hypervisors["hv1"].adapter
+    from_vm3 = adapter.handle_frame(net.nic("vm3").port.peer, udp_frame("52:54:00:00:00:03", BROADCAST), 0)
+    from_cable = adapter.handle_frame(adapter.uplink, udp_frame(H1, BROADCAST), 0)
+    assert [p.label for p in from_vm3.outputs] == ["vm1.eth0", "vm2.eth0", "hv1.uplink"]
+    assert [p.label for p in from_cable.outputs] == ["vm1.eth0", "vm2.eth0", "vm3.eth0", "hv1.host"]

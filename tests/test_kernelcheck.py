@@ -339,6 +339,32 @@ def test_more_topologies_agree(text: str) -> None:
     assert report.tables and report.stray == 0
 
 
+TAGGED = """
+name: tagged-frames-on-vlan-unaware-bridges
+switches: [{name: sw1}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]
+hypervisors:
+  - {name: hv1, mac: "02:00:00:00:00:aa", vms: [{name: vm1, mac: "52:54:00:00:00:01"}]}
+links: [[h1, sw1], [h2, sw1], [hv1, sw1]]
+scenario:
+  - {at: 0us, send: {from: h2, to: h1, vlan: 10, name: tagged-unicast}}
+  - {at: 10us, send: {from: vm1, dst: broadcast, vlan: 10, name: tagged-from-vm}}
+  - {at: 20us, send: {from: h1, to: vm1, vlan: [10, 20], name: double-tagged-to-vm}}
+  - {at: 30us, send: {from: h1, to: h2, vlan: {vid: 0, pcp: 5}, name: priority-tagged}}
+"""
+
+
+def test_tagged_frames_are_matched_though_the_receiver_sees_the_tag_as_metadata() -> None:
+    """A VLAN-unaware bridge forwards tags as payload, as vswitch's does; Linux untags each frame it receives
+    (the tag goes to the skb's metadata), so the copy a receiver's socket reads lacks the outer tag. Copies match
+    VLAN tags aside; before, each was a stray and every tagged frame a DIFFER."""
+    report = check(TAGGED)
+    assert _problems(report) == "" and report.stray == 0
+    assert {f.label: f.kernel for f in report.frames} == {
+        "tagged-unicast": {"h1.eth0": 1}, "tagged-from-vm": {"h1.eth0": 1, "h2.eth0": 1},
+        "double-tagged-to-vm": {"vm1.eth0": 1}, "priority-tagged": {"h2.eth0": 1}}
+
+
 def test_port_flags_and_link_actions_are_applied_in_the_kernel() -> None:
     report = check_once(FLAGS)
     assert _frame(report, "b-h1").kernel == {"h3.eth0": 1, "h5.eth0": 1, "h5.eth1": 1}  # isolated, no bcast flood

@@ -79,6 +79,7 @@ class TableCheck:
     kernel: str  # port ("-" if absent); vswitch likewise
     vswitch: str
     verdict: str
+    vlan: int | None = None  # the entry's VLAN, on a VLAN-filtering switch
 
 
 @dataclass
@@ -184,13 +185,15 @@ def compare_tables(topo: KernelTopology, net: Network) -> list[TableCheck]:
     rows = []
     for switch in sorted(topo.bridge_of):
         verdict = NOT_CHECKED if switch in topo.unchecked else None
-        vs = {r.mac: r.port + (" (static)" if r.static else "") for r in net.switch(switch).table.rows(net.now)
+        filtering = net.switch(switch).vlan_filtering  # entries are (VLAN, MAC) then
+        vs = {(r.vlan if filtering else None, r.mac): r.port + (" (static)" if r.static else "")
+              for r in net.switch(switch).table.rows(net.now)
               if not (switch in net.hypervisors and r.port == "host-side")}
-        kr = {e.mac: e.node[len(switch) + 1:] + (" (static)" if e.is_static else "")
+        kr = {(e.vlan if filtering else None, e.mac): e.node[len(switch) + 1:] + (" (static)" if e.is_static else "")
               for e in topo.lab.fdb(topo.bridge_of[switch])}
-        for mac in sorted(set(vs) | set(kr)):
-            k, v = kr.get(mac, "-"), vs.get(mac, "-")
-            rows.append(TableCheck(switch, mac, k, v, verdict or (AGREE if k == v else DIFFER)))
+        for vlan, mac in sorted(set(vs) | set(kr), key=lambda key: (key[0] or 0, key[1])):
+            k, v = kr.get((vlan, mac), "-"), vs.get((vlan, mac), "-")
+            rows.append(TableCheck(switch, mac, k, v, verdict or (AGREE if k == v else DIFFER), vlan))
     return rows
 
 
@@ -324,9 +327,12 @@ def render(report: CheckReport) -> str:
     out = [f"kernel-check {report.topology}: who received each frame (stacks that accepted it)", ""]
     out.append(tabulate(rows, headers=["frame", "from", "kernel", "vswitch", "result"]) if rows else "(no frames)")
     if report.tables:
+        vlans = any(t.vlan is not None for t in report.tables)  # a VLAN column where a switch filters VLANs
         out += ["", "learned tables at the end of the run", "",
-                tabulate([[t.switch, t.mac, t.kernel, t.vswitch, t.verdict] for t in report.tables],
-                         headers=["switch", "MAC", "kernel port", "vswitch port", "result"])]
+                tabulate([[t.switch, *([t.vlan if t.vlan is not None else ""] if vlans else []), t.mac, t.kernel,
+                           t.vswitch, t.verdict] for t in report.tables],
+                         headers=["switch", *(["VLAN"] if vlans else []), "MAC", "kernel port", "vswitch port",
+                                  "result"])]
     used = sorted({marks[k] for f in report.frames for k in f.known.values()})
     if used:
         out += ["", "known differences (left out of the comparison):"]
