@@ -45,6 +45,21 @@ def udp_frame(src: str, dst: str, payload: bytes = b"hello") -> bytes:
                  / IP(src="192.0.2.1", dst="192.0.2.2", ttl=64) / UDP(sport=1234, dport=5678) / payload)
 
 
+def table_rows(text: str, header: str) -> list[list[str]]:
+    """Markdown: the cells of each row of every table in ``text`` whose first header cell is ``header``."""
+    rows, in_table = [], False
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            in_table = False
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if not in_table:
+            in_table = cells[0] == header
+        elif not set(line) <= set("|-: "):
+            rows.append(cells)
+    return rows
+
+
 def lab(mode: str = "bridge", hairpin: bool = False, latency_ns: int = 1000, backend: str = "adapter") -> Network:
     """The standard lab: hypervisor hv1 (vm1, vm2) and physical host h1 on switch sw1.
 

@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import BROADCAST, GROUP, lab, receivers, udp_frame
-from vswitch import DropReason, TopologyError
+from vswitch import DropReason, Network, TopologyError
 from vswitch.l2.nic import VNIC
 
 H1, HV, VM1, VM2 = "02:00:00:00:00:01", "02:00:00:00:00:aa", "52:54:00:00:00:01", "52:54:00:00:00:02"
@@ -79,7 +79,48 @@ def test_private_broadcast_never_reaches_a_sibling_and_with_hairpin_returns_to_t
     net = learned_lab("private", hairpin=True)
     assert receivers(net, send(net, "vm1", VM1, BROADCAST)) == ["h1.eth0", "vm1.eth0"]
     net = learned_lab("private", hairpin=True)
-    assert receivers(net, send(net, "vm1", VM1, GROUP)) == []  # nobody joined the group
+    assert receivers(net, send(net, "vm1", VM1, GROUP)) == ["vm1.eth0"]  # joined by nobody: see below
+
+
+NOBODY = "01:00:5e:7f:00:99"  # a group no interface joined
+
+
+@pytest.mark.parametrize("mode", ["private", "passthru"])
+def test_a_hairpinned_group_frame_returns_to_its_private_or_passthru_sender_whatever_its_filter(mode):
+    """Measured (kernel-check lab, 16 unjoined groups): macvlan_handle_frame forwards multicast whose source is a
+    private or passthru vNIC to that vNIC alone ("forward to original port") without its multicast filter, as
+    PACKET_MULTICAST; the host stack gets no copy."""
+    net = learned_lab(mode, hairpin=True)
+    assert receivers(net, send(net, "vm1", VM1, NOBODY)) == ["vm1.eth0"]  # h1 filters: it did not join either
+    net.nic("vm1").join(GROUP)
+    net.nic("h1").join(GROUP)
+    assert receivers(net, send(net, "vm1", VM1, GROUP)) == ["h1.eth0", "vm1.eth0"]
+    net = learned_lab(mode)  # no hairpin: nothing comes back
+    frame_id = send(net, "vm1", VM1, NOBODY)
+    assert receivers(net, frame_id) == [] and reached_cable(net, frame_id)
+
+
+def test_a_private_vnic_gets_back_a_group_only_its_sibling_joined_and_the_sibling_does_not():
+    net = learned_lab("private", hairpin=True)
+    net.nic("vm2").join(GROUP)
+    assert receivers(net, send(net, "vm1", VM1, GROUP)) == ["vm1.eth0"]
+
+
+@pytest.mark.parametrize("mode", ["vepa", "bridge"])
+def test_a_vepa_or_bridge_vnic_never_gets_its_own_group_frame_back(mode):
+    net = learned_lab(mode, hairpin=True)
+    net.nic("h1").join(NOBODY)
+    frame_id = send(net, "vm1", VM1, NOBODY)
+    assert receivers(net, frame_id) == ["h1.eth0"]
+    assert ("vm1.eth0", DropReason.NOT_FOR_US) not in net.trace.drops(frame_id)  # the adapter never sends it
+
+
+@pytest.mark.parametrize("mode, expected", [("private", ["vm1.eth0"]), ("passthru", ["vm1.eth0"]),
+                                            ("vepa", []), ("bridge", [])])
+def test_a_group_frame_from_outside_with_a_vnics_source_follows_the_same_rule(mode, expected):
+    """The rule looks at the source MAC only: h1 sending as vm1 (no hairpin needed) is "forwarded" to vm1."""
+    net = learned_lab(mode)
+    assert receivers(net, send(net, "h1", VM1, NOBODY)) == expected
 
 
 def test_passthru_vnic_owns_the_adapter_and_its_mac():
@@ -169,3 +210,21 @@ def test_demux_table_lists_each_vnic_with_its_mode():
     net = lab("vepa")
     assert net.hypervisors["hv1"].adapter.demux_table() == [
         ("52:54:00:00:00:01", "vm1.eth0", "vepa"), ("52:54:00:00:00:02", "vm2.eth0", "vepa")]
+
+
+def test_copies_go_to_siblings_in_name_order_whatever_the_order_they_were_attached_in():
+    """Copy order reaches the captures (the order of the frames in a pcap), so it must not hang on history: a VM
+    detached and attached again (a migration back) comes last in attach order, but not in the copies."""
+    net = Network()
+    net.add_switch("sw1")
+    net.add_hypervisor("hv1", HV)
+    for name in ("vm3", "vm1", "vm2"):
+        net.add_vm("hv1", name, f"52:54:00:00:00:0{name[-1]}")
+    net.connect("hv1", "sw1")
+    net.detach_vm("vm1")
+    net.attach_vm("vm1", "hv1")
+    adapter = net.hypervisors["hv1"].adapter
+    from_vm3 = adapter.handle_frame(net.nic("vm3").port.peer, udp_frame("52:54:00:00:00:03", BROADCAST), 0)
+    from_cable = adapter.handle_frame(adapter.uplink, udp_frame(H1, BROADCAST), 0)
+    assert [p.label for p in from_vm3.outputs] == ["vm1.eth0", "vm2.eth0", "hv1.uplink"]
+    assert [p.label for p in from_cable.outputs] == ["vm1.eth0", "vm2.eth0", "vm3.eth0", "hv1.host"]

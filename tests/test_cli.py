@@ -101,8 +101,8 @@ def test_run_bad_file_exits_2_with_located_diagnostics(tmp_path, capsys):
     assert out == ""
     assert "Traceback" not in err
     assert err_lines(err) == [
-        f"{bad}:1:11: switches: expected a list, got 'sw1'",
-        f'{bad}:4:10: hosts[0].mac: expected a MAC address as text, got 1: write it in quotes, '
+        f"vswitch: {bad}:1:11: switches: expected a list, got 'sw1'",
+        f'vswitch: {bad}:4:10: hosts[0].mac: expected a MAC address as text, got 1: write it in quotes, '
         'e.g. mac: "52:54:00:12:34:56"',
     ]
     assert not (tmp_path / "out").exists()
@@ -120,12 +120,14 @@ def test_run_bad_until_exits_2_without_traceback(until, tmp_path, capsys):
 def test_run_bad_until_prints_one_line_and_main_returns_2(tmp_path, capsys):
     assert main(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--until", "10"]) == 2
     assert err_lines(capsys.readouterr().err) == [
-        "vswitch: argument --until: 10 has no unit: write 10s, 10ms, 10us or 10ns"]
+        "vswitch: argument --until: 10 has no unit: write 10s, 10ms, 10us or 10ns; see vswitch run --help"]
 
 
-def test_run_until_stops_the_clock_there(tmp_path, capsys):
-    assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--until", "15us", "--quiet"]) in (0, 1)
-    assert "in flight at 15us" in capsys.readouterr().out
+def test_run_until_stops_the_clock_there_and_expectations_on_later_frames_fail(tmp_path, capsys):
+    # vm2-to-h1 left at 10us and is between the switch and h1; h1-to-vm1 (20us) and vm1-to-vm2 (30us) never left
+    assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--until", "11us", "--quiet"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "2 frames sent, 0 extra copies, 1 delivered, 0 dropped, 1 in flight at 11us; expectations: 4/7 passed")
 
 
 def test_run_json_has_every_section(tmp_path, capsys):
@@ -197,9 +199,9 @@ def test_validate_reports_every_bad_file_and_exits_2(small, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"{small}: ok (1 switches, 1 hosts, 1 hypervisors, 2 VMs, 1 actions, 1 expectations)"]
     assert err_lines(err) == [
-        f"{bad}:3:10: hosts[0].mac: 01:00:00:00:00:01 is a multicast address: a NIC's own MAC must be unicast "
-        "(first octet even)",
-        f"{missing}: no such file (the examples are in topologies/, e.g. {EXAMPLE})",
+        f"vswitch: {bad}:3:10: hosts[0].mac: 01:00:00:00:00:01 is a multicast address: a NIC's own MAC must be "
+        "unicast (first octet even)",
+        f"vswitch: {missing}: no such file (the examples are in topologies/, e.g. {EXAMPLE})",
     ]
 
 
@@ -249,8 +251,33 @@ def test_explain_unknown_frame_exits_2_naming_the_known_ones(capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert err_lines(err) == [
-        f"vswitch: no frame named 'vm1-to-h2' in {EXAMPLE_FILE} (named frames: h1-to-vm1, vm1-to-h1, vm1-to-vm2, "
+        f"vswitch: {EXAMPLE_FILE}: no frame named 'vm1-to-h2' (named frames: h1-to-vm1, vm1-to-h1, vm1-to-vm2, "
         "vm2-to-h1; or give a frame number)"]
+
+
+@pytest.mark.parametrize("frame", ["999", "0"])
+def test_explain_a_frame_number_never_sent_exits_2_saying_which_were(frame, capsys):
+    assert call(["explain", str(EXAMPLE_FILE), frame]) == 2
+    assert capsys.readouterr() == ("", f"vswitch: {EXAMPLE_FILE}: no frame {frame}: the run sent frames 1 to 4 (named "
+                                       "frames: h1-to-vm1, vm1-to-h1, vm1-to-vm2, vm2-to-h1)\n")
+
+
+def test_explain_a_frame_number_due_after_until_exits_2_saying_so(tmp_path, capsys):
+    path = tmp_path / "lab.yaml"
+    path.write_text(SMALL.replace("name: h1-to-vm1}", "name: h1-to-vm1, count: 3, interval: 10us}"))
+    assert call(["explain", str(path), "2", "--until", "5us"]) == 2
+    assert capsys.readouterr() == ("", f"vswitch: {path}: no frame 2: it was due after --until 5us (named frames: "
+                                       "h1-to-vm1)\n")
+    assert call(["explain", str(path), "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "frame 2 (2)"
+
+
+def test_explain_a_name_written_in_digits_is_the_name_before_a_number(tmp_path, capsys):
+    path = tmp_path / "lab.yaml"
+    path.write_text((EXAMPLE_FILE.read_text()).replace("vm2-to-h1", '"1"'))
+    assert call(["explain", str(path), "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "frame 2 (1)" and "vm2.eth0: transmitted" in out
 
 
 # -- help and version -----------------------------------------------------------------------------------------
@@ -262,6 +289,18 @@ def _subcommands() -> list[str]:
 
 def test_the_core_subcommands_exist():
     assert {"run", "validate", "show", "explain"} <= set(_subcommands())
+
+
+def test_a_command_module_that_fails_to_import_is_a_traceback_not_a_missing_command():
+    """Issue 21: cli.py swallowed ImportError around bench and kernel-check, so a real import bug made the command
+    vanish from the list (``invalid choice: 'bench'``, exit 2) instead of showing the bug."""
+    broken = ("import sys\nsys.modules['vswitch.bench.runner'] = None  # importing it raises ModuleNotFoundError\n"
+              "from vswitch.cli import main\nsys.exit(main(['bench', '--help']))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", broken], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env=env)
+    assert (done.returncode, done.stdout, done.stderr.splitlines()[-1]) == (
+        1, "", "ModuleNotFoundError: import of vswitch.bench.runner halted; None in sys.modules")
 
 
 @pytest.mark.parametrize("command", [None, *_subcommands()])

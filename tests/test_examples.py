@@ -208,3 +208,21 @@ def test_regen_bad_file_exits_2_and_goes_on(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert err.splitlines() == [f"{tmp_path / 'a-bad.yaml'}:1:8: hosts: expected a list, got 5"]
     assert len(out.splitlines()) == 1 and "b-good.yaml" in out
+
+
+def test_regen_replaces_whatever_is_at_a_topology_folder_and_an_unusable_out_is_one_line(tmp_path, capsys):
+    from vswitch import regen
+
+    topologies, pcaps = tmp_path / "topologies", tmp_path / "pcaps"
+    topologies.mkdir()
+    pcaps.mkdir()
+    (topologies / "a.yaml").write_text((ROOT / EXAMPLE).read_text())
+    os.mkfifo(pcaps / "two-vms-one-adapter")  # rmtree failed on it with a traceback
+    assert regen.main(["--topologies", str(topologies), "--out", str(pcaps)]) == 0
+    assert_same_files(pcaps / "two-vms-one-adapter", "two-vms-one-adapter", "regen over a FIFO")
+    capsys.readouterr()
+    (tmp_path / "file").write_text("not a folder")
+    assert regen.main(["--topologies", str(topologies), "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"output folder {tmp_path}/file/two-vms-one-adapter: {tmp_path}/file is a regular file, not a folder: choose "
+        "another with --out"]

@@ -92,6 +92,17 @@ def test_relearning_an_aged_out_address_elsewhere_is_not_a_move():
     assert counters(table) == {"len": 1, "learned": 1, "refused": 0, "evicted": 0, "moves": 0}
 
 
+
+def test_refresh_and_move_hold_late_in_a_long_run():
+    """An entry seen again within the ageing time is refreshed or moved whatever the clock reads, not relearned."""
+    late = 10**12
+    table = ForwardingTable(ageing_ns=AGEING)
+    table.learn(1, A, "p1", now=late)
+    assert table.learn(1, A, "p1", now=late + 100) is LearnResult.REFRESHED
+    assert table.learn(1, A, "p2", now=late + 200) is LearnResult.MOVED
+    assert table.rows(now=late + 300) == [TableRow(1, "52:54:00:00:00:01", "p2", 100, False)]
+    assert counters(table) == {"len": 1, "learned": 1, "refused": 0, "evicted": 0, "moves": 1}
+
 # -- ageing -------------------------------------------------------------------------------------------
 
 def test_entry_is_present_one_nanosecond_before_the_ageing_time():
@@ -348,9 +359,62 @@ def test_flush_port_forgets_its_dynamic_entries_only():
     assert table.flush_port("p9") == 0
 
 
+
+def test_flush_port_keeps_the_entries_of_the_vlans_it_is_told_to_keep():
+    table = ForwardingTable(ageing_ns=AGEING)
+    table.learn(1, A, "p1", now=0)
+    table.learn(2, B, "p1", now=0)
+    table.learn(3, C, "p1", now=0)
+    assert table.flush_port("p1", keep_vlans=frozenset({2})) == 2
+    assert table.rows(now=1) == [TableRow(2, "52:54:00:00:00:02", "p1", 1, False)]
+
 def test_entries_on_counts_static_and_dynamic_entries_of_a_port():
     table = ForwardingTable(ageing_ns=AGEING)
     table.learn(1, A, "p1", now=0)
     table.learn(1, B, "p2", now=0)
     table.add_static(1, C, "p1")
     assert (table.entries_on("p1"), table.entries_on("p2"), table.entries_on("p3")) == (2, 1, 0)
+
+
+
+# -- per-port counts (what port security limits) ------------------------------------------------------
+
+def learned_per_port(table: ForwardingTable) -> dict:
+    return {port: table.learned_on(port) for port in ("p1", "p2", "p3")}
+
+
+def test_learned_on_counts_each_ports_dynamic_entries_through_moves_removals_and_flushes():
+    table = ForwardingTable(ageing_ns=AGEING)
+    table.learn(1, A, "p1", now=0)
+    table.learn(1, B, "p1", now=0)
+    table.learn(2, A, "p2", now=0)
+    table.add_static(1, C, "p1")  # static entries are not learned ones
+    assert learned_per_port(table) == {"p1": 2, "p2": 1, "p3": 0}
+    table.learn(1, B, "p2", now=10)  # moves to a port that has entries
+    assert learned_per_port(table) == {"p1": 1, "p2": 2, "p3": 0}
+    table.learn(1, A, "p3", now=10)  # moves to a port that had none
+    assert learned_per_port(table) == {"p1": 0, "p2": 2, "p3": 1}
+    table.remove(2, A)
+    assert learned_per_port(table) == {"p1": 0, "p2": 1, "p3": 1}
+    table.add_static(1, B, "p3")  # a static entry takes the learned one's place
+    assert learned_per_port(table) == {"p1": 0, "p2": 0, "p3": 1}
+    table.flush_port("p3")
+    assert learned_per_port(table) == {"p1": 0, "p2": 0, "p3": 0}
+
+
+def test_knows_only_a_live_entry_on_that_port():
+    table = ForwardingTable(ageing_ns=AGEING)
+    table.learn(1, A, "p1", now=1_000)
+    table.add_static(1, B, "p2")
+    assert [table.knows(1, A, "p1", now=1_000 + AGEING - 1), table.knows(1, A, "p1", now=1_000 + AGEING),
+            table.knows(1, A, "p2", now=1_000), table.knows(2, A, "p1", now=1_000),
+            table.knows(1, B, "p2", now=10**15), table.knows(1, B, "p1", now=0),
+            table.knows(1, C, "p1", now=0)] == [True, False, False, False, True, False, False]
+
+
+def test_evicted_counts_every_eviction():
+    table = ForwardingTable(ageing_ns=AGEING, limit=1, policy=TablePolicy.EVICT)
+    results = [table.learn(1, mac, "p1", now=i) for i, mac in enumerate((A, B, C))]
+    assert results == [LearnResult.LEARNED, LearnResult.EVICTED, LearnResult.EVICTED]
+    assert table.rows(now=2) == [TableRow(1, "52:54:00:00:00:03", "p1", 0, False)]
+    assert counters(table) == {"len": 1, "learned": 1, "refused": 0, "evicted": 2, "moves": 0}

@@ -165,3 +165,34 @@ def test_learned_per_port_counts_follow_moves_evictions_flushes_and_static_entri
     assert table.learned_on("p1") == 0 and table.lookup(1, macs[3], 5) == "p1"
     table.expire(1000)
     assert sum(table.learned_on(p) for p in ("p1", "p2", "p3")) == table.learned_count == 0
+
+
+def decided(decision):
+    """A decision as a user reads it: output ports, outcome, what learning did, the frames each port sends."""
+    return [p.name for p in decision.outputs], decision.outcome, decision.learned, decision.frames
+
+
+def test_vlan_decisions_are_whole_values_with_the_bytes_each_port_sends():
+    sw = vlan_switch()
+    untagged = udp_frame(A, BROADCAST)
+    assert decided(sw.handle_frame(sw.port("p1"), untagged, 0)) == (
+        ["p3", "p4"], Verdict.FLOODED_BROADCAST, LearnResult.LEARNED,
+        (pad(untagged), push(untagged, TPID_8021Q, 0, 10)))
+    to_a = udp_frame(B, A)
+    assert decided(sw.handle_frame(sw.port("p4"), push(to_a, TPID_8021Q, 0, 10), 1)) == (
+        ["p1"], Verdict.FORWARDED, LearnResult.LEARNED, (pad(to_a),))
+    to_b = udp_frame(A, B)
+    assert decided(sw.handle_frame(sw.port("p1"), to_b, 2)) == (
+        ["p4"], Verdict.FORWARDED, LearnResult.REFRESHED, (push(to_b, TPID_8021Q, 0, 10),))
+    group = udp_frame(C, "01:00:5e:01:02:03")
+    assert decided(sw.handle_frame(sw.port("p2"), group, 3)) == (
+        ["p4"], Verdict.FLOODED_MULTICAST, LearnResult.LEARNED, (push(group, TPID_8021Q, 0, 20),))
+    assert decided(sw.handle_frame(sw.port("p2"), udp_frame(C, A), 4)) == (
+        ["p4"], Verdict.FLOODED_UNKNOWN, LearnResult.REFRESHED, (push(udp_frame(C, A), TPID_8021Q, 0, 20),))
+
+
+def test_a_drop_at_vlan_egress_still_reports_the_learning():
+    sw = vlan_switch()
+    sw.table.add_static(10, bytes.fromhex("02000000000b"), "p2")  # a static entry pointing outside VLAN 10
+    assert decided(sw.handle_frame(sw.port("p1"), udp_frame(A, B), 0)) == (
+        [], DropReason.VLAN_NOT_ALLOWED, LearnResult.LEARNED, None)

@@ -6,6 +6,7 @@ import inspect
 import re
 from pathlib import Path
 
+from conftest import table_rows
 from vswitch.topology import guest_reader
 from vswitch.topology.build import build_network
 from vswitch.scenario.runner import ScenarioRunner
@@ -51,7 +52,9 @@ def test_every_action_and_expectation_key_is_documented():
     assert all(f"`{k}`" in vary for k in keys_read_by(guest_reader._vary))
 
 
-def test_the_examples_table_lists_every_guest_example():
+def test_the_examples_table_lists_every_guest_example_once_with_what_it_shows():
     examples = sorted(p.name for p in (Path(__file__).resolve().parent.parent / "topologies").glob("*.yaml")
                       if p.name.startswith(("guests-", "migration-", "replay-")))
-    assert examples and all(f"`{name}`" in section("## The examples") for name in examples)
+    rows = table_rows(section("## The examples"), "file")
+    assert examples and sorted(row[0].strip("`") for row in rows) == examples
+    assert all(len(row) == 2 and row[1] for row in rows)

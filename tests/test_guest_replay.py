@@ -3,6 +3,9 @@ and say where and why they stopped, never crashing."""
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import shutil
 import struct
 import subprocess
@@ -110,6 +113,59 @@ def test_not_a_capture_and_not_ethernet_are_refused_at_once(tmp_path):
         CaptureReader(tmp_path / "missing.pcap")
 
 
+def test_only_a_regular_file_with_something_in_it_is_opened(tmp_path):
+    fifo = tmp_path / "fifo.pcap"
+    os.mkfifo(fifo)
+    holder = os.open(fifo, os.O_RDWR)  # a writer, and junk to read: opening it by mistake would not hang the test
+    os.write(holder, b"junk")
+    try:
+        with pytest.raises(CaptureFileError, match=f"^{fifo} is a FIFO \\(named pipe\\), not a capture file: replay "
+                                                   "a pcap or pcapng file$"):
+            CaptureReader(fifo)
+        assert os.read(holder, 100) == b"junk"  # nobody read it
+    finally:
+        os.close(holder)
+    (tmp_path / "folder.pcap").mkdir()
+    (tmp_path / "empty.pcap").touch()
+    (tmp_path / "null.pcap").symlink_to("/dev/null")
+    for name, message in [("folder.pcap", "folder.pcap is a folder, not a capture file"),
+                          ("empty.pcap", "empty.pcap is empty (0 bytes): not a pcap or pcapng file"),
+                          ("null.pcap", "null.pcap (it links to /dev/null) is a character device, not a capture file")]:
+        with pytest.raises(CaptureFileError, match=re.escape(message)):
+            CaptureReader(tmp_path / name)
+    if Path("/proc/self/mem").exists():  # a pseudo-file: 0 bytes long, reading it fails with EIO
+        (tmp_path / "mem.pcap").symlink_to("/proc/self/mem")
+        message = "mem.pcap (it links to /proc/self/mem) is empty (0 bytes)"
+        with pytest.raises(CaptureFileError, match=re.escape(message)):
+            CaptureReader(tmp_path / "mem.pcap")
+
+
+class FailingFile:
+    """A file whose reads fail (EIO) past byte ``fail_at``, as on a bad disk."""
+
+    def __init__(self, file, fail_at: int) -> None:
+        self.file, self.fail_at = file, fail_at
+
+    def read(self, size: int = -1) -> bytes:
+        if self.file.tell() + size > self.fail_at:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return self.file.read(size)
+
+    def __getattr__(self, name: str):
+        return getattr(self.file, name)
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_a_read_error_stops_the_replay_there_like_damage(writer, tmp_path):
+    path = tmp_path / "capture"
+    WRITERS[writer](path)
+    with CaptureReader(path) as reader:
+        reader._file = FailingFile(reader._file, path.stat().st_size - 10)
+        records = list(reader)
+    assert [r.frame for r in records] == FRAMES[:4]
+    assert (reader.stop.record, reader.stop.reason) == (5, "the file cannot be read here: Input/output error")
+
+
 @pytest.mark.parametrize("writer", sorted(WRITERS))
 def test_every_truncation_replays_a_prefix_and_says_where_it_stopped(writer, tmp_path):
     whole = tmp_path / "whole"
@@ -214,6 +270,33 @@ def test_a_run_ending_first_closes_the_file_and_says_so(tmp_path):
     net, result = run_lab(tmp_path, "file: in.pcap, into: sw1.p1", until=10**9 + 10_000_000)
     assert len(net.deliveries("sniffer")) == 3
     assert result.warnings[0].endswith("the run ended after 3 frames, before the end of the file")
+
+
+def test_a_replay_whose_timestamps_span_136_years_stops_where_a_capture_could_not_hold_them(tmp_path, capsys):
+    with PcapWriter(tmp_path / "far.pcap") as writer:  # validate cannot know: it reads the header only
+        for frame, time_ns in zip(FRAMES[:3], [0, 10**9, 136 * 31_557_600 * 10**9]):
+            writer.write(frame, time_ns)
+    net, result = run_lab(tmp_path, "file: far.pcap, into: sw1.p1, name: far", capture_dir=tmp_path / "out")
+    assert [d.frame for d in net.deliveries("sniffer")] == FRAMES[:2]
+    assert result.warnings == [
+        f"{tmp_path / 'lab.yaml'}:11:5: scenario[1]: replay far of far.pcap: stopped at record 3 at byte offset "
+        f"{24 + 2 * 16 + len(FRAMES[0]) + len(FRAMES[1])}: its timestamp is 4291833600s (about 136 years) after the "
+        "first record's: with that spacing it would be sent after the year 2106, past what a pcap file can hold (the "
+        "file is corrupt here, or replay it at a rate); the 2 frames before it were replayed"]
+    assert main(["run", str(tmp_path / "lab.yaml"), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith(f"WARNING {tmp_path / 'lab.yaml'}:11:5: scenario[1]: replay far")
+    with CaptureReader(tmp_path / "out" / "sniffer.pcap") as reader:
+        assert len(list(reader)) == 2 and reader.stop is None
+
+
+def test_a_replay_at_a_rate_stops_where_a_capture_could_not_hold_its_frames(tmp_path):
+    WRITERS["vswitch-pcap"](tmp_path / "in.pcap")
+    net, result = run_lab(tmp_path, "file: in.pcap, into: sw1.p1, interval: 300000h", capture_dir=tmp_path / "out")
+    assert len(net.deliveries("sniffer")) == 3  # the 4th would leave 102 years after 2026
+    assert result.warnings[0].endswith(
+        "stopped at record 4 at byte offset " + str(24 + 3 * 16 + sum(map(len, FRAMES[:3]))) + ": at this rate it "
+        "would be sent 3240000000s (about 102 years) after the replay began, after the year 2106, past what a "
+        "pcap file can hold: replay fewer frames (count) or at a higher rate; the 3 frames before it were replayed")
 
 
 def test_a_capture_vswitch_wrote_replays_byte_for_byte(tmp_path):

@@ -156,7 +156,7 @@ expect:
 
 def test_a_streams_vlan_tags_its_frames_and_delivery_follows_the_vlan(tmp_path):
     spec = load_topology_text(TRUNK, "tagged.yaml")
-    assert spec.scenario[0].args["vlan"] == ((0x8100, 5, 20),)
+    assert spec.scenario[0].action.vlan == ((0x8100, 5, 20),)
     net = build_network(spec, capture_dir=tmp_path)
     result = ScenarioRunner(spec, net).run()
     net.close()

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,8 @@ from conftest import require_netns
 
 from vswitch import cli
 from vswitch.topology.build import build_network
-from vswitch.kernel.check import (AGREE, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,
+from vswitch.kernel import check as kernel_check
+from vswitch.kernel.check import (AGREE, DIFFER, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,
                                  check_topology, render, run_cleanup, unsupported)
 from vswitch.kernel.compare import KernelTopology
 from vswitch.kernel.lab import _b36, cleanup_leftovers
@@ -56,8 +57,15 @@ def _leftovers() -> list[str]:
     return _names(f"{PREFIX}_{_b36(os.getpid(), 5)}")  # other processes may run labs at the same time
 
 
+#: The quiet period that ends the collection of an injected frame's copies (kernel-check's default is 20 ms).
+#: macvlan hands broadcasts and most multicast to a kernel worker (macvlan_process_broadcast), which a loaded
+#: machine can hold back past 20 ms: that copy is then missing and the frame DIFFERs. Frames wait this long in
+#: the tests; a replay paced in real time (ageing) keeps the default, which its timing depends on.
+SETTLE_S = 0.1
+
+
 def check(text: str, **kwargs) -> CheckReport:
-    report = check_topology(load_topology_text(text), prefix=PREFIX, **kwargs)
+    report = check_topology(load_topology_text(text), prefix=PREFIX, **{"settle_s": SETTLE_S, **kwargs})
     assert _leftovers() == []
     return report
 
@@ -148,7 +156,10 @@ def test_matrix_kernel_and_vswitch_agree(mode: str, hairpin: bool) -> None:
         assert set(row.known.values()) <= {"unfiltered", "hash"}, row
         if row.verdict == KNOWN:
             assert row.label.startswith(("group-", "unjoined-group-")), row
-    assert "h1.eth0" in _frame(report, "unjoined-group-from-vm1").known
+    unjoined = _frame(report, "unjoined-group-from-vm1")
+    assert "h1.eth0" in unjoined.known
+    if hairpin and mode in ("private", "passthru"):  # forward to original port: compared, never the hash leak
+        assert unjoined.kernel.get("vm1.eth0") == 1 and "vm1.eth0" not in unjoined.known
     assert {(t.switch, t.mac, t.verdict) for t in report.tables} >= {("sw1", H1, AGREE), ("sw1", VM1, AGREE)}
 
 
@@ -328,6 +339,32 @@ def test_more_topologies_agree(text: str) -> None:
     assert report.tables and report.stray == 0
 
 
+TAGGED = """
+name: tagged-frames-on-vlan-unaware-bridges
+switches: [{name: sw1}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]
+hypervisors:
+  - {name: hv1, mac: "02:00:00:00:00:aa", vms: [{name: vm1, mac: "52:54:00:00:00:01"}]}
+links: [[h1, sw1], [h2, sw1], [hv1, sw1]]
+scenario:
+  - {at: 0us, send: {from: h2, to: h1, vlan: 10, name: tagged-unicast}}
+  - {at: 10us, send: {from: vm1, dst: broadcast, vlan: 10, name: tagged-from-vm}}
+  - {at: 20us, send: {from: h1, to: vm1, vlan: [10, 20], name: double-tagged-to-vm}}
+  - {at: 30us, send: {from: h1, to: h2, vlan: {vid: 0, pcp: 5}, name: priority-tagged}}
+"""
+
+
+def test_tagged_frames_are_matched_though_the_receiver_sees_the_tag_as_metadata() -> None:
+    """A VLAN-unaware bridge forwards tags as payload, as vswitch's does; Linux untags each frame it receives
+    (the tag goes to the skb's metadata), so the copy a receiver's socket reads lacks the outer tag. Copies match
+    VLAN tags aside; before, each was a stray and every tagged frame a DIFFER."""
+    report = check(TAGGED)
+    assert _problems(report) == "" and report.stray == 0
+    assert {f.label: f.kernel for f in report.frames} == {
+        "tagged-unicast": {"h1.eth0": 1}, "tagged-from-vm": {"h1.eth0": 1, "h2.eth0": 1},
+        "double-tagged-to-vm": {"vm1.eth0": 1}, "priority-tagged": {"h2.eth0": 1}}
+
+
 def test_port_flags_and_link_actions_are_applied_in_the_kernel() -> None:
     report = check_once(FLAGS)
     assert _frame(report, "b-h1").kernel == {"h3.eth0": 1, "h5.eth0": 1, "h5.eth1": 1}  # isolated, no bcast flood
@@ -353,9 +390,71 @@ def test_migration_reattaches_the_vnic_and_its_groups() -> None:
     assert _frame(report, "group-follows-vm1").kernel.get("vm1.eth0") == 1
     left = _frame(report, "left")  # the macvlan quirk: documented, not agreed
     assert left.verdict == KNOWN and left.known.get("vm2.eth0") in ("left", "hash")
-    assert "vm2.eth0" not in _frame(report, "left-then-joined-another").kernel
+    # joining another group clears the left one, but the hash filter lets 01:00:5e:01:02:04 through to vm2 in
+    # some labs (a quarter of them here, salted per device: fidelity.md difference 2): excused, never a DIFFER
+    rejoined = _frame(report, "left-then-joined-another")
+    assert (rejoined.vswitch, rejoined.verdict, rejoined.kernel.keys() == rejoined.known.keys()) == ({}, KNOWN, True)
     assert _frame(report, "unknown-to-promiscuous").kernel == {"h1.eth0": 1}
     assert _frame(report, "to-vnic-down").kernel == {} and _frame(report, "to-vnic-up").kernel == {"vm2.eth0": 1}
+
+
+REFLECTED = """
+name: reflected-groups
+switches: [{name: sw1, ports: {p2: {hairpin: true}, p3: {hairpin: true}}}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}]
+hypervisors:
+  - name: hv1
+    mac: "02:00:00:00:00:aa"
+    mode: private
+    vms:
+      - {name: vm1, mac: "52:54:00:00:00:01", groups: ["01:00:5e:01:02:03"]}
+      - {name: vm2, mac: "52:54:00:00:00:02", groups: ["01:00:5e:01:02:04"]}
+  - name: hv2
+    mac: "02:00:00:00:00:bb"
+    mode: passthru
+    vms: [{name: vm3, mac: "52:54:00:00:00:03"}]
+links: [[h1, sw1.p1], [hv1, sw1.p2], [hv2, sw1.p3]]
+scenario:
+  - {at: 0us, send: {from: vm1, dst: "01:00:5e:7f:00:99", name: unjoined-from-private}}
+  - {at: 10us, send: {from: vm1, dst: "01:00:5e:01:02:04", name: siblings-group-from-private}}
+  - {at: 20us, send: {from: vm1, dst: "01:00:5e:01:02:03", name: joined-from-private}}
+  - {at: 30us, send: {from: vm3, dst: "01:00:5e:7f:00:99", name: unjoined-from-passthru}}
+  - {at: 40us, send: {from: h1, src: "52:54:00:00:00:01", dst: "01:00:5e:7f:00:98", name: as-vm1-from-outside}}
+  - {at: 50us, send: {from: vm1, dst: broadcast, name: vm1-again}}
+"""
+#: The frames whose copy to their own (private or passthru) source the kernel delivers past the group filter
+REFLECTED_UNJOINED = {"unjoined-from-private": "vm1.eth0", "siblings-group-from-private": "vm1.eth0",
+                      "unjoined-from-passthru": "vm3.eth0", "as-vm1-from-outside": "vm1.eth0"}
+
+
+def test_a_vnics_own_group_frame_handed_back_past_its_filter_is_compared_not_excused() -> None:
+    """macvlan forwards multicast from a private or passthru vNIC back to it ("forward to original port") without
+    its multicast filter: such a copy of a group the vNIC did not join is no hash-filter leak (known difference 2)
+    and must agree. vswitch delivers it; the other unjoined copies (h1's veth, hash leaks) stay known."""
+    report = check_once(REFLECTED)
+    assert _problems(report) == ""
+    for label, vnic in REFLECTED_UNJOINED.items():
+        row = _frame(report, label)
+        assert row.kernel.get(vnic) == 1 and row.vswitch.get(vnic) == 1 and vnic not in row.known, row
+    assert _frame(report, "siblings-group-from-private").kernel.get("vm2.eth0") is None  # to the source alone
+
+
+def test_kernel_check_catches_an_adapter_that_filters_the_copy_handed_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug of issue 12 (item 13) re-created: vNICs that drop their reflected unjoined group as not_for_us.
+    kernel-check used to file the kernel's copy as the hash-filter leak and agree; now it differs, there only."""
+    def filtering(spec):
+        net = build_network(spec)
+        for vnic in net.vnics.values():
+            vnic.takes_own_multicast = False
+        return net
+    monkeypatch.setattr(kernel_check, "build_network", filtering)
+    report = check(REFLECTED)
+    assert not report.agrees
+    differ = {f.label: f for f in report.frames if f.verdict == DIFFER}
+    assert set(differ) == set(REFLECTED_UNJOINED)
+    for label, vnic in REFLECTED_UNJOINED.items():
+        assert differ[label].kernel.get(vnic) == 1 and vnic not in differ[label].vswitch
+    assert "=> DIFFER" in render(report)
 
 
 # -- what is not checked is said, never passed ------------------------------------------------------------------
@@ -405,11 +504,11 @@ scenario:
   - {at: 10ms, send: {from: h2, to: h1, name: learned}}
   - {at: 400ms, send: {from: h2, to: h1, name: aged-out}}
 """
-    paced = check(text)
+    paced = check(text, settle_s=0.02)
     assert _problems(paced) == ""
     assert _frame(paced, "learned").vswitch == {"h1.eth0": 1}
     assert _frame(paced, "aged-out").kernel == {"h1.eth0": 1}  # flooded: h3 drops it as otherhost
-    hurried = check(text, max_wait_s=0.05)  # 8 times faster: 12.5 ms of ageing, less than one injection
+    hurried = check(text, max_wait_s=0.05, settle_s=0.02)  # 8 times faster: 12.5 ms of ageing, less than one injection
     assert [f.verdict for f in hurried.frames] == [AGREE, NOT_CHECKED, NOT_CHECKED]
     assert "ageing" in _frame(hurried, "learned").note
     assert any("8 times faster" in line for line in hurried.not_checked)
@@ -433,7 +532,7 @@ def test_example_topologies_agree_with_the_kernel(path: Path) -> None:
     reasons = unsupported(build_network(spec))
     if reasons:
         pytest.skip(f"the kernel cannot express {path.name}: {reasons[0]}")
-    report = check_topology(spec, prefix=PREFIX, max_wait_s=2.0, max_frames=100)  # ~20 ms a frame: streams are long
+    report = check_topology(spec, prefix=PREFIX, settle_s=SETTLE_S, max_wait_s=2.0, max_frames=100)  # streams are long
     assert _problems(report) == ""
     assert _leftovers() == []
 
@@ -473,26 +572,45 @@ hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02
 links: [[h1, sw1], [h2, sw1]]
 scenario:
   - {at: 0s, send: {from: h1, dst: broadcast, name: first}}
-  - {at: 3s, send: {from: h2, dst: broadcast, name: last}}
+  - {at: 30s, send: {from: h2, dst: broadcast, name: last}}
 """
+HANG_GUARD_S = 120  # only a hang takes this long: the waits below end on events, not on time
+
+
+def wait_for_line(proc: subprocess.Popen, expected: bytes) -> None:
+    """Block until ``proc`` writes the line ``expected`` on its stdout (fail if it ends or hangs first)."""
+    ready, _, _ = select.select([proc.stdout], [], [], HANG_GUARD_S)
+    assert ready, f"no {expected!r} within {HANG_GUARD_S} s"
+    line = proc.stdout.readline()
+    assert line == expected + b"\n", (line, proc.poll(), proc.stderr.read() if proc.poll() is not None else b"")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_a_signalled_run_leaves_nothing_or_kernel_cleanup_removes_it(tmp_path: Path, sig: signal.Signals) -> None:
     path = tmp_path / "slow.yaml"
     path.write_text(SLOW)
-    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from vswitch.cli import main; " \
-           f"sys.exit(main(['kernel-check', {str(path)!r}, '--prefix', {PREFIX!r}]))"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the child is the vswitch command: its Ctrl-C handler installed whatever the test inherited (a background
+    # job ignores SIGINT); it says when its lab is built and the replay has begun (which then waits 30 s for 'last')
+    code = f"""import sys
+sys.path.insert(0, {str(ROOT)!r})
+from vswitch import interrupts
+interrupts.install()
+from vswitch.cli import main
+from vswitch.kernel.compare import KernelTopology
+replay = KernelTopology.replay
+def announced(self, *args, **kwargs):
+    print("replaying", flush=True)
+    return replay(self, *args, **kwargs)
+KernelTopology.replay = announced
+sys.exit(main(['kernel-check', {str(path)!r}, '--prefix', {PREFIX!r}]))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     tag = f"{PREFIX}_{_b36(proc.pid, 5)}"
     try:
-        deadline = time.monotonic() + 10
-        while not any(name.endswith("-h2") for name in _names(tag)):  # the lab is being built
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.05)
-        time.sleep(0.5)  # built and replaying (the scenario takes 3 s of real time)
+        wait_for_line(proc, b"replaying")
+        assert any(name.endswith("-h2") for name in _names(tag))  # the lab exists
         proc.send_signal(sig)
-        status = proc.wait(timeout=10)
+        status = proc.wait(timeout=HANG_GUARD_S)
         if sig == signal.SIGKILL:
             assert _names(tag) != []  # a kill leaves the lab ...
             assert run_cleanup(argparse.Namespace(prefix=[PREFIX], force=False)) == 0  # ... the command removes it

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
+import os
 import shutil
 import struct
 import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from scapy.utils import rdpcap
 
 from vswitch.core.errors import VSwitchError
 from vswitch.pcap.writer import SNAPLEN, PcapNgWriter, PcapWriter
+from vswitch.pcap.reader import CaptureReader
 
 T0 = 1_700_000_000_123_456_789  # ns since the epoch; not representable exactly as a float
 NO_TSHARK = shutil.which("tshark") is None
@@ -220,6 +224,97 @@ def test_unclosed_writer_is_flushed_when_garbage_collected(tmp_path):
     del w
     gc.collect()
     assert [bytes(p) for p in rdpcap(str(tmp_path / "a.pcapng"))] == [FRAMES[0][0]]
+
+
+# -- the file system: only new regular files; a full disk cuts back to the last whole record ----------------------
+def test_a_fifo_folder_or_link_at_the_path_is_refused_not_opened(tmp_path):
+    fifo = tmp_path / "fifo.pcap"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that a writer opening it by mistake does not block
+    try:
+        with pytest.raises(VSwitchError, match=f"^cannot create capture file {fifo}: a FIFO \\(named pipe\\) is in "
+                                               "the way \\(a capture is written only as a new regular file\\): "
+                                               "remove it or write elsewhere$"):
+            PcapWriter(fifo)
+        assert os.read(reader, 100) == b""  # nothing was written into it
+    finally:
+        os.close(reader)
+    (tmp_path / "folder.pcap").mkdir()
+    (tmp_path / "link.pcapng").symlink_to(tmp_path / "target.pcapng")
+    with pytest.raises(VSwitchError, match="folder.pcap: a folder is in the way"):
+        PcapWriter(tmp_path / "folder.pcap")
+    with pytest.raises(VSwitchError, match="link.pcapng: a symbolic link is in the way"):
+        PcapNgWriter(tmp_path / "link.pcapng")
+    assert not (tmp_path / "target.pcapng").exists()
+
+
+def test_an_old_file_at_the_path_is_replaced_not_written_through(tmp_path):
+    old, other = tmp_path / "a.pcap", tmp_path / "other-name-of-a.pcap"
+    old.write_bytes(b"x" * 1000)
+    os.link(old, other)  # what is written goes to a new file, not into every name of the old one
+    with PcapWriter(old) as w:
+        w.write(*FRAMES[0])
+    assert len(rdpcap(str(old))) == 1 and other.read_bytes() == b"x" * 1000
+
+
+FULL_DISK = """
+import json, resource, sys
+from vswitch.core.errors import VSwitchError
+from vswitch.pcap.writer import PcapNgWriter, PcapWriter
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))  # writes past it fail (EFBIG), as on a full disk
+path = {path!r}
+errors = []
+try:
+    writer = PcapNgWriter(path) if path.endswith("ng") else PcapWriter(path)
+except VSwitchError as exc:
+    print(json.dumps({{"errors": [str(exc)]}}))
+    sys.exit()
+interface = writer.add_interface("eth0") if path.endswith("ng") else None
+try:
+    for i in range(5000):
+        data = bytes(range(256)) * (1 + i % 3)
+        writer.write(interface, data, i) if path.endswith("ng") else writer.write(data, i)
+except VSwitchError as exc:
+    errors.append(str(exc))
+writer.close()  # does nothing more: the writer closed itself
+try:
+    writer.write(interface, b"x" * 60, 0) if path.endswith("ng") else writer.write(b"x" * 60, 0)
+except VSwitchError as exc:
+    errors.append(str(exc))
+print(json.dumps({{"errors": errors, "error": writer.error}}))
+"""
+
+
+def write_on_a_full_disk(path: Path, limit: int) -> dict:
+    """Write 5000 frames to ``path`` in a process that may not write files past ``limit`` bytes."""
+    done = subprocess.run([sys.executable, "-c", FULL_DISK.format(limit=limit, path=str(path))], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", ["a.pcap", "a.pcapng"])
+def test_a_failed_write_cuts_the_file_back_to_its_last_whole_record_and_names_it(tmp_path, name):
+    path = tmp_path / name
+    result = write_on_a_full_disk(path, 200_000)
+    size = path.stat().st_size
+    message = (f"cannot write capture file {path}: File too large; it was cut back to its last whole record "
+               f"({size} bytes)")
+    assert result == {"errors": [message, message], "error": message}  # and writing again repeats why
+    assert 0 < size <= 200_000
+    with CaptureReader(path) as reader:  # it says where a record is cut short: none is
+        lengths = [len(record.frame) for record in reader]
+        assert reader.stop is None
+    assert len(lengths) > 100 and lengths == [256 * (1 + i % 3) for i in range(len(lengths))]
+    assert len(rdpcap(str(path))) == len(lengths)
+
+
+def test_a_capture_whose_header_cannot_be_written_is_removed(tmp_path):
+    path = tmp_path / "a.pcap"
+    result = write_on_a_full_disk(path, 10)
+    assert result["errors"] == [f"cannot write capture file {path}: File too large; it was removed (not even its "
+                                "header could be written)"]
+    assert not path.exists()
 
 
 def test_identical_input_gives_byte_identical_files(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 from vswitch.topology.build import build_network
 from vswitch.core.errors import ScenarioError, TopologyError
 from vswitch.scenario.runner import ScenarioRunner
+from vswitch.topology.scenario_reader import PortAction
 from vswitch.topology.spec import ActionSpec, PortVlanSpec
 from vswitch.topology.loader import load_topology_text
 from vswitch.l2.vlan import PortVlans
@@ -81,9 +82,9 @@ scenario:
   - port: {port: sw1.p1, vlans: [20]}
   - port: {port: sw1.p2, pvid: 30, learning: false}
 """)
-    assert [a.args["vlans"] for a in spec.scenario] == [PortVlanSpec(1, ((10, False), (30, True))),
+    assert [a.action.vlans for a in spec.scenario] == [PortVlanSpec(1, ((10, False), (30, True))),
                                                         PortVlanSpec(None, ((20, False),)), PortVlanSpec(30, ())]
-    assert spec.scenario[2].args["flags"] == {"learning": False} and spec.scenario[2].args["security"] is None
+    assert spec.scenario[2].action.flags == (("learning", False),) and spec.scenario[2].action.security is None
     net = build_network(spec)
     ScenarioRunner(spec, net).run()
     sw = net.switch("sw1")
@@ -212,7 +213,7 @@ def test_a_vlan_filtering_switch_takes_the_keys_and_pvid_none_alone_is_refused()
 def test_vlans_set_through_the_api_on_a_vlan_unaware_switch_fail_at_run_time():
     spec = load_topology_text(SECURE)
     net = build_network(spec)
-    spec = spec.__class__(**{**spec.__dict__, "scenario": (ActionSpec(0, "port", {
-        "port": "sw1.p1", "flags": {}, "vlans": PortVlanSpec(20, ()), "security": None}),)})
+    spec = spec.__class__(**{**spec.__dict__, "scenario": (ActionSpec(0, PortAction(
+        port="sw1.p1", flags=(), vlans=PortVlanSpec(20, ()), security=None)),)})
     with pytest.raises(ScenarioError, match="sw1.p1: port VLANs need vlan_filtering on switch sw1"):
         ScenarioRunner(spec, net).run()

@@ -34,6 +34,19 @@ def test_readme_test_command_is_the_one_ci_runs():
     assert command.replace("pytest", "pytest -q -p no:cacheprovider") in ci.replace("pip install -q", "pip install")
 
 
+def test_ci_sets_ci_and_runs_both_test_runs_in_random_order_in_parallel():
+    """By hand too, ``bash .ci/run`` checks the compiled build (tests/test_build.py needs CI set) and shuffles."""
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    runs = [line for line in ci.splitlines() if re.search(r"\bpytest\b", line) and not line.startswith("#")]
+    assert len(runs) == 2 and all(line.endswith('"${shuffled[@]}"') for line in runs), runs
+    assert ci.index("export CI=true\n") < ci.index(runs[0])
+    [shuffled] = re.findall(r"^shuffled=\((.*)\)$", ci, re.M)
+    assert shuffled.split()[:3] == ["-p", "randomly", '--randomly-seed="$seed"'] and "-n auto" in shuffled
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert 'addopts = "-p no:randomly"' in pyproject  # plain `pytest`: file order
+    assert re.search(r'^test = \["pytest>=7", "pytest-randomly>=[\d.]+", "pytest-xdist>=[\d.]+"\]$', pyproject, re.M)
+
+
 def test_readme_first_command_names_a_bundled_topology():
     first = re.search(r"pip install \. && vswitch run (\S+)", README).group(1)
     assert (Path(__file__).parent.parent / first).is_file()

@@ -7,6 +7,7 @@ import pytest
 from vswitch.topology.build import build_network
 from vswitch.cli import main
 from vswitch.core.errors import TopologyError
+from vswitch.scenario.network_actions import send_frame
 from vswitch.scenario.report import render
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.topology.spec import PortVlanSpec, VFSpec
@@ -131,8 +132,7 @@ def test_the_vf_action_and_the_new_expectations_run():
 def test_send_vlan_builds_the_tags_outermost_first():
     spec = load_topology_text(SCENARIO)
     net = build_network(spec)
-    runner = ScenarioRunner(spec, net)
-    frame = runner._frame_for(spec.scenario[0].args)
+    frame = send_frame(net, spec.scenario[0].action)
     assert frame[12:16] == bytes.fromhex("8100000a") and frame[16:20] == bytes.fromhex("88a86014")
 
 

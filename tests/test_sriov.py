@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import BROADCAST, receivers, udp_frame
+from conftest import BROADCAST, GROUP, receivers, udp_frame
 from vswitch import DropReason, Network, TopologyError, Verdict
 from vswitch.net.capture import CallbackTap
 from vswitch.core.frame import TPID_8021AD, TPID_8021Q
@@ -80,6 +80,75 @@ def test_bad_controls_are_refused(kwargs, message):
     with pytest.raises(TopologyError, match=message):
         VFControls(**kwargs)
 
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"vlan": 4095}, "vlan 4095: a VLAN ID is 1 to 4094"),
+    ({"qos": 3}, "qos is the priority of the port VLAN's tag: give vlan too"),
+    ({"vlan": 10, "qos": True}, "qos True: a priority (PCP) is 0 to 7"),
+    ({"vlan": 10, "qos": 8}, "qos 8: a priority (PCP) is 0 to 7"),
+    ({"state": "off"}, "state 'off': choose auto, enable or disable"),
+    ({"max_tx_rate_mbps": True}, "max_tx_rate True: Mbps as an integer, 0 for no limit"),
+    ({"max_tx_rate_mbps": -1}, "max_tx_rate -1: Mbps as an integer, 0 for no limit"),
+])
+def test_bad_controls_are_refused_with_the_whole_message(kwargs, message):
+    with pytest.raises(TopologyError) as caught:
+        VFControls(**kwargs)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("kwargs, described, port_vlan, default", [
+    ({}, "spoofchk off", "", True),
+    ({"trust": False}, "spoofchk off, trust off", "", True),  # trust alone changes nothing a macvlan does
+    ({"vlan": 10, "qos": 7, "spoofchk": True, "trust": False, "state": "auto", "max_tx_rate_mbps": 10},
+     "vlan 10 qos 7, spoofchk on, trust off, state auto, max_tx_rate 10Mbps", "10 qos 7", False),
+    ({"vlan": 100, "vlan_protocol": "802.1ad", "trust": True}, "vlan 100 proto 802.1ad, spoofchk off, trust on",
+     "100 proto 802.1ad", False),
+    ({"spoofchk": True}, "spoofchk on", "", False),
+    ({"state": "enable"}, "spoofchk off, state enable", "", False),
+    ({"max_tx_rate_mbps": 1}, "spoofchk off, max_tx_rate 1Mbps", "", False),
+])
+def test_controls_describe_themselves_as_ip_link_shows_them(kwargs, described, port_vlan, default):
+    vf = VFControls(**kwargs)
+    assert (vf.describe(), vf.describe_vlan(), vf.is_default()) == (described, port_vlan, default)
+
+
+def test_setting_a_port_vlan_again_resets_priority_and_protocol_to_their_defaults():
+    vf = VFControls(vlan=20, qos=5, vlan_protocol="802.1ad")
+    vf.set_vlan(10)
+    assert (vf.vlan, vf.qos, vf.protocol, vf.tag_key) == (10, 0, "802.1Q", (TPID_8021Q << 12) | 10)
+
+
+def test_every_refused_request_is_counted():
+    vf = VFControls(trust=False)
+    for _ in range(3):
+        vf.grant("promiscuous", True)
+    assert vf.refused == {"promiscuous": 3, "allmulti": 0}
+
+
+@pytest.mark.parametrize("tpid, pcp", [(TPID_8021Q, 3), (TPID_8021AD, 0)])
+def test_spoofchk_drops_a_guest_tag_of_either_protocol_and_any_priority(tpid, pcp):
+    vf = VFControls(vlan=10, spoofchk=True)
+    assert vf.check_transmit(OWN, push(udp_frame(VM1, BROADCAST), tpid, pcp, 20), 0, True) is DropReason.SPOOFED_VLAN
+
+
+@pytest.mark.parametrize("mbps, sends", [
+    # 10 Mbps: a 1514-byte frame takes 1,211,200 ns of credit, exactly what the bucket holds
+    (10, [(0, None), (0, None), (1_211_199, DropReason.RATE_LIMITED)]),
+    # 3 Mbps: 4,037,333.3 ns, rounded up, for both the frame's credit and the bucket
+    (3, [(0, None), (0, None), (4_037_333, DropReason.RATE_LIMITED)]),
+])
+def test_the_rate_limit_takes_a_full_bucket_and_not_a_nanosecond_more(mbps, sends):
+    vf = VFControls(max_tx_rate_mbps=mbps)
+    frame = bytes(1514)
+    assert [vf.check_transmit(OWN, frame, now, True) for now, _ in sends] == [verdict for _, verdict in sends]
+
+
+def test_the_rate_limits_bucket_refills_to_full_and_no_more_while_idle():
+    vf = VFControls(max_tx_rate_mbps=10)
+    frame = bytes(1514)
+    assert [vf.check_transmit(OWN, frame, now, True) for now in (0, 0, 10**9, 10**9, 10**9)] == [
+        None, None, None, None, DropReason.RATE_LIMITED]
 
 # -- on the datapath ---------------------------------------------------------------------------------------------
 def test_a_spoofed_frame_is_dropped_at_the_vnic_and_counted_there():
@@ -185,3 +254,36 @@ def test_a_host_bridge_takes_only_the_vlan_of_the_vf_controls():
     assert net.switch("hv1").port("vif1.0").vlans == PortVlans.access(20)
     with pytest.raises(TopologyError, match="only its vlan"):
         net.set_vf("vm1", trust=True)
+
+
+# -- a private or passthru vNIC's own group frame, hairpinned back (macvlan: "forward to original port") --------
+NOBODY = "01:00:5e:7f:00:99"  # a group no interface joined
+
+
+@pytest.mark.parametrize("vlans", [{"vm1": VFControls(vlan=10)}, {"vm3": VFControls(vlan=10)}],
+                         ids=["tagged-vnic", "untagged-vnic-beside-a-vlan"])
+def test_with_port_vlans_a_hairpinned_group_frame_returns_to_its_private_sender_whatever_its_filter(vlans):
+    """The VLAN path (by (VLAN, MAC)) follows the untagged one (test_adapter.py): the reflected copy goes to the
+    sending private vNIC alone, its tag stripped, though it did not join the group."""
+    net = vf_lab(**vlans, mode="private")
+    net.switch("sw1").set_flag("p2", "hairpin", True)
+    assert net.hypervisors["hv1"].adapter.vlan_aware
+    assert receivers(net, sent(net, "vm1", udp_frame(VM1, NOBODY))) == ["vm1.eth0"]
+    assert outer_tag(net.deliveries("vm1")[-1].frame) is None
+    net.nic("vm2").join(NOBODY)  # a sibling that joined still gets nothing: private
+    assert receivers(net, sent(net, "vm1", udp_frame(VM1, NOBODY))) == ["vm1.eth0"]
+
+
+@pytest.mark.parametrize("vlans", [{}, {"vm3": VFControls(vlan=10)}], ids=["untagged-path", "vlan-path"])
+@pytest.mark.parametrize("group", [GROUP, NOBODY], ids=["joined", "unjoined"])
+def test_a_disabled_vf_gets_no_reflected_group_frame_on_either_path(vlans, group):
+    """A disabled VF receives nothing, not even a group frame with its own source (here h1 sends as vm2, which
+    cannot send itself): both paths drop it at the adapter with the VF's reason (the untagged path used to
+    deliver it when vm2 had joined the group, the VLAN path dropped it as not_for_us)."""
+    net = vf_lab(vm2=VFControls(state="disable"), **vlans, mode="private")
+    net.nic("vm2").join(GROUP)
+    frame_id = sent(net, "h1", udp_frame(VM2, group))
+    assert receivers(net, frame_id) == []
+    assert net.trace.drops(frame_id) == [("hv1.uplink", DropReason.VF_DISABLED)]
+    net.set_vf("vm2", state="enable")
+    assert receivers(net, sent(net, "h1", udp_frame(VM2, group))) == ["vm2.eth0"]

@@ -9,7 +9,9 @@ from vswitch.core.errors import TopologyError
 from vswitch.core.mac import MACAddress
 from vswitch.topology.spec import (ActionSpec, CaptureSpec, ExpectationSpec, HostSpec, LinkSpec, NicSpec, SwitchSpec,
                           Where)
+from vswitch.topology.frame_expectations import DeliveredCheck, TableCheck
 from vswitch.topology.loader import load_topology_text
+from vswitch.topology.scenario_reader import LinkAction, SendAction
 from vswitch.topology.diagnostics import TopologyFileError
 
 VALID = """\
@@ -168,16 +170,15 @@ def test_valid_file_gives_capture_specs():
 def test_valid_file_gives_timed_actions_and_expectations():
     spec = load(VALID)
     assert spec.scenario == (
-        ActionSpec(1_000_000, "send", {
-            "from": "vm1", "to": "h1", "dst": None, "src": None, "ethertype": None, "payload": b"", "size": 100,
-            "count": 1, "interval_ns": 1_000_000, "name": "ping"}, W(49, 5, "scenario[0]")),
-        ActionSpec(2_000_000, "link", {"a": "h1", "b": "sw1.p1", "up": False}, W(51, 5, "scenario[1]")),
+        ActionSpec(1_000_000, SendAction(
+            from_="vm1", to="h1", dst=None, src=None, ethertype=None, payload=b"", size=100, count=1,
+            interval_ns=1_000_000, name="ping", vlan=(), udp=None), W(49, 5, "scenario[0]")),
+        ActionSpec(2_000_000, LinkAction(a="h1", b="sw1.p1", up=False), W(51, 5, "scenario[1]")),
     )
     assert spec.expectations == (
-        ExpectationSpec("delivered", {"frame": "ping", "to": ("h1",), "only": True}, None,
-                        W(54, 5, "expect[0]")),
-        ExpectationSpec("table", {"switch": "sw1", "mac": MACAddress("52:54:00:00:00:01"), "port": "p2",
-                                  "absent": False, "vlan": 1}, 3_000_000, W(55, 5, "expect[1]")),
+        ExpectationSpec(DeliveredCheck(frame="ping", to=("h1",), only=True), None, W(54, 5, "expect[0]")),
+        ExpectationSpec(TableCheck(switch="sw1", mac=MACAddress("52:54:00:00:00:01"), port="p2", absent=False,
+                                   vlan=1), 3_000_000, W(55, 5, "expect[1]")),
     )
 
 
@@ -323,6 +324,30 @@ def test_pcapng_file_cannot_escape_the_output_folder():
         "output folder (no '..')"]
 
 
+@pytest.mark.parametrize("name", [".", "./", "sub/", "sub/."])
+def test_a_capture_file_that_names_a_folder_is_refused_by_validate(name):
+    # before, '.' validated and the run then blamed switches[0]: "capture file '.' would be written outside ..."
+    folder = "sub/" if name.startswith("sub") else ""
+    assert diagnostics(BASE + f"captures:\n  pcapng: '{name}'\n") == [
+        f"lab.yaml:16:11: captures.pcapng: capture file '{name}' names a folder: give a file name, e.g. {folder}h1.pcap"]
+
+
+def test_capture_files_are_compared_as_the_files_they_write():
+    assert diagnostics(BASE + "captures:\n  points: [{point: h1, file: a/b.pcap}, {point: vm1, file: a}]\n") == [
+        "lab.yaml:16:12: captures.points[0]: capture file a/b.pcap needs a folder a, but captures.points[1] writes a "
+        "file of that name: rename one of them"]  # before: IsADirectoryError at run time
+    assert load(BASE + "captures:\n  pcapng: sub//./all.pcapng\n").pcapng == "sub/all.pcapng"
+
+
+@pytest.mark.parametrize("key, shown", [("~", "None"), ("1.5", "1.5"), ("true", "True"), ("7", "7")])
+def test_a_port_name_must_be_text(key, shown):
+    # before, ~ made a port named 'None' and 1.5 one named '1.5'
+    hint = "an empty key, ~ or null is null: write the name" if key == "~" else f"quote it: '{key}'"
+    got = "null" if key == "~" else key
+    assert diagnostics(BASE.replace("  - name: sw1\n", f"  - name: sw1\n    ports: {{{key}: {{}}, p9: {{}}}}\n")) == [
+        f"lab.yaml:3:13: switches[0].ports[{shown}]: expected a port name, got {got} ({hint})"]
+
+
 def test_capture_point_naming_nothing():
     assert diagnostics(BASE + "captures:\n  points: [vm9]\n") == [
         "lab.yaml:16:12: captures.points[0]: capture point 'vm9': nothing named 'vm9' (did you mean 'vm1'?)"]
@@ -437,13 +462,13 @@ def test_file_errors_are_topology_errors():
 def test_action_at_zero_written_after_a_later_one_stays_at_zero():
     text = BASE + ("scenario:\n  - at: 5ms\n    send: {from: h1, to: vm1, name: late}\n"
                    "  - at: 0s\n    send: {from: h1, to: vm1, name: early}\n")
-    assert [(a.args["name"], a.at_ns) for a in load(text).scenario] == [("early", 0), ("late", 5_000_000)]
+    assert [(a.action.name, a.at_ns) for a in load(text).scenario] == [("early", 0), ("late", 5_000_000)]
 
 
 def test_action_without_at_inherits_the_previous_time():
     text = BASE + ("scenario:\n  - at: 5ms\n    send: {from: h1, to: vm1, name: one}\n"
                    "  - send: {from: h1, to: vm1, name: two}\n")
-    assert [(a.args["name"], a.at_ns) for a in load(text).scenario] == [("one", 5_000_000), ("two", 5_000_000)]
+    assert [(a.action.name, a.at_ns) for a in load(text).scenario] == [("one", 5_000_000), ("two", 5_000_000)]
 
 
 def test_capture_file_written_twice_is_reported():
@@ -455,6 +480,55 @@ def test_capture_file_written_twice_is_reported():
 def test_capture_file_written_twice_names_its_line():
     assert diagnostics(BASE + "captures:\n  points: [h1, h1]\n") == [
         "lab.yaml:16:16: captures.points[1]: capture file h1.pcap is written twice: give it its own file"]
+
+
+def test_capture_files_the_same_once_normalised_are_written_twice():
+    assert diagnostics(BASE + "captures:\n  points: [h1, {point: vm1, file: ./h1.pcap}]\n") == [
+        "lab.yaml:16:16: captures.points[1]: capture file h1.pcap is written twice: give it its own file"]
+    assert diagnostics(BASE + "captures:\n  pcapng: ./h1.pcap\n  points: [h1]\n") != []
+
+
+def test_a_capture_file_where_another_needs_a_folder_is_reported_at_the_deeper_one():
+    assert diagnostics(BASE + "captures:\n  pcapng: h1.pcap/all.pcapng\n  points: [h1]\n") == [
+        "lab.yaml:16:11: captures.pcapng: capture file h1.pcap/all.pcapng needs a folder h1.pcap, but "
+        "captures.points[0] writes a file of that name: rename one of them"]
+    assert diagnostics(BASE + "captures:\n  points: [{point: vm1, file: h1.pcap/a/b.pcap}, h1]\n") == [
+        "lab.yaml:16:12: captures.points[0]: capture file h1.pcap/a/b.pcap needs a folder h1.pcap, but "
+        "captures.points[1] writes a file of that name: rename one of them"]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("x" * 256 + ".pcap", f"capture file '{'x' * 26}...xxxx.pcap': a file or folder name of 261 bytes is longer "
+                          "than a file system allows (255 bytes): shorten it"),
+    ("é" * 128 + "/a.pcap", "a file or folder name of 256 bytes is longer than a file system allows"),
+    ("d/" * 33 + "a.pcap", "is 33 folders deep, more than 32: use fewer sub-folders"),
+    ("/".join(["f" * 200] * 6) + ".pcap", "a path of 1210 bytes is longer than 1024: shorten it"),
+    ("sub/", "capture file 'sub/' names a folder: give a file name, e.g. sub/h1.pcap"),
+    (".", "capture file '.' names a folder: give a file name, e.g. h1.pcap"),
+])
+def test_a_capture_file_the_file_system_cannot_hold_is_refused(name, message):
+    lines = diagnostics(BASE + f"captures:\n  points:\n    - {{point: h1, file: '{name}'}}\n")
+    assert len(lines) == 1 and lines[0].startswith("lab.yaml:17:25: captures.points[0].file: "), lines
+    assert message in lines[0]
+    assert diagnostics(BASE + f"captures:\n  pcapng: '{name}'\n")[0].startswith("lab.yaml:16:11: captures.pcapng: ")
+    ok = BASE + "captures:\n  points:\n    - {point: h1, file: " + "/".join(["d" * 255] * 3) + "/a.pcap}\n"
+    assert load(ok).captures[0].file.startswith("d" * 255)
+
+
+def test_a_default_capture_file_name_too_long_for_a_file_system_names_the_point():
+    name = "h" * 260
+    lines = diagnostics(BASE.replace("name: h1", f"name: {name}").replace("[h1, sw1.p1]", f"[{name}, sw1.p1]")
+                        + f"captures:\n  points: [{name}]\n")
+    assert lines == ["lab.yaml:16:12: captures.points[0]: this point's default capture file name is 265 bytes long, "
+                     "longer than a file system allows (255): give the point a file, e.g. {point: NAME, file: "
+                     "short.pcap}"]
+
+
+def test_a_topology_name_must_fit_a_folder_name():
+    assert diagnostics("name: " + "n" * 256 + "\n" + BASE) == [
+        "lab.yaml:1:7: name: a name of 256 bytes cannot be a folder name (at most 255 bytes; captures go to "
+        "pcaps/<name>/): shorten it"]
+    assert load("name: " + "n" * 255 + "\n" + BASE).name == "n" * 255
 
 
 def test_expectation_naming_an_unknown_switch_is_a_load_error():

@@ -3,7 +3,7 @@
 import pytest
 
 from vswitch.core.reasons import DropReason, Verdict
-from vswitch.core.trace import DEFAULT_TRACE_LIMIT, Trace, TraceEvent
+from vswitch.core.trace import DEFAULT_TRACE_LIMIT, FrameObserver, HopRecorder, Trace, TraceEvent, TraceIncomplete
 
 # Frame 1: h1 broadcasts; the switch floods to p2 and p3; vm1 takes it, p3's cable is down.
 SENT = TraceEvent(0, 1, "h1.eth0", Verdict.TRANSMITTED, ("sw1.p1",))
@@ -108,15 +108,68 @@ def test_explain_of_an_unknown_frame_says_so():
     assert recorded().explain(99) == "frame 99: no trace (unknown id, or tracing was off or full)"
 
 
-def test_limit_keeps_the_first_events_and_marks_the_trace_truncated():
+def test_limit_keeps_the_first_events_and_refuses_to_answer_for_frames_it_cut():
     trace = recorded(limit=3)
     assert trace.events == [SENT, FLOOD, P3_DOWN]
     assert trace.truncated is True
-    assert trace.for_frame(1) == [SENT, FLOOD, P3_DOWN]
-    assert trace.for_frame(2) == []
-    assert trace.delivered_to(1) == []
-    assert trace.explain(2) == "frame 2: no trace (unknown id, or tracing was off or full)"
+    for ask in (trace.for_frame, trace.delivered_to, trace.drops):  # frame 1 was still in flight: no wrong answer
+        with pytest.raises(TraceIncomplete, match="filled up at 3 events before frame 1 ended"):
+            ask(1)
+    with pytest.raises(TraceIncomplete):
+        trace.for_frame(2)
+    assert trace.explain(2).startswith("frame 2: the trace filled up at 3 events")
     assert trace.frame_ids() == [1]
+
+
+def test_frames_that_ended_before_the_trace_filled_up_are_still_answered():
+    trace = recorded([REPLY_SENT, REPLY_AT_H1, SENT, FLOOD], limit=3)
+    assert trace.truncated and trace.delivered_to(2) == ["h1.eth0"]
+    with pytest.raises(TraceIncomplete):
+        trace.delivered_to(1)
+
+
+class Seen(FrameObserver):
+    def __init__(self):
+        self.hops, self.ended = [], []
+
+    def hop(self, event):
+        self.hops.append(event)
+
+    def done(self, frame_id):
+        self.ended.append(frame_id)
+
+
+def test_a_watched_frame_ends_when_its_last_copy_is_delivered_or_dropped():
+    seen = Seen()
+    trace = Trace(limit=2)  # watching does not depend on the recording limit
+    trace.watch(1, (seen,))
+    for event in ALL:
+        trace.add(event)
+        assert seen.ended == ([1] if event is VM2_DOWN or seen.ended else [])
+    assert seen.hops == [SENT, FLOOD, P3_DOWN, TO_VM1, AT_VM1, VM2_DOWN]
+    assert trace.open == {}  # nothing kept once the frames ended
+
+
+def test_a_watch_only_trace_keeps_nothing_but_the_watched_frames_in_flight():
+    seen = Seen()
+    trace = Trace(everything=False)
+    trace.watch(2, (seen,))
+    trace.add(REPLY_SENT)
+    assert trace.open == {2: 1} and trace.events == []
+    trace.add(REPLY_AT_H1)
+    assert (seen.hops, seen.ended, trace.open) == ([REPLY_SENT, REPLY_AT_H1], [2], {})
+    with pytest.raises(TraceIncomplete, match="record=False"):
+        trace.for_frame(2)
+
+
+def test_hop_recorder_keeps_the_first_frames_and_counts_the_rest():
+    recorder = HopRecorder(max_frames=1)
+    trace = Trace(everything=False)
+    trace.watch(1, (recorder,))
+    trace.watch(2, (recorder,))
+    for event in ALL:
+        trace.add(event)
+    assert (list(recorder.hops), recorder.hops[1][-1], recorder.more) == ([1], VM2_DOWN, 1)
 
 
 def test_reaching_the_limit_exactly_is_not_truncation():

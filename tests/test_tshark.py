@@ -72,9 +72,10 @@ def test_tshark_dissects_without_errors_malformed_frames_or_bad_checksums(dissec
         assert {v for r in rows for v in r[field].split(",") if v} <= {"1", "3"}, f"{field} not verified"
 
 
-def test_checksums_were_verified_at_all(dissected):
+@pytest.mark.parametrize("field", ["ip.checksum.status", "udp.checksum.status"])
+def test_checksums_were_verified_at_all(dissected, field):
     """Guards the check above: with the options misspelled, every status would be empty or 2 (unverified)."""
-    statuses = Counter(r["ip.checksum.status"] for _, _, rows in dissected.values() for r in rows)
+    statuses = Counter(r[field] for _, _, rows in dissected.values() for r in rows)
     assert statuses["1"] > 0, statuses
 
 

@@ -5,7 +5,7 @@ import pytest
 from conftest import BROADCAST, udp_frame
 from vswitch import DropReason, TopologyError
 from vswitch.core.frame import TPID_8021AD, TPID_8021Q, VlanTag, push_tag, tags
-from vswitch.l2.vlan import PortVlans, classify, outer_tag, push, strip
+from vswitch.l2.vlan import PortVlans, check_vid, classify, outer_tag, protocol_tpid, push, push_tags, strip
 
 A = "02:00:00:00:00:0a"
 FRAME = udp_frame(A, BROADCAST)
@@ -95,3 +95,50 @@ def test_a_vlan_id_is_1_to_4094(bad):
 def test_untagged_vlans_must_be_carried():
     with pytest.raises(TopologyError, match="not carried"):
         PortVlans(None, (10,), (20,))
+
+
+# -- port VLAN settings, as topology files declare them -----------------------------------------------
+
+def test_vlan_ids_run_from_1_to_4094_and_errors_name_the_setting():
+    assert (PortVlans(4094, (1,)).vlans, PortVlans(1).pvid) == (frozenset({1, 4094}), 1)
+    for make, message in ((lambda: PortVlans(None, (4095,)), "VLAN 4095: a VLAN ID is 1 to 4094"),
+                          (lambda: PortVlans(0), "pvid 0: a VLAN ID is 1 to 4094"),
+                          (lambda: check_vid(True, "vid"), "vid True: a VLAN ID is 1 to 4094"),
+                          (lambda: protocol_tpid("802.1x"), "unknown VLAN protocol '802.1x': use 802.1Q or 802.1ad")):
+        with pytest.raises(TopologyError) as caught:
+            make()
+        assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("pvid,members,expected,described", [
+    (10, [], PortVlans(10, (10,), (10,)), "pvid 10; 10 untagged"),  # an access port
+    (10, [(20, False), (30, True)], PortVlans(10, (10, 20, 30), (10, 30)), "pvid 10; 10, 30 untagged; 20 tagged"),
+    (10, [(10, False), (20, False)], PortVlans(10, (10, 20)), "pvid 10; 10, 20 tagged"),  # a listed pvid: as listed
+    (None, [(20, True), (30, False), (40, False)], PortVlans(None, (20, 30, 40), (20,)),
+     "no pvid; 20 untagged; 30, 40 tagged"),
+])
+def test_declared_vlans_make_an_unlisted_pvid_the_untagged_vlan(pvid, members, expected, described):
+    declared = PortVlans.declared(pvid, iter(members))
+    assert (declared, declared.describe()) == (expected, described)
+    assert declared != PortVlans(pvid, (99,)) and declared != "pvid 10"
+
+
+def test_a_port_carries_exactly_its_vlans():
+    assert [TRUNK.carries(vid) for vid in (10, 20, 30)] == [True, True, False]
+
+
+def test_push_tags_puts_the_first_tag_outermost():
+    assert push_tags(FRAME, [(TPID_8021AD, 0, 100), (TPID_8021Q, 3, 10)]) == (
+        FRAME[:12] + bytes.fromhex("88a80064" "8100600a") + FRAME[12:])
+    assert push_tags(FRAME, ()) == FRAME
+
+
+def test_a_long_frame_leaves_an_access_port_untagged_without_padding():
+    for size in (61, 72, 200):  # past the 60-byte minimum, by a little and by a lot
+        long_frame = udp_frame(A, BROADCAST, payload=bytes(size - 42))
+        classified = classify(tagged(10, frame=long_frame), TPID_8021Q, TRUNK)
+        assert classified.egress(ACCESS_10) == long_frame
+
+
+def test_a_frame_too_short_for_a_tag_has_none():
+    assert outer_tag(bytes(12) + bytes.fromhex("8100") + bytes(3)) is None

@@ -1,3 +1,5 @@
+import difflib
+
 import pytest
 
 from vswitch.core.mac import MACAddress
@@ -226,3 +228,70 @@ def test_one_of_suggests_the_closest_choice():
         "expected one of private, vepa, bridge, passthru, got 'Bridge' (did you mean 'bridge'?)",
         "expected one of private, vepa, bridge, passthru, got 'x'",
     ]
+
+
+def test_values_echoed_in_messages_are_cut_to_40_characters():
+    long = "x" * 500
+
+    def read(document):
+        top = MapReader.of(document)
+        top.take("mac", MACAddress)
+        top.take("epoch", integer)  # 5000 digits: int() would refuse, telling to call sys.set_int_max_str_digits()
+        top.take("until", echo_unquoted)
+        top.take_map(f"{long} y").finish()
+        top.finish()
+
+    def echo_unquoted(value):
+        raise ValueError(f"{value!r} has no unit: write it as {value}s")
+
+    cut = "x" * 36
+    assert read_error(f"mac: '{long}'\nepoch: '0{'1' * 5000}'\nuntil: {long}\n{long}: 1\n'{long} y': {{a: 1}}\n",
+                      read) == "\n".join([
+        f"lab.yaml:1:6: mac: invalid MAC address '{cut}...: write six hex octets, e.g. 52:54:00:ab:cd:ef, "
+        "52-54-00-AB-CD-EF or 5254.00ab.cdef",
+        f"lab.yaml:2:8: epoch: '0{'1' * 35}... has a leading zero, which YAML 1.1 reads as octal: write "
+        f"{'1' * 37}... for decimal or 0o{'1' * 37}... for octal",
+        f"lab.yaml:3:8: until: '{cut}... has no unit: write it as {cut}x...s",
+        f"lab.yaml:4:1: {cut}x...: unknown key '{cut}... (did you mean '{cut}...?)",
+        f"lab.yaml:5:508: ['{cut}...].a: unknown key 'a'",
+    ])
+
+
+def test_keys_that_name_things_must_be_text():
+    def read(document):
+        drops = MapReader.of(document).take_map("drops")
+        assert drops.names("drop reason") == ["fcs"]
+        for name in ["fcs"]:
+            drops.take(name, integer)
+        drops.finish()  # the refused keys are not reported again as unknown
+
+    assert read_error("drops: {fcs: 1, ~: 2, 1.5: 3, false: 4}\n", read) == "\n".join([
+        "lab.yaml:1:17: drops[None]: expected a drop reason name, got null (an empty key, ~ or null is null: write "
+        "the name)",
+        "lab.yaml:1:23: drops[1.5]: expected a drop reason name, got 1.5 (quote it: '1.5')",
+        "lab.yaml:1:31: drops[False]: expected a drop reason name, got false (quote it: 'false')",
+    ])
+
+
+def test_only_the_first_hundred_unknown_keys_of_a_file_get_a_suggestion(monkeypatch):
+    calls = []
+    monkeypatch.setattr(difflib, "get_close_matches", lambda *args, **kwargs: calls.append(args) or [])
+
+    def read(document):
+        top = MapReader.of(document)
+        top.take("name", text)
+        for vm in top.take_maps("vms"):
+            vm.finish()  # finished before the top level: their keys come first
+        top.finish()
+
+    document = load_text("name: lab\n" + "".join(f"k{n}: 1\n" for n in range(100, 250)) + "vms:\n"
+                         + "".join(f"  - {{k{n}: 1}}\n" for n in range(60)), "lab.yaml")
+    read(document)
+    assert len(calls) == 100  # difflib takes about 40 us a key: 99 000 unknown keys took 4.6 s
+    assert [str(d) for d in sorted(document.diagnostics, key=lambda d: d.line)][38:42] == [
+        "lab.yaml:40:1: k138: unknown key 'k138' (expected one of: name, vms)",
+        "lab.yaml:41:1: k139: unknown key 'k139' (expected one of: name, vms)",
+        "lab.yaml:42:1: k140: unknown key 'k140'",  # the 101st: no suggestion, nor the list of known keys
+        "lab.yaml:43:1: k141: unknown key 'k141'",
+    ]
+    assert len(document.diagnostics) == 210

@@ -1,21 +1,31 @@
 """The ``vswitch`` command line: run, validate, show and explain topology files (and bench, kernel-check).
 
-``main(argv) -> int``: 0 when everything holds, 1 when an expectation fails, 2 on a user error (printed on
-stderr without a traceback). An internal error is a bug and keeps its traceback.
+``main(argv) -> int``: 0 when everything holds, 1 when an expectation fails (kernel-check: the kernel and vswitch
+disagree), 2 on a user error, 130 when interrupted (Ctrl-C). A user error is any ``VSwitchError``, a mistake on the
+command line included: one line per problem on stderr (``ERRORS``), nothing on stdout. Anything else is a bug in
+vswitch and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
-from . import __version__
+from . import __version__, interrupts
+from .bench import runner as bench
 from .buildinfo import build_kind, stale_warning
-from .core.errors import ScenarioError, TopologyError, VSwitchError
+from .core.errors import VSwitchError, error_lines
+from .core.reasons import Verdict
+from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
+from .kernel import check as kernelcheck
+from .net.network import Network
+from .scenario.context import FrameIds
 from .scenario.report import as_json, render
 from .scenario.runner import ScenarioRunner
 from .scenario.show import render_show
@@ -23,13 +33,39 @@ from .topology.build import build_network
 from .topology.limits import LIMITS, Limits
 from .topology.loader import load_topology
 from .topology.spec import TopologySpec
+from .topology.yamlsource import check_file
 
 EXAMPLE = "topologies/two-vms-one-adapter.yaml"
+EXPLAINED_FRAMES = 100  # explain shows at most this many frames of one name
+LISTED_NAMES = 10  # a message lists at most this many frame names
+USER_ERROR = 2  # the exit status of a user error
+ERRORS = """\
+exit status: 0 when every expectation holds, 1 when one fails (kernel-check: when the kernel and vswitch
+disagree), 2 on a mistake in a file or on the command line, 130 when interrupted (Ctrl-C).
+
+A mistake prints nothing on stdout and one line per problem on stderr, naming what to fix:
+  vswitch: FILE:LINE:COLUMN: FIELD: MESSAGE   a value in a topology file
+  vswitch: FILE: MESSAGE                      a file as a whole: one to read, or a capture the run writes
+  vswitch: MESSAGE                            the command line: an argument (--until...), the output folder
+FIELD is where in the file (hosts[1].mac); text that is not YAML has none. A traceback is a bug in vswitch."""
+
+
+class CommandLineError(VSwitchError):
+    """A mistake on the command line: a missing or unusable file, a bad option value, an unknown frame."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are ``CommandLineError`` (one line, status 2), not a usage dump
+    and ``SystemExit``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandLineError(f"{message}; see {self.prog} --help")
 
 
 def _load(path: str, args: argparse.Namespace) -> TopologySpec:
-    if not Path(path).is_file():
-        raise TopologyError(f"{path}: no such file (the examples are in topologies/, e.g. {EXAMPLE})")
+    if not os.path.lexists(path):
+        raise CommandLineError(f"{path}: no such file (the examples are in topologies/, e.g. {EXAMPLE})")
+    check_file(path)  # a folder, or a FIFO that reading would wait on
     return load_topology(path, _limits(args))
 
 
@@ -38,7 +74,7 @@ def _limits(args: argparse.Namespace) -> Limits:
     try:
         return Limits().raised(args.limit or ())
     except ValueError as exc:
-        raise TopologyError(str(exc)) from None
+        raise CommandLineError(str(exc)) from None
 
 
 def _add_limit_option(parser: argparse.ArgumentParser) -> None:
@@ -47,14 +83,12 @@ def _add_limit_option(parser: argparse.ArgumentParser) -> None:
                              f"NAME is one of {', '.join(LIMITS)}")
 
 
-def _until(args: argparse.Namespace) -> int | None:
-    """``--until`` in ns; a bad value is a user error (one line, exit 2), not an argparse usage dump."""
-    if args.until is None:
-        return None
+def _duration(text: str) -> int:
+    """An argument in virtual time (``10ms``), in ns; a bad one is a usage error naming the argument."""
     try:
-        return parse_duration(args.until)
+        return parse_duration(text)
     except ValueError as exc:
-        raise ScenarioError(f"argument --until: {exc}") from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class _Progress:
@@ -79,12 +113,11 @@ class _Progress:
 # -- commands -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
-    until = _until(args)
     out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
-    net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng)
     progress = _Progress(sys.stdout.isatty() and not args.quiet)
-    try:
-        result = ScenarioRunner(spec, net).run(until, progress=progress)
+    net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
+    try:  # at once: a Ctrl-C from here on still closes the captures whole
+        result = ScenarioRunner(spec, net).run(args.until, progress=progress)
     finally:
         progress.done()
         net.close()
@@ -103,13 +136,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             spec = _load(path, args)
-            build_network(spec).close()  # catches what only building finds (ports in use...)
+            build_network(spec, record=False).close()  # catches what only building finds (ports in use...)
             print(f"{path}: ok ({len(spec.switches)} switches, {len(spec.hosts)} hosts, "
                   f"{len(spec.hypervisors)} hypervisors, {sum(len(h.vms) for h in spec.hypervisors)} VMs, "
                   f"{len(spec.scenario)} actions, {len(spec.expectations)} expectations)")
         except VSwitchError as exc:
-            print(str(exc), file=sys.stderr)
-            status = 2
+            print(*error_lines(exc), sep="\n", file=sys.stderr)
+            status = USER_ERROR
     return status
 
 
@@ -121,50 +154,77 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
-    net = build_network(spec)
-    result = ScenarioRunner(spec, net).run(_until(args))
-    ids = result.frames.get(args.frame)
-    if ids is None and args.frame.isdigit():
-        ids = [int(args.frame)]
-    if not ids:
-        names = ", ".join(sorted(result.frames)) or "none"
-        raise ScenarioError(f"no frame named {args.frame!r} in {args.file} (named frames: {names}; "
-                           "or give a frame number)")
-    for frame_id in ids:
+    net = build_network(spec, record=False)
+    runner = ScenarioRunner(spec, net)
+    by_name, by_number = HopRecorder(EXPLAINED_FRAMES), HopRecorder(1)
+    runner.watchers[args.frame] = runner.watchers.get(args.frame, ()) + (by_name,)
+    number = int(args.frame) if args.frame.isdecimal() else None
+    if number is not None:
+        net.watch_frame(number, (by_number,))
+    result = runner.run(args.until)
+    ids: list[int] | FrameIds
+    if args.frame in result.frames:  # a name, even one written in digits
+        ids, recorder = result.frames[args.frame], by_name
+    elif number is not None:
+        ids, recorder = [_sent_frame(args, number, net, result.frames, by_number)], by_number
+    else:
+        raise CommandLineError(f"{args.file}: no frame named {args.frame!r} ({_named(result.frames)}; or give a "
+                               "frame number)")
+    for frame_id in itertools.islice(ids, EXPLAINED_FRAMES):
+        hops = recorder.hops.get(frame_id, [])
         print(f"frame {frame_id} ({args.frame})")
-        print(net.trace.explain(frame_id))
-        delivered = net.trace.delivered_to(frame_id)
-        drops = net.trace.drops(frame_id)
+        print(explain_hops(hops) if hops else f"frame {frame_id}: no trace (not sent before the run ended)")
+        delivered = [e.port for e in hops if e.outcome is Verdict.DELIVERED]
+        drops = [e for e in hops if e.is_drop]
         print(f"=> delivered to {', '.join(delivered) or 'nobody'}; "
               f"{len(drops)} cop{'y' if len(drops) == 1 else 'ies'} dropped\n")
+    if len(ids) > EXPLAINED_FRAMES:
+        print(f"... and {len(ids) - EXPLAINED_FRAMES:,} more frames named {args.frame} (the first "
+              f"{EXPLAINED_FRAMES} are shown)")
     return 0
 
 
+def _sent_frame(args: argparse.Namespace, number: int, net: Network, names: dict[str, FrameIds],
+                recorder: HopRecorder) -> int:
+    """``number`` if the run sent that frame; otherwise a ``CommandLineError`` saying which frames it sent."""
+    if number in recorder.hops:
+        return number
+    given = net.stats.injected  # the run gave the ids 1 to this (the last ones may be due after --until)
+    sent = "no frame" if given == 0 else "frame 1" if given == 1 else f"frames 1 to {given}"
+    stop = f"--until {format_duration(args.until)}" if args.until is not None else ""
+    if 1 <= number <= given:
+        why = f"it was due after {stop or 'the run ended'}"
+    else:
+        why = f"the run sent {sent}" + (f" before {stop}" if stop else "")
+    raise CommandLineError(f"{args.file}: no frame {number}: {why} ({_named(names)})")
+
+
+def _named(names: dict[str, FrameIds]) -> str:
+    """``named frames: a, b, c`` (the first ``LISTED_NAMES``), for a message."""
+    if not names:
+        return "named frames: none"
+    shown = sorted(names)[:LISTED_NAMES]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    return f"named frames: {', '.join(shown)}{more}"
+
+
 # -- parser -----------------------------------------------------------------------------------------------
-def _optional_commands() -> list[tuple[str, str, str, Callable, Callable]]:
-    """(name, help, example, add_arguments, run) of commands living in their own modules."""
-    commands = []
-    try:
-        from .bench import runner as bench
-        commands.append(("bench", "measure frames/s and memory on standard workloads",
-                         "vswitch bench lan8 -n 100000", bench.add_arguments, bench.run))
-    except ImportError:  # pragma: no cover - module not present in this build
-        pass
-    try:
-        from .kernel import check as kernelcheck
-        commands.append(("kernel-check", "run a topology in Linux namespaces and in vswitch, compare receivers",
-                         f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run))
-        commands.append(("kernel-cleanup", "remove namespaces and links left by a killed kernel-check",
-                         "sudo vswitch kernel-cleanup", kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup))
-    except ImportError:  # pragma: no cover
-        pass
-    return commands
+#: (name, help, example, add_arguments, run) of the commands living in their own modules. They always ship:
+#: a module that fails to import is a bug, and its traceback says so (a command never vanishes from the list).
+_MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
+    ("bench", "measure frames/s and memory on standard workloads", "vswitch bench lan8 -n 100000",
+     bench.add_arguments, bench.run),
+    ("kernel-check", "run a topology in Linux namespaces and in vswitch, compare receivers",
+     f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run),
+    ("kernel-cleanup", "remove namespaces and links left by a killed kernel-check", "sudo vswitch kernel-cleanup",
+     kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup),
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vswitch", description="Packet-level emulator of virtual NICs, adapters and learning switches.",
-        epilog=f"example: vswitch run {EXAMPLE}")
+        epilog=f"{ERRORS}\n\nexample: vswitch run {EXAMPLE}", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"vswitch {__version__}, {build_kind()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -175,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", "replay a topology file: tables, captures, expectations", f"vswitch run {EXAMPLE}")
     run.add_argument("file", help="topology file (YAML)")
     run.add_argument("--out", metavar="DIR", help="folder for the captures (default: pcaps/<topology name>/)")
-    run.add_argument("--until", metavar="TIME", help="stop at this virtual time, e.g. 10ms")
+    run.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time, e.g. 10ms")
     run.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
     run.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
@@ -196,11 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
                       f"vswitch explain {EXAMPLE} vm1-to-h1")
     explain.add_argument("file")
     explain.add_argument("frame", help="the name of a send action (or a frame number)")
-    explain.add_argument("--until", metavar="TIME", help="stop at this virtual time")
+    explain.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time")
     _add_limit_option(explain)
     explain.set_defaults(handler=cmd_explain)
 
-    for name, help_text, example, add_arguments, handler in _optional_commands():
+    for name, help_text, example, add_arguments, handler in _MODULE_COMMANDS:
         sub = command(name, help_text, example)
         add_arguments(sub)
         sub.set_defaults(handler=handler)
@@ -208,19 +268,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    warning = stale_warning()
-    if warning:
-        print(warning, file=sys.stderr)
+    """Run the command ``argv`` (default: ``sys.argv[1:]``) and return its exit status.
+
+    Ctrl-C, whenever it comes, is one line and status 130 (``interrupts.py``): the command's ``finally`` blocks
+    close its captures first.
+    """
     try:
-        return args.handler(args)
-    except VSwitchError as exc:
-        print(f"vswitch: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
-        return 2
+        interrupts.command_starts()
+        return _command(argv)
     except KeyboardInterrupt:
-        print("vswitch: interrupted", file=sys.stderr)
-        return 130
+        print(interrupts.MESSAGE, file=sys.stderr)
+        return interrupts.EXIT_STATUS
+    finally:
+        interrupts.HANDLER.raising = False  # back to exiting at once; no call, so no interrupt lands before it
+
+
+def _command(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        warning = stale_warning()
+        if warning:
+            print(warning, file=sys.stderr)
+        status = args.handler(args)
+        sys.stdout.flush()  # before main returns: an interrupt after it exits at once
+        return status
+    except VSwitchError as exc:
+        print(*error_lines(exc), sep="\n", file=sys.stderr)
+        return USER_ERROR
     except BrokenPipeError:  # e.g. `vswitch show FILE | head`
         sys.stderr.close()
         return 0

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .core.errors import TopologyError, VSwitchError
+from .core.errors import OutputFolderError, TopologyError, VSwitchError
 from .scenario.runner import ScenarioRunner
 from .topology.build import build_network
 from .topology.loader import load_topology
@@ -35,11 +35,14 @@ def regenerate(path: Path, out_root: Path) -> tuple[str, Path, int, int, int]:
     """Run ``path`` into ``out_root/<name>/``; return (name, folder, files written, checks passed, checks)."""
     spec = load_topology(path)
     out_dir = out_root / spec.name
-    if out_dir.is_symlink() or out_dir.is_file():
-        out_dir.unlink()
-    elif out_dir.exists():
-        shutil.rmtree(out_dir)  # stale captures of a renamed point must not linger
-    net = build_network(spec, capture_dir=out_dir)
+    try:
+        if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):  # a file, a FIFO...
+            out_dir.unlink()
+        elif out_dir.exists():
+            shutil.rmtree(out_dir)  # stale captures of a renamed point must not linger
+    except OSError as exc:
+        raise OutputFolderError(f"{path}: cannot remove the old captures {out_dir}: {exc.strerror or exc}") from None
+    net = build_network(spec, capture_dir=out_dir, record=False)
     try:
         result = ScenarioRunner(spec, net).run()
     finally:

@@ -35,11 +35,13 @@ from typing import Sequence
 from tabulate import tabulate
 
 from ..core import checks
-from ..core.errors import ScenarioError, TopologyError, VSwitchError
+from ..core.errors import ScenarioError, TopologyError, VSwitchError, error_lines
+from ..net.capture import make_folder
 from ..net.network import Network
 from ..topology.build import build_network
 from ..topology.loader import load_topology
 from ..topology.spec import TopologySpec
+from ..topology.yamlsource import check_file
 from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
 from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
 
@@ -48,6 +50,8 @@ TOPOLOGY_WORKLOADS = ("lan8", "vnic")  # the ones read from BENCH_TOPOLOGIES/<na
 BENCH_TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies" / "bench"
 DEFAULT_FRAMES = 1_000_000
 DEFAULT_NAIVE_FRAMES = 20_000
+USER_ERROR = 2  # the exit status of a user error
+WORKER_USER_ERROR = 3  # a worker's for a VSwitchError, whose message is its stderr (Python's own errors exit 2)
 
 
 # -- the networks: topology files ---------------------------------------------------------------------
@@ -137,10 +141,7 @@ def run_bench(workload: object, frames: object, out_dir: object, topology: objec
     count = checks.integer(frames, "run_bench: frames", minimum=1, error=ScenarioError)
     folder = checks.path(out_dir, "run_bench: out_dir", error=ScenarioError)
     file = checks.path(topology, "run_bench: topology") if topology is not None else None
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ScenarioError(f"run_bench: cannot create {folder}: {exc.strerror}") from None
+    make_folder(Path(folder))
     if file is None:
         if name == "naive":
             from .naive import run_naive
@@ -152,17 +153,28 @@ def run_bench(workload: object, frames: object, out_dir: object, topology: objec
 
 
 # -- the command -------------------------------------------------------------------------------------
+def _at_least_one(text: str) -> int:
+    """An argument that counts something: a whole number, at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("workload", nargs="?", default=None, choices=WORKLOADS + ("all",),
                         help="which workload to run (default: all, or none when --topology is given)")
-    parser.add_argument("-n", "--frames", type=int, default=DEFAULT_FRAMES,
+    parser.add_argument("-n", "--frames", type=_at_least_one, default=DEFAULT_FRAMES,
                         help=f"frames per workload (default {DEFAULT_FRAMES:,}; naive runs at most --naive-frames)")
-    parser.add_argument("--naive-frames", type=int, default=DEFAULT_NAIVE_FRAMES,
+    parser.add_argument("--naive-frames", type=_at_least_one, default=DEFAULT_NAIVE_FRAMES,
                         help=f"frames for the naive baseline (default {DEFAULT_NAIVE_FRAMES:,})")
     parser.add_argument("--topology", metavar="FILE", action="append", default=[],
                         help="also bench this topology file: the bench traffic between all its host NICs and VMs "
                              "(its scenario and expectations are not run); may be repeated")
-    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+    parser.add_argument("--repeat", type=_at_least_one, default=1, metavar="K",
                         help="run each workload K times and keep the fastest (default 1): the wall clock is noisy")
     parser.add_argument("--out", metavar="DIR", help="keep the capture files in DIR (default: a temporary folder)")
 
@@ -176,8 +188,7 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, str | None]]:
             load_bench_topology(workload_file(workload))
         plan.append((workload, None))
     for file in args.topology:
-        if not Path(file).is_file():
-            raise TopologyError(f"--topology {file}: no such file")
+        check_file(file)  # a FIFO would make loading wait forever
         spec, _ = load_bench_topology(file)
         name, k = spec.name, 1
         while name in (n for n, _ in plan):  # one output folder per workload
@@ -188,17 +199,11 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen workloads, each in a fresh interpreter, and print the figures."""
-    if args.frames < 1 or args.naive_frames < 1 or args.repeat < 1:
-        print("vswitch bench: the number of frames and --repeat must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        plan = _plan(args)
-    except VSwitchError as exc:
-        print(f"vswitch bench: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
-        return 2
+    """Run the chosen workloads, each in a fresh interpreter, and print the figures. A user error (a bad file, an
+    output folder that cannot be made) is a ``VSwitchError``."""
+    plan = _plan(args)
     with tempfile.TemporaryDirectory(prefix="vswitch-bench-") as scratch:
-        root = Path(args.out) if args.out else Path(scratch)
+        root = make_folder(Path(args.out)) if args.out else Path(scratch)
         results = []
         for workload, topology in plan:
             naive = topology is None and workload == "naive"
@@ -222,8 +227,7 @@ def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike,
     The worker imports this very vswitch (an installed, compiled build is not shadowed by a source tree in the
     current folder): it runs in ``out_dir`` with this package's folder first on its path.
     """
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(Path(out_dir))
     if topology is None and workload in TOPOLOGY_WORKLOADS:
         topology = str(workload_file(workload).resolve())
     elif topology is not None:
@@ -231,8 +235,13 @@ def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike,
     command = [sys.executable, "-m", "vswitch.bench", "--worker", workload, str(frames), str(out_dir)]
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(command + ([topology] if topology else []), check=True, stdout=subprocess.PIPE, text=True,
-                          cwd=out_dir, env=env)
+    done = subprocess.run(command + ([topology] if topology else []), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, cwd=out_dir, env=env)
+    if done.returncode == WORKER_USER_ERROR:  # e.g. a capture file it cannot write: the worker's message is the error
+        raise ScenarioError(done.stderr.strip())
+    if done.returncode:  # a bug: its traceback, then ours
+        sys.stderr.write(done.stderr)
+        done.check_returncode()
     return BenchResult(**json.loads(done.stdout))
 
 
@@ -262,11 +271,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--worker"]:
         workload, frames, out_dir, *topology = argv[1:]
-        print(json.dumps(asdict(run_bench(workload, int(frames), out_dir, *topology))))
+        try:
+            print(json.dumps(asdict(run_bench(workload, int(frames), out_dir, *topology))))
+        except VSwitchError as exc:  # for ``run_in_subprocess`` to raise
+            print(exc, file=sys.stderr)
+            return WORKER_USER_ERROR
         return 0
     parser = argparse.ArgumentParser(prog="vswitch bench", description="Standard workloads through the product path.")
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    try:
+        return run(parser.parse_args(argv))
+    except VSwitchError as exc:
+        print(*error_lines(exc), sep="\n", file=sys.stderr)
+        return USER_ERROR
 
 
 if __name__ == "__main__":

@@ -37,6 +37,19 @@ class Engine:
         self._sequence += 1
         heapq.heappush(self._queue, (time_ns, self._sequence, action, args))
 
+    def reserve(self, count: int) -> int:
+        """Set aside ``count`` sequence numbers for events to be scheduled later with ``at_reserved``; returns the
+        first. A lazy series of events then runs in the order it would have had if scheduled all at once now."""
+        first = self._sequence + 1
+        self._sequence += count
+        return first
+
+    def at_reserved(self, time_ns: int, sequence: int, action: Callable[..., Any], *args: Any) -> None:
+        """``at`` for a future time, under a sequence number from ``reserve``."""
+        if time_ns <= self.now:
+            raise ScenarioError(f"a reserved event must be in the future: {time_ns} ns, the clock is at {self.now} ns")
+        heapq.heappush(self._queue, (time_ns, sequence, action, args))
+
     def after(self, delay_ns: int, action: Callable[..., Any], *args: Any) -> None:
         """Run ``action(*args)`` ``delay_ns`` nanoseconds from now."""
         self.at(self.now + delay_ns, action, *args)

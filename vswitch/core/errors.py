@@ -30,3 +30,14 @@ class ScenarioError(VSwitchError):
 class CaptureError(VSwitchError):
     """A capture file that cannot be written or read: a name outside the capture folder, two points writing one
     file, an unknown direction, a time the format cannot hold, a closed or unreadable file."""
+
+
+class OutputFolderError(CaptureError):
+    """The folder captures go to cannot be made or used (``--out`` names another)."""
+
+
+def error_lines(error: Exception) -> list[str]:
+    """What a command prints for a user error: ``vswitch: `` then each line of its message, one problem a line.
+
+    A located problem keeps its place: ``vswitch: FILE:LINE:COLUMN: FIELD: MESSAGE``."""
+    return [f"vswitch: {line}" for line in str(error).splitlines() if line.strip()] or [f"vswitch: {error!r}"]

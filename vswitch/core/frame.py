@@ -1,7 +1,8 @@
 """Ethernet frames as ``bytes``: cheap field access, tags, padding and size checks.
 
 Nothing here dissects with Scapy; these helpers slice bytes and are safe on the per-frame path.
-Offsets: destination ``[0:6]``, source ``[6:12]``, then an ethertype or an 802.1Q/802.1ad tag.
+Offsets: destination ``ETH_DST`` (``[0:6]``), source ``ETH_SRC`` (``[6:12]``), then ``ETH_TYPE``: an ethertype or
+an 802.1Q/802.1ad tag.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from typing import Final, NamedTuple
 
 from .errors import ScenarioError
 
+ETH_DST: Final = slice(0, 6)
+ETH_SRC: Final = slice(6, 12)
+ETH_TYPE: Final = slice(12, 14)  # or the outermost VLAN tag's TPID
 ETH_HEADER_LEN: Final = 14
 MIN_FRAME_LEN: Final = 60  #: minimum Ethernet frame without FCS; NICs pad shorter frames on transmit
 TAG_LEN = 4
@@ -49,11 +53,11 @@ def check_frame(frame: AnyFrame) -> bytes:
 
 
 def destination(frame: bytes) -> bytes:
-    return frame[0:6]
+    return frame[ETH_DST]
 
 
 def source(frame: bytes) -> bytes:
-    return frame[6:12]
+    return frame[ETH_SRC]
 
 
 def tags(frame: bytes) -> list[VlanTag]:
@@ -105,9 +109,3 @@ def pad(frame: bytes) -> bytes:
     short = MIN_FRAME_LEN - len(frame)
     return frame + _ZERO_PAD[:short] if short > 0 else frame
 
-
-def summary(frame: bytes) -> str:
-    """One-line human description (Scapy dissection: for reports, never per hop)."""
-    from .dissect import describe
-
-    return describe(frame)

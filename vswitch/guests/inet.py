@@ -1,55 +1,83 @@
-"""IPv4 on ``bytes``: addresses as topology files write them, the Internet checksum, and header offsets.
+"""IPv4 on ``bytes``: addresses as topology files write them, and the Internet checksum.
 
-Guest stacks parse and patch ARP, IPv4, ICMP and UDP with these helpers, never with Scapy (which builds the
-templates, in ``traffic.py``). Addresses are ``ipaddress.IPv4Address`` values at the API and 4 raw bytes in frames.
+Guest stacks parse and patch ARP, IPv4, ICMP and UDP with these helpers and the field names of ``headers.py``,
+never with Scapy (which builds the templates, in ``traffic.py``). Addresses are ``ipaddress.IPv4Address`` values
+at the API and 4 raw bytes in frames; only literals are addresses (``address_value``): no name is ever looked up.
 """
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Interface
 
-ETH_P_IP = 0x0800
-ETH_P_ARP = 0x0806
-ETH_P_RARP = 0x8035
-IPPROTO_ICMP = 1
-IPPROTO_UDP = 17
-
-# Offsets in an untagged Ethernet frame.
-ETH_TYPE = slice(12, 14)
-IP = 14  # start of the IPv4 header
-ARP_OP = slice(20, 22)
-ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA = slice(22, 28), slice(28, 32), slice(32, 38), slice(38, 42)
-ARP_LEN = 42  # Ethernet + ARP for IPv4 over Ethernet, before padding
+from ..core.errors import AddressError
+from .headers import IP_CHECKSUM, IP_HEADER, IPPROTO_UDP
 
 
 def interface_value(value: object) -> IPv4Interface:
-    """``192.0.2.10/24`` as a topology file writes a guest's address: a usable host address with its prefix."""
-    if not isinstance(value, str):
-        raise ValueError(f"expected an IPv4 address with its prefix as text, e.g. ip: 192.0.2.10/24, got {value!r}")
-    if "/" not in value:
-        raise ValueError(f"{value!r} has no prefix length: write it as {value}/24 (or the subnet's length)")
-    try:
-        interface = IPv4Interface(value)
-    except ValueError as exc:
-        raise ValueError(f"invalid IPv4 interface {value!r}: {exc} (e.g. 192.0.2.10/24)") from None
+    """``192.0.2.10/24`` as a topology file writes a guest's address: a usable host address with its prefix.
+
+    Only a literal is taken (``address_value`` checks the address part); an ``IPv4Interface`` passes the same
+    host checks. Raises ``AddressError`` (a ``ValueError``) saying how to write it.
+    """
+    if isinstance(value, IPv4Interface):
+        interface = value
+    elif not isinstance(value, str):
+        raise AddressError(f"expected an IPv4 address with its prefix as text, e.g. ip: 192.0.2.10/24, got {value!r}")
+    else:
+        address, slash, _ = value.partition("/")
+        try:
+            IPv4Address(address)
+        except ValueError:
+            raise AddressError(f"invalid IPv4 interface {value!r}: {_how_to_write(address, prefix=True)}") from None
+        if not slash:
+            raise AddressError(f"{value!r} has no prefix length: write it as {value}/24 (or the subnet's length)")
+        try:
+            interface = IPv4Interface(value)
+        except ValueError as exc:
+            raise AddressError(f"invalid IPv4 interface {value!r}: {exc} (e.g. 192.0.2.10/24)") from None
     address, network = interface.ip, interface.network
     if address.is_multicast or address.is_unspecified or address.is_loopback or address == IPv4Address(
             "255.255.255.255"):
-        raise ValueError(f"{address} cannot be a host's address (multicast, loopback or unspecified)")
+        raise AddressError(f"{address} cannot be a host's address (multicast, loopback or unspecified)")
     if network.prefixlen < 31 and address in (network.network_address, network.broadcast_address):
         which = "network" if address == network.network_address else "broadcast"
-        raise ValueError(f"{address} is the {which} address of {network}: pick a host address")
+        raise AddressError(f"{address} is the {which} address of {network}: pick a host address")
     return interface
 
 
 def address_value(value: object) -> IPv4Address:
-    """A bare IPv4 address (``192.0.2.20``)."""
+    """A bare IPv4 address written as four decimal numbers (``192.0.2.20``), or an ``IPv4Address``.
+
+    Nothing else is taken for an address: a host name is never looked up, a prefix or a range never narrowed to
+    one of its addresses. Raises ``AddressError`` (a ``ValueError``) saying how to write it.
+    """
+    if isinstance(value, IPv4Address):
+        return value
     if not isinstance(value, str):
-        raise ValueError(f"expected an IPv4 address as text, got {value!r}")
+        raise AddressError(f"expected an IPv4 address as text, e.g. 192.0.2.20, got {value!r}")
     try:
         return IPv4Address(value)
     except ValueError:
-        raise ValueError(f"invalid IPv4 address {value!r} (e.g. 192.0.2.20)") from None
+        raise AddressError(f"invalid IPv4 address {value!r}: {_how_to_write(value)}") from None
+
+
+def address_text(value: object) -> str:
+    """``address_value`` as text, for the frame builders (Scapy is given only literals it need not resolve)."""
+    return str(address_value(value))
+
+
+def _how_to_write(text: str, prefix: bool = False) -> str:
+    """Why ``text`` is not an IPv4 address literal, and how to write one."""
+    example = "192.0.2.10/24" if prefix else "192.0.2.20"
+    if not text:
+        return f"it is empty: write four numbers from 0 to 255, e.g. {example}"
+    if "/" in text and not prefix:
+        return f"a prefix is not one address: write a single address, e.g. {example}"
+    if text[0].isalpha():
+        return f"vswitch does not look up host names: write the address itself, e.g. {example}"
+    if "-" in text:
+        return f"ranges are not supported: write a single address, e.g. {example}"
+    return f"write four decimal numbers from 0 to 255 separated by dots, e.g. {example}"
 
 
 def looks_like_address(text: str) -> bool:
@@ -83,14 +111,14 @@ def udp_checksum(src: bytes, dst: bytes, udp: bytes | bytearray) -> int:
     return value or 0xFFFF
 
 
-def set_ip_checksum(frame: bytearray, start: int = IP) -> None:
-    """Recompute the IPv4 header checksum of the header at ``start`` in place."""
-    ihl = (frame[start] & 0x0F) * 4
-    frame[start + 10:start + 12] = b"\0\0"
-    frame[start + 10:start + 12] = checksum(frame[start:start + ihl]).to_bytes(2, "big")
+def set_ip_checksum(frame: bytearray) -> None:
+    """Recompute the checksum of ``frame``'s IPv4 header (without options, as every header the stack sends) in
+    place."""
+    frame[IP_CHECKSUM] = b"\0\0"
+    frame[IP_CHECKSUM] = checksum(frame[IP_HEADER]).to_bytes(2, "big")
 
 
-def update_checksum(old_checksum: int, old: bytes, new: bytes) -> int:
+def update_checksum(old_checksum: int, old: bytes | bytearray, new: bytes | bytearray) -> int:
     """RFC 1624 incremental update: the checksum after 16-bit-aligned ``old`` bytes became ``new``.
 
     HC' = ~(~HC + ~m + m'), summed over the changed words; ``old`` and ``new`` have the same even length.

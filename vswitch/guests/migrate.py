@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..core.errors import TopologyError
+from ..core.mac import prefix_bytes
 from ..core.units import format_duration
 from .stackdriver import stack_of
 from .traffic import rarp_announce
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from ..net.network import Network
 
 ANNOUNCERS = ("qemu", "xen", "none")
+_XEN_OUI = prefix_bytes("xen")
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,9 @@ def qemu_announce_offsets(params: AnnounceParams = AnnounceParams()) -> list[int
 
 
 def default_announcer(mac_packed: bytes) -> str:
-    """Xen guests (00:16:3e) announce as netfront does; every other guest as QEMU does."""
-    return "xen" if mac_packed[:3] == b"\x00\x16\x3e" else "qemu"
+    """Xen guests (00:16:3e) announce as netfront does; every other guest as QEMU does. ``mac_packed``: a MAC or
+    its first 3 bytes."""
+    return "xen" if mac_packed.startswith(_XEN_OUI) else "qemu"
 
 
 @dataclass
@@ -67,7 +70,7 @@ class MigrationResult:
     announce: str
     detached_ns: int
     attached_ns: int = 0
-    ids: list[int] = field(default_factory=list)  # the announcement frames
+    ids: Any = field(default_factory=list)  # the announcement frames: a list, or a scenario's FrameIds
 
     def summary(self) -> dict[str, Any]:
         return {"vm": self.vm, "from": self.source, "to": self.target, "detached": format_duration(self.detached_ns),

@@ -21,6 +21,11 @@ from .stream import period_ns
 if TYPE_CHECKING:
     from ..net.network import Network
 
+#: The end of what a classic pcap can hold (32-bit seconds since 1970: early 2106). A replayed frame may not be sent
+#: later: a capture point would fail the run there, half-way. A record that would be is where the replay stops.
+PCAP_END_NS = (1 << 32) * 1_000_000_000
+_YEAR_NS = 31_557_600 * 1_000_000_000
+
 
 @dataclass
 class ReplayResult:
@@ -31,7 +36,7 @@ class ReplayResult:
     target: str  # interface name
     how: str  # "into" (arrives at the port) or "from" (the NIC transmits)
     frames: int = 0
-    ids: list[int] = field(default_factory=list)
+    ids: Any = field(default_factory=list)  # frame ids: a list, or a scenario's FrameIds (its name's watchers)
     stop: Optional[ReadStop] = None
     ended_by_run: bool = False  # the run ended before the file did
     cut: int = 0
@@ -80,6 +85,8 @@ class Replay:
         self._last_ns = 0
         self._index = 0
         self._done = False
+        self._stop: Optional[ReadStop] = None  # why the replay stopped before the reader did
+        self._latest = PCAP_END_NS - 1 - net.captures.epoch_ns  # the last instant a frame may be sent
 
     def start(self) -> None:
         self._start = self._last_ns = self.net.now
@@ -102,12 +109,23 @@ class Replay:
                 self._clock += period_ns(bps=self._bps, frame_len=len(record.frame))
             else:
                 self._clock += self._interval
+        if when > self._latest:
+            self._stop = ReadStop(record.index, record.offset, self._too_late(record, when))
+            return self.finish()
         if when < self._last_ns:
             self.result.reordered += 1
             when = self._last_ns
         self._last_ns = when
         self._index += 1
         self.net.engine.at(when, self._send, record.frame)
+
+    def _too_late(self, record: Record, when: int) -> str:
+        if self._original:
+            return (f"its timestamp is {_span(record.time_ns - self._first_capture_ns)} after the first record's: with "
+                    "that spacing it would be sent after the year 2106, past what a pcap file can hold (the file "
+                    "is corrupt here, or replay it at a rate)")
+        return (f"at this rate it would be sent {_span(when - self._start)} after the replay began, after the year "
+                "2106, past what a pcap file can hold: replay fewer frames (count) or at a higher rate")
 
     def _send(self, frame: bytes) -> None:
         result = self.result
@@ -128,7 +146,12 @@ class Replay:
             return
         self._done = True
         self.reader.close()
-        self.result.stop = self.reader.stop
+        self.result.stop = self._stop or self.reader.stop
         self.result.cut = self.reader.cut
         self.result.skipped = dict(self.reader.skipped)
         self.result.ended_by_run = run_ended
+
+
+def _span(ns: int) -> str:
+    """``4288896000s (about 136 years)``."""
+    return f"{format_duration(ns)} (about {ns // _YEAR_NS} years)" if ns >= _YEAR_NS else format_duration(ns)

@@ -26,17 +26,24 @@ from ipaddress import IPv4Address, IPv4Interface
 
 from ..core import checks
 from ..core.errors import AddressError, ScenarioError
+from ..core.frame import ETH_DST, ETH_SRC, ETH_TYPE
 from ..core.mac import BROADCAST_BYTES, MACAddress, MACLike
 from .arp import DEFAULT_TIMEOUT_NS, ArpCache
-from .inet import ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP, checksum, set_ip_checksum, udp_checksum, \
-    update_checksum
+from .headers import ARP_FORMAT, ARP_LEN, ARP_OP, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ETH_P_ARP, ETH_P_IP, \
+    ICMP_CHECKSUM, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, ICMP_ID, ICMP_PORT_UNREACH, \
+    ICMP_SEQ, ICMP_TYPE, ICMP_TYPE_CODE, IP, IP_DST, IP_FRAGMENT, IP_HEADER, IP_HEADER_LEN, IP_ID, IP_PAYLOAD, \
+    IP_PROTO, IP_SRC, IP_TOTAL_LEN, IP_TTL, IP_VERSION_IHL, IPPROTO_ICMP, IPPROTO_UDP, UDP_CHECKSUM, UDP_DATA, \
+    UDP_DPORT, UDP_LEN, UDP_SEQ, UDP_SPORT
+from .inet import checksum, interface_value, set_ip_checksum, udp_checksum, update_checksum
 from .sessions import ArpingSession, PingSession, UdpSession
 from .traffic import ARP_REPLY, ARP_REQUEST, ZERO_MAC, arp_frame, icmp_echo_frame, icmp_error_header, udp_frame
 
 Output = list[tuple[int, bytes]]
 UDP_ECHO_PORT = 7
 UDP_DISCARD_PORT = 9
-_ARP_HEADER = bytes.fromhex("0001 0800 06 04")
+_ARP_FORMAT = bytes.fromhex("0001 0800 06 04")  # Ethernet (1), IPv4 (0x0800), 6-byte MACs, 4-byte addresses
+_IPV4_WITHOUT_OPTIONS = 0x45
+_ICMP_ERROR_IP_LEN = 576  # an ICMP error's IP packet at most (RFC 1812 4.3.2.3; Linux's icmp_send)
 _TYPE_IP, _TYPE_ARP = ETH_P_IP.to_bytes(2, "big"), ETH_P_ARP.to_bytes(2, "big")
 _ZERO = bytes(6)
 
@@ -47,14 +54,18 @@ def ping_payload(size: int) -> bytes:
 
 
 class GuestStack:
-    """IPv4 host on one interface with MAC ``mac`` and address ``interface`` (``192.0.2.10/24``)."""
+    """IPv4 host on one interface with MAC ``mac`` and address ``interface`` (``192.0.2.10/24``: a literal with its
+    prefix or an ``IPv4Interface``; anything else raises ``AddressError``)."""
 
     def __init__(self, name: str, mac: MACLike, interface: IPv4Interface | str, *,
                  arp_timeout_ns: int = DEFAULT_TIMEOUT_NS, arp_notify: bool = True, ttl: int = 64) -> None:
         """A wrong type or value is a ``TopologyError`` (an ``AddressError`` for ``mac`` and ``interface``)."""
         self.name = checks.text(name, "GuestStack: name")
         self.mac = MACAddress(mac)
-        self.interface = _interface(interface, self.name)
+        try:
+            self.interface = interface_value(interface)
+        except AddressError as exc:
+            raise AddressError(f"guest {self.name}: interface: {exc}") from None
         self.ip = self.interface.ip
         self.arp = ArpCache(checks.integer(arp_timeout_ns, f"guest {name}: arp_timeout_ns", minimum=1))
         self.arp_notify = checks.flag(arp_notify, f"guest {name}: arp_notify")
@@ -73,7 +84,7 @@ class GuestStack:
         self._arp_reply = arp_frame(op=ARP_REPLY, src=self.mac, dst=ZERO_MAC, sender_mac=self.mac,
                                     sender_ip=str(self.ip))
         self._unreachable = icmp_error_header(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip="0.0.0.0",
-                                              icmp_type=3, code=3, ttl=ttl)
+                                              icmp_type=ICMP_DEST_UNREACH, code=ICMP_PORT_UNREACH, ttl=ttl)
 
     def __repr__(self) -> str:
         return f"<GuestStack {self.name} {self.mac} {self.interface}>"
@@ -85,7 +96,7 @@ class GuestStack:
     def gratuitous_arp(self) -> bytes:
         """A broadcast ARP request for our own address (sender = target = us), as Linux sends it."""
         frame = bytearray(self._arp_request)
-        frame[38:42] = self._ip
+        frame[ARP_TPA] = self._ip
         return bytes(frame)
 
     def link_up(self, now: int) -> Output:
@@ -117,7 +128,7 @@ class GuestStack:
     # -- sending --------------------------------------------------------------------------------------
     def _request_for(self, ip: bytes) -> bytes:
         self.counters["arp_requests_sent"] += 1
-        return self._arp_request[:38] + ip
+        return self._arp_request[:ARP_TPA.start] + ip
 
     def _next_ip_id(self) -> bytes:
         self._ip_id = (self._ip_id + 1) & 0xFFFF
@@ -125,16 +136,16 @@ class GuestStack:
 
     def send_ip(self, frame: bytearray, now: int, owner: object = None) -> Output:
         """Transmit an IPv4 ``frame`` (destination MAC still open): resolve its destination, or queue it."""
-        dst = bytes(frame[30:34])
+        dst = bytes(frame[IP_DST])
         if dst in self._broadcasts:
-            frame[0:6] = BROADCAST_BYTES
+            frame[ETH_DST] = BROADCAST_BYTES
             return [(0, bytes(frame))]
         if not self.on_link(IPv4Address(dst)):
             self.counters["no_route"] += 1  # no gateways are modelled: only the own subnet is reachable
             return []
         mac = self.arp.lookup(dst, now)
         if mac is not None:
-            frame[0:6] = mac
+            frame[ETH_DST] = mac
             return [(0, bytes(frame))]
         if self.arp.resolve(dst, (frame, owner), now):
             return [(0, self._request_for(dst))]
@@ -146,12 +157,12 @@ class GuestStack:
         if template is None:
             template = self.ping_template(session)
         frame = bytearray(template)
-        frame[18:20] = self._next_ip_id()
+        frame[IP_ID] = self._next_ip_id()
         set_ip_checksum(frame)
         seq_bytes = (seq & 0xFFFF).to_bytes(2, "big")
-        old = int.from_bytes(frame[36:38], "big")
-        frame[36:38] = update_checksum(old, frame[40:42], seq_bytes).to_bytes(2, "big")
-        frame[40:42] = seq_bytes
+        old = int.from_bytes(frame[ICMP_CHECKSUM], "big")
+        frame[ICMP_CHECKSUM] = update_checksum(old, frame[ICMP_SEQ], seq_bytes).to_bytes(2, "big")
+        frame[ICMP_SEQ] = seq_bytes
         session.record_sent(seq, now)
         self.pings[session.ident] = session
         self.counters["echo_requests_sent"] += 1
@@ -166,7 +177,7 @@ class GuestStack:
         _check_session(session, ArpingSession, "arping_send")
         target = session.dst_ip.packed
         dst = session.target_mac or BROADCAST_BYTES
-        frame = dst + self._arp_request[6:32] + dst + target
+        frame = dst + self._arp_request[ETH_SRC.start:ARP_THA.start] + dst + target
         session.record_sent(seq, now)
         self.arpings[target] = session
         self.counters["arp_requests_sent"] += 1
@@ -180,17 +191,16 @@ class GuestStack:
         """Datagram ``seq`` of ``session``: the template with a fresh IP id and the sequence number in its data."""
         _check_session(session, UdpSession, "udp_send")
         frame = bytearray(template)
-        frame[18:20] = self._next_ip_id()
+        frame[IP_ID] = self._next_ip_id()
         set_ip_checksum(frame)
         if session.size >= 4:
             seq_bytes = (seq & 0xFFFFFFFF).to_bytes(4, "big")
-            old = int.from_bytes(frame[40:42], "big")
+            old = int.from_bytes(frame[UDP_CHECKSUM], "big")
             if old:  # 0 means "no checksum" (never the case for ours)
-                new = update_checksum(old, frame[42:46], seq_bytes)
-                frame[40:42] = (new or 0xFFFF).to_bytes(2, "big")
-            frame[42:46] = seq_bytes
+                new = update_checksum(old, frame[UDP_SEQ], seq_bytes)
+                frame[UDP_CHECKSUM] = (new or 0xFFFF).to_bytes(2, "big")
+            frame[UDP_SEQ] = seq_bytes
         session.record_sent(seq, now)
-        session.bytes_sent += session.size
         self.udp_senders[session.sport] = session
         self.counters["udp_sent"] += 1
         return self.send_ip(frame, now, session)
@@ -198,7 +208,7 @@ class GuestStack:
     # -- receiving ------------------------------------------------------------------------------------
     def receive(self, frame: bytes, now: int) -> Output:
         """A frame the NIC accepted: answer it, learn from it, or count and ignore it."""
-        kind = frame[12:14]
+        kind = frame[ETH_TYPE]
         if kind == _TYPE_ARP:
             return self._arp_in(frame, now)
         if kind == _TYPE_IP:
@@ -207,10 +217,10 @@ class GuestStack:
         return []
 
     def _arp_in(self, frame: bytes, now: int) -> Output:
-        if len(frame) < 42 or frame[14:20] != _ARP_HEADER:
+        if len(frame) < ARP_LEN or frame[ARP_FORMAT] != _ARP_FORMAT:
             self.counters["ignored"] += 1
             return []
-        op, sha, spa, tpa = int.from_bytes(frame[20:22], "big"), frame[22:28], frame[28:32], frame[38:42]
+        op, sha, spa, tpa = int.from_bytes(frame[ARP_OP], "big"), frame[ARP_SHA], frame[ARP_SPA], frame[ARP_TPA]
         out: Output = []
         for_us = tpa == self._ip
         self.counters["arp_requests_received" if op == ARP_REQUEST else "arp_replies_received"] += 1
@@ -218,12 +228,12 @@ class GuestStack:
         if valid_sender and self.on_link(IPv4Address(spa)):
             if (for_us and op == ARP_REQUEST) or spa in self.arp.entries or spa in self.arp.pending:
                 for packet, _owner in self.arp.confirm(spa, sha, now):
-                    packet[0:6] = sha
+                    packet[ETH_DST] = sha
                     out.append((0, bytes(packet)))
         if op == ARP_REQUEST and for_us and not (sha[0] & 1):
             reply = bytearray(self._arp_reply)
-            reply[0:6] = reply[32:38] = sha
-            reply[38:42] = spa
+            reply[ETH_DST] = reply[ARP_THA] = sha
+            reply[ARP_TPA] = spa
             self.counters["arp_replies_sent"] += 1
             out.append((0, bytes(reply)))
         elif op == ARP_REPLY and for_us:
@@ -233,22 +243,22 @@ class GuestStack:
         return out
 
     def _ip_in(self, frame: bytes, now: int) -> Output:
-        if len(frame) < 34 or frame[14] != 0x45:  # IPv4 without options
+        if len(frame) < IP_PAYLOAD or frame[IP_VERSION_IHL] != _IPV4_WITHOUT_OPTIONS:
             self.counters["ignored"] += 1
             return []
-        total = int.from_bytes(frame[16:18], "big")
-        if total < 20 or 14 + total > len(frame) or checksum(frame[14:34]):
+        total = int.from_bytes(frame[IP_TOTAL_LEN], "big")
+        if total < IP_HEADER_LEN or IP + total > len(frame) or checksum(frame[IP_HEADER]):
             self.counters["bad_ip_header"] += 1
             return []
-        if int.from_bytes(frame[20:22], "big") & 0x3FFF:  # MF or a fragment offset
+        if int.from_bytes(frame[IP_FRAGMENT], "big") & 0x3FFF:  # MF or a fragment offset
             self.counters["ignored"] += 1
             return []
-        dst = frame[30:34]
+        dst = frame[IP_DST]
         unicast = dst == self._ip
         if not unicast and dst not in self._broadcasts:
             self.counters["not_our_address"] += 1
             return []
-        proto, payload = frame[23], frame[34:14 + total]
+        proto, payload = frame[IP_PROTO], frame[IP_PAYLOAD:IP + total]
         if proto == IPPROTO_ICMP:
             return self._icmp_in(frame, payload, unicast, now)
         if proto == IPPROTO_UDP:
@@ -257,49 +267,53 @@ class GuestStack:
         return []
 
     def _icmp_in(self, frame: bytes, icmp: bytes, unicast: bool, now: int) -> Output:
-        if len(icmp) < 8 or checksum(icmp):
+        if len(icmp) < ICMP_HEADER_LEN or checksum(icmp):
             self.counters["bad_checksum"] += 1
             return []
-        kind = icmp[0]
-        if kind == 8 and unicast:  # echo request: answer with the same identifier, sequence and data
+        kind = frame[ICMP_TYPE]
+        if kind == ICMP_ECHO_REQUEST and unicast:  # answer with the same identifier, sequence and data
             self.counters["echo_requests_received"] += 1
             self.counters["echo_replies_sent"] += 1
-            reply = bytearray(frame[:34 + len(icmp)])
+            reply = bytearray(frame[:IP_PAYLOAD + len(icmp)])
             self._turn_around(reply, frame)
-            reply[34] = 0  # type: echo reply; only this byte changes in the ICMP message
-            new_sum = update_checksum(int.from_bytes(icmp[2:4], "big"), icmp[0:2], bytes((0, icmp[1])))
-            reply[36:38] = new_sum.to_bytes(2, "big")
+            reply[ICMP_TYPE] = ICMP_ECHO_REPLY  # the only byte of the ICMP message that changes
+            old_sum = int.from_bytes(frame[ICMP_CHECKSUM], "big")
+            new_sum = update_checksum(old_sum, frame[ICMP_TYPE_CODE], reply[ICMP_TYPE_CODE])
+            reply[ICMP_CHECKSUM] = new_sum.to_bytes(2, "big")
             return self.send_ip(reply, now)
-        if kind == 0:
+        if kind == ICMP_ECHO_REPLY:
             self.counters["echo_replies_received"] += 1
-            session = self.pings.get(int.from_bytes(icmp[4:6], "big"))
-            if session is not None and IPv4Address(frame[26:30]) == session.dst_ip:
-                session.record_answer(int.from_bytes(icmp[6:8], "big"), now)
+            session = self.pings.get(int.from_bytes(frame[ICMP_ID], "big"))
+            if session is not None and IPv4Address(frame[IP_SRC]) == session.dst_ip:
+                session.record_answer(int.from_bytes(frame[ICMP_SEQ], "big"), now)
             return []
         self.counters["icmp_other_received"] += 1
         return []
 
     def _udp_in(self, frame: bytes, udp: bytes, unicast: bool, now: int) -> Output:
-        if len(udp) < 8 or int.from_bytes(udp[4:6], "big") != len(udp):
+        end = IP_PAYLOAD + len(udp)
+        if end < UDP_DATA or int.from_bytes(frame[UDP_LEN], "big") != len(udp):
             self.counters["bad_udp_length"] += 1
             return []
-        if udp[6:8] != b"\0\0" and udp_checksum(frame[26:30], frame[30:34], udp[:6] + b"\0\0" + udp[8:]) != \
-                int.from_bytes(udp[6:8], "big"):
-            self.counters["bad_checksum"] += 1
-            return []
-        sport, dport = int.from_bytes(udp[0:2], "big"), int.from_bytes(udp[2:4], "big")
+        stored = frame[UDP_CHECKSUM]
+        if stored != b"\0\0":  # 0: the sender computed none
+            zeroed = frame[IP_PAYLOAD:UDP_CHECKSUM.start] + b"\0\0" + frame[UDP_DATA:end]
+            if udp_checksum(frame[IP_SRC], frame[IP_DST], zeroed) != int.from_bytes(stored, "big"):
+                self.counters["bad_checksum"] += 1
+                return []
+        sport, dport = int.from_bytes(frame[UDP_SPORT], "big"), int.from_bytes(frame[UDP_DPORT], "big")
         self.counters["udp_received"] += 1
-        self.udp_received[(str(IPv4Address(frame[26:30])), dport)] += 1
+        self.udp_received[(str(IPv4Address(frame[IP_SRC])), dport)] += 1
         sender = self.udp_senders.get(dport)
-        if sender is not None and sport == sender.dport and IPv4Address(frame[26:30]) == sender.dst_ip:
-            if len(udp) >= 12:
-                sender.record_answer(int.from_bytes(udp[8:12], "big"), now)
+        if sender is not None and sport == sender.dport and IPv4Address(frame[IP_SRC]) == sender.dst_ip:
+            if end >= UDP_SEQ.stop:
+                sender.record_answer(int.from_bytes(frame[UDP_SEQ], "big"), now)
             return []
         if dport == UDP_ECHO_PORT and unicast:
             self.counters["udp_echoed"] += 1
-            reply = bytearray(frame[:34 + len(udp)])
+            reply = bytearray(frame[:end])
             self._turn_around(reply, frame)
-            reply[34:36], reply[36:38] = udp[2:4], udp[0:2]  # swapping ports keeps the checksum
+            reply[UDP_SPORT], reply[UDP_DPORT] = frame[UDP_DPORT], frame[UDP_SPORT]  # swapping keeps the checksum
             return self.send_ip(reply, now)
         if dport == UDP_DISCARD_PORT:
             self.counters["udp_discarded"] += 1
@@ -310,39 +324,26 @@ class GuestStack:
 
     def _turn_around(self, reply: bytearray, request: bytes) -> None:
         """Make ``reply`` (a copy of ``request``) go back: our MAC and address as source, fresh id and TTL."""
-        reply[6:12] = self._mac
-        reply[18:20] = self._next_ip_id()
-        reply[20:22] = b"\0\0"
-        reply[22] = self.ttl
-        reply[26:30], reply[30:34] = self._ip, request[26:30]
+        reply[ETH_SRC] = self._mac
+        reply[IP_ID] = self._next_ip_id()
+        reply[IP_FRAGMENT] = b"\0\0"
+        reply[IP_TTL] = self.ttl
+        reply[IP_SRC], reply[IP_DST] = self._ip, request[IP_SRC]
         set_ip_checksum(reply)
 
     def _port_unreachable(self, frame: bytes, udp: bytes, now: int) -> Output:
         """ICMP destination unreachable, port unreachable (type 3, code 3), quoting as much of the datagram as
         fits a 576-byte IP packet, as Linux does (RFC 792 asks for the header and 8 bytes at least)."""
         self.counters["port_unreachable_sent"] += 1
-        quoted = (frame[14:34] + udp)[:576 - 28]
+        quoted = (frame[IP_HEADER] + udp)[:_ICMP_ERROR_IP_LEN - IP_HEADER_LEN - ICMP_HEADER_LEN]
         reply = bytearray(self._unreachable) + quoted
-        reply[16:18] = (len(reply) - 14).to_bytes(2, "big")
-        reply[18:20] = self._next_ip_id()
-        reply[30:34] = frame[26:30]
+        reply[IP_TOTAL_LEN] = (len(reply) - IP).to_bytes(2, "big")
+        reply[IP_ID] = self._next_ip_id()
+        reply[IP_DST] = frame[IP_SRC]
         set_ip_checksum(reply)
-        reply[36:38] = b"\0\0"
-        reply[36:38] = checksum(reply[34:]).to_bytes(2, "big")
+        reply[ICMP_CHECKSUM] = b"\0\0"
+        reply[ICMP_CHECKSUM] = checksum(reply[IP_PAYLOAD:]).to_bytes(2, "big")
         return self.send_ip(reply, now)
-
-
-def _interface(value: object, name: str) -> IPv4Interface:
-    """A stack's address and prefix: an ``IPv4Interface`` or its text (``192.0.2.10/24``)."""
-    if isinstance(value, IPv4Interface):
-        return value
-    if isinstance(value, str):
-        try:
-            return IPv4Interface(value)
-        except ValueError as exc:
-            raise AddressError(f"guest {name}: invalid IPv4 interface {value!r}: {exc} (e.g. 192.0.2.10/24)") from None
-    raise AddressError(f"guest {name}: interface must be an IPv4 address with its prefix, e.g. '192.0.2.10/24', "
-                       f"not {checks.describe(value)}")
 
 
 def _check_session(session: object, kind: type, what: str) -> None:

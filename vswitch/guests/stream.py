@@ -14,38 +14,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from ipaddress import IPv4Address
 from typing import Iterator, NamedTuple, Optional
 
-from ..core.frame import TAG_LEN
+from ..core.frame import ETH_DST, ETH_HEADER_LEN, ETH_SRC, ETH_TYPE, TAG_LEN
 from ..core.mac import MACAddress
 from ..l2.port import WIRE_OVERHEAD_BYTES
-from .inet import update_checksum
+from .headers import IP_CHECKSUM, IP_DST, IP_ID, IP_SRC, UDP_CHECKSUM, UDP_DPORT, UDP_SEQ, UDP_SPORT
+from .inet import address_value, update_checksum
 
 
 class StreamField(NamedTuple):
-    offset: int
+    offset: int  # in an untagged frame
     width: int
     kind: str  # "mac", "ip" or "int"
     ip_checksum: bool  # covered by the IPv4 header checksum
     udp_checksum: bool  # covered by the UDP checksum (pseudo-header, header or data)
     needs_udp: bool
 
+    @classmethod
+    def at(cls, where: slice, kind: str, ip_checksum: bool, udp_checksum: bool, needs_udp: bool) -> StreamField:
+        """The field at ``where`` (a slice of an untagged frame, from ``headers.py``)."""
+        return cls(where.start, where.stop - where.start, kind, ip_checksum, udp_checksum, needs_udp)
 
-#: The fields a stream can vary, at their offsets in an untagged frame (Ethernet 0, IPv4 14, UDP 34, data 42);
-#: a stream with VLAN tags finds those after the MAC addresses 4 bytes further per tag.
+
+#: The fields a stream can vary, where they lie in an untagged frame; a stream with VLAN tags finds those after
+#: the MAC addresses 4 bytes further per tag.
 FIELDS: dict[str, StreamField] = {
-    "eth.dst": StreamField(0, 6, "mac", False, False, False),
-    "eth.src": StreamField(6, 6, "mac", False, False, False),
-    "ip.id": StreamField(18, 2, "int", True, False, True),
-    "ip.src": StreamField(26, 4, "ip", True, True, True),
-    "ip.dst": StreamField(30, 4, "ip", True, True, True),
-    "udp.sport": StreamField(34, 2, "int", False, True, True),
-    "udp.dport": StreamField(36, 2, "int", False, True, True),
-    "seq": StreamField(42, 4, "int", False, True, False),  # first 4 data bytes (offset 14 without udp)
+    "eth.dst": StreamField.at(ETH_DST, "mac", False, False, False),
+    "eth.src": StreamField.at(ETH_SRC, "mac", False, False, False),
+    "ip.id": StreamField.at(IP_ID, "int", True, False, True),
+    "ip.src": StreamField.at(IP_SRC, "ip", True, True, True),
+    "ip.dst": StreamField.at(IP_DST, "ip", True, True, True),
+    "udp.sport": StreamField.at(UDP_SPORT, "int", False, True, True),
+    "udp.dport": StreamField.at(UDP_DPORT, "int", False, True, True),
+    "seq": StreamField.at(UDP_SEQ, "int", False, True, False),  # first 4 data bytes (right after Ethernet without udp)
 }
-IP_CHECKSUM, UDP_CHECKSUM = slice(24, 26), slice(40, 42)
-MAX_STREAM_FRAMES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def field_value(name: str, value: object) -> int:
     if kind == "mac" and isinstance(value, str):
         return int.from_bytes(MACAddress(value).packed, "big")
     if kind == "ip" and isinstance(value, str):
-        return int(IPv4Address(value))
+        return int(address_value(value))
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << (8 * FIELDS[name].width):
         return value
     example = {"mac": '"02:00:00:00:01:00"', "ip": "198.51.100.1", "int": "1000"}[kind]
@@ -83,8 +86,8 @@ class FrameTemplate:
         shift = TAG_LEN * tags
         for v in vary:
             spec = FIELDS[v.field]
-            offset = spec.offset if (udp or v.field != "seq") else 14
-            offset += shift if offset >= 12 else 0
+            offset = spec.offset if (udp or v.field != "seq") else ETH_HEADER_LEN
+            offset += shift if offset >= ETH_TYPE.start else 0
             if offset + spec.width > len(template):
                 raise ValueError(f"{v.field} lies beyond the end of a {len(template)}-byte frame: make size larger")
             start = v.start if v.start is not None else int.from_bytes(template[offset:offset + spec.width], "big")

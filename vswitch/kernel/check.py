@@ -30,6 +30,7 @@ from ..realtime import now_s, sleep_until, stopwatch_s
 from ..topology.build import build_network
 from ..topology.loader import load_topology
 from ..topology.spec import HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec, Where
+from ..topology.yamlsource import check_file
 from . import scope
 from .compare import KernelCheckError, KernelOutcome, KernelTopology, require_kernel_lab
 from .lab import KernelLab, cleanup_leftovers
@@ -78,6 +79,7 @@ class TableCheck:
     kernel: str  # port ("-" if absent); vswitch likewise
     vswitch: str
     verdict: str
+    vlan: int | None = None  # the entry's VLAN, on a VLAN-filtering switch
 
 
 @dataclass
@@ -167,9 +169,9 @@ def compare_frame(step: Step, outcome: KernelOutcome, topo: KernelTopology, net:
     known = {}
     if outcome.result is not None and step.frame[0] & 1 and step.frame[:6] != b"\xff" * 6:
         group = step.frame[:6].hex(":")
-        for ep in outcome.result.unjoined:
+        for ep in outcome.result.unjoined:  # not for a vNIC's own multicast handed back past its filter
             iface = topo.interface_of[ep]
-            if kernel[iface] > vswitch[iface]:
+            if kernel[iface] > vswitch[iface] and ep not in outcome.reflected:
                 known[iface] = ("unfiltered" if topo.filter_of[ep] != "macvlan" else
                                 "left" if group in topo.left.get(ep, ()) else "hash")
     same = all(kernel[i] == vswitch[i] for i in set(kernel) | set(vswitch) if i not in known)
@@ -183,13 +185,15 @@ def compare_tables(topo: KernelTopology, net: Network) -> list[TableCheck]:
     rows = []
     for switch in sorted(topo.bridge_of):
         verdict = NOT_CHECKED if switch in topo.unchecked else None
-        vs = {r.mac: r.port + (" (static)" if r.static else "") for r in net.switch(switch).table.rows(net.now)
+        filtering = net.switch(switch).vlan_filtering  # entries are (VLAN, MAC) then
+        vs = {(r.vlan if filtering else None, r.mac): r.port + (" (static)" if r.static else "")
+              for r in net.switch(switch).table.rows(net.now)
               if not (switch in net.hypervisors and r.port == "host-side")}
-        kr = {e.mac: e.node[len(switch) + 1:] + (" (static)" if e.is_static else "")
+        kr = {(e.vlan if filtering else None, e.mac): e.node[len(switch) + 1:] + (" (static)" if e.is_static else "")
               for e in topo.lab.fdb(topo.bridge_of[switch])}
-        for mac in sorted(set(vs) | set(kr)):
-            k, v = kr.get(mac, "-"), vs.get(mac, "-")
-            rows.append(TableCheck(switch, mac, k, v, verdict or (AGREE if k == v else DIFFER)))
+        for vlan, mac in sorted(set(vs) | set(kr), key=lambda key: (key[0] or 0, key[1])):
+            k, v = kr.get((vlan, mac), "-"), vs.get((vlan, mac), "-")
+            rows.append(TableCheck(switch, mac, k, v, verdict or (AGREE if k == v else DIFFER), vlan))
     return rows
 
 
@@ -211,7 +215,7 @@ def _in_flight(steps: list[Step], net: Network) -> dict[int, str]:
         for b in steps[i + 1:] if a.frame_id is not None else ():
             if b.time_ns >= ends[a.frame_id]:
                 break
-            if b.frame_id is None and b.action.kind != "expect":
+            if b.action is not None and b.frame_id is None and b.action.kind != "expect":
                 out[a.frame_id] = f"in flight in vswitch when the {b.action.kind} at {format_duration(b.time_ns)} ran"
             elif b.frame_id is not None:
                 at_a, at_b = seen[a.frame_id], seen[b.frame_id]
@@ -323,9 +327,12 @@ def render(report: CheckReport) -> str:
     out = [f"kernel-check {report.topology}: who received each frame (stacks that accepted it)", ""]
     out.append(tabulate(rows, headers=["frame", "from", "kernel", "vswitch", "result"]) if rows else "(no frames)")
     if report.tables:
+        vlans = any(t.vlan is not None for t in report.tables)  # a VLAN column where a switch filters VLANs
         out += ["", "learned tables at the end of the run", "",
-                tabulate([[t.switch, t.mac, t.kernel, t.vswitch, t.verdict] for t in report.tables],
-                         headers=["switch", "MAC", "kernel port", "vswitch port", "result"])]
+                tabulate([[t.switch, *([t.vlan if t.vlan is not None else ""] if vlans else []), t.mac, t.kernel,
+                           t.vswitch, t.verdict] for t in report.tables],
+                         headers=["switch", *(["VLAN"] if vlans else []), "MAC", "kernel port", "vswitch port",
+                                  "result"])]
     used = sorted({marks[k] for f in report.frames for k in f.known.values()})
     if used:
         out += ["", "known differences (left out of the comparison):"]
@@ -376,8 +383,9 @@ def _terminations_interrupt() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_file(args.file)  # a FIFO would make loading wait forever
+    spec = load_topology(args.file)  # a mistake in the file first: it is the user's to fix, with or without root
     require_kernel_lab()
-    spec = load_topology(args.file)
     with _terminations_interrupt():
         report = check_topology(spec, prefix=args.prefix, settle_s=args.settle, max_wait_s=args.max_wait,
                                 max_frames=args.max_frames)

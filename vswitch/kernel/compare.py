@@ -15,11 +15,14 @@ from functools import partial
 from typing import Any
 
 from ..core.errors import VSwitchError
-from ..l2.hypervisor import Hypervisor
+from ..l2.hypervisor import Hypervisor, guest_access, guest_trunk
 from ..l2.nic import DEFAULT_GROUPS, NIC, VNIC
-from ..l2.switch import PORT_FLAGS, LearningSwitch
+from ..l2.switch import PORT_FLAGS, LearningSwitch, SwitchPort
+from ..l2.vlan import PortVlans
 from ..net.network import Network
 from ..realtime import now_s, sleep_until
+from ..topology.scenario_reader import (AttachAction, DetachAction, ExpectAction, InterfaceAction, LinkAction,
+                                        PortAction)
 from .frameio import InjectResult
 from .lab import KernelLab
 from .netns import KernelLabError
@@ -50,12 +53,20 @@ def _short(name: str, used: set[str]) -> str:
     return candidate
 
 
+def _vlans(switch: LearningSwitch) -> str | None:
+    """The ``vlan_protocol`` of a VLAN-filtering switch's kernel bridge; None for a VLAN-unaware one."""
+    return switch.vlan_protocol if switch.vlan_filtering else None
+
+
 @dataclass
 class KernelOutcome:
     """What the kernel did with one frame step (``result`` None: not sent, ``note`` says why)."""
     result: InjectResult | None
     promiscuous: frozenset[str] = frozenset()  # endpoints in promiscuous mode at the time
     note: str = ""
+    # private/passthru macvlans that are the frame's source: macvlan forwards their own multicast back to them
+    # past the multicast filter ("forward to original port"), so no filter difference can explain such a copy
+    reflected: frozenset[str] = frozenset()
 
 
 class KernelTopology:
@@ -75,6 +86,9 @@ class KernelTopology:
         self.promiscuous: set[str] = set()
         self.unchecked: dict[str, str] = {}  # switch -> why its table is not compared
         self.left: dict[str, set[str]] = {}  # endpoint -> groups it left (macvlan may keep them: fidelity.md)
+        self.reflecting: dict[str, bytes] = {}  # private/passthru macvlan endpoint -> its MAC (KernelOutcome)
+        self.vlan_devices: dict[tuple[str, int, int], str] = {}  # (hypervisor, TPID, VID) -> its VF VLAN's device
+        self.guest_vlans: dict[str, dict[str, int | None]] = {}  # VLAN-aware host bridge -> its VMs' VLANs
         self.short: dict[str, str] = {}  # node name -> lab name
         self._names: set[str] = set()
 
@@ -83,8 +97,9 @@ class KernelTopology:
         lab, net = self.lab, self.net
         for name in sorted(net.switches):
             if name not in net.hypervisors:
-                table = net.switches[name].table
-                lab.add_bridge(name, ageing_s=self._ageing(name, table.ageing_ns))
+                switch = net.switches[name]
+                table = switch.table
+                lab.add_bridge(name, ageing_s=self._ageing(name, table.ageing_ns), vlan_protocol=_vlans(switch))
                 self.bridge_of[name] = name
                 if table.limit is not None:
                     self._limit(name, table.limit, table.policy.value)
@@ -110,7 +125,7 @@ class KernelTopology:
             for row in switch.table.rows(net.now):
                 key = f"{switch.name}.{row.port}"
                 if row.static and key in lab.ports:  # a static entry on an unplugged port: nothing to set
-                    lab.add_static_fdb(row.mac, key)
+                    lab.add_static_fdb(row.mac, key, row.vlan if switch.vlan_filtering else None)
 
     def _ageing(self, bridge: str, ageing_ns: int) -> float:
         """The kernel's ageing time for a switch: scaled like the replay, in whole centiseconds (>= 1 unless 0)."""
@@ -132,8 +147,7 @@ class KernelTopology:
         """(namespace, MAC, attach(dev)) for one end of a cable."""
         node, lab = port.node, self.lab
         if isinstance(node, LearningSwitch) and node.name not in self.net.hypervisors:
-            flags = {f: v for f, v in port.flags().items() if v != PORT_FLAGS[f]}
-            return lab.switch_ns, None, partial(lab.enslave, port.full_name, bridge=node.name, **flags)
+            return lab.switch_ns, None, partial(self._enslave, port, node.name)
         for hv in self.net.hypervisors.values():
             if port is hv.uplink:  # the adapter keeps its own MAC (a passthru vNIC lends it its own later)
                 mac = None if hv.adapter is None else str(getattr(hv.adapter, "_own_mac", hv.host.mac))
@@ -142,6 +156,16 @@ class KernelTopology:
             ns = self.netns[node.name]
             return ns, str(node.mac), lambda dev: self._endpoint(node, "host", ns, dev, "veth")
         raise KernelCheckError(f"{port.full_name}: kernel-check cannot cable this kind of port")
+
+    def _enslave(self, port: SwitchPort, bridge: str, dev: str) -> None:
+        """Make ``dev`` the kernel's ``port`` of ``bridge``: its flags and, on a VLAN-filtering bridge, its VLANs."""
+        flags = {f: v for f, v in port.flags().items() if v != PORT_FLAGS[f]}
+        self.lab.enslave(port.full_name, dev, bridge, **flags)
+        if port.node.vlan_filtering:
+            self._set_vlans(port.full_name, port.vlans)
+
+    def _set_vlans(self, key: str, vlans: PortVlans) -> None:
+        self.lab.set_port_vlans(key, vlans.pvid, vlans.vlans, vlans.untagged)
 
     def _short(self, name: str) -> str:
         """The lab name of node ``name`` (a namespace ``<tag>-<short>`` and its first endpoint)."""
@@ -165,11 +189,11 @@ class KernelTopology:
         ns, lower = self.netns[hv.name], self.lower[hv.name]
         if hv.adapter is not None:
             self._endpoint(hv.host, "adapter", ns, lower, "veth")
-        else:
+        elif hv.bridge is not None:
             bridge = self.lab.add_bridge(hv.name, netns=ns, ageing_s=self._ageing(hv.name, hv.bridge.table.ageing_ns),
-                                         mac=str(hv.host.mac))
+                                         mac=str(hv.host.mac), vlan_protocol=_vlans(hv.bridge))
             self.bridge_of[hv.name] = hv.name
-            self.lab.enslave(hv.uplink.full_name, lower, hv.name)
+            self._enslave(hv.bridge.port(hv.uplink.name), hv.name, lower)
             self._endpoint(hv.host, "host", ns, bridge, "bridge")
         for vnic in sorted(hv.vms.values(), key=lambda v: v.name):
             vif = hv.vif_of(vnic)
@@ -178,64 +202,92 @@ class KernelTopology:
     def attach(self, vnic: VNIC, hv: Hypervisor, mode: str | None, vif: str | None, groups: list[bytes]) -> None:
         """Plug a vNIC in: a macvlan on the adapter, or a veth whose peer ``vif`` is a host-bridge port."""
         ns, lower, lab, name = self.netns[hv.name], self.lower[hv.name], self.lab, self._short(vnic.name)
+        self.reflecting.pop(name, None)
         if hv.adapter is not None:  # add_macvlan makes the namespace <tag>-<name> the first time
-            lab.add_macvlan(name, ns, lower, str(vnic.mac), mode or hv.adapter.mode, hv.name)
+            mode = mode or hv.adapter.mode
+            lab.add_macvlan(name, ns, self._vlan_device(hv, vnic) or lower, str(vnic.mac), mode, hv.name)
             self.netns[vnic.name] = f"{lab.tag}-{name}"
             device = "macvlan"
+            if mode in ("private", "passthru"):
+                self.reflecting[name] = vnic.mac.packed
         else:
             if vnic.name not in self.netns:
                 self.netns[vnic.name] = lab.add_netns(name)
             port, dev = lab.add_veth(ns, self.netns[vnic.name], None, str(vnic.mac), kinds="pv")
             lab.enslave(f"{hv.name}.{vif}", port, hv.name)
+            if hv.bridge is not None and hv.bridge.vlan_filtering:  # its vif an access port, the uplink a trunk
+                self._set_vlans(f"{hv.name}.{vif}", guest_access(vnic.vf.vlan))
+                self.guest_vlans.setdefault(hv.name, {})[vnic.name] = vnic.vf.vlan
+                self._set_vlans(hv.uplink.full_name, guest_trunk(self.guest_vlans[hv.name].values()))
             lab.add_endpoint(name, "vnic", self.netns[vnic.name], dev, hv.name)
             device = "veth"
         self._register(vnic, name, device, groups)
 
+    def _vlan_device(self, hv: Hypervisor, vnic: VNIC) -> str | None:
+        """The VLAN device on ``hv``'s adapter for ``vnic``'s port VLAN (made the first time), or None without
+        one: a VF's VLAN is a macvlan on it, which sends tagged and receives only that VLAN, untagged."""
+        vf = vnic.vf
+        if vf.vlan is None:
+            return None
+        key = (hv.name, vf.tpid, vf.vlan)
+        if key not in self.vlan_devices:
+            self.vlan_devices[key] = self.lab.add_vlan_device(self.netns[hv.name], self.lower[hv.name], vf.vlan,
+                                                              vf.protocol)
+        return self.vlan_devices[key]
+
     # -- replaying --------------------------------------------------------------------------------------
     def perform(self, step: Step) -> str:
         """Apply a non-send step to the kernel; return '' or why it cannot be replayed."""
-        lab, args, kind = self.lab, step.action.args, step.action.kind
-        if kind == "expect" or kind in TRAFFIC_ACTIONS:  # their frames and attachments are steps of their own
+        assert step.action is not None  # a frame step is sent, not performed
+        lab, action = self.lab, step.action.action
+        if isinstance(action, (ExpectAction, *TRAFFIC_ACTIONS)):  # their frames and attachments are steps of their own
             return ""
-        if kind == "link":
-            lab.set_link(self.cables[step.target["link"]], args["up"])
-        elif kind == "port":
-            if args.get("security") is not None:
+        if isinstance(action, LinkAction):
+            lab.set_link(self.cables[step.target["link"]], action.up)
+        elif isinstance(action, PortAction):
+            if action.security is not None:
                 return "port security (max_macs) has no kernel equivalent: the Linux bridge has no per-port MAC limit"
             key = step.target["port"]
             if key in lab.ports:  # a port with no cable has nothing to set in the kernel
-                lab.set_port(key, **args["flags"])
-        elif kind == "interface":
-            return self._interface(step.target["nic"], args)
-        elif kind == "detach":
+                lab.set_port(key, **dict(action.flags))
+                if action.vlans is not None:  # the same VLANs vswitch gave it (security_checks.perform_port)
+                    self._set_vlans(key, PortVlans.declared(action.vlans.pvid, action.vlans.vlans))
+        elif isinstance(action, InterfaceAction):
+            return self._interface(step.target["nic"], action)
+        elif isinstance(action, DetachAction):
             ep = self.endpoint_of.get(step.target.get("nic", ""))
             if ep is None or ep not in lab.endpoints:
-                return f"detach {args['vm']}: no such vNIC in the kernel"
+                return f"detach {action.vm}: no such vNIC in the kernel"
             lab.remove_endpoint(ep)
-        elif kind == "attach":
-            vnic, hv = self.net.vnics[args["vm"]], self.net.hypervisors[args["hypervisor"]]
+            self.reflecting.pop(ep, None)
+            for name, vlans in self.guest_vlans.items():  # its host bridge's uplink no longer trunks its VLAN
+                if action.vm in vlans:
+                    del vlans[action.vm]
+                    self._set_vlans(self.net.hypervisors[name].uplink.full_name, guest_trunk(vlans.values()))
+        elif isinstance(action, AttachAction):
+            vnic, hv = self.net.vnics[action.vm], self.net.hypervisors[action.hypervisor]
             self.attach(vnic, hv, step.target["mode"], step.target["vif"], step.target["groups"])
         else:
-            return f"action {kind!r} has no kernel equivalent here"
+            return f"action {action.kind!r} has no kernel equivalent here"
         return ""
 
-    def _interface(self, nic: str, args: dict[str, Any]) -> str:
+    def _interface(self, nic: str, action: InterfaceAction) -> str:
         ep = self.endpoint_of.get(nic)
         if ep is None or ep not in self.lab.endpoints:
             return f"interface {nic}: not present in the kernel"
-        if args["up"] is not None:
+        if action.up is not None:
             if self.lab.endpoints[ep].kind == "adapter" or self.filter_of[ep] == "bridge":
                 return f"interface {nic} up/down: in the kernel the hypervisor's interface is the adapter itself"
-            self.lab.set_link(self.lab.endpoints[ep].ifname, args["up"])
-        for key, word in _DEVICE_WORDS.items():
-            if args[key] is not None:
-                self.lab.set_device(ep, word, "on" if args[key] else "off")
+            self.lab.set_link(self.lab.endpoints[ep].ifname, action.up)
+        for key, on in (("promiscuous", action.promiscuous), ("allmulti", action.allmulti)):
+            if on is not None:
+                self.lab.set_device(ep, _DEVICE_WORDS[key], "on" if on else "off")
                 if key == "promiscuous":
-                    (self.promiscuous.add if args[key] else self.promiscuous.discard)(ep)
-        for group in args["join"]:
+                    (self.promiscuous.add if on else self.promiscuous.discard)(ep)
+        for group in action.join:
             self.lab.join_multicast(ep, str(group))
             self.left.get(ep, set()).discard(str(group))
-        for group in args["leave"]:
+        for group in action.leave:
             self.lab.join_multicast(ep, str(group), join=False)
             self.left.setdefault(ep, set()).add(str(group))
         return ""
@@ -246,7 +298,9 @@ class KernelTopology:
             return KernelOutcome(None, note=f"{step.sender} has no device in the kernel now")
         result = self.lab.inject(ep, step.frame)
         refused = f"the kernel refused to send: {result.error}" if result.error else ""
-        return KernelOutcome(result, frozenset(self.promiscuous), refused)
+        source = step.frame[6:12] if step.frame[0] & 1 else None  # a multicast frame's source
+        reflected = frozenset(e for e, mac in self.reflecting.items() if mac == source)
+        return KernelOutcome(result, frozenset(self.promiscuous), refused, reflected)
 
     def replay(self, steps: list[Step], pace_s: float | None, max_frames: int | None = None
                ) -> tuple[dict[int, KernelOutcome], str]:
@@ -257,7 +311,7 @@ class KernelTopology:
         for step in steps:
             if pace_s is not None:
                 sleep_until(pace_s + step.time_ns * self.time_scale / 1e9)
-            if step.frame_id is None:
+            if step.frame_id is None and step.action is not None:  # an action (a frame step has no action)
                 blocked = self.perform(step)
                 if blocked:
                     where = f" ({step.action.where})" if step.action.where.line else ""

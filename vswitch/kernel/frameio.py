@@ -1,7 +1,9 @@
 """Raw frames in and out of a kernel lab: AF_PACKET sockets on its endpoints, and who received an injection.
 
 Sockets are made in each endpoint's namespace (``kernelns.in_netns``). An injection is one ``send`` plus a quiet
-period (``settle_s``) collecting copies, which match the frame by content. An adapter has two views:
+period (``settle_s``) collecting copies, which match the frame by content, VLAN tags aside: a bridge adds and
+removes tags on the way, and the receiver's socket gets the outer tag as metadata, not in the bytes (Linux
+untags every frame it receives before its taps see it). An adapter has two views:
 ``received``, its host stack (a socket for the frame's ethertype, served after macvlan's rx_handler; af_packet
 drops skbs handed to a vNIC in another netns) and ``tapped`` (an ETH_P_ALL tap: every frame on the wire, before
 macvlan). Copies an endpoint sends itself are ``transmitted``.
@@ -29,6 +31,20 @@ def skb_protocol(frame: bytes) -> int:
     off = 16 if frame[12:14] in (b"\x81\x00", b"\x88\xa8") else 12
     etype = int.from_bytes(frame[off:off + 2], "big")
     return etype if etype >= 0x600 else 0x0001 if frame[off + 2:off + 4] == b"\xff\xff" else 0x0004  # 802.3/.2
+
+
+def untagged(frame: bytes) -> bytes:
+    """``frame`` without its 802.1Q / 802.1ad tags (all of them, outermost first)."""
+    while len(frame) >= 18 and frame[12:14] in (b"\x81\x00", b"\x88\xa8"):
+        frame = frame[:12] + frame[16:]
+    return frame
+
+
+def same_frame(copy: bytes, frame: bytes) -> bool:
+    """Is ``copy`` a copy of ``frame``? The same bytes, VLAN tags and trailing zero padding aside (a tag is added
+    or removed on the way; an IPv4 frame's padding may be trimmed)."""
+    short, long = sorted((untagged(copy), untagged(frame)), key=len)
+    return long[: len(short)] == short and not long[len(short):].strip(b"\0")
 
 
 def ether_frame(dst: str, src: str, ethertype: int = 0x88B5, payload: bytes = b"") -> bytes:  # local experimental
@@ -128,8 +144,8 @@ class FrameSockets:
 
     def inject(self, endpoint: str, frame: bytes, settle_s: float, max_wait_s: float) -> InjectResult:
         """Send ``frame`` from ``endpoint``; collect copies until no socket has seen one for ``settle_s`` (at most
-        ``max_wait_s``). Copies match by content (trailing zero padding added or trimmed); anything else, and
-        whatever was waiting before the send, goes to ``stray``."""
+        ``max_wait_s``). Copies match by content (``same_frame``: VLAN tags and trailing zero padding aside);
+        anything else, and whatever was waiting before the send, goes to ``stray``."""
         self.stray += [(ep, kind, data) for ep, _, kind, data, _ in self._poll(0)]
         result = InjectResult(endpoint, frame)
         t0 = last = stopwatch_s()
@@ -144,8 +160,7 @@ class FrameSockets:
                 break
             for ep, view, kind, data, at in got:
                 last = max(last, at)
-                short, long = sorted((data, frame), key=len)  # an IPv4 frame's padding may be trimmed on the way
-                if long[: len(short)] != short or long[len(short):].strip(b"\0"):
+                if not same_frame(data, frame):
                     self.stray.append((ep, kind, data))
                 else:
                     getattr(result, view).append(Reception(ep, kind, at - t0))

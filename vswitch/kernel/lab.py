@@ -12,8 +12,10 @@ sockets on its endpoints (``frameio``) and reports which endpoints received each
 
 Beyond that one-switch lab, the parts compose: ``add_netns``, ``add_bridge`` (more switches, or a host bridge
 inside a hypervisor), ``add_veth`` (a cable between any two namespaces), ``enslave`` (a bridge port),
-``add_macvlan``, ``add_endpoint``/``remove_endpoint``, ``set_link`` (up/down); ``vswitch.kernelcheck`` builds whole
-topology files this way. Readiness waits read the wall clock through ``realtime``.
+``add_macvlan``, ``add_endpoint``/``remove_endpoint``, ``set_link`` (up/down), and for VLANs a VLAN-filtering
+bridge (``add_bridge(vlan_protocol=...)``) with ``set_port_vlans``, and ``add_vlan_device`` (802.1Q or 802.1ad);
+``vswitch.kernelcheck`` builds whole topology files this way. Readiness waits read the wall clock through
+``realtime``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import socket
 import struct
 import threading
 from contextlib import contextmanager
-from typing import Iterator, Mapping, NamedTuple
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from ..core.mac import MACAddress
 from ..realtime import now_s, sleep_s
@@ -78,6 +80,7 @@ class FdbEntry(NamedTuple):
     port: str  # bridge port ifname
     is_static: bool
     node: str  # what is plugged into the port
+    vlan: int | None = None  # on a VLAN-filtering bridge: the entry's VLAN
 
 
 class KernelLab:
@@ -98,6 +101,8 @@ class KernelLab:
         self.endpoints: dict[str, Endpoint] = {}
         self.bridges: dict[str, tuple[str, str]] = {}  # key -> (netns, ifname); "" is the lab's own bridge
         self.ports: dict[str, str] = {}  # port key (by default the node plugged in) -> bridge port ifname
+        self.port_vlans: dict[str, frozenset[int]] = {}  # port key -> its VLANs, on a VLAN-filtering bridge
+        self._filtering: set[str] = set()  # keys of the VLAN-filtering bridges
         self._port_at: dict[str, tuple[str, str]] = {}  # port key -> (netns, bridge key)
         self._where: dict[str, str] = {}  # lab device -> its netns
         self._under: dict[str, str] = {}  # veth -> its peer, macvlan -> its lower (readiness follows them)
@@ -155,16 +160,21 @@ class KernelLab:
         return ns
 
     def add_bridge(self, key: str, *, netns: str | None = None, ageing_s: float = 300.0,
-                   mcast_snooping: bool = False, mac: str | None = None) -> str:
-        """A Linux bridge (STP off) in ``netns`` (default: the switch namespace); returns its ifname."""
+                   mcast_snooping: bool = False, mac: str | None = None, vlan_protocol: str | None = None) -> str:
+        """A Linux bridge (STP off) in ``netns`` (default: the switch namespace); returns its ifname. With
+        ``vlan_protocol`` (802.1Q or 802.1ad) it filters VLANs; its ports, and itself, start as untagged members of
+        VLAN 1 (the default PVID)."""
         if key in self.bridges:
             raise KernelLabError(f"bridge {key!r} exists")
         ns, dev = netns or self.switch_ns, self.bridge if key == "" else self._ifname("b")
         address = ("address", str(MACAddress(mac))) if mac else ()
+        vlans = ("vlan_filtering", "1", "vlan_protocol", vlan_protocol) if vlan_protocol else ()
         run_command("ip", "-n", ns, "link", "add", dev, *address, "type", "bridge", "stp_state", "0",
-             "ageing_time", str(round(ageing_s * 100)), "mcast_snooping", str(int(mcast_snooping)))
+             "ageing_time", str(round(ageing_s * 100)), "mcast_snooping", str(int(mcast_snooping)), *vlans)
         run_command("ip", "-n", ns, "link", "set", dev, "arp", "off", "up")
         self.bridges[key], self._where[dev] = (ns, dev), ns
+        if vlan_protocol:
+            self._filtering.add(key)
         return dev
 
     def set_fdb_max_learned(self, bridge: str, limit: int) -> None:
@@ -205,8 +215,34 @@ class KernelLab:
         ns, dev = self.bridges[bridge]
         run_command("ip", "-n", ns, "link", "set", ifname, "master", dev)
         self.ports[key], self._port_at[key] = ifname, (ns, bridge)
+        if bridge in self._filtering:
+            self.port_vlans[key] = frozenset({1})  # the default PVID, untagged
         if flags:
             self.set_port(key, **flags)
+
+    def set_port_vlans(self, key: str, pvid: int | None, vlans: Iterable[int], untagged: Iterable[int]) -> None:
+        """Port ``key`` of a VLAN-filtering bridge carries ``vlans`` (and ``pvid``), ``untagged`` ones untagged on
+        egress, and nothing else: ``bridge vlan del`` of the others (which forgets what it learned in them), then
+        ``bridge vlan add`` of each with exactly its flags (an existing VLAN's flags are replaced)."""
+        ns, dev = self._port_at[key][0], self.ports[key]
+        wanted = frozenset(vlans) | (frozenset() if pvid is None else frozenset({pvid}))
+        for vid in sorted(self.port_vlans[key] - wanted):
+            run_command("bridge", "-n", ns, "vlan", "del", "dev", dev, "vid", str(vid))
+        untagged = frozenset(untagged)
+        for vid in sorted(wanted):
+            flags = (("pvid",) if vid == pvid else ()) + (("untagged",) if vid in untagged else ())
+            run_command("bridge", "-n", ns, "vlan", "add", "dev", dev, "vid", str(vid), *flags)
+        self.port_vlans[key] = wanted
+
+    def add_vlan_device(self, netns: str, lower: str, vid: int, protocol: str = "802.1Q") -> str:
+        """A VLAN device on ``lower``: it sends with a tag (``protocol``, VID ``vid``, priority 0) and receives
+        that VLAN's frames, untagged. Returns its ifname."""
+        dev = self._ifname("q")
+        run_command("ip", "-n", netns, "link", "add", "link", lower, "name", dev, "type", "vlan", "id", str(vid),
+                    "protocol", protocol)
+        run_command("ip", "-n", netns, "link", "set", dev, "arp", "off", "up")
+        self._where[dev], self._under[dev] = netns, lower
+        return dev
 
     def _plug(self, node: str, ns: str, mac: str, flags: Mapping[str, bool]) -> str:
         """A veth pair: one end a port of the bridge, the other (returned) in ``ns`` with ``mac``."""
@@ -305,16 +341,17 @@ class KernelLab:
             self._groups[endpoint] = {m["link"] for row in rows for m in row.get("maddr", []) if "link" in m}
         return self._groups[endpoint]
 
-    def add_static_fdb(self, mac: str, node: str) -> None:
+    def add_static_fdb(self, mac: str, node: str, vlan: int | None = None) -> None:
+        in_vlan = ("vlan", str(vlan)) if vlan is not None else ()
         run_command("bridge", "-n", self._port_at[node][0], "fdb", "replace", str(MACAddress(mac)), "dev",
-                    self.ports[node], "master", "static")
+                    self.ports[node], "master", "static", *in_vlan)
 
     def fdb(self, bridge: str = "") -> list[FdbEntry]:
         """Learned and static bridge entries, sorted (the bridge's own permanent and ``self`` entries left out)."""
         ns, dev = self.bridges[bridge]
         owners = {self.ports[node]: node for node, (_, br) in self._port_at.items() if br == bridge}
         rows = json.loads(run_command("bridge", "-n", ns, "-j", "fdb", "show", "br", dev) or "[]")
-        return sorted(FdbEntry(r["mac"], r["ifname"], r.get("state") == "static", owners[r["ifname"]])
+        return sorted(FdbEntry(r["mac"], r["ifname"], r.get("state") == "static", owners[r["ifname"]], r.get("vlan"))
                       for r in rows if "self" not in r.get("flags", []) and r.get("state") != "permanent"
                       and r["ifname"] in owners)
 
@@ -324,7 +361,11 @@ class KernelLab:
         deadline = now_s() + timeout_s
         while True:
             excused = set(self._down) | {self._under[d] for d in self._down if d in self._under}
-            excused |= {dev for dev, below in self._under.items() if below in excused}
+            while True:  # and what hangs on them, at any depth (a macvlan on a VLAN device on the adapter)
+                more = {dev for dev, below in self._under.items() if below in excused} - excused
+                if not more:
+                    break
+                excused |= more
             namespaces = sorted({ep.netns for ep in self.endpoints.values()} | {ns for ns, _ in self.bridges.values()})
             bridges = {dev for _, dev in self.bridges.values()}
             busy = []

@@ -22,11 +22,19 @@ class KernelLabError(VSwitchError):
     """A lab could not be built, driven or torn down."""
 
 
+class CommandFailed(KernelLabError):
+    """An ``ip`` or ``bridge`` command failed; ``output`` is what it said (its stderr, or its exit status)."""
+
+    def __init__(self, args: tuple[str, ...], output: str) -> None:
+        super().__init__(f"`{' '.join(args)}` failed: {output}")
+        self.output = output
+
+
 def run_command(*args: str, check: bool = True) -> str:
-    """Run ``args`` (an ``ip`` or ``bridge`` command); its output, or ``KernelLabError`` if it failed."""
+    """Run ``args`` (an ``ip`` or ``bridge`` command); its output, or ``CommandFailed`` if it failed."""
     proc = subprocess.run(args, capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise KernelLabError(f"`{' '.join(args)}` failed: {proc.stderr.strip() or proc.returncode}")
+        raise CommandFailed(args, proc.stderr.strip() or str(proc.returncode))
     return proc.stdout
 
 

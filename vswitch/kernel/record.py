@@ -17,7 +17,11 @@ from ..core.reasons import Verdict
 from ..l2.nic import DEFAULT_GROUPS, NIC
 from ..net.capture import CallbackTap
 from ..net.network import Network
+from ..scenario.network_actions import send_frame
 from ..scenario.runner import ScenarioRunner
+from ..topology.guest_reader import MigrateAction, SessionAction, StreamAction
+from ..topology.scenario_reader import (AttachAction, DetachAction, InterfaceAction, LinkAction, PortAction,
+                                        SendAction)
 from ..topology.spec import ActionSpec, TopologySpec
 from .scope import NO_COUNTERPART
 
@@ -28,7 +32,7 @@ class Step:
 
     time_ns: int
     order: tuple[int, int]
-    action: ActionSpec
+    action: ActionSpec | None  # None for a frame a NIC transmitted
     frame_id: int | None = None
     frame: bytes = b""
     sender: str = ""  # interface full name
@@ -38,7 +42,7 @@ class Step:
 
 #: Actions whose only effect the kernel needs is their frames (caught as they leave their interface) and, for a
 #: migration, the vNIC's new attachment (caught as a change of state).
-TRAFFIC_ACTIONS = frozenset({"ping", "arping", "udp", "stream", "migrate"})  # not replay: it injects into ports
+TRAFFIC_ACTIONS = (SessionAction, StreamAction, MigrateAction)  # sessions: ping, arping, udp; not replay (into ports)
 
 
 class RecordingRunner(ScenarioRunner):
@@ -71,11 +75,11 @@ class RecordingRunner(ScenarioRunner):
                 continue
             vnic = self.net.vnics[vm]
             if old[0] is not None:
-                self._step(Step(now, (self._order, 0), ActionSpec(now, "detach", {"vm": vm}),
+                self._step(Step(now, (self._order, 0), ActionSpec(now, DetachAction(vm=vm)),
                                 target={"nic": vnic.full_name}))
             if hv is not None:
                 groups = sorted(vnic.groups - set(DEFAULT_GROUPS))
-                self._step(Step(now, (self._order, 0), ActionSpec(now, "attach", {"vm": vm, "hypervisor": hv}),
+                self._step(Step(now, (self._order, 0), ActionSpec(now, AttachAction(vm=vm, hypervisor=hv)),
                                 target={"nic": vnic.full_name, "mode": mode, "vif": vif, "groups": groups}))
         self._attached = state
 
@@ -88,31 +92,31 @@ class RecordingRunner(ScenarioRunner):
         self._tx.append((self._order, now, port, frame, outcome if outcome in NO_COUNTERPART else None))
         self._order += 1
 
-    def _perform(self, action: ActionSpec) -> None:
+    def _perform(self, spec: ActionSpec) -> None:
         self._sync()
-        net, args, order = self.net, action.args, self._order
+        net, action, order = self.net, spec.action, self._order
         target: dict[str, Any] = {}
         frame, sender = b"", ""
         try:
-            if action.kind == "send":
-                frame, sender = pad(self._frame_for(args)), net.nic(args["from"]).full_name
-            elif action.kind == "link":
-                target["link"] = net.links.index(net.link(args["a"], args["b"]))
-            elif action.kind == "port":
-                target["port"] = net.port(args["port"]).full_name
-            elif action.kind == "interface":
-                target["nic"] = net.nic(args["name"]).full_name
+            if isinstance(action, SendAction):
+                frame, sender = pad(send_frame(net, action)), net.nic(action.from_).full_name
+            elif isinstance(action, LinkAction):
+                target["link"] = net.links.index(net.link(action.a, action.b))
+            elif isinstance(action, PortAction):
+                target["port"] = net.port(action.port).full_name
+            elif isinstance(action, InterfaceAction):
+                target["nic"] = net.nic(action.name).full_name
         except VSwitchError:
             pass  # the real perform below reports it
         before = {name: len(ids) for name, ids in self.result.frames.items()}
-        super()._perform(action)
-        if action.kind == "send":
+        super()._perform(spec)
+        if isinstance(action, SendAction):
             for name, ids in self.result.frames.items():
                 for i, frame_id in enumerate(ids[before.get(name, 0):]):
-                    self._sent[frame_id] = Step(net.now + i * args["interval_ns"], (order, i), action, frame_id,
+                    self._sent[frame_id] = Step(net.now + i * action.interval_ns, (order, i), spec, frame_id,
                                                 frame, sender)
-        elif action.kind not in ("detach", "attach"):  # those two arrive as attachment changes
-            self._step(Step(net.now, (order, 0), action, target=target))
+        elif not isinstance(action, (DetachAction, AttachAction)):  # those arrive as attachment changes
+            self._step(Step(net.now, (order, 0), spec, target=target))
         self._order += 1
         self._sync()
 
@@ -132,7 +136,7 @@ class RecordingRunner(ScenarioRunner):
             if queues.get(port):
                 frame_id = queues[port].popleft()
                 seen.add(frame_id)
-                steps.append(Step(now, (order, 0), ActionSpec(now, "frame"), frame_id, frame, port,
+                steps.append(Step(now, (order, 0), None, frame_id, frame, port,
                                   labels.get(frame_id, f"frame {frame_id}"), {"held": held} if held else {}))
         for frame_id, step in self._sent.items():
             if frame_id not in seen:

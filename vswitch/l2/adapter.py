@@ -12,9 +12,13 @@ Receive from the uplink
     Unicast goes to the vNIC owning the destination (in ``passthru``, to the one vNIC whatever the destination);
     a miss goes to the host stack, which drops what is not its own.
     Multicast whose source is a ``private`` or ``passthru`` vNIC of this adapter (a hairpinned copy of its own
-    frame) goes back to that vNIC only. Otherwise it goes to the host stack and is replicated: from an outside
-    source to every vNIC; from a ``vepa`` vNIC to the ``vepa`` and ``bridge`` vNICs; from a ``bridge`` vNIC only
-    to the ``vepa`` vNICs (bridge siblings already had their copy); never back to the source.
+    frame) goes back to that vNIC only, whether or not it joined the group: ``macvlan_handle_frame`` forwards it
+    "to original port" without consulting the multicast filter (measured with kernel-check; the vNIC's
+    ``takes_own_multicast`` lets the copy past the vNIC's own filter), unless its VF link is down (a disabled VF
+    receives nothing). Otherwise it goes to the host stack and is
+    replicated: from an outside source to every vNIC; from a ``vepa`` vNIC to the ``vepa`` and ``bridge`` vNICs;
+    from a ``bridge`` vNIC only to the ``vepa`` vNICs (bridge siblings already had their copy); never back to the
+    source.
 The host stack's own frames go to the uplink: the host reaches its vNICs only through a hairpinning switch.
 
 A vNIC's link follows the adapter's (its uplink cabled, up and with carrier), as a macvlan's follows its lower
@@ -26,11 +30,13 @@ takes the misses instead; a disabled vNIC receives nothing.
 
 Port VLANs: ``ip link set DEV vf N vlan V qos P [proto 802.1ad]`` puts a VF in VLAN V: the NIC inserts the tag
 (TPID, PCP P, VID V) on everything the VF sends and strips it from what the VF receives; the VF receives only
-frames of its VLAN. Once one of its vNICs has a port VLAN the adapter sorts by (VLAN, MAC), the SR-IOV embedded
-switch's rules (a macvlan, without VLANs, never inspects tags):
+frames of its VLAN. The adapter sorts by (VLAN, MAC), the SR-IOV embedded switch's rules: the rules above are
+written once, keyed by VLAN, and apply within each VLAN. Without port VLANs every vNIC is in the untagged VLAN
+(key 0) and the adapter never reads a tag, as a macvlan never does:
 
 - Each vNIC is keyed by (VLAN, MAC): VLAN = (TPID, VID) of its port VLAN, or "untagged" for a vNIC without one,
-  which then receives untagged (and priority-tagged) frames only.
+  which then receives untagged (and priority-tagged) frames only. ``tests/test_adapter_table.py`` runs the whole
+  truth table with and without port VLANs.
 - From the uplink: the outer tag picks the VLAN. Unicast goes to the vNIC with that (VLAN, MAC), its tag stripped;
   multicast is replicated, by the macvlan mode rules, to the vNICs of that VLAN. The host stack (the PF) is in the
   untagged VLAN. A tagged frame of a VLAN that no vNIC has is dropped (``VLAN_NOT_ALLOWED``: the NIC's VLAN
@@ -41,6 +47,7 @@ switch's rules (a macvlan, without VLANs, never inspects tags):
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Final
 
 from ..core import checks
@@ -49,16 +56,46 @@ from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision
 from .nic import NIC, VNIC
-from .port import Port
+from .port import Port, wire_internal
 from .vlan import outer_tag, push, strip
 
 MODES: Final = ("bridge", "vepa", "private", "passthru")
 DEFAULT_MODE: Final = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
 
+_VEPA: Final = ("vepa",)
 _VEPA_OR_BRIDGE: Final = ("vepa", "bridge")
 _PRIVATE_OR_PASSTHRU: Final = ("private", "passthru")
 _TO_VNIC: Final = Verdict.TO_VNIC
 _BRIDGED: Final = Verdict.BRIDGED
+_TO_UPLINK: Final = Verdict.TO_UPLINK
+_REPLICATED: Final = Verdict.REPLICATED
+_NOT_FOR_US: Final = Decision((), DropReason.NOT_FOR_US)
+_VNIC_DOWN: Final = Decision((), DropReason.VNIC_DOWN)
+_VLAN_NOT_ALLOWED: Final = Decision((), DropReason.VLAN_NOT_ALLOWED)
+
+
+class _Member:
+    """An attached vNIC as the rules see it: its adapter-side port, mode, VLAN and the decisions that reach it."""
+
+    def __init__(self, vnic: VNIC, port: Port, mode: str) -> None:
+        self.vnic = vnic
+        self.port = port
+        self.mode = mode
+        self.name = vnic.full_name
+        self.vlan: _Vlan | None = None  # the VLAN it is in (set by PhysicalAdapter._move)
+        self.blocked: DropReason | None = None  # why its VF link is down (state disable, or auto with no link)
+        self.receive = Decision((port,), _TO_VNIC)  # a frame from the uplink for it
+        self.bridged = Decision((port,), _BRIDGED)  # a frame from a bridge-mode sibling for it
+
+
+class _Vlan:
+    """The vNICs of one VLAN (``key`` TPID << 12 | VID, 0: untagged), by MAC and in name order (the order copies
+    go out in)."""
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+        self.by_mac: dict[bytes, _Member] = {}
+        self.members: list[_Member] = []
 
 
 class PhysicalAdapter:
@@ -80,24 +117,22 @@ class PhysicalAdapter:
         self.host = AdapterHostNIC(self, mac)
         self._own_mac = self.host.mac
         self._host_port = Port(self, "host-side", internal=True)
-        _wire(self._host_port, self.host.port)
-        self.vnics: dict[bytes, VNIC] = {}  # MAC -> vNIC: the demultiplexing table
-        self._vnic_ports: dict[VNIC, Port] = {}
-        self._by_port: dict[Port, VNIC] = {}
-        self._passthru: VNIC | None = None
-        # The per-frame decisions, built once: to the uplink, to the host stack, to each vNIC (TO_VNIC, BRIDGED).
-        self._to_uplink = Decision((self.uplink,), Verdict.TO_UPLINK)
+        wire_internal(self._host_port, self.host.port)
+        self.vnics: dict[bytes, VNIC] = {}  # MAC -> vNIC, whatever its VLAN
+        self._members: dict[VNIC, _Member] = {}
+        self._by_port: dict[Port, _Member] = {}
+        self._untagged = _Vlan(0)
+        self._vlans: dict[int, _Vlan] = {0: self._untagged}  # the rules' table: VLAN key -> its vNICs by MAC
+        self._passthru: _Member | None = None
+        # The per-frame decisions, built once: to the uplink, to the host stack (and each member's own).
+        self._to_uplink = Decision((self.uplink,), _TO_UPLINK)
         self._to_host = Decision((self._host_port,), Verdict.TO_HOST)
-        self._to_vnic: dict[VNIC, tuple[Decision, Decision]] = {}
         self.mac_filter_size = filter_size  # None: not modelled (misses reach the host stack)
-        self._miss = self._to_host  # unicast from the uplink that no vNIC owns
-        self._blocked: dict[VNIC, DropReason] = {}  # vNICs whose VF link is down (state disable / auto)
-        self.by_vlan: dict[tuple[int, bytes], VNIC] = {}  # (VLAN key, MAC) -> vNIC, once a vNIC has a VLAN
-        self.vlan_aware = False
+        self._miss = self._to_host  # untagged unicast from the uplink that no vNIC owns
+        self.vlan_aware = False  # a vNIC has a port VLAN: frames from the uplink are sorted by their tag
         self.vlan_keys: set[int] = set()  # the port VLANs of its vNICs (TPID << 12 | VID)
         self.promiscuous_vnic: VNIC | None = None  # the trusted promiscuous vNIC that takes the misses
         self._special: set[VNIC] = set()  # vNICs with a port VLAN or trust on
-        self._keys: dict[VNIC, tuple[int, bytes]] = {}  # each vNIC's key in by_vlan
 
     @property
     def mac(self) -> MACAddress:
@@ -110,48 +145,68 @@ class PhysicalAdapter:
         mode = mode or self.mode
         if not isinstance(mode, str) or mode not in MODES:
             raise TopologyError(f"{vnic.full_name}: unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if vnic in self._vnic_ports:
+        if vnic in self._members:
             raise TopologyError(f"{vnic.full_name} is already attached to adapter {self.name}")
         if mode == "passthru" and self.vnics:
             raise TopologyError(f"adapter {self.name}: passthru takes the whole adapter, but vNICs are attached")
-        if any(v.mode == "passthru" for v in self.vnics.values()):
+        if self._passthru is not None:
             raise TopologyError(f"adapter {self.name} is owned by a passthru vNIC: no other vNIC can attach")
         if vnic.mac.packed in self.vnics or (mode != "passthru" and vnic.mac == self.host.mac):
             raise TopologyError(f"{vnic.full_name}: MAC {vnic.mac} is already in use on adapter {self.name}")
         vnic.mode = mode
         vnic.hypervisor = self.name
         port = Port(self, f"vnic-{vnic.full_name}", internal=True)
-        _wire(port, vnic.port)
+        wire_internal(port, vnic.port)
+        member = _Member(vnic, port, mode)
         self.vnics[vnic.mac.packed] = vnic
-        self._vnic_ports[vnic] = port
-        self._by_port[port] = vnic
+        self._members[vnic] = member
+        self._by_port[port] = member
         if mode == "passthru":
-            self._passthru = vnic
+            self._passthru = member
             self.host.set_mac(vnic.mac)  # the passthru vNIC's MAC becomes the adapter's
             vnic.takes_all_unicast = True
+        vnic.takes_own_multicast = mode in _PRIVATE_OR_PASSTHRU  # _reflect() hands them back past the filter
         self.refresh(vnic)
 
     def detach(self, vnic: object) -> None:
         vnic = checks.instance(vnic, VNIC, f"adapter {self.name}: detach: vnic")
-        port = self._vnic_ports.pop(vnic, None)
-        if port is None:
+        member = self._members.pop(vnic, None)
+        if member is None:
             raise TopologyError(f"{vnic.full_name} is not attached to adapter {self.name}")
         del self.vnics[vnic.mac.packed]
-        del self._by_port[port]
-        del self._to_vnic[vnic]
-        self._blocked.pop(vnic, None)
+        del self._by_port[member.port]
         self._special.discard(vnic)
-        del self.by_vlan[self._keys.pop(vnic)]
-        port.peer = None
+        self._move(member, None)
+        member.port.peer = None
         vnic.port.peer = None
         vnic.port.tx_check = None
-        if vnic.mode == "passthru":
+        if member is self._passthru:
             self._passthru = None
             self.host.set_mac(self._own_mac)
             vnic.takes_all_unicast = False
+        vnic.takes_own_multicast = False
         vnic.mode = None
         vnic.hypervisor = None
         self._refresh_adapter()
+
+    def _move(self, member: _Member, key: int | None) -> None:
+        """Put ``member`` in VLAN ``key`` (None: in none), keeping each VLAN's members in name order."""
+        old = member.vlan
+        if old is not None and old.key == key:
+            return
+        if old is not None:
+            del old.by_mac[member.vnic.mac.packed]
+            old.members.remove(member)
+            if old.key and not old.members:
+                del self._vlans[old.key]
+        member.vlan = None
+        if key is not None:
+            vlan = self._vlans.get(key)
+            if vlan is None:
+                vlan = self._vlans[key] = _Vlan(key)
+            vlan.by_mac[member.vnic.mac.packed] = member
+            vlan.members.insert(bisect_left([m.name for m in vlan.members], member.name), member)
+            member.vlan = vlan
 
     # -- SR-IOV state ---------------------------------------------------------------------------------
     @property
@@ -172,28 +227,23 @@ class PhysicalAdapter:
     def refresh(self, vnic: object = None) -> None:
         """Recompute the per-frame decisions after a change of VF settings or rx modes (of ``vnic``, or of every
         vNIC, as after a change of the adapter's link)."""
-        if vnic is not None and (not isinstance(vnic, VNIC) or vnic not in self._vnic_ports):
+        if vnic is not None and (not isinstance(vnic, VNIC) or vnic not in self._members):
             raise TopologyError(f"adapter {self.name}: refresh {vnic!r}: not a vNIC attached to it")
-        for each in (self._vnic_ports if vnic is None else (vnic,)):
-            self._refresh_vnic(each)
+        for each in (self._members if vnic is None else (vnic,)):
+            self._refresh_vnic(self._members[each])
         self._refresh_adapter()
 
-    def _refresh_vnic(self, vnic: VNIC) -> None:
-        port, vf = self._vnic_ports[vnic], vnic.vf
-        self._blocked.pop(vnic, None)
+    def _refresh_vnic(self, member: _Member) -> None:
+        vnic, vf = member.vnic, member.vnic.vf
         link = vf.link_up(self.link_up)
         if not link:  # state disable, or auto (a macvlan's default) with the uplink down
-            reason = DropReason.VF_DISABLED if vf.state == "disable" else DropReason.LINK_DOWN
-            self._blocked[vnic] = reason
-            self._to_vnic[vnic] = (Decision((), reason), Decision((), reason))
+            member.blocked = DropReason.VF_DISABLED if vf.state == "disable" else DropReason.LINK_DOWN
+            member.receive = member.bridged = Decision((), member.blocked)
         else:
-            self._to_vnic[vnic] = (Decision((port,), _TO_VNIC), Decision((port,), _BRIDGED))
+            member.blocked = None
+            member.receive, member.bridged = Decision((member.port,), _TO_VNIC), Decision((member.port,), _BRIDGED)
         vnic.port.tx_check = None if vf.is_default() and link else self  # the common case costs nothing
-        old = self._keys.get(vnic)
-        if old is not None:
-            del self.by_vlan[old]
-        key = self._keys[vnic] = (vf.tag_key, vnic.mac.packed)
-        self.by_vlan[key] = vnic
+        self._move(member, vf.tag_key)
         if vf.vlan is not None or vf.trust:
             self._special.add(vnic)
         else:
@@ -201,21 +251,21 @@ class PhysicalAdapter:
 
     def _refresh_adapter(self) -> None:
         special = sorted(self._special, key=lambda v: v.full_name)  # few: vNICs with a VLAN or trust on
-        self.vlan_keys = {v.vf.tag_key for v in special if v.vf.vlan is not None}
-        trusted = [v for v in special if v.vf.trust and v.promiscuous and v not in self._blocked
+        self.vlan_keys = {key for key in self._vlans if key}
+        trusted = [v for v in special if v.vf.trust and v.promiscuous and self._members[v].blocked is None
                    and v.mode != "passthru"]
         self.promiscuous_vnic = trusted[0] if trusted else None
-        if self.promiscuous_vnic is not None:
-            self._miss = Decision((self._vnic_ports[self.promiscuous_vnic],), Verdict.TO_PROMISCUOUS_VNIC)
+        if trusted:
+            self._miss = Decision((self._members[trusted[0]].port,), Verdict.TO_PROMISCUOUS_VNIC)
         elif self.mac_filter_size is not None and not self.filter_overflow:
-            self._miss = Decision((), DropReason.NOT_FOR_US)  # the hardware filter drops it
+            self._miss = _NOT_FOR_US  # the hardware filter drops it
         else:
             self._miss = self._to_host
         self.vlan_aware = bool(self.vlan_keys)
 
     def vnic_link_up(self, vnic: VNIC) -> bool:
         """The VF link of an attached ``vnic`` (its state, and for ``auto`` the adapter's link)."""
-        return vnic not in self._blocked
+        return self._members[vnic].blocked is None
 
     def check_transmit(self, vnic: VNIC, frame: bytes, now: int) -> DropReason | None:
         """The VF's checks on what ``vnic`` sends (the datapath calls this for vNICs with SR-IOV controls)."""
@@ -225,128 +275,87 @@ class PhysicalAdapter:
         """(MAC, vNIC, mode) rows sorted by MAC, for reports."""
         return [(str(v.mac), v.full_name, v.mode or "") for _, v in sorted(self.vnics.items())]
 
-    # -- decisions ------------------------------------------------------------------------------------
+    # -- decisions: one set of rules, keyed by VLAN (0: untagged) ------------------------------------------
     def handle_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:
-        if self.vlan_aware:
-            return self._handle_vlan_frame(in_port, frame, now)
         if in_port is self.uplink:
-            return self._from_uplink(frame)
+            if self.vlan_aware:
+                return self._from_tagged_uplink(frame)
+            return self._from_uplink(frame, self._untagged, frame)  # no port VLANs: no tag to read
         if in_port is self._host_port:
             return self._to_uplink
         return self._from_vnic(self._by_port[in_port], frame)
 
-    def _handle_vlan_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:
-        """``handle_frame`` once a vNIC has a port VLAN: sorting by (VLAN, MAC), tags added and stripped."""
-        if in_port is self.uplink:
-            return self._vlan_from_uplink(frame)
-        if in_port is self._host_port:
-            return self._to_uplink
-        return self._vlan_from_vnic(self._by_port[in_port], frame)
-
-    def _from_vnic(self, sender: VNIC, frame: bytes) -> Decision:
-        if sender.mode == "bridge":
-            dst = frame[0:6]
-            if dst[0] & 1:
-                siblings = tuple(port for vnic, port in self._vnic_ports.items()
-                                 if vnic is not sender and vnic.mode == "bridge" and vnic.port.up
-                                 and vnic not in self._blocked and vnic.accepts(dst))
-                return Decision(siblings + (self.uplink,), Verdict.TO_UPLINK)
-            target = self.vnics.get(dst)
-            if target is not None and target.mode == "bridge":
-                if not target.port.up:
-                    return Decision((), DropReason.VNIC_DOWN)
-                return self._to_vnic[target][1]
-        return self._to_uplink
-
-    def _from_uplink(self, frame: bytes) -> Decision:
-        dst = frame[0:6]
-        if dst[0] & 1:
-            return self._replicate(frame, dst)
-        target = self._passthru or self.vnics.get(dst)
-        if target is None:
-            return self._to_host if dst == self.host.mac.packed else self._miss
-        if not target.port.up:
-            return Decision((), DropReason.VNIC_DOWN)
-        return self._to_vnic[target][0]
-
-    def _replicate(self, frame: bytes, dst: bytes) -> Decision:
-        source = self.vnics.get(frame[6:12])
-        if source is not None and source.mode in _PRIVATE_OR_PASSTHRU:
-            if not source.accepts(dst):
-                return Decision((), DropReason.NOT_FOR_US)
-            return Decision((self._vnic_ports[source],), Verdict.REFLECTED_TO_SOURCE)
-        allowed: tuple[str, ...]
-        if source is None:
-            allowed = MODES
-        elif source.mode == "vepa":
-            allowed = _VEPA_OR_BRIDGE
-        else:
-            allowed = ("vepa",)
-        copies = tuple(port for vnic, port in sorted(self._vnic_ports.items(), key=_by_name)
-                       if vnic is not source and vnic.mode in allowed and vnic.port.up and vnic not in self._blocked
-                       and vnic.accepts(dst))
-        return Decision(copies + (self._host_port,), Verdict.REPLICATED)
-
-    # -- decisions with port VLANs ----------------------------------------------------------------------
-    def _vlan_from_uplink(self, frame: bytes) -> Decision:
+    def _from_tagged_uplink(self, frame: bytes) -> Decision:
+        """The outer tag picks the VLAN (untagged and priority-tagged frames: the untagged one)."""
         key, bare = _vlan_key(frame)
-        if key and key not in self.vlan_keys:
-            return Decision((), DropReason.VLAN_NOT_ALLOWED)
+        vlan = self._vlans.get(key)
+        if vlan is None:
+            return _VLAN_NOT_ALLOWED  # the NIC's VLAN filter
+        return self._from_uplink(frame, vlan, bare)
+
+    def _from_uplink(self, frame: bytes, vlan: _Vlan, bare: bytes) -> Decision:
+        """``frame`` from the uplink in ``vlan``; ``bare``: the frame without its VLAN tag (the vNICs' copy)."""
         dst = frame[0:6]
         if dst[0] & 1:
-            return self._vlan_replicate(frame, bare, key, dst)
+            return self._replicate(frame, dst, vlan, bare)
         passthru = self._passthru
         if passthru is not None:
-            target = passthru if passthru.vf.tag_key == key else None
+            target = passthru if passthru.vlan is vlan else None
         else:
-            target = self.by_vlan.get((key, dst))
+            target = vlan.by_mac.get(dst)
         if target is None:
-            if key:
-                return Decision((), DropReason.NOT_FOR_US)
+            if vlan.key:  # the host stack (the PF) is in the untagged VLAN only
+                return _NOT_FOR_US
             return self._to_host if dst == self.host.mac.packed else self._miss
-        if not target.port.up:
-            return Decision((), DropReason.VNIC_DOWN)
-        decision = self._to_vnic[target][0]
-        if key and decision.outputs:
-            return Decision(decision.outputs, Verdict.TO_VNIC, None, (bare,))
-        return decision
+        if not target.vnic.port.up:
+            return _VNIC_DOWN
+        if vlan.key and target.blocked is None:
+            return Decision(target.receive.outputs, _TO_VNIC, None, (bare,))
+        return target.receive
 
-    def _vlan_replicate(self, frame: bytes, bare: bytes, key: int, dst: bytes) -> Decision:
-        source = self.by_vlan.get((key, frame[6:12]))
+    def _replicate(self, frame: bytes, dst: bytes, vlan: _Vlan, bare: bytes) -> Decision:
+        """Multicast from the uplink: by the source's mode, to the vNICs of ``vlan`` (and, untagged, the host)."""
+        source = vlan.by_mac.get(frame[6:12])
         if source is not None and source.mode in _PRIVATE_OR_PASSTHRU:
-            if not source.accepts(dst) or source in self._blocked:
-                return Decision((), DropReason.NOT_FOR_US)
-            port = self._vnic_ports[source]
-            return Decision((port,), Verdict.REFLECTED_TO_SOURCE, None, (bare,) if key else None)
-        allowed = MODES if source is None else _VEPA_OR_BRIDGE if source.mode == "vepa" else ("vepa",)
-        copies = tuple(port for vnic, port in sorted(self._vnic_ports.items(), key=_by_name)
-                       if vnic is not source and vnic.vf.tag_key == key and vnic.mode in allowed and vnic.port.up
-                       and vnic not in self._blocked and vnic.accepts(dst))
-        if not key:
-            return Decision(copies + (self._host_port,), Verdict.REPLICATED)
+            return self._reflect(source, vlan, bare)
+        allowed = MODES if source is None else _VEPA_OR_BRIDGE if source.mode == "vepa" else _VEPA
+        copies = tuple(m.port for m in vlan.members if m is not source and m.mode in allowed and m.blocked is None
+                       and m.vnic.port.up and m.vnic.accepts(dst))
+        if not vlan.key:
+            return Decision(copies + (self._host_port,), _REPLICATED)
         if not copies:
-            return Decision((), DropReason.NOT_FOR_US)
-        return Decision(copies, Verdict.REPLICATED, None, (bare,) * len(copies))
+            return _NOT_FOR_US
+        return Decision(copies, _REPLICATED, None, (bare,) * len(copies))
 
-    def _vlan_from_vnic(self, sender: VNIC, frame: bytes) -> Decision:
-        vf = sender.vf
-        key = vf.tag_key  # 0: no port VLAN
-        out = push(frame, vf.tpid, vf.qos, vf.vlan) if vf.vlan is not None else frame
+    def _reflect(self, source: _Member, vlan: _Vlan, bare: bytes) -> Decision:
+        """Multicast from the uplink whose source is ``source``, a ``private`` or ``passthru`` vNIC: to that vNIC
+        alone, joined or not (macvlan's "forward to original port" skips the multicast filter), unless its VF link
+        is down (a disabled VF receives nothing; LINK_DOWN: state auto with the uplink down)."""
+        if source.blocked is not None:
+            return source.receive
+        return Decision(source.receive.outputs, Verdict.REFLECTED_TO_SOURCE, None, (bare,) if vlan.key else None)
+
+    def _from_vnic(self, sender: _Member, frame: bytes) -> Decision:
+        """What ``sender`` transmits: bridge mode keeps what its VLAN's bridge-mode siblings take inside the
+        adapter; the rest goes to the uplink, with the sender's port VLAN tag if it has one."""
+        vlan = sender.vlan
+        assert vlan is not None  # attached
         if sender.mode == "bridge":
             dst = frame[0:6]
             if dst[0] & 1:
-                siblings = tuple(port for vnic, port in self._vnic_ports.items()
-                                 if vnic is not sender and vnic.mode == "bridge" and vnic.vf.tag_key == key
-                                 and vnic.port.up and vnic not in self._blocked and vnic.accepts(dst))
-                return Decision(siblings + (self.uplink,), Verdict.TO_UPLINK, None,
-                                (frame,) * len(siblings) + (out,) if key else None)
-            target = self.by_vlan.get((key, dst))
+                siblings = tuple(m.port for m in vlan.members if m is not sender and m.mode == "bridge"
+                                 and m.blocked is None and m.vnic.port.up and m.vnic.accepts(dst))
+                if not vlan.key:
+                    return Decision(siblings + (self.uplink,), _TO_UPLINK)
+                return Decision(siblings + (self.uplink,), _TO_UPLINK, None,
+                                (frame,) * len(siblings) + (_with_port_vlan(sender, frame),))
+            target = vlan.by_mac.get(dst)
             if target is not None and target.mode == "bridge":
-                if not target.port.up:
-                    return Decision((), DropReason.VNIC_DOWN)
-                return self._to_vnic[target][1]
-        if key:
-            return Decision((self.uplink,), Verdict.TO_UPLINK, None, (out,))
+                if not target.vnic.port.up:
+                    return _VNIC_DOWN
+                return target.bridged
+        if vlan.key:
+            return Decision((self.uplink,), _TO_UPLINK, None, (_with_port_vlan(sender, frame),))
         return self._to_uplink
 
     def __repr__(self) -> str:
@@ -366,14 +375,10 @@ class AdapterHostNIC(NIC):
         return bool(dst[0] & 1) and any(dst in vnic.groups for vnic in self.adapter.vnics.values())
 
 
-def _wire(a: Port, b: Port) -> None:
-    """Join two ports with an internal, delay-free wire."""
-    a.peer = b
-    b.peer = a
-
-
-def _by_name(item: tuple[VNIC, Port]) -> str:
-    return item[0].full_name
+def _with_port_vlan(sender: _Member, frame: bytes) -> bytes:
+    """``frame`` with the sender's port VLAN tag in front, as its VF puts it on the wire."""
+    vf = sender.vnic.vf
+    return push(frame, vf.tpid, vf.qos, vf.vlan or 0)
 
 
 def _vlan_key(frame: bytes) -> tuple[int, bytes]:

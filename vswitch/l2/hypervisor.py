@@ -13,13 +13,15 @@ others VLAN 1; the uplink carries VLAN 1 untagged and every guest VLAN tagged; t
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from ..core import checks
 from ..core.errors import TopologyError
 from ..core.mac import MACLike
 from .adapter import DEFAULT_MODE, PhysicalAdapter
 from .fdb import DEFAULT_AGEING_NS
 from .nic import NIC, VNIC
-from .port import Port
+from .port import Port, wire_internal
 from .switch import LearningSwitch
 from .vlan import DEFAULT_PVID, PortVlans
 
@@ -59,7 +61,7 @@ class Hypervisor:
             self.uplink = self.bridge.add_port("uplink")
             self.host = NIC(name, mac, "host")
             host_side = self.bridge.add_port("host-side", internal=True)
-            host_side.peer, self.host.port.peer = self.host.port, host_side
+            wire_internal(host_side, self.host.port)
 
     @property
     def mode(self) -> str | None:
@@ -89,7 +91,7 @@ class Hypervisor:
             self._vif_ports[vnic] = port
             vnic.hypervisor = self.name
             if self.bridge.vlan_filtering:
-                self.bridge.set_vlans(port.name, PortVlans.access(vf.vlan or DEFAULT_PVID))
+                self.bridge.set_vlans(port.name, guest_access(vf.vlan))
         self.vms[vnic.name] = vnic
         self._trunk_guest_vlans()
 
@@ -103,15 +105,14 @@ class Hypervisor:
             if vnic.vf.vlan is not None:
                 raise TopologyError(f"{vnic.full_name}: a VLAN on host bridge {self.name} needs vlan_filtering")
             return
-        self.bridge.set_vlans(port.name, PortVlans.access(vnic.vf.vlan or DEFAULT_PVID))
+        self.bridge.set_vlans(port.name, guest_access(vnic.vf.vlan))
         self._trunk_guest_vlans()
 
     def _trunk_guest_vlans(self) -> None:
         """A VLAN-aware host bridge's uplink: VLAN 1 untagged, every guest VLAN tagged."""
         if self.bridge is None or not self.bridge.vlan_filtering:
             return
-        guest = {v.vf.vlan for v in self.vms.values() if v.vf.vlan is not None} - {DEFAULT_PVID}
-        vlans = PortVlans(DEFAULT_PVID, guest, (DEFAULT_PVID,))
+        vlans = guest_trunk(v.vf.vlan for v in self.vms.values())
         if self.uplink.vlans != vlans:
             self.bridge.set_vlans(self.uplink.name, vlans)
 
@@ -135,3 +136,13 @@ class Hypervisor:
 
     def __repr__(self) -> str:
         return f"<Hypervisor {self.name} backend={self.backend} vms={sorted(self.vms)}>"
+
+
+def guest_access(vlan: int | None) -> PortVlans:
+    """A VLAN-aware host bridge's vif for a guest in ``vlan`` (None: none): an access port of it, or of VLAN 1."""
+    return PortVlans.access(vlan or DEFAULT_PVID)
+
+
+def guest_trunk(guest_vlans: Iterable[int | None]) -> PortVlans:
+    """A VLAN-aware host bridge's uplink, for guests in ``guest_vlans``: VLAN 1 untagged, each guest VLAN tagged."""
+    return PortVlans(DEFAULT_PVID, {v for v in guest_vlans if v is not None} - {DEFAULT_PVID}, (DEFAULT_PVID,))

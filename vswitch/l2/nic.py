@@ -2,11 +2,14 @@
 
 A NIC's receive filter takes its own unicast address, broadcast, the multicast groups it joined, every multicast
 when ``allmulti`` is on and everything when ``promiscuous`` is on. Frames it takes are *delivered* (kept in
-``inbox`` when the network records); the rest are dropped as ``NOT_FOR_US``.
+``inbox`` when the network records); the rest are dropped as ``NOT_FOR_US``. A vNIC on an adapter may take more, as
+its adapter sets: every unicast (``passthru``), and its own multicast frames that the adapter reflects to it past
+the group filter (``private`` and ``passthru``, adapter.py).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Final, NamedTuple
 
 from ..core import checks
@@ -49,8 +52,10 @@ class NIC:
         self.groups: set[bytes] = set(DEFAULT_GROUPS)
         self.promiscuous = False
         self.takes_all_unicast = False  # a passthru vNIC: macvlan hands it every unicast as PACKET_HOST
+        # a private or passthru vNIC: macvlan hands it its own multicast, hairpinned back, past its filter
+        self.takes_own_multicast = False
         self.allmulti = False
-        self.inbox: list[Delivery] = []
+        self.inbox: deque[Delivery] = deque()  # a network with an inbox_limit keeps the last that many
         self.stack: Any = None  # a guest stack's driver (stackdriver.py): the datapath hands it what is delivered
 
     @property
@@ -82,9 +87,11 @@ class NIC:
     def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
         """Deliver ``frame`` to this NIC's stack if the filter takes it (the network fills ``inbox``)."""
         dst = frame[0:6]
-        if dst == self._mac:  # the common case, without the call to accepts()
+        if dst == self._mac or self.accepts(dst):  # the common case first, without the call to accepts()
             return _DELIVERED
-        return _DELIVERED if self.accepts(dst) else _NOT_FOR_US
+        if self.takes_own_multicast and dst[0] & 1 and frame[6:12] == self._mac:  # the adapter reflected it
+            return _DELIVERED
+        return _NOT_FOR_US
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.full_name} {self.mac}>"

@@ -5,6 +5,9 @@ Every NIC, vNIC, switch port and adapter uplink is a ``Port`` with ``ip -s link`
 queue) or another ``Port`` (an internal wire inside a hypervisor, no delay). Capture taps (``Tap``) hang on
 ports, per direction.
 
+An internal wire end (``internal``: an adapter's or host bridge's side of the wire to a vNIC or to the host's own
+interface) has no row in reports, so ``wire_internal`` makes it count its drops on the interface it leads to.
+
 ``LinkEnd.offer(frame, now)`` returns the arrival time at the far end, or the ``DropReason`` for a tail drop or a
 down link; the network schedules the arrival. Each direction has its own queue. Serialisation counts the whole
 wire frame: preamble and SFD (8 bytes), the frame, FCS (4) and the inter-frame gap (12).
@@ -61,7 +64,7 @@ class Port:
         self.mtu = mtu
         self.up = True  # administrative state (ip link set up/down)
         self.carrier = True  # physical state: False while its link is down
-        self.internal = internal  # an internal wire end: hidden from reports and capture lists
+        self.internal = internal  # an internal wire end: hidden from reports and capture lists (wire_internal)
         self.peer: Union["LinkEnd", "Port", None] = None
         self.counters = PortCounters()
         self.rx_taps: list["Tap"] = []
@@ -77,6 +80,19 @@ class Port:
 
     def __repr__(self) -> str:
         return f"<Port {self.full_name}>"
+
+
+def wire_internal(inner: Port, outer: Port) -> None:
+    """Join ``inner``, a node's hidden wire end (``internal``), to the interface ``outer`` with a delay-free wire.
+
+    ``inner`` has no row in reports, so its drops are counted on ``outer``, as ``outer`` sees them (its drop
+    tables *are* ``outer``'s): a frame ``outer`` sent that the node then dropped is a tx drop of ``outer``, like a
+    VF's transmit checks; one on its way to ``outer`` an rx drop. Its packet counters stay its own (they repeat
+    ``outer``'s). Every drop is then on a port the report lists, and ``counter`` expectations see it there.
+    """
+    inner.peer, outer.peer = outer, inner
+    inner.counters.rx_dropped = outer.counters.tx_dropped
+    inner.counters.tx_dropped = outer.counters.rx_dropped
 
 
 class Tap:

@@ -68,7 +68,3 @@ class StormGuard:
             self.dropped += 1
             return True
         return False
-
-    @property
-    def detected(self) -> bool:
-        return bool(self.loop_ports)

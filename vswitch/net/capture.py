@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import Callable, Final, Iterable
 
-from ..core.errors import CaptureError
+from ..core.errors import CaptureError, OutputFolderError
 from ..core.reasons import DropReason, Verdict, describe
 from ..l2.port import Port, Tap
-from ..pcap.writer import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter
+from ..pcap.writer import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter, file_kind
 
 DIRECTIONS = ("rx", "tx", "both")
 DEFAULT_EPOCH_NS: Final = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
@@ -98,29 +98,58 @@ class PcapNgTap(Tap):
 
 
 class CaptureSet:
-    """The capture files of one run; close() them (the network does) to flush every buffer."""
+    """The capture files of one run; close() them (the network does) to flush every buffer.
+
+    The output folder is made when the first file is added (``OutputFolderError`` if it cannot be); sub-folders of
+    a file's name are made inside it. A file that cannot be created, or written (a full disk), is a
+    ``VSwitchError`` naming it; ``label`` (the topology field it comes from) prefixes what ``close()`` reports.
+    """
 
     def __init__(self, out_dir: str | os.PathLike, epoch_ns: int = DEFAULT_EPOCH_NS) -> None:
         self.out_dir = Path(out_dir)
         self.epoch_ns = epoch_ns
         self.files: list[Path] = []
         self._writers: list[PcapWriter | PcapNgWriter] = []
+        self._labels: list[str] = []
         self._pcapng: PcapNgWriter | None = None
         self._pcapng_ids: dict[str, int] = {}
         self._last = LastRecord(epoch_ns)
+        self._root: Path | None = None
+
+    def _out_root(self) -> Path:
+        """The output folder, made if missing, resolved."""
+        if self._root is None:
+            self._root = make_folder(self.out_dir)
+        return self._root
 
     def _path(self, file_name: str | os.PathLike) -> Path:
-        path = (self.out_dir / file_name).resolve()
-        root = self.out_dir.resolve()
+        root = self._out_root()
+        try:
+            path = (self.out_dir / file_name).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of symbolic links
+            raise CaptureError(f"capture file {file_name!r}: cannot resolve it in {self.out_dir}: {exc}") from None
         if root != path.parent and root not in path.parents:
             raise CaptureError(f"capture file {file_name!r} would be written outside {self.out_dir}")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CaptureError(f"cannot create the capture folder {path.parent}: {exc.strerror}") from None
+        folder = root
+        for part in path.parent.relative_to(root).parts:  # one level at a time: pathlib's mkdir recurses
+            folder = folder / part
+            try:
+                os.mkdir(folder)
+            except FileExistsError:
+                if not folder.is_dir():
+                    raise CaptureError(f"capture file {file_name!r}: cannot make the folder {folder}: it is "
+                                       f"{_kind(folder)} (another capture's file?)") from None
+            except OSError as exc:
+                raise CaptureError(f"capture file {file_name!r}: cannot make the folder {folder}: "
+                                   f"{exc.strerror}") from None
         return path
 
-    def add_pcap(self, port: Port, file_name: str | os.PathLike, direction: str = "both") -> Path:
+    def _opened(self, writer: PcapWriter | PcapNgWriter, path: Path, label: str) -> None:
+        self._writers.append(writer)
+        self._labels.append(label)
+        self.files.append(path)
+
+    def add_pcap(self, port: Port, file_name: str | os.PathLike, direction: str = "both", *, label: str = "") -> Path:
         """Capture ``port`` into a classic pcap ``out_dir/file_name``."""
         if direction not in DIRECTIONS:
             raise CaptureError(f"capture direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
@@ -129,29 +158,21 @@ class CaptureSet:
             raise CaptureError(f"two capture points write {path.name}: give each its own file")
         if self._last.epoch_ns != self.epoch_ns:
             self._last = LastRecord(self.epoch_ns)
-        try:
-            tap = PcapTap(PcapWriter(path), self._last)
-        except OSError as exc:
-            raise CaptureError(f"cannot write capture file {path}: {exc.strerror}") from None
-        self._writers.append(tap.writer)
-        self.files.append(path)
+        tap = PcapTap(PcapWriter(path), self._last)
+        self._opened(tap.writer, path, label)
         if direction in ("rx", "both"):
             port.rx_taps.append(tap)
         if direction in ("tx", "both"):
             port.tx_taps.append(tap)
         return path
 
-    def enable_pcapng(self, file_name: str | os.PathLike) -> Path:
+    def enable_pcapng(self, file_name: str | os.PathLike, *, label: str = "") -> Path:
         """Open the shared pcapng; points added with ``add_pcapng_point`` become its interfaces."""
         path = self._path(file_name)
         if path in self.files:
             raise CaptureError(f"two capture points write {path.name}: give each its own file")
-        try:
-            self._pcapng = PcapNgWriter(path, comment="written by vswitch")
-        except OSError as exc:
-            raise CaptureError(f"cannot write capture file {path}: {exc.strerror}") from None
-        self._writers.append(self._pcapng)
-        self.files.append(path)
+        self._pcapng = PcapNgWriter(path, comment="written by vswitch")
+        self._opened(self._pcapng, path, label)
         return path
 
     def add_pcapng_point(self, port: Port, direction: str = "both") -> None:
@@ -173,11 +194,46 @@ class CaptureSet:
         return self._pcapng is not None
 
     def close(self) -> None:
-        errors = []
-        for writer in self._writers:
+        """Flush and close every file. Raise, one line per file, if any could not be written (now or during the
+        run): each was cut back to its last whole record."""
+        problems = []
+        for writer, label in zip(self._writers, self._labels):
             try:
                 writer.close()
-            except OSError as exc:  # keep closing the others
-                errors.append(exc)
-        if errors:
-            raise CaptureError(f"could not finish capture files: {errors[0]}")
+            except CaptureError:  # kept in writer.error; close the others
+                pass
+            if writer.error is not None:
+                problems.append(f"{label}: {writer.error}" if label else writer.error)
+        if problems:
+            raise CaptureError("\n".join(f"{p}: free some space, or write elsewhere with --out" for p in problems))
+
+
+def make_folder(folder: Path) -> Path:
+    """``mkdir -p folder``, one level at a time (pathlib's recurses); return it resolved.
+
+    ``OutputFolderError`` names the folder, what is wrong and the fix (``--out``)."""
+    made = Path(folder.anchor)
+    try:
+        for part in folder.parts[1 if folder.anchor else 0:]:
+            made = made / part
+            if made.is_dir():
+                continue
+            try:
+                os.mkdir(made)
+            except FileExistsError:
+                if not made.is_dir():
+                    raise OutputFolderError(f"output folder {folder}: {made} is {_kind(made)}, not a folder: "
+                                            "choose another with --out") from None
+        return folder.resolve()
+    except OSError as exc:
+        raise OutputFolderError(f"output folder {folder}: cannot make {made}: {exc.strerror or exc}: choose another "
+                                "with --out") from None
+    except RuntimeError as exc:  # a loop of symbolic links
+        raise OutputFolderError(f"output folder {folder}: {exc}: choose another with --out") from None
+
+
+def _kind(path: Path) -> str:
+    try:
+        return file_kind(os.stat(path).st_mode)
+    except OSError:
+        return "a broken symbolic link"

@@ -27,7 +27,7 @@ from ..core.engine import Engine
 from ..core.errors import ScenarioError
 from ..core.frame import ETH_HEADER_LEN, MIN_FRAME_LEN, check_frame, pad, payload_len
 from ..core.reasons import DropReason, Verdict
-from ..core.trace import Trace, TraceEvent
+from ..core.trace import FrameObserver, Trace, TraceEvent
 from ..l2.nic import Delivery
 from ..l2.port import LinkEnd, Port
 from ..l2.storm import SEEN_SLOTS
@@ -40,7 +40,7 @@ _SEEN_MASK: Final = SEEN_SLOTS - 1
 def _nothing() -> None:
     """A no-op event: while it waits, zero-delay arrivals are queued rather than run at once."""
 
-StreamItem = tuple[int, str, bytes]  # (time_ns, interface name, frame)
+StreamItem = tuple[int, str, object]  # (time_ns, interface name, frame: bytes or bytes-like, checked when pulled)
 
 
 class NetworkStats:
@@ -72,7 +72,7 @@ class _Stream:
         self.ports: dict[str, Port] = {}  # interface name -> port, resolved once
 
 
-def _stream_item(item: object) -> StreamItem:
+def _stream_item(item: object) -> tuple[int, str, bytes]:
     """A stream item that is not exactly ``(int, str, bytes)``: a bytes-like frame is made bytes; anything else
     raises ``ScenarioError`` (``TopologyError`` for the interface name), in both builds."""
     if not isinstance(item, tuple) or len(item) != 3:
@@ -83,11 +83,18 @@ def _stream_item(item: object) -> StreamItem:
 
 
 class Datapath:
-    """Moves frames between ports on the engine's clock; ``record=False`` keeps no trace and no inboxes."""
+    """Moves frames between ports on the engine's clock.
 
-    def __init__(self, *, record: bool, trace_limit: int) -> None:
+    ``record=True`` keeps every hop in ``trace`` (up to ``trace_limit`` events) and every delivered frame in its
+    NIC's ``inbox`` (the last ``inbox_limit`` of them, if given); ``record=False`` keeps neither, so memory does
+    not grow with the frames. Either way ``watch_frame`` follows chosen frames to their end (expectations do).
+    """
+
+    def __init__(self, *, record: bool, trace_limit: int, inbox_limit: int | None = None) -> None:
         self.engine = Engine()
         self.record = record
+        self.trace_limit = trace_limit
+        self.inbox_limit = inbox_limit
         self.trace: Trace | None = Trace(trace_limit) if record else None
         self.stats = NetworkStats()
         self._next_frame_id = 1
@@ -102,8 +109,13 @@ class Datapath:
         """Run the engine up to virtual time ``until`` (everything pending, if None)."""
         return self.engine.run(checks.optional_nanoseconds(until, "run: until"))
 
-    def run_for(self, duration_ns: object) -> int:
-        return self.engine.run(self.engine.now + checks.nanoseconds(duration_ns, "run_for: duration_ns"))
+    def watch_frame(self, frame_id: int, observers: tuple[FrameObserver, ...]) -> None:
+        """Show ``observers`` every hop of frame ``frame_id`` until its last copy ends (``core/trace.py``).
+
+        Without ``record`` only watched frames reach the trace, so the cost is theirs alone."""
+        if self.trace is None:
+            self.trace = Trace(self.trace_limit, everything=False)
+        self.trace.watch(frame_id, observers)
 
     # -- starting frames ------------------------------------------------------------------------------
     def _schedule(self, action: Callable[[Port, int, bytes], None], port: Port, frame: bytes,
@@ -114,13 +126,54 @@ class Datapath:
         self.engine.at(self.engine.now if at is None else at, action, port, frame_id, frame)
         return frame_id
 
+    def _send_series(self, port: Port, frame: bytes, count: int, interval_ns: int,
+                     observers: tuple[FrameObserver, ...] = ()) -> int:
+        """``frame`` sent ``count`` times from ``port``, ``interval_ns`` apart from now; returns the first frame id
+        (the ids are consecutive). ``observers`` watch each copy from when it is sent.
+
+        Generated one at a time, so memory does not grow with ``count``, in exactly the order ``count`` calls of
+        ``_schedule`` would give: the ids and the engine's sequence numbers are reserved now, and each copy is
+        queued where the eager one would have been (the same instant's copies stay ahead of what they cause).
+        """
+        first = self._next_frame_id
+        self._next_frame_id = first + count
+        self.stats.injected += count
+        if count <= 0:
+            return first
+        engine = self.engine
+        if interval_ns == 0:
+            engine.due.append((self._series_now, (port, frame, first, first + count, observers)))
+        else:  # copy 0 is due now; copies 1.. wait in the heap under the sequence numbers eager ones would take
+            engine.due.append((self._series_later, (port, frame, first, count - 1, interval_ns,
+                                                    engine.reserve(count - 1), observers)))
+        return first
+
+    def _series_now(self, port: Port, frame: bytes, frame_id: int, end: int,
+                    observers: tuple[FrameObserver, ...]) -> None:
+        """One copy of a same-instant series; the rest stay first in line, as if each had been queued already."""
+        if frame_id + 1 < end:
+            self._due.appendleft((self._series_now, (port, frame, frame_id + 1, end, observers)))
+        if observers:
+            self.watch_frame(frame_id, observers)
+        self._transmit_from_nic(port, frame_id, frame)
+
+    def _series_later(self, port: Port, frame: bytes, frame_id: int, remaining: int, interval_ns: int,
+                      sequence: int, observers: tuple[FrameObserver, ...]) -> None:
+        """One copy of a spaced series; the next is queued first, at its time under its reserved sequence number."""
+        if remaining:
+            self.engine.at_reserved(self.engine.now + interval_ns, sequence, self._series_later, port, frame,
+                                    frame_id + 1, remaining - 1, interval_ns, sequence + 1, observers)
+        if observers:
+            self.watch_frame(frame_id, observers)
+        self._transmit_from_nic(port, frame_id, frame)
+
     def send_from_stack(self, port: Port, frames: Iterable[tuple[int, bytes]]) -> None:
         """Transmit what a NIC's guest stack returned, each ``(delay_ns, frame)`` from now, by the NIC's send path."""
         now = self.engine.now
         for delay, frame in frames:
             self._schedule(self._transmit_from_nic, port, frame, now + delay)
 
-    def _start_stream(self, items: Iterator[StreamItem], resolve: Callable[[str], Port]) -> None:
+    def _start_stream(self, items: Iterator[Any], resolve: Callable[[str], Port]) -> None:
         self._stream_pull(_Stream(items, resolve))
 
     def _stream_send(self, stream: _Stream, port: Port, frame_id: int, frame: bytes) -> None:
@@ -134,13 +187,12 @@ class Datapath:
             return
         # A user's item: exactly (int, str, bytes) costs a few type comparisons (callgrind: +0.5% instructions per
         # frame compiled, +2% pure); anything else is checked in full, so both builds refuse it alike.
-        if type(raw) is not tuple or len(raw) != 3:
-            raw = _stream_item(raw)
-        row: tuple = raw
+        row: tuple = raw if type(raw) is tuple and len(raw) == 3 else _stream_item(raw)
         if type(row[0]) is not int or type(row[1]) is not str or type(row[2]) is not bytes:
             row = _stream_item(row)  # raises, or makes a bytearray frame bytes
-        item: StreamItem = row
-        time_ns, name, frame = item
+        time_ns: int = row[0]
+        name: str = row[1]
+        frame: bytes = row[2]
         port = stream.ports.get(name)
         if port is None:
             port = stream.ports[name] = stream.resolve(name)
@@ -159,11 +211,12 @@ class Datapath:
             return self._drop(port, frame_id, DropReason.RUNT, transmit=True)
         if size - ETH_HEADER_LEN > port.mtu and payload_len(frame) > port.mtu:
             return self._drop(port, frame_id, DropReason.OVERSIZE, transmit=True)
-        if self.trace is not None:
+        trace = self.trace
+        if trace is not None and (trace.everything or frame_id in trace.open):
             peer = port.peer
             far = peer.far if isinstance(peer, LinkEnd) else peer
-            self.trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, _TRANSMITTED,
-                                      (far.node.name if far.internal else far.full_name,) if far else ()))
+            trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, _TRANSMITTED,
+                                 (far.node.name if far.internal else far.full_name,) if far else ()))
         if port.tx_check is not None:
             return self._transmit_checked(port, frame_id, pad(frame) if size < MIN_FRAME_LEN else frame)
         self._transmit(port, frame_id, pad(frame) if size < MIN_FRAME_LEN else frame, _TRANSMITTED, True)
@@ -244,10 +297,10 @@ class Datapath:
         if port.rx_taps:
             for tap in port.rx_taps:
                 tap.record(frame, now, outcome, outputs)
-        if self.trace is not None:
-            self.trace.add(TraceEvent(now, frame_id, port.full_name, outcome,
-                                      tuple(p.label for p in outputs),
-                                      learned.value if learned is not None else ""))
+        trace = self.trace
+        if trace is not None and (trace.everything or frame_id in trace.open):
+            trace.add(TraceEvent(now, frame_id, port.full_name, outcome, tuple(p.label for p in outputs),
+                                 learned.value if learned is not None else ""))
         if outputs:
             if frames is not None:  # tags added or removed per output
                 if len(outputs) == 1:
@@ -287,5 +340,6 @@ class Datapath:
     def _drop(self, port: Port, frame_id: int, reason: DropReason, *, transmit: bool = False) -> None:
         (port.counters.tx_dropped if transmit else port.counters.rx_dropped)[reason] += 1
         self.stats.dropped[reason] += 1
-        if self.trace is not None:
-            self.trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, reason))
+        trace = self.trace
+        if trace is not None and (trace.everything or frame_id in trace.open):
+            trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, reason))

@@ -6,13 +6,15 @@ opens captures; moving frames is ``Datapath``'s job (``datapath.py``).
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from typing import Any, Final, Iterable, Iterator
 
 from ..core import checks
 from ..core.errors import CaptureError, ScenarioError, TopologyError, VSwitchError
 from ..core.frame import AnyFrame, check_frame
 from ..core.mac import MACAddress, MACAllocator
-from ..core.trace import DEFAULT_TRACE_LIMIT
+from ..core.trace import DEFAULT_TRACE_LIMIT, FrameObserver
 from ..l2.fdb import DEFAULT_AGEING_NS
 from ..l2.hypervisor import Hypervisor
 from ..l2.nic import NIC, VNIC, Delivery
@@ -29,7 +31,10 @@ __all__ = ["Network", "NetworkStats"]
 class Network(Datapath):
     """Switches, hosts and hypervisors joined by links, run on one virtual clock.
 
-    ``record=False`` turns off the trace and NIC inboxes (counters and captures stay): for long runs.
+    By default the network records, for tests and small runs: ``trace`` holds every hop (up to ``trace_limit``
+    events; past that it says it is incomplete) and each NIC's ``inbox`` every frame it accepted (the last
+    ``inbox_limit`` frames, if given). ``record=False`` keeps neither (counters, captures and watched frames
+    stay), so memory does not grow with the frames: for long runs.
 
     The public methods take what a user may get wrong as ``object`` and check it (``core/checks.py``): a wrong
     type or value is a ``TopologyError`` (building and changing the network), a ``ScenarioError`` (frames,
@@ -37,9 +42,10 @@ class Network(Datapath):
     """
 
     def __init__(self, *, record: object = True, trace_limit: object = DEFAULT_TRACE_LIMIT,
-                 capture_dir: object = ".", epoch_ns: object = DEFAULT_EPOCH_NS) -> None:
+                 inbox_limit: object = None, capture_dir: object = ".", epoch_ns: object = DEFAULT_EPOCH_NS) -> None:
+        inbox = None if inbox_limit is None else checks.integer(inbox_limit, "Network: inbox_limit", minimum=0)
         super().__init__(record=checks.flag(record, "Network: record"),
-                         trace_limit=checks.integer(trace_limit, "Network: trace_limit"))
+                         trace_limit=checks.integer(trace_limit, "Network: trace_limit"), inbox_limit=inbox)
         self.captures = CaptureSet(checks.path(capture_dir, "Network: capture_dir"),
                                    checks.integer(epoch_ns, "Network: epoch_ns"))
         self.macs = MACAllocator()
@@ -49,6 +55,9 @@ class Network(Datapath):
         self.vnics: dict[str, VNIC] = {}
         self.links: list[Link] = []
         self.ports: dict[str, Port] = {}
+        #: Ports that left the network mid-run (a detached or migrated VM's ``vif``): no longer found by name, but
+        #: the report still shows what they counted.
+        self.removed_ports: list[Port] = []
 
     # -- building -------------------------------------------------------------------------------------
     def _claim_name(self, name: object, what: str = "name") -> str:
@@ -61,9 +70,14 @@ class Network(Datapath):
         return name
 
     def register_port(self, port: object) -> Port:
-        """Make a port added directly to a node reachable by name."""
+        """Make a port added directly to a node reachable by name (a port it replaces keeps its row, as removed)."""
         checked = checks.instance(port, Port, "register_port: port")
+        old = self.ports.get(checked.full_name)
+        if old is not None and old is not checked:
+            self.removed_ports.append(old)
         self.ports[checked.full_name] = checked
+        if self.inbox_limit is not None and isinstance(checked.node, NIC):
+            checked.node.inbox = deque(checked.node.inbox, maxlen=self.inbox_limit)
         return checked
 
     def add_switch(self, name: object, *, ports: object = 0, ageing_ns: object = DEFAULT_AGEING_NS,
@@ -214,7 +228,7 @@ class Network(Datapath):
         raise TopologyError(f"no link at {a}" + (f" to {b}" if b else ""))
 
     def interfaces(self) -> Iterator[Port]:
-        """Every user-visible port, sorted by name."""
+        """Every user-visible port, sorted by name (removed ones are in ``removed_ports``)."""
         return (self.ports[name] for name in sorted(self.ports))
 
     def deliveries(self, name: object) -> list[Delivery]:
@@ -330,8 +344,8 @@ class Network(Datapath):
         host = self.hypervisors[vnic.hypervisor]
         vif = host.vif_of(vnic)
         host.detach(vnic)
-        if vif is not None:
-            self.ports.pop(vif.full_name, None)
+        if vif is not None and self.ports.pop(vif.full_name, None) is vif:
+            self.removed_ports.append(vif)  # its counters stay in the report
         return vnic
 
     def attach_vm(self, name: object, hypervisor: object, *, mode: object = None, link_up: object = True) -> VNIC:
@@ -356,6 +370,20 @@ class Network(Datapath):
         port = self.nic(name).port
         return self._schedule(self._transmit_from_nic, port, check_frame(frame),
                               checks.optional_nanoseconds(at, "send: at"))
+
+    def send_series(self, name: object, frame: AnyFrame, count: object, *, interval_ns: object = 0,
+                    observers: tuple[FrameObserver, ...] = ()) -> range:
+        """Have ``name`` transmit ``frame`` ``count`` times, ``interval_ns`` apart from now; return the frame ids.
+
+        The same frames, ids and order as ``count`` calls of ``send(name, frame, at=now + i * interval_ns)``, but
+        generated one at a time: a series of any length costs the memory of one frame. ``observers`` are shown
+        the hops of each frame (``watch_frame``)."""
+        port = self.nic(name).port
+        frame = check_frame(frame)
+        times = checks.integer(count, "send_series: count", minimum=0, error=ScenarioError)
+        interval = checks.integer(interval_ns, "send_series: interval_ns", minimum=0, error=ScenarioError)
+        first = self._send_series(port, frame, times, interval, tuple(observers))
+        return range(first, first + times)
 
     def inject(self, name: object, frame: AnyFrame, *, at: object = None) -> int:
         """Make ``frame`` arrive at port ``name`` from its cable, untouched (no padding): for replays."""
@@ -386,24 +414,26 @@ class Network(Datapath):
         self.close()
 
     # -- captures ---------------------------------------------------------------------------------------
-    def capture(self, name: object, file_name: object, direction: object = "both") -> str:
-        """Write what crosses ``name`` to the classic pcap ``file_name`` (and to the pcapng if enabled)."""
+    def capture(self, name: object, file_name: object, direction: object = "both", *, label: str = "") -> str:
+        """Write what crosses ``name`` to the classic pcap ``file_name`` (and to the pcapng if enabled); ``label``:
+        where the file was asked for, for errors (``lab.yaml:12:7: captures.points[0]``)."""
         port = self.port(name)
         where = _capture_direction(direction, f"capture {name}")
         path = self.captures.add_pcap(port, checks.path(file_name, f"capture {name}: file_name",
-                                                        error=CaptureError), where)
+                                                        error=CaptureError), where, label=label)
         if self.captures.has_pcapng:
             self.captures.add_pcapng_point(port, where)
         return str(path)
 
-    def capture_pcapng(self, file_name: object, points: object = ()) -> str:
+    def capture_pcapng(self, file_name: object, points: object = (), *, label: str = "") -> str:
         """Open the shared pcapng; ``points`` are (interface, direction) added to it alone."""
         if not isinstance(points, Iterable):
             raise CaptureError(f"capture_pcapng: points must be (interface, direction) pairs, "
                                f"not {checks.describe(points)}")
         pairs = [_capture_point(point) for point in points]
         ports = [(self.port(name), direction) for name, direction in pairs]
-        path = self.captures.enable_pcapng(checks.path(file_name, "capture_pcapng: file_name", error=CaptureError))
+        path = self.captures.enable_pcapng(checks.path(file_name, "capture_pcapng: file_name", error=CaptureError),
+                                           label=label)
         for port, direction in ports:
             self.captures.add_pcapng_point(port, direction)
         return str(path)
@@ -423,4 +453,3 @@ def _capture_point(point: object) -> tuple[str, str]:
                            f"not {checks.describe(point)}")
     name, direction = point
     return checks.text(name, "capture_pcapng: a point's interface"), _capture_direction(direction, "capture_pcapng")
-

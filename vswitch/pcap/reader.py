@@ -18,12 +18,14 @@ reader keeps that information for the run's report.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO, Iterator, NamedTuple
 
 from ..core.errors import CaptureError
+from .writer import file_kind
 
 LINKTYPE_ETHERNET = 1
 MAX_RECORD = 262_144  # the largest snap length libpcap writes; a longer record is corruption
@@ -68,10 +70,7 @@ class CaptureReader:
             raise CaptureFileError(f"a capture file's path is a str or pathlib.Path, not {type(path).__name__} "
                                    f"{path!r}")
         self.path = os.fspath(path)
-        try:
-            self._file: BinaryIO = open(self.path, "rb")
-        except OSError as exc:
-            raise CaptureFileError(f"cannot open {self.path}: {exc.strerror}") from None
+        self._file: BinaryIO = _open_regular(self.path)
         self.stop: ReadStop | None = None
         self.records_read = 0
         self.cut = 0  # records shorter than the frame on the wire (snap length)
@@ -95,6 +94,9 @@ class CaptureReader:
             else:
                 start = magic.hex() or "nothing"
                 raise CaptureFileError(f"{self.path}: not a pcap or pcapng file (starts with {start})")
+        except OSError as exc:
+            self._file.close()
+            raise CaptureFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
         except BaseException:
             self._file.close()
             raise
@@ -110,11 +112,18 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[Record]:
         records = self._pcap() if self.format == "pcap" else self._pcapng()
-        for record in records:
-            self.records_read += 1
-            if len(record.frame) < record.wire_len:
-                self.cut += 1
-            yield record
+        try:
+            for record in records:
+                self.records_read += 1
+                if len(record.frame) < record.wire_len:
+                    self.cut += 1
+                yield record
+        except OSError as exc:  # the disk, not the data: stop there as at damage
+            try:
+                offset = self._file.tell()
+            except (OSError, ValueError):
+                offset = 0
+            self._stopped(self.records_read + 1, offset, f"the file cannot be read here: {exc.strerror or exc}")
 
     def _stopped(self, record: int, offset: int, reason: str) -> None:
         self.stop = ReadStop(record, offset, reason)
@@ -206,6 +215,34 @@ class CaptureReader:
                 self.skipped[linktype] = self.skipped.get(linktype, 0) + 1
                 continue
             yield Record(index, block_offset, time_ns, frame, max(wirelen, len(frame)))
+
+
+def _open_regular(path: str) -> BinaryIO:
+    """``path`` open for reading if it is a regular file with something in it; else ``CaptureFileError``.
+
+    It is checked before it is opened: opening a FIFO waits for a writer forever, a device may do anything. Files
+    of 0 bytes are refused unread too: a capture has a header, and the pseudo-files of /proc are 0 bytes long
+    (reading /proc/self/mem fails, /proc/kmsg waits). It is opened non-blocking, and checked again once open.
+    """
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise CaptureFileError(f"cannot open {path}: {exc.strerror}") from None
+    target = f" (it links to {os.readlink(path)})" if os.path.islink(path) else ""
+    if not stat.S_ISREG(status.st_mode):
+        raise CaptureFileError(f"{path}{target} is {file_kind(status.st_mode)}, not a capture file: replay a pcap or "
+                               "pcapng file")
+    if status.st_size == 0:
+        raise CaptureFileError(f"{path}{target} is empty (0 bytes): not a pcap or pcapng file")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise CaptureFileError(f"cannot open {path}: {exc.strerror}") from None
+    file = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since it was checked
+        file.close()
+        raise CaptureFileError(f"{path} changed while it was opened: it is no longer a regular file")
+    return file
 
 
 def _interface_options(options: bytes, endian: str) -> tuple[Fraction, int]:

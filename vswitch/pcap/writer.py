@@ -6,6 +6,11 @@ that goes to disk before a record that would not fit, so memory stays bounded an
 on disk always ends on a record boundary. Callers must ``close()`` (or use ``with``) to write the
 tail; an unclosed writer is flushed when garbage-collected.
 
+A capture is always a new regular file: one already at the path is replaced, anything else there (a FIFO, which
+would block the open, a device, a folder, a symbolic link) is refused. When the disk is full (or any write
+fails) the file is cut back to its last whole record and the ``CaptureError`` names it; ``error`` keeps that
+message.
+
 Why not Scapy's writers (measured by ``tests/bench_pcap_writers.py``): its ``PcapWriter``
 costs ~3x ours per frame (~1.5 us vs ~0.5 us), and its ``PcapNgWriter`` is microsecond-only
 (no if_tsresol), always adds an unnamed interface 0, has no if_description or SHB options,
@@ -17,13 +22,14 @@ from __future__ import annotations
 import functools
 import operator
 import os
+import stat
 import struct
-from typing import BinaryIO, Callable, Final, TypeVar
+from typing import Callable, Final, NoReturn, TypeVar
 
 from ..core.errors import CaptureError
 from ..core.frame import AnyFrame
 
-__all__ = ["PcapWriter", "PcapNgWriter", "LINKTYPE_ETHERNET", "SNAPLEN", "RECORD_HEADER"]
+__all__ = ["PcapWriter", "PcapNgWriter", "LINKTYPE_ETHERNET", "SNAPLEN", "RECORD_HEADER", "file_kind"]
 
 _W = TypeVar("_W", bound="_Writer")
 
@@ -33,6 +39,7 @@ _FLUSH_AT: Final = 1 << 16  # size of the write buffer
 _PCAP_MAX_NS: Final = (1 << 32) * 1_000_000_000  # classic pcap: 32-bit seconds
 _PCAPNG_MAX_NS: Final = 1 << 64  # pcapng: 64-bit count of if_tsresol units
 _PADS: Final = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len % 4
+_CREATE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 _PCAP_HEADER: Final = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
 RECORD_HEADER = _PCAP_RECORD = struct.Struct("<IIII")  # ts_sec, ts_nsec, caplen, origlen
@@ -78,29 +85,71 @@ def _check_time(time_ns: object, limit: int) -> int:
     return value
 
 
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, for messages: 'a folder', 'a FIFO (named pipe)'..."""
+    for test, kind in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISLNK, "a symbolic link"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def _create(path: str) -> int:
+    """A new, empty regular file at ``path``, open for writing; a regular file already there is replaced.
+
+    Anything else there is refused before it is opened (opening a FIFO would wait for a reader forever, a device
+    would be written to). The file is then created exclusively, without following a link, so nothing swapped in
+    meanwhile is opened either; where files cannot be created or removed (/proc, /sys) the open fails.
+    """
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise CaptureError(f"cannot create capture file {path}: {exc.strerror}") from None
+    else:
+        if not stat.S_ISREG(status.st_mode):
+            raise CaptureError(f"cannot create capture file {path}: {file_kind(status.st_mode)} is in the way (a "
+                               "capture is written only as a new regular file): remove it or write elsewhere")
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            raise CaptureError(f"cannot replace the file {path}: {exc.strerror}: write elsewhere") from None
+    try:
+        return os.open(path, _CREATE, 0o666)
+    except OSError as exc:
+        raise CaptureError(f"cannot create capture file {path}: {exc.strerror}") from None
+
+
 class _Writer:
     """Buffering, flush/close and the context manager shared by both formats.
 
     Records are kept whole in a list and written out together once they reach 64 KiB, so the file on disk always
     ends on a record boundary and memory stays bounded. (A list append is the cheapest buffer for compiled code: an
-    ``io.BufferedWriter`` takes a lock per record.)
+    ``io.BufferedWriter`` takes a lock per record.) A failed write cuts the file back to the end of the last write
+    that succeeded, which is a record boundary, and closes the writer.
     """
 
     frames_written: int
 
     def __init__(self, path: str | os.PathLike[str], header: bytes) -> None:
+        self._fd = -1
         self.path = os.fspath(path)
-        self._file: BinaryIO = open(self.path, "wb")
+        self.error: str | None = None  # why the file could not be written, once it could not
         self._pending: list[bytes] = []
         self._pending_bytes = 0
+        self._size = 0  # bytes on disk: whole records only
         self._closed = False
         self.frames_written = 0
+        self._fd = _create(self.path)
         self._write_out(header)  # the header reaches disk at once: an empty capture is valid
 
     def put(self, record: bytes) -> None:
         """Append one whole, already formatted record (the capture taps call it directly, see capture.py)."""
         if self._closed:
-            raise CaptureError(f"{self.path}: capture file is closed")
+            raise CaptureError(self.error or f"{self.path}: capture file is closed")
         self._pending.append(record)
         self._pending_bytes += len(record)
         if self._pending_bytes >= _FLUSH_AT:
@@ -111,8 +160,36 @@ class _Writer:
         self._write_out(b"".join(records))
 
     def _write_out(self, data: bytes) -> None:
-        self._file.write(data)
-        self._file.flush()  # all of it: the file on disk ends on a record boundary
+        """Write all of ``data`` (whole records) to the file, or fail cutting it back to its last whole record."""
+        done = 0
+        try:
+            while done < len(data):
+                written = os.write(self._fd, data[done:] if done else data)
+                if written <= 0:
+                    raise OSError(28, os.strerror(28))  # ENOSPC: nothing more fits
+                done += written
+        except OSError as exc:
+            self._fail(exc)
+        self._size += len(data)
+
+    def _fail(self, exc: OSError) -> NoReturn:
+        """Cut the file back to its last whole record (remove it if not even the header fits), close, raise."""
+        fd, self._fd = self._fd, -1
+        self._closed = True
+        self._pending, self._pending_bytes = [], 0
+        try:
+            if self._size:
+                os.ftruncate(fd, self._size)
+                kept = f"it was cut back to its last whole record ({self._size} bytes)"
+            else:
+                os.unlink(self.path)
+                kept = "it was removed (not even its header could be written)"
+        except OSError as cleanup:
+            kept = f"it could not be cut back to its last whole record ({cleanup.strerror}): delete it"
+        finally:
+            os.close(fd)
+        self.error = f"cannot write capture file {self.path}: {exc.strerror or exc}; {kept}"
+        raise CaptureError(self.error)
 
     @property
     def closed(self) -> bool:
@@ -121,21 +198,23 @@ class _Writer:
     def flush(self) -> None:
         """Write every buffered record to the file."""
         if self._closed:
-            raise CaptureError(f"{self.path}: capture file is closed")
+            raise CaptureError(self.error or f"{self.path}: capture file is closed")
         self._write_pending()
 
     def close(self) -> None:
-        """Write what is buffered and close the file; calling it again does nothing."""
+        """Write what is buffered and close the file; calling it again does nothing (after a failed write too)."""
         if not self._closed:
             self._closed = True
             try:
                 self._write_pending()
             finally:
-                self._file.close()
+                fd, self._fd = self._fd, -1
+                if fd >= 0:
+                    os.close(fd)
 
     def __del__(self) -> None:
-        """An unclosed writer still leaves a whole file (no ``_file``: its open failed)."""
-        if getattr(self, "_file", None) is not None:
+        """An unclosed writer still leaves a whole file (no open file: its open failed)."""
+        if getattr(self, "_fd", -1) >= 0:
             self.close()
 
     def __enter__(self: _W) -> _W:

@@ -42,12 +42,17 @@ def demux_rows(net: Network) -> list[dict[str, Any]]:
 
 
 def counter_rows(net: Network) -> list[dict[str, Any]]:
+    """One row per interface, sorted by name; a port removed mid-run (a migrated VM's vif) as ``NAME (removed)``.
+    Drops inside a hypervisor are on the interface they concern (``wire_internal``): the rows' drops add up to the
+    summary's."""
     rows = []
-    for port in net.interfaces():
+    named = [(port.full_name, port) for port in net.interfaces()]
+    named += [(f"{port.full_name} (removed)", port) for port in net.removed_ports]
+    for name, port in sorted(named, key=lambda item: item[0]):
         c = port.counters
         drops = {**{f"rx {r.name.lower()}": n for r, n in c.rx_dropped.items()},
                  **{f"tx {r.name.lower()}": n for r, n in c.tx_dropped.items()}}
-        rows.append({"interface": port.full_name, "rx_packets": c.rx_packets, "rx_bytes": c.rx_bytes,
+        rows.append({"interface": name, "rx_packets": c.rx_packets, "rx_bytes": c.rx_bytes,
                      "tx_packets": c.tx_packets, "tx_bytes": c.tx_bytes,
                      "drops": ", ".join(f"{k}={v}" for k, v in sorted(drops.items())) or "-"})
     return rows
@@ -137,7 +142,7 @@ def as_json(net: Network, result: RunResult) -> dict[str, Any]:
     return {"mac_tables": mac_table_rows(net), "adapters": demux_rows(net), "counters": counter_rows(net),
             "security": {key: rows for key, _, rows in security_tables(net)},
             "expectations": check_rows(result), "summary": summary(net, result),
-            "frames": {name: ids for name, ids in sorted(result.frames.items())},
+            "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
             "guests": guest_json(net, result), "warnings": list(result.warnings)}
 
 

@@ -6,8 +6,8 @@ without bound:
 
 - ``check_devices``: switches, hypervisors, VMs and host NICs, counted on the raw document before anything is
   read, so that a file of 50 000 VMs stops at once;
-- ``ScenarioBudget``: the frames the scenario's actions send (``count`` of send, stream, ping, arping and udp,
-  announcement rounds of migrate), and the time of each action's last frame;
+- ``ScenarioBudget``: the frames the scenario's actions send (each action's ``frame_budget``: ``count`` of send,
+  stream, ping, arping and udp, announcement rounds of migrate), and the time of each action's last frame;
 - ``check_network``: links so slow that a full queue would drain after the time limit.
 
 Switching loops are not refused: the switches detect them and bound the storm at run time (``storm.py``).
@@ -19,19 +19,15 @@ reasons are listed in ``docs/limits.md``.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ..core.units import format_rate
 from ..guests.stream import period_ns
 from .limits import LIMITS
 from .located import Document, LocatedList, LocatedMap, Location, key_path
-from .spec import LinkSpec, TopologySpec, Where
+from .spec import Action, LinkSpec, TopologySpec, Where
 from .yamlreader import MapReader
 
-#: Actions whose ``count`` is a number of frames they send.
-COUNTED_ACTIONS = ("send", "stream", "ping", "arping", "udp")
 FULL_FRAME_BYTES = 1514  # the frame a full queue is assumed to hold when checking how long it takes to drain
-UDP_HEADERS_BYTES = 42  # Ethernet, IPv4 and UDP headers before a udp action's data
 
 
 def check_devices(top: MapReader) -> None:
@@ -72,13 +68,13 @@ class ScenarioBudget:
         self.frames = 0
         self.reported = False
 
-    def add(self, item: MapReader, kind: str, at_ns: int, args: dict[str, Any]) -> None:
-        """Count the frames of the action ``kind`` read from ``item`` (at ``at_ns``)."""
+    def add(self, item: MapReader, action: Action, at_ns: int) -> None:
+        """Count the frames of ``action``, read from ``item`` (at ``at_ns``)."""
         limits = self.document.limits
-        body = item.mapping.get(kind)
+        body = item.mapping.get(action.kind)
         body = body if isinstance(body, LocatedMap) else LocatedMap(item.mapping.location)
-        action_path = key_path(item.path, kind)
-        count = args.get("count") if kind in COUNTED_ACTIONS else args.get("rounds") if kind == "migrate" else None
+        action_path = key_path(item.path, action.kind)
+        count, period = action.frame_budget()
         if not isinstance(count, int) or count < 1:
             return
         self.frames += count
@@ -88,21 +84,10 @@ class ScenarioBudget:
                                  limits.exceeded("frames", f"with this action the scenario sends {self.frames} "
                                                            f"frames, more than {limits.max_frames}",
                                                  needed=self.frames))
-        period = _period(kind, args)
         if count > 1 and period and at_ns + (count - 1) * period > limits.max_time_ns:
             last = math.ceil(at_ns + (count - 1) * period)
             self.document.report(body.location, action_path, limits.exceeded(
                 "time", f"its last frame leaves at {_time(last)}, later than a run may last", needed=_rounded(last)))
-
-
-def _period(kind: str, args: dict[str, Any]):
-    """Time between the frames of an action (a ``Fraction`` of ns), or None if it cannot be told."""
-    if args.get("interval_ns") is None and args.get("pps") is None and args.get("bps") is None:
-        return None
-    size = args.get("size") or 60
-    if kind == "udp":
-        size += UDP_HEADERS_BYTES
-    return period_ns(interval_ns=args.get("interval_ns"), pps=args.get("pps"), bps=args.get("bps"), frame_len=size)
 
 
 def check_network(spec: TopologySpec, document: Document) -> None:

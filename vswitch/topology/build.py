@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from ..core import checks
-from ..core.errors import TopologyError, VSwitchError
+from ..core.errors import OutputFolderError, TopologyError, VSwitchError
+from ..core.trace import DEFAULT_TRACE_LIMIT
 from ..guests.stack import GuestStack
 from ..guests.stackdriver import attach_stack
 from ..l2.portsecurity import PortSecurity
@@ -17,8 +18,11 @@ from .spec import GuestSpec, TopologySpec, VFSpec, Where
 
 
 def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None = None, record: bool = True,
-                  pcapng: bool = True) -> Network:
+                  pcapng: bool = True, trace_limit: int = DEFAULT_TRACE_LIMIT) -> Network:
     """Build the network described by ``spec``; open its captures in ``capture_dir`` if given.
+
+    ``record``: keep every hop and delivery (``Network``), for tests and small runs; ``vswitch run`` does not,
+    and its expectations watch only the frames they name.
 
     Errors name the spec's place in its file (``lab.yaml:12:5: links[2]: ...``).
     """
@@ -28,7 +32,7 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
     checks.flag(record, "build_network: record")
     checks.flag(pcapng, "build_network: pcapng")
     epoch = spec.epoch_ns if spec.epoch_ns is not None else DEFAULT_EPOCH_NS
-    net = Network(record=record, capture_dir=capture_dir or ".", epoch_ns=epoch)
+    net = Network(record=record, trace_limit=trace_limit, capture_dir=capture_dir or ".", epoch_ns=epoch)
     where = Where(spec.source)
     net.macs.avoid([n.mac for h in spec.hosts for n in h.nics] + [hv.mac for hv in spec.hypervisors]
                    + [vm.mac for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None])
@@ -82,10 +86,14 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                 net.switch(sw.name).add_static(mac.packed, port_name, vlan)
         if capture_dir is not None:
             if pcapng and spec.pcapng:
-                net.capture_pcapng(spec.pcapng)
+                where = Where(spec.source, path="captures.pcapng")
+                net.capture_pcapng(spec.pcapng, label=str(where))
             for cap in spec.captures:
                 where = cap.where
-                net.capture(cap.point, cap.file, cap.direction)
+                net.capture(cap.point, cap.file, cap.direction, label=str(where))
+    except OutputFolderError:  # --out's fault, not the capture point's
+        net.close()
+        raise
     except VSwitchError as exc:
         net.close()
         raise TopologyError(f"{where}: {exc}") from None

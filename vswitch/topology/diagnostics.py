@@ -1,16 +1,34 @@
 """Problems found in a topology file, each printed as ``FILE:LINE:COL: PATH: MESSAGE``.
 
 A ``Diagnostic`` is one problem; a ``TopologyFileError`` raises every problem of a file together, in file order.
+A value echoed in a message is cut to ``MAX_VALUE_CHARS`` (``shorten``), so that a 10 000-character string
+cannot make a message of 10 000 characters.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
 from ..core.errors import TopologyError
 
 MAX_SHOWN_PROBLEMS = 100  # lines of a TopologyFileError's message; every diagnostic stays in .diagnostics
+MAX_VALUE_CHARS = 40  # of a value echoed in a message, ellipsis included
+# a quoted value (as repr() writes a string), not an apostrophe in a word such as "NIC's"
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")(?!\w)""")
+
+
+def shorten(text: str) -> str:
+    """``text`` cut to ``MAX_VALUE_CHARS`` characters, the last three being "...", to echo a value."""
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 3] + "..."
+
+
+def shorten_quoted(message: str) -> str:
+    """``message`` with each quoted value longer than ``MAX_VALUE_CHARS`` shortened (``shorten``)."""
+    if len(message) <= MAX_VALUE_CHARS:
+        return message
+    return _QUOTED.sub(lambda quoted: shorten(quoted.group()), message)
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,14 @@ to write it; the reader adds the file, line and field path.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from ..core.mac import MACAddress, prefix_bytes
 from ..core.units import parse_duration
 from .limits import LIMITS
 from .located import key_path
-from .spec import Where
+from .spec import Places, Where
 from .yamlreader import MapReader, describe, integer, text
 
 
@@ -24,6 +24,11 @@ def where(reader: MapReader, key: str | None = None) -> Where:
     path = key_path(reader.path, key) if key else reader.path
     return Where(reader.document.filename, location.line if location else 0, location.column if location else 0,
                  path)
+
+
+def places(reader: MapReader, *keys: str) -> Places:
+    """Where each of ``keys`` was written (those present), and the whole mapping under ``""``."""
+    return (*((key, where(reader, key)) for key in keys if key in reader.mapping), ("", where(reader)))
 
 
 def mac_value(value: object) -> MACAddress:
@@ -63,13 +68,61 @@ def name_value(value: object) -> str:
     return name
 
 
+#: What a file system holds (NAME_MAX), and how deep and long a capture path may be: far beyond any real use,
+#: well within PATH_MAX (4096 bytes) with the output folder in front.
+MAX_NAME_BYTES = 255
+MAX_CAPTURE_FOLDERS = 32
+MAX_CAPTURE_BYTES = 1024
+
+
+def topology_name(value: object) -> str:
+    """The topology's name: a name that is also a folder name (captures go to ``pcaps/<name>/`` by default)."""
+    name = name_value(value)
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise ValueError(f"a name of {size} bytes cannot be a folder name (at most {MAX_NAME_BYTES} bytes; captures "
+                         "go to pcaps/<name>/): shorten it")
+    return name
+
+
 def capture_file(value: object) -> str:
-    """A file name relative to the output folder; absolute paths and '..' cannot escape it."""
+    """A file name relative to the output folder, as written there (``./a//b.pcap``: ``a/b.pcap``).
+
+    Absolute paths and '..' cannot escape the folder; '.', 'sub/' or 'sub/.' name a folder, not a file.
+    """
     name = text(value)
     parts = Path(name).parts
     if not name or Path(name).is_absolute() or ".." in parts or "\0" in name:
         raise ValueError(f"capture file {name!r} must be a relative path inside the output folder (no '..')")
-    return name
+    problem = capture_path_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return "/".join(capture_parts(name))
+
+
+def capture_parts(name: str) -> tuple[str, ...]:
+    """The folders and file of a capture file name, normalised (``./a//b.pcap`` is ``('a', 'b.pcap')``)."""
+    return PurePosixPath(name).parts
+
+
+def capture_path_problem(name: str) -> str | None:
+    """Why the file system cannot hold the capture file ``name``, or None."""
+    parts = capture_parts(name)
+    shown = name if len(name) <= 38 else name[:26] + "..." + name[-9:]  # quoted, at most 40 characters
+    if not parts or name.endswith("/") or name.rsplit("/", 1)[-1] == ".":
+        folder = "/".join(parts) + "/" if parts else ""
+        return f"capture file {shown!r} names a folder: give a file name, e.g. {folder}h1.pcap"
+    longest = max(parts, key=lambda part: len(part.encode("utf-8")))
+    if len(longest.encode("utf-8")) > MAX_NAME_BYTES:
+        return (f"capture file {shown!r}: a file or folder name of {len(longest.encode('utf-8'))} bytes is longer "
+                f"than a file system allows ({MAX_NAME_BYTES} bytes): shorten it")
+    if len(parts) - 1 > MAX_CAPTURE_FOLDERS:
+        return (f"capture file {shown!r} is {len(parts) - 1} folders deep, more than {MAX_CAPTURE_FOLDERS}: "
+                "use fewer sub-folders")
+    if len(name.encode("utf-8")) > MAX_CAPTURE_BYTES:
+        return (f"capture file {shown!r}: a path of {len(name.encode('utf-8'))} bytes is longer than "
+                f"{MAX_CAPTURE_BYTES}: shorten it")
+    return None
 
 
 def frame_count(reader: MapReader) -> Callable[[object], int]:

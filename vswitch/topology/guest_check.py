@@ -12,15 +12,17 @@ import difflib
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from ..core.mac import MACAddress, prefix_bytes
-from ..guests.inet import looks_like_address
+from ..guests.inet import address_value, looks_like_address
 from ..guests.migrate import default_announcer
 from ..pcap.reader import CaptureFileError, CaptureReader
-from .guest_reader import GUEST_ACTIONS, SESSION_KINDS
+from .guest_expectations import ArpEntryCheck, PingCheck, UdpReceivedCheck
+from .guest_reader import GuestAction, MigrateAction, ReplayAction, SessionAction, StreamAction
 from .located import Document, Location
-from .spec import ActionSpec, GuestSpec, TopologySpec, Where
+from .scenario_reader import ExpectAction, SendAction
+from .spec import Action, Expectation, GuestSpec, TopologySpec, Where
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ def replay_path(spec: TopologySpec, file: str) -> Path:
     return base / file
 
 
-GUEST_KINDS = tuple(GUEST_ACTIONS)
+def _written_as_address(value: str) -> bool:
+    """A prefix, a range or digits and dots (``192.0.2.0/30``, ``192.0.2.1-5``, ``10.1``): an address, badly written."""
+    return "/" in value or (any(c.isdigit() for c in value) and all(c.isdigit() or c in ".-" for c in value))
 
 
 class _Checker:
@@ -68,12 +72,12 @@ class _Checker:
     def report(self, place: Where, message: str) -> None:
         self.document.report(Location(place.line, place.column) if place.line else None, place.path, message)
 
-    def place(self, args: dict[str, Any], key: str) -> Where:
-        places = args.get("_where", {})
-        return places.get(key) or places.get("", Where(self.spec.source))
+    def place(self, item: Action | Expectation, key: str) -> Where:
+        return item.place(key) or item.place("") or Where(self.spec.source)
 
-    def station(self, args: dict[str, Any], key: str, *, needs_stack: bool = False) -> Optional[Station]:
-        name = args.get(key)
+    def station(self, item: Action | Expectation, key: str, name: Optional[str], *,
+                needs_stack: bool = False) -> Optional[Station]:
+        """The station that the field ``key`` of ``item`` names (``name``), reported if there is none."""
         if name is None:
             return None
         station = self.stations.get(name)
@@ -83,110 +87,108 @@ class _Checker:
             nics = [f"{name}.{n.name}" for h in self.spec.hosts if h.name == name and len(h.nics) > 1 for n in h.nics]
             if nics:
                 hint = f": host {name} has several NICs, name one ({', '.join(nics)})"
-            self.report(self.place(args, key), f"nothing named {name!r}{hint}")
+            self.report(self.place(item, key), f"nothing named {name!r}{hint}")
             return None
         if needs_stack and station.guest is None:
-            self.report(self.place(args, key), f"{station.interface} has no IPv4 address: give it one "
+            self.report(self.place(item, key), f"{station.interface} has no IPv4 address: give it one "
                                                f"(ip: 192.0.2.10/24) to {'send from' if key == 'from' else 'use'} it")
             return None
         return station
 
-    def address(self, args: dict[str, Any], key: str) -> Optional[IPv4Address]:
+    def address(self, item: Action | Expectation, key: str, value: Optional[str]) -> Optional[IPv4Address]:
         """The address a field names: written as an address, or the address of the named interface."""
-        value = args.get(key)
         if value is None:
             return None
-        if looks_like_address(value):
+        if looks_like_address(value) or (value not in self.stations and _written_as_address(value)):
             try:
-                return IPv4Address(value)
-            except ValueError:
-                self.report(self.place(args, key), f"invalid IPv4 address {value!r}")
+                return address_value(value)
+            except ValueError as exc:
+                self.report(self.place(item, key), f"{exc} (or name an interface)")
                 return None
-        station = self.station(args, key, needs_stack=True)
+        station = self.station(item, key, value, needs_stack=True)
         return station.guest.interface.ip if station else None
 
     # -- actions ----------------------------------------------------------------------------------------
-    def session(self, action: ActionSpec) -> None:
-        args = action.args
-        source = self.station(args, "from", needs_stack=True)
-        target = self.address(args, "to")
+    def session(self, action: SessionAction) -> None:
+        source = self.station(action, "from", action.from_, needs_stack=True)
+        target = self.address(action, "to", action.to)
         if source is None or target is None:
             return
         interface = source.guest.interface
         if target == interface.ip:
-            self.report(self.place(args, "to"), f"{args['to']} is {source.interface}'s own address: loopback is not "
-                                                "modelled")
+            self.report(self.place(action, "to"), f"{action.to} is {source.interface}'s own address: loopback is "
+                                                  "not modelled")
         elif target not in interface.network:
-            self.report(self.place(args, "to"), f"{target} is outside {source.interface}'s subnet {interface.network}:"
-                                                " no gateways are modelled, give both ends addresses in one subnet")
+            self.report(self.place(action, "to"), f"{target} is outside {source.interface}'s subnet "
+                                                  f"{interface.network}: no gateways are modelled, give both ends "
+                                                  "addresses in one subnet")
         elif target in (interface.network.broadcast_address, IPv4Address("255.255.255.255")):
-            self.report(self.place(args, "to"), f"{target} is a broadcast address: {action.kind} needs one host")
+            self.report(self.place(action, "to"), f"{target} is a broadcast address: {action.kind} needs one host")
 
-    def action(self, action: ActionSpec) -> None:
-        args, kind = action.args, action.kind
-        if kind in SESSION_KINDS:
+    def action(self, action: Action) -> None:
+        if isinstance(action, SessionAction):
             self.session(action)
-        elif kind == "stream":
-            self.station(args, "from")
-            self.station(args, "to")
-        elif kind == "replay":
-            if args.get("from") is not None:
-                self.station(args, "from")
-            elif args.get("into") is not None:
-                self.port(args, "into")
-            if args.get("file"):
-                path = replay_path(self.spec, args["file"])
+        elif isinstance(action, StreamAction):
+            self.station(action, "from", action.from_)
+            self.station(action, "to", action.to)
+        elif isinstance(action, ReplayAction):
+            if action.from_ is not None:
+                self.station(action, "from", action.from_)
+            elif action.into is not None:
+                self.port(action, "into", action.into)
+            if action.file:
+                path = replay_path(self.spec, action.file)
                 try:
                     CaptureReader(path).close()
                 except CaptureFileError as exc:
-                    self.report(self.place(args, "file"), str(exc))
-        elif kind == "migrate":
-            self.migration(args)
+                    self.report(self.place(action, "file"), str(exc))
+        elif isinstance(action, MigrateAction):
+            self.migration(action)
 
-    def port(self, args: dict[str, Any], key: str) -> None:
-        node = args[key].split(".", 1)[0]
+    def port(self, item: Action, key: str, port: str) -> None:
+        node = port.split(".", 1)[0]
         known = {s.name for s in self.spec.switches} | {h.name for h in self.spec.hosts} | \
                 {h.name for h in self.spec.hypervisors} | {vm.name for h in self.spec.hypervisors for vm in h.vms}
         if node not in known:
             close = difflib.get_close_matches(node, sorted(known), n=1)
-            self.report(self.place(args, key), f"no port {args[key]!r}: nothing named {node!r}"
+            self.report(self.place(item, key), f"no port {port!r}: nothing named {node!r}"
                         + (f" (did you mean {close[0]!r}?)" if close else ""))
 
-    def migration(self, args: dict[str, Any]) -> None:
+    def migration(self, action: MigrateAction) -> None:
         vms = {vm.name: (hv, vm) for hv in self.spec.hypervisors for vm in hv.vms}
         hypervisors = {hv.name for hv in self.spec.hypervisors}
-        vm_name, target = args.get("vm"), args.get("to")
+        vm_name, target = action.vm, action.to
         if vm_name is not None and vm_name not in vms:
             close = difflib.get_close_matches(vm_name, list(vms), n=1)
-            self.report(self.place(args, "vm"), f"no VM named {vm_name!r}" + (f" (did you mean {close[0]!r}?)"
-                                                                                  if close else ""))
+            self.report(self.place(action, "vm"), f"no VM named {vm_name!r}" + (f" (did you mean {close[0]!r}?)"
+                                                                                    if close else ""))
         if target is not None and target not in hypervisors:
             close = difflib.get_close_matches(target, sorted(hypervisors), n=1)
-            self.report(self.place(args, "to"), f"no hypervisor named {target!r}"
+            self.report(self.place(action, "to"), f"no hypervisor named {target!r}"
                         + (f" (did you mean {close[0]!r}?)" if close else ""))
         if vm_name in vms:
             hv, vm = vms[vm_name]
             prefix = vm.mac.packed[:3] if vm.mac is not None else prefix_bytes(vm.prefix)
-            xen = (args.get("announce") or default_announcer(prefix)) == "xen"
+            xen = (action.announce or default_announcer(prefix)) == "xen"
             if xen and vm.guest is None:
-                self.report(self.place(args, "announce" if args.get("announce") else "vm"),
+                self.report(self.place(action, "announce" if action.announce else "vm"),
                             f"the xen announcement is a gratuitous ARP from the guest: give {vm_name} an address "
                             "(ip: 192.0.2.10/24) or use announce: qemu")
 
     # -- expectations -----------------------------------------------------------------------------------
-    def expectation(self, kind: str, args: dict[str, Any], sessions: set[str]) -> None:
-        if kind == "ping":
-            if args.get("name") is not None and args["name"] not in sessions:
-                close = difflib.get_close_matches(args["name"], sorted(sessions), n=1)
+    def expectation(self, check: Expectation, sessions: set[str]) -> None:
+        if isinstance(check, PingCheck):
+            if check.name is not None and check.name not in sessions:
+                close = difflib.get_close_matches(check.name, sorted(sessions), n=1)
                 named = ", ".join(sorted(sessions)) or "none"
                 hint = f" (did you mean {close[0]!r}?)" if close else f" (named: {named})"
-                self.report(self.place(args, "name"), f"no ping, arping or udp action is named {args['name']!r}{hint}")
-        elif kind == "arp_entry":
-            self.station(args, "on", needs_stack=True)
-            self.address(args, "ip")
-        elif kind == "udp_received":
-            self.station(args, "on", needs_stack=True)
-            self.address(args, "from")
+                self.report(self.place(check, "name"), f"no ping, arping or udp action is named {check.name!r}{hint}")
+        elif isinstance(check, ArpEntryCheck):
+            self.station(check, "on", check.on, needs_stack=True)
+            self.address(check, "ip", check.ip)
+        elif isinstance(check, UdpReceivedCheck):
+            self.station(check, "on", check.on, needs_stack=True)
+            self.address(check, "from", check.from_)
 
     # -- addresses and names ----------------------------------------------------------------------------
     def unique_addresses(self) -> None:
@@ -201,16 +203,16 @@ class _Checker:
 
     def unique_names(self) -> None:
         """A guest action's name is its own: no other action (not even a send) may use it."""
-        sends = {a.args.get("name") for a in self.spec.scenario if a.kind == "send"} - {None}
+        sends = {a.action.name for a in self.spec.scenario if isinstance(a.action, SendAction)} - {None}
         seen: dict[str, Where] = {}
-        for action in self.spec.scenario:
-            name = action.args.get("name") if action.kind in GUEST_KINDS else None
+        for step in self.spec.scenario:
+            name = step.action.name if isinstance(step.action, GuestAction) else None
             if name is None:
                 continue
             if name in seen or name in sends:
                 also = f"line {seen[name].line}" if name in seen else "a send action"
-                self.report(self.place(action.args, "name"), f"the name {name!r} is used by two actions (also {also})")
-            seen.setdefault(name, action.where)
+                self.report(self.place(step.action, "name"), f"the name {name!r} is used by two actions (also {also})")
+            seen.setdefault(name, step.where)
 
 
 def check_guests(spec: TopologySpec, document: Document) -> None:
@@ -218,10 +220,10 @@ def check_guests(spec: TopologySpec, document: Document) -> None:
     checker = _Checker(spec, document)
     checker.unique_addresses()
     checker.unique_names()
-    sessions = {a.args["name"] for a in spec.scenario if a.kind in SESSION_KINDS and a.args.get("name")}
-    for action in spec.scenario:
-        checker.action(action)
-        if action.kind == "expect" and action.args.get("args") is not None:
-            checker.expectation(action.args["kind"], action.args["args"], sessions)
+    sessions = {a.action.name for a in spec.scenario if isinstance(a.action, SessionAction) and a.action.name}
+    for step in spec.scenario:
+        checker.action(step.action)
+        if isinstance(step.action, ExpectAction):
+            checker.expectation(step.action.check, sessions)
     for expectation in spec.expectations:
-        checker.expectation(expectation.kind, expectation.args, sessions)
+        checker.expectation(expectation.check, sessions)

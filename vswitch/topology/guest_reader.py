@@ -1,34 +1,37 @@
 """Read the guest keys of topology files: IPv4 stacks, guest actions and guest expectations.
 
 A NIC, VM or hypervisor gets a stack with ``ip: 192.0.2.10/24`` (``read_guest``). The actions ``ping``,
-``arping``, ``udp``, ``stream``, ``replay`` and ``migrate`` and the expectations ``ping``, ``arp_entry`` and
-``udp_received`` are rows added to ``scenario_reader``'s tables. Each reader returns the action's arguments with
-``_where``: the place of each name-valued field, so that ``guest_check.py`` can point at the exact field when a
-name or address is wrong. Every key is documented in ``docs/guests.md``.
+``arping``, ``udp``, ``stream``, ``replay`` and ``migrate`` are frozen classes that read themselves (their
+expectations are in ``guest_expectations.py``); each keeps ``places``: where each name-valued field was written,
+so that ``guest_check.py`` can point at the exact field when a name or address is wrong. Every key is documented
+in ``docs/guests.md``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import PurePath
-from typing import Any, Callable
+from typing import Any, Optional, Union
 
-from ..core.units import parse_duration, parse_rate
+from ..core.mac import MACAddress
+from ..core.units import decimal_number, parse_duration, parse_rate
 from ..guests.arp import DEFAULT_TIMEOUT_NS
-from ..guests.inet import address_value, interface_value
+from ..guests.inet import address_text, interface_value
 from ..guests.migrate import ANNOUNCERS
 from ..guests.sessions import DEFAULT_PING_TIMEOUT_NS
-from ..guests.stream import FIELDS, Vary, field_value
+from ..guests.stream import FIELDS, Vary, field_value, period_ns
+from ..guests.traffic import UdpFields
 from ..l2.adapter import MODES
-from .fields import frame_count, mac_value, virtual_time, where
+from .fields import frame_count, mac_value, places, virtual_time, where
+from .guest_expectations import GUEST_EXPECTATIONS  # noqa: F401  (the guest keys, with GUEST_ACTIONS)
 from .security_reader import vlan_tags
-from .spec import ActionSpec, GuestSpec
+from .spec import ACTION_KINDS, ActionSpec, GuestSpec, NamedAction, Tags
 from .yamlreader import MapReader, boolean, integer_between, one_of, text
 
-MAX_PROBES = 1_000_000
 MAX_IP_DATA = 1500 - 28  # no fragmentation: ping or UDP data after IPv4 (20) and ICMP or UDP (8) headers
 DEFAULT_UDP_SIZE = 64
-SESSION_KINDS = ("ping", "arping", "udp")
+UDP_HEADERS_BYTES = 42  # Ethernet, IPv4 and UDP headers before a udp action's data
 
 
 # -- stacks -------------------------------------------------------------------------------------------
@@ -53,8 +56,8 @@ def frame_rate(value: object) -> tuple[str, Any]:
     if isinstance(value, str) and value.strip().lower().endswith("pps"):
         number = value.strip()[:-3].strip()
         try:
-            pps = Fraction(number)
-        except (ValueError, ZeroDivisionError):
+            pps = decimal_number(number)
+        except ValueError:
             pps = Fraction(-1)
         if pps <= 0 or pps > 10**10:
             raise ValueError(f"invalid rate {value!r}: write a positive number of frames per second, e.g. 1000pps")
@@ -68,21 +71,6 @@ def frame_rate(value: object) -> tuple[str, Any]:
     return "bps", bps
 
 
-def loss_value(value: object) -> str:
-    """A loss percentage: ``25%``, ``33.33%`` or a number."""
-    textual = value.strip().rstrip("%").strip() if isinstance(value, str) else value
-    if isinstance(textual, bool) or not isinstance(textual, (int, float, str)):
-        raise ValueError(f"expected a percentage such as 0%, 25% or 33.33%, got {value!r}")
-    written = str(textual)
-    try:
-        number = Fraction(written)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"expected a percentage such as 0%, 25% or 33.33%, got {value!r}") from None
-    if not 0 <= number <= 100 or "e" in written.lower():
-        raise ValueError(f"a loss is from 0% to 100%, got {value!r}")
-    return written
-
-
 def replay_file(value: object) -> str:
     """A capture file relative to the topology file's folder: no absolute path, no '..'."""
     name = text(value)
@@ -91,12 +79,6 @@ def replay_file(value: object) -> str:
         raise ValueError(f"replay file {name!r} must be a relative path inside the topology's folder (no '..'): "
                          "copy or link the capture next to the topology file")
     return name
-
-
-def _located(r: MapReader, args: dict[str, Any], *keys: str) -> dict[str, Any]:
-    args["_where"] = {key: where(r, key) for key in keys if key in r.mapping}
-    args["_where"][""] = where(r)
-    return args
 
 
 def _timing(r: MapReader, default_interval_ns: int | None) -> dict[str, Any]:
@@ -114,44 +96,101 @@ def _timing(r: MapReader, default_interval_ns: int | None) -> dict[str, Any]:
 
 
 # -- actions ------------------------------------------------------------------------------------------
-def _ping(r: MapReader) -> dict[str, Any]:
-    args = {
-        "from": r.take("from", text), "to": r.take("to", text),
-        "count": r.take("count", frame_count(r), default=1),
-        "interval_ns": r.take("interval", parse_duration, default=10**9),
-        "size": r.take("size", integer_between(0, MAX_IP_DATA), default=56),
-        "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
-        "name": r.take("name", text, default=None),
-    }
-    r.finish()
-    return _located(r, args, "from", "to", "name")
+@dataclass(frozen=True, kw_only=True)
+class GuestAction(NamedAction):
+    """An action of the guest stacks and traffic engines (docs/guests.md). ``places`` keeps where the fields that
+    name interfaces, addresses and files were written: ``guest_check.py`` checks them against the stations."""
 
 
-def _arping(r: MapReader) -> dict[str, Any]:
-    args = {
-        "from": r.take("from", text), "to": r.take("to", text),
-        "count": r.take("count", frame_count(r), default=1),
-        "interval_ns": r.take("interval", parse_duration, default=10**9),
-        "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
-        "name": r.take("name", text, default=None),
-    }
-    r.finish()
-    return _located(r, args, "from", "to", "name")
+@dataclass(frozen=True, kw_only=True)
+class SessionAction(GuestAction):
+    """``count`` probes from the stack of ``from_`` to ``to`` (an address, or an interface's): a session whose
+    replies are counted until ``timeout_ns`` after the last probe."""
+
+    from_: str
+    to: str
+    count: int = 1
+    timeout_ns: int = DEFAULT_PING_TIMEOUT_NS
+
+    def default_name(self) -> Optional[str]:
+        return f"{self.kind}-{self.from_}-{self.to}"
 
 
-def _udp(r: MapReader) -> dict[str, Any]:
-    args = {
-        "from": r.take("from", text), "to": r.take("to", text),
-        "count": r.take("count", frame_count(r), default=1),
-        "size": r.take("size", integer_between(0, MAX_IP_DATA), default=DEFAULT_UDP_SIZE),
-        "port": r.take("port", integer_between(1, 65535), default=9),
-        "sport": r.take("sport", integer_between(1, 65535), default=None),
-        "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
-        "name": r.take("name", text, default=None),
-        **_timing(r, 1_000_000),
-    }
-    r.finish()
-    return _located(r, args, "from", "to", "name")
+@dataclass(frozen=True, kw_only=True)
+class PingAction(SessionAction, kind="ping"):
+    """ICMP echo requests of ``size`` bytes of data, one every ``interval_ns``."""
+
+    interval_ns: int = 10**9
+    size: int = 56
+
+    @classmethod
+    def read(cls, r: MapReader) -> PingAction:
+        keys: dict[str, Any] = {
+            "from_": r.take("from", text), "to": r.take("to", text),
+            "count": r.take("count", frame_count(r), default=1),
+            "interval_ns": r.take("interval", parse_duration, default=10**9),
+            "size": r.take("size", integer_between(0, MAX_IP_DATA), default=56),
+            "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
+            "name": r.take("name", text, default=None),
+        }
+        r.finish()
+        return cls(**keys, places=places(r, "from", "to", "name"))
+
+    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+        return self.count, period_ns(interval_ns=self.interval_ns)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArpingAction(SessionAction, kind="arping"):
+    """ARP requests for ``to``'s address, one every ``interval_ns``."""
+
+    interval_ns: int = 10**9
+
+    @classmethod
+    def read(cls, r: MapReader) -> ArpingAction:
+        keys: dict[str, Any] = {
+            "from_": r.take("from", text), "to": r.take("to", text),
+            "count": r.take("count", frame_count(r), default=1),
+            "interval_ns": r.take("interval", parse_duration, default=10**9),
+            "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
+            "name": r.take("name", text, default=None),
+        }
+        r.finish()
+        return cls(**keys, places=places(r, "from", "to", "name"))
+
+    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+        return self.count, period_ns(interval_ns=self.interval_ns)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UdpAction(SessionAction, kind="udp"):
+    """UDP datagrams of ``size`` bytes of data to ``port`` (from ``sport``, or one per session), at an interval
+    (``interval_ns``) or a rate (``pps`` or ``bps``)."""
+
+    size: int = DEFAULT_UDP_SIZE
+    port: int = 9
+    sport: Optional[int] = None
+    interval_ns: Optional[int] = None
+    pps: Optional[Fraction] = None
+    bps: Optional[int] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> UdpAction:
+        keys: dict[str, Any] = {
+            "from_": r.take("from", text), "to": r.take("to", text),
+            "count": r.take("count", frame_count(r), default=1),
+            "size": r.take("size", integer_between(0, MAX_IP_DATA), default=DEFAULT_UDP_SIZE),
+            "port": r.take("port", integer_between(1, 65535), default=9),
+            "sport": r.take("sport", integer_between(1, 65535), default=None),
+            "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
+            "name": r.take("name", text, default=None),
+            **_timing(r, 1_000_000),
+        }
+        r.finish()
+        return cls(**keys, places=places(r, "from", "to", "name"))
+
+    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+        return self.count, _period(self.interval_ns, self.pps, self.bps, (self.size or 60) + UDP_HEADERS_BYTES)
 
 
 def _vary(r: MapReader) -> Vary | None:
@@ -171,127 +210,162 @@ def _vary(r: MapReader) -> Vary | None:
     return Vary(name, start, step, cycle)
 
 
-def _stream(r: MapReader) -> dict[str, Any]:
-    args: dict[str, Any] = {
-        "from": r.take("from", text),
-        "to": r.take("to", text, default=None),
-        "dst": r.take("dst", lambda v: "broadcast" if v == "broadcast" else mac_value(v), default=None),
-        "src": r.take("src", mac_value, default=None),
-        "ethertype": r.take("ethertype", integer_between(0x600, 0xFFFF), default=None),
-        "size": r.take("size", integer_between(14, 1514), default=60),
-        "count": r.take("count", frame_count(r)),
-        "name": r.take("name", text, default=None),
-        "vlan": r.take("vlan", vlan_tags, default=()),  # tags, outermost first (security_reader.py)
-        **_timing(r, 1_000_000),
-    }
-    udp = r.take_map("udp", required=False)
-    if "udp" in r.mapping:
-        args["udp"] = {"src_ip": udp.take("src_ip", lambda v: str(address_value(v))),
-                       "dst_ip": udp.take("dst_ip", lambda v: str(address_value(v))),
-                       "sport": udp.take("sport", integer_between(0, 65535), default=1024),
-                       "dport": udp.take("dport", integer_between(0, 65535), default=9)}
-        if args["ethertype"] is not None:
-            r.error("ethertype", "udp frames are IPv4 (0x0800): leave ethertype out")
-        if args["size"] is not None and args["size"] < 46:
-            r.error("size", "a udp frame (with a 4-byte sequence number) needs size 46 or more")
-    udp.finish()
-    vary = [v for v in (_vary(item) for item in r.take_maps("vary", required=False)) if v is not None]
-    for v in vary:
-        if FIELDS[v.field].needs_udp and "udp" not in args:
-            r.error("vary", f"{v.field} exists only in udp streams: add udp: {{src_ip: ..., dst_ip: ...}}")
-    args["vary"] = tuple(vary)
-    if (args["to"] is None) == (args["dst"] is None):
-        r.error(None, "give exactly one of to (an interface) or dst (a MAC or broadcast)")
-    r.finish()
-    return _located(r, args, "from", "to", "name")
+@dataclass(frozen=True, kw_only=True)
+class StreamAction(GuestAction, kind="stream"):
+    """``count`` frames of one template from ``from_`` (to the interface ``to`` or the MAC ``dst``), the fields
+    of ``vary`` changing frame by frame, at an interval or a rate; no stack needed."""
+
+    from_: str
+    to: Optional[str] = None
+    dst: Union[MACAddress, str, None] = None  # a MAC or "broadcast"
+    src: Optional[MACAddress] = None
+    ethertype: Optional[int] = None
+    size: int = 60
+    count: int
+    vlan: Tags = ()
+    udp: Optional[UdpFields] = None
+    vary: tuple[Vary, ...] = ()
+    interval_ns: Optional[int] = None
+    pps: Optional[Fraction] = None
+    bps: Optional[int] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> StreamAction:
+        keys: dict[str, Any] = {
+            "from_": r.take("from", text),
+            "to": r.take("to", text, default=None),
+            "dst": r.take("dst", lambda v: "broadcast" if v == "broadcast" else mac_value(v), default=None),
+            "src": r.take("src", mac_value, default=None),
+            "ethertype": r.take("ethertype", integer_between(0x600, 0xFFFF), default=None),
+            "size": r.take("size", integer_between(14, 1514), default=60),
+            "count": r.take("count", frame_count(r)),
+            "name": r.take("name", text, default=None),
+            "vlan": r.take("vlan", vlan_tags, default=()),  # tags, outermost first (security_reader.py)
+            **_timing(r, 1_000_000),
+        }
+        udp = r.take_map("udp", required=False)
+        if "udp" in r.mapping:
+            keys["udp"] = UdpFields(udp.take("src_ip", address_text), udp.take("dst_ip", address_text),
+                                    udp.take("sport", integer_between(0, 65535), default=1024),
+                                    udp.take("dport", integer_between(0, 65535), default=9))
+            if keys["ethertype"] is not None:
+                r.error("ethertype", "udp frames are IPv4 (0x0800): leave ethertype out")
+            if keys["size"] is not None and keys["size"] < 46:
+                r.error("size", "a udp frame (with a 4-byte sequence number) needs size 46 or more")
+        udp.finish()
+        vary = [v for v in (_vary(item) for item in r.take_maps("vary", required=False)) if v is not None]
+        for v in vary:
+            if FIELDS[v.field].needs_udp and "udp" not in keys:
+                r.error("vary", f"{v.field} exists only in udp streams: add udp: {{src_ip: ..., dst_ip: ...}}")
+        keys["vary"] = tuple(vary)
+        if (keys["to"] is None) == (keys["dst"] is None):
+            r.error(None, "give exactly one of to (an interface) or dst (a MAC or broadcast)")
+        r.finish()
+        return cls(**keys, places=places(r, "from", "to", "name"))
+
+    def default_name(self) -> Optional[str]:
+        return f"stream-{self.from_}"
+
+    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+        return self.count, _period(self.interval_ns, self.pps, self.bps, self.size or 60)
 
 
-def _replay(r: MapReader) -> dict[str, Any]:
-    args = {
-        "file": r.take("file", replay_file),
-        "into": r.take("into", text, default=None),
-        "from": r.take("from", text, default=None),
-        "count": r.take("count", integer_between(1, 10**12), default=None),
-        "name": r.take("name", text, default=None),
-        **_timing(r, None),
-    }
-    if (args["into"] is None) == (args["from"] is None):
-        r.error(None, "give exactly one of into (a port the frames arrive at) or from (a NIC that sends them)")
-    r.finish()
-    return _located(r, args, "file", "into", "from", "name")
+@dataclass(frozen=True, kw_only=True)
+class ReplayAction(GuestAction, kind="replay"):
+    """The frames of a capture ``file``, arriving at the port ``into`` or sent by the NIC ``from_``, at their
+    recorded times or at an interval or a rate; ``count`` of them at most."""
+
+    file: str
+    into: Optional[str] = None
+    from_: Optional[str] = None
+    count: Optional[int] = None
+    interval_ns: Optional[int] = None
+    pps: Optional[Fraction] = None
+    bps: Optional[int] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> ReplayAction:
+        keys: dict[str, Any] = {
+            "file": r.take("file", replay_file),
+            "into": r.take("into", text, default=None),
+            "from_": r.take("from", text, default=None),
+            "count": r.take("count", integer_between(1, 10**12), default=None),
+            "name": r.take("name", text, default=None),
+            **_timing(r, None),
+        }
+        if (keys["into"] is None) == (keys["from_"] is None):
+            r.error(None, "give exactly one of into (a port the frames arrive at) or from (a NIC that sends them)")
+        r.finish()
+        return cls(**keys, places=places(r, "file", "into", "from", "name"))
+
+    def default_name(self) -> Optional[str]:
+        return f"replay-{PurePath(self.file or 'capture').stem}"
+
+    def frame_name(self) -> Optional[str]:
+        return self.name
 
 
-def _migrate(r: MapReader) -> dict[str, Any]:
-    args = {
-        "vm": r.take("vm", text), "to": r.take("to", text),
-        "announce": r.take("announce", one_of(*ANNOUNCERS), default=None),
-        "downtime_ns": r.take("downtime", virtual_time(r), default=0),
-        "mode": r.take("mode", one_of(*MODES), default=None),
-        "rounds": r.take("rounds", integer_between(1, 100), default=5),
-        "name": r.take("name", text, default=None),
-    }
-    if "rounds" in r.mapping and args["announce"] not in ("qemu", None):
-        r.error("rounds", "rounds applies to the qemu announcement (RARP rounds)")
-    r.finish()
-    return _located(r, args, "vm", "to", "announce", "name")
+@dataclass(frozen=True, kw_only=True)
+class MigrateAction(GuestAction, kind="migrate"):
+    """The VM ``vm`` moves to the hypervisor ``to``: paused for ``downtime_ns``, then announced (``announce``:
+    qemu's RARP rounds or xen's gratuitous ARP; None: by its MAC's prefix)."""
+
+    vm: str
+    to: str
+    announce: Optional[str] = None
+    downtime_ns: int = 0
+    mode: Optional[str] = None
+    rounds: int = 5
+
+    @classmethod
+    def read(cls, r: MapReader) -> MigrateAction:
+        keys: dict[str, Any] = {
+            "vm": r.take("vm", text), "to": r.take("to", text),
+            "announce": r.take("announce", one_of(*ANNOUNCERS), default=None),
+            "downtime_ns": r.take("downtime", virtual_time(r), default=0),
+            "mode": r.take("mode", one_of(*MODES), default=None),
+            "rounds": r.take("rounds", integer_between(1, 100), default=5),
+            "name": r.take("name", text, default=None),
+        }
+        if "rounds" in r.mapping and keys["announce"] not in ("qemu", None):
+            r.error("rounds", "rounds applies to the qemu announcement (RARP rounds)")
+        r.finish()
+        return cls(**keys, places=places(r, "vm", "to", "announce", "name"))
+
+    def default_name(self) -> Optional[str]:
+        return f"{self.vm}-announce"
+
+    def frame_name(self) -> Optional[str]:
+        return self.name
+
+    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+        return self.rounds, None
 
 
-GUEST_ACTIONS: dict[str, Callable[[MapReader], dict[str, Any]]] = {
-    "ping": _ping, "arping": _arping, "udp": _udp, "stream": _stream, "replay": _replay, "migrate": _migrate,
-}
+def _period(interval_ns: Optional[int], pps: Optional[Fraction], bps: Optional[int], frame_len: int
+            ) -> Optional[Fraction]:
+    if interval_ns is None and pps is None and bps is None:
+        return None
+    return period_ns(interval_ns=interval_ns, pps=pps, bps=bps, frame_len=frame_len)
 
 
-# -- expectations -------------------------------------------------------------------------------------
-def _ping_check(r: MapReader) -> dict[str, Any]:
-    args = {"name": r.take("name", text), "succeeds": r.take("succeeds", boolean, default=None),
-            "loss": r.take("loss", loss_value, default=None),
-            "received": r.take("received", integer_between(0, MAX_PROBES), default=None),
-            "transmitted": r.take("transmitted", integer_between(0, MAX_PROBES), default=None)}
-    if all(args[k] is None for k in ("succeeds", "loss", "received", "transmitted")):
-        r.error(None, "say what to check: succeeds, loss, received or transmitted")
-    r.finish()
-    return _located(r, args, "name")
-
-
-def _arp_entry(r: MapReader) -> dict[str, Any]:
-    args = {"on": r.take("on", text), "ip": r.take("ip", text), "mac": r.take("mac", mac_value, default=None),
-            "absent": r.take("absent", boolean, default=False)}
-    if args["absent"] and args["mac"] is not None:
-        r.error("mac", "give mac (the entry must hold it) or absent: true, not both")
-    r.finish()
-    return _located(r, args, "on", "ip")
-
-
-def _udp_received(r: MapReader) -> dict[str, Any]:
-    args = {"on": r.take("on", text), "port": r.take("port", integer_between(1, 65535), default=None),
-            "from": r.take("from", text, default=None),
-            "count": r.take("count", integer_between(0, 10**12), default=None)}
-    r.finish()
-    return _located(r, args, "on", "from")
-
-
-GUEST_EXPECTATIONS: dict[str, Callable[[MapReader], dict[str, Any]]] = {
-    "ping": _ping_check, "arp_entry": _arp_entry, "udp_received": _udp_received,
-}
+#: kind -> reader of the guest actions, for the docs test (every key read is documented)
+GUEST_ACTIONS = {kind: action.read for kind, action in ACTION_KINDS.items() if issubclass(action, GuestAction)}
 
 
 # -- default names ------------------------------------------------------------------------------------
-def name_actions(actions: list[ActionSpec]) -> None:
-    """Give unnamed guest actions a name (``ping-vm1-h1``, ``vm1-announce``, ``replay-lan``), unique in the file."""
-    taken = {a.args.get("name") for a in actions if a.kind in GUEST_ACTIONS or a.kind == "send"} - {None}
+def name_actions(actions: list[ActionSpec]) -> list[ActionSpec]:
+    """``actions`` with each unnamed guest action given a name (``ping-vm1-h1``, ``vm1-announce``,
+    ``replay-lan``), unique in the file."""
+    taken = {a.action.name for a in actions if isinstance(a.action, NamedAction)} - {None}
     next_number: dict[str, int] = {}  # base -> first number not tried yet: linear, not quadratic, in actions
-    for action in actions:
-        args = action.args
-        if action.kind not in GUEST_ACTIONS or args.get("name") is not None:
+    named = []
+    for spec in actions:
+        action = spec.action
+        base = action.default_name() if isinstance(action, NamedAction) and action.name is None else None
+        if not isinstance(action, NamedAction) or base is None:
+            named.append(spec)
             continue
-        if action.kind in SESSION_KINDS:
-            base = f"{action.kind}-{args.get('from')}-{args.get('to')}"
-        elif action.kind == "migrate":
-            base = f"{args.get('vm')}-announce"
-        elif action.kind == "replay":
-            base = f"replay-{PurePath(args.get('file') or 'capture').stem}"
-        else:
-            base = f"stream-{args.get('from')}"
         n = next_number.get(base, 1)
         name = base if n == 1 else f"{base}-{n}"
         while name in taken:
@@ -299,4 +373,5 @@ def name_actions(actions: list[ActionSpec]) -> None:
             name = f"{base}-{n}"
         next_number[base] = n + 1
         taken.add(name)
-        args["name"] = name
+        named.append(replace(spec, action=replace(action, name=name)))
+    return named

@@ -16,6 +16,8 @@ from ..core.units import format_duration, parse_duration, parse_size
 
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 32
+#: The most ``depth`` can be raised to: libyaml 0.2.6 (in PyYAML 6.0.4's wheels) stops at 1000 levels itself.
+DEPTH_CEILING = 999
 MAX_ALIASES = 100
 MAX_NODES = 200_000
 MAX_STRING_CHARS = 10_000
@@ -37,11 +39,19 @@ class Limits:
     max_frames: int = MAX_FRAMES  # frames the scenario's actions send, in all
     max_time_ns: int = MAX_TIME_NS  # virtual time of until, at, latency... and of an action's last frame
 
+    def __post_init__(self) -> None:
+        if self.max_depth > DEPTH_CEILING:
+            raise ValueError(f"max_depth={self.max_depth}: {_DEPTH_WHY}")
+
     def exceeded(self, name: str, message: str, needed: int | None = None) -> str:
         """``message`` followed by the limit's name, value and the flag that raises it (to ``needed``)."""
         limit = LIMITS[name]
         current = getattr(self, limit.field)
         wanted = needed if needed is not None and needed > current else max(1, 2 * current)
+        if limit.ceiling is not None:
+            if current >= limit.ceiling:
+                return f"{message} (limit {name}={limit.show(current)}, as high as it goes)"
+            wanted = min(wanted, limit.ceiling)
         return (f"{message} (limit {name}={limit.show(current)}; "
                 f"raise it with --limit {name}={limit.show(wanted)})")
 
@@ -74,6 +84,7 @@ class Limit:
     what: str
     parse: Callable[[str], int]
     show: Callable[[int], str] = str
+    ceiling: int | None = None  # the most it can be raised to
 
 
 def _count(text: str) -> int:
@@ -83,6 +94,17 @@ def _count(text: str) -> int:
         raise ValueError(f"expected a whole number, got {text!r}") from None
     if number < 0:
         raise ValueError(f"a limit cannot be negative, got {number}")
+    return number
+
+
+_DEPTH_WHY = (f"the depth limit can be at most {DEPTH_CEILING}: libyaml, the parser inside PyYAML, refuses to "
+              "nest 1000 levels deep (a topology needs about 6)")
+
+
+def _depth(text: str) -> int:
+    number = _count(text)
+    if number > DEPTH_CEILING:
+        raise ValueError(_DEPTH_WHY)
     return number
 
 
@@ -99,7 +121,7 @@ def _time_limit(text: str) -> int:
 #: The limits by command-line name, in the order ``docs/limits.md`` lists them.
 LIMITS: dict[str, Limit] = {
     "file_bytes": Limit("max_file_bytes", "bytes in the file", parse_size),
-    "depth": Limit("max_depth", "levels of nesting", _count),
+    "depth": Limit("max_depth", "levels of nesting", _depth, ceiling=DEPTH_CEILING),
     "aliases": Limit("max_aliases", "*alias references", _count),
     "nodes": Limit("max_nodes", "values once aliases are expanded", _count),
     "string_chars": Limit("max_string_chars", "characters in one string", _count),

@@ -19,15 +19,16 @@ from ..l2.hypervisor import BACKENDS
 from ..l2.port import DEFAULT_QUEUE_FRAMES
 from ..l2.switch import PORT_FLAGS
 from .bounds import check_devices, check_network
-from .fields import capture_file, group_mac, mac_prefix, name_value, unicast_mac, virtual_time, where
+from .fields import (MAX_NAME_BYTES, capture_file, capture_parts, group_mac, mac_prefix, name_value,
+                     topology_name, unicast_mac, virtual_time, where)
 from .guest_check import check_guests
 from .guest_reader import read_guest
 from .limits import Limits
 from .located import Document, LocatedList, LocatedMap, Location, item_path
-from .scenario_reader import frame_names, read_expectations, read_scenario
-from .security_reader import (SECURITY_NAMED_FIELDS, check_port_actions, read_hypervisor_keys, read_port_keys,
-                              read_static_vlan,
-                              read_switch_keys, read_vf, switch_spec_keys)
+from .frame_expectations import FrameExpectation
+from .scenario_reader import ExpectAction, check_port_actions, frame_names, read_expectations, read_scenario
+from .security_reader import (read_hypervisor_keys, read_port_keys, read_static_vlan, read_switch_keys, read_vf,
+                              switch_spec_keys)
 from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec,
                    Where)
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
@@ -58,8 +59,9 @@ def _limits(limits: object, what: str) -> Limits | None:
 def read_topology(document: Document) -> TopologySpec:
     top = MapReader.of(document)
     check_devices(top)  # a file of 50 000 VMs stops here, before they are read
-    default_name = Path(document.filename).stem if document.filename != "<string>" else "topology"
-    name = top.take("name", name_value, default=default_name)
+    name = top.take("name", topology_name, default=None)
+    if "name" not in top.mapping:
+        name = _name_from_file(document)
     description = top.take("description", text, default="")
     until = top.take("until", virtual_time(top), default=None)
     epoch = top.take("epoch", integer_between(0, 4_000_000_000), default=None)  # classic pcap: 32-bit seconds
@@ -85,6 +87,21 @@ def read_topology(document: Document) -> TopologySpec:
     return spec
 
 
+def _name_from_file(document: Document) -> str:
+    """Without ``name:``, the file name without its extension, under the rules of ``name:``: it names the capture
+    folder, so ``..yaml`` must not make it ``pcaps/.`` nor a name with ``;`` or ESC reach a path or a terminal."""
+    if document.filename == "<string>":
+        return "topology"
+    stem = Path(document.filename).stem
+    try:
+        return topology_name(stem)
+    except ValueError:
+        document.report(None, "name", f"the file name would name this topology {stem!r}, which is not a valid name "
+                                         "(letters, digits, '-' and '_'): add a name: key, e.g. name: lab, or rename "
+                                         "the file")
+        return "topology"
+
+
 def _switch(r: MapReader) -> SwitchSpec:
     name = r.take("name", name_value)
     ageing = r.take("ageing", parse_duration, default=DEFAULT_AGEING_NS)
@@ -93,12 +110,12 @@ def _switch(r: MapReader) -> SwitchSpec:
     keys = read_switch_keys(r)  # vlan_filtering, vlan_protocol, storm_limit (security_reader.py)
     ports = []
     port_map = r.take_map("ports", required=False)
-    for port_name in list(port_map.mapping):
+    for port_name in port_map.names("port"):
         flags_reader = port_map.take_map(port_name)
         values = {flag: flags_reader.take(flag, boolean, default=None) for flag in PORT_FLAGS}
-        read_port_keys(flags_reader, str(port_name), keys)  # pvid, vlans, max_macs, violation
+        read_port_keys(flags_reader, port_name, keys)  # pvid, vlans, max_macs, violation
         flags_reader.finish()
-        ports.append((str(port_name), tuple((f, v) for f, v in values.items() if v is not None)))
+        ports.append((port_name, tuple((f, v) for f, v in values.items() if v is not None)))
     port_map.finish()
     static = []
     for entry in r.take_maps("static", required=False):
@@ -227,12 +244,38 @@ def _captures(top: MapReader) -> tuple[list[CaptureSpec], str | None]:
     if items is not None and not isinstance(items, LocatedList):
         section.error("points", f"expected a list of interface names, got {describe(items)}")
     section.finish()
-    files = {}
-    for cap in captures:
-        if cap.file is not None and (cap.file in files or cap.file == pcapng):
-            _report(top.document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
-        files[cap.file] = cap
+    _check_capture_files(top.document, captures, pcapng, where(section, "pcapng"))
     return captures, pcapng
+
+
+def _check_capture_files(document: Document, captures: list[CaptureSpec], pcapng: str | None,
+                         pcapng_where: Where) -> None:
+    """Capture files the file system cannot hold, or that collide: one file written twice, or a file where
+    another capture needs a folder (``x`` and ``x/a.pcap``)."""
+    files: dict[tuple[str, ...], tuple[str, Where]] = {}
+    if pcapng:
+        files[capture_parts(pcapng)] = ("captures.pcapng", pcapng_where)
+    for cap in captures:
+        if cap.file is None:  # refused when read
+            continue
+        key = capture_parts(cap.file)
+        size = len(key[-1].encode("utf-8")) if key else 0
+        if size > MAX_NAME_BYTES:  # an explicit file was checked when read: this is the point's default name
+            _report(document, cap.where, f"this point's default capture file name is {size} bytes long, longer "
+                                         f"than a file system allows ({MAX_NAME_BYTES}): give the point a file, "
+                                         "e.g. {point: NAME, file: short.pcap}")
+            continue
+        if key in files:
+            _report(document, cap.where, f"capture file {cap.file} is written twice: give it its own file")
+            continue
+        files[key] = (cap.where.path, cap.where)
+    for key, (_, place) in files.items():
+        for depth in range(1, len(key)):
+            other = files.get(key[:depth])
+            if other is not None:
+                _report(document, place, f"capture file {'/'.join(key)} needs a folder {'/'.join(key[:depth])}, "
+                                         f"but {other[0]} writes a file of that name: rename one of them")
+                break
 
 
 def _default_file(point: str) -> str:
@@ -267,45 +310,23 @@ def _check_names(spec: TopologySpec, document: Document) -> None:
                 _report(document, link.where, f"port {end} already has a link (line {used_ports[end].line})")
             used_ports.setdefault(end, link.where)
     sent = frame_names(list(spec.scenario))
-    checks = [(e.args, e.where) for e in spec.expectations]
-    checks += [(a.args["args"], a.where) for a in spec.scenario if a.kind == "expect" and a.args.get("args")]
-    for args, place in checks:
-        if "frame" in args and args["frame"] not in sent:
-            _report(document, place, f"no send action is named {args['frame']!r}"
-                    + _suggest(args["frame"], dict.fromkeys(sent)))
+    checks = [(e.check, e.where) for e in spec.expectations]
+    checks += [(a.action.check, a.where) for a in spec.scenario if isinstance(a.action, ExpectAction)]
+    for check, place in checks:
+        if isinstance(check, FrameExpectation) and check.frame not in sent:
+            _report(document, place, f"no send action is named {check.frame!r}"
+                    + _suggest(check.frame, dict.fromkeys(sent)))
     switches = {s.name for s in spec.switches} | {h.name for h in spec.hypervisors if h.backend == "bridge"}
     vms = {vm.name for hv in spec.hypervisors for vm in hv.vms}
     kinds = {"switch": switches, "VM": vms, "hypervisor": {h.name for h in spec.hypervisors}}
-    for action in spec.scenario:
-        args = action.args["args"] if action.kind == "expect" and action.args.get("args") else action.args
-        kind = action.args.get("kind") if action.kind == "expect" else action.kind
-        for key, must_be in _NAMED_FIELDS.get(kind, ()):
-            _check_reference(document, action.where, f"{kind}.{key}", args.get(key), must_be, seen, kinds)
-    for check in spec.expectations:
-        for key, must_be in _NAMED_FIELDS.get(check.kind, ()):
-            _check_reference(document, check.where, f"{check.kind}.{key}", check.args.get(key), must_be, seen, kinds)
+    named = [(a.action.check if isinstance(a.action, ExpectAction) else a.action, a.where) for a in spec.scenario]
+    for body, place in named + [(e.check, e.where) for e in spec.expectations]:
+        for key, value, must_be in body.named():
+            _check_reference(document, place, f"{body.kind}.{key}", value, must_be, seen, kinds)
     for cap in spec.captures:
         node = cap.point.split(".", 1)[0]
         if node not in seen:
             _report(document, cap.where, f"capture point {cap.point!r}: nothing named {node!r}" + _suggest(node, seen))
-
-
-#: For each action or expectation kind: (field, what it must name) for the fields that name things.
-_NAMED_FIELDS = {
-    "send": (("from", "interface"), ("to", "interface")),
-    "link": (("a", "interface"), ("b", "interface")),
-    "port": (("port", "switch"),),
-    "detach": (("vm", "VM"),),
-    "attach": (("vm", "VM"), ("hypervisor", "hypervisor")),
-    "interface": (("name", "interface"),),
-    "delivered": (("to", "interface"),),
-    "not_delivered": (("to", "interface"),),
-    "dropped": (("at", "interface"),),
-    "table": (("switch", "switch"),),
-    "table_size": (("switch", "switch"),),
-    "counter": (("interface", "interface"),),
-    **SECURITY_NAMED_FIELDS,
-}
 
 
 def _check_reference(document: Document, place: Where, field: str, value, must_be: str, seen: dict,

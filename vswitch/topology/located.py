@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .diagnostics import Diagnostic, TopologyFileError
+from .diagnostics import MAX_SHOWN_PROBLEMS, Diagnostic, TopologyFileError, shorten, shorten_quoted
 from .limits import Limits
 
 
@@ -51,11 +51,16 @@ class Document:
     location: Location
     diagnostics: list[Diagnostic] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
+    hints_left: int = MAX_SHOWN_PROBLEMS  # unknown keys for which to look for a close known key (difflib is slow)
 
     def report(self, location: Location | None, path: str, message: str) -> None:
-        """Record a problem at ``location`` (None: the whole file) and ``path``; ``check`` raises them."""
+        """Record a problem at ``location`` (None: the whole file) and ``path``; ``check`` raises them.
+
+        Quoted values longer than ``MAX_VALUE_CHARS`` in ``path`` and ``message`` are shortened.
+        """
         line, column = (location.line, location.column) if location else (None, None)
-        self.diagnostics.append(Diagnostic(self.filename, line, column, path, message))
+        self.diagnostics.append(Diagnostic(self.filename, line, column, shorten_quoted(path),
+                                           shorten_quoted(message)))
 
     def check(self) -> None:
         """Raise ``TopologyFileError`` with every reported problem, if there is any."""
@@ -67,10 +72,13 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
 
 def key_path(path: str, key: object) -> str:
-    """The path of ``key`` in the mapping at ``path``: ``vms[0].mac``, or ``vlans[10]`` for other keys."""
+    """The path of ``key`` in the mapping at ``path``: ``vms[0].mac``, or ``vlans[10]`` for other keys.
+
+    A key longer than ``MAX_VALUE_CHARS`` is shortened: the path is for messages.
+    """
     if isinstance(key, str) and _IDENTIFIER.match(key):
-        return f"{path}.{key}" if path else key
-    return f"{path}[{key!r}]"
+        return f"{path}.{shorten(key)}" if path else shorten(key)
+    return f"{path}[{shorten(repr(key))}]"
 
 
 def item_path(path: str, index: int) -> str:

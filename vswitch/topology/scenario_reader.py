@@ -1,27 +1,34 @@
 """Read the ``scenario`` (timed actions) and ``expect`` (checks) sections of a topology file.
 
 Each scenario item is ``{at: TIME, <action>: ARGS}``; each expectation ``{<kind>: ARGS}`` with an optional
-``at``. Actions and expectation kinds are tables of readers, so that later features add rows, not branches.
+``at``. Every kind is a frozen class that reads itself and registers its YAML key (``spec.ACTION_KINDS``,
+``spec.EXPECTATION_KINDS``): the network actions are here, the frame, table and counter expectations in
+``frame_expectations.py``, the guest and security ones in ``guest_reader.py`` and ``security_reader.py``.
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Optional, Union
 
-from ..core.reasons import DropReason
+from ..core.mac import MACAddress
 from ..core.units import parse_duration
+from ..guests.inet import address_text
+from ..guests.stream import period_ns
+from ..guests.traffic import UdpFields
 from ..l2.adapter import MODES
 from ..l2.switch import PORT_FLAGS
+from . import frame_expectations  # noqa: F401  (registers the frame, table and counter expectations)
 from .bounds import ScenarioBudget
 from .fields import frame_count, group_mac, mac_value, virtual_time, where
-from .guest_reader import GUEST_ACTIONS, GUEST_EXPECTATIONS, name_actions
-from .security_reader import PORT_KEYS, SECURITY_ACTIONS, SECURITY_EXPECTATIONS, read_port_action_keys, vlan_tags
-from .spec import ActionSpec, ExpectationSpec
+from .guest_reader import name_actions
+from .located import Document, Location
+from .security_reader import PORT_KEYS, read_port_action_keys, vlan_tags
+from .spec import (ACTION_KINDS, EXPECTATION_KINDS, Action, ActionSpec, Expectation, ExpectationSpec, NamedAction,
+                   Named, PortVlanSpec, Tags, TopologySpec)
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
-
-DROP_REASONS = {reason.name.lower(): reason for reason in DropReason}
-COUNTER_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes")
 
 
 def _ethertype(value: object) -> int:
@@ -38,178 +45,213 @@ def _hex_bytes(value: object) -> bytes:
         raise ValueError(f"payload_hex must be hex digits (spaces or colons allowed), got {describe(value)}") from None
 
 
-def _reason(value: object) -> DropReason:
-    name = text(value).lower()
-    if name not in DROP_REASONS:
-        close = difflib.get_close_matches(name, DROP_REASONS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (one of: {', '.join(DROP_REASONS)})"
-        raise ValueError(f"unknown drop reason {name!r}{hint}")
-    return DROP_REASONS[name]
-
-
-def _names(value: object) -> tuple[str, ...]:
-    """One interface name or a list of them."""
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise ValueError(f"expected an interface name or a list of names, got {describe(value)}")
-
-
 # -- actions ------------------------------------------------------------------------------------------
-def _send(r: MapReader) -> dict[str, Any]:
-    args = {
-        "from": r.take("from", text),
-        "to": r.take("to", text, default=None),
-        "dst": r.take("dst", lambda v: "broadcast" if v == "broadcast" else mac_value(v), default=None),
-        "src": r.take("src", mac_value, default=None),
-        "ethertype": r.take("ethertype", _ethertype, default=None),
-        "payload": r.take("payload", lambda v: text(v).encode(), default=b""),
-        "size": r.take("size", integer_between(14, 65535), default=None),
-        "count": r.take("count", frame_count(r), default=1),
-        "interval_ns": r.take("interval", parse_duration, default=1_000_000),
-        "name": r.take("name", text, default=None),
-    }
-    if "vlan" in r.mapping:  # tags, outermost first (security_reader.py)
-        args["vlan"] = r.take("vlan", vlan_tags)
-    if "payload_hex" in r.mapping:
-        args["payload"] = r.take("payload_hex", _hex_bytes)
-    else:
-        r.take("payload_hex", _hex_bytes, default=None)
-    udp = r.take_map("udp", required=False)
-    if "udp" in r.mapping:
-        args["udp"] = {
-            "src_ip": udp.take("src_ip", text), "dst_ip": udp.take("dst_ip", text),
-            "sport": udp.take("sport", integer_between(0, 65535), default=1024),
-            "dport": udp.take("dport", integer_between(0, 65535), default=9),
+@dataclass(frozen=True, kw_only=True)
+class SendAction(NamedAction, kind="send"):
+    """``count`` frames from ``from_`` to the interface ``to`` or to the MAC ``dst`` (one of them)."""
+
+    from_: str
+    to: Optional[str] = None
+    dst: Union[MACAddress, str, None] = None  # a MAC or "broadcast"
+    src: Optional[MACAddress] = None  # None: the sender's MAC
+    ethertype: Optional[int] = None  # None: the default (an experimental type), or IPv4 with udp
+    payload: bytes = b""
+    size: Optional[int] = None
+    count: int = 1
+    interval_ns: int = 1_000_000
+    vlan: Tags = ()  # (TPID, PCP, VID) of each tag, outermost first
+    udp: Optional[UdpFields] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> SendAction:
+        keys: dict[str, Any] = {
+            "from_": r.take("from", text),
+            "to": r.take("to", text, default=None),
+            "dst": r.take("dst", lambda v: "broadcast" if v == "broadcast" else mac_value(v), default=None),
+            "src": r.take("src", mac_value, default=None),
+            "ethertype": r.take("ethertype", _ethertype, default=None),
+            "payload": r.take("payload", lambda v: text(v).encode(), default=b""),
+            "size": r.take("size", integer_between(14, 65535), default=None),
+            "count": r.take("count", frame_count(r), default=1),
+            "interval_ns": r.take("interval", parse_duration, default=1_000_000),
+            "name": r.take("name", text, default=None),
         }
-        if args["ethertype"] is not None:
-            r.error("ethertype", "udp frames are IPv4 (0x0800): leave ethertype out")
-    udp.finish()
-    if (args["to"] is None) == (args["dst"] is None):
-        r.error(None, "give exactly one of to (an interface) or dst (a MAC or broadcast)")
-    r.finish()
-    return args
+        if "vlan" in r.mapping:  # tags, outermost first (security_reader.py)
+            keys["vlan"] = r.take("vlan", vlan_tags)
+        if "payload_hex" in r.mapping:
+            keys["payload"] = r.take("payload_hex", _hex_bytes)
+        else:
+            r.take("payload_hex", _hex_bytes, default=None)
+        udp = r.take_map("udp", required=False)
+        if "udp" in r.mapping:
+            keys["udp"] = UdpFields(udp.take("src_ip", address_text), udp.take("dst_ip", address_text),
+                                    udp.take("sport", integer_between(0, 65535), default=1024),
+                                    udp.take("dport", integer_between(0, 65535), default=9))
+            if keys["ethertype"] is not None:
+                r.error("ethertype", "udp frames are IPv4 (0x0800): leave ethertype out")
+        udp.finish()
+        if (keys["to"] is None) == (keys["dst"] is None):
+            r.error(None, "give exactly one of to (an interface) or dst (a MAC or broadcast)")
+        r.finish()
+        return cls(**keys)
+
+    def named(self) -> Named:
+        return (("from", self.from_, "interface"), ("to", self.to, "interface"))
+
+    def frame_name(self) -> Optional[str]:
+        return self.name
+
+    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+        return self.count, period_ns(interval_ns=self.interval_ns, frame_len=self.size or 60)
 
 
-def _link(r: MapReader) -> dict[str, Any]:
-    args = {"a": r.take("a", text), "b": r.take("b", text, default=None), "up": r.take("up", boolean)}
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class LinkAction(Action, kind="link"):
+    """The link at the interface or port ``a`` (between ``a`` and ``b``) goes up or down."""
+
+    a: str
+    b: Optional[str] = None
+    up: bool
+
+    @classmethod
+    def read(cls, r: MapReader) -> LinkAction:
+        action = cls(a=r.take("a", text), b=r.take("b", text, default=None), up=r.take("up", boolean))
+        r.finish()
+        return action
+
+    def named(self) -> Named:
+        return (("a", self.a, "interface"), ("b", self.b, "interface"))
 
 
-def _attach(r: MapReader) -> dict[str, Any]:
-    args = {"vm": r.take("vm", text), "hypervisor": r.take("hypervisor", text),
-            "mode": r.take("mode", one_of(*MODES), default=None)}
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class DetachAction(Action, kind="detach"):
+    """The VM ``vm`` leaves its hypervisor (``detach: vm1``)."""
+
+    vm: str
+
+    @classmethod
+    def read_item(cls, item: MapReader) -> DetachAction:
+        return cls(vm=item.take(cls.kind, text))
+
+    def named(self) -> Named:
+        return (("vm", self.vm, "VM"),)
 
 
-def _port(r: MapReader) -> dict[str, Any]:
-    args = {"port": r.take("port", text)}
-    flags = {flag: r.take(flag, boolean, default=None) for flag in PORT_FLAGS}
-    args["flags"] = {k: v for k, v in flags.items() if v is not None}
-    args.update(read_port_action_keys(r))  # pvid, vlans, max_macs, violation (security_reader.py)
-    if not any(key in r.mapping for key in (*PORT_FLAGS, *PORT_KEYS)):
-        r.error(None, f"set at least one flag ({', '.join(PORT_FLAGS)}) or port key ({', '.join(PORT_KEYS)})")
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class AttachAction(Action, kind="attach"):
+    """The VM ``vm`` joins ``hypervisor`` (in ``mode``, or the hypervisor's)."""
+
+    vm: str
+    hypervisor: str
+    mode: Optional[str] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> AttachAction:
+        action = cls(vm=r.take("vm", text), hypervisor=r.take("hypervisor", text),
+                     mode=r.take("mode", one_of(*MODES), default=None))
+        r.finish()
+        return action
+
+    def named(self) -> Named:
+        return (("vm", self.vm, "VM"), ("hypervisor", self.hypervisor, "hypervisor"))
 
 
-def _interface(r: MapReader) -> dict[str, Any]:
-    args = {
-        "name": r.take("name", text),
-        "up": r.take("up", boolean, default=None),
-        "promiscuous": r.take("promiscuous", boolean, default=None),
-        "allmulti": r.take("allmulti", boolean, default=None),
-        "join": tuple(r.take_list("join", group_mac, required=False)),
-        "leave": tuple(r.take_list("leave", group_mac, required=False)),
-    }
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class PortAction(Action, kind="port"):
+    """A switch port's flags, VLANs (``vlans``) and port security (``security``: max_macs, violation) change;
+    what is None stays as it is. ``places`` keeps ``pvid`` and ``vlans`` (``check_port_actions``)."""
+
+    port: str
+    flags: tuple[tuple[str, bool], ...] = ()
+    vlans: Optional[PortVlanSpec] = None
+    security: Optional[tuple[int, str]] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> PortAction:
+        port = r.take("port", text)
+        flags = {flag: r.take(flag, boolean, default=None) for flag in PORT_FLAGS}
+        vlans, security, places = read_port_action_keys(r)  # pvid, vlans, max_macs, violation
+        if not any(key in r.mapping for key in (*PORT_FLAGS, *PORT_KEYS)):
+            r.error(None, f"set at least one flag ({', '.join(PORT_FLAGS)}) or port key ({', '.join(PORT_KEYS)})")
+        r.finish()
+        return cls(port=port, flags=tuple((k, v) for k, v in flags.items() if v is not None), vlans=vlans,
+                   security=security, places=places)
+
+    def named(self) -> Named:
+        return (("port", self.port, "switch"),)
 
 
-#: action name -> reader of its mapping. ``detach`` takes a bare VM name.
-ACTIONS: dict[str, Callable[[MapReader], dict[str, Any]]] = {
-    "send": _send, "link": _link, "attach": _attach, "port": _port, "interface": _interface, **GUEST_ACTIONS,
-    **SECURITY_ACTIONS,
-}
-SCALAR_ACTIONS = {"detach": text}
+def check_port_actions(spec: TopologySpec, document: Document) -> None:
+    """Report ``port`` actions that set VLANs on a switch without ``vlan_filtering``, or on a host bridge (whose
+    ports' VLANs follow its VMs' ``vlan``), at the ``pvid`` or ``vlans`` key."""
+    switches = {sw.name: sw for sw in spec.switches}
+    bridges = {hv.name for hv in spec.hypervisors if hv.backend == "bridge"}
+    for step in spec.scenario:
+        action = step.action
+        if not isinstance(action, PortAction) or action.vlans is None:
+            continue
+        node = action.port.split(".", 1)[0]
+        place = action.places[0][1] if action.places else step.where
+        if node in bridges:
+            message = (f"{node} is a host bridge: its ports' VLANs follow its VMs' vlan; change a guest's VLAN with "
+                       "a vf action ({vm: VM, vlan: VID})")
+        elif node in switches and not switches[node].vlan_filtering:
+            line = f" (line {switches[node].where.line})" if switches[node].where.line else ""
+            message = (f"port VLANs need vlan_filtering: true on switch {node}{line}: a VLAN-unaware bridge "
+                       "forwards tags as payload")
+        else:
+            continue  # not a switch: _check_names reports it
+        document.report(Location(place.line, place.column) if place.line else None, place.path, message)
 
 
-# -- expectations -------------------------------------------------------------------------------------
-def _delivered(r: MapReader) -> dict[str, Any]:
-    args = {"frame": r.take("frame", text), "to": r.take("to", _names), "only": r.take("only", boolean, default=False)}
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class InterfaceAction(Action, kind="interface"):
+    """``ip link set``-like changes of the interface ``name``: up/down, promiscuous, allmulti, groups."""
+
+    name: str
+    up: Optional[bool] = None
+    promiscuous: Optional[bool] = None
+    allmulti: Optional[bool] = None
+    join: tuple[MACAddress, ...] = ()
+    leave: tuple[MACAddress, ...] = ()
+
+    @classmethod
+    def read(cls, r: MapReader) -> InterfaceAction:
+        action = cls(name=r.take("name", text), up=r.take("up", boolean, default=None),
+                     promiscuous=r.take("promiscuous", boolean, default=None),
+                     allmulti=r.take("allmulti", boolean, default=None),
+                     join=tuple(r.take_list("join", group_mac, required=False)),
+                     leave=tuple(r.take_list("leave", group_mac, required=False)))
+        r.finish()
+        return action
+
+    def named(self) -> Named:
+        return (("name", self.name, "interface"),)
 
 
-def _not_delivered(r: MapReader) -> dict[str, Any]:
-    args = {"frame": r.take("frame", text), "to": r.take("to", _names)}
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class ExpectAction(Action, kind="expect"):
+    """An expectation checked at the action's time (``expect: {delivered: ...}``)."""
+
+    check: Expectation
+
+    @classmethod
+    def read(cls, r: MapReader) -> Optional[ExpectAction]:
+        check = _read_one(r, EXPECTATION_KINDS, "expectation")
+        r.finish()
+        return cls(check=check) if check is not None else None
 
 
-def _dropped(r: MapReader) -> dict[str, Any]:
-    args = {"frame": r.take("frame", text), "reason": r.take("reason", _reason),
-            "at": r.take("at", text, default=None)}
-    r.finish()
-    return args
-
-
-def _table(r: MapReader) -> dict[str, Any]:
-    args = {"switch": r.take("switch", text), "mac": r.take("mac", mac_value),
-            "port": r.take("port", text, default=None), "absent": r.take("absent", boolean, default=False),
-            "vlan": r.take("vlan", integer_between(0, 4095), default=1)}
-    if (args["port"] is None) == (not args["absent"]):
-        r.error(None, "give port (where the MAC must be learned) or absent: true, not both")
-    r.finish()
-    return args
-
-
-def _table_size(r: MapReader) -> dict[str, Any]:
-    args = {"switch": r.take("switch", text), "entries": r.take("entries", integer_between(0, 10**9))}
-    r.finish()
-    return args
-
-
-def _counter(r: MapReader) -> dict[str, Any]:
-    args: dict[str, Any] = {"interface": r.take("interface", text)}
-    for field in COUNTER_FIELDS:
-        value = r.take(field, integer_between(0, 10**15), default=None)
-        if value is not None:
-            args[field] = value
-    for field in ("rx_dropped", "tx_dropped"):
-        present = field in r.mapping
-        section = r.take_map(field, required=False)
-        drops = {}
-        for key in list(section.mapping):
-            count = section.take(key, integer_between(0, 10**15))
-            try:
-                drops[_reason(key)] = count
-            except ValueError as exc:
-                section.error(key, str(exc))
-        section.finish()
-        if present:
-            args[field] = drops
-    if len(args) == 1:
-        r.error(None, f"name at least one counter: {', '.join(COUNTER_FIELDS)}, rx_dropped, tx_dropped")
-    r.finish()
-    return args
-
-
-EXPECTATIONS: dict[str, Callable[[MapReader], dict[str, Any]]] = {
-    "delivered": _delivered, "not_delivered": _not_delivered, "dropped": _dropped, "table": _table,
-    "table_size": _table_size, "counter": _counter, **GUEST_EXPECTATIONS, **SECURITY_EXPECTATIONS,
-}
+#: Action name -> reader of its item (``detach`` takes a bare VM name), for the docs tests.
+ACTIONS = {kind: action.read_item for kind, action in ACTION_KINDS.items()}
 
 
 # -- sections -----------------------------------------------------------------------------------------
-def _one_key(r: MapReader, table: dict, scalar: dict, what: str) -> tuple[str | None, dict[str, Any] | None]:
-    """Find the single action/expectation key of an item and read its value."""
-    keys = [k for k in r.mapping if k in table or k in scalar]
+def _read_one(r: MapReader, kinds: dict[str, Any], what: str) -> Any:
+    """The single action/expectation of an item, read by its class (None when there is not exactly one)."""
+    keys = [k for k in r.mapping if k in kinds]
     if len(keys) != 1:
-        known = sorted(set(table) | set(scalar))
+        known = sorted(kinds)
         others = [str(k) for k in r.mapping if k != "at"]
         hint = ""
         if not keys and others:
@@ -218,13 +260,8 @@ def _one_key(r: MapReader, table: dict, scalar: dict, what: str) -> tuple[str | 
         r.error(None, f"each item needs exactly one {what} ({', '.join(known)}){hint}")
         for key in r.mapping:
             r.take(key, lambda v: v, default=None)
-        return None, None
-    key = keys[0]
-    if key in scalar:
-        value = r.take(key, scalar[key])
-        return key, {"vm": value}
-    child = r.take_map(key)
-    return key, table[key](child)
+        return None
+    return kinds[keys[0]].read_item(r)
 
 
 def read_scenario(top: MapReader) -> list[ActionSpec]:
@@ -234,33 +271,25 @@ def read_scenario(top: MapReader) -> list[ActionSpec]:
     for item in top.take_maps("scenario", required=False):
         given = item.take("at", virtual_time(item), default=None)
         at = at if given is None else given
-        kind, args = _one_key(item, {**ACTIONS, "expect": _expectation_body}, SCALAR_ACTIONS, "action")
+        action = _read_one(item, ACTION_KINDS, "action")
         item.finish()
-        if kind is not None:
-            actions.append(ActionSpec(at, kind, args, where(item)))
-            budget.add(item, kind, at, args)
-    name_actions(actions)
-    return actions
-
-
-def _expectation_body(r: MapReader) -> dict[str, Any]:
-    kind, args = _one_key(r, EXPECTATIONS, {}, "expectation")
-    r.finish()
-    return {"kind": kind, "args": args}
+        if action is not None:
+            actions.append(ActionSpec(at, action, where(item)))
+            budget.add(item, action, at)
+    return name_actions(actions)
 
 
 def read_expectations(top: MapReader) -> list[ExpectationSpec]:
     checks = []
     for item in top.take_maps("expect", required=False):
         at = item.take("at", virtual_time(item), default=None)
-        kind, args = _one_key(item, EXPECTATIONS, {}, "expectation")
+        check = _read_one(item, EXPECTATION_KINDS, "expectation")
         item.finish()
-        if kind is not None:
-            checks.append(ExpectationSpec(kind, args, at, where(item)))
+        if check is not None:
+            checks.append(ExpectationSpec(check, at, where(item)))
     return checks
 
 
 def frame_names(actions: list[ActionSpec]) -> set[str]:
     """Names that ``delivered``/``dropped`` expectations may use: sends, migration announcements, replays."""
-    return {a.args["name"] for a in actions if a.kind in ("send", "migrate", "replay") and a.args.get("name")}
-
+    return {name for a in actions if (name := a.action.frame_name())}

@@ -8,7 +8,8 @@ the end.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from ..core.units import parse_rate
 from ..l2.portsecurity import VIOLATIONS
@@ -16,8 +17,7 @@ from ..l2.sriov import STATES
 from ..l2.storm import DEFAULT_STORM_LIMIT
 from ..l2.vlan import DEFAULT_PVID, MAX_VID, VLAN_PROTOCOLS
 from .fields import where
-from .located import Document, Location
-from .spec import PortVlanSpec, TopologySpec, VFSpec
+from .spec import ACTION_KINDS, EXPECTATION_KINDS, Action, Expectation, Named, Places, PortVlanSpec, VFSpec
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 
 MAX_STORM_LIMIT = 1_000_000
@@ -149,37 +149,15 @@ def read_static_vlan(r: MapReader, port: str | None, keys: dict[str, Any]) -> in
     return vid
 
 
-def read_port_action_keys(r: MapReader) -> dict[str, Any]:
-    """The port keys of a ``port`` action, read as a switch's ``ports`` reads them: ``vlans`` (a ``PortVlanSpec``,
-    or None without ``pvid`` and ``vlans``) and ``security`` ((max_macs, violation), or None). Whether the switch
-    filters VLANs is checked with the whole file (``check_port_actions``)."""
+def read_port_action_keys(r: MapReader) -> tuple[PortVlanSpec | None, tuple[int, str] | None, Places]:
+    """The port keys of a ``port`` action, read as a switch's ``ports`` reads them: its VLANs (None without
+    ``pvid`` and ``vlans``), its security ((max_macs, violation), or None) and where ``pvid`` and ``vlans`` were
+    written. Whether the switch filters VLANs is checked with the whole file (``check_port_actions``)."""
     keys: dict[str, Any] = {"vlan_filtering": True, "port_vlans": [], "port_security": []}
-    places = {key: where(r, key) for key in ("pvid", "vlans") if key in r.mapping}
+    places = tuple((key, where(r, key)) for key in ("pvid", "vlans") if key in r.mapping)
     read_port_keys(r, "", keys)
-    return {"vlans": keys["port_vlans"][0][1] if keys["port_vlans"] else None,
-            "security": keys["port_security"][0][1:] if keys["port_security"] else None, "_where": places}
-
-
-def check_port_actions(spec: TopologySpec, document: Document) -> None:
-    """Report ``port`` actions that set VLANs on a switch without ``vlan_filtering``, or on a host bridge (whose
-    ports' VLANs follow its VMs' ``vlan``), at the ``pvid`` or ``vlans`` key."""
-    switches = {sw.name: sw for sw in spec.switches}
-    bridges = {hv.name for hv in spec.hypervisors if hv.backend == "bridge"}
-    for action in spec.scenario:
-        if action.kind != "port" or action.args.get("vlans") is None:
-            continue
-        node = action.args["port"].split(".", 1)[0]
-        place = next(iter(action.args["_where"].values()), action.where)
-        if node in bridges:
-            message = (f"{node} is a host bridge: its ports' VLANs follow its VMs' vlan; change a guest's VLAN with "
-                       "a vf action ({vm: VM, vlan: VID})")
-        elif node in switches and not switches[node].vlan_filtering:
-            line = f" (line {switches[node].where.line})" if switches[node].where.line else ""
-            message = (f"port VLANs need vlan_filtering: true on switch {node}{line}: a VLAN-unaware bridge "
-                       "forwards tags as payload")
-        else:
-            continue  # not a switch: _check_names reports it
-        document.report(Location(place.line, place.column) if place.line else None, place.path, message)
+    return (keys["port_vlans"][0][1] if keys["port_vlans"] else None,
+            keys["port_security"][0][1:] if keys["port_security"] else None, places)
 
 
 def switch_spec_keys(keys: dict[str, Any]) -> dict[str, Any]:
@@ -232,43 +210,94 @@ def _vf_args(r: MapReader) -> dict[str, Any]:
 
 
 # -- scenario: the vf action --------------------------------------------------------------------------
-def _vf_action(r: MapReader) -> dict[str, Any]:
-    args: dict[str, Any] = {"vm": r.take("vm", text), "changes": _vf_args(r)}
-    if not any(k in r.mapping for k in VF_KEYS):
-        r.error(None, f"set at least one of {', '.join(VF_KEYS)}")
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class VfAction(Action, kind="vf"):
+    """``ip link set DEV vf N ...`` on the VM ``vm`` mid-run: the settings given, as ``Network.set_vf`` takes
+    them (``vlan`` None: no VLAN)."""
+
+    vm: str
+    changes: tuple[tuple[str, object], ...]
+
+    @classmethod
+    def read(cls, r: MapReader) -> VfAction:
+        vm = r.take("vm", text)
+        changes = _vf_args(r)
+        if not any(k in r.mapping for k in VF_KEYS):
+            r.error(None, f"set at least one of {', '.join(VF_KEYS)}")
+        r.finish()
+        return cls(vm=vm, changes=tuple(changes.items()))
+
+    def named(self) -> Named:
+        return (("vm", self.vm, "VM"),)
 
 
 # -- expectations -------------------------------------------------------------------------------------
-def _vf_check(r: MapReader) -> dict[str, Any]:
-    args = {"vm": r.take("vm", text), "promiscuous": r.take("promiscuous", boolean, default=None),
-            "allmulti": r.take("allmulti", boolean, default=None),
-            "refused": r.take("refused", integer_between(0, 10**9), default=None),
-            "link": r.take("link", one_of("up", "down"), default=None)}
-    if all(args[k] is None for k in ("promiscuous", "allmulti", "refused", "link")):
-        r.error(None, "check at least one of promiscuous, allmulti, refused, link")
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class VfCheck(Expectation, kind="vf"):
+    """The state of a VM's vNIC: each of the four is checked when given."""
+
+    vm: str
+    promiscuous: Optional[bool] = None
+    allmulti: Optional[bool] = None
+    refused: Optional[int] = None
+    link: Optional[str] = None  # "up" or "down"
+
+    @classmethod
+    def read(cls, r: MapReader) -> VfCheck:
+        check = cls(vm=r.take("vm", text), promiscuous=r.take("promiscuous", boolean, default=None),
+                    allmulti=r.take("allmulti", boolean, default=None),
+                    refused=r.take("refused", integer_between(0, 10**9), default=None),
+                    link=r.take("link", one_of("up", "down"), default=None))
+        if all(v is None for v in (check.promiscuous, check.allmulti, check.refused, check.link)):
+            r.error(None, "check at least one of promiscuous, allmulti, refused, link")
+        r.finish()
+        return check
+
+    def named(self) -> Named:
+        return (("vm", self.vm, "VM"),)
 
 
-def _adapter_check(r: MapReader) -> dict[str, Any]:
-    args = {"hypervisor": r.take("hypervisor", text),
-            "filter": r.take("filter", one_of("exact", "overflow", "unlimited"), default=None),
-            "entries": r.take("entries", integer_between(0, 10**9), default=None)}
-    if args["filter"] is None and args["entries"] is None:
-        r.error(None, "check filter (exact, overflow or unlimited) or entries")
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class AdapterCheck(Expectation, kind="adapter"):
+    """The MAC filter of a hypervisor's adapter: its state (``filter``) and ``entries``, each when given."""
+
+    hypervisor: str
+    filter: Optional[str] = None  # "exact", "overflow" or "unlimited"
+    entries: Optional[int] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> AdapterCheck:
+        check = cls(hypervisor=r.take("hypervisor", text),
+                    filter=r.take("filter", one_of("exact", "overflow", "unlimited"), default=None),
+                    entries=r.take("entries", integer_between(0, 10**9), default=None))
+        if check.filter is None and check.entries is None:
+            r.error(None, "check filter (exact, overflow or unlimited) or entries")
+        r.finish()
+        return check
+
+    def named(self) -> Named:
+        return (("hypervisor", self.hypervisor, "hypervisor"),)
 
 
-def _port_security_check(r: MapReader) -> dict[str, Any]:
-    args = {"port": r.take("port", text), "shut_down": r.take("shut_down", boolean, default=None),
-            "violations": r.take("violations", integer_between(0, 10**15), default=None)}
-    if args["shut_down"] is None and args["violations"] is None:
-        r.error(None, "check shut_down or violations")
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class PortSecurityCheck(Expectation, kind="port_security"):
+    """A switch port's security: whether it is shut down and its violation count, each when given."""
+
+    port: str
+    shut_down: Optional[bool] = None
+    violations: Optional[int] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> PortSecurityCheck:
+        check = cls(port=r.take("port", text), shut_down=r.take("shut_down", boolean, default=None),
+                    violations=r.take("violations", integer_between(0, 10**15), default=None))
+        if check.shut_down is None and check.violations is None:
+            r.error(None, "check shut_down or violations")
+        r.finish()
+        return check
+
+    def named(self) -> Named:
+        return (("port", self.port, "switch"),)
 
 
 def _ports(value: object) -> tuple[str, ...]:
@@ -277,18 +306,25 @@ def _ports(value: object) -> tuple[str, ...]:
     raise ValueError(f"expected a list of switch ports such as [sw1.p2, sw2.p1], got {describe(value)}")
 
 
-def _loop_check(r: MapReader) -> dict[str, Any]:
-    args = {"detected": r.take("detected", boolean, default=None), "ports": r.take("ports", _ports, default=None),
-            "storm_drops": r.take("storm_drops", integer_between(0, 10**15), default=None)}
-    if all(v is None for v in args.values()):
-        r.error(None, "check detected, ports or storm_drops")
-    r.finish()
-    return args
+@dataclass(frozen=True, kw_only=True)
+class LoopCheck(Expectation, kind="loop"):
+    """Whether a switching loop was detected, through which ports, and how many storm_limit drops, each when
+    given."""
+
+    detected: Optional[bool] = None
+    ports: Optional[tuple[str, ...]] = None
+    storm_drops: Optional[int] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> LoopCheck:
+        check = cls(detected=r.take("detected", boolean, default=None), ports=r.take("ports", _ports, default=None),
+                    storm_drops=r.take("storm_drops", integer_between(0, 10**15), default=None))
+        if check.detected is None and check.ports is None and check.storm_drops is None:
+            r.error(None, "check detected, ports or storm_drops")
+        r.finish()
+        return check
 
 
-SECURITY_ACTIONS = {"vf": _vf_action}
-SECURITY_EXPECTATIONS = {"vf": _vf_check, "adapter": _adapter_check, "port_security": _port_security_check,
-                         "loop": _loop_check}
-#: (field, what it must name) for ``topology._check_names``.
-SECURITY_NAMED_FIELDS = {"vf": (("vm", "VM"),), "adapter": (("hypervisor", "hypervisor"),),
-                         "port_security": (("port", "switch"),)}
+#: kind -> reader of the security rows (docs/topology.md documents each).
+SECURITY_ACTIONS = {kind: a.read for kind, a in ACTION_KINDS.items() if a.__module__ == __name__}
+SECURITY_EXPECTATIONS = {kind: c.read for kind, c in EXPECTATION_KINDS.items() if c.__module__ == __name__}

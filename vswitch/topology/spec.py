@@ -1,16 +1,21 @@
 """A topology as plain, frozen data: what ``loader.py`` reads from YAML and ``build.py`` turns into a network.
 
 Times are integer nanoseconds, rates bits per second, MACs ``MACAddress``. Each value keeps ``where`` (file,
-line, column and field path) so that errors found after loading still point into the file.
+line, column and field path) so that errors found after loading still point into the file. Scenario actions and
+expectations are one frozen class per kind (``Action``, ``Expectation``), declared beside their readers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from ipaddress import IPv4Interface
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..core.mac import MACAddress
+
+if TYPE_CHECKING:
+    from .yamlreader import MapReader
 
 
 @dataclass(frozen=True)
@@ -136,24 +141,112 @@ class CaptureSpec:
     where: Where = Where()
 
 
+Tags = tuple[tuple[int, int, int], ...]  # (TPID, PCP, VID) of each tag of a frame, outermost first
+Places = tuple[tuple[str, Where], ...]  # (YAML key, its place) of the fields whose errors are found after reading
+Named = tuple[tuple[str, Optional[object], str], ...]  # (YAML key, the name or names it holds, what it must name)
+
+@dataclass(frozen=True, kw_only=True)
+class ScenarioValue:
+    """What actions and expectations share: a frozen subclass per kind, declared with its YAML key
+    (``class SendAction(Action, kind="send")``), which registers it in its family's table of ``kinds``; it reads
+    itself from its mapping (``read``). ``places`` keeps where fields were written, for errors found later."""
+
+    kind: ClassVar[str] = ""
+    kinds: ClassVar[dict[str, type]] = {}
+    places: Places = field(default=(), compare=False, repr=False)
+
+    def __init_subclass__(cls, kind: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind:
+            if kind in cls.kinds:
+                raise TypeError(f"{cls.__name__}: the kind {kind!r} is {cls.kinds[kind].__name__} already")
+            cls.kind = kind
+            cls.kinds[kind] = cls
+
+    @classmethod
+    def read(cls, r: MapReader) -> Optional[ScenarioValue]:
+        """The value from the mapping under its key (None when it was too broken to make one)."""
+        raise NotImplementedError(cls.__name__)
+
+    @classmethod
+    def read_item(cls, item: MapReader) -> Optional[ScenarioValue]:
+        """The value from an item holding its key: the mapping under the key (``read``) by default."""
+        return cls.read(item.take_map(cls.kind))
+
+    def place(self, key: str) -> Optional[Where]:
+        """Where the field ``key`` was written, if it was kept."""
+        return dict(self.places).get(key)
+
+    def named(self) -> Named:
+        """The fields that name interfaces, switches, VMs or hypervisors, checked across the file by the loader."""
+        return ()
+
+
+#: Scenario action kinds and expectation kinds by their YAML key, filled as their classes are declared.
+ACTION_KINDS: dict[str, type[Action]] = {}
+EXPECTATION_KINDS: dict[str, type[Expectation]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action(ScenarioValue):
+    """What one scenario step does (``SendAction``, ``PingAction``...); ``scenario/registry.py`` performs it.
+    Besides ``named``, the hooks below answer the loader's checks, so that a new action is one class."""
+
+    kinds: ClassVar[dict[str, type]] = ACTION_KINDS
+
+    def frame_name(self) -> Optional[str]:
+        """The name that ``delivered``/``dropped`` expectations may give its frames (None: they cannot)."""
+        return None
+
+    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+        """How many frames it sends and the time between them (a ``Fraction`` of ns), for the scenario's limits;
+        (None, None) when it sends none of its own."""
+        return None, None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamedAction(Action):
+    """An action with a ``name``: ``send`` and the guest actions. No two share one; an unnamed guest action gets
+    its ``default_name`` (made unique in the file by ``guest_reader.name_actions``)."""
+
+    name: Optional[str] = None
+
+    def default_name(self) -> Optional[str]:
+        """The name an unnamed one is given (None: it stays unnamed)."""
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expectation(ScenarioValue):
+    """What one check expects (``DeliveredCheck``, ``PingCheck``...); ``scenario/registry.py`` checks it."""
+
+    kinds: ClassVar[dict[str, type]] = EXPECTATION_KINDS
+
+
 @dataclass(frozen=True)
 class ActionSpec:
-    """One timed scenario step; ``kind`` names it (send, link, detach, attach, set_port, expect...)."""
+    """One timed scenario step: ``action`` (a ``SendAction``, ``LinkAction``...) at ``at_ns``."""
 
     at_ns: int
-    kind: str
-    args: dict[str, Any] = field(default_factory=dict)
+    action: Action
     where: Where = Where()
+
+    @property
+    def kind(self) -> str:
+        return self.action.kind
 
 
 @dataclass(frozen=True)
 class ExpectationSpec:
-    """A check evaluated at ``at_ns`` (None: at the end of the run)."""
+    """A check (a ``DeliveredCheck``, ``TableCheck``...) evaluated at ``at_ns`` (None: at the end of the run)."""
 
-    kind: str
-    args: dict[str, Any] = field(default_factory=dict)
+    check: Expectation
     at_ns: Optional[int] = None
     where: Where = Where()
+
+    @property
+    def kind(self) -> str:
+        return self.check.kind
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Values are built straight from the parser's events (libyaml's when PyYAML has it
 slower), without recursion, so that nesting cannot exhaust the stack. An alias is the very object its anchor
 built, not a copy: expanding it costs nothing, yet it counts in full towards ``Limits.max_nodes``. The text
 limits (depth, aliases, values after alias expansion, string length) are checked as events arrive, so an alias
-bomb fails before it is expanded. Every duplicate key and unsupported tag is reported; a syntax error or an
+bomb fails before it is expanded; where libyaml's own nesting limit stops it first, ``yamldepth`` finds where the
+depth limit was exceeded. Every duplicate key and unsupported tag is reported; a syntax error or an
 exceeded limit stops at the first.
 
 Scalars are resolved with a small schema, close to YAML 1.2 core, chosen so that nothing changes meaning
@@ -32,9 +33,10 @@ import yaml
 from yaml.events import (AliasEvent, DocumentEndEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
                          SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, shorten
 from .limits import Limits
 from .located import Document, LocatedList, LocatedMap, Location, key_path
+from .yamldepth import first_too_deep, is_libyaml_nesting_limit
 
 try:  # libyaml's event parser: the pure-Python one takes about 4 s for a 1 MiB file
     from yaml.cyaml import CParser as _EventParser
@@ -71,6 +73,8 @@ for _tag, _first in ((BOOL, "tTfF"), (INT, "-+0123456789"), (FLOAT, "-+.01234567
 _IMPLICIT[""] = [NULL]
 _NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 _SUPPORTED_TAGS = "!!str, !!int, !!float, !!bool, !!null, !!seq and !!map"
+#: Digits an integer may have: no field takes more (64 bits are 20), and Python cannot print one of over 4300
+MAX_INT_DIGITS = 40
 
 
 def _resolve_plain(value: str) -> str:
@@ -80,6 +84,14 @@ def _resolve_plain(value: str) -> str:
         if _SCALARS[tag][0].match(value):
             return tag
     return STR
+
+
+class _LibyamlTooDeep(Exception):
+    """libyaml stopped at its own nesting limit, at ``mark``, after delivering the event ``delivered``."""
+
+    def __init__(self, delivered: Any, mark: yaml.Mark) -> None:
+        super().__init__("exceeded maximum nesting depth")
+        self.delivered, self.mark = delivered, mark
 
 
 class _Fatal(Exception):
@@ -96,15 +108,13 @@ _EXPECT_KEY, _MERGE_KEY, _SKIP = object(), object(), object()  # states of an op
 class _Open:
     """A mapping or sequence being built: its value and how much it holds once aliases are expanded."""
 
-    __slots__ = ("value", "is_map", "path", "anchor", "tag_error", "size", "height", "key", "key_location",
-                 "merges")
+    __slots__ = ("value", "is_map", "path", "anchor", "tag_error", "size", "height", "key", "merges")
 
     def __init__(self, value: Any, is_map: bool, path: str, anchor: str | None, tag_error: bool) -> None:
         self.value, self.is_map, self.path, self.anchor, self.tag_error = value, is_map, path, anchor, tag_error
         self.size = 1  # values inside, itself included, aliases expanded
         self.height = 1  # levels, itself included
         self.key: Any = _EXPECT_KEY  # mapping: the key whose value comes next, or a state
-        self.key_location: Location | None = None
         self.merges: list[tuple[Any, Location]] = []
 
 
@@ -125,6 +135,9 @@ class _Composer:
         parser = _EventParser(text)
         try:
             self._events(parser, text)
+        except _LibyamlTooDeep as stop:
+            document.diagnostics = []
+            document.report(self._too_deep(text, stop.delivered, stop.mark), "", self._depth_exceeded())
         except yaml.MarkedYAMLError as error:
             document.diagnostics = [_syntax_error(document.filename, error, text)]
         except yaml.YAMLError as error:  # not located (libyaml's reader)
@@ -137,27 +150,32 @@ class _Composer:
 
     def _events(self, parser: Any, text: str) -> None:
         get = parser.get_event
-        get()  # StreamStartEvent
-        event = get()
-        if type(event) is StreamEndEvent:
-            self.document.report(None, "", "no YAML document: the file is empty or holds only comments")
-            return
-        first = None  # where the document's root starts
-        while True:
+        event = get()  # StreamStartEvent
+        try:
             event = get()
-            kind = type(event)
-            if first is None:
-                first = _location(event.start_mark)
-            if kind is ScalarEvent:
-                self._scalar(event)
-            elif kind is MappingStartEvent or kind is SequenceStartEvent:
-                self._start(event, kind is MappingStartEvent)
-            elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                self._end()
-            elif kind is AliasEvent:
-                self._alias(event)
-            elif kind is DocumentEndEvent:
-                break
+            if type(event) is StreamEndEvent:
+                self.document.report(None, "", "no YAML document: the file is empty or holds only comments")
+                return
+            first = None  # where the document's root starts
+            while True:
+                event = get()
+                kind = type(event)
+                if first is None:
+                    first = _location(event.start_mark)
+                if kind is ScalarEvent:
+                    self._scalar(event)
+                elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                    self._start(event, kind is MappingStartEvent)
+                elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                    self._end()
+                elif kind is AliasEvent:
+                    self._alias(event)
+                elif kind is DocumentEndEvent:
+                    break
+        except yaml.MarkedYAMLError as error:  # event: the last one libyaml delivered
+            if is_libyaml_nesting_limit(error):
+                raise _LibyamlTooDeep(event, error.problem_mark) from None
+            raise
         self.document.root, self.document.location = self.root, first
         event = get()
         if type(event) is not StreamEndEvent:
@@ -181,10 +199,27 @@ class _Composer:
         limits = self.limits
         self.node_count += size
         if len(self.stack) + height > limits.max_depth:
-            raise _Fatal(location, limits.exceeded("depth", f"nested deeper than {limits.max_depth} levels"))
+            raise _Fatal(location, self._depth_exceeded())
         if self.node_count > limits.max_nodes:
             raise _Fatal(location, limits.exceeded("nodes", f"more than {limits.max_nodes} values once aliases "
                                                             "are expanded"), self._path())
+
+    def _depth_exceeded(self) -> str:
+        return self.limits.exceeded("depth", f"nested deeper than {self.limits.max_depth} levels")
+
+    def _too_deep(self, text: str, delivered: Any, stopped: yaml.Mark) -> Location:
+        """Where the depth limit is first exceeded after ``delivered``, the last event libyaml gave before it stopped.
+
+        ``yamldepth`` finds it in the text libyaml read ahead; if that text cannot say, ``stopped``, 1000 levels deep.
+        """
+        start = delivered.end_mark
+        heights = {name: anchored[2] for name, anchored in self.anchors.items() if anchored is not None}
+        found = first_too_deep(text[start.index:stopped.index + 1], [open_.is_map for open_ in self.stack],
+                               self.limits.max_depth, heights)
+        if found is None:
+            return _location(stopped)
+        line, column = found
+        return Location(start.line + line + 1, (start.column if line == 0 else 0) + column + 1)
 
     def _scalar(self, event: ScalarEvent) -> None:
         location = _location(event.start_mark)
@@ -209,18 +244,23 @@ class _Composer:
             pattern, convert = _SCALARS[tag]
             value = None
             if not pattern.match(text):
-                self.document.report(location, self._path(), f"{_shorten(text)!r} is not a valid {_short(tag)}")
+                self.document.report(location, self._path(), f"{shorten(repr(text))} is not a valid {_short(tag)}")
+            elif tag == INT and len(text) > MAX_INT_DIGITS and _digits(text)[0] > MAX_INT_DIGITS:
+                digits, base = _digits(text)
+                self.document.report(location, self._path(), f"an integer of {digits} {base}digits is too large: no "
+                                                             f"field takes more than {MAX_INT_DIGITS} (quote it if "
+                                                             "it is text)")
             else:
-                try:
-                    value = convert(text)
-                except ValueError:  # Python refuses to convert integers of more than 4300 digits
-                    self.document.report(location, self._path(), f"an integer of {len(text)} digits is too large")
+                value = convert(text)
         else:
             self.document.report(location, self._path(), _unsupported(tag))
             value = None
         if event.anchor is not None:
             self._anchor(event.anchor, location)
             self.anchors[event.anchor] = (value, 1, 1, True, location)
+        if value is None and tag != NULL and self.stack and self.stack[-1].is_map and (
+                self.stack[-1].key is _EXPECT_KEY):
+            value = _SKIP  # a key that could not be read, already reported: leave its pair out
         self._add(value, location, 1, 1, True)
 
     def _start(self, event: Any, is_map: bool) -> None:
@@ -268,7 +308,8 @@ class _Composer:
         if anchor in self.anchors:
             first = self.anchors[anchor]
             where = f" (first defined at line {first[4].line}, column {first[4].column})" if first and first[4] else ""
-            raise _Fatal(location, f"duplicate anchor &{anchor}{where}: give each anchor its own name", self._path())
+            raise _Fatal(location, f"duplicate anchor &{shorten(anchor)}{where}: give each anchor its own name",
+                         self._path())
 
     def _add(self, value: Any, location: Location, size: int, height: int, is_scalar: bool) -> None:
         """Put a finished value into the open mapping or sequence (or make it the root)."""
@@ -289,8 +330,8 @@ class _Composer:
             if not is_scalar:
                 self.document.report(location, top.path, "a key must be a single value, not a list or a mapping")
                 top.key = _SKIP
-            elif value is _MERGE_KEY:
-                top.key = _MERGE_KEY
+            elif value is _SKIP or value is _MERGE_KEY:
+                top.key = value
             elif value in container.key_locations:
                 first = container.key_locations[value]
                 self.document.report(location, key_path(top.path, value),
@@ -343,11 +384,15 @@ def _syntax_error(filename: str, error: yaml.MarkedYAMLError, text: str) -> Diag
 
 
 def _unsupported(tag: str) -> str:
-    return f"tag {_short(tag)} is not supported: use only {_SUPPORTED_TAGS}"
+    return f"tag {shorten(_short(tag))} is not supported: use only {_SUPPORTED_TAGS}"
 
 
-def _shorten(text: str) -> str:
-    return text if len(text) <= 40 else text[:37] + "..."
+def _digits(integer: str) -> tuple[int, str]:
+    """The digits of an integer as written (sign and 0x or 0o left out), and which: "", "hex " or "octal "."""
+    body = integer.lstrip("+-")
+    if body[:2] in ("0x", "0o"):
+        return len(body) - 2, "hex " if body[1] == "x" else "octal "
+    return len(body), ""
 
 
 def _short(tag: str) -> str:

@@ -27,6 +27,7 @@ import difflib
 import re
 from typing import Any, Callable, TypeVar
 
+from .diagnostics import MAX_VALUE_CHARS, shorten
 from .located import Document, LocatedList, LocatedMap, Location, item_path, key_path
 
 T = TypeVar("T")
@@ -51,6 +52,7 @@ class MapReader:
         self.path = path
         self._quiet = quiet  # a stand-in for a missing or invalid mapping, already reported: report nothing
         self._asked: list[str] = []
+        self._refused: set[object] = set()  # keys that ``names`` reported
 
     @classmethod
     def of(cls, document: Document) -> MapReader:
@@ -102,6 +104,22 @@ class MapReader:
                 self.document.report(items.item_locations[index], path, f"expected a mapping, got {describe(item)}")
         return readers
 
+    def names(self, what: str) -> list[str]:
+        """The keys of a mapping whose keys name things (``what``: "port"); a key that is not text is reported.
+
+        YAML reads ``~:`` or an empty key as null and ``1.5:`` as a number: such a key names nothing.
+        """
+        names = []
+        for key, location in self.mapping.key_locations.items():
+            if isinstance(key, str):
+                names.append(key)
+                continue
+            self._refused.add(key)
+            hint = "an empty key, ~ or null is null: write the name" if key is None else f"quote it: '{describe(key)}'"
+            self.document.report(location, key_path(self.path, key), f"expected a {what} name, got {describe(key)} "
+                                                                      f"({hint})")
+        return names
+
     def error(self, key: str | None, message: str) -> None:
         """Report a problem with the value of ``key`` (None: with the whole mapping), e.g. a cross-field check."""
         if key is None:
@@ -111,16 +129,23 @@ class MapReader:
             self.document.report(location, key_path(self.path, key), message)
 
     def finish(self) -> None:
-        """Report each key of the mapping that no ``take*`` asked for, suggesting the closest known key."""
-        for key, location in self.mapping.key_locations.items():
-            if key not in self._asked:
-                self.document.report(location, key_path(self.path, key), f"unknown key {key!r}{self._hint(key)}")
+        """Report each key of the mapping that no ``take*`` asked for, suggesting the closest known key.
 
-    def _hint(self, key: object) -> str:
-        close = difflib.get_close_matches(str(key), self._asked, n=1)
-        if close:
-            return f" (did you mean {close[0]!r}?)"
-        return f" (expected one of: {', '.join(sorted(set(self._asked)))})" if self._asked else ""
+        Only the first ``MAX_SHOWN_PROBLEMS`` unknown keys of a file get a suggestion (difflib takes about 40 us a
+        key, 4 s for a file of 99 000 unknown keys); the others are reported without one.
+        """
+        known, asked = "", set(self._asked)
+        for key, location in self.mapping.key_locations.items():
+            if key in asked or key in self._refused:
+                continue
+            hint = ""
+            if self.document.hints_left > 0:
+                self.document.hints_left -= 1
+                if not known and self._asked:
+                    known = f" (expected one of: {', '.join(sorted(set(self._asked)))})"
+                close = difflib.get_close_matches(str(key), self._asked, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else known
+            self.document.report(location, key_path(self.path, key), f"unknown key {key!r}{hint}")
 
     def _take_container(self, key: str, kind: type, kind_name: str, required: bool) -> Any:
         self._asked.append(key)
@@ -138,7 +163,10 @@ class MapReader:
         try:
             return convert(value)
         except ValueError as error:
-            self.document.report(location, path, str(error))
+            message = str(error)
+            if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:  # echoed unquoted: shortened here
+                message = message.replace(value, shorten(value))
+            self.document.report(location, path, message)
             return _INVALID
 
     def _report_missing(self, key: str) -> None:
@@ -154,8 +182,7 @@ def describe(value: object) -> str:
         return "a list"
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return shorten(repr(value))
 
 
 def text(value: object) -> str:
@@ -171,9 +198,11 @@ def integer(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and re.fullmatch(r"[-+]?0[0-9]+", value):
-        octal = f" or 0o{value.lstrip('0')} for octal" if re.fullmatch(r"0[0-7]+", value) else ""
+        digits = value.lstrip("+-").lstrip("0") or "0"  # not int(value): it may have more digits than int() takes
+        decimal = "-" + digits if value.startswith("-") and digits != "0" else digits
+        octal = f" or 0o{shorten(value.lstrip('0'))} for octal" if re.fullmatch(r"0[0-7]+", value) else ""
         raise ValueError(f"{value!r} has a leading zero, which YAML 1.1 reads as octal: "
-                         f"write {int(value)} for decimal{octal}")
+                         f"write {shorten(decimal)} for decimal{octal}")
     raise ValueError(f"expected an integer, got {describe(value)}")
 
 

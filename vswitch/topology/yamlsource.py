@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import codecs
 import os
+import stat
 
 import yaml
 
+from ..pcap.writer import file_kind
 from .diagnostics import Diagnostic, TopologyFileError
 from .limits import Limits
 from .located import Document, Location
@@ -36,6 +38,21 @@ def load_file(path: str | os.PathLike[str], limits: Limits | None = None) -> Doc
     except OSError as error:
         raise TopologyFileError([Diagnostic(filename, None, None, "", f"cannot read: {error.strerror}")]) from None
     return load_text(data, filename, limits)
+
+
+def check_file(path: str | os.PathLike[str]) -> None:
+    """Raise ``TopologyFileError`` unless ``path`` names a regular file (links followed), before anything opens it:
+    a FIFO would make ``load_file`` wait for a writer forever, a folder cannot be read."""
+    filename = os.fspath(path)
+    try:
+        mode = os.stat(filename).st_mode
+    except OSError as error:
+        problem = "no such file" if isinstance(error, FileNotFoundError) else f"cannot read: {error.strerror}"
+    else:
+        if stat.S_ISREG(mode):
+            return
+        problem = f"is {file_kind(mode)}, not a topology file"
+    raise TopologyFileError([Diagnostic(filename, None, None, "", problem)])
 
 
 def load_text(text: str | bytes, filename: str = "<string>", limits: Limits | None = None) -> Document:

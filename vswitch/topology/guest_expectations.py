@@ -1,0 +1,99 @@
+"""Read the guest expectations of topology files into frozen values: ``ping`` (a ping, arping or udp session),
+``arp_entry`` and ``udp_received`` (docs/guests.md). ``scenario/guest_actions.py`` checks them; ``places`` keeps
+where the names and addresses were written, for ``guest_check.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..core.mac import MACAddress
+from ..core.units import decimal_number
+from .fields import mac_value, places
+from .spec import EXPECTATION_KINDS, Expectation
+from .yamlreader import MapReader, boolean, integer_between, text
+
+MAX_PROBES = 1_000_000
+
+
+def loss_value(value: object) -> str:
+    """A loss percentage: ``25%``, ``33.33%`` or a number."""
+    textual = value.strip().rstrip("%").strip() if isinstance(value, str) else value
+    if isinstance(textual, bool) or not isinstance(textual, (int, float, str)):
+        raise ValueError(f"expected a percentage such as 0%, 25% or 33.33%, got {value!r}")
+    written = str(textual)
+    try:
+        number = decimal_number(written)
+    except ValueError:
+        raise ValueError(f"expected a percentage such as 0%, 25% or 33.33%, got {value!r}") from None
+    if not 0 <= number <= 100:
+        raise ValueError(f"a loss is from 0% to 100%, got {value!r}")
+    return written
+
+
+@dataclass(frozen=True, kw_only=True)
+class PingCheck(Expectation, kind="ping"):
+    """What became of the ping, arping or udp session ``name``; each of the four is checked when given."""
+
+    name: str
+    succeeds: Optional[bool] = None
+    loss: Optional[str] = None  # a percentage as written ("33.33")
+    received: Optional[int] = None
+    transmitted: Optional[int] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> PingCheck:
+        check = cls(name=r.take("name", text), succeeds=r.take("succeeds", boolean, default=None),
+                    loss=r.take("loss", loss_value, default=None),
+                    received=r.take("received", integer_between(0, MAX_PROBES), default=None),
+                    transmitted=r.take("transmitted", integer_between(0, MAX_PROBES), default=None),
+                    places=places(r, "name"))
+        if all(v is None for v in (check.succeeds, check.loss, check.received, check.transmitted)):
+            r.error(None, "say what to check: succeeds, loss, received or transmitted")
+        r.finish()
+        return check
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArpEntryCheck(Expectation, kind="arp_entry"):
+    """The stack of ``on`` holds ``ip`` (an address or an interface's) at ``mac`` (None: at any MAC, or the
+    named interface's), or (``absent``) has no entry for it."""
+
+    on: str
+    ip: str
+    mac: Optional[MACAddress] = None
+    absent: bool = False
+
+    @classmethod
+    def read(cls, r: MapReader) -> ArpEntryCheck:
+        check = cls(on=r.take("on", text), ip=r.take("ip", text), mac=r.take("mac", mac_value, default=None),
+                    absent=r.take("absent", boolean, default=False), places=places(r, "on", "ip"))
+        if check.absent and check.mac is not None:
+            r.error("mac", "give mac (the entry must hold it) or absent: true, not both")
+        r.finish()
+        return check
+
+
+@dataclass(frozen=True, kw_only=True)
+class UdpReceivedCheck(Expectation, kind="udp_received"):
+    """The stack of ``on`` received UDP datagrams (to ``port``, from ``from_``: None for any): ``count`` of them,
+    or (None) at least one."""
+
+    on: str
+    port: Optional[int] = None
+    from_: Optional[str] = None
+    count: Optional[int] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> UdpReceivedCheck:
+        check = cls(on=r.take("on", text), port=r.take("port", integer_between(1, 65535), default=None),
+                    from_=r.take("from", text, default=None),
+                    count=r.take("count", integer_between(0, 10**12), default=None), places=places(r, "on", "from"))
+        r.finish()
+        return check
+
+
+#: kind -> reader, for the docs test (every key read is documented)
+GUEST_EXPECTATIONS = {kind: check.read for kind, check in EXPECTATION_KINDS.items()
+                      if check.__module__ == __name__}
