@@ -54,7 +54,8 @@ def kind(action: argparse.Action) -> str | None:
         return "text"
     if action.type is int or getattr(action.type, "__name__", "") == "_at_least_one":
         return "count"
-    return {"TIME": "duration", "NAME=VALUE": "limit", "DIR": "folder"}.get(action.metavar or "")
+    return {"TIME": "duration", "NAME=VALUE": "limit", "DIR": "folder", "PATH": "output file",
+            "FOLDER": "output folder"}.get(action.metavar or "")
 
 
 def name(action: argparse.Action) -> str:
@@ -126,6 +127,20 @@ BAD: dict[str, dict[str, Bad]] = {
         **({} if NO_PROC else {"under /proc": lambda p: ("/proc/vswitch-out", [
             E("vswitch: output folder /proc/vswitch-out: cannot make /proc/vswitch-out: ") + r"[^:]+" +
             E(": choose another with --out")])}),
+    },
+    "output file": {
+        "a folder": lambda p: (str(p.tmp), [E(f"vswitch: {p.argument} {p.tmp}: is a folder; give a file name, e.g. "
+                                              f"{p.tmp / 'report.html'}")]),
+        "in no folder": lambda p: (str(p.tmp / "none" / "x.html"), [E(
+            f"vswitch: {p.argument} {p.tmp / 'none' / 'x.html'}: no folder {p.tmp / 'none'}; make it first or "
+            "choose another")]),
+    },
+    "output folder": {
+        "a file": lambda p: (str(_file(p, "file", "")), [E(f"vswitch: {p.argument} {p.tmp / 'file'}: "
+                                                           f"{p.tmp / 'file'} is a file, not a folder; choose a folder")]),
+        "under a file": lambda p: (str(_file(p, "file", "") / "sub"), [E(
+            f"vswitch: {p.argument} {p.tmp / 'file' / 'sub'}: {p.tmp / 'file'} is a file, not a folder; choose a "
+            "folder")]),
     },
     "frame": {
         "never sent": lambda p: ("999", [E(f"vswitch: {EXAMPLE_FILE}: no frame 999: the run sent frames 1 to 4 "

@@ -25,6 +25,10 @@ from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
 from .kernel import check as kernelcheck
 from .net.network import Network
+from .report.ladder import LadderRecorder
+from .report.mermaid import ladder_mermaid, topology_mermaid
+from .report.page import run_html, topology_html
+from .report.diagram import render_svg
 from .scenario.context import FrameIds
 from .scenario.report import as_json, render
 from .scenario.runner import ScenarioRunner
@@ -115,12 +119,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
     out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
     progress = _Progress(sys.stdout.isatty() and not args.quiet)
+    report = None if args.html is None else Path(args.html or out_dir / "report.html")
+    mermaid = None if args.mermaid is None else Path(args.mermaid or out_dir)
+    if report is not None:
+        _check_output(report, "--html", made_by_run=not args.html)
+    if args.mermaid:
+        _check_folder(Path(args.mermaid), "--mermaid")
     net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
     try:  # at once: a Ctrl-C from here on still closes the captures whole
-        result = ScenarioRunner(spec, net).run(args.until, progress=progress)
+        runner = ScenarioRunner(spec, net)
+        recorder = LadderRecorder()
+        if report is not None or mermaid is not None:
+            recorder.watch(runner)
+        result = runner.run(args.until, progress=progress)
     finally:
         progress.done()
         net.close()
+    if report is not None:
+        _write(report, run_html(spec, build_network(spec, record=False), net, result, recorder, report), "--html")
+    if mermaid is not None:
+        _write_mermaid(mermaid, spec, net, recorder, result)
     if args.format == "json":
         print(json.dumps(as_json(net, result), indent=2))
     else:
@@ -148,8 +166,54 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
-    print(render_show(spec, build_network(spec)))
+    for option, path in (("--svg", args.svg), ("--html", args.html)):
+        if path is not None:
+            _check_output(Path(path), option)
+    if args.mermaid is not None:
+        _check_folder(Path(args.mermaid), "--mermaid")
+    net = build_network(spec, record=False)
+    if args.svg is not None:
+        _write(Path(args.svg), render_svg(net, spec.name) + "\n", "--svg")
+    if args.html is not None:
+        _write(Path(args.html), topology_html(spec, net), "--html")
+    if args.mermaid is not None:
+        _write_mermaid(Path(args.mermaid), spec, net)
+    if args.svg is None and args.html is None and args.mermaid is None:
+        print(render_show(spec, net))
     return 0
+
+
+def _check_output(path: Path, option: str, *, made_by_run: bool = False) -> None:
+    """Before anything runs: ``path`` can become a file (its folder exists, unless the run makes it)."""
+    if path.is_dir():
+        raise CommandLineError(f"{option} {path}: is a folder; give a file name, e.g. {path / 'report.html'}")
+    if not made_by_run and not path.parent.is_dir():
+        raise CommandLineError(f"{option} {path}: no folder {path.parent}; make it first or choose another")
+
+
+def _check_folder(folder: Path, option: str) -> None:
+    """Before anything runs: ``folder`` is a folder, or can be made (no file in the way)."""
+    for place in (folder, *folder.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise CommandLineError(f"{option} {folder}: {place} is a file, not a folder; choose a folder")
+            return
+
+
+def _write(path: Path, text: str, option: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CommandLineError(f"{option} {path}: cannot write it: {exc.strerror or exc}") from None
+
+
+def _write_mermaid(folder: Path, spec: TopologySpec, net: Network, recorder: LadderRecorder | None = None,
+                   result: object = None) -> None:
+    """``topology.mmd`` (and, after a run, ``ladder.mmd``) in ``folder``."""
+    _write(folder / "topology.mmd", topology_mermaid(build_network(spec, record=False)), "--mermaid")
+    if recorder is not None:
+        _write(folder / "ladder.mmd", ladder_mermaid(net, recorder, result), "--mermaid")
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -239,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
     run.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
+    run.add_argument("--html", nargs="?", const="", metavar="PATH",
+                     help="write a self-contained HTML report: topology, frame ladder, tables (default PATH: "
+                          "<out>/report.html; docs/report.md)")
+    run.add_argument("--mermaid", nargs="?", const="", metavar="FOLDER",
+                     help="write topology.mmd and ladder.mmd (Mermaid) in FOLDER (default: the captures' folder)")
     _add_limit_option(run)
     run.set_defaults(handler=cmd_run)
 
@@ -249,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = command("show", "print the topology: port map and settings, VMs, MACs and vendors", f"vswitch show {EXAMPLE}")
     show.add_argument("file")
+    show.add_argument("--svg", metavar="PATH", help="write the topology picture as an SVG file (and print nothing)")
+    show.add_argument("--html", metavar="PATH", help="write the topology as a self-contained HTML page")
+    show.add_argument("--mermaid", metavar="FOLDER", help="write the topology as FOLDER/topology.mmd (Mermaid)")
     _add_limit_option(show)
     show.set_defaults(handler=cmd_show)
 
