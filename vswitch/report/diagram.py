@@ -29,7 +29,6 @@ LINE = 11.5
 BADGE = 10.5
 PAD = 10
 LINE_GAP = 15
-LABEL_WIDTH = 52  # room for a port label along an edge
 STYLE = """
 .vs-topology { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
 .vs-topology .box { stroke: #37474f; stroke-width: 1.5; }
@@ -149,9 +148,10 @@ def _hypervisor_item(hv: Hypervisor, collapse: bool) -> Item:
 
 def items_of(net: Network) -> list[Item]:
     """The top-level boxes in file order: switches, hosts, hypervisors."""
-    total = len(net.switches) + len(net.hosts) + len(net.vnics)
+    switches = [s for name, s in net.switches.items() if name not in net.hypervisors]  # not the host bridges
+    total = len(switches) + len(net.hosts) + len(net.hypervisors) + len(net.vnics)
     collapse = total > COLLAPSE_OVER
-    items = [_switch_item(s) for name, s in net.switches.items() if name not in net.hypervisors]
+    items = [_switch_item(s) for s in switches]
     for name, nics in net.hosts.items():
         lines = [line for nic in nics for line in _nic_lines(nic, with_name=True)]
         items.append(Item(name, "host", lines))
@@ -282,7 +282,7 @@ def _draw_cable(cable: Cable, a: tuple[float, float, str], b: tuple[float, float
     parts = [element("path", element("title", f"{cable.labels[0]} -- {cable.labels[1]}"),
                      d=_path(cable, a, b, boxes), stroke=cable.colour)]
     for (x, y, side), label, node in ((a, cable.labels[0], cable.ends[0]), (b, cable.labels[1], cable.ends[1])):
-        if spacing[node] < min(LABEL_WIDTH, text_width(label, BADGE) + 6):
+        if spacing[node] < text_width(label, BADGE) + 6:
             continue  # too many cables on this edge to label each: the tables name the ports
         parts.append(text(x + 3, y + (13 if side == "bottom" else -5), label, class_="port"))
     return element("g", "".join(parts), class_="cable", data_link=cable.name)
@@ -296,12 +296,15 @@ def render_svg(net: Network, title: str) -> str:
     names = {item.name for item in items}
     cables = [c for c in cables_of(net) if c.ends[0] in names and c.ends[1] in names and c.ends[0] != c.ends[1]]
     degree: dict[str, int] = {}
+    widest: dict[str, float] = {}  # the widest label of a cable end of each node
     for cable in cables:
-        for end in cable.ends:
+        for end, label in zip(cable.ends, cable.labels):
             degree[end] = degree.get(end, 0) + 1
+            widest[end] = max(widest.get(end, 0.0), text_width(label, BADGE) + 8)
     for item in items:  # a switch is wide enough to label each of its cables, up to a cluster's width
         if item.kind == "switch":
-            item.width = min(max(item.width, degree.get(item.name, 0) * LABEL_WIDTH), layout.MAX_CLUSTER_WIDTH)
+            room = (degree.get(item.name, 0) + 1) * widest.get(item.name, 0.0)
+            item.width = min(max(item.width, room), layout.MAX_CLUSTER_WIDTH)
     boxes = {i.name: layout.Box(i.name, i.width, i.height, i.kind == "switch") for i in items}
     width, height = layout.place(list(boxes.values()), [c.ends for c in cables])
     points = _ends(cables, boxes)
