@@ -316,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
-    show = command("show", "print the topology: port map and settings, VMs, MACs and vendors", f"vswitch show {EXAMPLE}")
+    show = command("show", "print the topology: port map and settings, VMs, MACs and vendors (or draw it: --svg, "
+                   "--html)", f"vswitch show {EXAMPLE} --svg topology.svg")
     show.add_argument("file")
     show.add_argument("--svg", metavar="PATH", help="write the topology picture as an SVG file (and print nothing)")
     show.add_argument("--html", metavar="PATH", help="write the topology as a self-contained HTML page")

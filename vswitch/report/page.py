@@ -105,17 +105,13 @@ def run_html(spec: TopologySpec, built: Network, net: Network, result: RunResult
 
 
 def _device_order(net: Network) -> list[str]:
-    """Ladder lanes in a reading order, switches in the middle: hosts, the first half of the hypervisors (VMs
-    then hypervisor), the switches, the other hypervisors (hypervisor then VMs)."""
-    hypervisors = list(net.hypervisors.items())
-    half = (len(hypervisors) + 1) // 2
-    order = list(net.hosts)
-    for name, hv in hypervisors[:half]:
-        order += list(hv.vms) + [name]
+    """Ladder lanes in a reading order, switches in the middle: the first half of the machines (hosts, then each
+    hypervisor's VMs before it), the switches, the other half (each hypervisor before its VMs)."""
+    groups = [[name] for name in net.hosts] + [[*hv.vms, name] for name, hv in net.hypervisors.items()]
+    half = (len(groups) + 1) // 2
+    order = [name for group in groups[:half] for name in group]
     order += [name for name in net.switches if name not in net.hypervisors]
-    for name, hv in hypervisors[half:]:
-        order += [name] + list(hv.vms)
-    return order
+    return order + [name for group in groups[half:] for name in reversed(group)]
 
 
 def _capture_rows(net: Network, report_path: Path) -> list[dict[str, object]]:
