@@ -65,7 +65,7 @@ class LadderRecorder:
         """Register on ``context`` (a ``ScenarioRunner`` not yet run)."""
         for frame_id in range(1, self.first_frames + 1):
             context.net.watch_frame(frame_id, (self.first,))
-        for name in sorted(frame_names(context.spec.scenario))[:MAX_NAMES]:
+        for name in sorted(frame_names(list(context.spec.scenario)))[:MAX_NAMES]:
             recorder = self.named[name] = HopRecorder(self.per_name)
             context.watchers[name] = context.watchers.get(name, ()) + (recorder,)
 
