@@ -224,3 +224,13 @@ def test_show_html_is_the_topology_alone(tmp_path):
     assert main(["show", str(ROOT / "topologies/two-hypervisors.yaml"), "--html", str(tmp_path / "t.html")]) == 0
     text = (tmp_path / "t.html").read_text()
     assert text.startswith("<!DOCTYPE html>") and 'class="vs-topology"' in text and "vs-ladder" not in text
+
+
+def test_run_html_at_a_path_of_its_own_links_the_captures_relative_to_it(tmp_path):
+    (tmp_path / "reports").mkdir()
+    report = tmp_path / "reports" / "lab.html"
+    assert main(["run", str(ROOT / "topologies/two-vms-one-adapter.yaml"), "--out", str(tmp_path / "caps"),
+                 "--quiet", "--html", str(report)]) == 0
+    links = [a["href"] for a in Elements(report.read_text()).with_attr("href") if not a["href"].startswith("#")]
+    assert links and all(link.startswith("../caps/") and (report.parent / link).is_file() for link in links)
+    assert not (tmp_path / "caps" / "report.html").exists()
