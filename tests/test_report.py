@@ -234,3 +234,29 @@ def test_run_html_at_a_path_of_its_own_links_the_captures_relative_to_it(tmp_pat
     links = [a["href"] for a in Elements(report.read_text()).with_attr("href") if not a["href"].startswith("#")]
     assert links and all(link.startswith("../caps/") and (report.parent / link).is_file() for link in links)
     assert not (tmp_path / "caps" / "report.html").exists()
+
+
+def inside_the_picture(text: str) -> list[str]:
+    """The cable paths of an SVG that reach outside its width and height (nothing should be cut off)."""
+    width, height = (float(v) for v in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', text).groups())
+    outside = []
+    for path in re.findall(r'<path d="([^"]+)" stroke=', text):
+        points = [float(v) for v in re.findall(r"-?[\d.]+", path)]
+        if any(not 0 <= x <= width for x in points[0::2]) or any(not 0 <= y <= height for y in points[1::2]):
+            outside.append(path)
+    return outside
+
+
+@examples
+def test_every_cable_stays_inside_the_picture(path, tmp_path):
+    net = build_network(load_topology(path), record=False)
+    assert inside_the_picture(diagram.render_svg(net, "t")) == []
+
+
+def test_cables_between_machines_with_no_switch_arc_inside_the_picture(tmp_path):
+    path = tmp_path / "loose.yaml"
+    path.write_text('name: loose\nhosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]\n'
+                    'links: [[h1, h2]]\nscenario: [{send: {from: h1, to: h2, name: x}}]\n')
+    net = build_network(load_topology(path), record=False)
+    text = diagram.render_svg(net, "loose")
+    assert len(re.findall(r'<path d="M[^"]* C', text)) == 1 and inside_the_picture(text) == []

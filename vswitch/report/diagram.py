@@ -245,7 +245,7 @@ def _ends(cables: list[Cable], boxes: dict[str, layout.Box]) -> dict[tuple[int, 
             here, there = boxes[cable.ends[end]], boxes[cable.ends[1 - end]]
             if here.is_switch and there.home == here.name:
                 side, heading = "bottom", there.x + there.width / 2 if there.row == 0 else there.column_left
-            elif not here.is_switch and not there.is_switch and there.y > here.y + here.height:
+            elif not layout.arcs(here, there) and there.y > here.y + here.height:
                 side, heading = "bottom", there.x + there.width / 2
             else:
                 side, heading = "top", there.x + there.width / 2

@@ -45,15 +45,25 @@ def place(boxes: list[Box], cables: list[tuple[str, str]]) -> tuple[float, float
     """Set ``x``, ``y`` (and grid data) of every box, given in file order; returns the drawing's size."""
     by_name = {box.name: box for box in boxes}
     clusters = _clusters(boxes, cables, by_name)
-    arcs = any(by_name[a].is_switch and by_name[b].is_switch for a, b in cables if a in by_name and b in by_name)
-    top = MARGIN + (ARC_ROOM if arcs else 0)
     x = float(MARGIN)
     height = 0.0
     for cluster in clusters:
-        width, bottom = _place_cluster(cluster, x, top)
+        width, bottom = _place_cluster(cluster, x, float(MARGIN))
         x += width + GAP_X * 2
         height = max(height, bottom)
+    if any(arcs(by_name[a], by_name[b]) for a, b in cables if a in by_name and b in by_name):
+        for box in boxes:  # room above the top row for the arcs
+            box.y += ARC_ROOM
+        height += ARC_ROOM
     return x - GAP_X * 2 + MARGIN, height + MARGIN
+
+
+def arcs(a: Box, b: Box) -> bool:
+    """Whether the cable between ``a`` and ``b`` is drawn as an arc above them: it joins neither a switch to a
+    box of its cluster nor a box to one further down."""
+    if (a.is_switch and b.home == a.name) or (b.is_switch and a.home == b.name):
+        return False
+    return not (b.y > a.y + a.height or a.y > b.y + b.height)
 
 
 def _clusters(boxes: list[Box], cables: list[tuple[str, str]], by_name: dict[str, Box]) -> list[Cluster]:
