@@ -145,6 +145,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(render(net, result, quiet=args.quiet))
         if net.captures.files and not args.quiet:
             print(f"captures: {len(net.captures.files)} files in {out_dir}/")
+        if report is not None and not args.quiet:
+            print(f"report: {report}")
     return 0 if result.passed else 1
 
 
