@@ -111,7 +111,7 @@ def _device_order(net: Network) -> list[str]:
     half = (len(groups) + 1) // 2
     order = [name for group in groups[:half] for name in group]
     order += [name for name in net.switches if name not in net.hypervisors]
-    return order + [name for group in groups[half:] for name in reversed(group)]
+    return order + [name for group in groups[half:] for name in group[-1:] + group[:-1]]
 
 
 def _capture_rows(net: Network, report_path: Path) -> list[dict[str, object]]:
