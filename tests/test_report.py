@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import vswitch
 from vswitch.cli import main
 from vswitch.report import diagram
 from vswitch.report.layout import overlaps
@@ -183,9 +184,10 @@ def test_the_report_is_self_contained(tmp_path):
 def test_the_report_and_svg_are_the_same_bytes_on_every_run(tmp_path):
     path = ROOT / "topologies/two-hypervisors.yaml"
     first = run_html(path, tmp_path / "a", "--mermaid")
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    package = Path(vswitch.__file__).resolve().parent.parent  # the build under test, installed or the source tree
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(package)}
     subprocess.run([sys.executable, "-m", "vswitch", "run", str(path), "--out", str(tmp_path / "b"), "--quiet",
-                    "--html", "--mermaid"], cwd=ROOT, env=env, check=True, capture_output=True)
+                    "--html", "--mermaid"], cwd=tmp_path, env=env, check=True, capture_output=True)
     assert (tmp_path / "b" / "report.html").read_text() == first
     for name in ("topology.mmd", "ladder.mmd"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
