@@ -24,6 +24,7 @@ from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
 from .kernel import check as kernelcheck
+from .live import command as live
 from .net.network import Network
 from .scenario.context import FrameIds
 from .scenario.report import as_json, render
@@ -218,6 +219,10 @@ _MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
      f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run),
     ("kernel-cleanup", "remove namespaces and links left by a killed kernel-check", "sudo vswitch kernel-cleanup",
      kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup),
+    ("live", "run a topology in real time, with real namespaces as stations (attach:)",
+     "sudo vswitch live topologies/live-two-namespaces.yaml --duration 30s", live.add_arguments, live.run),
+    ("live-cleanup", "remove namespaces and links left by a killed vswitch live", "sudo vswitch live-cleanup",
+     live.add_cleanup_arguments, live.run_cleanup),
 ]
 
 

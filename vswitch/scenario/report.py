@@ -67,9 +67,9 @@ def check_rows(result: RunResult) -> list[dict[str, Any]]:
 def _guest_stacks(net: Network) -> Iterator[tuple[Port, Any]]:
     """(interface, guest stack) for every NIC or vNIC that has a stack, sorted by interface."""
     for port in net.interfaces():
-        driver = getattr(port.node, "stack", None)
-        if driver is not None and port is port.node.port:
-            yield port, driver.guest
+        guest = getattr(getattr(port.node, "stack", None), "guest", None)  # a live station has none
+        if guest is not None and port is port.node.port:
+            yield port, guest
 
 
 def session_rows(result: RunResult) -> list[dict[str, Any]]:

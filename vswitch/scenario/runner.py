@@ -48,6 +48,11 @@ class ScenarioRunner(ScenarioContext):
                 progress(engine.now, end_hint)
         if until is not None:
             engine.run(until)
+        return self.finish()
+
+    def finish(self) -> RunResult:
+        """End the run where the clock is: close the guests' sessions, check the expectations without a time.
+        ``run`` calls it; a caller that drives the engine itself (``vswitch live``) calls it once at the end."""
         guest_actions.finish(self)
         for expectation in self.spec.expectations:
             if expectation.at_ns is None:
