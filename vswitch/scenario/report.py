@@ -109,7 +109,8 @@ def guest_json(net: Network, result: RunResult) -> dict[str, Any]:
     sessions = [{**s.summary(), "rtt_ns": list(s.rtt_ns() or ())} for s in result.sessions.values()]
     return {"sessions": sessions, "stacks": stack_rows(net), "arp_caches": arp_rows(net),
             "streams": list(result.streams.values()), "replays": [r.summary() for r in result.replays],
-            "migrations": [m.summary() for m in result.migrations]}
+            "migrations": [m.summary() for m in result.migrations],
+            "reachability": [r.as_json() for r in result.reachability]}
 
 
 def summary(net: Network, result: RunResult | None = None) -> dict[str, Any]:
@@ -155,6 +156,7 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
                             ("Interface counters", counter_rows(net)),
                             ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
                             ("Pings, arpings and UDP senders", session_rows(result)),
+                            *((r.title(), r.matrix_rows()) for r in result.reachability),
                             ("Streams", list(result.streams.values())),
                             ("Replays", [r.summary() for r in result.replays]),
                             ("Migrations", [m.summary() for m in result.migrations]),
