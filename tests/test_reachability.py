@@ -10,7 +10,7 @@ import pytest
 
 from test_guest_topology import LAB, diagnostics, run
 from vswitch.cli import main
-from vswitch.scenario.report import as_json, render
+from vswitch.scenario.report import render
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "topologies" / "guests-pingall.yaml"
