@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.errors import ScenarioError
 from ..guests.sessions import PingSession
+from ..guests.stackdriver import StackDriver
 from ..topology.guest_check import pingall_members, stations
 from ..topology.guest_expectations import ReachabilityCheck
 from ..topology.guest_reader import PingallAction
@@ -82,7 +83,7 @@ def perform_pingall(context: ScenarioContext, action: PingallAction, where: Wher
     net = context.net
     result = PingallResult(action.name or "pingall", pingall_members(context.spec, action))
     context.result.reachability.append(result)
-    start, interval = net.now, action.interval_ns
+    start = net.now
     for source, source_interface in result.members:
         driver = driver_of(context, source_interface)
         for target, target_interface in result.members:
@@ -91,11 +92,17 @@ def perform_pingall(context: ScenarioContext, action: PingallAction, where: Wher
             ident = FIRST_PING_IDENT + ping_idents_used(context, driver.nic.full_name)
             session = PingSession(f"{result.name}:{source}->{target}", driver.nic.full_name, target,
                                   driver_of(context, target_interface).guest.ip, action.count, action.timeout_ns,
-                                  ident=ident, interval_ns=interval)
+                                  ident=ident, interval_ns=action.interval_ns)
             result.sessions[(source, target)] = session
-            template = driver.guest.ping_template(session)
-            driver.repeat(session.count, lambda i, s=start: s + i * interval,
-                          lambda i, now, d=driver, p=session, t=template: d.guest.ping_send(p, i + 1, now, t))
+            _schedule(driver, session, start)
+
+
+def _schedule(driver: StackDriver, session: PingSession, start: int) -> None:
+    """The requests of one pair: ``count`` of them from ``start``, ``interval_ns`` apart (as a ping action)."""
+    template = driver.guest.ping_template(session)
+    interval = session.interval_ns
+    driver.repeat(session.count, lambda i: start + i * interval,
+                  lambda i, now: driver.guest.ping_send(session, i + 1, now, template))
 
 
 def _describe(pairs: set[tuple[str, str]], order: list[str]) -> str:

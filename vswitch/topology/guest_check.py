@@ -65,8 +65,10 @@ def pingall_members(spec: TopologySpec, action: PingallAction) -> list[tuple[str
         for hv in spec.hypervisors:
             named += [(hv.name, f"{hv.name}.host")] if hv.guest is not None else []
             named += [(vm.name, f"{vm.name}.eth0") for vm in hv.vms if vm.guest is not None]
-    seen: set[str] = set()
-    return [(shown, interface) for shown, interface in named if not (interface in seen or seen.add(interface))]
+    first: dict[str, str] = {}
+    for shown, interface in named:
+        first.setdefault(interface, shown)
+    return [(shown, interface) for interface, shown in first.items()]
 
 
 def replay_path(spec: TopologySpec, file: str) -> Path:
