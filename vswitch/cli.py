@@ -27,7 +27,8 @@ from .kernel import check as kernelcheck
 from .live import command as live
 from .net.network import Network
 from .scenario.context import FrameIds
-from .scenario.report import as_json, render
+from .scenario.report import render
+from .scenario.report_json import as_json
 from .scenario.runner import ScenarioRunner
 from .scenario.show import render_show
 from .topology.build import build_network
@@ -242,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="folder for the captures (default: pcaps/<topology name>/)")
     run.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time, e.g. 10ms")
     run.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
-    run.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    run.add_argument("--format", choices=("table", "json"), default="table",
+                     help="table (default) for people, or json: the report as data, times in ns, drops by reason "
+                          "(schema: docs/json.md)")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
     _add_limit_option(run)
     run.set_defaults(handler=cmd_run)
