@@ -25,6 +25,7 @@ ALLOWED = {
     "scenario": {"core", "pcap", "l2", "net", "guests", "topology"},
     "kernel": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime"},
     "bench": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime", "buildinfo"},
+    "testing": {"core", "pcap", "l2", "net", "guests", "topology", "scenario"},
     "buildinfo": {"core", "l2", "net", "pcap"},
     "realtime": set(),
 }
