@@ -53,8 +53,8 @@ def test_a_broken_expectation_fails_saying_what_was_expected_and_what_happened(p
 
 
 def test_a_timed_expectation_of_the_scenario_is_an_item_too(pytester):
-    timed = EXAMPLE.replace("expect:\n", "  - at: 40us\n    expect: {table: {switch: sw1, mac: \"02:00:00:00:00:01\", port: p2}}\n"
-                                         "expect:\n")
+    step = '  - at: 40us\n    expect: {table: {switch: sw1, mac: "02:00:00:00:00:01", port: p2}}\n'
+    timed = EXAMPLE.replace("expect:\n", step + "expect:\n")
     pytester.makefile(".yaml", lab=timed)
     result = run(pytester, "--vswitch", "-v")
     result.assert_outcomes(passed=7, failed=1)
@@ -175,8 +175,8 @@ def test_the_fixtures_and_assertions_read_like_the_scenario(pytester):
         "E         0.000000000s  h2.eth0: delivered",
         "E         0.000000000s  h3.eth0: dropped: destination not accepted by the receive filter",
     ])
-    result.stdout.fnmatch_lines(["E       AssertionError: frame 1: expected a copy dropped for same_port; got not_for_us "
-                                 "at h2.eth0"])
+    result.stdout.fnmatch_lines(["E       AssertionError: frame 1: expected a copy dropped for same_port; got "
+                                 "not_for_us at h2.eth0"])
 
 
 def test_the_markers_skip_with_a_reason_where_the_test_cannot_run(pytester, monkeypatch):

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
-from . import __version__, interrupts
+from . import __version__, extcap, interrupts
 from .bench import runner as bench
 from .buildinfo import build_kind, stale_warning
 from .core.errors import VSwitchError, error_lines
@@ -218,6 +218,8 @@ _MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
      f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run),
     ("kernel-cleanup", "remove namespaces and links left by a killed kernel-check", "sudo vswitch kernel-cleanup",
      kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup),
+    ("extcap", "list topology files' capture points in Wireshark: install or uninstall its extcap launcher",
+     "vswitch extcap install --topologies topologies", extcap.add_arguments, extcap.run),
 ]
 
 

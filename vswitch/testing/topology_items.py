@@ -26,6 +26,7 @@ from ..scenario.context import CheckResult, RunResult
 from ..scenario.runner import ScenarioRunner
 from ..topology.build import build_network
 from ..topology.loader import load_topology
+from ..topology.scenario_reader import ExpectAction
 from ..topology.spec import Expectation, TopologySpec, Where
 
 
@@ -133,7 +134,7 @@ class ProblemItem(pytest.Item):
 
 def expectations(spec: TopologySpec) -> list[tuple[Expectation, Where]]:
     """The file's expectations, ``expect:`` items and timed ``expect`` actions of the scenario, in file order."""
-    found = [(action.action.check, action.where) for action in spec.scenario if action.kind == "expect"]
+    found = [(action.action.check, action.where) for action in spec.scenario if isinstance(action.action, ExpectAction)]
     found += [(expectation.check, expectation.where) for expectation in spec.expectations]
     return sorted(found, key=lambda pair: (pair[1].line, pair[1].column))
 
