@@ -132,7 +132,7 @@ def _copy(follow: BinaryIO, out: BinaryIO) -> None:
 # -- the folder Wireshark looks in ---------------------------------------------------------------------------
 def personal_folder() -> Path:
     """The personal extcap folder of the Wireshark on PATH (``tshark -G folders``): its "Personal Extcap path"
-    (Wireshark 4.2 and later), else its personal configuration's ``extcap`` (3.x to 4.0), else the 4.2 default."""
+    (Wireshark 4.2 and later), else its personal configuration's ``extcap`` (before 4.2), else the 4.2 default."""
     tshark = shutil.which("tshark")
     if tshark is not None:
         try:
