@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
-from . import __version__, interrupts
+from . import __version__, extcap, interrupts
 from .bench import runner as bench
 from .buildinfo import build_kind, stale_warning
 from .core.errors import VSwitchError, error_lines
@@ -224,6 +224,8 @@ _MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
      "sudo vswitch live topologies/live-two-namespaces.yaml --duration 30s", live.add_arguments, live.run),
     ("live-cleanup", "remove namespaces and links left by a killed vswitch live", "sudo vswitch live-cleanup",
      live.add_cleanup_arguments, live.run_cleanup),
+    ("extcap", "list topology files' capture points in Wireshark: install or uninstall its extcap launcher",
+     "vswitch extcap install --topologies topologies", extcap.add_arguments, extcap.run),
 ]
 
 

@@ -16,7 +16,8 @@ from ..core.units import format_duration, parse_duration
 from ..l2.nic import NIC
 from ..net.network import Network
 from ..realtime import wall_clock_ns
-from ..scenario.report import as_json, render
+from ..scenario.report import render
+from ..scenario.report_json import as_json
 from ..scenario.runner import ScenarioRunner
 from ..topology.build import build_network
 from ..topology.loader import load_topology
