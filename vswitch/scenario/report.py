@@ -101,6 +101,7 @@ def stack_rows(net: Network) -> list[dict[str, Any]]:
                      "garp out": c["gratuitous_arp_sent"],
                      "echo req in/rep out": f"{c['echo_requests_received']}/{c['echo_replies_sent']}",
                      "udp in": c["udp_received"], "port unreach out": c["port_unreachable_sent"],
+                     "bad checksum": c["bad_checksum"] + c["bad_ip_header"],  # a bit flipped on a link, say
                      "dropped": dropped, "ignored": c["ignored"] + c["not_our_address"]})
     return rows
 
