@@ -104,7 +104,7 @@ def link_ends(name: str) -> tuple[str, ...]:
 @dataclass(frozen=True, kw_only=True)
 class LossCheck(Expectation, kind="loss"):
     """The share of frames a link lost to its impairments is within ``between`` (both ends included): on an
-    interface, of what it sent onto its cable; on a link ``A--B``, both directions together."""
+    interface, of what it sent onto its cable; on a link ``A--B``, its impaired directions together."""
 
     on: str
     between: tuple[float, float]
