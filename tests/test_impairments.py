@@ -17,6 +17,7 @@ from vswitch.core.reasons import DropReason, Verdict
 from vswitch.kernel.check import not_checked, without_impairments
 from vswitch.l2.impair import ImpairedDirection, Impairment
 from vswitch.net.network import Network
+from vswitch.scenario.report import impairment_rows
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.topology.build import build_network
 from vswitch.topology.diagnostics import TopologyFileError
@@ -282,6 +283,19 @@ def test_bad_seed_and_loss_expectations_name_file_line_and_field(head, expect, m
     with pytest.raises(TopologyFileError) as caught:
         load_topology_text(text, "lab.yaml")
     assert message in str(caught.value), str(caught.value)
+
+
+def test_the_report_counts_each_impaired_direction():
+    spec = load_topology_text(EXAMPLE.read_text(), str(EXAMPLE))
+    net = build_network(spec, record=False)
+    ScenarioRunner(spec, net).run()
+    rows = impairment_rows(net)
+    assert [(r["from"], r["to"]) for r in rows] == [("branch.eth0", "site-a.p3"), ("site-a.p2", "site-b.p2"),
+                                                    ("site-b.p2", "site-a.p2")]
+    assert rows[0]["lost_burst"] == net.port("branch").counters.tx_dropped[DropReason.LOST_BURST] > 0
+    assert rows[0]["lost_random"] == rows[0]["duplicated"] == rows[0]["corrupted"] == 0
+    wan = net.link("site-a.p2")
+    assert rows[1]["offered"] == wan.a_to_b.impair.offered and rows[1]["duplicated"] == wan.a_to_b.impair.duplicated
 
 
 def test_the_network_api_refuses_what_it_cannot_impair():

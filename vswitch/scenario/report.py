@@ -106,6 +106,16 @@ def stack_rows(net: Network) -> list[dict[str, Any]]:
     return rows
 
 
+def impairment_rows(net: Network) -> list[dict[str, Any]]:
+    """Each impaired link direction (``l2/impair.py``): what it did to the frames that crossed it."""
+    rows = []
+    for link in net.links:
+        for end in (link.a_to_b, link.b_to_a):
+            if end.impair is not None:
+                rows.append({"from": end.port.label, "to": end.far.label, **end.impair.rates()})
+    return sorted(rows, key=lambda row: (row["from"], row["to"]))
+
+
 def guest_json(net: Network, result: RunResult) -> dict[str, Any]:
     sessions = [{**s.summary(), "rtt_ns": list(s.rtt_ns() or ())} for s in result.sessions.values()]
     return {"sessions": sessions, "stacks": stack_rows(net), "arp_caches": arp_rows(net),
@@ -142,7 +152,7 @@ def summary_line(data: dict[str, Any]) -> str:
 def as_json(net: Network, result: RunResult) -> dict[str, Any]:
     return {"mac_tables": mac_table_rows(net), "adapters": demux_rows(net), "counters": counter_rows(net),
             "security": {key: rows for key, _, rows in security_tables(net)},
-            "expectations": check_rows(result), "summary": summary(net, result),
+            "impairments": impairment_rows(net), "expectations": check_rows(result), "summary": summary(net, result),
             "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
             "guests": guest_json(net, result), "warnings": list(result.warnings)}
 
@@ -154,6 +164,7 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
         for title, rows in (("MAC tables", mac_table_rows(net)), ("Adapter demultiplexing", demux_rows(net)),
                             *((title, rows) for _, title, rows in security_tables(net)),
                             ("Interface counters", counter_rows(net)),
+                            ("Link impairments (frames each way)", impairment_rows(net)),
                             ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
                             ("Pings, arpings and UDP senders", session_rows(result)),
                             ("Streams", list(result.streams.values())),
