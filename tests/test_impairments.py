@@ -298,6 +298,26 @@ def test_the_report_counts_each_impaired_direction():
     assert rows[1]["offered"] == wan.a_to_b.impair.offered and rows[1]["duplicated"] == wan.a_to_b.impair.duplicated
 
 
+@pytest.mark.parametrize("settings, message", [
+    ({"loss": 1.5}, "loss must be a probability"), ({"duplicate": -0.1}, "duplicate must be a probability"),
+    ({"corrupt": True}, "corrupt must be a probability"), ({"burst": (0.1, 0.2)}, "burst is \\(p, r, 1-h, 1-k\\)"),
+    ({"burst": (0.1, 0.2, 2.0, 0.0)}, "burst 1-h must be a probability"), ({"jitter_ns": -1}, "jitter_ns must be"),
+    ({"jitter_ns": 1.5}, "jitter_ns must be"), ({"reorder": "yes"}, "reorder must be True or False"),
+])
+def test_impairment_values_from_python_are_checked(settings, message):
+    with pytest.raises(TopologyError, match=message):
+        Impairment(**settings)
+
+
+def test_a_down_link_drops_without_drawing():
+    net = pair(loss=0.5, duplicate=0.5)
+    net.set_link_state(net.link("h1"), False)
+    net.send_series("h1", FRAME, 10)
+    net.run()
+    assert net.port("h1").counters.tx_dropped == {DropReason.LINK_DOWN: 10}
+    assert net.link("h1").a_to_b.impair.offered == 0
+
+
 def test_the_network_api_refuses_what_it_cannot_impair():
     net = Network()
     net.add_host("h1", H1)

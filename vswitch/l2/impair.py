@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
+from ..core.errors import TopologyError
 from ..core.reasons import DropReason
 
 GilbertElliott = tuple[float, float, float, float]  # netem's gemodel p, r, 1-h, 1-k (probabilities 0..1)
@@ -39,6 +40,20 @@ class Impairment:
     reorder: bool = False
     duplicate: float = 0.0
     corrupt: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Refuse values netem would refuse (``TopologyError``): probabilities outside 0..1, a negative jitter."""
+        burst = self.burst
+        if burst is not None and (not isinstance(burst, tuple) or len(burst) != 4):
+            raise TopologyError(f"Impairment: burst is (p, r, 1-h, 1-k), not {burst!r}")
+        for name, value in (("loss", self.loss), ("duplicate", self.duplicate), ("corrupt", self.corrupt),
+                            *zip(("burst p", "burst r", "burst 1-h", "burst 1-k"), burst or ())):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise TopologyError(f"Impairment: {name} must be a probability from 0.0 to 1.0, not {value!r}")
+        if isinstance(self.jitter_ns, bool) or not isinstance(self.jitter_ns, int) or self.jitter_ns < 0:
+            raise TopologyError(f"Impairment: jitter_ns must be an int >= 0, not {self.jitter_ns!r}")
+        if not isinstance(self.reorder, bool):
+            raise TopologyError(f"Impairment: reorder must be True or False, not {self.reorder!r}")
 
     @property
     def active(self) -> bool:

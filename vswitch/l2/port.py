@@ -187,7 +187,7 @@ class Link:
         self._up = state
         self._replan()
 
-    def impair(self, end: LinkEnd, settings: Impairment, seed: str) -> None:
+    def set_impairment(self, end: LinkEnd, settings: Impairment, seed: str) -> None:
         """Give one direction (``a_to_b`` or ``b_to_a``) impairments, drawn from ``random.Random(seed)``; inactive
         settings leave it a perfect wire."""
         end.impair = ImpairedDirection(settings, seed) if settings.active else None

@@ -282,6 +282,10 @@ class Datapath:
         impair = end.impair
         assert impair is not None
         now = self.engine.now
+        if not end.link.up:  # nothing crosses a cable that is down: no draws either
+            for tap in taps:
+                tap.record(frame, now, outcome, ())
+            return self._drop(port, frame_id, DropReason.LINK_DOWN, transmit=True)
         twice = impair.duplicates()
         lost = impair.lose()
         if lost is not None:

@@ -182,7 +182,7 @@ class Network(Datapath):
         end = port.peer
         if not isinstance(end, LinkEnd):
             raise TopologyError(f"impair: {port.full_name} has no cable to impair")
-        end.link.impair(end, settings, direction_seed(number, port.full_name, end.far.full_name))
+        end.link.set_impairment(end, settings, direction_seed(number, port.full_name, end.far.full_name))
 
     def _cable_end(self, name: str) -> Port:
         switch = self.switches.get(name)
