@@ -13,7 +13,8 @@ from ..core import checks
 from ..core.errors import ScenarioError, VSwitchError
 from ..net.network import Network
 from ..topology.spec import ActionSpec, TopologySpec
-from . import frame_checks, guest_actions, network_actions, reachability, registry, security_checks  # noqa: F401
+from . import (frame_checks, guest_actions, impair_checks, network_actions, reachability, registry,  # noqa: F401
+               security_checks)
 from .context import RunResult, ScenarioContext
 
 
