@@ -24,8 +24,10 @@ ALLOWED = {
     "topology": {"core", "pcap", "l2", "net", "guests"},
     "scenario": {"core", "pcap", "l2", "net", "guests", "topology"},
     "kernel": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime"},
+    "live": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime", "kernel"},
     "bench": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime", "buildinfo"},
     "report": {"core", "pcap", "l2", "net", "guests", "topology", "scenario"},
+    "testing": {"core", "pcap", "l2", "net", "guests", "topology", "scenario"},
     "buildinfo": {"core", "l2", "net", "pcap"},
     "realtime": set(),
 }
