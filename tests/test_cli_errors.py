@@ -141,6 +141,7 @@ BAD: dict[str, dict[str, Bad]] = {
         "under a file": lambda p: (str(_file(p, "file", "") / "sub"), [E(
             f"vswitch: {p.argument} {p.tmp / 'file' / 'sub'}: {p.tmp / 'file'} is a file, not a folder; choose a "
             "folder")]),
+    },
     "topology folder": {
         "missing": lambda p: (str(p.tmp / "gone"), [E(f"vswitch: topologies folder {p.tmp / 'gone'}: no such folder")]),
         "a file": lambda p: (str(_file(p, "file", "")), [E(f"vswitch: topologies folder {p.tmp / 'file'}: "
