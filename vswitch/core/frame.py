@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from .errors import ScenarioError
+from .errors import ScenarioError, VSwitchError
 
 ETH_DST: Final = slice(0, 6)
 ETH_SRC: Final = slice(6, 12)
@@ -32,24 +32,19 @@ class VlanTag(NamedTuple):
     dei: int
     vid: int
 
-    def pack(self) -> bytes:
-        if not (0 <= self.vid < 4096 and 0 <= self.pcp < 8 and self.dei in (0, 1)):
-            raise ScenarioError(f"invalid VLAN tag: vid {self.vid} (0-4095), pcp {self.pcp} (0-7), dei {self.dei} (0-1)")
-        tci = (self.pcp << 13) | (self.dei << 12) | self.vid
-        return self.tpid.to_bytes(2, "big") + tci.to_bytes(2, "big")
-
 
 #: What the API takes as a frame: bytes, bytearray or memoryview; ``check_frame`` refuses anything else, with a hint.
 AnyFrame = object
 
 
-def check_frame(frame: AnyFrame) -> bytes:
-    """Return ``frame`` as ``bytes`` or raise: frames handed to the API must be bytes-like."""
+def check_frame(frame: AnyFrame, error: type[VSwitchError] = ScenarioError) -> bytes:
+    """Return ``frame`` as ``bytes`` or raise ``error``: frames handed to the API (the network, the capture
+    writers) must be bytes-like."""
     if isinstance(frame, bytes):
         return frame
     if isinstance(frame, (bytearray, memoryview)):
         return bytes(frame)
-    raise ScenarioError(f"a frame must be bytes, got {type(frame).__name__}: build it with bytes(scapy_packet)")
+    raise error(f"a frame must be bytes, got {type(frame).__name__}: build it with bytes(scapy_packet)")
 
 
 def destination(frame: bytes) -> bytes:
@@ -94,9 +89,11 @@ def payload_len(frame: bytes) -> int:
     return len(frame) - ETH_HEADER_LEN - TAG_LEN * tag_count(frame)
 
 
-def push_tag(frame: bytes, tag: VlanTag) -> bytes:
-    """Insert ``tag`` as the new outermost tag."""
-    return frame[:12] + tag.pack() + frame[12:]
+def push_tag(frame: bytes, tpid: int, pcp: int, vid: int, dei: int = 0) -> bytes:
+    """Insert the tag (TPID, PCP, DEI, VID) after the MAC addresses: the new outermost tag. The one copy of this
+    rule (bridge egress, a VF's port VLAN, scenario frames); the fields are the caller's, already in range."""
+    tci = (pcp << 13) | (dei << 12) | vid
+    return frame[:12] + bytes(((tpid >> 8) & 0xFF, tpid & 0xFF, tci >> 8, tci & 0xFF)) + frame[12:]
 
 
 def pop_tag(frame: bytes) -> bytes:
