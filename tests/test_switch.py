@@ -346,17 +346,6 @@ def test_a_removed_port_is_forgotten_and_gets_no_more_floods():
     assert sw.add_port().name == "p3"
 
 
-def test_turning_vlan_filtering_on_flushes_the_table_and_classifies_frames():
-    sw = switch()
-    sw.handle_frame(sw.port("p2"), udp_frame(B, BROADCAST), 0)
-    sw.set_vlan_filtering(True)
-    assert (sw.vlan_filtering, sw.filtered, sw.table.rows(now=1)) == (True, True, [])
-    tagged = push_tag(udp_frame(A, B), TPID_8021Q, 0, 10)  # VLAN 10: no port carries it (all are access VLAN 1)
-    assert decided(sw.handle_frame(sw.port("p1"), tagged, 1)) == ([], DropReason.VLAN_NOT_ALLOWED, None, None)
-    sw.set_vlan_filtering(False)
-    assert decided(sw.handle_frame(sw.port("p1"), tagged, 2)) == (["p2", "p3"], Verdict.FLOODED_UNKNOWN, LEARNED, None)
-
-
 def test_changing_a_ports_vlans_forgets_only_what_it_learned_in_vlans_it_left():
     sw = LearningSwitch("sw", vlan_filtering=True)
     for name in ("p1", "p2"):
