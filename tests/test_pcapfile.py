@@ -157,9 +157,9 @@ def test_pcapng_rejects_unknown_interface_bad_direction_and_duplicate_name(tmp_p
 def test_non_bytes_frame_is_rejected_with_a_capture_error(tmp_path, bad_frame):
     with PcapWriter(tmp_path / "a.pcap") as w, PcapNgWriter(tmp_path / "a.pcapng") as ng:
         eth0 = ng.add_interface("eth0")
-        with pytest.raises(CaptureError, match="a frame must be bytes, got "):
+        with pytest.raises(CaptureError, match="a frame must be bytes or a Scapy packet, got "):
             w.write(bad_frame, 1)
-        with pytest.raises(CaptureError, match="a frame must be bytes, got "):
+        with pytest.raises(CaptureError, match="a frame must be bytes or a Scapy packet, got "):
             ng.write(eth0, bad_frame, 1)
 
 
