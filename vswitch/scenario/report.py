@@ -13,6 +13,7 @@ from ..core.mac import MACAddress
 from ..core.units import format_duration
 from ..l2.port import Port
 from ..net.network import Network
+from .io_report import io_json, io_rows
 from .runner import RunResult
 from .security_report import security_tables
 
@@ -143,7 +144,7 @@ def as_json(net: Network, result: RunResult) -> dict[str, Any]:
             "security": {key: rows for key, _, rows in security_tables(net)},
             "expectations": check_rows(result), "summary": summary(net, result),
             "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
-            "guests": guest_json(net, result), "warnings": list(result.warnings)}
+            "guests": guest_json(net, result), "io": io_json(net), "warnings": list(result.warnings)}
 
 
 def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
@@ -158,6 +159,7 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
                             ("Streams", list(result.streams.values())),
                             ("Replays", [r.summary() for r in result.replays]),
                             ("Migrations", [m.summary() for m in result.migrations]),
+                            ("I/O models (per VM)", io_rows(net)),
                             ("Expectations", check_rows(result))):
             if rows:
                 parts.append(f"{title}\n{tabulate(rows, headers='keys', tablefmt='simple')}")

@@ -13,7 +13,7 @@ from ..core import checks
 from ..core.errors import ScenarioError, VSwitchError
 from ..net.network import Network
 from ..topology.spec import ActionSpec, TopologySpec
-from . import frame_checks, guest_actions, network_actions, registry, security_checks  # noqa: F401 (their rows)
+from . import frame_checks, guest_actions, io_report, network_actions, registry, security_checks  # noqa: F401 (their rows)
 from .context import RunResult, ScenarioContext
 
 
