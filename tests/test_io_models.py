@@ -139,3 +139,19 @@ def test_an_interrupt_for_a_busy_vcpu_waits_for_an_interrupt_window():
     io.transmit(1500, 0)
     io.receive(64, 1)  # the vCPU is still in the kick's exit
     assert io.exits["irq_window_exits"] == 1 and io.exits["halt_exits"] == 0
+
+
+def test_docs_cost_table_and_model_table_are_the_code_s():
+    from pathlib import Path
+
+    from vswitch.io import MODELS
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "io-models.md").read_text()
+    rows = [line.split("|")[1:-1] for line in doc.splitlines() if line.startswith("| `")]
+    documented = {}
+    for cells in rows:
+        for name in cells[0].strip().replace("`", "").split(", "):
+            if name in DEFAULT_COSTS:
+                documented[name] = int(cells[1].strip().replace(",", ""))
+    assert documented == {name: cycles for name, (cycles, _) in DEFAULT_COSTS.items()}
+    assert {cells[0].strip().strip("`") for cells in rows} >= set(MODELS)

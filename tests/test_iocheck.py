@@ -12,6 +12,17 @@ from vswitch.iocheck.check import SHORT_RUN, Row, compare, predict
 from vswitch.iocheck.guest import GuestImage, GuestImageError, build_initramfs, find_image, module_order
 from vswitch.iocheck.qemu import QEMU, count_trace
 
+
+def printed(text):
+    """The trace of the guest writing ``text`` on its serial console."""
+    return "".join(f"memory_region_ops_write cpu 0 mr 0x9 addr 0x3f8 value {ord(c):#x} size 1 name 'serial'\n"
+                   for c in text)
+
+
+def marked(trace):
+    """``trace`` between the guest's markers, with the same events before and after them (not counted)."""
+    return (trace + printed("IOCHECK-START\n") + trace + printed("IOCHECK-DONE\n") + trace).splitlines()
+
 E1000_TRACE = """\
 memory_region_ops_write cpu 0 mr 0x1 addr 0xfebc3818 value 0x5 size 4 name 'e1000-mmio'
 memory_region_ops_read cpu 0 mr 0x1 addr 0xfebc00c0 value 0x83 size 4 name 'e1000-mmio'
@@ -31,14 +42,14 @@ memory_region_ops_read cpu 0 mr 0x3 addr 0xfe000014 value 0x0 size 1 name 'virti
 
 
 def test_e1000_trace_counts_register_accesses_and_interrupts_by_icr_reads_with_a_cause():
-    counts = count_trace(E1000_TRACE.splitlines(), "e1000")
+    counts = count_trace(marked(E1000_TRACE), "e1000")
     assert (counts.device_accesses, counts.kicks, counts.interrupts) == (5, 0, 1)
     assert counts.registers == {"write TDT": 1, "read ICR": 2, "write IMC": 1, "read STATUS": 1}
     assert counts.periodic == 1  # a statistics register, read by the driver's watchdog
 
 
 def test_virtio_trace_counts_kicks_and_interrupts_and_leaves_the_notify_write_out_of_register_accesses():
-    counts = count_trace(VIRTIO_TRACE.splitlines(), "virtio")
+    counts = count_trace(marked(VIRTIO_TRACE), "virtio")
     assert (counts.device_accesses, counts.kicks, counts.interrupts) == (1, 1, 2)
 
 
