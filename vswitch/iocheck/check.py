@@ -24,7 +24,7 @@ from .qemu import Counts, run_guests
 MODELS = {"emulated": ("e1000", ("device_accesses", "interrupts")),
           "virtio": ("virtio", ("device_accesses", "kicks", "interrupts"))}
 SHORT_RUN = 10  # pings of the shorter guest run
-DEFAULT_PINGS = 30
+DEFAULT_PINGS = 50
 TOLERANCE = 0.15  # the target: the model within 15% of the measurement, per counter
 
 PREDICTION = """
