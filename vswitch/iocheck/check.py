@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..core.errors import VSwitchError
 from ..scenario.io_report import io_accounts
 from ..scenario.runner import ScenarioRunner
 from ..topology.build import build_network
 from ..topology.loader import load_topology_text
-from .guest import find_image
+from .guest import IoCheckError, find_image
 from .qemu import Counts, run_guests
 
 #: model -> (the guest's NIC, the counters QEMU's trace can count for it).
@@ -109,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.pings <= SHORT_RUN:
-        raise VSwitchError(f"--pings must be more than {SHORT_RUN} (the shorter run's), got {args.pings}")
+        raise IoCheckError(f"--pings must be more than {SHORT_RUN} (the shorter run's), got {args.pings}")
     rows, measured = compare(args.model, args.pings)
     print(render(args.model, args.pings, rows, measured))
     return 0 if all(row.agrees for row in rows) else 1

@@ -40,8 +40,9 @@ poweroff -f
 """
 
 
-class GuestImageError(VSwitchError):
-    """Something io-check needs on this machine is missing (a package to install)."""
+class IoCheckError(VSwitchError):
+    """io-check cannot run: something it needs on this machine is missing (a package to install), the guest
+    failed, or its arguments are wrong."""
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,13 @@ def find_image(boot: Path = Path("/boot"), modules: Path = Path("/lib/modules"))
         if (modules / version / "modules.dep").is_file():
             break
     else:
-        raise GuestImageError("io-check needs a Linux kernel with its modules: apt-get install linux-image-amd64 "
+        raise IoCheckError("io-check needs a Linux kernel with its modules: apt-get install linux-image-amd64 "
                               "(found no /boot/vmlinuz-* with /lib/modules/VERSION)")
     if not os.access(kernel, os.R_OK):
-        raise GuestImageError(f"io-check cannot read {kernel}: run it as root")
+        raise IoCheckError(f"io-check cannot read {kernel}: run it as root")
     busybox = next((p for p in (Path("/bin/busybox"), Path("/usr/bin/busybox")) if p.is_file()), None)
     if busybox is None or _is_dynamic(busybox):
-        raise GuestImageError("io-check needs a static busybox: apt-get install busybox-static")
+        raise IoCheckError("io-check needs a static busybox: apt-get install busybox-static")
     return GuestImage(kernel, modules / version, busybox)
 
 
@@ -91,7 +92,7 @@ def module_order(modules_dir: Path, modules: tuple[str, ...]) -> list[str]:
 
     for module in modules:
         if module not in by_name:
-            raise GuestImageError(f"io-check: the kernel in {modules_dir} has no module {module}")
+            raise IoCheckError(f"io-check: the kernel in {modules_dir} has no module {module}")
         visit(by_name[module])
     return order
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .guest import NICS, GuestImage, GuestImageError, build_initramfs
+from .guest import NICS, GuestImage, IoCheckError, build_initramfs
 
 QEMU = "qemu-system-x86_64"
 E1000_ICR = 0xC0
@@ -103,7 +103,7 @@ def run_guests(image: GuestImage, nic: str, pings: tuple[int, ...], *, timeout_s
     Their counts, in the same order."""
     qemu = shutil.which(QEMU)
     if qemu is None:
-        raise GuestImageError(f"io-check needs {QEMU}: apt-get install qemu-system-x86")
+        raise IoCheckError(f"io-check needs {QEMU}: apt-get install qemu-system-x86")
     with tempfile.TemporaryDirectory(prefix="vswitch-iocheck-") as folder:
         initrd = Path(folder) / "initrd.gz"
         initrd.write_bytes(build_initramfs(image, nic))
@@ -119,10 +119,10 @@ def run_guests(image: GuestImage, nic: str, pings: tuple[int, ...], *, timeout_s
                 try:
                     console, _ = process.communicate(timeout=timeout_s)
                 except subprocess.TimeoutExpired:
-                    raise GuestImageError(f"io-check: the {nic} guest did not finish within {timeout_s:g} s") from None
+                    raise IoCheckError(f"io-check: the {nic} guest did not finish within {timeout_s:g} s") from None
                 if "IOCHECK-DONE" not in console or "IOCHECK-FAILED" in console:
                     tail = " | ".join(line for line in console.splitlines()[-6:] if line.strip())
-                    raise GuestImageError(f"io-check: the {nic} guest failed ({QEMU} exit {process.returncode}): "
+                    raise IoCheckError(f"io-check: the {nic} guest failed ({QEMU} exit {process.returncode}): "
                                           f"{tail}")
                 with trace.open(errors="replace") as lines:
                     results.append(count_trace(lines, nic))
