@@ -25,8 +25,10 @@ ALLOWED = {
     "topology": {"core", "pcap", "l2", "io", "net", "guests"},
     "scenario": {"core", "pcap", "l2", "io", "net", "guests", "topology"},
     "kernel": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario", "realtime"},
+    "live": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario", "realtime", "kernel"},
     "iocheck": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario"},
     "bench": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario", "realtime", "buildinfo"},
+    "testing": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario"},
     "buildinfo": {"core", "l2", "net", "pcap"},
     "realtime": set(),
 }
