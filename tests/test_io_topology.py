@@ -8,7 +8,8 @@ import pytest
 
 from vswitch.cli import main
 from vswitch.core.errors import TopologyError
-from vswitch.scenario.report import as_json, render
+from vswitch.scenario.report import render
+from vswitch.scenario.report_json import as_json
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.topology.build import build_network
 from vswitch.topology.loader import load_topology_text
