@@ -33,6 +33,8 @@ TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": 
 def _is(value: Any, kind: str) -> bool:
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":  # the io section's vcpu_busy, a share of the run
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, TYPES[kind])
 
 

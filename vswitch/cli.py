@@ -23,6 +23,7 @@ from .core.errors import VSwitchError, error_lines
 from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
+from .iocheck import check as iocheck
 from .kernel import check as kernelcheck
 from .live import command as live
 from .net.network import Network
@@ -286,6 +287,8 @@ _MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
      f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run),
     ("kernel-cleanup", "remove namespaces and links left by a killed kernel-check", "sudo vswitch kernel-cleanup",
      kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup),
+    ("io-check", "boot a Linux guest under QEMU, count its NIC's exits, compare with an I/O model",
+     "sudo vswitch io-check emulated", iocheck.add_arguments, iocheck.run),
     ("live", "run a topology in real time, with real namespaces as stations (attach:)",
      "sudo vswitch live topologies/live-two-namespaces.yaml --duration 30s", live.add_arguments, live.run),
     ("live-cleanup", "remove namespaces and links left by a killed vswitch live", "sudo vswitch live-cleanup",

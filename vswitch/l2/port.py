@@ -71,6 +71,7 @@ class Port:
         self.rx_taps: list["Tap"] = []
         self.tx_taps: list["Tap"] = []
         self.tx_check: Any = None  # a vNIC's SR-IOV adapter: its check_transmit() runs on what the vNIC sends
+        self.io: Any = None  # a VM's I/O model (io/accounting.py): what each frame it sends or receives costs
 
     @property
     def label(self) -> str:

@@ -211,6 +211,16 @@ class Datapath:
             return self._drop(port, frame_id, DropReason.RUNT, transmit=True)
         if size - ETH_HEADER_LEN > port.mtu and payload_len(frame) > port.mtu:
             return self._drop(port, frame_id, DropReason.OVERSIZE, transmit=True)
+        if port.io is not None:  # a VM's I/O model: the vCPU's work may make the frame leave later
+            leave = port.io.transmit(size, self.engine.now)
+            if leave > self.engine.now:
+                self.engine.at(leave, self._depart, port, frame_id, frame)
+                return
+        self._depart(port, frame_id, frame)
+
+    def _depart(self, port: Port, frame_id: int, frame: bytes) -> None:
+        """A NIC's checked frame leaves: padded to 60 bytes as real NICs do, through the SR-IOV checks if any."""
+        size = len(frame)
         trace = self.trace
         if trace is not None and (trace.everything or frame_id in trace.open):
             peer = port.peer
@@ -381,15 +391,25 @@ class Datapath:
             for out in outputs:
                 self._transmit(out, frame_id, frame, outcome)
         elif outcome is _DELIVERED:
-            self.stats.delivered += 1
-            if self.record:
-                port.node.inbox.append(Delivery(now, frame_id, frame))
-            stack = getattr(port.node, "stack", None)  # a guest stack (stackdriver.py) answers ARP, pings...
-            if stack is not None:
-                self.send_from_stack(port, stack.receive(frame, now))
+            if port.io is not None:  # a VM's I/O model: the guest has the frame once its vCPU got through
+                ready = port.io.receive(size, now)
+                if ready > now:
+                    self.engine.at(ready, self._deliver, port, frame_id, frame)
+                    return
+            self._deliver(port, frame_id, frame)
         else:
             counters.rx_dropped[outcome] += 1
             self.stats.dropped[outcome] += 1
+
+    def _deliver(self, port: Port, frame_id: int, frame: bytes) -> None:
+        """A NIC's stack takes ``frame``: counted, kept in its inbox when recording, answered by its guest stack."""
+        now = self.engine.now
+        self.stats.delivered += 1
+        if self.record:
+            port.node.inbox.append(Delivery(now, frame_id, frame))
+        stack = getattr(port.node, "stack", None)  # a guest stack (stackdriver.py) answers ARP, pings...
+        if stack is not None:
+            self.send_from_stack(port, stack.receive(frame, now))
 
     def _revisit(self, port: Port, frame_id: int, frame: bytes) -> bool:
         """A frame comes back to a switch it went through: a reflection, or a loop (``storm.py``). True: it is

@@ -15,6 +15,7 @@ from ..core.reasons import by_reason
 from ..core.units import format_duration
 from ..l2.port import Port
 from ..net.network import Network
+from .io_report import io_rows
 from .runner import RunResult
 from .security_report import security_tables
 
@@ -163,6 +164,7 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
                             ("Streams", list(result.streams.values())),
                             ("Replays", [r.summary() for r in result.replays]),
                             ("Migrations", [m.summary() for m in result.migrations]),
+                            ("I/O models (per VM)", io_rows(net)),
                             ("Expectations", check_rows(result))):
             if rows:
                 parts.append(f"{title}\n{tabulate(rows, headers='keys', tablefmt='simple')}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
+from .io_report import io_json
 from ..core.reasons import by_reason
 from ..core.units import format_duration
 from ..net.network import Network
@@ -94,4 +95,4 @@ def as_json(net: Network, result: RunResult) -> dict[str, Any]:
             "security": {key: [_keys(row) for row in rows] for key, _, rows in security_tables(net, machine=True)},
             "impairments": impairment_rows(net), "expectations": expectations(result),
             "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
-            "guests": guests(net, result), "warnings": list(result.warnings)}
+            "guests": guests(net, result), "io": io_json(net), "warnings": list(result.warnings)}

@@ -13,8 +13,8 @@ from ..core import checks
 from ..core.errors import ScenarioError, VSwitchError
 from ..net.network import Network
 from ..topology.spec import ActionSpec, TopologySpec
-from . import (frame_checks, guest_actions, impair_checks, network_actions, reachability, registry,  # noqa: F401
-               security_checks)
+from . import (frame_checks, guest_actions, impair_checks, io_report, network_actions, reachability,  # noqa: F401
+               registry, security_checks)
 from .context import RunResult, ScenarioContext
 
 

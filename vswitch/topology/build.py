@@ -9,12 +9,13 @@ from ..core.errors import OutputFolderError, TopologyError, VSwitchError
 from ..core.trace import DEFAULT_TRACE_LIMIT
 from ..guests.stack import GuestStack
 from ..guests.stackdriver import attach_stack
+from ..io import CostTable, IoAccount, model_named
 from ..l2.portsecurity import PortSecurity
 from ..l2.sriov import VFControls
 from ..l2.vlan import PortVlans
 from ..net.capture import DEFAULT_EPOCH_NS
 from ..net.network import Network
-from .spec import GuestSpec, TopologySpec, VFSpec, Where
+from .spec import GuestSpec, IoSpec, TopologySpec, VFSpec, Where
 
 
 def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None = None, record: bool = True,
@@ -67,6 +68,7 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
             for vm in hv.vms:
                 where = vm.where
                 vnic = net.add_vm(hv.name, vm.name, vm.mac, prefix=vm.prefix, mode=vm.mode, vf=_vf(vm.vf))
+                vnic.port.io = io_account(vm.name, vm.io)
                 for group in vm.groups:
                     vnic.join(group)
         for link in spec.links:
@@ -101,6 +103,15 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
         net.close()
         raise TopologyError(f"{where}: {exc}") from None
     return net
+
+
+def io_account(vm: str, io: IoSpec | None) -> IoAccount | None:
+    """The accounting of ``vm``'s I/O model (None for model none: the datapath then skips it)."""
+    if io is None or io.model == "none":
+        return None
+    costs = CostTable(dict(io.costs), indirect_factor=io.indirect_factor, cpu_ghz=io.cpu_ghz)
+    return IoAccount(vm, model_named(io.model, posted_interrupts=io.posted_interrupts), costs,
+                     irq_coalesce_ns=io.irq_coalesce_ns)
 
 
 def _vf(vf: VFSpec | None) -> VFControls | None:

@@ -24,6 +24,7 @@ from .fields import (MAX_NAME_BYTES, capture_file, capture_parts, group_mac, mac
 from .frame_expectations import FrameExpectation
 from .guest_check import check_guests
 from .guest_reader import read_guest
+from .io_reader import read_io
 from .impair_reader import read_impairments
 from .limits import Limits
 from .live_reader import read_attach
@@ -31,8 +32,8 @@ from .located import Document, LocatedList, LocatedMap, Location, item_path
 from .scenario_reader import ExpectAction, check_port_actions, frame_names, read_expectations, read_scenario
 from .security_reader import (read_hypervisor_keys, read_port_keys, read_static_vlan, read_switch_keys, read_vf,
                               switch_spec_keys)
-from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec,
-                   Where)
+from .spec import (CaptureSpec, HostSpec, HypervisorSpec, IoSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec,
+                   VMSpec, Where)
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 from .yamlsource import load_file, load_text
 
@@ -159,7 +160,7 @@ def _host(r: MapReader) -> HostSpec:
     return HostSpec(name, tuple(nics), where(r))
 
 
-def _vm(r: MapReader) -> VMSpec:
+def _vm(r: MapReader, hypervisor_io: IoSpec | None) -> VMSpec:
     name = r.take("name", name_value)
     mac = r.take("mac", unicast_mac, default=None)
     prefix = r.take("prefix", mac_prefix, default="qemu")
@@ -169,9 +170,11 @@ def _vm(r: MapReader) -> VMSpec:
     groups = tuple(r.take_list("groups", group_mac, required=False))
     guest = read_guest(r)
     vf = read_vf(r)  # SR-IOV controls (security_reader.py)
+    io = read_io(r, hypervisor_io)  # its I/O model (io_reader.py)
     attach = read_attach(r)  # a real station in `vswitch live` (live_reader.py)
     r.finish()
-    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest, vf=vf, attach=attach)
+    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest, vf=vf, io=io,
+                  attach=attach)
 
 
 def _hypervisor(r: MapReader) -> HypervisorSpec:
@@ -183,11 +186,12 @@ def _hypervisor(r: MapReader) -> HypervisorSpec:
         r.error("mode", "mode applies to backend: adapter (macvlan modes); a host bridge has none")
     guest = read_guest(r)
     keys = read_hypervisor_keys(r, backend)  # mac_filter_size, vlan_filtering (security_reader.py)
-    vms = tuple(_vm(v) for v in r.take_maps("vms", required=False))
+    io = read_io(r, vm=False)  # the default I/O model of its VMs (io_reader.py)
+    vms = tuple(_vm(v, io) for v in r.take_maps("vms", required=False))
     if mode == "passthru" and len(vms) > 1:
         r.error("vms", f"passthru gives the whole adapter to one vNIC, but {len(vms)} VMs are listed")
     r.finish()
-    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"), guest=guest, **keys)
+    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"), guest=guest, io=io, **keys)
 
 
 def _links(top: MapReader) -> list[LinkSpec]:

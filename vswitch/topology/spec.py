@@ -108,6 +108,19 @@ class VFSpec:
 
 
 @dataclass(frozen=True)
+class IoSpec:
+    """A VM's I/O model (docs/io-models.md): ``model`` and its settings; costs override the cycle table."""
+
+    model: str = "none"
+    cpu_ghz: Optional[Fraction] = None
+    posted_interrupts: bool = False
+    irq_coalesce_ns: Optional[int] = None  # None: the model's default
+    indirect_factor: int = 1
+    costs: tuple[tuple[str, int], ...] = ()
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
 class VMSpec:
     name: str
     mac: Optional[MACAddress]  # None: allocate from prefix
@@ -118,6 +131,7 @@ class VMSpec:
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
     guest: Optional[GuestSpec] = None  # an IPv4 stack (docs/guests.md)
     vf: Optional[VFSpec] = None  # SR-IOV controls (None: none set)
+    io: Optional[IoSpec] = None  # its I/O model (None: none, today's behaviour)
     attach: Optional[AttachSpec] = None  # a real station in `vswitch live` (docs/live.md)
 
 
@@ -133,6 +147,7 @@ class HypervisorSpec:
     guest: Optional[GuestSpec] = None  # an IPv4 stack on the host's own interface <name>.host
     mac_filter_size: Optional[int] = None  # the adapter's unicast MAC filter entries (None: not modelled)
     vlan_filtering: bool = False  # a VLAN-aware host bridge (backend: bridge)
+    io: Optional[IoSpec] = None  # the I/O model of its VMs that give none
 
 
 @dataclass(frozen=True)
