@@ -102,6 +102,7 @@ class Network(Datapath):
         return self.add_nic(host, mac, ifname=ifname)
 
     def add_nic(self, host: object, mac: object = None, *, ifname: object = "eth0") -> NIC:
+        """Another NIC ``ifname`` on ``host`` (default MAC: the next of 02:00:00)."""
         if not isinstance(host, str) or host not in self.hosts:
             raise TopologyError(f"no host named {host!r}")
         nics = self.hosts[host]
@@ -214,6 +215,7 @@ class Network(Datapath):
         return hypervisor
 
     def switch(self, name: object) -> LearningSwitch:
+        """The switch named ``name`` (a host bridge is named after its hypervisor)."""
         switch = self.switches.get(name) if isinstance(name, str) else None
         if switch is None:
             raise TopologyError(f"no switch named {name!r}")
@@ -232,6 +234,7 @@ class Network(Datapath):
         return (self.ports[name] for name in sorted(self.ports))
 
     def deliveries(self, name: object) -> list[Delivery]:
+        """The frames the NIC or vNIC ``name`` accepted, oldest first (its ``inbox``)."""
         return list(self.nic(name).inbox)
 
     # -- changes at run time ----------------------------------------------------------------------------
@@ -338,6 +341,7 @@ class Network(Datapath):
             self.send_from_stack(port, stack.link_up(self.now))
 
     def detach_vm(self, name: object) -> VNIC:
+        """Unplug the VM ``name`` from its hypervisor (``attach_vm`` plugs it in again, elsewhere)."""
         vnic = self.vnics.get(name) if isinstance(name, str) else None
         if vnic is None or vnic.hypervisor is None:
             raise TopologyError(f"no attached VM named {name!r}")

@@ -97,6 +97,7 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
+        """Whether every expectation held."""
         return all(check.passed for check in self.checks)
 
 
