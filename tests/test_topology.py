@@ -535,3 +535,33 @@ def test_expectation_naming_an_unknown_switch_is_a_load_error():
     text = BASE + 'expect:\n  - table: {switch: sw9, mac: "02:00:00:00:00:01", port: p1}\n'
     lines = diagnostics(text)
     assert len(lines) == 1 and lines[0].startswith("lab.yaml:16:") and "sw9" in lines[0]
+
+
+def test_cabling_a_vm_says_to_cable_its_hypervisor():
+    assert diagnostics(BASE + "  - [vm1, sw1.p3]\n") == [
+        "lab.yaml:15:5: links[2]: link end 'vm1': vm1 is a VM, whose vNIC sits on hypervisor hv1's adapter: cable "
+        "the hypervisor instead (hv1)"]
+
+
+def test_a_typo_in_a_port_action_is_the_only_error():
+    text = BASE + "scenario:\n  - port: {port: sw1.p1, hairpn: true}\n"
+    assert diagnostics(text) == [
+        "lab.yaml:16:26: scenario[0].port.hairpn: unknown key 'hairpn' (did you mean 'hairpin'?)"]
+
+
+def test_a_table_check_takes_the_port_as_p1_or_as_sw1_p1():
+    checks = [e.check for e in load(BASE + "expect:\n"
+                                    "  - table: {switch: sw1, mac: '02:00:00:00:00:01', port: sw1.p1}\n"
+                                    "  - table: {switch: sw1, mac: '02:00:00:00:00:01', port: p1}\n").expectations]
+    assert [check.port for check in checks] == ["p1", "p1"]
+
+
+def test_a_ping_over_the_frame_limit_is_blamed_on_its_own_count():
+    hosts = ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip: 192.0.2.1/24},"
+             " {name: h2, mac: '02:00:00:00:00:02', ip: 192.0.2.2/24}]\n")
+    text = (f"switches: [{{name: sw1}}]\n{hosts}links: [[h1, sw1.p1], [h2, sw1.p2]]\nscenario:\n"
+            "  - send: {from: h1, to: h2, count: 9000000, interval: 1us}\n"
+            "  - ping: {from: h1, to: h2, count: 2000000, interval: 1us}\n")
+    assert diagnostics(text) == [
+        "lab.yaml:6:37: scenario[1].ping.count: with this action the scenario sends 11000000 frames, more than "
+        "10000000 (limit frames=10000000; raise it with --limit frames=11000000)"]

@@ -22,7 +22,7 @@ from .buildinfo import build_kind, stale_warning
 from .core.errors import VSwitchError, error_lines
 from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
-from .core.units import format_duration, parse_duration
+from .core.units import count, format_duration, parse_duration
 from .kernel import check as kernelcheck
 from .net.network import Network
 from .scenario.context import FrameIds
@@ -126,8 +126,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(render(net, result, quiet=args.quiet))
         if net.captures.files and not args.quiet:
-            print(f"captures: {len(net.captures.files)} files in {out_dir}/")
+            print(f"captures: {count(len(net.captures.files), 'file')} in {out_dir}/")
     return 0 if result.passed else 1
+
+
+def _topology_files(path: str) -> list[str]:
+    """``[path]``, or for a folder the ``*.yaml`` and ``*.yml`` files in it, sorted (not those of its subfolders)."""
+    if not os.path.isdir(path):
+        return [path]
+    found = sorted(str(p) for p in Path(path).iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not found:
+        raise CommandLineError(f"{path}: a folder with no *.yaml files: name topology files or a folder of them")
+    return found
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -135,11 +145,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _limits(args)  # a bad --limit is one error, not one per file
     for path in args.files:
         try:
+            files = _topology_files(path)
+        except VSwitchError as exc:
+            print(*error_lines(exc), sep="\n", file=sys.stderr)
+            status = USER_ERROR
+            continue
+        status = max(status, _validate_files(files, args))
+    return status
+
+
+def _validate_files(files: list[str], args: argparse.Namespace) -> int:
+    status = 0
+    for path in files:
+        try:
             spec = _load(path, args)
             build_network(spec, record=False).close()  # catches what only building finds (ports in use...)
-            print(f"{path}: ok ({len(spec.switches)} switches, {len(spec.hosts)} hosts, "
-                  f"{len(spec.hypervisors)} hypervisors, {sum(len(h.vms) for h in spec.hypervisors)} VMs, "
-                  f"{len(spec.scenario)} actions, {len(spec.expectations)} expectations)")
+            counts = [count(len(spec.switches), "switch", "switches"), count(len(spec.hosts), "host"),
+                      count(len(spec.hypervisors), "hypervisor"),
+                      count(sum(len(h.vms) for h in spec.hypervisors), "VM"), count(len(spec.scenario), "action"),
+                      count(len(spec.expectations), "expectation")]
+            print(f"{path}: ok ({', '.join(counts)})")
         except VSwitchError as exc:
             print(*error_lines(exc), sep="\n", file=sys.stderr)
             status = USER_ERROR
@@ -242,8 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_option(run)
     run.set_defaults(handler=cmd_run)
 
-    validate = command("validate", "check topology files without running them", "vswitch validate topologies/*.yaml")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate = command("validate", "check topology files (or every *.yaml in a folder) without running them",
+                       "vswitch validate topologies/")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="a topology file, or a folder of them")
     _add_limit_option(validate)
     validate.set_defaults(handler=cmd_validate)
 

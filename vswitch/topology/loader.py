@@ -300,12 +300,18 @@ def _check_names(spec: TopologySpec, document: Document) -> None:
             _report(document, place, f"duplicate MAC {mac} (also {macs[mac.packed]})")
         macs[mac.packed] = owner
     used_ports: dict[str, Where] = {}
+    hypervisor_of = {vm.name: hv.name for hv in spec.hypervisors for vm in hv.vms}
+    for device in (*spec.switches, *spec.hosts, *spec.hypervisors):
+        hypervisor_of.pop(device.name, None)  # a name used twice is reported as such
     for link in spec.links:
         for end in (link.a, link.b):
             node = end.split(".", 1)[0]
             if node not in seen:
                 _report(document, link.where, f"link end {end!r}: no switch, host, hypervisor or VM named {node!r}"
                         + _suggest(node, seen))
+            elif node in hypervisor_of:
+                _report(document, link.where, f"link end {end!r}: {node} is a VM, whose vNIC sits on hypervisor "
+                        f"{hypervisor_of[node]}'s adapter: cable the hypervisor instead ({hypervisor_of[node]})")
             elif "." in end and end in used_ports:
                 _report(document, link.where, f"port {end} already has a link (line {used_ports[end].line})")
             used_ports.setdefault(end, link.where)
