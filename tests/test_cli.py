@@ -387,3 +387,33 @@ def test_a_run_result_prints_short():
     spec = load_topology_text(CUT_SHORT)
     result = ScenarioRunner(spec, build_network(spec, record=False)).run()
     assert repr(result) == "<RunResult passed: 2/2 expectations held, 1 frame name, 1 session, 0 warnings>"
+
+
+UNMEANT = """\
+switches: [{name: sw1}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]
+hypervisors:
+  - {name: hv1, mac: "02:00:00:00:00:aa", vms: [{name: vm1}]}
+links: [[h1, sw1.p1], [h2, sw1.p2]]
+scenario:
+  - at: 5ms
+    send: {from: h1, to: h2}
+  - at: 1ms
+    send: {from: h2, to: h1}
+"""
+
+
+def test_an_earlier_at_and_an_uncabled_hypervisor_are_warnings(tmp_path, capsys):
+    path = tmp_path / "unmeant.yaml"
+    path.write_text(UNMEANT)
+    warnings = [f"{path}:9:5: scenario[1]: at 1ms is earlier than the item before it (5ms, line 7): items run in time "
+                "order, so it runs first; write the scenario in time order",
+                f"{path}:4:5: hypervisors[0]: hypervisor hv1 has no cable: its VMs reach only each other; link it, "
+                "e.g. [hv1, sw1.p2]"]
+    assert call(["validate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{path}: ok (")
+    assert err_lines(err) == [f"vswitch: warning: {warning}" for warning in warnings]
+    assert call(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert all(f"WARNING {warning}" in out for warning in warnings) and "; 2 warnings;" in out

@@ -243,10 +243,17 @@ def test_duplicate_key_names_both_lines():
     assert diagnostics(text) == ["lab.yaml:6:5: hosts[0].mac: duplicate key 'mac' on lines 5 and 6: keep one"]
 
 
-def test_unquoted_integer_mac_asks_for_quotes():
-    text = BASE.replace('"02:00:00:00:00:01"', "525400123456")
+@pytest.mark.parametrize("written", ["525400123456", "020000000001"])
+def test_unquoted_twelve_digit_mac_is_read_as_those_digits_with_or_without_a_leading_zero(written):
+    """YAML makes 525400123456 an integer and leaves 020000000001 text (yamlcompose.py): one rule for both."""
+    hosts = load(BASE.replace('"02:00:00:00:00:01"', written)).hosts
+    assert str(hosts[0].nics[0].mac) == ":".join(written[i:i + 2] for i in range(0, 12, 2))
+
+
+def test_unquoted_integer_that_is_no_mac_asks_for_quotes():
+    text = BASE.replace('"02:00:00:00:00:01"', "52540012345")
     assert diagnostics(text) == [
-        'lab.yaml:5:10: hosts[0].mac: expected a MAC address as text, got 525400123456: write it in quotes, '
+        'lab.yaml:5:10: hosts[0].mac: expected a MAC address as text, got 52540012345: write it in quotes, '
         'e.g. mac: "52:54:00:12:34:56"']
 
 
@@ -424,7 +431,7 @@ def test_all_errors_of_a_file_are_reported_at_once_in_file_order():
 switchs: []
 hosts:
   - name: h1
-    mac: 525400123456
+    mac: 52540012345
   - name: h1
     mac: "01:00:00:00:00:01"
 links:
@@ -433,7 +440,7 @@ until: 10
 """
     assert diagnostics(text) == [
         "lab.yaml:1:1: switchs: unknown key 'switchs' (did you mean 'switches'?)",
-        'lab.yaml:4:10: hosts[0].mac: expected a MAC address as text, got 525400123456: write it in quotes, '
+        'lab.yaml:4:10: hosts[0].mac: expected a MAC address as text, got 52540012345: write it in quotes, '
         'e.g. mac: "52:54:00:12:34:56"',
         "lab.yaml:6:10: hosts[1].mac: 01:00:00:00:00:01 is a multicast address: a NIC's own MAC must be unicast "
         "(first octet even)",

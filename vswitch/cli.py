@@ -165,6 +165,8 @@ def _validate_files(files: list[str], args: argparse.Namespace) -> int:
                       count(sum(len(h.vms) for h in spec.hypervisors), "VM"), count(len(spec.scenario), "action"),
                       count(len(spec.expectations), "expectation")]
             print(f"{path}: ok ({', '.join(counts)})")
+            for warning in spec.warnings:
+                print(f"vswitch: warning: {warning}", file=sys.stderr)
         except VSwitchError as exc:
             print(*error_lines(exc), sep="\n", file=sys.stderr)
             status = USER_ERROR

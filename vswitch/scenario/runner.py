@@ -25,6 +25,7 @@ class ScenarioRunner(ScenarioContext):
         checks.instance(spec, TopologySpec, "ScenarioRunner: spec (from load_topology)", error=ScenarioError)
         checks.instance(net, Network, "ScenarioRunner: net (from build_network)", error=ScenarioError)
         super().__init__(spec, net)
+        self.result.warnings.extend(spec.warnings)  # what the file does that is likely not meant
         frame_checks.watch_named_frames(self, spec)
         for action in spec.scenario:
             self._check_action(action)

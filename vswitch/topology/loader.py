@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..core import checks
 from ..core.errors import TopologyError
-from ..core.units import parse_duration, parse_rate
+from ..core.units import format_duration, parse_duration, parse_rate
 from ..l2.adapter import MODES
 from ..l2.fdb import DEFAULT_AGEING_NS
 from ..l2.hypervisor import BACKENDS
@@ -29,8 +29,8 @@ from .frame_expectations import FrameExpectation
 from .scenario_reader import ExpectAction, check_port_actions, frame_names, read_expectations, read_scenario
 from .security_reader import (read_hypervisor_keys, read_port_keys, read_static_vlan, read_switch_keys, read_vf,
                               switch_spec_keys)
-from .spec import (CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec,
-                   Where)
+from .spec import (ActionSpec, CaptureSpec, HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec,
+                   VMSpec, Where)
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 from .yamlsource import load_file, load_text
 
@@ -78,13 +78,32 @@ def read_topology(document: Document) -> TopologySpec:
         name=name, description=description, switches=tuple(switches), hosts=tuple(hosts),
         hypervisors=tuple(hypervisors), links=tuple(links), captures=tuple(captures), pcapng=pcapng,
         scenario=tuple(sorted(scenario, key=lambda a: a.at_ns)), expectations=tuple(expectations),
-        until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename)
+        until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename,
+        warnings=tuple(_order_warnings(scenario) + _uncabled_warnings(hypervisors, links)))
     _check_names(spec, document)
     check_port_actions(spec, document)
     check_network(spec, document)
     check_guests(spec, document)
     document.check()
     return spec
+
+
+def _order_warnings(scenario: list[ActionSpec]) -> list[str]:
+    """An item whose ``at`` is earlier than the item before it: it runs in time order, not where it is written."""
+    warnings = []
+    for before, step in zip(scenario, scenario[1:]):
+        if step.at_ns < before.at_ns:
+            warnings.append(f"{step.where}: at {format_duration(step.at_ns)} is earlier than the item before it "
+                            f"({format_duration(before.at_ns)}, line {before.where.line}): items run in time order, "
+                            "so it runs first; write the scenario in time order")
+    return warnings
+
+
+def _uncabled_warnings(hypervisors: list[HypervisorSpec], links: list[LinkSpec]) -> list[str]:
+    """A hypervisor no link reaches: its VMs can reach only each other."""
+    cabled = {end.split(".", 1)[0] for link in links for end in (link.a, link.b)}
+    return [f"{hv.where}: hypervisor {hv.name} has no cable: its VMs reach only each other; link it, e.g. "
+            f"[{hv.name}, sw1.p2]" for hv in hypervisors if hv.name not in cabled]
 
 
 def _name_from_file(document: Document) -> str:

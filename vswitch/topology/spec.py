@@ -264,3 +264,6 @@ class TopologySpec:
     until_ns: Optional[int] = None
     epoch_ns: Optional[int] = None
     source: str = "<api>"
+    #: What the file does that is allowed but likely not meant (``FILE:LINE:COL: PATH: MESSAGE``): ``validate``
+    #: prints them, a run reports them.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
