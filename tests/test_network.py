@@ -197,3 +197,15 @@ def test_connecting_a_vnic_says_to_cable_its_hypervisor():
     with pytest.raises(TopologyError, match=r"vm1 is a vNIC on hypervisor hv1's adapter, which cables it: cable the "
                                             r"hypervisor instead \(hv1\)"):
         net.connect("vm1", "sw1")
+
+
+def test_pcapng_points_go_to_the_pcapng_alone_named_by_their_port(tmp_path):
+    net = lab()
+    net.captures.out_dir = tmp_path
+    net.capture_pcapng("all.pcapng", points=[("h1", "tx"), ("vm1", "both")])
+    net.send("h1", udp_frame(H1, VM1))
+    net.run()
+    net.close()
+    packets = rdpcap(str(tmp_path / "all.pcapng"))
+    assert [p.sniffed_on for p in packets] == ["h1.eth0", "vm1.eth0"]  # the points h1 and vm1 (README)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.pcapng"]
