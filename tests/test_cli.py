@@ -417,3 +417,17 @@ def test_an_earlier_at_and_an_uncabled_hypervisor_are_warnings(tmp_path, capsys)
     assert call(["run", str(path), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert all(f"WARNING {warning}" in out for warning in warnings) and "; 2 warnings;" in out
+
+
+def test_a_run_removes_the_captures_an_earlier_run_wrote_and_this_one_does_not(small, tmp_path, capsys):
+    out = tmp_path / "out"
+    renamed = small.parent / "renamed.yaml"
+    renamed.write_text(SMALL.replace("points: [h1]", "points: [{point: h1, file: sub/first.pcap}, sw1.p1]"))
+    assert call(["run", str(renamed), "--out", str(out)]) == 1
+    (out / "notes.txt").write_text("mine")  # not a capture: stays
+    capsys.readouterr()
+    assert call(["run", str(small), "--out", str(out)]) == 1
+    assert "removed 2 captures an earlier run wrote there: sub/first.pcap, sw1-p1.pcap" in capsys.readouterr().out
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        ".vswitch-captures", "all.pcapng", "h1.pcap", "notes.txt"]
+    assert (out / ".vswitch-captures").read_text().splitlines()[1:] == ["all.pcapng", "h1.pcap"]

@@ -19,12 +19,13 @@ from typing import Callable, NoReturn, Sequence
 from . import __version__, interrupts
 from .bench import runner as bench
 from .buildinfo import build_kind, stale_warning
-from .core.errors import VSwitchError, error_lines
+from .core.errors import OutputFolderError, VSwitchError, error_lines
 from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
 from .core.units import count, format_duration, parse_duration
 from .kernel import check as kernelcheck
 from .net.network import Network
+from .outputs import MANIFEST, clear_stale_captures
 from .scenario.context import FrameIds
 from .scenario.report import as_json, render
 from .scenario.runner import ScenarioRunner
@@ -121,13 +122,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         progress.done()
         net.close()
+    removed = _clear_stale_captures(out_dir, net.captures.files)
     if args.format == "json":
         print(json.dumps(as_json(net, result), indent=2))
     else:
         print(render(net, result, quiet=args.quiet))
         if net.captures.files and not args.quiet:
             print(f"captures: {count(len(net.captures.files), 'file')} in {out_dir}/")
+        if removed and not args.quiet:
+            print(f"removed {count(len(removed), 'capture')} an earlier run wrote there: {', '.join(removed)}")
     return 0 if result.passed else 1
+
+
+def _clear_stale_captures(out_dir: Path, written: list[Path]) -> list[str]:
+    """Remove the captures an earlier run listed in ``out_dir`` that this one did not write (outputs.py)."""
+    if not out_dir.is_dir():
+        return []
+    try:
+        return clear_stale_captures(out_dir, written)
+    except OSError as exc:
+        raise OutputFolderError(f"output folder {out_dir}: cannot list the captures in {MANIFEST}: "
+                                f"{exc.strerror or exc}") from None
 
 
 def _topology_files(path: str) -> list[str]:
