@@ -72,8 +72,9 @@ def test_run_example_prints_tables_and_summary_and_exits_0(tmp_path, capsys):
             "expectations: 7/7 passed") in out
     assert f"captures: 7 files in {tmp_path}/" in out
     assert err == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "all.pcapng", "h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap", "vm2.pcap"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # and the list of them (outputs.py)
+        ".vswitch-captures", "all.pcapng", "h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap",
+        "vm2.pcap"]
 
 
 def test_run_with_a_failing_expectation_exits_1_and_says_what_happened(small, tmp_path, capsys):
@@ -172,7 +173,8 @@ def test_run_quiet_still_spells_out_failures(small, tmp_path, capsys):
 def test_run_no_pcapng_writes_only_classic_pcaps(tmp_path, capsys):
     assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--no-pcapng", "--quiet"]) == 0
     files = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
-    assert files == ["h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap", "vm2.pcap"]
+    assert files == [".vswitch-captures", "h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap",
+                     "vm2.pcap"]
 
 
 def test_run_counts_in_words_that_agree_with_the_number(small, tmp_path, capsys):
@@ -185,7 +187,8 @@ def test_run_counts_in_words_that_agree_with_the_number(small, tmp_path, capsys)
 def test_run_default_out_is_pcaps_slash_name(small, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert call(["run", str(small), "--quiet"]) == 1
-    assert sorted(p.name for p in (tmp_path / "pcaps" / "small").iterdir()) == ["all.pcapng", "h1.pcap"]
+    assert sorted(p.name for p in (tmp_path / "pcaps" / "small").iterdir()) == [".vswitch-captures", "all.pcapng",
+                                                                                 "h1.pcap"]
 
 
 # -- validate -------------------------------------------------------------------------------------------------
