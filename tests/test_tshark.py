@@ -4,7 +4,6 @@ the pcapng names its interfaces after the topology's capture points and comments
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +16,7 @@ from scapy.utils import rdpcap
 from vswitch.topology.build import build_network
 from vswitch.topology.loader import load_topology
 
-pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
-                                reason="tshark is not installed (apt-get install tshark)")
+pytestmark = pytest.mark.vswitch_tshark  # the plugin's marker: skipped where tshark is not installed
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = sorted((ROOT / "topologies").glob("*.yaml"))

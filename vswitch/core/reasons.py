@@ -68,3 +68,9 @@ def describe(outcome: "DropReason | Verdict") -> str:
     if isinstance(outcome, DropReason):
         return f"dropped: {outcome.value}"
     return outcome.value
+
+
+def by_reason(drops: "dict[DropReason, int]") -> dict[str, int]:
+    """Drop counts keyed by the reasons' lower-case names (``same_port``), sorted by name: the reports' and the
+    ``counter`` expectation's form."""
+    return {reason.name.lower(): n for reason, n in sorted(drops.items(), key=lambda item: item[0].name)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Final, Iterable, Iterator
+from typing import Any, Final, Iterable, Iterator, Literal, overload
 
 from ..core import checks
 from ..core.errors import CaptureError, ScenarioError, TopologyError, VSwitchError
@@ -242,9 +242,25 @@ class Network(Datapath):
         """Every user-visible port, sorted by name (removed ones are in ``removed_ports``)."""
         return (self.ports[name] for name in sorted(self.ports))
 
-    def deliveries(self, name: object) -> list[Delivery]:
-        """The frames the NIC or vNIC ``name`` accepted, oldest first (its ``inbox``)."""
-        return list(self.nic(name).inbox)
+    @overload
+    def deliveries(self, name: object, *, scapy: Literal[False] = False) -> list[Delivery]: ...
+
+    @overload
+    def deliveries(self, name: object, *, scapy: object) -> Any: ...
+
+    def deliveries(self, name: object, *, scapy: object = False) -> Any:
+        """The frames the NIC or vNIC ``name`` accepted (its ``inbox``: kept when recording), oldest first, as
+        ``Delivery(time_ns, frame_id, frame)``; ``scapy=True``: as a Scapy ``PacketList`` whose packets have the
+        ``time`` they have in the captures (seconds, the epoch plus the virtual time), ``sniffed_on`` the
+        interface and ``comments`` the frame id (``frame 3``)."""
+        nic = self.nic(name)
+        if not checks.flag(scapy, "deliveries: scapy", error=ScenarioError):
+            return list(nic.inbox)
+        from ..pcap.packets import packet, packet_list  # Scapy: only when asked for
+
+        epoch, where = self.captures.epoch_ns, nic.full_name
+        return packet_list([packet(d.frame, epoch + d.time_ns, sniffed_on=where, comment=f"frame {d.frame_id}")
+                            for d in nic.inbox], where)
 
     # -- changes at run time ----------------------------------------------------------------------------
     def set_link_state(self, link: object, up: object) -> None:

@@ -1,6 +1,7 @@
 """Tables of a network after a run: MAC tables, demultiplexing tables, counters, checks and a summary.
 
-Each ``*_rows`` function returns plain rows (also used for JSON); ``render`` lays them out with tabulate.
+Each ``*_rows`` function returns plain rows; ``render`` lays them out with tabulate. The JSON output
+(``report_json.py``) reuses some and builds its own where a machine wants numbers (times in ns, drops by reason).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any, Iterator
 from tabulate import tabulate
 
 from ..core.mac import MACAddress
+from ..core.reasons import by_reason
 from ..core.units import count, format_duration
 from ..l2.port import Port
 from ..net.network import Network
@@ -41,14 +43,19 @@ def demux_rows(net: Network) -> list[dict[str, Any]]:
     return rows
 
 
-def counter_rows(net: Network) -> list[dict[str, Any]]:
-    """One row per interface, sorted by name; a port removed mid-run (a migrated VM's vif) as ``NAME (removed)``.
-    Drops inside a hypervisor are on the interface they concern (``wire_internal``): the rows' drops add up to the
-    summary's."""
-    rows = []
+def counted_interfaces(net: Network) -> list[tuple[str, Port]]:
+    """(row name, port) of every interface, sorted by name; a port removed mid-run (a migrated VM's vif) as
+    ``NAME (removed)``."""
     named = [(port.full_name, port) for port in net.interfaces()]
     named += [(f"{port.full_name} (removed)", port) for port in net.removed_ports]
-    for name, port in sorted(named, key=lambda item: item[0]):
+    return sorted(named, key=lambda item: item[0])
+
+
+def counter_rows(net: Network) -> list[dict[str, Any]]:
+    """One row per interface (``counted_interfaces``). Drops inside a hypervisor are on the interface they concern
+    (``wire_internal``): the rows' drops add up to the summary's."""
+    rows = []
+    for name, port in counted_interfaces(net):
         c = port.counters
         drops = {**{f"rx {r.name.lower()}": n for r, n in c.rx_dropped.items()},
                  **{f"tx {r.name.lower()}": n for r, n in c.tx_dropped.items()}}
@@ -64,12 +71,12 @@ def check_rows(result: RunResult) -> list[dict[str, Any]]:
             for c in result.checks]
 
 
-def _guest_stacks(net: Network) -> Iterator[tuple[Port, Any]]:
+def guest_stacks(net: Network) -> Iterator[tuple[Port, Any]]:
     """(interface, guest stack) for every NIC or vNIC that has a stack, sorted by interface."""
     for port in net.interfaces():
-        driver = getattr(port.node, "stack", None)
-        if driver is not None and port is port.node.port:
-            yield port, driver.guest
+        guest = getattr(getattr(port.node, "stack", None), "guest", None)  # a live station has none
+        if guest is not None and port is port.node.port:
+            yield port, guest
 
 
 def session_rows(result: RunResult) -> list[dict[str, Any]]:
@@ -80,7 +87,7 @@ def session_rows(result: RunResult) -> list[dict[str, Any]]:
 def arp_rows(net: Network) -> list[dict[str, Any]]:
     """Every guest stack's live ARP entries (``ip neigh``), by interface then address."""
     rows = []
-    for port, guest in _guest_stacks(net):
+    for port, guest in guest_stacks(net):
         for row in guest.arp.rows(net.now):
             rows.append({"interface": port.full_name, "address": str(guest.interface), "neighbour": row.ip,
                          "mac": row.mac, "age": format_duration(row.age_ns),
@@ -91,7 +98,7 @@ def arp_rows(net: Network) -> list[dict[str, Any]]:
 def stack_rows(net: Network) -> list[dict[str, Any]]:
     """Per guest stack: its address and what it answered, sent and dropped."""
     rows = []
-    for port, guest in _guest_stacks(net):
+    for port, guest in guest_stacks(net):
         c = guest.counters
         dropped = sum(c[k] for k in ("dropped_unresolved", "bad_ip_header", "bad_checksum", "bad_udp_length",
                                      "no_route"))
@@ -105,19 +112,12 @@ def stack_rows(net: Network) -> list[dict[str, Any]]:
     return rows
 
 
-def guest_json(net: Network, result: RunResult) -> dict[str, Any]:
-    sessions = [{**s.summary(), "rtt_ns": list(s.rtt_ns() or ())} for s in result.sessions.values()]
-    return {"sessions": sessions, "stacks": stack_rows(net), "arp_caches": arp_rows(net),
-            "streams": list(result.streams.values()), "replays": [r.summary() for r in result.replays],
-            "migrations": [m.summary() for m in result.migrations]}
-
-
 def summary(net: Network, result: RunResult | None = None) -> dict[str, Any]:
     stats = net.stats
     data: dict[str, Any] = {
         "frames_sent": stats.injected, "copies_made": stats.copies, "delivered": stats.delivered,
-        "dropped": stats.dropped_total, "in_flight": stats.in_flight, "virtual_time": format_duration(net.now),
-        "drops_by_reason": {r.name.lower(): n for r, n in sorted(stats.dropped.items(), key=lambda x: x[0].name)},
+        "dropped": stats.dropped_total, "in_flight": stats.in_flight, "virtual_time": format_duration(net.now), "virtual_time_ns": net.now,
+        "drops_by_reason": by_reason(stats.dropped),
     }
     if result is not None and result.warnings:
         data["warnings"] = len(result.warnings)
@@ -139,14 +139,6 @@ def summary_line(data: dict[str, Any]) -> str:
     return line
 
 
-def as_json(net: Network, result: RunResult) -> dict[str, Any]:
-    return {"mac_tables": mac_table_rows(net), "adapters": demux_rows(net), "counters": counter_rows(net),
-            "security": {key: rows for key, _, rows in security_tables(net)},
-            "expectations": check_rows(result), "summary": summary(net, result),
-            "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
-            "guests": guest_json(net, result), "warnings": list(result.warnings)}
-
-
 def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
     """The human report: tables (unless ``quiet``), failed checks spelled out, and the summary line."""
     parts = []
@@ -156,6 +148,7 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
                             ("Interface counters", counter_rows(net)),
                             ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
                             ("Pings, arpings and UDP senders", session_rows(result)),
+                            *((r.title(), r.matrix_rows()) for r in result.reachability),
                             ("Streams", list(result.streams.values())),
                             ("Replays", [r.summary() for r in result.replays]),
                             ("Migrations", [m.summary() for m in result.migrations]),

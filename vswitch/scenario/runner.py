@@ -14,7 +14,7 @@ from ..core.errors import ScenarioError, VSwitchError
 from ..core.units import format_duration
 from ..net.network import Network
 from ..topology.spec import ActionSpec, TopologySpec
-from . import frame_checks, guest_actions, network_actions, registry, security_checks  # noqa: F401 (their rows)
+from . import frame_checks, guest_actions, network_actions, reachability, registry, security_checks  # noqa: F401
 from .context import CheckResult, RunResult, ScenarioContext
 
 
@@ -51,6 +51,11 @@ class ScenarioRunner(ScenarioContext):
         if until is not None:
             engine.run(until)
             self._not_reached(until)
+        return self.finish()
+
+    def finish(self) -> RunResult:
+        """End the run where the clock is: close the guests' sessions, check the expectations without a time.
+        ``run`` calls it; a caller that drives the engine itself (``vswitch live``) calls it once at the end."""
         guest_actions.finish(self)
         for expectation in self.spec.expectations:
             if expectation.at_ns is None:

@@ -21,11 +21,12 @@ from ..l2.switch import PORT_FLAGS
 from .bounds import check_devices, check_network
 from .fields import (MAX_NAME_BYTES, capture_file, capture_parts, group_mac, mac_prefix, name_value,
                      topology_name, unicast_mac, virtual_time, where)
+from .frame_expectations import FrameExpectation
 from .guest_check import check_guests
 from .guest_reader import read_guest
 from .limits import Limits
+from .live_reader import read_attach
 from .located import Document, LocatedList, LocatedMap, Location, item_path
-from .frame_expectations import FrameExpectation
 from .scenario_reader import ExpectAction, check_port_actions, frame_names, read_expectations, read_scenario
 from .security_reader import (read_hypervisor_keys, read_port_keys, read_static_vlan, read_switch_keys, read_vf,
                               switch_spec_keys)
@@ -149,7 +150,7 @@ def _switch(r: MapReader) -> SwitchSpec:
 def _nic(r: MapReader, default_name: str = "eth0") -> NicSpec:
     return NicSpec(r.take("name", name_value, default=default_name), r.take("mac", unicast_mac),
                    tuple(r.take_list("groups", group_mac, required=False)), where(r), where(r, "mac"),
-                   guest=read_guest(r))
+                   guest=read_guest(r), attach=read_attach(r))
 
 
 def _host(r: MapReader) -> HostSpec:
@@ -163,13 +164,13 @@ def _host(r: MapReader) -> HostSpec:
             r.error("nics", "a host needs at least one NIC")
         if "mac" in r.mapping:
             r.error("mac", "give either mac (one NIC, eth0) or nics, not both")
-        for key in ("ip", "arp_timeout", "arp_notify"):
+        for key in ("ip", "arp_timeout", "arp_notify", "attach"):
             if key in r.mapping:
                 r.error(key, f"with nics, give {key} in each NIC's mapping")
                 r.take(key, lambda v: v)
     else:
         nics = [NicSpec("eth0", r.take("mac", unicast_mac), tuple(r.take_list("groups", group_mac, required=False)),
-                        where(r), where(r, "mac"), guest=read_guest(r))]
+                        where(r), where(r, "mac"), guest=read_guest(r), attach=read_attach(r))]
     r.finish()
     return HostSpec(name, tuple(nics), where(r))
 
@@ -184,8 +185,9 @@ def _vm(r: MapReader) -> VMSpec:
     groups = tuple(r.take_list("groups", group_mac, required=False))
     guest = read_guest(r)
     vf = read_vf(r)  # SR-IOV controls (security_reader.py)
+    attach = read_attach(r)  # a real station in `vswitch live` (live_reader.py)
     r.finish()
-    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest, vf=vf)
+    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest, vf=vf, attach=attach)
 
 
 def _hypervisor(r: MapReader) -> HypervisorSpec:

@@ -67,6 +67,15 @@ class GuestSpec:
 
 
 @dataclass(frozen=True)
+class AttachSpec:
+    """A real station behind a NIC in ``vswitch live`` (``live_reader.py``): ``kind`` (netns) and its ``name``."""
+
+    kind: str
+    name: str
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
 class NicSpec:
     name: str  # interface name, e.g. eth0
     mac: MACAddress
@@ -74,6 +83,7 @@ class NicSpec:
     where: Where = Where()
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
     guest: Optional[GuestSpec] = None  # an IPv4 stack (docs/guests.md)
+    attach: Optional[AttachSpec] = None  # a real station in `vswitch live` (docs/live.md)
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,7 @@ class VMSpec:
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
     guest: Optional[GuestSpec] = None  # an IPv4 stack (docs/guests.md)
     vf: Optional[VFSpec] = None  # SR-IOV controls (None: none set)
+    attach: Optional[AttachSpec] = None  # a real station in `vswitch live` (docs/live.md)
 
 
 @dataclass(frozen=True)
