@@ -65,7 +65,9 @@ def source_docstrings(paths: list) -> dict:
                     if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                         prop = any(isinstance(d, ast.Name) and d.id == "property" for d in item.decorator_list)
                         key = (module, node.name, item.name) + (("property",) if prop else ())
-                        found.setdefault(key, ast.get_docstring(item))
+                        doc = ast.get_docstring(item)
+                        if doc:  # the first def that has one: @overload stubs before the definition have none
+                            found.setdefault(key, doc)
     return {key: doc for key, doc in found.items() if doc}
 
 
