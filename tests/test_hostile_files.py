@@ -249,7 +249,7 @@ def test_99000_unknown_keys_are_each_reported_and_only_the_first_100_get_a_sugge
     status, _, lines = validate(capsys, str(path))
     assert status == 2 and len(calls) == MAX_SHOWN_PROBLEMS  # difflib takes about 40 us a key: 4.6 s for all
     assert lines[0] == (f"vswitch: {path}:2:1: k0: unknown key 'k0' (expected one of: captures, description, epoch, "
-                        "expect, hosts, hypervisors, links, name, scenario, switches, until)")
+                        "expect, hosts, hypervisors, links, name, scenario, seed, switches, until)")
     assert lines[-1] == f"vswitch: {path}: ... and {99_000 - MAX_SHOWN_PROBLEMS} more problems"
 
 

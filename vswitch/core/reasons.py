@@ -38,6 +38,9 @@ class DropReason(Enum):
     PORT_SECURITY = "source MAC beyond the port's max_macs (port security)"
     PORT_SHUT_DOWN = "port shut down by port security"
     STORM_LIMIT = "switching loop: copy beyond the storm limit"
+    # link impairments (tc netem's loss random / loss gemodel; l2/impair.py)
+    LOST_RANDOM = "lost on the link (random loss)"
+    LOST_BURST = "lost on the link (Gilbert-Elliott burst)"
 
     @classmethod
     def _missing_(cls, value: object) -> "DropReason | None":
@@ -57,10 +60,12 @@ class Verdict(Enum):
     TO_HOST = "to the host stack (no vNIC owns the destination)"
     REPLICATED = "replicated to the vNICs whose filter accepts it"
     BRIDGED = "bridged between sibling vNICs inside the adapter"
-    REFLECTED_TO_SOURCE = "reflected back to the sending vNIC only (private mode)"
+    REFLECTED_TO_SOURCE = "reflected back to the sending vNIC only (private or passthru mode)"
     TO_UPLINK = "sent to the uplink"
     TO_PROMISCUOUS_VNIC = "to the trusted promiscuous vNIC (no vNIC owns the destination)"
     TRANSMITTED = "transmitted"
+    DUPLICATED = "duplicated on the link"  # link impairments (l2/impair.py): the frame left, the wire changed it
+    CORRUPTED = "corrupted on the link (one bit flipped)"
 
 
 def describe(outcome: "DropReason | Verdict") -> str:

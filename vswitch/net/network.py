@@ -18,7 +18,8 @@ from ..core.trace import DEFAULT_TRACE_LIMIT, FrameObserver
 from ..l2.fdb import DEFAULT_AGEING_NS
 from ..l2.hypervisor import Hypervisor
 from ..l2.nic import NIC, VNIC, Delivery
-from ..l2.port import DEFAULT_QUEUE_FRAMES, Link, Port
+from ..l2.impair import Impairment, direction_seed
+from ..l2.port import DEFAULT_QUEUE_FRAMES, Link, LinkEnd, Port
 from ..l2.sriov import VFControls
 from ..l2.storm import DEFAULT_STORM_LIMIT
 from ..l2.switch import LearningSwitch
@@ -173,6 +174,17 @@ class Network(Datapath):
         self._adapter_link_changed(port_a)  # an adapter cabled now: its vNICs' links come up
         self._adapter_link_changed(port_b)
         return link
+
+    def impair(self, sender: object, impairment: object, *, seed: object = 0) -> None:
+        """Impair what ``sender`` (an interface or port) sends onto its cable: loss, jitter, duplicates, corruption
+        (``l2/impair.py``, docs/impairments.md), drawn from a random stream of ``seed`` and the two ends' names."""
+        port = self.port(sender)
+        settings = checks.instance(impairment, Impairment, "impair: impairment (an Impairment)")
+        number = checks.integer(seed, "impair: seed", error=TopologyError)
+        end = port.peer
+        if not isinstance(end, LinkEnd):
+            raise TopologyError(f"impair: {port.full_name} has no cable to impair")
+        end.link.set_impairment(end, settings, direction_seed(number, port.full_name, end.far.full_name))
 
     def _cable_end(self, name: str) -> Port:
         switch = self.switches.get(name)

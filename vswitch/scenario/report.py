@@ -108,8 +108,19 @@ def stack_rows(net: Network) -> list[dict[str, Any]]:
                      "garp out": c["gratuitous_arp_sent"],
                      "echo req in/rep out": f"{c['echo_requests_received']}/{c['echo_replies_sent']}",
                      "udp in": c["udp_received"], "port unreach out": c["port_unreachable_sent"],
+                     "bad checksum": c["bad_checksum"] + c["bad_ip_header"],  # a bit flipped on a link, say
                      "dropped": dropped, "ignored": c["ignored"] + c["not_our_address"]})
     return rows
+
+
+def impairment_rows(net: Network) -> list[dict[str, Any]]:
+    """Each impaired link direction (``l2/impair.py``): what it did to the frames that crossed it."""
+    rows = []
+    for link in net.links:
+        for end in (link.a_to_b, link.b_to_a):
+            if end.impair is not None:
+                rows.append({"from": end.port.label, "to": end.far.label, **end.impair.rates()})
+    return sorted(rows, key=lambda row: (row["from"], row["to"]))
 
 
 def summary(net: Network, result: RunResult | None = None) -> dict[str, Any]:
@@ -146,6 +157,7 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
         for title, rows in (("MAC tables", mac_table_rows(net)), ("Adapter demultiplexing", demux_rows(net)),
                             *((title, rows) for _, title, rows in security_tables(net)),
                             ("Interface counters", counter_rows(net)),
+                            ("Link impairments (frames each way)", impairment_rows(net)),
                             ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
                             ("Pings, arpings and UDP senders", session_rows(result)),
                             *((r.title(), r.matrix_rows()) for r in result.reachability),

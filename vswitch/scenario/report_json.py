@@ -15,7 +15,7 @@ from ..core.reasons import by_reason
 from ..core.units import format_duration
 from ..net.network import Network
 from .context import RunResult
-from .report import counted_interfaces, demux_rows, guest_stacks, summary
+from .report import counted_interfaces, demux_rows, guest_stacks, impairment_rows, summary
 from .security_report import security_tables
 
 SCHEMA_VERSION = 1
@@ -92,6 +92,6 @@ def as_json(net: Network, result: RunResult) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "summary": summary(net, result), "mac_tables": mac_tables(net),
             "adapters": demux_rows(net), "counters": counters(net),
             "security": {key: [_keys(row) for row in rows] for key, _, rows in security_tables(net, machine=True)},
-            "expectations": expectations(result),
+            "impairments": impairment_rows(net), "expectations": expectations(result),
             "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
             "guests": guests(net, result), "warnings": list(result.warnings)}

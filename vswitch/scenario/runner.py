@@ -14,7 +14,8 @@ from ..core.errors import ScenarioError, VSwitchError
 from ..core.units import format_duration
 from ..net.network import Network
 from ..topology.spec import ActionSpec, TopologySpec
-from . import frame_checks, guest_actions, network_actions, reachability, registry, security_checks  # noqa: F401
+from . import (frame_checks, guest_actions, impair_checks, network_actions, reachability, registry,  # noqa: F401
+               security_checks)
 from .context import CheckResult, RunResult, ScenarioContext
 
 

@@ -24,6 +24,7 @@ from .fields import (MAX_NAME_BYTES, capture_file, capture_parts, group_mac, mac
 from .frame_expectations import FrameExpectation
 from .guest_check import check_guests
 from .guest_reader import read_guest
+from .impair_reader import read_impairments
 from .limits import Limits
 from .live_reader import read_attach
 from .located import Document, LocatedList, LocatedMap, Location, item_path
@@ -66,6 +67,7 @@ def read_topology(document: Document) -> TopologySpec:
     description = top.take("description", text, default="")
     until = top.take("until", virtual_time(top), default=None)
     epoch = top.take("epoch", integer_between(0, 4_000_000_000), default=None)  # classic pcap: 32-bit seconds
+    seed = top.take("seed", integer_between(0, 2**63 - 1), default=0)  # link impairments' draws
     switches = [_switch(r) for r in top.take_maps("switches", required=False)]
     hosts = [_host(r) for r in top.take_maps("hosts", required=False)]
     hypervisors = [_hypervisor(r) for r in top.take_maps("hypervisors", required=False)]
@@ -80,6 +82,7 @@ def read_topology(document: Document) -> TopologySpec:
         hypervisors=tuple(hypervisors), links=tuple(links), captures=tuple(captures), pcapng=pcapng,
         scenario=tuple(sorted(scenario, key=lambda a: a.at_ns)), expectations=tuple(expectations),
         until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename,
+        seed=0 if seed is None else seed,
         warnings=tuple(_order_warnings(scenario) + _uncabled_warnings(hypervisors, links)))
     _check_names(spec, document)
     check_port_actions(spec, document)
@@ -234,7 +237,7 @@ def _links(top: MapReader) -> list[LinkSpec]:
             latency_ns=r.take("latency", virtual_time(r), default=0),
             bandwidth_bps=r.take("bandwidth", parse_rate, default=None),
             queue_frames=r.take("queue", integer_between(0, 1_000_000), default=DEFAULT_QUEUE_FRAMES),
-            where=where(r)))
+            where=where(r), **dict(zip(("a_to_b", "b_to_a"), read_impairments(r)))))
         r.finish()
     return links
 

@@ -13,6 +13,7 @@ from ipaddress import IPv4Interface
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..core.mac import MACAddress
+from ..l2.impair import Impairment
 
 if TYPE_CHECKING:
     from .yamlreader import MapReader
@@ -142,6 +143,8 @@ class LinkSpec:
     bandwidth_bps: Optional[int] = None
     queue_frames: int = 1000
     where: Where = Where()
+    a_to_b: Impairment = Impairment()  # loss, jitter... from a to b (docs/impairments.md)
+    b_to_a: Impairment = Impairment()
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,7 @@ class TopologySpec:
     until_ns: Optional[int] = None
     epoch_ns: Optional[int] = None
     source: str = "<api>"
+    seed: int = 0  # seeds every link impairment's random draws (docs/impairments.md)
     #: What the file does that is allowed but likely not meant (``FILE:LINE:COL: PATH: MESSAGE``): ``validate``
     #: prints them, a run reports them.
     warnings: tuple[str, ...] = field(default=(), compare=False)
