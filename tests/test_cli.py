@@ -72,8 +72,9 @@ def test_run_example_prints_tables_and_summary_and_exits_0(tmp_path, capsys):
             "expectations: 7/7 passed") in out
     assert f"captures: 7 files in {tmp_path}/" in out
     assert err == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "all.pcapng", "h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap", "vm2.pcap"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # and the list of them (outputs.py)
+        ".vswitch-captures", "all.pcapng", "h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap",
+        "vm2.pcap"]
 
 
 def test_run_with_a_failing_expectation_exits_1_and_says_what_happened(small, tmp_path, capsys):
@@ -81,7 +82,7 @@ def test_run_with_a_failing_expectation_exits_1_and_says_what_happened(small, tm
     out, err = capsys.readouterr()
     assert (f"FAILED {small}:18:5: expect[0]: expected h1-to-vm1 delivered to exactly vm2.eth0; "
             "got received by vm1.eth0") in out
-    assert "1 frames sent, 0 extra copies, 1 delivered, 0 dropped, 0 in flight at 1us; expectations: 0/1 passed" in out
+    assert "1 frame sent, 0 extra copies, 1 delivered, 0 dropped, 0 in flight at 1us; expectations: 0/1 passed" in out
     assert err == ""
 
 
@@ -124,10 +125,11 @@ def test_run_bad_until_prints_one_line_and_main_returns_2(tmp_path, capsys):
 
 
 def test_run_until_stops_the_clock_there_and_expectations_on_later_frames_fail(tmp_path, capsys):
-    # vm2-to-h1 left at 10us and is between the switch and h1; h1-to-vm1 (20us) and vm1-to-vm2 (30us) never left
+    # vm2-to-h1 left at 10us and is between the switch and h1; h1-to-vm1 (20us) and vm1-to-vm2 (30us) never left:
+    # their two send actions fail as not reached, beside the three expectations on frames that did not arrive
     assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--until", "11us", "--quiet"]) == 1
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "2 frames sent, 0 extra copies, 1 delivered, 0 dropped, 1 in flight at 11us; expectations: 4/7 passed")
+        "2 frames sent, 0 extra copies, 1 delivered, 0 dropped, 1 in flight at 11us; expectations: 4/9 passed")
 
 
 def test_run_json_has_every_section(tmp_path, capsys):
@@ -165,20 +167,29 @@ def test_run_quiet_still_spells_out_failures(small, tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line for line in lines if line.strip()] == [
         f"FAILED {small}:18:5: expect[0]: expected h1-to-vm1 delivered to exactly vm2.eth0; got received by vm1.eth0",
-        "1 frames sent, 0 extra copies, 1 delivered, 0 dropped, 0 in flight at 1us; expectations: 0/1 passed",
+        "1 frame sent, 0 extra copies, 1 delivered, 0 dropped, 0 in flight at 1us; expectations: 0/1 passed",
     ]
 
 
 def test_run_no_pcapng_writes_only_classic_pcaps(tmp_path, capsys):
     assert call(["run", str(EXAMPLE_FILE), "--out", str(tmp_path), "--no-pcapng", "--quiet"]) == 0
     files = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
-    assert files == ["h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap", "vm2.pcap"]
+    assert files == [".vswitch-captures", "h1.pcap", "hv1-uplink.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "vm1.pcap",
+                     "vm2.pcap"]
+
+
+def test_run_counts_in_words_that_agree_with_the_number(small, tmp_path, capsys):
+    assert call(["run", str(small), "--out", str(tmp_path), "--no-pcapng"]) == 1
+    out = capsys.readouterr().out
+    assert f"captures: 1 file in {tmp_path}/" in out
+    assert "1 frame sent, 0 extra copies, 1 delivered" in out
 
 
 def test_run_default_out_is_pcaps_slash_name(small, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert call(["run", str(small), "--quiet"]) == 1
-    assert sorted(p.name for p in (tmp_path / "pcaps" / "small").iterdir()) == ["all.pcapng", "h1.pcap"]
+    assert sorted(p.name for p in (tmp_path / "pcaps" / "small").iterdir()) == [".vswitch-captures", "all.pcapng",
+                                                                                 "h1.pcap"]
 
 
 # -- validate -------------------------------------------------------------------------------------------------
@@ -186,10 +197,32 @@ def test_validate_several_good_files_exits_0(small, capsys):
     assert call(["validate", str(EXAMPLE_FILE), str(small)]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines() == [
-        f"{EXAMPLE_FILE}: ok (1 switches, 1 hosts, 1 hypervisors, 2 VMs, 4 actions, 7 expectations)",
-        f"{small}: ok (1 switches, 1 hosts, 1 hypervisors, 2 VMs, 1 actions, 1 expectations)",
+        f"{EXAMPLE_FILE}: ok (1 switch, 1 host, 1 hypervisor, 2 VMs, 4 actions, 7 expectations)",
+        f"{small}: ok (1 switch, 1 host, 1 hypervisor, 2 VMs, 1 action, 1 expectation)",
     ]
     assert err == ""
+
+
+def test_validate_a_folder_checks_every_yaml_file_in_it(small, tmp_path, capsys):
+    (tmp_path / "bad.yml").write_text("hosts:\n  - name: h1\n    mac: \"01:00:00:00:00:01\"\n")
+    (tmp_path / "notes.txt").write_text("not a topology")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deeper.yaml").write_text("nonsense: [")
+    assert call(["validate", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{small}: ok (1 switch, 1 host, 1 hypervisor, 2 VMs, 1 action, 1 expectation)"]
+    assert err_lines(err) == [f"vswitch: {tmp_path / 'bad.yml'}:3:10: hosts[0].mac: 01:00:00:00:00:01 is a multicast "
+                              "address: a NIC's own MAC must be unicast (first octet even)"]
+
+
+def test_validate_a_folder_without_topologies_says_so_and_goes_on(small, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert call(["validate", str(empty), str(small)]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{small}: ok (1 switch, 1 host, 1 hypervisor, 2 VMs, 1 action, 1 expectation)"]
+    assert err_lines(err) == [f"vswitch: {empty}: a folder with no *.yaml files: name topology files or a folder "
+                              "of them"]
 
 
 def test_validate_reports_every_bad_file_and_exits_2(small, tmp_path, capsys):
@@ -198,7 +231,7 @@ def test_validate_reports_every_bad_file_and_exits_2(small, tmp_path, capsys):
     missing = tmp_path / "missing.yaml"
     assert call(["validate", str(bad), str(small), str(missing)]) == 2
     out, err = capsys.readouterr()
-    assert out.splitlines() == [f"{small}: ok (1 switches, 1 hosts, 1 hypervisors, 2 VMs, 1 actions, 1 expectations)"]
+    assert out.splitlines() == [f"{small}: ok (1 switch, 1 host, 1 hypervisor, 2 VMs, 1 action, 1 expectation)"]
     assert err_lines(err) == [
         f"vswitch: {bad}:3:10: hosts[0].mac: 01:00:00:00:00:01 is a multicast address: a NIC's own MAC must be "
         "unicast (first octet even)",
@@ -318,3 +351,87 @@ def test_python_m_vswitch_version_names_the_build():
     done = subprocess.run([sys.executable, "-m", "vswitch", "--version"], capture_output=True, text=True,
                           timeout=60, cwd=ROOT, env=env)
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, f"vswitch {__version__}, pure Python", "")
+
+
+CUT_SHORT = """\
+switches: [{name: sw1}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01", ip: 192.0.2.1/24}, {name: h2, mac: "02:00:00:00:00:02", ip: 192.0.2.2/24}]
+links: [[h1, sw1.p1], [h2, sw1.p2]]
+scenario:
+  - ping: {from: h1, to: h2, count: 10, interval: 1ms, name: p}
+  - at: 20ms
+    send: {from: h1, to: h2, name: late}
+expect:
+  - ping: {name: p, succeeds: true}
+  - at: 30ms
+    table: {switch: sw1, mac: "02:00:00:00:00:01", port: p1}
+"""
+
+
+def test_until_fails_what_it_cuts_off_and_says_how_far_a_ping_got(tmp_path, capsys):
+    path = tmp_path / "cut.yaml"
+    path.write_text(CUT_SHORT)
+    assert call(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert call(["run", str(path), "--out", str(tmp_path / "out"), "--quiet", "--until", "3500us"]) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines == [
+        f"FAILED {path}:6:5: scenario[1]: expected the send action at 20ms to run; got not reached: the run stopped "
+        "at 3.5ms",
+        f"FAILED {path}:10:5: expect[1]: expected the table check at 30ms to run; got not reached: the run stopped "
+        "at 3.5ms",
+        f"FAILED {path}:9:5: expect[0]: expected ping p succeeds; got 4 transmitted, 4 received, 0% loss (sent 4 of "
+        "its 10 requests: the run ended first)",
+        "10 frames sent, 0 extra copies, 10 delivered, 0 dropped, 0 in flight at 3.5ms; expectations: 0/3 passed",
+    ]
+
+
+def test_a_run_result_prints_short():
+    from vswitch import ScenarioRunner, build_network, load_topology_text
+    spec = load_topology_text(CUT_SHORT)
+    result = ScenarioRunner(spec, build_network(spec, record=False)).run()
+    assert repr(result) == "<RunResult passed: 2/2 expectations held, 1 frame name, 1 session, 0 warnings>"
+
+
+UNMEANT = """\
+switches: [{name: sw1}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}, {name: h2, mac: "02:00:00:00:00:02"}]
+hypervisors:
+  - {name: hv1, mac: "02:00:00:00:00:aa", vms: [{name: vm1}]}
+links: [[h1, sw1.p1], [h2, sw1.p2]]
+scenario:
+  - at: 5ms
+    send: {from: h1, to: h2}
+  - at: 1ms
+    send: {from: h2, to: h1}
+"""
+
+
+def test_an_earlier_at_and_an_uncabled_hypervisor_are_warnings(tmp_path, capsys):
+    path = tmp_path / "unmeant.yaml"
+    path.write_text(UNMEANT)
+    warnings = [f"{path}:9:5: scenario[1]: at 1ms is earlier than the item before it (5ms, line 7): items run in time "
+                "order, so it runs first; write the scenario in time order",
+                f"{path}:4:5: hypervisors[0]: hypervisor hv1 has no cable: its VMs reach only each other; link it, "
+                "e.g. [hv1, sw1.p2]"]
+    assert call(["validate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{path}: ok (")
+    assert err_lines(err) == [f"vswitch: warning: {warning}" for warning in warnings]
+    assert call(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert all(f"WARNING {warning}" in out for warning in warnings) and "; 2 warnings;" in out
+
+
+def test_a_run_removes_the_captures_an_earlier_run_wrote_and_this_one_does_not(small, tmp_path, capsys):
+    out = tmp_path / "out"
+    renamed = small.parent / "renamed.yaml"
+    renamed.write_text(SMALL.replace("points: [h1]", "points: [{point: h1, file: sub/first.pcap}, sw1.p1]"))
+    assert call(["run", str(renamed), "--out", str(out)]) == 1
+    (out / "notes.txt").write_text("mine")  # not a capture: stays
+    capsys.readouterr()
+    assert call(["run", str(small), "--out", str(out)]) == 1
+    assert "removed 2 captures an earlier run wrote there: sub/first.pcap, sw1-p1.pcap" in capsys.readouterr().out
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        ".vswitch-captures", "all.pcapng", "h1.pcap", "notes.txt"]
+    assert (out / ".vswitch-captures").read_text().splitlines()[1:] == ["all.pcapng", "h1.pcap"]

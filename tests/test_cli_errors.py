@@ -93,7 +93,9 @@ BAD: dict[str, dict[str, Bad]] = {
     "topology file": {
         "missing": lambda p: (str(p.tmp / "missing.yaml"),
                               [E(f"vswitch: {p.tmp / 'missing.yaml'}: no such file") + r"( \(.+\))?"]),
-        "folder": lambda p: (str(p.tmp), [E(f"vswitch: {p.tmp}: is a folder, not a topology file")]),
+        "folder": lambda p: (str(p.tmp), [E(f"vswitch: {p.tmp}: a folder with no *.yaml files: name topology files "
+                                            "or a folder of them") if p.command == "validate"  # a folder of files
+                                          else E(f"vswitch: {p.tmp}: is a folder, not a topology file")]),
         "FIFO": lambda p: (str(_fifo(p)), [E(f"vswitch: {p.tmp / 'fifo.yaml'}: is a FIFO (named pipe), not a "
                                              "topology file")]),
         "broken YAML": lambda p: (str(_file(p, "broken.yaml", "name: lab\nhosts: [\n")),

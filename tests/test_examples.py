@@ -21,6 +21,7 @@ from scapy.utils import rdpcap
 
 from vswitch.topology.build import build_network
 from vswitch.cli import EXAMPLE, main
+from vswitch.outputs import MANIFEST
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.topology.loader import load_topology
 
@@ -37,7 +38,7 @@ examples = pytest.mark.parametrize("path", TOPOLOGIES, ids=[p.stem for p in TOPO
 def digests(folder: Path) -> dict[str, str]:
     """SHA-256 of every file under ``folder``, by path relative to it."""
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}  # run's list, not committed
 
 
 def committed(name: str) -> Path:
@@ -113,7 +114,7 @@ def test_committed_pcaps_read_back_with_scapy(path, tmp_path):
     folder = committed(spec.name)
     counts, total = _expected_counts(path, tmp_path)
     assert total > 0, f"{path.name}: no capture point saw a frame"
-    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST}
     assert files == set(counts) | ({spec.pcapng} if spec.pcapng else set()) | {"report.html"}
     for name, count in counts.items():
         frames = rdpcap(str(folder / name))

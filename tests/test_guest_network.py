@@ -155,7 +155,7 @@ def test_migration_moves_the_mac_with_the_default_announcement(prefix, mac, anno
 def test_migration_errors_at_run_time_name_the_action():
     spec = load_topology_text(MIGRATION.replace("PREFIX", "qemu").replace("MAC", '"52:54:00:00:00:01"')
                               .replace("to: hv2, downtime", "to: hv1, downtime"), "m.yaml")
-    with pytest.raises(Exception, match=r"m.yaml:10:5: scenario\[1\]: at 100000000 ns: VM vm1 already runs on hv1"):
+    with pytest.raises(Exception, match=r"m.yaml:10:5: scenario\[1\]: at 100ms: VM vm1 already runs on hv1"):
         ScenarioRunner(spec, build_network(spec)).run()
 
 

@@ -210,7 +210,7 @@ def test_a_file_of_one_mib_and_one_byte_is_refused_and_passes_with_a_raised_limi
     assert path.stat().st_size == 2**20 + 1
     assert_refused(capsys, path, "larger than 1048576 bytes (limit file_bytes=1048576")
     status, out, _ = validate(capsys, str(path), "--limit", "file_bytes=2MiB")
-    assert status == 0 and "ok (1 switches, 0 hosts, 1 hypervisors, 10 VMs" in out
+    assert status == 0 and "ok (1 switch, 0 hosts, 1 hypervisor, 10 VMs" in out
 
 
 def test_a_string_over_the_limit_is_refused_and_passes_with_a_raised_limit(capsys, tmp_path):

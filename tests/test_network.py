@@ -179,3 +179,33 @@ def test_bad_api_input_raises_errors_naming_the_value():
         net.add_host("h2", H1)
     with pytest.raises(TopologyError, match="already connected"):
         net.connect("h1", "sw1.p2")
+
+
+def test_connect_to_a_named_switch_port_creates_it_as_a_files_links_do():
+    net = Network()
+    net.add_switch("sw1")
+    net.add_host("h1", "02:00:00:00:00:01")
+    net.add_host("h2", "02:00:00:00:00:02")
+    net.connect("h1", "sw1.p7")
+    net.connect("sw1.uplink", "h2")
+    assert sorted(net.switch("sw1").ports) == ["p7", "uplink"]
+    assert net.port("sw1.p7").peer is not None and net.link("sw1.uplink", "h2.eth0")
+
+
+def test_connecting_a_vnic_says_to_cable_its_hypervisor():
+    net = lab()
+    with pytest.raises(TopologyError, match=r"vm1 is a vNIC on hypervisor hv1's adapter, which cables it: cable the "
+                                            r"hypervisor instead \(hv1\)"):
+        net.connect("vm1", "sw1")
+
+
+def test_pcapng_points_go_to_the_pcapng_alone_named_by_their_port(tmp_path):
+    net = lab()
+    net.captures.out_dir = tmp_path
+    net.capture_pcapng("all.pcapng", points=[("h1", "tx"), ("vm1", "both")])
+    net.send("h1", udp_frame(H1, VM1))
+    net.run()
+    net.close()
+    packets = rdpcap(str(tmp_path / "all.pcapng"))
+    assert [p.sniffed_on for p in packets] == ["h1.eth0", "vm1.eth0"]  # the points h1 and vm1 (README)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.pcapng"]

@@ -65,11 +65,11 @@ def test_a_timed_expectation_of_the_scenario_is_an_item_too(pytester):
 
 
 def test_a_file_that_does_not_load_is_one_failing_item_with_its_place(pytester):
-    pytester.makefile(".yaml", lab="name: lab\nswitches: [{name: sw1}]\nhosts: [{name: h1, mac: 525400123456}]\n")
+    pytester.makefile(".yaml", lab="name: lab\nswitches: [{name: sw1}]\nhosts: [{name: h1, mac: 52540012345}]\n")
     result = run(pytester, "--vswitch")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*_ load _*", "vswitch: lab.yaml:3:25: hosts[[]0[]].mac: expected a MAC address as "
-                                 "text, got 525400123456: write it in quotes*", "*short test summary*",
+                                 "text, got 52540012345: write it in quotes*", "*short test summary*",
                                  "FAILED lab.yaml::load - vswitch: lab.yaml:3:25: *"])
     assert "Traceback" not in result.stdout.str()
 
@@ -79,7 +79,7 @@ def test_a_run_that_cannot_be_carried_out_fails_every_item_with_the_reason(pytes
     pytester.makefile(".yaml", lab=twice)
     result = run(pytester, "--vswitch")
     result.assert_outcomes(failed=7)
-    reason = "vswitch: lab.yaml:35:5: scenario[1]: at 2000 ns: no attached VM named 'vm2'"
+    reason = "vswitch: lab.yaml:35:5: scenario[1]: at 2us: no attached VM named 'vm2'"
     assert result.stdout.lines.count(reason) == 7
 
 

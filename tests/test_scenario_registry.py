@@ -66,7 +66,7 @@ def test_a_new_action_is_one_class_and_one_performer(note_action):
 
 def test_an_action_with_no_performer_fails_at_its_time_naming_its_place(note_action):
     spec = load_topology_text(LAN + "scenario: [{at: 1ms, note: {text: hello}}]\n", "lab.yaml")
-    with pytest.raises(ScenarioError, match=r"^lab.yaml:4:12: scenario\[0\]: at 1000000 ns: unknown action 'note'$"):
+    with pytest.raises(ScenarioError, match=r"^lab.yaml:4:12: scenario\[0\]: at 1ms: unknown action 'note'$"):
         ScenarioRunner(spec, build_network(spec)).run()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from vswitch.topology.build import build_network
 from vswitch.cli import main
-from vswitch.scenario.show import machine_rows, port_rows, static_rows, switch_rows
+from vswitch.scenario.show import link_rows, machine_rows, port_rows, static_rows, switch_rows
 from vswitch.topology.loader import load_topology, load_topology_text
 
 TOPOLOGIES = Path(__file__).resolve().parent.parent / "topologies"
@@ -131,3 +131,21 @@ def test_switch_settings_static_entries_and_spoofchk():
     assert (vms["vm2.eth0"]["spoofchk"], vms["vm2.eth0"]["trust"]) == ("off", "-")
     assert (vms["hv1.host"]["spoofchk"], vms["hv1.host"]["trust"]) == ("-", "-")  # not a vNIC
     assert "mac_filter_size" not in vms["hv1.host"]
+
+
+def test_addresses_and_link_settings_are_shown_when_the_file_sets_them(capsys):
+    text = """\
+switches: [{name: sw1}]
+hosts:
+  - {name: h1, mac: "02:00:00:00:00:01", ip: 192.0.2.1/24}
+  - {name: h2, mac: "02:00:00:00:00:02"}
+links:
+  - {a: h1, b: sw1.p1, latency: 1.5us, bandwidth: 1Gbps}
+  - [h2, sw1.p2]
+"""
+    net = build_network(load_topology_text(text))
+    assert link_rows(net) == [{"link": "h1.eth0--sw1.p1", "latency": "1.5us", "bandwidth": "1Gbps"},
+                              {"link": "h2.eth0--sw1.p2", "latency": "0s", "bandwidth": "-"}]
+    assert [(row["interface"], row["IPv4"]) for row in machine_rows(net)] == [("h1.eth0", "192.0.2.1/24"),
+                                                                            ("h2.eth0", "-")]
+    assert link_rows(build_network(load_topology_text(text.replace(", latency: 1.5us, bandwidth: 1Gbps", "")))) == []

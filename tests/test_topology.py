@@ -243,10 +243,17 @@ def test_duplicate_key_names_both_lines():
     assert diagnostics(text) == ["lab.yaml:6:5: hosts[0].mac: duplicate key 'mac' on lines 5 and 6: keep one"]
 
 
-def test_unquoted_integer_mac_asks_for_quotes():
-    text = BASE.replace('"02:00:00:00:00:01"', "525400123456")
+@pytest.mark.parametrize("written", ["525400123456", "020000000001"])
+def test_unquoted_twelve_digit_mac_is_read_as_those_digits_with_or_without_a_leading_zero(written):
+    """YAML makes 525400123456 an integer and leaves 020000000001 text (yamlcompose.py): one rule for both."""
+    hosts = load(BASE.replace('"02:00:00:00:00:01"', written)).hosts
+    assert str(hosts[0].nics[0].mac) == ":".join(written[i:i + 2] for i in range(0, 12, 2))
+
+
+def test_unquoted_integer_that_is_no_mac_asks_for_quotes():
+    text = BASE.replace('"02:00:00:00:00:01"', "52540012345")
     assert diagnostics(text) == [
-        'lab.yaml:5:10: hosts[0].mac: expected a MAC address as text, got 525400123456: write it in quotes, '
+        'lab.yaml:5:10: hosts[0].mac: expected a MAC address as text, got 52540012345: write it in quotes, '
         'e.g. mac: "52:54:00:12:34:56"']
 
 
@@ -424,7 +431,7 @@ def test_all_errors_of_a_file_are_reported_at_once_in_file_order():
 switchs: []
 hosts:
   - name: h1
-    mac: 525400123456
+    mac: 52540012345
   - name: h1
     mac: "01:00:00:00:00:01"
 links:
@@ -433,7 +440,7 @@ until: 10
 """
     assert diagnostics(text) == [
         "lab.yaml:1:1: switchs: unknown key 'switchs' (did you mean 'switches'?)",
-        'lab.yaml:4:10: hosts[0].mac: expected a MAC address as text, got 525400123456: write it in quotes, '
+        'lab.yaml:4:10: hosts[0].mac: expected a MAC address as text, got 52540012345: write it in quotes, '
         'e.g. mac: "52:54:00:12:34:56"',
         "lab.yaml:6:10: hosts[1].mac: 01:00:00:00:00:01 is a multicast address: a NIC's own MAC must be unicast "
         "(first octet even)",
@@ -535,3 +542,33 @@ def test_expectation_naming_an_unknown_switch_is_a_load_error():
     text = BASE + 'expect:\n  - table: {switch: sw9, mac: "02:00:00:00:00:01", port: p1}\n'
     lines = diagnostics(text)
     assert len(lines) == 1 and lines[0].startswith("lab.yaml:16:") and "sw9" in lines[0]
+
+
+def test_cabling_a_vm_says_to_cable_its_hypervisor():
+    assert diagnostics(BASE + "  - [vm1, sw1.p3]\n") == [
+        "lab.yaml:15:5: links[2]: link end 'vm1': vm1 is a VM, whose vNIC sits on hypervisor hv1's adapter: cable "
+        "the hypervisor instead (hv1)"]
+
+
+def test_a_typo_in_a_port_action_is_the_only_error():
+    text = BASE + "scenario:\n  - port: {port: sw1.p1, hairpn: true}\n"
+    assert diagnostics(text) == [
+        "lab.yaml:16:26: scenario[0].port.hairpn: unknown key 'hairpn' (did you mean 'hairpin'?)"]
+
+
+def test_a_table_check_takes_the_port_as_p1_or_as_sw1_p1():
+    checks = [e.check for e in load(BASE + "expect:\n"
+                                    "  - table: {switch: sw1, mac: '02:00:00:00:00:01', port: sw1.p1}\n"
+                                    "  - table: {switch: sw1, mac: '02:00:00:00:00:01', port: p1}\n").expectations]
+    assert [check.port for check in checks] == ["p1", "p1"]
+
+
+def test_a_ping_over_the_frame_limit_is_blamed_on_its_own_count():
+    hosts = ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip: 192.0.2.1/24},"
+             " {name: h2, mac: '02:00:00:00:00:02', ip: 192.0.2.2/24}]\n")
+    text = (f"switches: [{{name: sw1}}]\n{hosts}links: [[h1, sw1.p1], [h2, sw1.p2]]\nscenario:\n"
+            "  - send: {from: h1, to: h2, count: 9000000, interval: 1us}\n"
+            "  - ping: {from: h1, to: h2, count: 2000000, interval: 1us}\n")
+    assert diagnostics(text) == [
+        "lab.yaml:6:37: scenario[1].ping.count: with this action the scenario sends 11000000 frames, more than "
+        "10000000 (limit frames=10000000; raise it with --limit frames=11000000)"]

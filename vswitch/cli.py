@@ -19,18 +19,19 @@ from typing import Callable, NoReturn, Sequence
 from . import __version__, extcap, interrupts
 from .bench import runner as bench
 from .buildinfo import build_kind, stale_warning
-from .core.errors import VSwitchError, error_lines
+from .core.errors import OutputFolderError, VSwitchError, error_lines
 from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
-from .core.units import format_duration, parse_duration
+from .core.units import count, format_duration, parse_duration
 from .iocheck import check as iocheck
 from .kernel import check as kernelcheck
 from .live import command as live
 from .net.network import Network
+from .outputs import MANIFEST, clear_stale_captures
+from .report.diagram import render_svg
 from .report.ladder import LadderRecorder
 from .report.mermaid import ladder_mermaid, topology_mermaid
 from .report.page import run_html, topology_html
-from .report.diagram import render_svg
 from .scenario.context import FrameIds
 from .scenario.report import render
 from .scenario.report_json import as_json
@@ -138,6 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         progress.done()
         net.close()
+    removed = _clear_stale_captures(out_dir, net.captures.files)
     if report is not None:
         _write(report, run_html(spec, build_network(spec, record=False), net, result, recorder, report), "--html")
     if mermaid is not None:
@@ -147,10 +149,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(render(net, result, quiet=args.quiet))
         if net.captures.files and not args.quiet:
-            print(f"captures: {len(net.captures.files)} files in {out_dir}/")
+            print(f"captures: {count(len(net.captures.files), 'file')} in {out_dir}/")
+        if removed and not args.quiet:
+            print(f"removed {count(len(removed), 'capture')} an earlier run wrote there: {', '.join(removed)}")
         if report is not None and not args.quiet:
             print(f"report: {report}")
     return 0 if result.passed else 1
+
+
+def _clear_stale_captures(out_dir: Path, written: list[Path]) -> list[str]:
+    """Remove the captures an earlier run listed in ``out_dir`` that this one did not write (outputs.py)."""
+    if not out_dir.is_dir():
+        return []
+    try:
+        return clear_stale_captures(out_dir, written)
+    except OSError as exc:
+        raise OutputFolderError(f"output folder {out_dir}: cannot list the captures in {MANIFEST}: "
+                                f"{exc.strerror or exc}") from None
+
+
+def _topology_files(path: str) -> list[str]:
+    """``[path]``, or for a folder the ``*.yaml`` and ``*.yml`` files in it, sorted (not those of its subfolders)."""
+    if not os.path.isdir(path):
+        return [path]
+    found = sorted(str(p) for p in Path(path).iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not found:
+        raise CommandLineError(f"{path}: a folder with no *.yaml files: name topology files or a folder of them")
+    return found
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -158,11 +183,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _limits(args)  # a bad --limit is one error, not one per file
     for path in args.files:
         try:
+            files = _topology_files(path)
+        except VSwitchError as exc:
+            print(*error_lines(exc), sep="\n", file=sys.stderr)
+            status = USER_ERROR
+            continue
+        status = max(status, _validate_files(files, args))
+    return status
+
+
+def _validate_files(files: list[str], args: argparse.Namespace) -> int:
+    status = 0
+    for path in files:
+        try:
             spec = _load(path, args)
             build_network(spec, record=False).close()  # catches what only building finds (ports in use...)
-            print(f"{path}: ok ({len(spec.switches)} switches, {len(spec.hosts)} hosts, "
-                  f"{len(spec.hypervisors)} hypervisors, {sum(len(h.vms) for h in spec.hypervisors)} VMs, "
-                  f"{len(spec.scenario)} actions, {len(spec.expectations)} expectations)")
+            counts = [count(len(spec.switches), "switch", "switches"), count(len(spec.hosts), "host"),
+                      count(len(spec.hypervisors), "hypervisor"),
+                      count(sum(len(h.vms) for h in spec.hypervisors), "VM"), count(len(spec.scenario), "action"),
+                      count(len(spec.expectations), "expectation")]
+            print(f"{path}: ok ({', '.join(counts)})")
+            for warning in spec.warnings:
+                print(f"vswitch: warning: {warning}", file=sys.stderr)
         except VSwitchError as exc:
             print(*error_lines(exc), sep="\n", file=sys.stderr)
             status = USER_ERROR
@@ -326,8 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_option(run)
     run.set_defaults(handler=cmd_run)
 
-    validate = command("validate", "check topology files without running them", "vswitch validate topologies/*.yaml")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate = command("validate", "check topology files (or every *.yaml in a folder) without running them",
+                       "vswitch validate topologies/")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="a topology file, or a folder of them")
     _add_limit_option(validate)
     validate.set_defaults(handler=cmd_validate)
 

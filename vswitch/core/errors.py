@@ -11,6 +11,9 @@ type at an entry point is checked by ``checks.py`` before compiled code can reje
 class VSwitchError(Exception):
     """Root of every error vswitch raises on purpose: catch it to catch them all."""
 
+    def __init__(self, message: str = "") -> None:  # a signature help() and inspect can show (Exception has none)
+        super().__init__(message)
+
 
 class AddressError(VSwitchError, ValueError):
     """An invalid MAC address or other address value: text that is not a MAC, a unicast address given as a

@@ -83,6 +83,7 @@ class MACAddress:
     # -- classification -------------------------------------------------------------------------
     @property
     def is_broadcast(self) -> bool:
+        """ff:ff:ff:ff:ff:ff."""
         return self.packed == BROADCAST_BYTES
 
     @property
@@ -92,14 +93,17 @@ class MACAddress:
 
     @property
     def is_unicast(self) -> bool:
+        """The group bit (the lowest bit of the first byte) is clear."""
         return not self.packed[0] & 1
 
     @property
     def is_locally_administered(self) -> bool:
+        """The U/L bit is set: an address chosen locally, not from a vendor's OUI (02:...)."""
         return bool(self.packed[0] & 2)
 
     @property
     def oui(self) -> bytes:
+        """The first three bytes: the vendor's Organizationally Unique Identifier."""
         return self.packed[:3]
 
     @property
@@ -193,9 +197,11 @@ class MACAllocator:
         return address
 
     def is_used(self, mac: object) -> bool:
+        """Whether ``mac`` was reserved or allocated already."""
         return MACAddress(mac).packed in self._used
 
     def allocate(self, prefix: object = "qemu") -> MACAddress:
+        """The next unused MAC under ``prefix`` (a vendor name such as ``qemu``, ``xen``, or an OUI like ``52:54:00``)."""
         oui = prefix_bytes(prefix)
         counter = self._next.get(oui, 1)
         while counter < 1 << 24:

@@ -10,6 +10,9 @@ from enum import Enum
 
 
 class DropReason(Enum):
+    """Why a copy of a frame was dropped. The values are descriptions; ``DropReason("same_port")`` (a name as files
+    and reports write it, any case) finds a member too."""
+
     RUNT = "runt frame (shorter than 14 bytes)"
     OVERSIZE = "frame larger than the MTU"
     NOT_CABLED = "port is not connected"
@@ -38,6 +41,11 @@ class DropReason(Enum):
     # link impairments (tc netem's loss random / loss gemodel; l2/impair.py)
     LOST_RANDOM = "lost on the link (random loss)"
     LOST_BURST = "lost on the link (Gilbert-Elliott burst)"
+
+    @classmethod
+    def _missing_(cls, value: object) -> "DropReason | None":
+        """A member by its name (``same_port``, ``SAME_PORT``) when ``value`` is no description."""
+        return cls.__members__.get(value.upper()) if isinstance(value, str) else None
 
 
 class Verdict(Enum):

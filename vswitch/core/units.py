@@ -95,6 +95,11 @@ def format_duration(ns: int) -> str:
     return _format(ns, ((10**9, "s"), (10**6, "ms"), (10**3, "us"), (1, "ns")), zero_unit="s")
 
 
+def count(number: int, noun: str, plural: str = "") -> str:
+    """``1 switch``, ``2 switches`` (``plural``, else ``noun`` + s), ``0 VMs``."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def format_rate(bps: int) -> str:
     """Exact compact form in SI units: ``"1Gbps"``, ``"2.5Gbps"``, ``"10kbps"``, ``"0bps"``."""
     scale = ((10**12, "Tbps"), (10**9, "Gbps"), (10**6, "Mbps"), (10**3, "kbps"), (1, "bps"))

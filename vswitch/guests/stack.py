@@ -91,6 +91,7 @@ class GuestStack:
 
     # -- addresses --------------------------------------------------------------------------------------
     def on_link(self, address: IPv4Address) -> bool:
+        """Whether ``address`` is in this interface's subnet (reached directly, without a router)."""
         return address in self.interface.network
 
     def gratuitous_arp(self) -> bytes:
@@ -100,6 +101,7 @@ class GuestStack:
         return bytes(frame)
 
     def link_up(self, now: int) -> Output:
+        """The frames to send when the link comes up: a gratuitous ARP if ``arp_notify`` is on, else none."""
         if not self.arp_notify:
             return []
         self.counters["gratuitous_arp_sent"] += 1
@@ -112,6 +114,7 @@ class GuestStack:
 
     # -- timers -----------------------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
+        """The virtual time of the stack's next timer (an ARP retry or expiry), or None."""
         return self.arp.next_deadline()
 
     def expire(self, now: int) -> Output:
@@ -169,6 +172,7 @@ class GuestStack:
         return self.send_ip(frame, now, session)
 
     def ping_template(self, session: PingSession) -> bytes:
+        """The ICMP echo request ``session`` sends, destination MAC zero until ARP resolves it."""
         return icmp_echo_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
                                ident=session.ident, seq=0, payload=ping_payload(session.size), ttl=self.ttl)
 
@@ -184,6 +188,7 @@ class GuestStack:
         return [(0, frame)]
 
     def udp_template(self, session: UdpSession) -> bytes:
+        """The UDP datagram ``session`` sends, destination MAC zero until ARP resolves it."""
         return udp_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
                          sport=session.sport, dport=session.dport, payload=bytes(session.size), ttl=self.ttl)
 

@@ -137,6 +137,7 @@ class PhysicalAdapter:
 
     @property
     def mac(self) -> MACAddress:
+        """The adapter's own MAC: its host interface's (``<hypervisor>.host``)."""
         return self.host.mac
 
     # -- attach and detach --------------------------------------------------------------------------
@@ -170,6 +171,7 @@ class PhysicalAdapter:
         self.refresh(vnic)
 
     def detach(self, vnic: object) -> None:
+        """Remove ``vnic`` from the adapter (its MAC leaves the demultiplexing table)."""
         vnic = checks.instance(vnic, VNIC, f"adapter {self.name}: detach: vnic")
         member = self._members.pop(vnic, None)
         if member is None:
@@ -278,6 +280,7 @@ class PhysicalAdapter:
 
     # -- decisions: one set of rules, keyed by VLAN (0: untagged) ------------------------------------------
     def handle_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:
+        """Where a frame arriving at ``in_port`` goes, by macvlan's rules for the sender's mode."""
         if in_port is self.uplink:
             if self.vlan_aware:
                 return self._from_tagged_uplink(frame)

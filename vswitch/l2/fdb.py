@@ -17,7 +17,7 @@ from ..core import checks
 from ..core.errors import TopologyError
 from ..core.mac import MACAddress, mac_str
 
-DEFAULT_AGEING_NS: Final = 300 * 1_000_000_000
+DEFAULT_AGEING_NS: Final = 300_000_000_000  # 300 s, the Linux bridge default (a literal, so help() shows it)
 
 
 class TablePolicy(Enum):
@@ -28,6 +28,12 @@ class TablePolicy(Enum):
     def _missing_(cls, value: object) -> "TablePolicy":
         """``TablePolicy("bogus")`` is a TopologyError naming the policies, not the Enum's bare ValueError."""
         raise TopologyError(f"table policy {value!r}: choose refuse or evict")
+
+
+# Set after the class: mypyc gives a compiled module's Enum the docstring "mypyc filler docstring" (and refuses a
+# plain assignment to a class attribute here).
+setattr(TablePolicy, "__doc__", """What a full table does with a new MAC: ``REFUSE`` it (Linux ``fdb_max_learned``; frames
+to it are flooded) or ``EVICT`` the least recently seen entry of the port with the most entries (Open vSwitch).""")
 
 
 class LearnResult(Enum):
@@ -73,7 +79,7 @@ class ForwardingTable:
     """(VLAN, MAC) -> port, with ageing, static entries, moves and a size limit."""
 
     def __init__(self, ageing_ns: object = DEFAULT_AGEING_NS, limit: object = None,
-                 policy: object = TablePolicy.REFUSE) -> None:
+                 policy: object = "refuse") -> None:
         if isinstance(ageing_ns, bool) or not isinstance(ageing_ns, int):
             raise TopologyError(f"ageing must be an int of nanoseconds, not {checks.describe(ageing_ns)}")
         if ageing_ns < 0:
@@ -149,6 +155,7 @@ class ForwardingTable:
         self._entries[key] = FdbEntry(name, 0, True)
 
     def remove(self, vlan: object, mac: object) -> bool:
+        """Forget ``mac`` in ``vlan`` (``bridge fdb del``); True if there was an entry."""
         key = (_vlan(vlan), MACAddress(mac).packed)
         entry = self._entries.get(key)
         if entry is None:
@@ -187,6 +194,7 @@ class ForwardingTable:
                 for (vlan, mac), e in sorted(self._entries.items())]
 
     def entries_on(self, port: object) -> int:
+        """How many entries, learned or static, point at ``port``."""
         return sum(1 for e in self._entries.values() if e.port == port)
 
     def learned_on(self, port: str) -> int:

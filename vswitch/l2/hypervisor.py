@@ -65,6 +65,7 @@ class Hypervisor:
 
     @property
     def mode(self) -> str | None:
+        """The adapter's macvlan mode (``bridge``, ``vepa``, ``private``, ``passthru``); None with a host bridge."""
         return self.adapter.mode if self.adapter else None
 
     def attach(self, vnic: VNIC, mode: str | None = None) -> None:
@@ -119,6 +120,7 @@ class Hypervisor:
             self.bridge.set_vlans(self.uplink.name, vlans)
 
     def detach(self, vnic: VNIC) -> None:
+        """Unplug ``vnic`` from this hypervisor (its adapter slot or bridge port goes away)."""
         checks.instance(vnic, VNIC, f"hypervisor {self.name}: detach: vnic")
         if self.vms.get(vnic.name) is not vnic:
             raise TopologyError(f"{vnic.full_name} does not run on hypervisor {self.name}")

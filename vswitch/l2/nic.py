@@ -60,9 +60,11 @@ class NIC:
 
     @property
     def full_name(self) -> str:
+        """``host.ifname`` (``h1.eth0``, ``vm1.eth0``)."""
         return self.port.full_name
 
     def set_mac(self, mac: MACLike) -> None:
+        """Change the NIC's MAC (``ip link set DEV address MAC``)."""
         self.mac = MACAddress(mac)
         self._mac = self.mac.packed
 
@@ -74,6 +76,7 @@ class NIC:
         self.groups.add(address.packed)
 
     def leave(self, group: MACLike) -> None:
+        """Stop accepting frames sent to the multicast MAC ``group`` (``ip maddr del``)."""
         self.groups.discard(MACAddress(group).packed)
 
     def accepts(self, dst: bytes) -> bool:

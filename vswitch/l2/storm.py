@@ -27,7 +27,7 @@ from typing import Any, Final, NamedTuple
 
 from ..core.errors import TopologyError
 
-DEFAULT_STORM_LIMIT = 16  #: repeated arrivals of one frame at one port before further copies are dropped
+DEFAULT_STORM_LIMIT: Final = 16  #: repeated arrivals of one frame at one port before further copies are dropped
 SEEN_SLOTS: Final = 1 << 14  #: frame ids remembered per switch (a power of two)
 MAX_TRACKED = 4096  #: frames whose repeated arrivals are counted at once (more: the counts start again)
 

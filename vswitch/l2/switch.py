@@ -43,7 +43,7 @@ from ..core.frame import DEFAULT_MTU
 from ..core.mac import MACAddress, mac_str
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision
-from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult, TablePolicy
+from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult
 from .port import Port
 from .portsecurity import PortSecurity
 from .storm import DEFAULT_STORM_LIMIT, StormGuard
@@ -106,7 +106,7 @@ class LearningSwitch:
     kind = "switch"
 
     def __init__(self, name: object, *, ageing_ns: object = DEFAULT_AGEING_NS, table_limit: object = None,
-                 table_policy: object = TablePolicy.REFUSE, vlan_filtering: object = False,
+                 table_policy: object = "refuse", vlan_filtering: object = False,
                  vlan_protocol: object = "802.1Q", storm_limit: object = DEFAULT_STORM_LIMIT) -> None:
         self.name = checks.text(name, "LearningSwitch: name")
         self.table = ForwardingTable(ageing_ns, table_limit, table_policy)
@@ -214,6 +214,7 @@ class LearningSwitch:
         self.table.flush_port(port_name)
 
     def port(self, name: object) -> SwitchPort:
+        """The port named ``name`` (``p1``); a ``TopologyError`` listing the ports if there is none."""
         port = self.ports.get(name) if isinstance(name, str) else None
         if port is None:
             known = ", ".join(sorted(self.ports, key=_port_order)) or "none"
@@ -221,6 +222,7 @@ class LearningSwitch:
         return port
 
     def set_flag(self, port: object, flag: object, value: object) -> None:
+        """Set a port flag (``learning``, ``flood``, ``hairpin``... as ``bridge link set`` does)."""
         if not isinstance(flag, str) or flag not in PORT_FLAGS:
             raise TopologyError(f"unknown port flag {flag!r}; known: {', '.join(PORT_FLAGS)}")
         target = self.port(port)

@@ -103,6 +103,7 @@ class Datapath:
 
     @property
     def now(self) -> int:
+        """The virtual time, in nanoseconds since the start of the run."""
         return self.engine.now
 
     def run(self, until: object = None) -> int:

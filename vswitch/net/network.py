@@ -103,6 +103,7 @@ class Network(Datapath):
         return self.add_nic(host, mac, ifname=ifname)
 
     def add_nic(self, host: object, mac: object = None, *, ifname: object = "eth0") -> NIC:
+        """Another NIC ``ifname`` on ``host`` (default MAC: the next of 02:00:00)."""
         if not isinstance(host, str) or host not in self.hosts:
             raise TopologyError(f"no host named {host!r}")
         nics = self.hosts[host]
@@ -161,7 +162,8 @@ class Network(Datapath):
 
     def connect(self, a: object, b: object, *, latency_ns: object = 0, bandwidth_bps: object = None,
                 queue_frames: object = DEFAULT_QUEUE_FRAMES) -> Link:
-        """Cable two ports. A switch name alone means its next free port; a host or hypervisor its NIC."""
+        """Cable two ports. A switch name alone means its next free port, and ``sw1.p7`` makes port p7 if sw1 has
+        none; a host or hypervisor its NIC (a hypervisor's uplink: its VMs' vNICs sit behind it)."""
         port_a = self._cable_end(checks.text(a, "connect: a (an interface or port name)"))
         port_b = self._cable_end(checks.text(b, "connect: b (an interface or port name)"))
         link = Link(port_a, port_b, latency_ns=latency_ns, bandwidth_bps=bandwidth_bps, queue_frames=queue_frames)
@@ -191,7 +193,15 @@ class Network(Datapath):
                 if port.peer is None and not port.internal:
                     return port
             return self.register_port(switch.add_port())
-        return self.port(name)
+        owner_name, dot, port_name = name.partition(".")
+        owner = self.switches.get(owner_name)
+        if dot and owner is not None and owner_name not in self.hypervisors and port_name not in owner.ports:
+            return self.register_port(owner.add_port(port_name))  # sw1.p7 makes port p7, as a file's links do
+        end = self.port(name)
+        if isinstance(end.node, VNIC) and end.node.hypervisor is not None:
+            raise TopologyError(f"{name} is a vNIC on hypervisor {end.node.hypervisor}'s adapter, which cables it: "
+                                f"cable the hypervisor instead ({end.node.hypervisor})")
+        return end
 
     # -- lookups --------------------------------------------------------------------------------------
     def port(self, name: object) -> Port:
@@ -226,6 +236,7 @@ class Network(Datapath):
         return hypervisor
 
     def switch(self, name: object) -> LearningSwitch:
+        """The switch named ``name`` (a host bridge is named after its hypervisor)."""
         switch = self.switches.get(name) if isinstance(name, str) else None
         if switch is None:
             raise TopologyError(f"no switch named {name!r}")
@@ -367,6 +378,7 @@ class Network(Datapath):
             self.send_from_stack(port, stack.link_up(self.now))
 
     def detach_vm(self, name: object) -> VNIC:
+        """Unplug the VM ``name`` from its hypervisor (``attach_vm`` plugs it in again, elsewhere)."""
         vnic = self.vnics.get(name) if isinstance(name, str) else None
         if vnic is None or vnic.hypervisor is None:
             raise TopologyError(f"no attached VM named {name!r}")

@@ -109,6 +109,7 @@ class CaptureReader:
             raise
 
     def close(self) -> None:
+        """Close the file (``with CaptureReader(path) as reader:`` does it on leaving)."""
         self._file.close()
 
     def __enter__(self) -> "CaptureReader":

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ..core.trace import FrameObserver
+from ..core.units import count
 from ..net.network import Network
 from ..topology.spec import TopologySpec, Where
 
@@ -84,8 +85,11 @@ class CheckResult:
     at_ns: int
 
 
-@dataclass
+@dataclass(repr=False)  # the default repr would print every check, frame id and session
 class RunResult:
+    """What a run did: its checks (``passed``: all of them held), named frames, sessions, streams, replays,
+    migrations and warnings."""
+
     network: Network
     checks: list[CheckResult] = field(default_factory=list)
     frames: dict[str, FrameIds] = field(default_factory=dict)  # frame name -> ids
@@ -98,7 +102,14 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
+        """Whether every expectation held."""
         return all(check.passed for check in self.checks)
+
+    def __repr__(self) -> str:
+        held = sum(check.passed for check in self.checks)
+        return (f"<RunResult {'passed' if self.passed else 'FAILED'}: {held}/{len(self.checks)} expectations held, "
+                f"{count(len(self.frames), 'frame name')}, {count(len(self.sessions), 'session')}, "
+                f"{count(len(self.warnings), 'warning')}>")
 
 
 class ScenarioContext:

@@ -195,9 +195,10 @@ def check_ping(runner: ScenarioContext, check: PingCheck) -> tuple[str, bool, st
     if session is None:
         raise ScenarioError(f"{name} has not started yet")
     wanted, passed = [], True
+    cut_short = session.transmitted < session.count  # the run ended before the last request
     if check.succeeds is not None:
         wanted.append("succeeds" if check.succeeds else "fails")
-        passed &= session.succeeded == check.succeeds
+        passed &= session.succeeded == check.succeeds and not (check.succeeds and cut_short)
     if check.transmitted is not None:
         wanted.append(f"{check.transmitted} transmitted")
         passed &= session.transmitted == check.transmitted
@@ -208,7 +209,9 @@ def check_ping(runner: ScenarioContext, check: PingCheck) -> tuple[str, bool, st
         wanted.append(f"{check.loss}% loss")
         passed &= loss_matches(session.loss, check.loss)
     actual = (f"{session.transmitted} transmitted, {session.received} received, {format_loss(session.loss)} loss"
-              + (f", {session.errors} errors" if session.errors else ""))
+              + (f", {session.errors} errors" if session.errors else "")
+              + (f" (sent {session.transmitted} of its {session.count} requests: the run ended first)"
+                 if cut_short else ""))
     return f"{session.kind} {name} {', '.join(wanted)}", passed, actual
 
 

@@ -12,7 +12,7 @@ from tabulate import tabulate
 
 from ..core.mac import MACAddress
 from ..core.reasons import by_reason
-from ..core.units import format_duration
+from ..core.units import count, format_duration
 from ..l2.port import Port
 from ..net.network import Network
 from .io_report import io_rows
@@ -140,10 +140,11 @@ def summary(net: Network, result: RunResult | None = None) -> dict[str, Any]:
 
 
 def summary_line(data: dict[str, Any]) -> str:
-    line = (f"{data['frames_sent']} frames sent, {data['copies_made']} extra copies, {data['delivered']} delivered, "
-            f"{data['dropped']} dropped, {data['in_flight']} in flight at {data['virtual_time']}")
+    line = (f"{count(data['frames_sent'], 'frame')} sent, {count(data['copies_made'], 'extra copy', 'extra copies')}, "
+            f"{data['delivered']} delivered, {data['dropped']} dropped, {data['in_flight']} in flight at "
+            f"{data['virtual_time']}")
     if data.get("warnings"):
-        line += f"; {data['warnings']} warning" + ("s" if data["warnings"] > 1 else "")
+        line += f"; {count(data['warnings'], 'warning')}"
     if "expectations_passed" in data:
         total = data["expectations_passed"] + data["expectations_failed"]
         line += f"; expectations: {data['expectations_passed']}/{total} passed"

@@ -11,11 +11,12 @@ from typing import Callable
 
 from ..core import checks
 from ..core.errors import ScenarioError, VSwitchError
+from ..core.units import format_duration
 from ..net.network import Network
 from ..topology.spec import ActionSpec, TopologySpec
 from . import (frame_checks, guest_actions, impair_checks, io_report, network_actions, reachability,  # noqa: F401
                registry, security_checks)
-from .context import RunResult, ScenarioContext
+from .context import CheckResult, RunResult, ScenarioContext
 
 
 class ScenarioRunner(ScenarioContext):
@@ -25,6 +26,7 @@ class ScenarioRunner(ScenarioContext):
         checks.instance(spec, TopologySpec, "ScenarioRunner: spec (from load_topology)", error=ScenarioError)
         checks.instance(net, Network, "ScenarioRunner: net (from build_network)", error=ScenarioError)
         super().__init__(spec, net)
+        self.result.warnings.extend(spec.warnings)  # what the file does that is likely not meant
         frame_checks.watch_named_frames(self, spec)
         for action in spec.scenario:
             self._check_action(action)
@@ -49,6 +51,7 @@ class ScenarioRunner(ScenarioContext):
                 progress(engine.now, end_hint)
         if until is not None:
             engine.run(until)
+            self._not_reached(until)
         return self.finish()
 
     def finish(self) -> RunResult:
@@ -59,6 +62,17 @@ class ScenarioRunner(ScenarioContext):
             if expectation.at_ns is None:
                 registry.evaluate(self, expectation.check, expectation.where)
         return self.result
+
+    def _not_reached(self, until: int) -> None:
+        """Fail each action and timed expectation after ``until``: cut off by it, it was not silently met."""
+        stop = f"not reached: the run stopped at {format_duration(until)}"
+        late = [(step.where, step.at_ns, f"the {step.kind} action") for step in self.spec.scenario
+                if step.at_ns > until]
+        late += [(e.where, e.at_ns, f"the {e.kind} check") for e in self.spec.expectations
+                 if e.at_ns is not None and e.at_ns > until]
+        for where, at_ns, what in sorted(late, key=lambda item: (item[1], item[0].line or 0)):
+            self.result.checks.append(CheckResult(f"{what} at {format_duration(at_ns)} to run", False, stop, where,
+                                                  until))
 
     # -- actions ------------------------------------------------------------------------------------
     def _check_action(self, action: ActionSpec) -> None:
@@ -72,4 +86,4 @@ class ScenarioRunner(ScenarioContext):
         try:
             registry.perform(self, action)
         except VSwitchError as exc:
-            raise ScenarioError(f"{action.where}: at {self.net.now} ns: {exc}") from None
+            raise ScenarioError(f"{action.where}: at {format_duration(self.net.now)}: {exc}") from None

@@ -11,8 +11,9 @@ from typing import Any, Iterable
 
 from tabulate import tabulate
 
-from ..core.units import format_duration
+from ..core.units import count, format_duration, format_rate
 from ..l2.fdb import DEFAULT_AGEING_NS
+from ..l2.port import DEFAULT_QUEUE_FRAMES
 from ..l2.storm import DEFAULT_STORM_LIMIT
 from ..net.network import Network
 from ..topology.spec import TopologySpec
@@ -77,13 +78,23 @@ def static_rows(net: Network) -> list[dict[str, Any]]:
     return _relevant(rows, {"vlans": NONE})
 
 
+def link_rows(net: Network) -> list[dict[str, Any]]:
+    """Per link with a latency, bandwidth or queue of its own: its ends and those settings (none: no table)."""
+    rows = [{"link": link.name, "latency": format_duration(link.latency_ns),
+             "bandwidth": NONE if link.bandwidth_bps is None else format_rate(link.bandwidth_bps),
+             "queue": f"{link.queue_frames} frames"} for link in net.links]
+    defaults = {"latency": format_duration(0), "bandwidth": NONE, "queue": f"{DEFAULT_QUEUE_FRAMES} frames"}
+    rows = _relevant(rows, defaults)
+    return rows if rows and len(rows[0]) > 1 else []
+
+
 _VF_DEFAULTS = {"vlan": NONE, "spoofchk": "off", "trust": NONE, "state": NONE, "max_tx_rate": NONE}
-_MACHINE_DEFAULTS = {**_VF_DEFAULTS, "mac_filter_size": NONE}
+_MACHINE_DEFAULTS = {"IPv4": NONE, **_VF_DEFAULTS, "mac_filter_size": NONE}
 
 
 def machine_rows(net: Network) -> list[dict[str, Any]]:
-    """Per interface of a host, hypervisor or VM: MAC, vendor, where it is attached, and the SR-IOV controls of
-    vNICs and the MAC filter of adapters when the file sets them."""
+    """Per interface of a host, hypervisor or VM: MAC, vendor, where it is attached, and its IPv4 address, the
+    SR-IOV controls of vNICs and the MAC filter of adapters when the file sets them."""
     rows = []
     for name in sorted(net.hypervisors):
         hv = net.hypervisors[name]
@@ -112,6 +123,8 @@ def machine_rows(net: Network) -> list[dict[str, Any]]:
 
 def _machine(machine: str, vm: str, nic: Any, attached: str, **settings: Any) -> dict[str, Any]:
     """A row of ``machine_rows``: the interface, then every optional setting (its default where not given)."""
+    stack = getattr(nic.stack, "guest", None)  # the interface's IPv4 stack, when the file gives it an address
+    settings.setdefault("IPv4", NONE if stack is None else str(stack.interface))
     return {"machine": machine, "VM": vm, "interface": nic.full_name, "MAC": str(nic.mac), "vendor": nic.mac.vendor,
             "attached to": attached, **{key: settings.get(key, default) for key, default in _MACHINE_DEFAULTS.items()}}
 
@@ -122,11 +135,11 @@ def render_show(spec: TopologySpec, net: Network) -> str:
     switches = switch_rows(net)
     if switches and len(switches[0]) > 1:  # a column beyond the name: some switch has a setting to show
         parts.append(tabulate(switches, headers="keys", disable_numparse=True))
-    for rows in (port_rows(net), static_rows(net)):
+    for rows in (port_rows(net), link_rows(net), static_rows(net)):
         if rows:
             parts.append(tabulate(rows, headers="keys", disable_numparse=True))
     machines = machine_rows(net)
     if machines:
         parts.append(tabulate(machines, headers="keys", disable_numparse=True))
-    parts.append(f"{len(spec.scenario)} scenario actions, {len(spec.expectations)} expectations")
+    parts.append(f"{count(len(spec.scenario), 'scenario action')}, {count(len(spec.expectations), 'expectation')}")
     return "\n\n".join(parts)

@@ -73,8 +73,6 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                     vnic.join(group)
         for link in spec.links:
             where = link.where
-            _ensure_named_switch_port(net, link.a)
-            _ensure_named_switch_port(net, link.b)
             cable = net.connect(link.a, link.b, latency_ns=link.latency_ns, bandwidth_bps=link.bandwidth_bps,
                                 queue_frames=link.queue_frames)
             for end, settings in ((cable.a_to_b, link.a_to_b), (cable.b_to_a, link.b_to_a)):
@@ -127,11 +125,3 @@ def _guests(spec: TopologySpec) -> list[tuple[str, GuestSpec]]:
     found += [(f"{hv.name}.host", hv.guest) for hv in spec.hypervisors]
     found += [(vm.name, vm.guest) for hv in spec.hypervisors for vm in hv.vms]
     return [(name, guest) for name, guest in found if guest is not None]
-
-
-def _ensure_named_switch_port(net: Network, name: str) -> None:
-    """``sw1.p7`` in a link creates port p7 of switch sw1 if it does not exist yet."""
-    switch_name, dot, port_name = name.partition(".")
-    switch = net.switches.get(switch_name)
-    if dot and switch is not None and switch_name not in net.hypervisors and port_name not in switch.ports:
-        net.register_port(switch.add_port(port_name))

@@ -41,7 +41,10 @@ def item_places(reader: MapReader, key: str) -> Places:
 
 
 def mac_value(value: object) -> MACAddress:
-    """A MAC written as text; an unquoted all-digit MAC arrives as an integer and is refused, not guessed."""
+    """A MAC written as text. Unquoted, twelve digits arrive as an integer (``525400123456``), or as text when they
+    start with 0 (``020000000001``, see yamlcompose.py): both are read as the MAC those digits spell."""
+    if isinstance(value, int) and not isinstance(value, bool) and 10**11 <= value < 10**12:
+        value = str(value)
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"expected a MAC address as text, got {describe(value)}: write it in quotes, "
                          "e.g. mac: \"52:54:00:12:34:56\"")

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from ..core.mac import MACAddress
@@ -112,6 +112,8 @@ class TableCheck(Expectation, kind="table"):
                     vlan=r.take("vlan", integer_between(0, 4095), default=1))
         if (check.port is None) == (not check.absent):
             r.error(None, "give port (where the MAC must be learned) or absent: true, not both")
+        if check.port is not None and check.port.startswith(f"{check.switch}."):  # sw1.p1, as links write it
+            check = replace(check, port=check.port[len(check.switch) + 1:])
         r.finish()
         return check
 

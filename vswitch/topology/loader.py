@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..core import checks
 from ..core.errors import TopologyError
-from ..core.units import parse_duration, parse_rate
+from ..core.units import format_duration, parse_duration, parse_rate
 from ..l2.adapter import MODES
 from ..l2.fdb import DEFAULT_AGEING_NS
 from ..l2.hypervisor import BACKENDS
@@ -32,8 +32,8 @@ from .located import Document, LocatedList, LocatedMap, Location, item_path
 from .scenario_reader import ExpectAction, check_port_actions, frame_names, read_expectations, read_scenario
 from .security_reader import (read_hypervisor_keys, read_port_keys, read_static_vlan, read_switch_keys, read_vf,
                               switch_spec_keys)
-from .spec import (CaptureSpec, HostSpec, HypervisorSpec, IoSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec,
-                   VMSpec, Where)
+from .spec import (ActionSpec, CaptureSpec, HostSpec, HypervisorSpec, IoSpec, LinkSpec, NicSpec, SwitchSpec,
+                   TopologySpec, VMSpec, Where)
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 from .yamlsource import load_file, load_text
 
@@ -83,13 +83,32 @@ def read_topology(document: Document) -> TopologySpec:
         hypervisors=tuple(hypervisors), links=tuple(links), captures=tuple(captures), pcapng=pcapng,
         scenario=tuple(sorted(scenario, key=lambda a: a.at_ns)), expectations=tuple(expectations),
         until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename,
-        seed=0 if seed is None else seed)
+        seed=0 if seed is None else seed,
+        warnings=tuple(_order_warnings(scenario) + _uncabled_warnings(hypervisors, links)))
     _check_names(spec, document)
     check_port_actions(spec, document)
     check_network(spec, document)
     check_guests(spec, document)
     document.check()
     return spec
+
+
+def _order_warnings(scenario: list[ActionSpec]) -> list[str]:
+    """An item whose ``at`` is earlier than the item before it: it runs in time order, not where it is written."""
+    warnings = []
+    for before, step in zip(scenario, scenario[1:]):
+        if step.at_ns < before.at_ns:
+            warnings.append(f"{step.where}: at {format_duration(step.at_ns)} is earlier than the item before it "
+                            f"({format_duration(before.at_ns)}, line {before.where.line}): items run in time order, "
+                            "so it runs first; write the scenario in time order")
+    return warnings
+
+
+def _uncabled_warnings(hypervisors: list[HypervisorSpec], links: list[LinkSpec]) -> list[str]:
+    """A hypervisor no link reaches: its VMs can reach only each other."""
+    cabled = {end.split(".", 1)[0] for link in links for end in (link.a, link.b)}
+    return [f"{hv.where}: hypervisor {hv.name} has no cable: its VMs reach only each other; link it, e.g. "
+            f"[{hv.name}, sw1.p2]" for hv in hypervisors if hv.name not in cabled]
 
 
 def _name_from_file(document: Document) -> str:
@@ -309,12 +328,18 @@ def _check_names(spec: TopologySpec, document: Document) -> None:
             _report(document, place, f"duplicate MAC {mac} (also {macs[mac.packed]})")
         macs[mac.packed] = owner
     used_ports: dict[str, Where] = {}
+    hypervisor_of = {vm.name: hv.name for hv in spec.hypervisors for vm in hv.vms}
+    for device in (*spec.switches, *spec.hosts, *spec.hypervisors):
+        hypervisor_of.pop(device.name, None)  # a name used twice is reported as such
     for link in spec.links:
         for end in (link.a, link.b):
             node = end.split(".", 1)[0]
             if node not in seen:
                 _report(document, link.where, f"link end {end!r}: no switch, host, hypervisor or VM named {node!r}"
                         + _suggest(node, seen))
+            elif node in hypervisor_of:
+                _report(document, link.where, f"link end {end!r}: {node} is a VM, whose vNIC sits on hypervisor "
+                        f"{hypervisor_of[node]}'s adapter: cable the hypervisor instead ({hypervisor_of[node]})")
             elif "." in end and end in used_ports:
                 _report(document, link.where, f"port {end} already has a link (line {used_ports[end].line})")
             used_ports.setdefault(end, link.where)

@@ -160,7 +160,7 @@ class PortAction(Action, kind="port"):
         port = r.take("port", text)
         flags = {flag: r.take(flag, boolean, default=None) for flag in PORT_FLAGS}
         vlans, security, places = read_port_action_keys(r)  # pvid, vlans, max_macs, violation
-        if not any(key in r.mapping for key in (*PORT_FLAGS, *PORT_KEYS)):
+        if set(r.mapping) == {"port"}:  # an unknown key (a typo: hairpn) is reported by finish() alone
             r.error(None, f"set at least one flag ({', '.join(PORT_FLAGS)}) or port key ({', '.join(PORT_KEYS)})")
         r.finish()
         return cls(port=port, flags=tuple((k, v) for k, v in flags.items() if v is not None), vlans=vlans,

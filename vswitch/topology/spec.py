@@ -294,3 +294,6 @@ class TopologySpec:
     epoch_ns: Optional[int] = None
     source: str = "<api>"
     seed: int = 0  # seeds every link impairment's random draws (docs/impairments.md)
+    #: What the file does that is allowed but likely not meant (``FILE:LINE:COL: PATH: MESSAGE``): ``validate``
+    #: prints them, a run reports them.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
