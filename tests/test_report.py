@@ -19,6 +19,7 @@ import yaml
 import vswitch
 from vswitch.cli import main
 from vswitch.report import diagram
+from vswitch.outputs import MANIFEST
 from vswitch.report.layout import overlaps
 from vswitch.topology.build import build_network
 from vswitch.topology.loader import load_topology
@@ -169,7 +170,7 @@ def test_run_html_tables_and_relative_capture_links(tmp_path):
         assert f'id="{section}"' in text, section
     assert text.count('class="pass"') == 7 and 'class="fail"' not in text
     links = [a["href"] for a in Elements(text).with_attr("href") if not a["href"].startswith("#")]
-    assert sorted(links) == sorted(p.name for p in tmp_path.iterdir() if p.name != "report.html")
+    assert sorted(links) == sorted(p.name for p in tmp_path.iterdir() if p.name not in ("report.html", MANIFEST))
     assert all((tmp_path / link).is_file() for link in links)
 
 
