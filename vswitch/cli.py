@@ -25,7 +25,7 @@ from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
 from .kernel import check as kernelcheck
 from .net.network import Network
-from .scenario.context import FrameIds
+from .scenario.context import RunResult
 from .scenario.report import as_json, render
 from .scenario.runner import ScenarioRunner
 from .scenario.show import render_show
@@ -154,37 +154,67 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
+    frame = args.frame
+    base, _, ordinal = frame.rpartition("#")  # NAME#N: the N-th frame of NAME
+    nth = int(ordinal) if base and ordinal.isdecimal() else None
+    by_name = HopRecorder(EXPLAINED_FRAMES)
+    net, result, by_number = _explain_run(spec, args, {frame: (by_name,), **({base: ()} if nth else {})},
+                                          int(frame) if frame.isdecimal() else None)
+    if frame in result.frames:  # a name, even one written in digits or with a '#'
+        ids = result.frames[frame]
+        for index, frame_id in enumerate(itertools.islice(ids, EXPLAINED_FRAMES)):
+            _print_hops(frame_id, f"{frame}#{index + 1}", by_name.hops.get(frame_id, []))
+        if len(ids) > EXPLAINED_FRAMES:
+            print(f"... and {len(ids) - EXPLAINED_FRAMES:,} more frames named {frame} (the first "
+                  f"{EXPLAINED_FRAMES} are shown; {frame}#N explains the N-th)")
+        return 0
+    if nth is not None and base in result.frames:
+        ids = result.frames[base]
+        if not 1 <= nth <= len(ids):
+            sent = f"{base}#1 to {base}#{len(ids)}" if ids else "none"
+            raise CommandLineError(f"{args.file}: no frame {frame}: {base} sent {len(ids)} frame"
+                                   f"{'' if len(ids) == 1 else 's'} before the run ended ({sent})")
+        frame_id = ids[nth - 1]  # the same run again, watching that frame: runs are deterministic
+        _net, _result, recorder = _explain_run(spec, args, {base: ()}, frame_id)
+        _print_hops(frame_id, frame, recorder.hops.get(frame_id, []))
+        return 0
+    if frame.isdecimal():
+        number = _sent_frame(args, int(frame), net, _frame_names(result), by_number)
+        _print_hops(number, frame, by_number.hops[number])
+        return 0
+    raise CommandLineError(f"{args.file}: no frame named {frame!r} ({_named(_frame_names(result))}; or give "
+                           "NAME#N, the N-th frame of a name, or a frame number)")
+
+
+def _explain_run(spec: TopologySpec, args: argparse.Namespace, watchers: dict[str, tuple[HopRecorder, ...]],
+                 number: int | None) -> tuple[Network, RunResult, HopRecorder]:
+    """Run ``spec`` with ``watchers`` on frame names (an empty tuple only names the frames) and a recorder on
+    frame ``number``: (network, result, that recorder)."""
     net = build_network(spec, record=False)
     runner = ScenarioRunner(spec, net)
-    by_name, by_number = HopRecorder(EXPLAINED_FRAMES), HopRecorder(1)
-    runner.watchers[args.frame] = runner.watchers.get(args.frame, ()) + (by_name,)
-    number = int(args.frame) if args.frame.isdecimal() else None
+    for name, recorders in watchers.items():
+        runner.watchers[name] = runner.watchers.get(name, ()) + recorders
+    by_number = HopRecorder(1)
     if number is not None:
         net.watch_frame(number, (by_number,))
-    result = runner.run(args.until)
-    ids: list[int] | FrameIds
-    if args.frame in result.frames:  # a name, even one written in digits
-        ids, recorder = result.frames[args.frame], by_name
-    elif number is not None:
-        ids, recorder = [_sent_frame(args, number, net, result.frames, by_number)], by_number
-    else:
-        raise CommandLineError(f"{args.file}: no frame named {args.frame!r} ({_named(result.frames)}; or give a "
-                               "frame number)")
-    for frame_id in itertools.islice(ids, EXPLAINED_FRAMES):
-        hops = recorder.hops.get(frame_id, [])
-        print(f"frame {frame_id} ({args.frame})")
-        print(explain_hops(hops) if hops else f"frame {frame_id}: no trace (not sent before the run ended)")
-        delivered = [e.port for e in hops if e.outcome is Verdict.DELIVERED]
-        drops = [e for e in hops if e.is_drop]
-        print(f"=> delivered to {', '.join(delivered) or 'nobody'}; "
-              f"{len(drops)} cop{'y' if len(drops) == 1 else 'ies'} dropped\n")
-    if len(ids) > EXPLAINED_FRAMES:
-        print(f"... and {len(ids) - EXPLAINED_FRAMES:,} more frames named {args.frame} (the first "
-              f"{EXPLAINED_FRAMES} are shown)")
-    return 0
+    return net, runner.run(args.until), by_number
 
 
-def _sent_frame(args: argparse.Namespace, number: int, net: Network, names: dict[str, FrameIds],
+def _print_hops(frame_id: int, label: str, hops: list) -> None:
+    print(f"frame {frame_id} ({label})")
+    print(explain_hops(hops) if hops else f"frame {frame_id}: no trace (not sent before the run ended)")
+    delivered = [e.port for e in hops if e.outcome is Verdict.DELIVERED]
+    drops = [e for e in hops if e.is_drop]
+    print(f"=> delivered to {', '.join(delivered) or 'nobody'}; "
+          f"{len(drops)} cop{'y' if len(drops) == 1 else 'ies'} dropped\n")
+
+
+def _frame_names(result: RunResult) -> set[str]:
+    """Every name ``explain`` takes: sends, replays and migrations, and sessions (ping, udp...) and streams."""
+    return set(result.frames) | set(result.sessions) | set(result.streams)
+
+
+def _sent_frame(args: argparse.Namespace, number: int, net: Network, names: set[str],
                 recorder: HopRecorder) -> int:
     """``number`` if the run sent that frame; otherwise a ``CommandLineError`` saying which frames it sent."""
     if number in recorder.hops:
@@ -199,7 +229,7 @@ def _sent_frame(args: argparse.Namespace, number: int, net: Network, names: dict
     raise CommandLineError(f"{args.file}: no frame {number}: {why} ({_named(names)})")
 
 
-def _named(names: dict[str, FrameIds]) -> str:
+def _named(names: set[str]) -> str:
     """``named frames: a, b, c`` (the first ``LISTED_NAMES``), for a message."""
     if not names:
         return "named frames: none"
@@ -255,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain = command("explain", "hop-by-hop trace of one named frame, with reasons",
                       f"vswitch explain {EXAMPLE} vm1-to-h1")
     explain.add_argument("file")
-    explain.add_argument("frame", help="the name of a send action (or a frame number)")
+    explain.add_argument("frame", help="a frame: its number (the #17 of a capture's comments), the name of an action "
+                                       "that sends (send, ping, udp, stream, replay...), or NAME#N, its N-th frame")
     explain.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time")
     _add_limit_option(explain)
     explain.set_defaults(handler=cmd_explain)
