@@ -24,6 +24,7 @@ from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
 from .kernel import check as kernelcheck
+from .progress import Progress
 from .net.network import Network
 from .scenario.context import RunResult
 from .scenario.report import as_json, render
@@ -91,31 +92,12 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-class _Progress:
-    """A one-line progress indicator on stderr, only when stdout is a terminal."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.shown = False
-
-    def __call__(self, now: int, end: int) -> None:
-        if self.enabled and end > 0:
-            share = min(100, now * 100 // end)
-            sys.stderr.write(f"\rrunning: {format_duration(now)} of {format_duration(end)} ({share}%)")
-            sys.stderr.flush()
-            self.shown = True
-
-    def done(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-
-
 # -- commands -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
     out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
-    progress = _Progress(sys.stdout.isatty() and not args.quiet)
     net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
+    progress = Progress.on_terminal(lambda: net.stats.injected, quiet=args.quiet)
     try:  # at once: a Ctrl-C from here on still closes the captures whole
         result = ScenarioRunner(spec, net).run(args.until, progress=progress)
     finally:
@@ -268,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time, e.g. 10ms")
     run.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
     run.add_argument("--format", choices=("table", "json"), default="table", help="output format")
-    run.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
+    run.add_argument("--quiet", action="store_true", help="print only failures and the summary line (and no "
+                                                          "progress line: a run of over a second on a terminal shows "
+                                                          "virtual time, frames and frames/s on stderr)")
     _add_limit_option(run)
     run.set_defaults(handler=cmd_run)
 
