@@ -145,3 +145,4 @@ def test_bad_names_and_modes_are_rejected_before_touching_the_kernel() -> None:
         with pytest.raises(KernelLabError, match="used twice"):
             lab.add_hypervisor("hv1", HV1, "bridge", {"hv1": VM1})
         assert lab.endpoints == {}
+

@@ -1,13 +1,14 @@
+import os
 import tracemalloc
 
 import pytest
 import yaml
 
-from vswitch.topology import yamlcompose
-
 from vswitch.core.errors import TopologyError
+from vswitch.topology import yamlcompose
 from vswitch.topology.diagnostics import Diagnostic, TopologyFileError
 from vswitch.topology.limits import Limits
+from vswitch.topology.loader import load_topology
 from vswitch.topology.located import Document, LocatedList, LocatedMap, Location
 from vswitch.topology.yamlsource import load_file, load_text
 
@@ -297,6 +298,15 @@ def test_unreadable_file_is_a_diagnostic(tmp_path):
     with pytest.raises(TopologyFileError) as error:
         load_file(tmp_path / "missing.yaml")
     assert str(error.value) == f"{tmp_path / 'missing.yaml'}: cannot read: No such file or directory"
+
+
+def test_a_fifo_or_a_folder_is_refused_without_waiting(tmp_path):
+    """From Python too (the CLI checks first): opening a FIFO for reading would wait for a writer forever."""
+    os.mkfifo(tmp_path / "fifo.yaml")
+    for path, kind in ((tmp_path / "fifo.yaml", "a FIFO (named pipe)"), (tmp_path, "a folder")):
+        with pytest.raises(TopologyFileError) as error:
+            load_topology(path)
+        assert str(error.value) == f"{path}: is {kind}, not a topology file"
 
 
 def test_file_error_is_a_topology_error_carrying_its_diagnostics(tmp_path):

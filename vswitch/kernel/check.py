@@ -278,6 +278,8 @@ def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float 
     t1 = stopwatch_s()
     with KernelLab(prefix, settle_s=settle_s) as lab:
         topo = KernelTopology(lab, build_network(spec), time_scale=scale)
+        topo.predicted = {s.frame_id: frozenset(net.trace.delivered_to(s.frame_id)) for s in steps
+                          if s.frame_id is not None}
         topo.build()
         lab.wait_ready()
         t2 = stopwatch_s()

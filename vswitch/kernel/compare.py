@@ -90,6 +90,9 @@ class KernelTopology:
         self.vlan_devices: dict[tuple[str, int, int], str] = {}  # (hypervisor, TPID, VID) -> its VF VLAN's device
         self.guest_vlans: dict[str, dict[str, int | None]] = {}  # VLAN-aware host bridge -> its VMs' VLANs
         self.short: dict[str, str] = {}  # node name -> lab name
+        #: frame id -> the interfaces vswitch delivered it to: the kernel's copies are awaited there past the quiet
+        #: period (up to the lab's max wait), so a copy that a busy machine delays is not taken for a difference
+        self.predicted: dict[int, frozenset[str]] = {}
         self._names: set[str] = set()
 
     # -- building ---------------------------------------------------------------------------------------
@@ -296,7 +299,9 @@ class KernelTopology:
         ep = self.endpoint_of.get(step.sender)
         if ep is None or ep not in self.lab.endpoints:
             return KernelOutcome(None, note=f"{step.sender} has no device in the kernel now")
-        result = self.lab.inject(ep, step.frame)
+        awaited = frozenset(self.endpoint_of[name] for name in self.predicted.get(step.frame_id or 0, ())
+                            if name in self.endpoint_of)
+        result = self.lab.inject(ep, step.frame, awaited=awaited)
         refused = f"the kernel refused to send: {result.error}" if result.error else ""
         source = step.frame[6:12] if step.frame[0] & 1 else None  # a multicast frame's source
         reflected = frozenset(e for e, mac in self.reflecting.items() if mac == source)

@@ -142,10 +142,13 @@ class FrameSockets:
                 got.append((name, "transmitted" if kind == "outgoing" else view, kind, data, now))
         return got
 
-    def inject(self, endpoint: str, frame: bytes, settle_s: float, max_wait_s: float) -> InjectResult:
-        """Send ``frame`` from ``endpoint``; collect copies until no socket has seen one for ``settle_s`` (at most
-        ``max_wait_s``). Copies match by content (``same_frame``: VLAN tags and trailing zero padding aside);
-        anything else, and whatever was waiting before the send, goes to ``stray``."""
+    def inject(self, endpoint: str, frame: bytes, settle_s: float, max_wait_s: float,
+               awaited: frozenset[str] = frozenset()) -> InjectResult:
+        """Send ``frame`` from ``endpoint``; collect copies until no socket has seen one for ``settle_s`` and each
+        endpoint in ``awaited`` has received one (at most ``max_wait_s``): a copy the kernel hands over late on a
+        busy machine (macvlan's broadcast worker) is still counted. Copies match by content (``same_frame``: VLAN
+        tags and trailing zero padding aside); anything else, and whatever was waiting before the send, goes to
+        ``stray``."""
         self.stray += [(ep, kind, data) for ep, _, kind, data, _ in self._poll(0)]
         result = InjectResult(endpoint, frame)
         t0 = last = stopwatch_s()
@@ -154,8 +157,10 @@ class FrameSockets:
         except OSError as exc:  # e.g. ENETDOWN (device down), EMSGSIZE (larger than the MTU)
             result.error = exc.strerror or str(exc)
             return result
+        missing = set(awaited)
         while (now := stopwatch_s()) - t0 < max_wait_s:
-            got = self._poll(min(last + settle_s - now, t0 + max_wait_s - now))
+            quiet_until = last + settle_s if not missing else t0 + max_wait_s
+            got = self._poll(min(quiet_until - now, t0 + max_wait_s - now))
             if not got:
                 break
             for ep, view, kind, data, at in got:
@@ -164,5 +169,7 @@ class FrameSockets:
                     self.stray.append((ep, kind, data))
                 else:
                     getattr(result, view).append(Reception(ep, kind, at - t0))
+                    if view == "received":
+                        missing.discard(ep)
         result.elapsed_s = stopwatch_s() - t0
         return result

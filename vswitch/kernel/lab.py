@@ -390,8 +390,10 @@ class KernelLab:
         """(endpoint, pkttype, frame) of every copy that matched no injection."""
         return self.sockets.stray
 
-    def inject(self, endpoint: str, frame: bytes, settle_s: float | None = None) -> InjectResult:
-        """Send ``frame`` from ``endpoint``; collect copies until no socket has seen one for ``settle_s``.
+    def inject(self, endpoint: str, frame: bytes, settle_s: float | None = None,
+               awaited: frozenset[str] = frozenset()) -> InjectResult:
+        """Send ``frame`` from ``endpoint``; collect copies until no socket has seen one for ``settle_s`` and each
+        endpoint in ``awaited`` has received one (or the lab's ``max_wait_s`` has passed).
 
         Copies match by content (trailing zero padding added or trimmed); anything else goes to ``self.stray``."""
         proto = skb_protocol(frame)
@@ -401,7 +403,7 @@ class KernelLab:
         if not self._ready:
             self.wait_ready()
         settle = self.settle_s if settle_s is None else settle_s
-        result = self.sockets.inject(endpoint, frame, settle, self.max_wait_s)
+        result = self.sockets.inject(endpoint, frame, settle, self.max_wait_s, awaited)
         if not result.error and frame[0] & 1 and frame[:6] != b"\xff" * 6:
             group = str(MACAddress(frame[:6]))
             result.unjoined = sorted({r.endpoint for r in result.received if group not in self.groups(r.endpoint)})

@@ -32,8 +32,13 @@ def load_file(path: str | os.PathLike[str], limits: Limits | None = None) -> Doc
     """
     limits = limits or Limits()
     filename = os.fspath(path)
-    try:
-        with open(filename, "rb") as stream:
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below, like a folder)
+        fd = os.open(filename, os.O_RDONLY | os.O_NONBLOCK)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise TopologyFileError([Diagnostic(filename, None, None, "", f"is {file_kind(mode)}, not a topology file")])
+        with open(fd, "rb") as stream:
             data = stream.read(limits.max_file_bytes + 1)
     except OSError as error:
         raise TopologyFileError([Diagnostic(filename, None, None, "", f"cannot read: {error.strerror}")]) from None
