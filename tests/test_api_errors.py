@@ -14,6 +14,7 @@ import re
 from ipaddress import IPv4Address
 
 import pytest
+from scapy.layers.inet import IP, UDP
 
 from conftest import SOURCE, lab
 from vswitch import (
@@ -70,6 +71,12 @@ def detached():
 
 def spec():
     return load_topology_text(SPEC)
+
+
+def run_stream(items):
+    built = net()
+    built.send_stream(items)
+    built.run()
 
 
 # (call, the exact leaf, a part of the message)
@@ -179,8 +186,14 @@ CASES = {
     "send(at=True)": (lambda: net().send("h1", FRAME, at=True), ScenarioError, "not bool True"),
     "send(at=-1)": (lambda: net().send("h1", FRAME, at=-1), ScenarioError, "at must be >= 0 ns"),
     "send(5, frame)": (lambda: net().send(5, FRAME), TopologyError, "no interface or port named 5"),
-    "send('h1', 'text')": (lambda: net().send("h1", "ff" * 30), ScenarioError, "a frame must be bytes, got str"),
+    "send('h1', 'text')": (lambda: net().send("h1", "ff" * 30), ScenarioError, "a frame must be bytes or a Scapy packet, got str"),
     "inject(at=1.5)": (lambda: net().inject("sw1.p1", FRAME, at=1.5), ScenarioError, "inject: at must be an int"),
+    "send('h1', IP())": (lambda: net().send("h1", IP(dst="192.0.2.2")), ScenarioError,
+                         "this Scapy packet starts with IP: put an Ether"),
+    "inject('sw1.p1', UDP())": (lambda: net().inject("sw1.p1", UDP()), ScenarioError, "starts with UDP"),
+    "send_series('h1', IP())": (lambda: net().send_series("h1", IP(), 2), ScenarioError, "starts with IP"),
+    "deliveries(scapy='yes')": (lambda: net().deliveries("h1", scapy="yes"), ScenarioError,
+                                "deliveries: scapy must be True or False"),
     "send_stream(5)": (lambda: net().send_stream(5), ScenarioError, "items must be an iterable"),
     "send_stream: time 1.5": (lambda: net().send_stream([(1.5, "h1", FRAME)]), ScenarioError,
                               "time_ns must be an int of nanoseconds, not float 1.5"),
@@ -188,7 +201,8 @@ CASES = {
     "send_stream: name 5": (lambda: net().send_stream([(0, 5, FRAME)]), TopologyError,
                             "interface must be a str, not int 5"),
     "send_stream: frame 'x'": (lambda: net().send_stream([(0, "h1", "x")]), ScenarioError,
-                               "a frame must be bytes, got str"),
+                               "a frame must be bytes or a Scapy packet, got str"),
+    "send_stream: an IP packet": (lambda: run_stream([(0, "h1", IP())]), ScenarioError, "starts with IP"),
     "send_stream: a pair": (lambda: net().send_stream([(0, "h1")]), ScenarioError,
                             "an item is \\(time_ns, interface, frame\\)"),
     "send_stream: in the past": (lambda: net().send_stream([(-1, "h1", FRAME)]), ScenarioError,
@@ -369,7 +383,7 @@ def test_a_stream_item_is_checked_when_pulled_and_bytes_like_frames_are_accepted
     assert built.port("h1").counters.tx_packets == 3
     later = built.now + 10
     built.send_stream([(later, "h1", FRAME), (later + 10, "h1", 4.5)])  # the first is sent, the second refused
-    with pytest.raises(ScenarioError, match="a frame must be bytes, got float"):
+    with pytest.raises(ScenarioError, match="a frame must be bytes or a Scapy packet, got float"):
         built.run()
 
 

@@ -24,7 +24,9 @@ ALLOWED = {
     "topology": {"core", "pcap", "l2", "net", "guests"},
     "scenario": {"core", "pcap", "l2", "net", "guests", "topology"},
     "kernel": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime"},
+    "live": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime", "kernel"},
     "bench": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime", "buildinfo"},
+    "testing": {"core", "pcap", "l2", "net", "guests", "topology", "scenario"},
     "buildinfo": {"core", "l2", "net", "pcap"},
     "realtime": set(),
 }

@@ -1,12 +1,16 @@
 """``vswitch bench``: each workload runs end to end on a tiny N and its figures and captures are right.
 
-lan8 and vnic are the topology files ``topologies/bench/*.yaml``, loaded and built as ``vswitch run`` does; they
+lan8 and vnic are the topology files ``vswitch/bench/workloads/*.yaml`` (package data), loaded and built as ``vswitch run`` does; they
 must give exactly the network the bench used to build with the Python API (same pcaps, byte for byte).
 Correctness only: speed is printed by the bench, never asserted.
 """
 
 import argparse
 import hashlib
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +29,8 @@ from vswitch.net.network import Network
 from vswitch.topology.loader import load_topology_text
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_FILES = sorted((ROOT / "topologies" / "bench").glob("*.yaml"))
+PACKAGE_WORKLOADS = Path(bench.__file__).resolve().parent / "workloads"  # the installed package's, under pytest
+BENCH_FILES = sorted(PACKAGE_WORKLOADS.glob("*.yaml"))
 
 
 def expected_counts(n: int, frames: int) -> tuple[list[int], list[int]]:
@@ -133,11 +138,11 @@ def bench_args(*argv: str) -> argparse.Namespace:
 
 
 # -- the workloads are topology files ------------------------------------------------------------------
-def test_the_standard_workloads_are_read_from_the_bench_topologies_of_the_checkout(monkeypatch):
-    monkeypatch.chdir(ROOT)  # the source tree, or a checkout that vswitch was installed from
-    assert BENCH_FILES == [ROOT / "topologies" / "bench" / f"{w}.yaml" for w in sorted(bench.TOPOLOGY_WORKLOADS)]
-    assert [bench.workload_file(w).resolve() for w in bench.TOPOLOGY_WORKLOADS] == [ROOT / "topologies" / "bench" / "lan8.yaml",
-                                                                         ROOT / "topologies" / "bench" / "vnic.yaml"]
+def test_the_standard_workloads_are_package_data_read_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no checkout here: the files come with the package (pip install . ships them)
+    assert BENCH_FILES == [PACKAGE_WORKLOADS / f"{w}.yaml" for w in sorted(bench.TOPOLOGY_WORKLOADS)]
+    assert [bench.workload_file(w) for w in bench.TOPOLOGY_WORKLOADS] == [PACKAGE_WORKLOADS / "lan8.yaml",
+                                                                         PACKAGE_WORKLOADS / "vnic.yaml"]
 
 
 @pytest.mark.parametrize("path", BENCH_FILES, ids=lambda p: p.name)
@@ -264,19 +269,39 @@ def test_the_command_refuses_a_topology_with_fewer_than_two_endpoints_or_errors(
     assert capsys.readouterr().err == f"vswitch: {tmp_path / 'nope.yaml'}: no such file\n"
 
 
-def test_without_the_source_tree_the_command_says_which_file_to_pass(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(bench, "BENCH_TOPOLOGIES", tmp_path / "topologies" / "bench")
-    monkeypatch.chdir(tmp_path)  # no topologies/bench/ in the current folder either
+def test_without_its_package_data_the_command_says_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "BENCH_TOPOLOGIES", tmp_path / "workloads")  # an installation that lost its files
     assert cli.main(["bench", "lan8", "-n", "10"]) == 2
-    err = capsys.readouterr().err
-    assert err == (f"vswitch: workload lan8: no topology file {tmp_path / 'topologies' / 'bench' / 'lan8.yaml'} "
-                   "(this vswitch is installed without its source tree): pass one with --topology FILE, e.g. a "
-                   "checkout's topologies/bench/lan8.yaml\n")
+    assert capsys.readouterr().err == (f"vswitch: workload lan8: no topology file {tmp_path / 'workloads' / 'lan8.yaml'} "
+                                       "(this vswitch was installed without its package data): reinstall it, or pass "
+                                       "a topology with --topology FILE\n")
     assert bench.run(bench_args("naive", "-n", "10", "--naive-frames", "10", "--out", str(tmp_path))) == 0
 
 
-def test_a_checkout_in_the_current_folder_provides_the_workload_files(tmp_path, monkeypatch):
-    """``pip install .`` copies only the package: the files then come from the checkout being run in."""
-    monkeypatch.setattr(bench, "BENCH_TOPOLOGIES", tmp_path / "elsewhere")
-    monkeypatch.chdir(Path(__file__).parent.parent)
-    assert bench.workload_file("lan8") == Path("topologies") / "bench" / "lan8.yaml"
+def test_the_bench_command_and_its_worker_run_from_a_folder_without_a_checkout(tmp_path):
+    """Issue 13 item 7: after ``pip install .``, ``vswitch bench`` found its files only inside a checkout."""
+    package_root = str(Path(bench.__file__).resolve().parents[2])  # the tested vswitch: source tree or installed
+    env = {**os.environ, "PYTHONPATH": package_root}
+    worker = subprocess.run([sys.executable, "-m", "vswitch.bench", "--worker", "vnic", "24", str(tmp_path / "w")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert worker.returncode == 0, worker.stderr
+    result = json.loads(worker.stdout)
+    assert (result["workload"], result["frames"], result["delivered"], result["dropped"]) == ("vnic", 24, 24, 0)
+    command = subprocess.run([sys.executable, "-m", "vswitch", "bench", "lan8", "-n", "16", "--out", "kept"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert command.returncode == 0, command.stderr
+    assert "lan8" in command.stdout and (tmp_path / "kept" / "lan8" / "h1.pcap").is_file()
+    assert not (tmp_path / "topologies").exists()
+
+
+@pytest.mark.parametrize("argv, naive", [((), 20_000), (("-n", "100000"), 2_000), (("-n", "10"), 1),
+                                         (("-n", "100000", "--naive-frames", "300"), 300)])
+def test_n_scales_the_naive_baseline_unless_naive_frames_is_given(argv, naive):
+    args = bench_args("naive", *argv)
+    assert bench.naive_frames(args.frames, args.naive_frames) == naive
+
+
+def test_the_naive_row_shows_the_scaled_count(tmp_path, capsys):
+    assert bench.run(bench_args("naive", "-n", "150", "--out", str(tmp_path))) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("naive"))
+    assert row.split()[1] == "3"  # N = 150 / 50

@@ -136,11 +136,13 @@ def test_run_json_has_every_section(tmp_path, capsys):
     assert {"summary", "mac_tables", "counters", "expectations"} <= set(data)
     assert data["summary"] == {
         "frames_sent": 4, "copies_made": 0, "delivered": 4, "dropped": 0, "in_flight": 0, "virtual_time": "30us",
-        "drops_by_reason": {}, "mac_moves": 0, "expectations_passed": 7, "expectations_failed": 0}
-    assert {"switch": "sw1", "vlan": 1, "mac": "52:54:00:00:00:02", "port": "p2", "age": "19us",
+        "virtual_time_ns": 30_000, "drops_by_reason": {}, "mac_moves": 0, "expectations_passed": 7,
+        "expectations_failed": 0}
+    assert data["schema_version"] == 1
+    assert {"switch": "sw1", "vlan": 1, "mac": "52:54:00:00:00:02", "port": "p2", "age": "19us", "age_ns": 19_000,
             "type": "learned"} in data["mac_tables"]
     assert {"interface": "sw1.p2", "rx_packets": 2, "rx_bytes": 120, "tx_packets": 1, "tx_bytes": 60,
-            "drops": "-"} in data["counters"]
+            "rx_dropped": {}, "tx_dropped": {}} in data["counters"]
     assert [row["result"] for row in data["expectations"]] == ["PASS"] * 7
 
 

@@ -54,7 +54,8 @@ def kind(action: argparse.Action) -> str | None:
         return "text"
     if action.type is int or getattr(action.type, "__name__", "") == "_at_least_one":
         return "count"
-    return {"TIME": "duration", "NAME=VALUE": "limit", "DIR": "folder"}.get(action.metavar or "")
+    return {"TIME": "duration", "NAME=VALUE": "limit", "DIR": "folder", "TOPOLOGY_DIR": "topology folder",
+            "EXTCAP_DIR": "extcap folder"}.get(action.metavar or "")
 
 
 def name(action: argparse.Action) -> str:
@@ -126,6 +127,17 @@ BAD: dict[str, dict[str, Bad]] = {
         **({} if NO_PROC else {"under /proc": lambda p: ("/proc/vswitch-out", [
             E("vswitch: output folder /proc/vswitch-out: cannot make /proc/vswitch-out: ") + r"[^:]+" +
             E(": choose another with --out")])}),
+    },
+    "topology folder": {
+        "missing": lambda p: (str(p.tmp / "gone"), [E(f"vswitch: topologies folder {p.tmp / 'gone'}: no such folder")]),
+        "a file": lambda p: (str(_file(p, "file", "")), [E(f"vswitch: topologies folder {p.tmp / 'file'}: "
+                                                           f"{p.tmp / 'file'} is not a folder")]),
+    },
+    "extcap folder": {
+        "a file": lambda p: (str(_file(p, "file", "")), [E(f"vswitch: extcap folder {p.tmp / 'file'}: "
+                                                           f"{p.tmp / 'file'} is not a folder")]),
+        "under a file": lambda p: (str(_file(p, "file", "") / "sub"), [E(
+            f"vswitch: extcap folder {p.tmp / 'file' / 'sub'}: {p.tmp / 'file'} is not a folder")]),
     },
     "frame": {
         "never sent": lambda p: ("999", [E(f"vswitch: {EXAMPLE_FILE}: no frame 999: the run sent frames 1 to 4 "

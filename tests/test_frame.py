@@ -1,6 +1,7 @@
 """Frame helpers on raw bytes, checked against frames built with Scapy (every field explicit)."""
 
 import pytest
+from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
 from scapy.packet import Raw
 
@@ -200,10 +201,31 @@ def test_check_frame_converts_memoryview():
 def test_check_frame_rejects_non_bytes_with_vswitch_error(value, type_name):
     with pytest.raises(VSwitchError) as caught:
         check_frame(value)
-    assert str(caught.value) == f"a frame must be bytes, got {type_name}: build it with bytes(scapy_packet)"
+    assert str(caught.value) == (f"a frame must be bytes or a Scapy packet, got {type_name}: build it with Scapy "
+                                 "(Ether(src=..., dst=...)/...) or pass its bytes")
 
 
-def test_check_frame_rejects_a_scapy_packet_object():
+def test_check_frame_converts_a_scapy_packet_to_its_bytes():
+    packet = Ether(dst=DST, src=SRC, type=0x0800) / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=1, dport=2)
+    result = check_frame(packet)
+    assert (type(result), result) == (bytes, bytes(packet))
+
+
+def test_check_frame_takes_802_3_and_raw_packets():
+    dot3 = Ether(bytes(Ether(dst=DST, src=SRC, type=46)) + bytes(46))  # a length, not a type: Scapy's Dot3
+    assert type(dot3).__name__ == "Dot3"
+    assert check_frame(dot3) == bytes(dot3)
+    assert check_frame(Raw(untagged())) == untagged()
+
+
+def test_check_frame_refuses_a_scapy_packet_without_its_ethernet_header():
     with pytest.raises(VSwitchError) as caught:
-        check_frame(Ether(dst=DST, src=SRC, type=0x0800))
-    assert str(caught.value) == "a frame must be bytes, got Ether: build it with bytes(scapy_packet)"
+        check_frame(IP(src="192.0.2.1", dst="192.0.2.2"))
+    assert str(caught.value) == ("a frame starts with its Ethernet header, but this Scapy packet starts with IP: put "
+                                 "an Ether(src=..., dst=...) layer first, e.g. Ether(...)/IP(...)")
+
+
+def test_check_frame_reports_a_packet_scapy_cannot_build():
+    with pytest.raises(VSwitchError, match="^Scapy cannot build this Ether packet's bytes: "):
+        check_frame(Ether(dst=DST, src=SRC, type=0x0800) / IP(src="192.0.2.1", dst="192.0.2.2", ttl=300))
+

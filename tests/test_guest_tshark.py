@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -14,8 +13,7 @@ from vswitch.topology.build import build_network
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.topology.loader import load_topology_text
 
-pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
-                                reason="tshark is not installed (apt-get install tshark)")
+pytestmark = pytest.mark.vswitch_tshark  # the plugin's marker: skipped where tshark is not installed
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ("frame.number", "_ws.malformed", "eth.type", "arp.opcode", "ip.checksum.status", "icmp.checksum.status",

@@ -249,7 +249,7 @@ def test_99000_unknown_keys_are_each_reported_and_only_the_first_100_get_a_sugge
     status, _, lines = validate(capsys, str(path))
     assert status == 2 and len(calls) == MAX_SHOWN_PROBLEMS  # difflib takes about 40 us a key: 4.6 s for all
     assert lines[0] == (f"vswitch: {path}:2:1: k0: unknown key 'k0' (expected one of: captures, description, epoch, "
-                        "expect, hosts, hypervisors, links, name, scenario, switches, until)")
+                        "expect, hosts, hypervisors, links, name, scenario, seed, switches, until)")
     assert lines[-1] == f"vswitch: {path}: ... and {99_000 - MAX_SHOWN_PROBLEMS} more problems"
 
 
@@ -300,11 +300,12 @@ RUN_BOUNDED_SUMMARY = {
     # the broadcast goes round the loop until the storm bound drops it: 33 copies, not forever (its source
     # flapping between the loop's ports at each lap: 64 MAC moves)
     "switch-loop.yaml": {"frames_sent": 1, "copies_made": 33, "delivered": 32, "dropped": 2, "in_flight": 0,
-                         "virtual_time": "0s", "drops_by_reason": {"storm_limit": 2}, "mac_moves": 64,
-                         "expectations_passed": 0, "expectations_failed": 0},
+                         "virtual_time": "0s", "virtual_time_ns": 0, "drops_by_reason": {"storm_limit": 2},
+                         "mac_moves": 64, "expectations_passed": 0, "expectations_failed": 0},
     # two frames years apart in the capture, replayed one second apart (with a warning), not years
     "replay-far-timestamps.yaml": {"frames_sent": 2, "copies_made": 0, "delivered": 2, "dropped": 0, "in_flight": 0,
-                                   "virtual_time": "1s", "drops_by_reason": {}, "warnings": 1, "mac_moves": 0,
+                                   "virtual_time": "1s", "virtual_time_ns": 10**9, "drops_by_reason": {}, "warnings": 1,
+                                   "mac_moves": 0,
                                    "expectations_passed": 0, "expectations_failed": 0},
 }
 

@@ -43,7 +43,7 @@ def test_ci_sets_ci_and_runs_both_test_runs_in_random_order_in_parallel():
     [shuffled] = re.findall(r"^shuffled=\((.*)\)$", ci, re.M)
     assert shuffled.split()[:3] == ["-p", "randomly", '--randomly-seed="$seed"'] and "-n auto" in shuffled
     pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
-    assert 'addopts = "-p no:randomly"' in pyproject  # plain `pytest`: file order
+    assert 'addopts = "-p no:randomly -p vswitch.testing.plugin"' in pyproject  # plain `pytest`: file order
     assert re.search(r'^test = \["pytest>=7", "pytest-randomly>=[\d.]+", "pytest-xdist>=[\d.]+"\]$', pyproject, re.M)
 
 

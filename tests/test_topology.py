@@ -234,7 +234,7 @@ def test_unknown_action_suggests_the_known_one():
     text = BASE + "scenario:\n  - at: 1ms\n    sned: {from: h1, to: vm1}\n"
     assert diagnostics(text) == [
         "lab.yaml:16:5: scenario[0]: each item needs exactly one action (arping, attach, detach, expect, interface, "
-        "link, migrate, ping, port, replay, send, stream, udp, vf); 'sned' is not one (did you mean 'send'?)"]
+        "link, migrate, ping, pingall, port, replay, send, stream, udp, vf); 'sned' is not one (did you mean 'send'?)"]
 
 
 def test_duplicate_key_names_both_lines():

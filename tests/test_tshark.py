@@ -4,7 +4,6 @@ the pcapng names its interfaces after the topology's capture points and comments
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +16,7 @@ from scapy.utils import rdpcap
 from vswitch.topology.build import build_network
 from vswitch.topology.loader import load_topology
 
-pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
-                                reason="tshark is not installed (apt-get install tshark)")
+pytestmark = pytest.mark.vswitch_tshark  # the plugin's marker: skipped where tshark is not installed
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = sorted((ROOT / "topologies").glob("*.yaml"))
@@ -30,6 +28,9 @@ FIELDS = ("frame.number", "_ws.malformed", "ip.checksum.status", "udp.checksum.s
 TSHARK = ["tshark", "-n", "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-T", "fields",
           "-E", "separator=/t", "-E", "quote=n", *[arg for field in FIELDS for arg in ("-e", field)]]
 IGNORED_STDERR = ('Running as user "root"',)
+#: Topologies whose links flip bits (``corrupt``): their captures hold bad checksums on purpose.
+CORRUPTING = {spec.name for spec in map(load_topology, TOPOLOGIES)
+              if any(ln.a_to_b.corrupt or ln.b_to_a.corrupt for ln in spec.links)}
 
 
 def capture_files() -> list[Path]:
@@ -66,10 +67,20 @@ def test_tshark_dissects_without_errors_malformed_frames_or_bad_checksums(dissec
     assert [r["frame.number"] for r in rows] == [str(n) for n in range(1, len(rows) + 1)]
     malformed = [r["frame.number"] for r in rows if r["_ws.malformed"]]
     assert not malformed, f"{path.name}: frames {malformed} are malformed"
+    if path.parent.name in CORRUPTING:  # bits flipped on purpose: test_corrupted_frames_have_bad_checksums
+        return
     for field in ("ip.checksum.status", "udp.checksum.status"):
         bad = [r["frame.number"] for r in rows if "0" in r[field].split(",")]
         assert not bad, f"{path.name}: frames {bad} have a bad {field.split('.')[0]} checksum"
         assert {v for r in rows for v in r[field].split(",") if v} <= {"1", "3"}, f"{field} not verified"
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTING))
+def test_corrupted_frames_have_bad_checksums(dissected, name):
+    """A link that flips bits (``corrupt``) shows in Wireshark as bad IPv4/UDP checksums in its captures."""
+    bad = [r for path, (_, _, rows) in dissected.items() if path.parent.name == name for r in rows
+           if "0" in r["ip.checksum.status"].split(",") + r["udp.checksum.status"].split(",")]
+    assert bad, f"{name}: no bad checksum in its captures, yet its links corrupt frames"
 
 
 @pytest.mark.parametrize("field", ["ip.checksum.status", "udp.checksum.status"])

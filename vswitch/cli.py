@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
-from . import __version__, interrupts
+from . import __version__, extcap, interrupts
 from .bench import runner as bench
 from .buildinfo import build_kind, stale_warning
 from .core.errors import VSwitchError, error_lines
@@ -24,10 +24,12 @@ from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
 from .core.units import format_duration, parse_duration
 from .kernel import check as kernelcheck
-from .progress import Progress
+from .live import command as live
 from .net.network import Network
+from .progress import Progress
 from .scenario.context import RunResult
-from .scenario.report import as_json, render
+from .scenario.report import render
+from .scenario.report_json import as_json
 from .scenario.runner import ScenarioRunner
 from .scenario.show import render_show
 from .topology.build import build_network
@@ -230,6 +232,12 @@ _MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
      f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run),
     ("kernel-cleanup", "remove namespaces and links left by a killed kernel-check", "sudo vswitch kernel-cleanup",
      kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup),
+    ("live", "run a topology in real time, with real namespaces as stations (attach:)",
+     "sudo vswitch live topologies/live-two-namespaces.yaml --duration 30s", live.add_arguments, live.run),
+    ("live-cleanup", "remove namespaces and links left by a killed vswitch live", "sudo vswitch live-cleanup",
+     live.add_cleanup_arguments, live.run_cleanup),
+    ("extcap", "list topology files' capture points in Wireshark: install or uninstall its extcap launcher",
+     "vswitch extcap install --topologies topologies", extcap.add_arguments, extcap.run),
 ]
 
 
@@ -249,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="folder for the captures (default: pcaps/<topology name>/)")
     run.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time, e.g. 10ms")
     run.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
-    run.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    run.add_argument("--format", choices=("table", "json"), default="table",
+                     help="table (default) for people, or json: the report as data, times in ns, drops by reason "
+                          "(schema: docs/json.md)")
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary line (and no "
                                                           "progress line: a run of over a second on a terminal shows "
                                                           "virtual time, frames and frames/s on stderr)")

@@ -30,3 +30,8 @@ def sleep_s(seconds: float) -> None:
 def sleep_until(moment_s: float) -> None:
     """Sleep until ``now_s()`` reaches ``moment_s`` (not at all if it already has)."""
     time.sleep(max(0.0, moment_s - now_s()))
+
+
+def wall_clock_ns() -> int:
+    """Nanoseconds since the Unix epoch (``time.time_ns``): the timestamps of a live run's captures."""
+    return time.time_ns()

@@ -2,7 +2,7 @@
 
 A Scapy packet is built for every frame and copied at every hop, a dict is the switch's table, a heap of
 ``(time, sequence, hop)`` is the clock, and each capture point has its own ``scapy.utils.PcapWriter`` that is handed
-the packet. Same traffic, warm-up and capture points as ``topologies/bench/lan8.yaml``: it exists to be measured against.
+the packet. Same traffic, warm-up and capture points as ``workloads/lan8.yaml``: it exists to be measured against.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """``vswitch bench``: standard workloads through the product path, and a naive Scapy baseline.
 
-- ``lan8``: 8 hosts, one per port of a learning switch (``topologies/bench/lan8.yaml``);
+- ``lan8``: 8 hosts, one per port of a learning switch (``vswitch/bench/workloads/lan8.yaml``);
 - ``vnic``: 2 hypervisors (adapters with 4 VMs each) and 4 physical hosts on one switch
-  (``topologies/bench/vnic.yaml``);
+  (``vswitch/bench/workloads/vnic.yaml``);
 - ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``);
 - ``--topology FILE``: any topology file's host NICs and VMs, with the same traffic.
 
 The networks are topology files, loaded by ``load_topology`` and built by ``build_network`` exactly as
 ``vswitch run`` does (without the pcapng and the trace); their scenarios and expectations are not run. The files
-are looked up in the source tree next to the package (``<repo>/topologies/bench/``).
+are package data (``workloads/`` beside this module), so an installed vswitch benches from any folder.
 
 Traffic: 60-byte Ether/IPv4/UDP frames, frame ``i`` from endpoint ``src = i % n`` to
 ``(src + 1 + (i // n) % (n - 1)) % n``, one every microsecond of virtual time (nothing queues). The endpoints are
@@ -47,23 +47,22 @@ from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
 
 WORKLOADS = ("lan8", "vnic", "naive")
 TOPOLOGY_WORKLOADS = ("lan8", "vnic")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
-BENCH_TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies" / "bench"
+BENCH_TOPOLOGIES = Path(__file__).resolve().parent / "workloads"  # package data (pyproject.toml)
 DEFAULT_FRAMES = 1_000_000
-DEFAULT_NAIVE_FRAMES = 20_000
+#: The naive baseline runs N / NAIVE_SHARE frames unless --naive-frames says otherwise: it is about a hundred
+#: times slower per frame, so at the same N it would take most of the run.
+NAIVE_SHARE = 50
 USER_ERROR = 2  # the exit status of a user error
 WORKER_USER_ERROR = 3  # a worker's for a VSwitchError, whose message is its stderr (Python's own errors exit 2)
 
 
 # -- the networks: topology files ---------------------------------------------------------------------
 def workload_file(workload: str) -> Path:
-    """The topology file of a standard workload: in the source tree next to the package, or in the current
-    folder's ``topologies/bench/`` (a checkout with vswitch installed from it by ``pip install .``)."""
-    candidates = [folder / f"{workload}.yaml" for folder in (BENCH_TOPOLOGIES, Path("topologies") / "bench")]
-    path = next((p for p in candidates if p.is_file()), candidates[0])
+    """The topology file of a standard workload, shipped in the package (``vswitch/bench/workloads/``)."""
+    path = BENCH_TOPOLOGIES / f"{workload}.yaml"
     if not path.is_file():
-        raise TopologyError(f"workload {workload}: no topology file {path} (this vswitch is installed without its "
-                           f"source tree): pass one with --topology FILE, e.g. a checkout's "
-                           f"topologies/bench/{workload}.yaml")
+        raise TopologyError(f"workload {workload}: no topology file {path} (this vswitch was installed without its "
+                           f"package data): reinstall it, or pass a topology with --topology FILE")
     return path
 
 
@@ -168,15 +167,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("workload", nargs="?", default=None, choices=WORKLOADS + ("all",),
                         help="which workload to run (default: all, or none when --topology is given)")
     parser.add_argument("-n", "--frames", type=_at_least_one, default=DEFAULT_FRAMES,
-                        help=f"frames per workload (default {DEFAULT_FRAMES:,}; naive runs at most --naive-frames)")
-    parser.add_argument("--naive-frames", type=_at_least_one, default=DEFAULT_NAIVE_FRAMES,
-                        help=f"frames for the naive baseline (default {DEFAULT_NAIVE_FRAMES:,})")
+                        help=f"frames per workload (default {DEFAULT_FRAMES:,}; naive runs N/{NAIVE_SHARE} unless "
+                             "--naive-frames is given)")
+    parser.add_argument("--naive-frames", type=_at_least_one, default=None,
+                        help=f"frames for the naive baseline (default: N/{NAIVE_SHARE}, at least 1; "
+                             f"{DEFAULT_FRAMES // NAIVE_SHARE:,} at the default N)")
     parser.add_argument("--topology", metavar="FILE", action="append", default=[],
                         help="also bench this topology file: the bench traffic between all its host NICs and VMs "
                              "(its scenario and expectations are not run); may be repeated")
     parser.add_argument("--repeat", type=_at_least_one, default=1, metavar="K",
                         help="run each workload K times and keep the fastest (default 1): the wall clock is noisy")
     parser.add_argument("--out", metavar="DIR", help="keep the capture files in DIR (default: a temporary folder)")
+
+
+def naive_frames(frames: int, naive: int | None) -> int:
+    """The naive baseline's frames: ``naive`` when given, else ``frames / NAIVE_SHARE`` (at least 1)."""
+    return naive if naive is not None else max(1, frames // NAIVE_SHARE)
 
 
 def _plan(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -207,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         results = []
         for workload, topology in plan:
             naive = topology is None and workload == "naive"
-            frames = min(args.frames, args.naive_frames) if naive else args.frames
+            frames = naive_frames(args.frames, args.naive_frames) if naive else args.frames
             runs = []
             for _ in range(args.repeat):
                 runs.append(run_in_subprocess(workload, frames, root / workload, topology))

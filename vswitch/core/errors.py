@@ -23,8 +23,9 @@ class TopologyError(VSwitchError):
 
 
 class ScenarioError(VSwitchError):
-    """Traffic or a run that cannot be carried out: a scenario action, a frame that is not bytes, a time that is
-    not integer nanoseconds or is already past, a session's field of the wrong type, an unknown bench workload."""
+    """Traffic or a run that cannot be carried out: a scenario action, a frame that is neither bytes nor a Scapy
+    packet with its Ethernet header, a time that is not integer nanoseconds or is already past, a session's field
+    of the wrong type, an unknown bench workload."""
 
 
 class CaptureError(VSwitchError):

@@ -7,6 +7,7 @@ an 802.1Q/802.1ad tag.
 
 from __future__ import annotations
 
+import sys
 from typing import Final, NamedTuple
 
 from .errors import ScenarioError
@@ -39,17 +40,34 @@ class VlanTag(NamedTuple):
         return self.tpid.to_bytes(2, "big") + tci.to_bytes(2, "big")
 
 
-#: What the API takes as a frame: bytes, bytearray or memoryview; ``check_frame`` refuses anything else, with a hint.
+#: What the API takes as a frame: bytes, bytearray, memoryview or a Scapy packet that starts with its Ethernet
+#: header; ``check_frame`` refuses anything else, with a hint.
 AnyFrame = object
 
 
 def check_frame(frame: AnyFrame) -> bytes:
-    """Return ``frame`` as ``bytes`` or raise: frames handed to the API must be bytes-like."""
+    """Return ``frame`` as ``bytes`` or raise: frames handed to the API are bytes-like or Scapy packets.
+
+    A Scapy packet is converted once, here, with ``bytes(packet)``. Scapy is not imported for this: a packet
+    can only exist once its user has imported ``scapy.packet``, so it is looked up in ``sys.modules``."""
     if isinstance(frame, bytes):
         return frame
     if isinstance(frame, (bytearray, memoryview)):
         return bytes(frame)
-    raise ScenarioError(f"a frame must be bytes, got {type(frame).__name__}: build it with bytes(scapy_packet)")
+    scapy = sys.modules.get("scapy.packet")
+    if scapy is not None and isinstance(frame, scapy.Packet):
+        # Ethernet II, 802.3 (Scapy's Dot3: a type field that is a length) or the frame's raw bytes (Raw)
+        l2 = sys.modules.get("scapy.layers.l2")
+        if not isinstance(frame, (scapy.Raw, l2.Ether, l2.Dot3) if l2 is not None else scapy.Raw):
+            first = type(frame).__name__
+            raise ScenarioError(f"a frame starts with its Ethernet header, but this Scapy packet starts with {first}: "
+                                f"put an Ether(src=..., dst=...) layer first, e.g. Ether(...)/{first}(...)")
+        try:
+            return bytes(frame)
+        except Exception as exc:  # Scapy's own errors building a field: struct.error, ValueError, Scapy_Exception...
+            raise ScenarioError(f"Scapy cannot build this {type(frame).__name__} packet's bytes: {exc}") from None
+    raise ScenarioError(f"a frame must be bytes or a Scapy packet, got {type(frame).__name__}: build it with "
+                        "Scapy (Ether(src=..., dst=...)/...) or pass its bytes")
 
 
 def destination(frame: bytes) -> bytes:

@@ -35,6 +35,9 @@ class DropReason(Enum):
     PORT_SECURITY = "source MAC beyond the port's max_macs (port security)"
     PORT_SHUT_DOWN = "port shut down by port security"
     STORM_LIMIT = "switching loop: copy beyond the storm limit"
+    # link impairments (tc netem's loss random / loss gemodel; l2/impair.py)
+    LOST_RANDOM = "lost on the link (random loss)"
+    LOST_BURST = "lost on the link (Gilbert-Elliott burst)"
 
 
 class Verdict(Enum):
@@ -53,6 +56,8 @@ class Verdict(Enum):
     TO_UPLINK = "sent to the uplink"
     TO_PROMISCUOUS_VNIC = "to the trusted promiscuous vNIC (no vNIC owns the destination)"
     TRANSMITTED = "transmitted"
+    DUPLICATED = "duplicated on the link"  # link impairments (l2/impair.py): the frame left, the wire changed it
+    CORRUPTED = "corrupted on the link (one bit flipped)"
 
 
 def describe(outcome: "DropReason | Verdict") -> str:
@@ -60,3 +65,9 @@ def describe(outcome: "DropReason | Verdict") -> str:
     if isinstance(outcome, DropReason):
         return f"dropped: {outcome.value}"
     return outcome.value
+
+
+def by_reason(drops: "dict[DropReason, int]") -> dict[str, int]:
+    """Drop counts keyed by the reasons' lower-case names (``same_port``), sorted by name: the reports' and the
+    ``counter`` expectation's form."""
+    return {reason.name.lower(): n for reason, n in sorted(drops.items(), key=lambda item: item[0].name)}

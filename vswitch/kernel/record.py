@@ -19,7 +19,7 @@ from ..net.capture import CallbackTap
 from ..net.network import Network
 from ..scenario.network_actions import send_frame
 from ..scenario.runner import ScenarioRunner
-from ..topology.guest_reader import MigrateAction, SessionAction, StreamAction
+from ..topology.guest_reader import MigrateAction, PingallAction, SessionAction, StreamAction
 from ..topology.scenario_reader import (AttachAction, DetachAction, InterfaceAction, LinkAction, PortAction,
                                         SendAction)
 from ..topology.spec import ActionSpec, TopologySpec
@@ -42,7 +42,7 @@ class Step:
 
 #: Actions whose only effect the kernel needs is their frames (caught as they leave their interface) and, for a
 #: migration, the vNIC's new attachment (caught as a change of state).
-TRAFFIC_ACTIONS = (SessionAction, StreamAction, MigrateAction)  # sessions: ping, arping, udp; not replay (into ports)
+TRAFFIC_ACTIONS = (SessionAction, PingallAction, StreamAction, MigrateAction)  # sessions: ping, arping, udp; not replay
 
 
 class RecordingRunner(ScenarioRunner):

@@ -21,6 +21,7 @@ from typing import Any, Final, Iterable, Union
 from ..core.errors import TopologyError
 from ..core.frame import DEFAULT_MTU
 from ..core.reasons import DropReason, Verdict
+from .impair import ImpairedDirection, Impairment
 
 WIRE_OVERHEAD_BYTES: Final = 8 + 4 + 12
 DEFAULT_QUEUE_FRAMES: Final = 1000  # Linux txqueuelen
@@ -109,12 +110,13 @@ class Tap:
 class LinkEnd:
     """One direction of a link: frames entering at ``port`` travel to ``far``."""
 
-    __slots__ = ("link", "port", "far", "_busy_until", "_waiting")
+    __slots__ = ("link", "port", "far", "impair", "_busy_until", "_waiting")
 
     def __init__(self, link: "Link", port: Port, far: Port) -> None:
         self.link = link
         self.port = port
         self.far = far
+        self.impair: ImpairedDirection | None = None  # loss, jitter... (impair.py); None: a perfect wire
         self._busy_until = 0
         self._waiting: deque[int] = deque()  # transmit start times of queued frames
 
@@ -170,11 +172,31 @@ class Link:
         self.latency_ns = latency_ns
         self.bandwidth_bps = bandwidth_bps
         self.queue_frames = queue_frames
-        self.up = True
+        self._up = True
+        self.plain = bandwidth_bps is None  # up, no bandwidth, no impairments: the datapath's shortcut
         self.a_to_b = LinkEnd(self, a, b)
         self.b_to_a = LinkEnd(self, b, a)
         a.peer = self.a_to_b
         b.peer = self.b_to_a
+
+    @property
+    def up(self) -> bool:
+        return self._up
+
+    @up.setter
+    def up(self, state: bool) -> None:
+        self._up = state
+        self._replan()
+
+    def set_impairment(self, end: LinkEnd, settings: Impairment, seed: str) -> None:
+        """Give one direction (``a_to_b`` or ``b_to_a``) impairments, drawn from ``random.Random(seed)``; inactive
+        settings leave it a perfect wire."""
+        end.impair = ImpairedDirection(settings, seed) if settings.active else None
+        self._replan()
+
+    def _replan(self) -> None:
+        self.plain = (self._up and self.bandwidth_bps is None and self.a_to_b.impair is None
+                      and self.b_to_a.impair is None)
 
     @property
     def ports(self) -> tuple[Port, Port]:

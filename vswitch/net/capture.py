@@ -259,6 +259,13 @@ class CaptureSet:
     def has_pcapng(self) -> bool:
         return self._pcapng is not None
 
+    def flush(self) -> None:
+        """Write every buffered record out, so that a reader following a file sees each frame up to now (the
+        Wireshark extcap streams a run this way)."""
+        for writer in self._writers:
+            if not writer.closed:
+                writer.flush()
+
     def close(self) -> None:
         """Flush and close every file. Raise, one line per file, if any could not be written (now or during the
         run): each was cut back to its last whole record."""

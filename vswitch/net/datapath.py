@@ -29,7 +29,7 @@ from ..core.frame import ETH_HEADER_LEN, MIN_FRAME_LEN, check_frame, pad, payloa
 from ..core.reasons import DropReason, Verdict
 from ..core.trace import FrameObserver, Trace, TraceEvent
 from ..l2.nic import Delivery
-from ..l2.port import LinkEnd, Port
+from ..l2.port import LinkEnd, Port, Tap
 from ..l2.storm import SEEN_SLOTS
 
 _TRANSMITTED: Final = Verdict.TRANSMITTED
@@ -254,15 +254,19 @@ class Datapath:
         counters.tx_bytes += len(frame)
         engine = self.engine
         now = engine.now
+        peer = port.peer
         if port.tx_taps:
+            if isinstance(peer, LinkEnd) and peer.impair is not None:  # the capture's comment says the link's doing
+                return self._impaired(port, peer, frame_id, frame, outcome, port.tx_taps)
             for tap in port.tx_taps:
                 tap.record(frame, now, frame_id, outcome, ())
-        peer = port.peer
         if isinstance(peer, LinkEnd):
             link = peer.link
-            if link.bandwidth_bps is None and link.up:  # a delay-only cable: offer()'s answer, without the call
+            if link.plain:  # up, no bandwidth, no impairments: offer()'s answer, without the call
                 arrival = now + link.latency_ns
             else:
+                if peer.impair is not None:
+                    return self._impaired(port, peer, frame_id, frame, outcome, [])
                 offered = peer.offer(frame, now)
                 if isinstance(offered, DropReason):
                     return self._drop(port, frame_id, offered, transmit=True)
@@ -277,6 +281,68 @@ class Datapath:
             self._drop(port, frame_id, DropReason.NOT_CABLED, transmit=True)
         else:
             self._arrive(peer, frame_id, frame, last)
+
+    def _impaired(self, port: Port, end: LinkEnd, frame_id: int, frame: bytes, outcome: Verdict,
+                  taps: list[Tap]) -> None:
+        """``frame`` leaves ``port`` on a link direction with impairments (``l2/impair.py``): lost, or sent once or
+        twice, each copy perhaps with a bit flipped and delayed by jitter. ``taps`` (the port's tx taps, or none)
+        record the frame as it left, with what the link did to it when it did something."""
+        impair = end.impair
+        assert impair is not None
+        now = self.engine.now
+        if not end.link.up:  # nothing crosses a cable that is down: no draws either
+            for tap in taps:
+                tap.record(frame, now, frame_id, outcome, ())
+            return self._drop(port, frame_id, DropReason.LINK_DOWN, transmit=True)
+        twice = impair.duplicates()
+        lost = impair.lose()
+        if lost is not None:
+            if not twice:
+                impair.lost[lost] += 1
+                for tap in taps:
+                    tap.record(frame, now, frame_id, lost, ())
+                return self._drop(port, frame_id, lost, transmit=True)
+            twice = False  # netem: a duplicated frame that loses one copy goes on as one
+        first, bit = impair.corrupt(frame)
+        note: Verdict = outcome
+        if twice:
+            impair.duplicated += 1
+            self.stats.copies += 1
+            note = Verdict.DUPLICATED
+        elif bit >= 0:
+            note = Verdict.CORRUPTED
+        for tap in taps:
+            tap.record(frame, now, frame_id, note, ())
+        self._onto_wire(port, end, frame_id, first, bit, twice)
+        if twice:
+            lost = impair.lose()
+            if lost is not None:
+                impair.lost[lost] += 1
+                return self._drop(port, frame_id, lost, transmit=True)
+            second, bit = impair.corrupt(frame)
+            self._onto_wire(port, end, frame_id, second, bit, False)
+
+    def _onto_wire(self, port: Port, end: LinkEnd, frame_id: int, frame: bytes, bit: int, duplicated: bool) -> None:
+        """One copy of an impaired frame enters the wire: queue (bandwidth), latency, jitter, order."""
+        impair = end.impair
+        assert impair is not None
+        now = self.engine.now
+        trace = self.trace
+        if trace is not None and (trace.everything or frame_id in trace.open):
+            far = end.far.label
+            if duplicated:
+                trace.add(TraceEvent(now, frame_id, port.full_name, Verdict.DUPLICATED, (far, far)))
+            if bit >= 0:
+                trace.add(TraceEvent(now, frame_id, port.full_name, Verdict.CORRUPTED, (far,),
+                                     f"bit {bit % 8} of byte {bit // 8} flipped"))
+        offered = end.offer(frame, now)
+        if isinstance(offered, DropReason):
+            return self._drop(port, frame_id, offered, transmit=True)
+        arrival = impair.arrival(offered, end.link.latency_ns)
+        if arrival == now:
+            self._due.append((self._arrival, (end.far, frame_id, frame)))
+        else:
+            self.engine.at(arrival, self._arrival, end.far, frame_id, frame)
 
     def _arrive(self, port: Port, frame_id: int, frame: bytes, last: bool = True) -> None:
         """``frame`` arrives at ``port``: the node decides, the datapath applies (``last``: as for ``_transmit``)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Final, Iterable, Iterator
+from typing import Any, Final, Iterable, Iterator, Literal, overload
 
 from ..core import checks
 from ..core.errors import CaptureError, ScenarioError, TopologyError, VSwitchError
@@ -18,7 +18,8 @@ from ..core.trace import DEFAULT_TRACE_LIMIT, FrameObserver
 from ..l2.fdb import DEFAULT_AGEING_NS
 from ..l2.hypervisor import Hypervisor
 from ..l2.nic import NIC, VNIC, Delivery
-from ..l2.port import DEFAULT_QUEUE_FRAMES, Link, Port
+from ..l2.impair import Impairment, direction_seed
+from ..l2.port import DEFAULT_QUEUE_FRAMES, Link, LinkEnd, Port
 from ..l2.sriov import VFControls
 from ..l2.storm import DEFAULT_STORM_LIMIT
 from ..l2.switch import LearningSwitch
@@ -172,6 +173,17 @@ class Network(Datapath):
         self._adapter_link_changed(port_b)
         return link
 
+    def impair(self, sender: object, impairment: object, *, seed: object = 0) -> None:
+        """Impair what ``sender`` (an interface or port) sends onto its cable: loss, jitter, duplicates, corruption
+        (``l2/impair.py``, docs/impairments.md), drawn from a random stream of ``seed`` and the two ends' names."""
+        port = self.port(sender)
+        settings = checks.instance(impairment, Impairment, "impair: impairment (an Impairment)")
+        number = checks.integer(seed, "impair: seed", error=TopologyError)
+        end = port.peer
+        if not isinstance(end, LinkEnd):
+            raise TopologyError(f"impair: {port.full_name} has no cable to impair")
+        end.link.set_impairment(end, settings, direction_seed(number, port.full_name, end.far.full_name))
+
     def _cable_end(self, name: str) -> Port:
         switch = self.switches.get(name)
         if switch is not None and name not in self.hypervisors:
@@ -231,8 +243,25 @@ class Network(Datapath):
         """Every user-visible port, sorted by name (removed ones are in ``removed_ports``)."""
         return (self.ports[name] for name in sorted(self.ports))
 
-    def deliveries(self, name: object) -> list[Delivery]:
-        return list(self.nic(name).inbox)
+    @overload
+    def deliveries(self, name: object, *, scapy: Literal[False] = False) -> list[Delivery]: ...
+
+    @overload
+    def deliveries(self, name: object, *, scapy: object) -> Any: ...
+
+    def deliveries(self, name: object, *, scapy: object = False) -> Any:
+        """The frames the NIC or vNIC ``name`` accepted (its ``inbox``: kept when recording), oldest first, as
+        ``Delivery(time_ns, frame_id, frame)``; ``scapy=True``: as a Scapy ``PacketList`` whose packets have the
+        ``time`` they have in the captures (seconds, the epoch plus the virtual time), ``sniffed_on`` the
+        interface and ``comments`` the frame id (``frame 3``)."""
+        nic = self.nic(name)
+        if not checks.flag(scapy, "deliveries: scapy", error=ScenarioError):
+            return list(nic.inbox)
+        from ..pcap.packets import packet, packet_list  # Scapy: only when asked for
+
+        epoch, where = self.captures.epoch_ns, nic.full_name
+        return packet_list([packet(d.frame, epoch + d.time_ns, sniffed_on=where, comment=f"frame {d.frame_id}")
+                            for d in nic.inbox], where)
 
     # -- changes at run time ----------------------------------------------------------------------------
     def set_link_state(self, link: object, up: object) -> None:

@@ -8,7 +8,8 @@ why ("the file ends inside record 7's frame data (30 of 98 bytes)"). Memory stay
 Formats: classic pcap in either byte order, microsecond (``a1b2c3d4``) or nanosecond (``a1b23c4d``) timestamps;
 pcapng sections of either byte order with Enhanced, Simple and (obsolete) Packet Blocks, per-interface
 ``if_tsresol`` and ``if_tsoffset``; other blocks are skipped. Only link type 1 (Ethernet) can be replayed: a
-pcapng interface of another type has its packets skipped and counted.
+pcapng interface of another type has its packets skipped and counted. ``reader.packets()`` (or ``record.packet()``, one
+at a time) gives the frames as Scapy packets with their timestamps (``packets.py``).
 
 Scapy's ``RawPcapReader``/``RawPcapNgReader`` stream too, but report damage only as a log warning (a truncated
 record comes back short, a bad block ends the iteration silently), without the record or the offset: this
@@ -22,7 +23,7 @@ import stat
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import Any, BinaryIO, Iterator, NamedTuple
 
 from ..core.errors import CaptureError
 from .writer import file_kind
@@ -47,6 +48,12 @@ class Record(NamedTuple):
     time_ns: int  # capture timestamp, ns since the Unix epoch
     frame: bytes
     wire_len: int  # the frame's length on the wire (more than len(frame) if the capture cut it)
+
+    def packet(self) -> Any:
+        """The frame as a Scapy packet with the record's timestamp as its ``time`` (``packets.py``)."""
+        from .packets import packet  # Scapy: only when asked for
+
+        return packet(self.frame, self.time_ns)
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,13 @@ class CaptureReader:
             except (OSError, ValueError):
                 offset = 0
             self._stopped(self.records_read + 1, offset, f"the file cannot be read here: {exc.strerror or exc}")
+
+    def packets(self) -> Any:
+        """The records from here to the end (or to the damage ``stop`` names) as a Scapy ``PacketList``, each
+        packet timestamped as in the file; for a file too big to hold, iterate and call ``record.packet()``."""
+        from .packets import packet_list  # Scapy: only when asked for
+
+        return packet_list((record.packet() for record in self), os.path.basename(self.path))
 
     def _stopped(self, record: int, offset: int, reason: str) -> None:
         self.stop = ReadStop(record, offset, reason)

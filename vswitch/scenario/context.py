@@ -128,6 +128,7 @@ class RunResult:
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)
     replays: list[Any] = field(default_factory=list)  # replay.ReplayResult
     migrations: list[Any] = field(default_factory=list)  # migrate.MigrationResult
+    reachability: list[Any] = field(default_factory=list)  # reachability.PingallResult, one per pingall
     warnings: list[str] = field(default_factory=list)  # things that went wrong without failing (a damaged capture)
     mac_moves: MacMoves = field(default_factory=MacMoves)
 

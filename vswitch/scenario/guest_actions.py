@@ -46,7 +46,8 @@ def address_of(net: Network, text: str) -> IPv4Address:
     return stack_of(net, interface_of(net, text)).guest.ip
 
 
-def _driver(runner: ScenarioContext, name: str) -> StackDriver:
+def driver_of(runner: ScenarioContext, name: str) -> StackDriver:
+    """The stack driver of the interface ``name`` (a hypervisor's name: its own interface)."""
     return stack_of(runner.net, interface_of(runner.net, name))
 
 
@@ -61,14 +62,22 @@ def _count_sessions(runner: ScenarioContext, kind: str, source: str) -> int:
     return sum(1 for s in runner.result.sessions.values() if s.kind == kind and s.source == source)
 
 
+def ping_idents_used(runner: ScenarioContext, source: str) -> int:
+    """How many ping sessions ``source`` started so far, its pingall pairs included: the next one's ICMP
+    identifier is ``FIRST_PING_IDENT`` plus this."""
+    in_pingalls = sum(1 for result in runner.result.reachability for s in result.sessions.values()
+                      if s.source == source)
+    return _count_sessions(runner, "ping", source) + in_pingalls
+
+
 # -- actions ------------------------------------------------------------------------------------------
 @performs(PingAction)
 def perform_ping(runner: ScenarioContext, action: PingAction, where: Where) -> None:
     net = runner.net
-    driver = _driver(runner, action.from_)
+    driver = driver_of(runner, action.from_)
     source = driver.nic.full_name
     session = PingSession(action.name, source, action.to, address_of(net, action.to), action.count,
-                          action.timeout_ns, ident=FIRST_PING_IDENT + _count_sessions(runner, "ping", source),
+                          action.timeout_ns, ident=FIRST_PING_IDENT + ping_idents_used(runner, source),
                           size=action.size, interval_ns=action.interval_ns)
     runner.result.sessions[session.name] = session
     _name_probes(runner, driver, session)
@@ -80,7 +89,7 @@ def perform_ping(runner: ScenarioContext, action: PingAction, where: Where) -> N
 @performs(ArpingAction)
 def perform_arping(runner: ScenarioContext, action: ArpingAction, where: Where) -> None:
     net = runner.net
-    driver = _driver(runner, action.from_)
+    driver = driver_of(runner, action.from_)
     session = ArpingSession(action.name, driver.nic.full_name, action.to, address_of(net, action.to),
                             action.count, action.timeout_ns, interval_ns=action.interval_ns)
     runner.result.sessions[session.name] = session
@@ -93,7 +102,7 @@ def perform_arping(runner: ScenarioContext, action: ArpingAction, where: Where) 
 @performs(UdpAction)
 def perform_udp(runner: ScenarioContext, action: UdpAction, where: Where) -> None:
     net = runner.net
-    driver = _driver(runner, action.from_)
+    driver = driver_of(runner, action.from_)
     source = driver.nic.full_name
     sport = action.sport or FIRST_UDP_PORT + _count_sessions(runner, "udp", source)
     session = UdpSession(action.name, source, action.to, address_of(net, action.to), action.count,
@@ -153,7 +162,7 @@ def perform_migrate(runner: ScenarioContext, action: MigrateAction, where: Where
 # -- names, resolved on the built network before the run (the loader checked the file already) ----------
 @resolves(PingAction, ArpingAction, UdpAction)
 def _resolve_session(runner: ScenarioContext, action: SessionAction) -> None:
-    _driver(runner, action.from_)
+    driver_of(runner, action.from_)
     address_of(runner.net, action.to)
 
 
@@ -218,7 +227,7 @@ def check_ping(runner: ScenarioContext, check: PingCheck) -> tuple[str, bool, st
 @checks(ArpEntryCheck)
 def check_arp_entry(runner: ScenarioContext, check: ArpEntryCheck) -> tuple[str, bool, str]:
     net = runner.net
-    driver = _driver(runner, check.on)
+    driver = driver_of(runner, check.on)
     ip = address_of(net, check.ip)
     mac = driver.guest.arp.lookup(ip.packed, net.now)
     actual = f"{ip} at {MACAddress(mac)}" if mac else f"no entry for {ip}"
@@ -236,7 +245,7 @@ def check_arp_entry(runner: ScenarioContext, check: ArpEntryCheck) -> tuple[str,
 @checks(UdpReceivedCheck)
 def check_udp_received(runner: ScenarioContext, check: UdpReceivedCheck) -> tuple[str, bool, str]:
     net = runner.net
-    driver = _driver(runner, check.on)
+    driver = driver_of(runner, check.on)
     source = str(address_of(net, check.from_)) if check.from_ else None
     got = sum(n for (src, port), n in driver.guest.udp_received.items()
               if (source is None or src == source) and (check.port is None or port == check.port))

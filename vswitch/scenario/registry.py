@@ -4,8 +4,8 @@ An action or expectation is a frozen class in ``topology/`` (its fields and its 
 function, registered where it is written with ``@performs(SendAction)``, ``@checks(DeliveredCheck)`` and, for
 the names an action must find on the built network before the run, ``@resolves(...)``. ``ScenarioRunner``
 dispatches through ``perform``, ``resolve`` and ``evaluate`` and nothing else. The rows are in
-``network_actions``, ``frame_checks``, ``guest_actions`` and ``security_checks``: importing ``scenario.runner``
-imports them all.
+``network_actions``, ``frame_checks``, ``guest_actions``, ``reachability``, ``security_checks`` and
+``impair_checks``: importing ``scenario.runner`` imports them all.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Tables of a network after a run: MAC tables, demultiplexing tables, counters, checks and a summary.
 
-Each ``*_rows`` function returns plain rows (also used for JSON); ``render`` lays them out with tabulate.
+Each ``*_rows`` function returns plain rows; ``render`` lays them out with tabulate. The JSON output
+(``report_json.py``) reuses some and builds its own where a machine wants numbers (times in ns, drops by reason).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any, Iterator
 from tabulate import tabulate
 
 from ..core.mac import MACAddress
+from ..core.reasons import by_reason
 from ..core.units import format_duration
 from ..l2.port import Port
 from ..net.network import Network
@@ -29,8 +31,8 @@ def mac_table_rows(net: Network) -> list[dict[str, Any]]:
 
 def mac_move_rows(result: RunResult) -> list[dict[str, Any]]:
     """The MAC moves of the run, in time order (the first ``MAC_MOVES_KEPT``)."""
-    return [{"time": format_duration(m.time_ns), "time_ns": m.time_ns, "switch": m.switch, "vlan": m.vlan,
-             "mac": m.mac, "from": m.from_port, "to": m.to_port} for m in result.mac_moves.kept]
+    return [{"time": format_duration(m.time_ns), "switch": m.switch, "vlan": m.vlan, "mac": m.mac,
+             "from": m.from_port, "to": m.to_port} for m in result.mac_moves.kept]
 
 
 def demux_rows(net: Network) -> list[dict[str, Any]]:
@@ -47,14 +49,19 @@ def demux_rows(net: Network) -> list[dict[str, Any]]:
     return rows
 
 
-def counter_rows(net: Network) -> list[dict[str, Any]]:
-    """One row per interface, sorted by name; a port removed mid-run (a migrated VM's vif) as ``NAME (removed)``.
-    Drops inside a hypervisor are on the interface they concern (``wire_internal``): the rows' drops add up to the
-    summary's."""
-    rows = []
+def counted_interfaces(net: Network) -> list[tuple[str, Port]]:
+    """(row name, port) of every interface, sorted by name; a port removed mid-run (a migrated VM's vif) as
+    ``NAME (removed)``."""
     named = [(port.full_name, port) for port in net.interfaces()]
     named += [(f"{port.full_name} (removed)", port) for port in net.removed_ports]
-    for name, port in sorted(named, key=lambda item: item[0]):
+    return sorted(named, key=lambda item: item[0])
+
+
+def counter_rows(net: Network) -> list[dict[str, Any]]:
+    """One row per interface (``counted_interfaces``). Drops inside a hypervisor are on the interface they concern
+    (``wire_internal``): the rows' drops add up to the summary's."""
+    rows = []
+    for name, port in counted_interfaces(net):
         c = port.counters
         drops = {**{f"rx {r.name.lower()}": n for r, n in c.rx_dropped.items()},
                  **{f"tx {r.name.lower()}": n for r, n in c.tx_dropped.items()}}
@@ -70,12 +77,12 @@ def check_rows(result: RunResult) -> list[dict[str, Any]]:
             for c in result.checks]
 
 
-def _guest_stacks(net: Network) -> Iterator[tuple[Port, Any]]:
+def guest_stacks(net: Network) -> Iterator[tuple[Port, Any]]:
     """(interface, guest stack) for every NIC or vNIC that has a stack, sorted by interface."""
     for port in net.interfaces():
-        driver = getattr(port.node, "stack", None)
-        if driver is not None and port is port.node.port:
-            yield port, driver.guest
+        guest = getattr(getattr(port.node, "stack", None), "guest", None)  # a live station has none
+        if guest is not None and port is port.node.port:
+            yield port, guest
 
 
 def session_rows(result: RunResult) -> list[dict[str, Any]]:
@@ -86,7 +93,7 @@ def session_rows(result: RunResult) -> list[dict[str, Any]]:
 def arp_rows(net: Network) -> list[dict[str, Any]]:
     """Every guest stack's live ARP entries (``ip neigh``), by interface then address."""
     rows = []
-    for port, guest in _guest_stacks(net):
+    for port, guest in guest_stacks(net):
         for row in guest.arp.rows(net.now):
             rows.append({"interface": port.full_name, "address": str(guest.interface), "neighbour": row.ip,
                          "mac": row.mac, "age": format_duration(row.age_ns),
@@ -97,7 +104,7 @@ def arp_rows(net: Network) -> list[dict[str, Any]]:
 def stack_rows(net: Network) -> list[dict[str, Any]]:
     """Per guest stack: its address and what it answered, sent and dropped."""
     rows = []
-    for port, guest in _guest_stacks(net):
+    for port, guest in guest_stacks(net):
         c = guest.counters
         dropped = sum(c[k] for k in ("dropped_unresolved", "bad_ip_header", "bad_checksum", "bad_udp_length",
                                      "no_route"))
@@ -107,23 +114,27 @@ def stack_rows(net: Network) -> list[dict[str, Any]]:
                      "garp out": c["gratuitous_arp_sent"],
                      "echo req in/rep out": f"{c['echo_requests_received']}/{c['echo_replies_sent']}",
                      "udp in": c["udp_received"], "port unreach out": c["port_unreachable_sent"],
+                     "bad checksum": c["bad_checksum"] + c["bad_ip_header"],  # a bit flipped on a link, say
                      "dropped": dropped, "ignored": c["ignored"] + c["not_our_address"]})
     return rows
 
 
-def guest_json(net: Network, result: RunResult) -> dict[str, Any]:
-    sessions = [{**s.summary(), "rtt_ns": list(s.rtt_ns() or ())} for s in result.sessions.values()]
-    return {"sessions": sessions, "stacks": stack_rows(net), "arp_caches": arp_rows(net),
-            "streams": list(result.streams.values()), "replays": [r.summary() for r in result.replays],
-            "migrations": [m.summary() for m in result.migrations]}
+def impairment_rows(net: Network) -> list[dict[str, Any]]:
+    """Each impaired link direction (``l2/impair.py``): what it did to the frames that crossed it."""
+    rows = []
+    for link in net.links:
+        for end in (link.a_to_b, link.b_to_a):
+            if end.impair is not None:
+                rows.append({"from": end.port.label, "to": end.far.label, **end.impair.rates()})
+    return sorted(rows, key=lambda row: (row["from"], row["to"]))
 
 
 def summary(net: Network, result: RunResult | None = None) -> dict[str, Any]:
     stats = net.stats
     data: dict[str, Any] = {
         "frames_sent": stats.injected, "copies_made": stats.copies, "delivered": stats.delivered,
-        "dropped": stats.dropped_total, "in_flight": stats.in_flight, "virtual_time": format_duration(net.now),
-        "drops_by_reason": {r.name.lower(): n for r, n in sorted(stats.dropped.items(), key=lambda x: x[0].name)},
+        "dropped": stats.dropped_total, "in_flight": stats.in_flight, "virtual_time": format_duration(net.now), "virtual_time_ns": net.now,
+        "drops_by_reason": by_reason(stats.dropped),
     }
     if result is not None and result.warnings:
         data["warnings"] = len(result.warnings)
@@ -145,25 +156,18 @@ def summary_line(data: dict[str, Any]) -> str:
     return line
 
 
-def as_json(net: Network, result: RunResult) -> dict[str, Any]:
-    return {"mac_tables": mac_table_rows(net), "adapters": demux_rows(net), "counters": counter_rows(net),
-            "security": {key: rows for key, _, rows in security_tables(net)},
-            "mac_moves": mac_move_rows(result), "expectations": check_rows(result), "summary": summary(net, result),
-            "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
-            "guests": guest_json(net, result), "warnings": list(result.warnings)}
-
-
 def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
     """The human report: tables (unless ``quiet``), failed checks spelled out, and the summary line."""
     parts = []
     if not quiet:
-        moves = [{k: v for k, v in row.items() if k != "time_ns"} for row in mac_move_rows(result)]
-        for title, rows in (("MAC tables", mac_table_rows(net)), ("MAC moves", moves),
+        for title, rows in (("MAC tables", mac_table_rows(net)), ("MAC moves", mac_move_rows(result)),
                             ("Adapter demultiplexing", demux_rows(net)),
                             *((title, rows) for _, title, rows in security_tables(net)),
                             ("Interface counters", counter_rows(net)),
+                            ("Link impairments (frames each way)", impairment_rows(net)),
                             ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
                             ("Pings, arpings and UDP senders", session_rows(result)),
+                            *((r.title(), r.matrix_rows()) for r in result.reachability),
                             ("Streams", list(result.streams.values())),
                             ("Replays", [r.summary() for r in result.replays]),
                             ("Migrations", [m.summary() for m in result.migrations]),

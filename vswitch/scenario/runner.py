@@ -13,7 +13,8 @@ from ..core import checks
 from ..core.errors import ScenarioError, VSwitchError
 from ..net.network import Network
 from ..topology.spec import ActionSpec, TopologySpec
-from . import frame_checks, guest_actions, network_actions, registry, security_checks  # noqa: F401 (their rows)
+from . import (frame_checks, guest_actions, impair_checks, network_actions, reachability, registry,  # noqa: F401
+               security_checks)
 from .context import RunResult, ScenarioContext
 
 
@@ -48,6 +49,11 @@ class ScenarioRunner(ScenarioContext):
                 progress(engine.now, end_hint)
         if until is not None:
             engine.run(until)
+        return self.finish()
+
+    def finish(self) -> RunResult:
+        """End the run where the clock is: close the guests' sessions, check the expectations without a time.
+        ``run`` calls it; a caller that drives the engine itself (``vswitch live``) calls it once at the end."""
         guest_actions.finish(self)
         for expectation in self.spec.expectations:
             if expectation.at_ns is None:

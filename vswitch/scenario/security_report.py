@@ -1,12 +1,14 @@
 """Report tables for the security features: VLANs, SR-IOV VFs, adapter MAC filters, table limits, port security
-and loops. Each ``*_rows`` returns plain rows (also the JSON output); a table is empty when the run did not use
-the feature, and ``report.render`` then leaves it out.
+and loops. Each ``*_rows`` returns plain rows; a table is empty when the run did not use the feature, and
+``report.render`` then leaves it out. With ``machine=True`` (the JSON output, ``report_json.py``) a row holds
+times as integer ns beside their text and drops as ``{reason: count}``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..core.reasons import by_reason
 from ..core.units import format_duration
 from ..net.network import Network
 
@@ -24,7 +26,7 @@ def vlan_rows(net: Network) -> list[dict[str, Any]]:
     return rows
 
 
-def vf_rows(net: Network) -> list[dict[str, Any]]:
+def vf_rows(net: Network, machine: bool = False) -> list[dict[str, Any]]:
     """vNICs with SR-IOV controls set or used: settings, link, rx modes, refused requests and drops."""
     rows = []
     for name in sorted(net.vnics):
@@ -40,8 +42,8 @@ def vf_rows(net: Network) -> list[dict[str, Any]]:
                      "link": "down" if adapter is not None and not adapter.vnic_link_up(vnic) else "up",
                      "rx mode": ", ".join(modes) or "-",
                      "refused requests": ", ".join(f"{k} {n}" for k, n in vf.refused.items() if n) or "-",
-                     "tx drops": ", ".join(f"{r.name.lower()}={n}" for r, n in sorted(drops.items(),
-                                                                                       key=lambda x: x[0].name)) or "-"})
+                     **({"tx dropped": by_reason(drops)} if machine else
+                        {"tx drops": ", ".join(f"{r}={n}" for r, n in by_reason(drops).items()) or "-"})})
     return rows
 
 
@@ -80,7 +82,7 @@ def table_limit_rows(net: Network) -> list[dict[str, Any]]:
     return rows
 
 
-def port_security_rows(net: Network) -> list[dict[str, Any]]:
+def port_security_rows(net: Network, machine: bool = False) -> list[dict[str, Any]]:
     rows = []
     for name in sorted(net.switches):
         for port in net.switches[name]._port_list:
@@ -94,26 +96,28 @@ def port_security_rows(net: Network) -> list[dict[str, Any]]:
                 state = f"up (shut down at {format_duration(security.shut_down_ns)}, reopened)"
             rows.append({"port": port.full_name, "limit": security.describe(),
                          "learned": net.switches[name].table.learned_on(port.name),
-                         "violations": security.violations, "state": state})
+                         "violations": security.violations, "state": state,
+                         **({"shut_down_ns": security.shut_down_ns} if machine else {})})
     return rows
 
 
-def loop_rows(net: Network) -> list[dict[str, Any]]:
+def loop_rows(net: Network, machine: bool = False) -> list[dict[str, Any]]:
     """Each switch port a frame came back to: a loop, with the first such frame and the storm drops."""
     rows = []
     for name in sorted(net.switches):
         storm = net.switches[name].storm
         for loop in storm.loop_ports.values():
             rows.append({"switch port": loop.port, "first frame back": loop.frame_id,
-                         "at": format_duration(loop.time_ns), "storm limit": storm.limit,
+                         "at": format_duration(loop.time_ns), **({"at_ns": loop.time_ns} if machine else {}),
+                         "storm limit": storm.limit,
                          "copies dropped at the switch": storm.dropped})
     return rows
 
 
-def security_tables(net: Network) -> list[tuple[str, str, list[dict[str, Any]]]]:
-    """(JSON key, title, rows) of every table, in report order."""
-    return [("vlans", "VLANs", vlan_rows(net)), ("sriov_vnics", "SR-IOV vNICs", vf_rows(net)),
+def security_tables(net: Network, machine: bool = False) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(JSON key, title, rows) of every table, in report order (``machine``: the rows of the JSON output)."""
+    return [("vlans", "VLANs", vlan_rows(net)), ("sriov_vnics", "SR-IOV vNICs", vf_rows(net, machine)),
             ("adapter_mac_filters", "Adapter MAC filters", filter_rows(net)),
             ("table_limits", "Table limits", table_limit_rows(net)),
-            ("port_security", "Port security", port_security_rows(net)),
-            ("loops", "Loops (no STP): switch ports frames came back to", loop_rows(net))]
+            ("port_security", "Port security", port_security_rows(net, machine)),
+            ("loops", "Loops (no STP): switch ports frames came back to", loop_rows(net, machine))]

@@ -73,8 +73,11 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
             where = link.where
             _ensure_named_switch_port(net, link.a)
             _ensure_named_switch_port(net, link.b)
-            net.connect(link.a, link.b, latency_ns=link.latency_ns, bandwidth_bps=link.bandwidth_bps,
-                        queue_frames=link.queue_frames)
+            cable = net.connect(link.a, link.b, latency_ns=link.latency_ns, bandwidth_bps=link.bandwidth_bps,
+                                queue_frames=link.queue_frames)
+            for end, settings in ((cable.a_to_b, link.a_to_b), (cable.b_to_a, link.b_to_a)):
+                if settings.active:
+                    net.impair(end.port.full_name, settings, seed=spec.seed)
         for name, guest in _guests(spec):
             where = guest.where
             nic = net.nic(name)

@@ -31,6 +31,15 @@ def places(reader: MapReader, *keys: str) -> Places:
     return (*((key, where(reader, key)) for key in keys if key in reader.mapping), ("", where(reader)))
 
 
+def item_places(reader: MapReader, key: str) -> Places:
+    """Where each item of the list at ``key`` was written, as ``key[i]`` (none if it is not a list)."""
+    items = reader.mapping.get(key)
+    locations = getattr(items, "item_locations", ())
+    path = key_path(reader.path, key)
+    return tuple((f"{key}[{i}]", Where(reader.document.filename, loc.line, loc.column, f"{path}[{i}]"))
+                 for i, loc in enumerate(locations))
+
+
 def mac_value(value: object) -> MACAddress:
     """A MAC written as text; an unquoted all-digit MAC arrives as an integer and is refused, not guessed."""
     if isinstance(value, bool) or not isinstance(value, str):

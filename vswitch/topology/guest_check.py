@@ -18,8 +18,8 @@ from ..core.mac import MACAddress, prefix_bytes
 from ..guests.inet import address_value, looks_like_address
 from ..guests.migrate import default_announcer
 from ..pcap.reader import CaptureFileError, CaptureReader
-from .guest_expectations import ArpEntryCheck, PingCheck, UdpReceivedCheck
-from .guest_reader import GuestAction, MigrateAction, ReplayAction, SessionAction, StreamAction
+from .guest_expectations import ArpEntryCheck, PingCheck, ReachabilityCheck, UdpReceivedCheck
+from .guest_reader import GuestAction, MigrateAction, PingallAction, ReplayAction, SessionAction, StreamAction
 from .located import Document, Location
 from .scenario_reader import ExpectAction, SendAction
 from .spec import Action, Expectation, GuestSpec, TopologySpec, Where
@@ -52,6 +52,25 @@ def stations(spec: TopologySpec) -> dict[str, Station]:
     return table
 
 
+def pingall_members(spec: TopologySpec, action: PingallAction) -> list[tuple[str, str]]:
+    """(name as shown, interface) of each stack ``action`` pings between, in order: its ``between`` (names of one
+    interface counted once), or every interface with an address: hosts, then each hypervisor and its VMs, in the
+    file's order (a host by its name, or ``host.nic`` when it has several NICs)."""
+    table = stations(spec)
+    if action.between:
+        named = [(name, table[name].interface) for name in action.between if name in table]
+    else:
+        named = [(host.name if len(host.nics) == 1 else f"{host.name}.{nic.name}", f"{host.name}.{nic.name}")
+                 for host in spec.hosts for nic in host.nics if nic.guest is not None]
+        for hv in spec.hypervisors:
+            named += [(hv.name, f"{hv.name}.host")] if hv.guest is not None else []
+            named += [(vm.name, f"{vm.name}.eth0") for vm in hv.vms if vm.guest is not None]
+    first: dict[str, str] = {}
+    for shown, interface in named:
+        first.setdefault(interface, shown)
+    return [(shown, interface) for interface, shown in first.items()]
+
+
 def replay_path(spec: TopologySpec, file: str) -> Path:
     """A replay file is relative to the folder of the topology file."""
     base = Path(spec.source).parent if spec.source not in ("<api>", "<string>") else Path(".")
@@ -68,6 +87,8 @@ class _Checker:
         self.spec = spec
         self.document = document
         self.stations = stations(spec)
+        self.pingalls = {step.action.name: step.action for step in spec.scenario
+                         if isinstance(step.action, PingallAction) and step.action.name}
 
     def report(self, place: Where, message: str) -> None:
         self.document.report(Location(place.line, place.column) if place.line else None, place.path, message)
@@ -144,6 +165,22 @@ class _Checker:
                     self.report(self.place(action, "file"), str(exc))
         elif isinstance(action, MigrateAction):
             self.migration(action)
+        elif isinstance(action, PingallAction):
+            self.pingall(action)
+
+    def pingall(self, action: PingallAction) -> None:
+        interfaces: dict[str, str] = {}
+        for index, name in enumerate(action.between):
+            station = self.station(action, f"between[{index}]", name, needs_stack=True)
+            if station is not None and station.interface in interfaces:
+                self.report(self.place(action, f"between[{index}]"), f"{name} and {interfaces[station.interface]} "
+                                                                     f"are one interface ({station.interface}): "
+                                                                     "list it once")
+            elif station is not None:
+                interfaces[station.interface] = name
+        if not action.between and len(pingall_members(self.spec, action)) < 2:
+            self.report(self.place(action, ""), "pingall needs at least two interfaces with an address "
+                                                "(ip: 192.0.2.10/24): give them addresses")
 
     def port(self, item: Action, key: str, port: str) -> None:
         node = port.split(".", 1)[0]
@@ -176,6 +213,35 @@ class _Checker:
                             "(ip: 192.0.2.10/24) or use announce: qemu")
 
     # -- expectations -----------------------------------------------------------------------------------
+    def reachability(self, check: ReachabilityCheck, pingalls: dict[str, PingallAction]) -> None:
+        if check.name is None and len(pingalls) != 1:
+            named = ", ".join(sorted(pingalls))
+            self.report(self.place(check, ""), "no pingall action to check: add one to the scenario (pingall: {})"
+                        if not pingalls else f"the file has several pingall actions ({named}): name the one to "
+                                             "check (name: ...)")
+            return
+        if check.name is not None and check.name not in pingalls:
+            close = difflib.get_close_matches(check.name, sorted(pingalls), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (named: {', '.join(sorted(pingalls)) or 'none'})"
+            self.report(self.place(check, "name"), f"no pingall action is named {check.name!r}{hint}")
+            return
+        action = pingalls[check.name] if check.name is not None else next(iter(pingalls.values()))
+        members = dict((interface, shown) for shown, interface in pingall_members(self.spec, action))
+        listing = ", ".join(members.values())
+        for key, rows in (("except", check.except_), ("reaches", check.reaches or ())):
+            for source, targets in rows:
+                written = [(f"{key}.{source}", source)] + [(f"{key}.{source}[{i}]", t) for i, t in enumerate(targets)]
+                found = []
+                for place, name in written:
+                    station = self.station(check, place, name)
+                    if station is not None and station.interface not in members:
+                        self.report(self.place(check, place), f"{name} is not one of the interfaces pingall "
+                                                              f"{action.name!r} pings between ({listing})")
+                    found.append(station.interface if station else None)
+                for (place, name), interface in zip(written[1:], found[1:]):
+                    if interface is not None and interface == found[0]:
+                        self.report(self.place(check, place), f"{name} is {source} itself: pingall pings the others")
+
     def expectation(self, check: Expectation, sessions: set[str]) -> None:
         if isinstance(check, PingCheck):
             if check.name is not None and check.name not in sessions:
@@ -189,6 +255,8 @@ class _Checker:
         elif isinstance(check, UdpReceivedCheck):
             self.station(check, "on", check.on, needs_stack=True)
             self.address(check, "from", check.from_)
+        elif isinstance(check, ReachabilityCheck):
+            self.reachability(check, self.pingalls)
 
     # -- addresses and names ----------------------------------------------------------------------------
     def unique_addresses(self) -> None:

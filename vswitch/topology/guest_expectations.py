@@ -6,12 +6,12 @@ where the names and addresses were written, for ``guest_check.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from ..core.mac import MACAddress
 from ..core.units import decimal_number
-from .fields import mac_value, places
-from .spec import EXPECTATION_KINDS, Expectation
+from .fields import item_places, mac_value, places, where
+from .spec import EXPECTATION_KINDS, Expectation, Places
 from .yamlreader import MapReader, boolean, integer_between, text
 
 MAX_PROBES = 1_000_000
@@ -92,6 +92,60 @@ class UdpReceivedCheck(Expectation, kind="udp_received"):
                     count=r.take("count", integer_between(0, 10**12), default=None), places=places(r, "on", "from"))
         r.finish()
         return check
+
+
+Rows = tuple[tuple[str, tuple[str, ...]], ...]  # (from, (to, ...)) as written
+
+
+def _rows(r: MapReader, key: str) -> tuple[Rows, Places]:
+    """A mapping of rows ``from: [to, ...]`` at ``key`` (``{vm1: [vm2, h1]}``) and where each name was written."""
+    rows_reader = r.take_map(key, required=False)
+    rows, found = [], []
+    for source in rows_reader.names("interface"):
+        targets = rows_reader.take_list(source, text)
+        rows.append((source, tuple(targets)))
+        found.append((f"{key}.{source}", where(rows_reader, source)))
+        found += [(f"{key}.{source}[{i}]", place) for i, (_, place) in enumerate(item_places(rows_reader, source))]
+    rows_reader.finish()
+    return tuple(rows), tuple(found)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReachabilityCheck(Expectation, kind="reachability"):
+    """Which pairs of the pingall ``name`` (None: the file's only one) reached each other: ``all`` pairs (or, with
+    false, none) but the rows of ``except_``; or exactly the rows of ``reaches``. A pair reached when one of its
+    echo requests was answered."""
+
+    name: Optional[str] = None
+    all: Optional[bool] = None
+    except_: Rows = ()
+    reaches: Optional[Rows] = None
+
+    @classmethod
+    def read(cls, r: MapReader) -> ReachabilityCheck:
+        name = r.take("name", text, default=None)
+        everything = r.take("all", boolean, default=None)
+        exceptions, except_places = _rows(r, "except")
+        reaches, reach_places = _rows(r, "reaches")
+        if "all" in r.mapping and "reaches" in r.mapping:
+            r.error("reaches", "give all (with except) or reaches, not both")
+        elif "all" not in r.mapping and "reaches" not in r.mapping:
+            r.error(None, "say which pairs reach each other: all: true (every pair; all: false, none), with except: "
+                          "{from: [to, ...]} for the pairs that do not, or reaches: {from: [to, ...]} for exactly "
+                          "those")
+        elif "except" in r.mapping and "reaches" in r.mapping:
+            r.error("except", "except goes with all: reaches lists exactly the pairs that reach each other")
+        r.finish()
+        return cls(name=name, all=everything, except_=exceptions, reaches=reaches if "reaches" in r.mapping else None,
+                   places=places(r, "name", "all", "except", "reaches") + except_places + reach_places)
+
+    def expected_pairs(self, members: list[str], key: Callable[[str], str]) -> set[tuple[str, str]]:
+        """The ordered pairs of ``members`` that must reach each other; ``key`` maps a written name to a member."""
+        listed = {(key(a), key(b)) for a, targets in (self.reaches or self.except_) for b in targets}
+        if self.reaches is not None:
+            return listed
+        pairs = {(a, b) for a in members for b in members if a != b}
+        return pairs - listed if self.all else listed
 
 
 #: kind -> reader, for the docs test (every key read is documented)

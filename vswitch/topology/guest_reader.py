@@ -23,7 +23,7 @@ from ..guests.sessions import DEFAULT_PING_TIMEOUT_NS
 from ..guests.stream import FIELDS, Vary, field_value, period_ns
 from ..guests.traffic import UdpFields
 from ..l2.adapter import MODES
-from .fields import frame_count, mac_value, places, virtual_time, where
+from .fields import frame_count, item_places, mac_value, places, virtual_time, where
 from .guest_expectations import GUEST_EXPECTATIONS  # noqa: F401  (the guest keys, with GUEST_ACTIONS)
 from .security_reader import vlan_tags
 from .spec import ACTION_KINDS, ActionSpec, GuestSpec, NamedAction, Tags
@@ -340,6 +340,43 @@ class MigrateAction(GuestAction, kind="migrate"):
 
     def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
         return self.rounds, None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PingallAction(GuestAction, kind="pingall"):
+    """Every stack of ``between`` (empty: every interface with an address) pings every other, ``count`` echo
+    requests a pair, like Mininet's ``pingall``; ``scenario/reachability.py`` keeps the matrix."""
+
+    between: tuple[str, ...] = ()
+    count: int = 1
+    interval_ns: int = 10**9
+    timeout_ns: int = DEFAULT_PING_TIMEOUT_NS
+
+    @classmethod
+    def read(cls, r: MapReader) -> PingallAction:
+        keys: dict[str, Any] = {
+            "between": tuple(r.take_list("between", text, required=False)),
+            "count": r.take("count", frame_count(r), default=1),
+            "interval_ns": r.take("interval", parse_duration, default=10**9),
+            "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
+            "name": r.take("name", text, default=None),
+        }
+        if "between" in r.mapping and len(set(keys["between"])) < 2:
+            r.error("between", "name at least two interfaces to ping between (or leave between out: every "
+                               "interface with an address)")
+        r.finish()
+        return cls(**keys, places=places(r, "between", "name") + item_places(r, "between"))
+
+    def default_name(self) -> Optional[str]:
+        return "pingall"
+
+    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+        """Every pair's probes, all pairs at once (without ``between``: one pair's, as the stacks are not known
+        yet)."""
+        if self.count is None or self.interval_ns is None:  # reported already
+            return None, None
+        pairs = max(1, len(set(self.between)) * (len(set(self.between)) - 1))
+        return self.count * pairs, period_ns(interval_ns=self.interval_ns) / pairs
 
 
 def _period(interval_ns: Optional[int], pps: Optional[Fraction], bps: Optional[int], frame_len: int

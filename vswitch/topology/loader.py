@@ -21,11 +21,13 @@ from ..l2.switch import PORT_FLAGS
 from .bounds import check_devices, check_network
 from .fields import (MAX_NAME_BYTES, capture_file, capture_parts, group_mac, mac_prefix, name_value,
                      topology_name, unicast_mac, virtual_time, where)
+from .frame_expectations import FrameExpectation
 from .guest_check import check_guests
 from .guest_reader import read_guest
+from .impair_reader import read_impairments
 from .limits import Limits
+from .live_reader import read_attach
 from .located import Document, LocatedList, LocatedMap, Location, item_path
-from .frame_expectations import FrameExpectation
 from .scenario_reader import ExpectAction, check_port_actions, frame_names, read_expectations, read_scenario
 from .security_reader import (read_hypervisor_keys, read_port_keys, read_static_vlan, read_switch_keys, read_vf,
                               switch_spec_keys)
@@ -65,6 +67,7 @@ def read_topology(document: Document) -> TopologySpec:
     description = top.take("description", text, default="")
     until = top.take("until", virtual_time(top), default=None)
     epoch = top.take("epoch", integer_between(0, 4_000_000_000), default=None)  # classic pcap: 32-bit seconds
+    seed = top.take("seed", integer_between(0, 2**63 - 1), default=0)  # link impairments' draws
     switches = [_switch(r) for r in top.take_maps("switches", required=False)]
     hosts = [_host(r) for r in top.take_maps("hosts", required=False)]
     hypervisors = [_hypervisor(r) for r in top.take_maps("hypervisors", required=False)]
@@ -78,7 +81,8 @@ def read_topology(document: Document) -> TopologySpec:
         name=name, description=description, switches=tuple(switches), hosts=tuple(hosts),
         hypervisors=tuple(hypervisors), links=tuple(links), captures=tuple(captures), pcapng=pcapng,
         scenario=tuple(sorted(scenario, key=lambda a: a.at_ns)), expectations=tuple(expectations),
-        until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename)
+        until_ns=until, epoch_ns=None if epoch is None else epoch * 1_000_000_000, source=document.filename,
+        seed=0 if seed is None else seed)
     _check_names(spec, document)
     check_port_actions(spec, document)
     check_network(spec, document)
@@ -130,7 +134,7 @@ def _switch(r: MapReader) -> SwitchSpec:
 def _nic(r: MapReader, default_name: str = "eth0") -> NicSpec:
     return NicSpec(r.take("name", name_value, default=default_name), r.take("mac", unicast_mac),
                    tuple(r.take_list("groups", group_mac, required=False)), where(r), where(r, "mac"),
-                   guest=read_guest(r))
+                   guest=read_guest(r), attach=read_attach(r))
 
 
 def _host(r: MapReader) -> HostSpec:
@@ -144,13 +148,13 @@ def _host(r: MapReader) -> HostSpec:
             r.error("nics", "a host needs at least one NIC")
         if "mac" in r.mapping:
             r.error("mac", "give either mac (one NIC, eth0) or nics, not both")
-        for key in ("ip", "arp_timeout", "arp_notify"):
+        for key in ("ip", "arp_timeout", "arp_notify", "attach"):
             if key in r.mapping:
                 r.error(key, f"with nics, give {key} in each NIC's mapping")
                 r.take(key, lambda v: v)
     else:
         nics = [NicSpec("eth0", r.take("mac", unicast_mac), tuple(r.take_list("groups", group_mac, required=False)),
-                        where(r), where(r, "mac"), guest=read_guest(r))]
+                        where(r), where(r, "mac"), guest=read_guest(r), attach=read_attach(r))]
     r.finish()
     return HostSpec(name, tuple(nics), where(r))
 
@@ -165,8 +169,9 @@ def _vm(r: MapReader) -> VMSpec:
     groups = tuple(r.take_list("groups", group_mac, required=False))
     guest = read_guest(r)
     vf = read_vf(r)  # SR-IOV controls (security_reader.py)
+    attach = read_attach(r)  # a real station in `vswitch live` (live_reader.py)
     r.finish()
-    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest, vf=vf)
+    return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest, vf=vf, attach=attach)
 
 
 def _hypervisor(r: MapReader) -> HypervisorSpec:
@@ -213,7 +218,7 @@ def _links(top: MapReader) -> list[LinkSpec]:
             latency_ns=r.take("latency", virtual_time(r), default=0),
             bandwidth_bps=r.take("bandwidth", parse_rate, default=None),
             queue_frames=r.take("queue", integer_between(0, 1_000_000), default=DEFAULT_QUEUE_FRAMES),
-            where=where(r)))
+            where=where(r), **dict(zip(("a_to_b", "b_to_a"), read_impairments(r)))))
         r.finish()
     return links
 

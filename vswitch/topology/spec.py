@@ -13,6 +13,7 @@ from ipaddress import IPv4Interface
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..core.mac import MACAddress
+from ..l2.impair import Impairment
 
 if TYPE_CHECKING:
     from .yamlreader import MapReader
@@ -67,6 +68,15 @@ class GuestSpec:
 
 
 @dataclass(frozen=True)
+class AttachSpec:
+    """A real station behind a NIC in ``vswitch live`` (``live_reader.py``): ``kind`` (netns) and its ``name``."""
+
+    kind: str
+    name: str
+    where: Where = Where()
+
+
+@dataclass(frozen=True)
 class NicSpec:
     name: str  # interface name, e.g. eth0
     mac: MACAddress
@@ -74,6 +84,7 @@ class NicSpec:
     where: Where = Where()
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
     guest: Optional[GuestSpec] = None  # an IPv4 stack (docs/guests.md)
+    attach: Optional[AttachSpec] = None  # a real station in `vswitch live` (docs/live.md)
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,7 @@ class VMSpec:
     mac_where: Where = field(default=Where(), compare=False)  # the mac field itself, for errors about it
     guest: Optional[GuestSpec] = None  # an IPv4 stack (docs/guests.md)
     vf: Optional[VFSpec] = None  # SR-IOV controls (None: none set)
+    attach: Optional[AttachSpec] = None  # a real station in `vswitch live` (docs/live.md)
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,8 @@ class LinkSpec:
     bandwidth_bps: Optional[int] = None
     queue_frames: int = 1000
     where: Where = Where()
+    a_to_b: Impairment = Impairment()  # loss, jitter... from a to b (docs/impairments.md)
+    b_to_a: Impairment = Impairment()
 
 
 @dataclass(frozen=True)
@@ -264,3 +278,4 @@ class TopologySpec:
     until_ns: Optional[int] = None
     epoch_ns: Optional[int] = None
     source: str = "<api>"
+    seed: int = 0  # seeds every link impairment's random draws (docs/impairments.md)

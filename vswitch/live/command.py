@@ -1,0 +1,143 @@
+"""``vswitch live FILE``: run a topology against the wall clock, with real stations attached (docs/live.md), and
+``vswitch live-cleanup``: remove what a killed live run left."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+from ..core.errors import TopologyError
+from ..core.units import format_duration, parse_duration
+from ..l2.nic import NIC
+from ..net.network import Network
+from ..realtime import wall_clock_ns
+from ..scenario.report import render
+from ..scenario.report_json import as_json
+from ..scenario.runner import ScenarioRunner
+from ..topology.build import build_network
+from ..topology.loader import load_topology
+from ..topology.spec import AttachSpec, TopologySpec
+from ..topology.yamlsource import check_file
+from .devices import LiveDevices, cleanup
+from .pacer import run_paced
+from .stations import LiveStation
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_duration(text) / 1e9
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="topology file (YAML)")
+    parser.add_argument("--duration", type=_seconds, metavar="TIME",
+                        help="run this long on the wall clock, e.g. 30s (default: the file's until, else until Ctrl-C)")
+    parser.add_argument("--out", metavar="DIR", help="folder for the captures (default: pcaps/<topology name>-live/)")
+    parser.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    parser.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
+
+
+def attachments(spec: TopologySpec) -> Iterator[tuple[str, AttachSpec, str | None]]:
+    """(interface, attach, ip) of every station the file attaches, in file order; two on one namespace are refused."""
+    seen: dict[str, str] = {}
+    found = [(f"{h.name}.{n.name}", n.attach, n.guest) for h in spec.hosts for n in h.nics]
+    found += [(f"{vm.name}.eth0", vm.attach, vm.guest) for hv in spec.hypervisors for vm in hv.vms]
+    for interface, attach, guest in found:
+        if attach is None:
+            continue
+        if attach.name in seen:
+            raise TopologyError(f"{attach.where}: {interface}: namespace {attach.name!r} is already attached to "
+                                f"{seen[attach.name]}: give each station its own")
+        seen[attach.name] = interface
+        yield interface, attach, str(guest.interface) if guest else None
+
+
+class _StopRequest:
+    """Ctrl-C, SIGTERM or SIGHUP during the run: end it where it is, with its report (once)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopRequest:
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def run(args: argparse.Namespace) -> int:
+    check_file(args.file)
+    spec = load_topology(args.file)
+    planned = list(attachments(spec))
+    duration = args.duration if args.duration is not None else (
+        spec.until_ns / 1e9 if spec.until_ns is not None else None)
+    out_dir = Path(args.out) if args.out else Path("pcaps") / f"{spec.name}-live"
+    live_spec = replace(spec, epoch_ns=wall_clock_ns())  # captures carry wall-clock timestamps
+    stations: list[LiveStation] = []
+    with LiveDevices() as devices, _StopRequest() as stop:
+        net = build_network(live_spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
+        try:
+            for interface, attach, ip in planned:
+                nic = net.nic(interface)
+                assert isinstance(nic, NIC)
+                made = devices.add_netns_station(attach.name, str(nic.mac), ip)
+                station = LiveStation(nic, made.outside, made.hub)
+                nic.stack = station  # the real stack answers in place of vswitch's own
+                stations.append(station)
+            runner = ScenarioRunner(live_spec, net)
+            _announce(planned, duration)
+            run_paced(net, stations, duration, stop)
+            result = runner.finish()
+        finally:
+            for station in stations:
+                station.close()
+            net.close()
+    _print(args, net, result, out_dir)
+    return 0 if result.passed else 1
+
+
+def _announce(planned: list[tuple[str, AttachSpec, str | None]], duration: float | None) -> None:
+    for interface, attach, ip in planned:
+        print(f"live: {interface} is namespace {attach.name} (eth0{', ' + ip if ip else ''}): "
+              f"ip netns exec {attach.name} ...", file=sys.stderr)
+    until = f"for {format_duration(int(duration * 1e9))}" if duration is not None else "until Ctrl-C"
+    print(f"live: running {until}", file=sys.stderr, flush=True)
+
+
+def _print(args: argparse.Namespace, net: Network, result: object, out_dir: Path) -> None:
+    if args.format == "json":
+        print(json.dumps(as_json(net, result), indent=2))  # type: ignore[arg-type]
+    else:
+        print(render(net, result, quiet=args.quiet))  # type: ignore[arg-type]
+        if net.captures.files and not args.quiet:
+            print(f"captures: {len(net.captures.files)} files in {out_dir}/ (wall-clock timestamps)")
+
+
+def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
+    """No arguments: the state files say what to remove."""
+
+
+def run_cleanup(args: argparse.Namespace) -> int:
+    removed = cleanup()
+    print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
+    return 0

@@ -1,0 +1,141 @@
+"""All-pairs reachability: the ``pingall`` action (every stack pings every other, like Mininet's ``pingall``) and
+the ``reachability`` expectation, with the matrix the report prints.
+
+A pingall starts one ping session per ordered pair, all at once, in member order (``h1 -> vm1``, ``h1 -> vm2``,
+...); a pair *reached* when one of its echo requests was answered in time (``ping``'s success). Its sessions are
+kept in its ``PingallResult``, not among the run's named sessions: the report shows the matrix instead of a row
+per pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.errors import ScenarioError
+from ..guests.sessions import PingSession
+from ..guests.stackdriver import StackDriver
+from ..topology.guest_check import pingall_members, stations
+from ..topology.guest_expectations import ReachabilityCheck
+from ..topology.guest_reader import PingallAction
+from ..topology.spec import Where
+from .context import ScenarioContext
+from .guest_actions import FIRST_PING_IDENT, driver_of, interface_of, ping_idents_used
+from .registry import checks, performs, resolves
+
+
+@dataclass
+class PingallResult:
+    """One pingall: its members ``(shown name, interface)`` in order and a ping session per ordered pair."""
+
+    name: str
+    members: list[tuple[str, str]]
+    sessions: dict[tuple[str, str], PingSession] = field(default_factory=dict)  # (from, to) shown names
+
+    def reached(self) -> set[tuple[str, str]]:
+        return {pair for pair, session in self.sessions.items() if session.succeeded}
+
+    def names(self) -> list[str]:
+        return [shown for shown, _ in self.members]
+
+    def matrix_rows(self) -> list[dict[str, Any]]:
+        """The matrix as table rows: one per sender, a column per target: ``ok``, ``X`` (no answer) or ``-``."""
+        rows = []
+        for source in self.names():
+            row: dict[str, Any] = {"from \\ to": source}
+            for target in self.names():
+                session = self.sessions.get((source, target))
+                row[target] = "-" if session is None else "ok" if session.succeeded else "X"
+            rows.append(row)
+        return rows
+
+    def label(self) -> str:
+        """``pingall`` for the default name, ``pingall NAME`` otherwise."""
+        return "pingall" if self.name == "pingall" else f"pingall {self.name}"
+
+    def title(self) -> str:
+        reached, pairs = len(self.reached()), len(self.sessions)
+        return f"Reachability: {self.label()} ({reached}/{pairs} pairs reached, {pairs - reached} unreachable)"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "members": self.names(),
+                "reached": len(self.reached()), "pairs": len(self.sessions),
+                "matrix": {source: [t for t in self.names() if (source, t) in self.reached()] for source in self.names()},
+                "sessions": [{"from": source, "to": target, "transmitted": s.transmitted, "received": s.received,
+                              "reached": s.succeeded} for (source, target), s in self.sessions.items()]}
+
+
+def pingall_results(context: ScenarioContext) -> list[PingallResult]:
+    return [r for r in context.result.reachability if isinstance(r, PingallResult)]
+
+
+@resolves(PingallAction)
+def _resolve_pingall(context: ScenarioContext, action: PingallAction) -> None:
+    members = pingall_members(context.spec, action)
+    if len(members) < 2:
+        raise ScenarioError(f"pingall {action.name}: it needs at least two interfaces with an address")
+    for _, interface in members:
+        driver_of(context, interface)
+
+
+@performs(PingallAction)
+def perform_pingall(context: ScenarioContext, action: PingallAction, where: Where) -> None:
+    net = context.net
+    result = PingallResult(action.name or "pingall", pingall_members(context.spec, action))
+    context.result.reachability.append(result)
+    start = net.now
+    for source, source_interface in result.members:
+        driver = driver_of(context, source_interface)
+        for target, target_interface in result.members:
+            if target_interface == source_interface:
+                continue
+            ident = FIRST_PING_IDENT + ping_idents_used(context, driver.nic.full_name)
+            session = PingSession(f"{result.name}:{source}->{target}", driver.nic.full_name, target,
+                                  driver_of(context, target_interface).guest.ip, action.count, action.timeout_ns,
+                                  ident=ident, interval_ns=action.interval_ns)
+            result.sessions[(source, target)] = session
+            _schedule(driver, session, start)
+
+
+def _schedule(driver: StackDriver, session: PingSession, start: int) -> None:
+    """The requests of one pair: ``count`` of them from ``start``, ``interval_ns`` apart (as a ping action)."""
+    template = driver.guest.ping_template(session)
+    interval = session.interval_ns
+    driver.repeat(session.count, lambda i: start + i * interval,
+                  lambda i, now: driver.guest.ping_send(session, i + 1, now, template))
+
+
+def _describe(pairs: set[tuple[str, str]], order: list[str]) -> str:
+    rank = {name: k for k, name in enumerate(order)}
+    ordered = sorted(pairs, key=lambda pair: (rank[pair[0]], rank[pair[1]]))
+    return ", ".join(f"{a} -> {b}" for a, b in ordered)
+
+
+@checks(ReachabilityCheck)
+def check_reachability(context: ScenarioContext, check: ReachabilityCheck) -> tuple[str, bool, str]:
+    results = pingall_results(context)
+    result = next((r for r in results if check.name in (None, r.name)), None)
+    if result is None:
+        raise ScenarioError(f"pingall {check.name or ''} has not started yet".replace("  ", " "))
+    table = stations(context.spec)
+    by_interface = {interface: shown for shown, interface in result.members}
+
+    def member(name: str) -> str:
+        return by_interface[table[name].interface if name in table else interface_of(context.net, name)]
+
+    names = result.names()
+    wanted = check.expected_pairs(names, member)
+    if check.reaches is not None:
+        description = f"{result.label()}: exactly {_describe(wanted, names) or 'no pair'} reach"
+    else:
+        listed = {(member(a), member(b)) for a, targets in check.except_ for b in targets}
+        description = f"{result.label()}: {'every' if check.all else 'no'} pair reaches" + (
+            f" except {_describe(listed, names)}" if listed else "")
+    reached = result.reached()
+    missing, extra = wanted - reached, reached - wanted
+    actual = f"{len(reached)}/{len(result.sessions)} pairs reached"
+    if missing:
+        actual += f"; not reached: {_describe(missing, names)}"
+    if extra:
+        actual += f"; reached, not expected: {_describe(extra, names)}"
+    return description, not missing and not extra, actual
