@@ -4,6 +4,7 @@ import pytest
 
 from conftest import BROADCAST, GROUP, lab, receivers, udp_frame
 from vswitch import DropReason, Network, TopologyError
+from vswitch.core.reasons import Verdict, describe
 from vswitch.l2.nic import VNIC
 
 H1, HV, VM1, VM2 = "02:00:00:00:00:01", "02:00:00:00:00:aa", "52:54:00:00:00:01", "52:54:00:00:00:02"
@@ -98,6 +99,17 @@ def test_a_hairpinned_group_frame_returns_to_its_private_or_passthru_sender_what
     net = learned_lab(mode)  # no hairpin: nothing comes back
     frame_id = send(net, "vm1", VM1, NOBODY)
     assert receivers(net, frame_id) == [] and reached_cable(net, frame_id)
+
+
+@pytest.mark.parametrize("mode", ["private", "passthru"])
+def test_the_reflected_copy_is_described_as_what_both_modes_do(mode):
+    """The capture comment and trace of the copy sent back name both modes: passthru reflects as private does."""
+    net = learned_lab(mode, hairpin=True)
+    frame_id = send(net, "vm1", VM1, NOBODY)
+    reflected = [(e.outcome, describe(e.outcome), e.outputs) for e in net.trace.for_frame(frame_id)
+                 if e.outcome is Verdict.REFLECTED_TO_SOURCE]
+    assert reflected == [(Verdict.REFLECTED_TO_SOURCE,
+                          "reflected back to the sending vNIC only (private or passthru mode)", ("vm1.eth0",))]
 
 
 def test_a_private_vnic_gets_back_a_group_only_its_sibling_joined_and_the_sibling_does_not():

@@ -21,9 +21,9 @@ import pytest
 
 from conftest import BROADCAST, GROUP, udp_frame
 from vswitch import DropReason, Network, Verdict
-from vswitch.core.frame import TPID_8021AD, TPID_8021Q
+from vswitch.core.frame import TPID_8021AD, TPID_8021Q, pop_tag, push_tag
 from vswitch.l2.sriov import VFControls
-from vswitch.l2.vlan import outer_tag, push, strip
+from vswitch.l2.vlan import outer_tag
 
 H1, HV, UNKNOWN, NOBODY = "02:00:00:00:00:01", "02:00:00:00:00:aa", "02:00:00:00:00:99", "01:00:5e:7f:00:99"
 VNICS = {"vm1": "52:54:00:00:00:01", "vm2": "52:54:00:00:00:02", "vm3": "52:54:00:00:00:03"}
@@ -98,7 +98,7 @@ def table(net, names, variant):
     for sender, src, dst in cases(names):
         frame = frame_of(src, dst)
         if sender == "cable":
-            port, sent = adapter.uplink, (push(frame, *tag) if tag else frame)
+            port, sent = adapter.uplink, (push_tag(frame, *tag) if tag else frame)
         elif sender == "host":
             port, sent = adapter.host.port.peer, frame
         else:
@@ -117,7 +117,7 @@ def untagged(label, frame, tag):
     (then it is removed), and nothing else is tagged."""
     if tag is not None and label == "hv1.uplink":
         assert outer_tag(frame) == (tag[0], (tag[1] << 13) | tag[2]), frame.hex()
-        return strip(frame)
+        return pop_tag(frame)
     assert outer_tag(frame) is None, (label, frame.hex())
     return frame
 

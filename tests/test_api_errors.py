@@ -239,8 +239,6 @@ CASES = {
     "set_flag(p1, 5, True)": (lambda: switch().set_flag("p1", 5, True), TopologyError, "unknown port flag 5"),
     "set_flag(p1, hairpin, 1)": (lambda: switch().set_flag("p1", "hairpin", 1), TopologyError,
                                  "hairpin must be True or False, not int 1"),
-    "set_vlan_filtering('x')": (lambda: switch().set_vlan_filtering("x"), TopologyError,
-                                "vlan_filtering must be True or False"),
     "set_vlans(p1, 'x')": (lambda: switch().set_vlans("p1", "x"), TopologyError, "vlans must be a PortVlans"),
     "add_static('x', p1)": (lambda: switch().add_static("x", "p1"), AddressError, "invalid MAC address 'x'"),
     "add_static(mac, p1, vlan='1')": (lambda: switch().add_static(MAC, "p1", "1"), TopologyError,

@@ -4,12 +4,11 @@ import pytest
 
 from conftest import BROADCAST, lab, udp_frame
 from vswitch import DropReason, Network, TopologyError, Verdict
-from vswitch.core.frame import TPID_8021Q, pad
+from vswitch.core.frame import TPID_8021Q, pad, push_tag
 from vswitch.core.trace import HopRecorder, TraceIncomplete
 from vswitch.l2.nic import Delivery
 from vswitch.l2.sriov import VFControls
 from vswitch.l2.storm import LoopPort
-from vswitch.l2.vlan import push
 
 H1, VM1, VM2 = "02:00:00:00:00:01", "52:54:00:00:00:01", "52:54:00:00:00:02"
 
@@ -162,7 +161,7 @@ def test_drops_at_the_sender_are_in_the_frames_trace():
 
 @pytest.mark.parametrize("frame, dropped", [
     (udp_frame(H1, VM1, b"x" * 1472), False),  # a 1500-byte IP packet: 1514 bytes
-    (push(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10), False),  # the same under a tag: 1518 bytes
+    (push_tag(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10), False),  # the same under a tag: 1518 bytes
     (udp_frame(H1, VM1, b"x" * 1473), True),
 ])
 def test_only_a_payload_past_the_mtu_is_oversize(frame, dropped):
@@ -234,7 +233,7 @@ def test_a_loop_is_reported_with_the_frame_that_came_back_and_each_frame_is_limi
     (udp_frame(H1, VM1)[:14], []),  # a bare Ethernet header is a frame
     (udp_frame(H1, VM1)[:13], [("sw1.p1", DropReason.RUNT)]),
     (udp_frame(H1, VM1, b"x" * 1472), []),  # a 1500-byte payload fits the MTU
-    (push(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10), []),  # and does under a tag
+    (push_tag(udp_frame(H1, VM1, b"x" * 1472), TPID_8021Q, 0, 10), []),  # and does under a tag
     (udp_frame(H1, VM1, b"x" * 1473), [("sw1.p1", DropReason.OVERSIZE)]),
 ])
 def test_a_frame_arriving_from_a_cable_is_checked_for_size_and_a_drop_is_in_its_trace(frame, drops):

@@ -3,9 +3,9 @@
 from conftest import BROADCAST, udp_frame
 from vswitch import DropReason, LearningSwitch, Network, Verdict
 from vswitch.l2.fdb import LearnResult
-from vswitch.core.frame import TPID_8021AD, TPID_8021Q, pad
+from vswitch.core.frame import TPID_8021AD, TPID_8021Q, pad, push_tag
 from vswitch.l2.portsecurity import PortSecurity
-from vswitch.l2.vlan import PortVlans, outer_tag, push
+from vswitch.l2.vlan import PortVlans, outer_tag
 
 A, B, C = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 
@@ -34,7 +34,7 @@ def test_a_broadcast_is_flooded_only_to_the_ports_of_its_vlan():
 
 def test_a_frame_from_the_trunk_leaves_an_access_port_untagged():
     sw = vlan_switch()
-    decision = sw.handle_frame(sw.port("p4"), push(udp_frame(A, BROADCAST), TPID_8021Q, 0, 20), now=0)
+    decision = sw.handle_frame(sw.port("p4"), push_tag(udp_frame(A, BROADCAST), TPID_8021Q, 0, 20), now=0)
     assert out(decision) == (["p2"], Verdict.FLOODED_BROADCAST)
     assert decision.frames == (pad(udp_frame(A, BROADCAST)),)  # untagged onto a cable: padded to 60 bytes
 
@@ -50,14 +50,14 @@ def test_known_unicast_stays_in_its_vlan():
     sw = vlan_switch()
     sw.handle_frame(sw.port("p2"), udp_frame(B, BROADCAST), now=0)  # B learned in VLAN 20 only
     assert out(sw.handle_frame(sw.port("p1"), udp_frame(A, B), now=1)) == (["p3", "p4"], Verdict.FLOODED_UNKNOWN)
-    assert out(sw.handle_frame(sw.port("p4"), push(udp_frame(C, B), TPID_8021Q, 0, 20), now=2)) == (
+    assert out(sw.handle_frame(sw.port("p4"), push_tag(udp_frame(C, B), TPID_8021Q, 0, 20), now=2)) == (
         ["p2"], Verdict.FORWARDED)
 
 
 def test_untagged_on_a_trunk_without_pvid_and_foreign_vlans_are_dropped_at_ingress():
     sw = vlan_switch()
     assert out(sw.handle_frame(sw.port("p4"), udp_frame(A, BROADCAST), 0)) == ([], DropReason.NO_PVID)
-    assert out(sw.handle_frame(sw.port("p4"), push(udp_frame(A, BROADCAST), TPID_8021Q, 0, 30), 0)) == (
+    assert out(sw.handle_frame(sw.port("p4"), push_tag(udp_frame(A, BROADCAST), TPID_8021Q, 0, 30), 0)) == (
         [], DropReason.VLAN_NOT_ALLOWED)
     assert len(sw.table) == 0
 
@@ -74,8 +74,8 @@ def test_an_8021ad_bridge_switches_on_the_service_tag():
     sw.set_vlans("p1", PortVlans(None, (100,)))
     sw.add_port("p2")
     sw.set_vlans("p2", PortVlans.access(100))
-    customer = push(udp_frame(A, BROADCAST), TPID_8021Q, 0, 10)
-    decision = sw.handle_frame(sw.port("p1"), push(customer, TPID_8021AD, 0, 100), 0)
+    customer = push_tag(udp_frame(A, BROADCAST), TPID_8021Q, 0, 10)
+    decision = sw.handle_frame(sw.port("p1"), push_tag(customer, TPID_8021AD, 0, 100), 0)
     assert out(decision) == (["p2"], Verdict.FLOODED_BROADCAST) and decision.frames == (pad(customer),)
 
 
@@ -83,7 +83,7 @@ def test_without_vlan_filtering_tags_are_payload():
     sw = LearningSwitch("sw")
     for _ in range(2):
         sw.add_port()
-    decision = sw.handle_frame(sw.port("p1"), push(udp_frame(A, BROADCAST), TPID_8021Q, 0, 30), 0)
+    decision = sw.handle_frame(sw.port("p1"), push_tag(udp_frame(A, BROADCAST), TPID_8021Q, 0, 30), 0)
     assert out(decision) == (["p2"], Verdict.FLOODED_BROADCAST) and decision.frames is None
     assert [r.vlan for r in sw.table.rows(0)] == [1]
 
@@ -177,18 +177,18 @@ def test_vlan_decisions_are_whole_values_with_the_bytes_each_port_sends():
     untagged = udp_frame(A, BROADCAST)
     assert decided(sw.handle_frame(sw.port("p1"), untagged, 0)) == (
         ["p3", "p4"], Verdict.FLOODED_BROADCAST, LearnResult.LEARNED,
-        (pad(untagged), push(untagged, TPID_8021Q, 0, 10)))
+        (pad(untagged), push_tag(untagged, TPID_8021Q, 0, 10)))
     to_a = udp_frame(B, A)
-    assert decided(sw.handle_frame(sw.port("p4"), push(to_a, TPID_8021Q, 0, 10), 1)) == (
+    assert decided(sw.handle_frame(sw.port("p4"), push_tag(to_a, TPID_8021Q, 0, 10), 1)) == (
         ["p1"], Verdict.FORWARDED, LearnResult.LEARNED, (pad(to_a),))
     to_b = udp_frame(A, B)
     assert decided(sw.handle_frame(sw.port("p1"), to_b, 2)) == (
-        ["p4"], Verdict.FORWARDED, LearnResult.REFRESHED, (push(to_b, TPID_8021Q, 0, 10),))
+        ["p4"], Verdict.FORWARDED, LearnResult.REFRESHED, (push_tag(to_b, TPID_8021Q, 0, 10),))
     group = udp_frame(C, "01:00:5e:01:02:03")
     assert decided(sw.handle_frame(sw.port("p2"), group, 3)) == (
-        ["p4"], Verdict.FLOODED_MULTICAST, LearnResult.LEARNED, (push(group, TPID_8021Q, 0, 20),))
+        ["p4"], Verdict.FLOODED_MULTICAST, LearnResult.LEARNED, (push_tag(group, TPID_8021Q, 0, 20),))
     assert decided(sw.handle_frame(sw.port("p2"), udp_frame(C, A), 4)) == (
-        ["p4"], Verdict.FLOODED_UNKNOWN, LearnResult.REFRESHED, (push(udp_frame(C, A), TPID_8021Q, 0, 20),))
+        ["p4"], Verdict.FLOODED_UNKNOWN, LearnResult.REFRESHED, (push_tag(udp_frame(C, A), TPID_8021Q, 0, 20),))
 
 
 def test_a_drop_at_vlan_egress_still_reports_the_learning():

@@ -101,9 +101,9 @@ def test_truncated_tag_is_not_counted():
     assert tag_count(frame) == 0
 
 
-def test_vlan_tag_packs_tpid_and_tci():
-    assert VlanTag(tpid=0x8100, pcp=5, dei=1, vid=100).pack() == bytes.fromhex("8100b064")
-    assert VlanTag(tpid=0x88A8, pcp=0, dei=0, vid=1).pack() == bytes.fromhex("88a80001")
+def test_push_tag_writes_tpid_and_tci_after_the_macs():
+    assert push_tag(untagged(), 0x8100, 5, 100, dei=1)[12:16] == bytes.fromhex("8100b064")
+    assert push_tag(untagged(), 0x88A8, 0, 1)[12:16] == bytes.fromhex("88a80001")
 
 
 # -- payload length -----------------------------------------------------------------------------------
@@ -117,14 +117,14 @@ def test_payload_len_excludes_header_and_tags(build):
 # -- push and pop -------------------------------------------------------------------------------------
 
 def test_push_tag_on_untagged_frame_matches_scapy():
-    tagged = push_tag(untagged(ethertype_=0x0806), VlanTag(tpid=TPID_8021Q, pcp=5, dei=1, vid=100))
+    tagged = push_tag(untagged(ethertype_=0x0806), TPID_8021Q, 5, 100, dei=1)
     assert tagged == single_tagged()
 
 
 def test_push_8021ad_on_single_tagged_frame_makes_the_double_tagged_frame():
     inner = bytes(Ether(dst=DST, src=SRC, type=0x8100) / Dot1Q(prio=7, dei=1, vlan=4094, type=0x86DD)
                   / Raw(load=PAYLOAD))
-    assert push_tag(inner, VlanTag(tpid=TPID_8021AD, pcp=3, dei=0, vid=10)) == double_tagged()
+    assert push_tag(inner, TPID_8021AD, 3, 10) == double_tagged()
 
 
 def test_pop_tag_removes_only_the_outermost_tag():
@@ -139,7 +139,7 @@ def test_pop_tag_of_single_tagged_frame_gives_the_untagged_frame():
 @pytest.mark.parametrize("build", [untagged, single_tagged, double_tagged])
 def test_push_then_pop_round_trips(build):
     frame = build()
-    pushed = push_tag(frame, VlanTag(tpid=TPID_8021Q, pcp=2, dei=0, vid=300))
+    pushed = push_tag(frame, TPID_8021Q, 2, 300)
     assert tags(pushed)[0] == VlanTag(tpid=TPID_8021Q, pcp=2, dei=0, vid=300)
     assert tags(pushed)[1:] == tags(frame)
     assert len(pushed) == len(frame) + 4

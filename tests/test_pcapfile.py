@@ -17,7 +17,7 @@ import pytest
 from scapy.layers.l2 import Ether  # registers DLT_EN10MB so rdpcap dissects Ethernet
 from scapy.utils import rdpcap
 
-from vswitch.core.errors import VSwitchError
+from vswitch.core.errors import CaptureError, VSwitchError
 from vswitch.pcap.writer import SNAPLEN, PcapNgWriter, PcapWriter
 from vswitch.pcap.reader import CaptureReader
 
@@ -154,12 +154,12 @@ def test_pcapng_rejects_unknown_interface_bad_direction_and_duplicate_name(tmp_p
 # -- validation, closing, streaming, determinism ----------------------------------------------------------
 
 @pytest.mark.parametrize("bad_frame", ["text", 42, None, [1, 2, 3]])
-def test_non_bytes_frame_is_rejected_with_vswitch_error(tmp_path, bad_frame):
+def test_non_bytes_frame_is_rejected_with_a_capture_error(tmp_path, bad_frame):
     with PcapWriter(tmp_path / "a.pcap") as w, PcapNgWriter(tmp_path / "a.pcapng") as ng:
         eth0 = ng.add_interface("eth0")
-        with pytest.raises(VSwitchError, match="frame must be bytes, bytearray or memoryview"):
+        with pytest.raises(CaptureError, match="a frame must be bytes or a Scapy packet, got "):
             w.write(bad_frame, 1)
-        with pytest.raises(VSwitchError, match="frame must be bytes, bytearray or memoryview"):
+        with pytest.raises(CaptureError, match="a frame must be bytes or a Scapy packet, got "):
             ng.write(eth0, bad_frame, 1)
 
 
@@ -259,7 +259,7 @@ def test_an_old_file_at_the_path_is_replaced_not_written_through(tmp_path):
 
 FULL_DISK = """
 import json, resource, sys
-from vswitch.core.errors import VSwitchError
+from vswitch.core.errors import CaptureError, VSwitchError
 from vswitch.pcap.writer import PcapNgWriter, PcapWriter
 resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))  # writes past it fail (EFBIG), as on a full disk
 path = {path!r}

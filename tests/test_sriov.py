@@ -5,9 +5,9 @@ import pytest
 from conftest import BROADCAST, GROUP, receivers, udp_frame
 from vswitch import DropReason, Network, TopologyError, Verdict
 from vswitch.net.capture import CallbackTap
-from vswitch.core.frame import TPID_8021AD, TPID_8021Q
+from vswitch.core.frame import TPID_8021AD, TPID_8021Q, push_tag
 from vswitch.l2.sriov import VFControls
-from vswitch.l2.vlan import PortVlans, outer_tag, push
+from vswitch.l2.vlan import PortVlans, outer_tag
 
 H1, HV, VM1, VM2, VM3 = ("02:00:00:00:00:01", "02:00:00:00:00:aa", "52:54:00:00:00:01", "52:54:00:00:00:02",
                          "52:54:00:00:00:03")
@@ -38,12 +38,12 @@ def test_spoofchk_drops_a_foreign_source_and_a_guest_tag_under_a_port_vlan():
     vf = VFControls(vlan=10, spoofchk=True)
     assert vf.check_transmit(OWN, udp_frame(VM1, BROADCAST), 0, True) is None
     assert vf.check_transmit(OWN, udp_frame(VM2, BROADCAST), 0, True) is DropReason.SPOOFED_SOURCE
-    assert vf.check_transmit(OWN, push(udp_frame(VM1, BROADCAST), TPID_8021Q, 0, 20), 0, True) is \
+    assert vf.check_transmit(OWN, push_tag(udp_frame(VM1, BROADCAST), TPID_8021Q, 0, 20), 0, True) is \
         DropReason.SPOOFED_VLAN
 
 
 def test_without_spoofchk_anything_goes():
-    assert VFControls(vlan=10).check_transmit(OWN, push(udp_frame(VM2, BROADCAST), TPID_8021Q, 0, 20), 0, True) \
+    assert VFControls(vlan=10).check_transmit(OWN, push_tag(udp_frame(VM2, BROADCAST), TPID_8021Q, 0, 20), 0, True) \
         is None
 
 
@@ -129,7 +129,7 @@ def test_every_refused_request_is_counted():
 @pytest.mark.parametrize("tpid, pcp", [(TPID_8021Q, 3), (TPID_8021AD, 0)])
 def test_spoofchk_drops_a_guest_tag_of_either_protocol_and_any_priority(tpid, pcp):
     vf = VFControls(vlan=10, spoofchk=True)
-    assert vf.check_transmit(OWN, push(udp_frame(VM1, BROADCAST), tpid, pcp, 20), 0, True) is DropReason.SPOOFED_VLAN
+    assert vf.check_transmit(OWN, push_tag(udp_frame(VM1, BROADCAST), tpid, pcp, 20), 0, True) is DropReason.SPOOFED_VLAN
 
 
 @pytest.mark.parametrize("mbps, sends", [
@@ -167,14 +167,14 @@ def test_a_port_vlan_tags_what_the_vnic_sends_and_strips_what_it_receives():
     frame_id = sent(net, "vm1", udp_frame(VM1, BROADCAST))
     assert receivers(net, frame_id) == ["h1.eth0", "vm2.eth0"]  # vm3 is in VLAN 20
     assert outer_tag(out[0]) == (TPID_8021Q, (3 << 13) | 10)
-    reply = sent(net, "h1", push(udp_frame(H1, VM1), TPID_8021Q, 0, 10))
+    reply = sent(net, "h1", push_tag(udp_frame(H1, VM1), TPID_8021Q, 0, 10))
     assert receivers(net, reply) == ["vm1.eth0"]
     assert outer_tag(net.deliveries("vm1")[-1].frame) is None
 
 
 def test_a_vnic_without_port_vlan_beside_vlan_vnics_receives_untagged_frames_only():
     net = vf_lab(vm1=VFControls(vlan=10))
-    tagged = sent(net, "h1", push(udp_frame(H1, BROADCAST), TPID_8021Q, 0, 10))
+    tagged = sent(net, "h1", push_tag(udp_frame(H1, BROADCAST), TPID_8021Q, 0, 10))
     untagged = sent(net, "h1", udp_frame(H1, BROADCAST))
     assert receivers(net, tagged) == ["vm1.eth0"]
     assert receivers(net, untagged) == ["hv1.host", "vm2.eth0", "vm3.eth0"]
@@ -182,7 +182,7 @@ def test_a_vnic_without_port_vlan_beside_vlan_vnics_receives_untagged_frames_onl
 
 def test_a_tagged_frame_of_a_vlan_no_vnic_has_is_dropped_by_the_adapter():
     net = vf_lab(vm1=VFControls(vlan=10))
-    frame_id = sent(net, "h1", push(udp_frame(H1, BROADCAST), TPID_8021Q, 0, 30))
+    frame_id = sent(net, "h1", push_tag(udp_frame(H1, BROADCAST), TPID_8021Q, 0, 30))
     assert net.trace.drops(frame_id) == [("hv1.uplink", DropReason.VLAN_NOT_ALLOWED)]
 
 
@@ -190,7 +190,7 @@ def test_an_8021ad_port_vlan_is_an_outer_service_tag():
     net = vf_lab(vm1=VFControls(vlan=100, vlan_protocol="802.1ad"))
     out = []
     net.port("hv1").tx_taps.append(CallbackTap(lambda frame, *_: out.append(frame)))
-    sent(net, "vm1", push(udp_frame(VM1, BROADCAST), TPID_8021Q, 0, 10))
+    sent(net, "vm1", push_tag(udp_frame(VM1, BROADCAST), TPID_8021Q, 0, 10))
     assert outer_tag(out[0]) == (TPID_8021AD, 100) and outer_tag(out[0][4:]) == (TPID_8021Q, 10)
 
 

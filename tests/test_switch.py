@@ -4,11 +4,11 @@ import pytest
 
 from conftest import BROADCAST, GROUP, udp_frame
 from vswitch import DropReason, LearningSwitch, TopologyError, Verdict
-from vswitch.core.frame import TPID_8021Q
+from vswitch.core.frame import TPID_8021Q, push_tag
 from vswitch.l2.fdb import LearnResult, TableRow
 from vswitch.l2.portsecurity import PortSecurity
 from vswitch.l2.switch import SwitchPort
-from vswitch.l2.vlan import PortVlans, push
+from vswitch.l2.vlan import PortVlans
 
 A, B, C = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 SECOND = 1_000_000_000
@@ -346,24 +346,13 @@ def test_a_removed_port_is_forgotten_and_gets_no_more_floods():
     assert sw.add_port().name == "p3"
 
 
-def test_turning_vlan_filtering_on_flushes_the_table_and_classifies_frames():
-    sw = switch()
-    sw.handle_frame(sw.port("p2"), udp_frame(B, BROADCAST), 0)
-    sw.set_vlan_filtering(True)
-    assert (sw.vlan_filtering, sw.filtered, sw.table.rows(now=1)) == (True, True, [])
-    tagged = push(udp_frame(A, B), TPID_8021Q, 0, 10)  # VLAN 10: no port carries it (all are access VLAN 1)
-    assert decided(sw.handle_frame(sw.port("p1"), tagged, 1)) == ([], DropReason.VLAN_NOT_ALLOWED, None, None)
-    sw.set_vlan_filtering(False)
-    assert decided(sw.handle_frame(sw.port("p1"), tagged, 2)) == (["p2", "p3"], Verdict.FLOODED_UNKNOWN, LEARNED, None)
-
-
 def test_changing_a_ports_vlans_forgets_only_what_it_learned_in_vlans_it_left():
     sw = LearningSwitch("sw", vlan_filtering=True)
     for name in ("p1", "p2"):
         sw.add_port(name)
         sw.set_vlans(name, PortVlans(None, (10, 20)))
     for vid, port, src in ((10, "p1", A), (20, "p1", B), (10, "p2", C)):
-        sw.handle_frame(sw.port(port), push(udp_frame(src, BROADCAST), TPID_8021Q, 0, vid), 0)
+        sw.handle_frame(sw.port(port), push_tag(udp_frame(src, BROADCAST), TPID_8021Q, 0, vid), 0)
     sw.set_vlans("p1", PortVlans(None, (10,)))
     assert [(r.vlan, r.mac, r.port) for r in sw.table.rows(now=1)] == [(10, A, "p1"), (10, C, "p2")]
 

@@ -4,8 +4,8 @@ import pytest
 
 from conftest import BROADCAST, udp_frame
 from vswitch import DropReason, TopologyError
-from vswitch.core.frame import TPID_8021AD, TPID_8021Q, VlanTag, push_tag, tags
-from vswitch.l2.vlan import PortVlans, check_vid, classify, outer_tag, protocol_tpid, push, push_tags, strip
+from vswitch.core.frame import TPID_8021AD, TPID_8021Q, VlanTag, pop_tag, push_tag, tags
+from vswitch.l2.vlan import PortVlans, check_vid, classify, outer_tag, protocol_tpid, push_tags
 
 A = "02:00:00:00:00:0a"
 FRAME = udp_frame(A, BROADCAST)
@@ -14,7 +14,7 @@ ACCESS_10 = PortVlans.access(10)
 
 
 def tagged(vid, pcp=0, tpid=TPID_8021Q, frame=FRAME):
-    return push(frame, tpid, pcp, vid)
+    return push_tag(frame, tpid, pcp, vid)
 
 
 def test_an_untagged_frame_gets_the_ports_pvid():
@@ -56,7 +56,7 @@ def test_a_tag_of_the_other_protocol_is_payload_and_the_frame_gets_the_pvid():
 
 
 def test_egress_untagged_strips_and_pads_to_60_bytes():
-    short = push(bytes.fromhex("ffffffffffff02000000000a88b5"), TPID_8021Q, 0, 10)
+    short = push_tag(bytes.fromhex("ffffffffffff02000000000a88b5"), TPID_8021Q, 0, 10)
     result = classify(short, TPID_8021Q, TRUNK)
     out = result.egress(PortVlans.access(10))
     assert len(out) == 60 and out[:14] == bytes.fromhex("ffffffffffff02000000000a88b5")
@@ -73,9 +73,9 @@ def test_egress_tagged_adds_the_vlan_tag_to_an_untagged_arrival():
     assert tags(result.egress(TRUNK)) == [VlanTag(TPID_8021Q, 0, 0, 10)]
 
 
-def test_push_and_strip_agree_with_the_frame_helpers():
-    assert push(FRAME, TPID_8021AD, 3, 100) == push_tag(FRAME, VlanTag(TPID_8021AD, 3, 0, 100))
-    assert strip(push(FRAME, TPID_8021Q, 0, 5)) == FRAME
+def test_outer_tag_reads_the_tag_push_tag_wrote_and_pop_tag_removes_it():
+    assert outer_tag(push_tag(FRAME, TPID_8021AD, 3, 100)) == (TPID_8021AD, 3 << 13 | 100)
+    assert pop_tag(push_tag(FRAME, TPID_8021Q, 0, 5)) == FRAME
     assert outer_tag(FRAME) is None
 
 

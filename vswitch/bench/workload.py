@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+from ..core.frame import ETH_DST, ETH_SRC
+from ..core.mac import MACAddress
+from ..guests.headers import IP_DST, IP_PAYLOAD, IP_SRC, UDP_CHECKSUM
+from ..guests.inet import set_ip_checksum, udp_checksum
+
 FRAME_GAP_NS = 1_000
 FRAME_SIZE = 60
 UDP_PORTS = (49152, 9)  # source, destination (discard)
@@ -24,39 +29,22 @@ class Endpoint:
     ip: bytes
 
 
-def _checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) of ``data``."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def udp_template() -> bytes:
     """One 60-byte Ether/IPv4/UDP frame built by Scapy, every field explicit; ``patch`` readdresses it."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.l2 import Ether
-    from scapy.packet import Raw
+    from ..guests.traffic import udp_frame  # Scapy: loaded only when a bench runs
 
-    headers = 14 + 20 + 8
-    packet = (Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x0800)
-              / IP(src="10.0.0.1", dst="10.0.0.2", ttl=64, id=0, flags=0)
-              / UDP(sport=UDP_PORTS[0], dport=UDP_PORTS[1]) / Raw(bytes(FRAME_SIZE - headers)))
-    return bytes(packet)
+    return udp_frame(MACAddress("02:00:00:00:00:01"), MACAddress("02:00:00:00:00:02"), src_ip="10.0.0.1",
+                     dst_ip="10.0.0.2", sport=UDP_PORTS[0], dport=UDP_PORTS[1], size=FRAME_SIZE)
 
 
 def patch(template: bytes, src: Endpoint, dst_mac: bytes, dst_ip: bytes) -> bytes:
     """``template`` with new MACs and IPs, its IPv4 and UDP checksums recomputed (no Scapy per frame)."""
-    ip = bytearray(template[14:34])
-    ip[12:16], ip[16:20], ip[10:12] = src.ip, dst_ip, b"\0\0"
-    ip[10:12] = _checksum(bytes(ip)).to_bytes(2, "big")
-    udp = bytearray(template[34:])
-    udp[6:8] = b"\0\0"
-    pseudo = src.ip + dst_ip + b"\0\x11" + len(udp).to_bytes(2, "big")
-    udp[6:8] = (_checksum(pseudo + bytes(udp)) or 0xFFFF).to_bytes(2, "big")
-    return dst_mac + src.mac + template[12:14] + bytes(ip) + bytes(udp)
+    frame = bytearray(template)
+    frame[ETH_DST], frame[ETH_SRC], frame[IP_SRC], frame[IP_DST] = dst_mac, src.mac, src.ip, dst_ip
+    set_ip_checksum(frame)
+    frame[UDP_CHECKSUM] = b"\0\0"
+    frame[UDP_CHECKSUM] = udp_checksum(src.ip, dst_ip, frame[IP_PAYLOAD:]).to_bytes(2, "big")
+    return bytes(frame)
 
 
 def pair_frames(endpoints: Sequence[Endpoint]) -> list[list[bytes]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Final, NamedTuple
 
-from .errors import ScenarioError
+from .errors import ScenarioError, VSwitchError
 
 ETH_DST: Final = slice(0, 6)
 ETH_SRC: Final = slice(6, 12)
@@ -33,20 +33,15 @@ class VlanTag(NamedTuple):
     dei: int
     vid: int
 
-    def pack(self) -> bytes:
-        if not (0 <= self.vid < 4096 and 0 <= self.pcp < 8 and self.dei in (0, 1)):
-            raise ScenarioError(f"invalid VLAN tag: vid {self.vid} (0-4095), pcp {self.pcp} (0-7), dei {self.dei} (0-1)")
-        tci = (self.pcp << 13) | (self.dei << 12) | self.vid
-        return self.tpid.to_bytes(2, "big") + tci.to_bytes(2, "big")
-
 
 #: What the API takes as a frame: bytes, bytearray, memoryview or a Scapy packet that starts with its Ethernet
 #: header; ``check_frame`` refuses anything else, with a hint.
 AnyFrame = object
 
 
-def check_frame(frame: AnyFrame) -> bytes:
-    """Return ``frame`` as ``bytes`` or raise: frames handed to the API are bytes-like or Scapy packets.
+def check_frame(frame: AnyFrame, error: type[VSwitchError] = ScenarioError) -> bytes:
+    """Return ``frame`` as ``bytes`` or raise ``error``: frames handed to the API (the network, the capture
+    writers) are bytes-like or Scapy packets.
 
     A Scapy packet is converted once, here, with ``bytes(packet)``. Scapy is not imported for this: a packet
     can only exist once its user has imported ``scapy.packet``, so it is looked up in ``sys.modules``."""
@@ -60,14 +55,14 @@ def check_frame(frame: AnyFrame) -> bytes:
         l2 = sys.modules.get("scapy.layers.l2")
         if not isinstance(frame, (scapy.Raw, l2.Ether, l2.Dot3) if l2 is not None else scapy.Raw):
             first = type(frame).__name__
-            raise ScenarioError(f"a frame starts with its Ethernet header, but this Scapy packet starts with {first}: "
-                                f"put an Ether(src=..., dst=...) layer first, e.g. Ether(...)/{first}(...)")
+            raise error(f"a frame starts with its Ethernet header, but this Scapy packet starts with {first}: "
+                        f"put an Ether(src=..., dst=...) layer first, e.g. Ether(...)/{first}(...)")
         try:
             return bytes(frame)
         except Exception as exc:  # Scapy's own errors building a field: struct.error, ValueError, Scapy_Exception...
-            raise ScenarioError(f"Scapy cannot build this {type(frame).__name__} packet's bytes: {exc}") from None
-    raise ScenarioError(f"a frame must be bytes or a Scapy packet, got {type(frame).__name__}: build it with "
-                        "Scapy (Ether(src=..., dst=...)/...) or pass its bytes")
+            raise error(f"Scapy cannot build this {type(frame).__name__} packet's bytes: {exc}") from None
+    raise error(f"a frame must be bytes or a Scapy packet, got {type(frame).__name__}: build it with "
+                "Scapy (Ether(src=..., dst=...)/...) or pass its bytes")
 
 
 def destination(frame: bytes) -> bytes:
@@ -112,9 +107,11 @@ def payload_len(frame: bytes) -> int:
     return len(frame) - ETH_HEADER_LEN - TAG_LEN * tag_count(frame)
 
 
-def push_tag(frame: bytes, tag: VlanTag) -> bytes:
-    """Insert ``tag`` as the new outermost tag."""
-    return frame[:12] + tag.pack() + frame[12:]
+def push_tag(frame: bytes, tpid: int, pcp: int, vid: int, dei: int = 0) -> bytes:
+    """Insert the tag (TPID, PCP, DEI, VID) after the MAC addresses: the new outermost tag. The one copy of this
+    rule (bridge egress, a VF's port VLAN, scenario frames); the fields are the caller's, already in range."""
+    tci = (pcp << 13) | (dei << 12) | vid
+    return frame[:12] + bytes(((tpid >> 8) & 0xFF, tpid & 0xFF, tci >> 8, tci & 0xFF)) + frame[12:]
 
 
 def pop_tag(frame: bytes) -> bytes:

@@ -52,7 +52,7 @@ class Verdict(Enum):
     TO_HOST = "to the host stack (no vNIC owns the destination)"
     REPLICATED = "replicated to the vNICs whose filter accepts it"
     BRIDGED = "bridged between sibling vNICs inside the adapter"
-    REFLECTED_TO_SOURCE = "reflected back to the sending vNIC only (private mode)"
+    REFLECTED_TO_SOURCE = "reflected back to the sending vNIC only (private or passthru mode)"
     TO_UPLINK = "sent to the uplink"
     TO_PROMISCUOUS_VNIC = "to the trusted promiscuous vNIC (no vNIC owns the destination)"
     TRANSMITTED = "transmitted"

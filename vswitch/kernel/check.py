@@ -364,7 +364,8 @@ def render(report: CheckReport) -> str:
 
 
 # -- commands -------------------------------------------------------------------------------------------
-def _seconds(value: str) -> float:
+def seconds_argument(value: str) -> float:
+    """A command-line duration on the wall clock (``20ms``), in seconds; a bad one is a usage error."""
     try:
         return parse_duration(value) / 1e9
     except ValueError as exc:
@@ -373,9 +374,9 @@ def _seconds(value: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="topology file (YAML)")
-    parser.add_argument("--settle", type=_seconds, default=0.02, metavar="TIME",
+    parser.add_argument("--settle", type=seconds_argument, default=0.02, metavar="TIME",
                         help="quiet time that ends the collection of one frame's copies (default 20ms)")
-    parser.add_argument("--max-wait", type=_seconds, default=5.0, metavar="TIME",
+    parser.add_argument("--max-wait", type=seconds_argument, default=5.0, metavar="TIME",
                         help="when entries can age out during the scenario, replay it in real time, compressed to "
                              "at most this long, ageing times alike (default 5s)")
     parser.add_argument("--max-frames", type=int, default=2000, metavar="N",

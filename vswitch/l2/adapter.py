@@ -52,12 +52,13 @@ from typing import Final
 
 from ..core import checks
 from ..core.errors import TopologyError
+from ..core.frame import pop_tag, push_tag
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision
 from .nic import NIC, VNIC
 from .port import Port, wire_internal
-from .vlan import outer_tag, push, strip
+from .vlan import outer_tag
 
 MODES: Final = ("bridge", "vepa", "private", "passthru")
 DEFAULT_MODE: Final = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
@@ -378,7 +379,7 @@ class AdapterHostNIC(NIC):
 def _with_port_vlan(sender: _Member, frame: bytes) -> bytes:
     """``frame`` with the sender's port VLAN tag in front, as its VF puts it on the wire."""
     vf = sender.vnic.vf
-    return push(frame, vf.tpid, vf.qos, vf.vlan or 0)
+    return push_tag(frame, vf.tpid, vf.qos, vf.vlan or 0)
 
 
 def _vlan_key(frame: bytes) -> tuple[int, bytes]:
@@ -386,4 +387,4 @@ def _vlan_key(frame: bytes) -> tuple[int, bytes]:
     tag = outer_tag(frame)
     if tag is None or not tag[1] & 0xFFF:
         return 0, frame
-    return (tag[0] << 12) | (tag[1] & 0xFFF), strip(frame)
+    return (tag[0] << 12) | (tag[1] & 0xFFF), pop_tag(frame)

@@ -75,6 +75,8 @@ class Hypervisor:
         if self.adapter is not None:
             self.adapter.attach(vnic, mode)
         else:
+            bridge = self.bridge
+            assert bridge is not None  # the other backend
             if mode is not None:
                 raise TopologyError(f"{vnic.full_name}: a mode applies to an adapter backend, not a host bridge")
             vf = vnic.vf
@@ -82,16 +84,16 @@ class Hypervisor:
                     or vf.protocol != "802.1Q":
                 raise TopologyError(f"{vnic.full_name}: SR-IOV controls (spoofchk, trust, state, max_tx_rate, qos, "
                                     "vlan_protocol) need an adapter (backend: adapter); a host bridge takes vlan only")
-            if vf.vlan is not None and not self.bridge.vlan_filtering:
+            if vf.vlan is not None and not bridge.vlan_filtering:
                 raise TopologyError(f"{vnic.full_name}: vlan {vf.vlan} on host bridge {self.name} needs "
                                     "vlan_filtering: true on the hypervisor")
-            port = self.bridge.add_port(f"vif{self._next_domid}.0")
+            port = bridge.add_port(f"vif{self._next_domid}.0")
             self._next_domid += 1
             port.peer, vnic.port.peer = vnic.port, port
             self._vif_ports[vnic] = port
             vnic.hypervisor = self.name
-            if self.bridge.vlan_filtering:
-                self.bridge.set_vlans(port.name, guest_access(vf.vlan))
+            if bridge.vlan_filtering:
+                bridge.set_vlans(port.name, guest_access(vf.vlan))
         self.vms[vnic.name] = vnic
         self._trunk_guest_vlans()
 
@@ -113,7 +115,7 @@ class Hypervisor:
         if self.bridge is None or not self.bridge.vlan_filtering:
             return
         vlans = guest_trunk(v.vf.vlan for v in self.vms.values())
-        if self.uplink.vlans != vlans:
+        if getattr(self.uplink, "vlans", None) != vlans:  # the bridge's uplink is a SwitchPort
             self.bridge.set_vlans(self.uplink.name, vlans)
 
     def detach(self, vnic: VNIC) -> None:
@@ -125,6 +127,7 @@ class Hypervisor:
             self.adapter.detach(vnic)
             return
         port = self._vif_ports.pop(vnic)
+        assert self.bridge is not None  # a vif port means a host bridge
         self.bridge.remove_port(port.name)
         port.peer = vnic.port.peer = None
         vnic.hypervisor = None

@@ -130,13 +130,6 @@ class LearningSwitch:
         for port in self.ports.values():
             port.counters.seen = self.storm.seen
 
-    def set_vlan_filtering(self, on: object) -> None:
-        """``ip link set BR type bridge vlan_filtering 1``; the table is flushed, as VLANs change its keys."""
-        self.vlan_filtering = checks.flag(on, f"switch {self.name}: vlan_filtering")
-        for port in self.ports.values():
-            self.table.flush_port(port.name)
-        self._choose_path()
-
     def set_vlans(self, port: object, vlans: object) -> None:
         """A port's VLANs (``bridge vlan add/del``); what it learned in VLANs it no longer carries is forgotten."""
         target = self.port(port)

@@ -22,13 +22,12 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..core.errors import TopologyError
-from ..core.frame import MIN_FRAME_LEN, TPID_8021AD, TPID_8021Q
+from ..core.frame import TPID_8021AD, TPID_8021Q, pad, pop_tag, push_tag
 from ..core.reasons import DropReason
 
 DEFAULT_PVID = 1  #: the bridge's default_pvid: every port starts as an untagged member of VLAN 1
 VLAN_PROTOCOLS = {"802.1Q": TPID_8021Q, "802.1ad": TPID_8021AD}
 MAX_VID = 4094  # 0 means "no VLAN" (priority tag) and 4095 is reserved
-_PAD = bytes(MIN_FRAME_LEN)
 
 
 def check_vid(vid: object, what: str = "VLAN") -> int:
@@ -118,10 +117,9 @@ class Classified:
     def egress(self, port: PortVlans) -> bytes:
         """The bytes that leave ``port`` (which carries ``vid``): untagged, or tagged with VID and PCP."""
         if self.vid in port.untagged:
-            bare = self.bare
-            return bare + _PAD[:MIN_FRAME_LEN - len(bare)] if len(bare) < MIN_FRAME_LEN else bare
+            return pad(self.bare)
         if self.tagged is None:
-            self.tagged = push(self.bare, self.tpid, self.pcp, self.vid)
+            self.tagged = push_tag(self.bare, self.tpid, self.pcp, self.vid)
         return self.tagged
 
 
@@ -133,22 +131,11 @@ def outer_tag(frame: bytes) -> tuple[int, int] | None:
     return None
 
 
-def push(frame: bytes, tpid: int, pcp: int, vid: int) -> bytes:
-    """Insert a tag after the MAC addresses (the new outer tag)."""
-    tci = (pcp << 13) | vid
-    return frame[:12] + bytes(((tpid >> 8) & 0xFF, tpid & 0xFF, tci >> 8, tci & 0xFF)) + frame[12:]
-
-
 def push_tags(frame: bytes, tags: Iterable[tuple[int, int, int]]) -> bytes:
     """Insert ``tags`` ((TPID, PCP, VID), outermost first) after the MAC addresses."""
     for tpid, pcp, vid in reversed(tuple(tags)):  # innermost first: each push is the new outer tag
-        frame = push(frame, tpid, pcp, vid)
+        frame = push_tag(frame, tpid, pcp, vid)
     return frame
-
-
-def strip(frame: bytes) -> bytes:
-    """Remove the outer tag (the caller knows there is one)."""
-    return frame[:12] + frame[16:]
 
 
 def classify(frame: bytes, tpid: int, port: PortVlans) -> Classified | DropReason:
@@ -156,7 +143,7 @@ def classify(frame: bytes, tpid: int, port: PortVlans) -> Classified | DropReaso
     tag = outer_tag(frame)
     if tag is not None and tag[0] == tpid:
         pcp, vid = tag[1] >> 13, tag[1] & 0xFFF
-        bare = strip(frame)
+        bare = pop_tag(frame)
         tagged = frame if vid else None
     else:  # untagged, or the other protocol's tag (kept in the frame)
         pcp, vid, bare, tagged = 0, 0, frame, None

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Iterator
 
 from ..core.errors import TopologyError
-from ..core.units import format_duration, parse_duration
+from ..core.units import format_duration
+from ..kernel.check import seconds_argument
 from ..l2.nic import NIC
 from ..net.network import Network
 from ..realtime import wall_clock_ns
@@ -30,16 +31,9 @@ from .stations import LiveStation
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _seconds(text: str) -> float:
-    try:
-        return parse_duration(text) / 1e9
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="topology file (YAML)")
-    parser.add_argument("--duration", type=_seconds, metavar="TIME",
+    parser.add_argument("--duration", type=seconds_argument, metavar="TIME",
                         help="run this long on the wall clock, e.g. 30s (default: the file's until, else until Ctrl-C)")
     parser.add_argument("--out", metavar="DIR", help="folder for the captures (default: pcaps/<topology name>-live/)")
     parser.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")

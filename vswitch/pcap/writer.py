@@ -27,7 +27,7 @@ import struct
 from typing import Callable, Final, NoReturn, TypeVar
 
 from ..core.errors import CaptureError
-from ..core.frame import AnyFrame
+from ..core.frame import AnyFrame, check_frame
 
 __all__ = ["PcapWriter", "PcapNgWriter", "LINKTYPE_ETHERNET", "SNAPLEN", "RECORD_HEADER", "file_kind"]
 
@@ -62,14 +62,6 @@ def _option(code: int, value: bytes) -> bytes:
 def _block(block_type: int, body: bytes) -> bytes:
     total = len(body) + 12
     return _U32.pack(block_type) + _U32.pack(total) + body + _U32.pack(total)
-
-
-def _check_frame(frame: object) -> bytes:
-    if isinstance(frame, bytes):
-        return frame
-    if isinstance(frame, (bytearray, memoryview)):
-        return bytes(frame)
-    raise CaptureError(f"frame must be bytes, bytearray or memoryview, not {type(frame).__name__}")
 
 
 def _check_time(time_ns: object, limit: int) -> int:
@@ -232,7 +224,7 @@ class PcapWriter(_Writer):
 
     def write(self, frame: AnyFrame, time_ns: object) -> None:
         """Append one frame captured at absolute time ``time_ns`` (int ns since the epoch)."""
-        data = _check_frame(frame)
+        data = frame if isinstance(frame, bytes) else check_frame(frame, CaptureError)
         when = _check_time(time_ns, _PCAP_MAX_NS)
         caplen = n = len(data)
         if n > SNAPLEN:
@@ -289,7 +281,7 @@ class PcapNgWriter(_Writer):
         """Append one Enhanced Packet Block; ``direction`` is ``'in'``, ``'out'`` or None, ``comment`` a str or None."""
         if not isinstance(interface_id, int) or not 0 <= interface_id < self._interface_count:
             raise CaptureError(f"{self.path}: unknown capture interface id {interface_id!r}")
-        data = _check_frame(frame)
+        data = frame if isinstance(frame, bytes) else check_frame(frame, CaptureError)
         when = _check_time(time_ns, _PCAPNG_MAX_NS)
         options = b""
         if direction is not None or comment is not None:

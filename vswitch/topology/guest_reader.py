@@ -17,13 +17,14 @@ from typing import Any, Optional, Union
 from ..core.mac import MACAddress
 from ..core.units import decimal_number, parse_duration, parse_rate
 from ..guests.arp import DEFAULT_TIMEOUT_NS
-from ..guests.inet import address_text, interface_value
+from ..guests.inet import interface_value
 from ..guests.migrate import ANNOUNCERS
 from ..guests.sessions import DEFAULT_PING_TIMEOUT_NS
 from ..guests.stream import FIELDS, Vary, field_value, period_ns
 from ..guests.traffic import UdpFields
 from ..l2.adapter import MODES
-from .fields import frame_count, item_places, mac_value, places, virtual_time, where
+from .fields import frame_count, item_places, places, virtual_time, where
+from .frame_keys import check_one_destination, read_addressing, read_udp
 from .guest_expectations import GUEST_EXPECTATIONS  # noqa: F401  (the guest keys, with GUEST_ACTIONS)
 from .security_reader import vlan_tags
 from .spec import ACTION_KINDS, ActionSpec, GuestSpec, NamedAction, Tags
@@ -112,6 +113,16 @@ class SessionAction(GuestAction):
     count: int = 1
     timeout_ns: int = DEFAULT_PING_TIMEOUT_NS
 
+    @staticmethod
+    def read_session(r: MapReader) -> dict[str, Any]:
+        """The keys every session action has: ``from``, ``to``, ``count``, ``timeout`` and ``name``."""
+        return {
+            "from_": r.take("from", text), "to": r.take("to", text),
+            "count": r.take("count", frame_count(r), default=1),
+            "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
+            "name": r.take("name", text, default=None),
+        }
+
     def default_name(self) -> Optional[str]:
         return f"{self.kind}-{self.from_}-{self.to}"
 
@@ -126,12 +137,9 @@ class PingAction(SessionAction, kind="ping"):
     @classmethod
     def read(cls, r: MapReader) -> PingAction:
         keys: dict[str, Any] = {
-            "from_": r.take("from", text), "to": r.take("to", text),
-            "count": r.take("count", frame_count(r), default=1),
+            **cls.read_session(r),
             "interval_ns": r.take("interval", parse_duration, default=10**9),
             "size": r.take("size", integer_between(0, MAX_IP_DATA), default=56),
-            "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
-            "name": r.take("name", text, default=None),
         }
         r.finish()
         return cls(**keys, places=places(r, "from", "to", "name"))
@@ -149,11 +157,8 @@ class ArpingAction(SessionAction, kind="arping"):
     @classmethod
     def read(cls, r: MapReader) -> ArpingAction:
         keys: dict[str, Any] = {
-            "from_": r.take("from", text), "to": r.take("to", text),
-            "count": r.take("count", frame_count(r), default=1),
+            **cls.read_session(r),
             "interval_ns": r.take("interval", parse_duration, default=10**9),
-            "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
-            "name": r.take("name", text, default=None),
         }
         r.finish()
         return cls(**keys, places=places(r, "from", "to", "name"))
@@ -177,13 +182,10 @@ class UdpAction(SessionAction, kind="udp"):
     @classmethod
     def read(cls, r: MapReader) -> UdpAction:
         keys: dict[str, Any] = {
-            "from_": r.take("from", text), "to": r.take("to", text),
-            "count": r.take("count", frame_count(r), default=1),
+            **cls.read_session(r),
             "size": r.take("size", integer_between(0, MAX_IP_DATA), default=DEFAULT_UDP_SIZE),
             "port": r.take("port", integer_between(1, 65535), default=9),
             "sport": r.take("sport", integer_between(1, 65535), default=None),
-            "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
-            "name": r.take("name", text, default=None),
             **_timing(r, 1_000_000),
         }
         r.finish()
@@ -232,10 +234,7 @@ class StreamAction(GuestAction, kind="stream"):
     @classmethod
     def read(cls, r: MapReader) -> StreamAction:
         keys: dict[str, Any] = {
-            "from_": r.take("from", text),
-            "to": r.take("to", text, default=None),
-            "dst": r.take("dst", lambda v: "broadcast" if v == "broadcast" else mac_value(v), default=None),
-            "src": r.take("src", mac_value, default=None),
+            **read_addressing(r),
             "ethertype": r.take("ethertype", integer_between(0x600, 0xFFFF), default=None),
             "size": r.take("size", integer_between(14, 1514), default=60),
             "count": r.take("count", frame_count(r)),
@@ -243,23 +242,15 @@ class StreamAction(GuestAction, kind="stream"):
             "vlan": r.take("vlan", vlan_tags, default=()),  # tags, outermost first (security_reader.py)
             **_timing(r, 1_000_000),
         }
-        udp = r.take_map("udp", required=False)
-        if "udp" in r.mapping:
-            keys["udp"] = UdpFields(udp.take("src_ip", address_text), udp.take("dst_ip", address_text),
-                                    udp.take("sport", integer_between(0, 65535), default=1024),
-                                    udp.take("dport", integer_between(0, 65535), default=9))
-            if keys["ethertype"] is not None:
-                r.error("ethertype", "udp frames are IPv4 (0x0800): leave ethertype out")
-            if keys["size"] is not None and keys["size"] < 46:
-                r.error("size", "a udp frame (with a 4-byte sequence number) needs size 46 or more")
-        udp.finish()
+        read_udp(r, keys)
+        if "udp" in keys and keys["size"] is not None and keys["size"] < 46:
+            r.error("size", "a udp frame (with a 4-byte sequence number) needs size 46 or more")
         vary = [v for v in (_vary(item) for item in r.take_maps("vary", required=False)) if v is not None]
         for v in vary:
             if FIELDS[v.field].needs_udp and "udp" not in keys:
                 r.error("vary", f"{v.field} exists only in udp streams: add udp: {{src_ip: ..., dst_ip: ...}}")
         keys["vary"] = tuple(vary)
-        if (keys["to"] is None) == (keys["dst"] is None):
-            r.error(None, "give exactly one of to (an interface) or dst (a MAC or broadcast)")
+        check_one_destination(r, keys)
         r.finish()
         return cls(**keys, places=places(r, "from", "to", "name"))
 

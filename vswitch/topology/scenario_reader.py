@@ -15,14 +15,14 @@ from typing import Any, Optional, Union
 
 from ..core.mac import MACAddress
 from ..core.units import parse_duration
-from ..guests.inet import address_text
 from ..guests.stream import period_ns
 from ..guests.traffic import UdpFields
 from ..l2.adapter import MODES
 from ..l2.switch import PORT_FLAGS
 from . import frame_expectations  # noqa: F401  (registers the frame, table and counter expectations)
 from .bounds import ScenarioBudget
-from .fields import frame_count, group_mac, mac_value, virtual_time, where
+from .fields import frame_count, group_mac, virtual_time, where
+from .frame_keys import check_one_destination, read_addressing, read_udp
 from .guest_reader import name_actions
 from .located import Document, Location
 from .security_reader import PORT_KEYS, read_port_action_keys, vlan_tags
@@ -65,10 +65,7 @@ class SendAction(NamedAction, kind="send"):
     @classmethod
     def read(cls, r: MapReader) -> SendAction:
         keys: dict[str, Any] = {
-            "from_": r.take("from", text),
-            "to": r.take("to", text, default=None),
-            "dst": r.take("dst", lambda v: "broadcast" if v == "broadcast" else mac_value(v), default=None),
-            "src": r.take("src", mac_value, default=None),
+            **read_addressing(r),
             "ethertype": r.take("ethertype", _ethertype, default=None),
             "payload": r.take("payload", lambda v: text(v).encode(), default=b""),
             "size": r.take("size", integer_between(14, 65535), default=None),
@@ -82,16 +79,8 @@ class SendAction(NamedAction, kind="send"):
             keys["payload"] = r.take("payload_hex", _hex_bytes)
         else:
             r.take("payload_hex", _hex_bytes, default=None)
-        udp = r.take_map("udp", required=False)
-        if "udp" in r.mapping:
-            keys["udp"] = UdpFields(udp.take("src_ip", address_text), udp.take("dst_ip", address_text),
-                                    udp.take("sport", integer_between(0, 65535), default=1024),
-                                    udp.take("dport", integer_between(0, 65535), default=9))
-            if keys["ethertype"] is not None:
-                r.error("ethertype", "udp frames are IPv4 (0x0800): leave ethertype out")
-        udp.finish()
-        if (keys["to"] is None) == (keys["dst"] is None):
-            r.error(None, "give exactly one of to (an interface) or dst (a MAC or broadcast)")
+        read_udp(r, keys)
+        check_one_destination(r, keys)
         r.finish()
         return cls(**keys)
 
