@@ -85,8 +85,11 @@ def test_a_mac_seen_on_another_port_is_a_move_in_the_comment(tmp_path):
 
 
 def test_with_vlan_filtering_the_comment_names_the_vlan(tmp_path):
-    net = lab()
-    net.switch("sw1").set_vlan_filtering(True)
+    from vswitch import Network
+    net = Network()
+    net.add_switch("sw1", vlan_filtering=True)
+    net.add_host("h1", H1)
+    net.connect("h1", "sw1")
     net.captures.out_dir = tmp_path
     net.capture_pcapng("all.pcapng", [("sw1.p1", "rx")])
     net.send("h1", udp_frame(H1, VM1))
