@@ -26,6 +26,7 @@ ALLOWED = {
     "kernel": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime"},
     "live": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime", "kernel"},
     "bench": {"core", "pcap", "l2", "net", "guests", "topology", "scenario", "realtime", "buildinfo"},
+    "report": {"core", "pcap", "l2", "net", "guests", "topology", "scenario"},
     "testing": {"core", "pcap", "l2", "net", "guests", "topology", "scenario"},
     "buildinfo": {"core", "l2", "net", "pcap"},
     "realtime": set(),

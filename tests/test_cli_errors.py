@@ -55,7 +55,7 @@ def kind(action: argparse.Action) -> str | None:
     if action.type is int or getattr(action.type, "__name__", "") == "_at_least_one":
         return "count"
     return {"TIME": "duration", "NAME=VALUE": "limit", "DIR": "folder", "TOPOLOGY_DIR": "topology folder",
-            "EXTCAP_DIR": "extcap folder"}.get(action.metavar or "")
+            "EXTCAP_DIR": "extcap folder", "PATH": "output file", "FOLDER": "output folder"}.get(action.metavar or "")
 
 
 def name(action: argparse.Action) -> str:
@@ -127,6 +127,20 @@ BAD: dict[str, dict[str, Bad]] = {
         **({} if NO_PROC else {"under /proc": lambda p: ("/proc/vswitch-out", [
             E("vswitch: output folder /proc/vswitch-out: cannot make /proc/vswitch-out: ") + r"[^:]+" +
             E(": choose another with --out")])}),
+    },
+    "output file": {
+        "a folder": lambda p: (str(p.tmp), [E(f"vswitch: {p.argument} {p.tmp}: is a folder; give a file name, e.g. "
+                                              f"{p.tmp / 'report.html'}")]),
+        "in no folder": lambda p: (str(p.tmp / "none" / "x.html"), [E(
+            f"vswitch: {p.argument} {p.tmp / 'none' / 'x.html'}: no folder {p.tmp / 'none'}; make it first or "
+            "choose another")]),
+    },
+    "output folder": {
+        "a file": lambda p: (str(_file(p, "file", "")), [E(f"vswitch: {p.argument} {p.tmp / 'file'}: "
+                                                           f"{p.tmp / 'file'} is a file, not a folder; choose a folder")]),
+        "under a file": lambda p: (str(_file(p, "file", "") / "sub"), [E(
+            f"vswitch: {p.argument} {p.tmp / 'file' / 'sub'}: {p.tmp / 'file'} is a file, not a folder; choose a "
+            "folder")]),
     },
     "topology folder": {
         "missing": lambda p: (str(p.tmp / "gone"), [E(f"vswitch: topologies folder {p.tmp / 'gone'}: no such folder")]),

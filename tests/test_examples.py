@@ -1,6 +1,7 @@
 """Every example topology loads, runs with its expectations passing and reproduces the committed ``pcaps/``.
 
-``pcaps/<name>/`` holds the captures of ``topologies/<file>.yaml`` (``name`` from the file); regenerate them
+``pcaps/<name>/`` holds the captures of ``topologies/<file>.yaml`` (``name`` from the file) and its HTML report
+(``report.html``, as ``vswitch run --html`` writes it: ``docs/report.md``); regenerate them
 with ``python -m vswitch.regen`` after changing a topology or anything that reaches a capture. ``bench/`` holds
 benchmark workloads, not examples.
 """
@@ -82,7 +83,7 @@ def test_example_loads_and_builds(path):
 
 @examples
 def test_example_runs_green_and_reproduces_committed_pcaps(path, tmp_path, capsys):
-    status = main(["run", str(path), "--out", str(tmp_path), "--quiet"])
+    status = main(["run", str(path), "--out", str(tmp_path), "--quiet", "--html"])
     out = capsys.readouterr().out
     assert status == 0, f"vswitch run {path.name} exited {status}:\n{out}"
     assert "FAILED" not in out
@@ -113,7 +114,7 @@ def test_committed_pcaps_read_back_with_scapy(path, tmp_path):
     counts, total = _expected_counts(path, tmp_path)
     assert total > 0, f"{path.name}: no capture point saw a frame"
     files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    assert files == set(counts) | ({spec.pcapng} if spec.pcapng else set())
+    assert files == set(counts) | ({spec.pcapng} if spec.pcapng else set()) | {"report.html"}
     for name, count in counts.items():
         frames = rdpcap(str(folder / name))
         assert len(frames) == count, f"{name}: {len(frames)} frames, the counters say {count}"
@@ -149,7 +150,7 @@ def seeded_runs(tmp_path_factory):
         for path in _subprocess_cli_topologies():
             out = base / f"run-{seed}-{path.stem}"
             jobs.append(((seed, path.stem), [sys.executable, "-m", "vswitch", "run", str(path), "--out", str(out),
-                                             "--quiet"], out))
+                                             "--quiet", "--html"], out))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def launch(job):
@@ -193,7 +194,7 @@ def test_regen_clears_stale_files_and_reports_one_line_per_topology(tmp_path, ca
     stale.write_bytes(b"stale")
     assert regen.main(["--topologies", str(topologies), "--out", str(tmp_path / "pcaps")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [f"{topologies / 'a.yaml'}: 7 files in {tmp_path / 'pcaps' / 'two-vms-one-adapter'}/, "
+    assert lines == [f"{topologies / 'a.yaml'}: 8 files in {tmp_path / 'pcaps' / 'two-vms-one-adapter'}/, "
                      "expectations 7/7 passed: ok"]
     assert not stale.exists()
     assert_same_files(tmp_path / "pcaps" / "two-vms-one-adapter", "two-vms-one-adapter", "regen into tmp")

@@ -27,6 +27,10 @@ from .kernel import check as kernelcheck
 from .live import command as live
 from .net.network import Network
 from .progress import Progress
+from .report.ladder import LadderRecorder
+from .report.mermaid import ladder_mermaid, topology_mermaid
+from .report.page import run_html, topology_html
+from .report.diagram import render_svg
 from .scenario.context import RunResult
 from .scenario.report import render
 from .scenario.report_json import as_json
@@ -98,19 +102,35 @@ def _duration(text: str) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
     out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
+    report = None if args.html is None else Path(args.html or out_dir / "report.html")
+    mermaid = None if args.mermaid is None else Path(args.mermaid or out_dir)
+    if report is not None:
+        _check_output(report, "--html", made_by_run=not args.html)
+    if args.mermaid:
+        _check_folder(Path(args.mermaid), "--mermaid")
     net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
     progress = Progress.on_terminal(lambda: net.stats.injected, quiet=args.quiet)
     try:  # at once: a Ctrl-C from here on still closes the captures whole
-        result = ScenarioRunner(spec, net).run(args.until, progress=progress)
+        runner = ScenarioRunner(spec, net)
+        recorder = LadderRecorder()
+        if report is not None or mermaid is not None:
+            recorder.watch(runner)
+        result = runner.run(args.until, progress=progress)
     finally:
         progress.done()
         net.close()
+    if report is not None:
+        _write(report, run_html(spec, build_network(spec, record=False), net, result, recorder, report), "--html")
+    if mermaid is not None:
+        _write_mermaid(mermaid, spec, net, recorder, result)
     if args.format == "json":
         print(json.dumps(as_json(net, result), indent=2))
     else:
         print(render(net, result, quiet=args.quiet))
         if net.captures.files and not args.quiet:
             print(f"captures: {len(net.captures.files)} files in {out_dir}/")
+        if report is not None and not args.quiet:
+            print(f"report: {report}")
     return 0 if result.passed else 1
 
 
@@ -132,8 +152,54 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
-    print(render_show(spec, build_network(spec)))
+    for option, path in (("--svg", args.svg), ("--html", args.html)):
+        if path is not None:
+            _check_output(Path(path), option)
+    if args.mermaid is not None:
+        _check_folder(Path(args.mermaid), "--mermaid")
+    net = build_network(spec, record=False)
+    if args.svg is not None:
+        _write(Path(args.svg), render_svg(net, spec.name) + "\n", "--svg")
+    if args.html is not None:
+        _write(Path(args.html), topology_html(spec, net), "--html")
+    if args.mermaid is not None:
+        _write_mermaid(Path(args.mermaid), spec, net)
+    if args.svg is None and args.html is None and args.mermaid is None:
+        print(render_show(spec, net))
     return 0
+
+
+def _check_output(path: Path, option: str, *, made_by_run: bool = False) -> None:
+    """Before anything runs: ``path`` can become a file (its folder exists, unless the run makes it)."""
+    if path.is_dir():
+        raise CommandLineError(f"{option} {path}: is a folder; give a file name, e.g. {path / 'report.html'}")
+    if not made_by_run and not path.parent.is_dir():
+        raise CommandLineError(f"{option} {path}: no folder {path.parent}; make it first or choose another")
+
+
+def _check_folder(folder: Path, option: str) -> None:
+    """Before anything runs: ``folder`` is a folder, or can be made (no file in the way)."""
+    for place in (folder, *folder.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise CommandLineError(f"{option} {folder}: {place} is a file, not a folder; choose a folder")
+            return
+
+
+def _write(path: Path, text: str, option: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CommandLineError(f"{option} {path}: cannot write it: {exc.strerror or exc}") from None
+
+
+def _write_mermaid(folder: Path, spec: TopologySpec, net: Network, recorder: LadderRecorder | None = None,
+                   result: object = None) -> None:
+    """``topology.mmd`` (and, after a run, ``ladder.mmd``) in ``folder``."""
+    _write(folder / "topology.mmd", topology_mermaid(build_network(spec, record=False)), "--mermaid")
+    if recorder is not None:
+        _write(folder / "ladder.mmd", ladder_mermaid(net, recorder, result), "--mermaid")
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -263,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only failures and the summary line (and no "
                                                           "progress line: a run of over a second on a terminal shows "
                                                           "virtual time, frames and frames/s on stderr)")
+    run.add_argument("--html", nargs="?", const="", metavar="PATH",
+                     help="write a self-contained HTML report: topology, frame ladder, tables (default PATH: "
+                          "<out>/report.html; docs/report.md)")
+    run.add_argument("--mermaid", nargs="?", const="", metavar="FOLDER",
+                     help="write topology.mmd and ladder.mmd (Mermaid) in FOLDER (default: the captures' folder)")
     _add_limit_option(run)
     run.set_defaults(handler=cmd_run)
 
@@ -271,8 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
-    show = command("show", "print the topology: port map and settings, VMs, MACs and vendors", f"vswitch show {EXAMPLE}")
+    show = command("show", "print the topology: port map and settings, VMs, MACs and vendors (or draw it: --svg, "
+                   "--html)", f"vswitch show {EXAMPLE} --svg topology.svg")
     show.add_argument("file")
+    show.add_argument("--svg", metavar="PATH", help="write the topology picture as an SVG file (and print nothing)")
+    show.add_argument("--html", metavar="PATH", help="write the topology as a self-contained HTML page")
+    show.add_argument("--mermaid", metavar="FOLDER", help="write the topology as FOLDER/topology.mmd (Mermaid)")
     _add_limit_option(show)
     show.set_defaults(handler=cmd_show)
 

@@ -1,7 +1,7 @@
 """Regenerate the committed captures: run every example topology and write its files to ``pcaps/<name>/``.
 
 ``python -m vswitch.regen`` (from the repository root) runs each ``topologies/*.yaml`` (not the ``bench/``
-sub-folder) exactly as ``vswitch run FILE --out pcaps/<name>`` does, after removing the stale files of that
+sub-folder) exactly as ``vswitch run FILE --out pcaps/<name> --html`` does (captures and ``report.html``), after removing the stale files of that
 topology's folder, and prints one line per topology. ``tests/test_examples.py`` checks that a fresh run
 reproduces these files byte for byte, so run this after changing a topology or anything that reaches a capture.
 
@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Sequence
 
 from .core.errors import OutputFolderError, TopologyError, VSwitchError
+from .report.ladder import LadderRecorder
+from .report.page import run_html
 from .scenario.runner import ScenarioRunner
 from .topology.build import build_network
 from .topology.loader import load_topology
 
 DEFAULT_TOPOLOGIES = "topologies"
 DEFAULT_OUT = "pcaps"
+REPORT = "report.html"  # beside the captures, as `vswitch run FILE --html` writes it
 
 
 def topology_files(folder: str | Path = DEFAULT_TOPOLOGIES) -> list[Path]:
@@ -44,11 +47,20 @@ def regenerate(path: Path, out_root: Path) -> tuple[str, Path, int, int, int]:
         raise OutputFolderError(f"{path}: cannot remove the old captures {out_dir}: {exc.strerror or exc}") from None
     net = build_network(spec, capture_dir=out_dir, record=False)
     try:
-        result = ScenarioRunner(spec, net).run()
+        runner = ScenarioRunner(spec, net)
+        recorder = LadderRecorder()
+        recorder.watch(runner)
+        result = runner.run()
     finally:
         net.close()
+    report = out_dir / REPORT
+    try:
+        report.write_text(run_html(spec, build_network(spec, record=False), net, result, recorder, report),
+                          encoding="utf-8")
+    except OSError as exc:
+        raise OutputFolderError(f"{path}: cannot write {report}: {exc.strerror or exc}") from None
     passed = sum(check.passed for check in result.checks)
-    return spec.name, out_dir, len(net.captures.files), passed, len(result.checks)
+    return spec.name, out_dir, len(net.captures.files) + 1, passed, len(result.checks)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vswitch.regen",
-        description="Run every topologies/*.yaml (not bench/) and write its captures to pcaps/<name>/, "
+        description="Run every topologies/*.yaml (not bench/) and write its captures and report.html to "
+                    "pcaps/<name>/, "
                     "replacing that folder's old files.",
         epilog="example: python -m vswitch.regen")
     add_arguments(parser)
