@@ -138,7 +138,8 @@ def test_run_json_has_every_section(tmp_path, capsys):
     assert {"summary", "mac_tables", "counters", "expectations"} <= set(data)
     assert data["summary"] == {
         "frames_sent": 4, "copies_made": 0, "delivered": 4, "dropped": 0, "in_flight": 0, "virtual_time": "30us",
-        "virtual_time_ns": 30_000, "drops_by_reason": {}, "expectations_passed": 7, "expectations_failed": 0}
+        "virtual_time_ns": 30_000, "drops_by_reason": {}, "mac_moves": 0, "expectations_passed": 7,
+        "expectations_failed": 0}
     assert data["schema_version"] == 1
     assert {"switch": "sw1", "vlan": 1, "mac": "52:54:00:00:00:02", "port": "p2", "age": "19us", "age_ns": 19_000,
             "type": "learned"} in data["mac_tables"]
@@ -271,7 +272,7 @@ def test_explain_prints_the_hops_of_a_named_frame(capsys):
     assert call(["explain", str(EXAMPLE_FILE), "vm1-to-h1"]) == 0
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
-    assert lines[0] == "frame 1 (vm1-to-h1)"
+    assert lines[0] == "frame 1 (vm1-to-h1#1)"
     hops = [re.split(r"\s+", line, maxsplit=2)[1] for line in lines[1:-1]]
     assert hops == ["vm1.eth0:", "hv1.vnic-vm1.eth0:", "sw1.p2:", "h1.eth0:"]
     assert lines[1].startswith("0.000000000s  vm1.eth0: transmitted")
@@ -286,7 +287,7 @@ def test_explain_unknown_frame_exits_2_naming_the_known_ones(capsys):
     assert out == ""
     assert err_lines(err) == [
         f"vswitch: {EXAMPLE_FILE}: no frame named 'vm1-to-h2' (named frames: h1-to-vm1, vm1-to-h1, vm1-to-vm2, "
-        "vm2-to-h1; or give a frame number)"]
+        "vm2-to-h1; or give NAME#N, the N-th frame of a name, or a frame number)"]
 
 
 @pytest.mark.parametrize("frame", ["999", "0"])
@@ -311,7 +312,7 @@ def test_explain_a_name_written_in_digits_is_the_name_before_a_number(tmp_path, 
     path.write_text((EXAMPLE_FILE.read_text()).replace("vm2-to-h1", '"1"'))
     assert call(["explain", str(path), "1"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "frame 2 (1)" and "vm2.eth0: transmitted" in out
+    assert out.splitlines()[0] == "frame 2 (1#1)" and "vm2.eth0: transmitted" in out
 
 
 # -- help and version -----------------------------------------------------------------------------------------

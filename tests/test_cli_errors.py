@@ -161,7 +161,8 @@ BAD: dict[str, dict[str, Bad]] = {
         "zero": lambda p: ("0", [E(f"vswitch: {EXAMPLE_FILE}: no frame 0: the run sent frames 1 to 4 (named frames: "
                                    f"{EXAMPLE_NAMES})")]),
         "unknown name": lambda p: ("vm9-to-h1", [E(f"vswitch: {EXAMPLE_FILE}: no frame named 'vm9-to-h1' (named "
-                                                   f"frames: {EXAMPLE_NAMES}; or give a frame number)")]),
+                                                   f"frames: {EXAMPLE_NAMES}; or give NAME#N, the N-th frame of a name, "
+                                                   "or a frame number)")]),
     },
     "count": {
         "not a number": lambda p: ("many", [E(f"vswitch: argument {p.argument}: ") + ".*'many'" + p.help()]),

@@ -94,6 +94,11 @@ def test_a_missing_topologies_folder_is_named(tmp_path, capsys):
         2, "", f"vswitch: topologies folder {tmp_path / 'gone'}: no such folder\n")
 
 
+#: the run's pcapng comments at the point: frame number, decision, what the frame taught the switch
+EXPECTED_COMMENTS = ["#1 flooded: unknown unicast -> sw1.p1; learned 52:54:00:00:00:01 on sw1.p2",
+                     "#2 flooded: unknown unicast -> sw1.p1; learned 52:54:00:00:00:02 on sw1.p2", "#3 forwarded"]
+
+
 def test_a_capture_holds_the_frames_and_times_vswitch_run_writes_with_their_comments(topologies, tmp_path, capsys):
     out = tmp_path / "stream.pcapng"
     assert extcap(capsys, "--topologies", str(topologies), "--extcap-interface", POINT, "--capture",
@@ -101,7 +106,7 @@ def test_a_capture_holds_the_frames_and_times_vswitch_run_writes_with_their_comm
     with CaptureReader(out) as reader:
         streamed = [(r.time_ns, r.frame) for r in reader]
     assert streamed == run_pcap(tmp_path, "sw1-p2.pcap") and len(streamed) == 3
-    assert comments(out) == ["flooded: unknown unicast -> sw1.p1", "flooded: unknown unicast -> sw1.p1", "forwarded"]
+    assert comments(out) == EXPECTED_COMMENTS
 
 
 def test_until_stops_the_run(topologies, tmp_path, capsys):
@@ -205,4 +210,4 @@ def test_tshark_captures_the_frames_a_run_writes_to_the_points_pcap(wireshark_ho
     assert out.is_file(), done.stderr
     with CaptureReader(out) as reader:
         assert [(r.time_ns, r.frame) for r in reader] == run_pcap(tmp_path, "sw1-p2.pcap")
-    assert comments(out) == ["flooded: unknown unicast -> sw1.p1", "flooded: unknown unicast -> sw1.p1", "forwarded"]
+    assert comments(out) == EXPECTED_COMMENTS

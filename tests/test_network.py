@@ -162,8 +162,8 @@ def test_pcapng_names_every_point_and_comments_on_each_frame(tmp_path):
     packets = rdpcap(str(tmp_path / "all.pcapng"))
     seen = [(p.sniffed_on, p.comment.decode() if isinstance(p.comment, bytes) else p.comment) for p in packets]
     assert seen == [
-        ("sw1.p1", "flooded: unknown unicast -> sw1.p2"),
-        ("hv1.host", "dropped: destination not accepted by the receive filter"),
+        ("sw1.p1", "#1 flooded: unknown unicast -> sw1.p2; learned 02:00:00:00:00:01 on sw1.p1"),
+        ("hv1.host", "#1 dropped: destination not accepted by the receive filter"),
     ]
 
 

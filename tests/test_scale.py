@@ -238,11 +238,14 @@ def test_explain_of_a_frame_in_a_long_series_shows_its_hops(capsys, tmp_path):
     path.write_text(BULK_THEN_LATE)
     assert main(["explain", str(path), "late"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("frame 3002 (late)\n") and "h3.eth0: delivered" in out
+    assert out.startswith("frame 3002 (late#1)\n") and "h3.eth0: delivered" in out
     assert main(["explain", str(path), "bulk"]) == 0
     out = capsys.readouterr().out
     assert out.count("=> delivered to h2.eth0") == 100 and out.endswith("... and 2,900 more frames named bulk "
-                                                                          "(the first 100 are shown)\n")
+                                                                          "(the first 100 are shown; bulk#N "
+                                                                          "explains the N-th)\n")
+    assert main(["explain", str(path), "bulk#3000"]) == 0  # the last, without keeping the 2,999 before it
+    assert capsys.readouterr().out.startswith("frame 3001 (bulk#3000)\n")
 
 
 def test_probes_must_be_sent_in_order():

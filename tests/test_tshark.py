@@ -126,9 +126,9 @@ def test_example_pcapng_as_wireshark_shows_it(dissected):
         pytest.fail(f"no committed pcaps/two-vms-one-adapter/all.pcapng: run `{REGEN}`", pytrace=False)
     assert [(r["frame.interface_name"], r["frame.packet_flags_direction"], r["frame.comment"])
             for r in rows[2][:5]] == [
-        ("vm1.eth0", "0x00000002", "transmitted"),
-        ("hv1.uplink", "0x00000002", "sent to the uplink"),
-        ("sw1.p2", "0x00000001", "flooded: unknown unicast -> sw1.p1"),
-        ("sw1.p1", "0x00000002", "flooded: unknown unicast"),
-        ("h1.eth0", "0x00000001", "delivered"),
+        ("vm1.eth0", "0x00000002", "#1 transmitted"),
+        ("hv1.uplink", "0x00000002", "#1 sent to the uplink"),
+        ("sw1.p2", "0x00000001", "#1 flooded: unknown unicast -> sw1.p1; learned 52:54:00:00:00:01 on sw1.p2"),
+        ("sw1.p1", "0x00000002", "#1 flooded: unknown unicast"),
+        ("h1.eth0", "0x00000001", "#1 delivered"),
     ]

@@ -28,11 +28,12 @@ from .kernel import check as kernelcheck
 from .live import command as live
 from .net.network import Network
 from .outputs import MANIFEST, clear_stale_captures
+from .progress import Progress
 from .report.diagram import render_svg
 from .report.ladder import LadderRecorder
 from .report.mermaid import ladder_mermaid, topology_mermaid
 from .report.page import run_html, topology_html
-from .scenario.context import FrameIds
+from .scenario.context import RunResult
 from .scenario.report import render
 from .scenario.report_json import as_json
 from .scenario.runner import ScenarioRunner
@@ -99,30 +100,10 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-class _Progress:
-    """A one-line progress indicator on stderr, only when stdout is a terminal."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.shown = False
-
-    def __call__(self, now: int, end: int) -> None:
-        if self.enabled and end > 0:
-            share = min(100, now * 100 // end)
-            sys.stderr.write(f"\rrunning: {format_duration(now)} of {format_duration(end)} ({share}%)")
-            sys.stderr.flush()
-            self.shown = True
-
-    def done(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-
-
 # -- commands -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
     out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
-    progress = _Progress(sys.stdout.isatty() and not args.quiet)
     report = None if args.html is None else Path(args.html or out_dir / "report.html")
     mermaid = None if args.mermaid is None else Path(args.mermaid or out_dir)
     if report is not None:
@@ -130,6 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.mermaid:
         _check_folder(Path(args.mermaid), "--mermaid")
     net = build_network(spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
+    progress = Progress.on_terminal(lambda: net.stats.injected, quiet=args.quiet)
     try:  # at once: a Ctrl-C from here on still closes the captures whole
         runner = ScenarioRunner(spec, net)
         recorder = LadderRecorder()
@@ -265,37 +247,67 @@ def _write_mermaid(folder: Path, spec: TopologySpec, net: Network, recorder: Lad
 
 def cmd_explain(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
+    frame = args.frame
+    base, _, ordinal = frame.rpartition("#")  # NAME#N: the N-th frame of NAME
+    nth = int(ordinal) if base and ordinal.isdecimal() else None
+    by_name = HopRecorder(EXPLAINED_FRAMES)
+    net, result, by_number = _explain_run(spec, args, {frame: (by_name,), **({base: ()} if nth else {})},
+                                          int(frame) if frame.isdecimal() else None)
+    if frame in result.frames:  # a name, even one written in digits or with a '#'
+        ids = result.frames[frame]
+        for index, frame_id in enumerate(itertools.islice(ids, EXPLAINED_FRAMES)):
+            _print_hops(frame_id, f"{frame}#{index + 1}", by_name.hops.get(frame_id, []))
+        if len(ids) > EXPLAINED_FRAMES:
+            print(f"... and {len(ids) - EXPLAINED_FRAMES:,} more frames named {frame} (the first "
+                  f"{EXPLAINED_FRAMES} are shown; {frame}#N explains the N-th)")
+        return 0
+    if nth is not None and base in result.frames:
+        ids = result.frames[base]
+        if not 1 <= nth <= len(ids):
+            sent = f"{base}#1 to {base}#{len(ids)}" if ids else "none"
+            raise CommandLineError(f"{args.file}: no frame {frame}: {base} sent {len(ids)} frame"
+                                   f"{'' if len(ids) == 1 else 's'} before the run ended ({sent})")
+        frame_id = ids[nth - 1]  # the same run again, watching that frame: runs are deterministic
+        _net, _result, recorder = _explain_run(spec, args, {base: ()}, frame_id)
+        _print_hops(frame_id, frame, recorder.hops.get(frame_id, []))
+        return 0
+    if frame.isdecimal():
+        number = _sent_frame(args, int(frame), net, _frame_names(result), by_number)
+        _print_hops(number, frame, by_number.hops[number])
+        return 0
+    raise CommandLineError(f"{args.file}: no frame named {frame!r} ({_named(_frame_names(result))}; or give "
+                           "NAME#N, the N-th frame of a name, or a frame number)")
+
+
+def _explain_run(spec: TopologySpec, args: argparse.Namespace, watchers: dict[str, tuple[HopRecorder, ...]],
+                 number: int | None) -> tuple[Network, RunResult, HopRecorder]:
+    """Run ``spec`` with ``watchers`` on frame names (an empty tuple only names the frames) and a recorder on
+    frame ``number``: (network, result, that recorder)."""
     net = build_network(spec, record=False)
     runner = ScenarioRunner(spec, net)
-    by_name, by_number = HopRecorder(EXPLAINED_FRAMES), HopRecorder(1)
-    runner.watchers[args.frame] = runner.watchers.get(args.frame, ()) + (by_name,)
-    number = int(args.frame) if args.frame.isdecimal() else None
+    for name, recorders in watchers.items():
+        runner.watchers[name] = runner.watchers.get(name, ()) + recorders
+    by_number = HopRecorder(1)
     if number is not None:
         net.watch_frame(number, (by_number,))
-    result = runner.run(args.until)
-    ids: list[int] | FrameIds
-    if args.frame in result.frames:  # a name, even one written in digits
-        ids, recorder = result.frames[args.frame], by_name
-    elif number is not None:
-        ids, recorder = [_sent_frame(args, number, net, result.frames, by_number)], by_number
-    else:
-        raise CommandLineError(f"{args.file}: no frame named {args.frame!r} ({_named(result.frames)}; or give a "
-                               "frame number)")
-    for frame_id in itertools.islice(ids, EXPLAINED_FRAMES):
-        hops = recorder.hops.get(frame_id, [])
-        print(f"frame {frame_id} ({args.frame})")
-        print(explain_hops(hops) if hops else f"frame {frame_id}: no trace (not sent before the run ended)")
-        delivered = [e.port for e in hops if e.outcome is Verdict.DELIVERED]
-        drops = [e for e in hops if e.is_drop]
-        print(f"=> delivered to {', '.join(delivered) or 'nobody'}; "
-              f"{len(drops)} cop{'y' if len(drops) == 1 else 'ies'} dropped\n")
-    if len(ids) > EXPLAINED_FRAMES:
-        print(f"... and {len(ids) - EXPLAINED_FRAMES:,} more frames named {args.frame} (the first "
-              f"{EXPLAINED_FRAMES} are shown)")
-    return 0
+    return net, runner.run(args.until), by_number
 
 
-def _sent_frame(args: argparse.Namespace, number: int, net: Network, names: dict[str, FrameIds],
+def _print_hops(frame_id: int, label: str, hops: list) -> None:
+    print(f"frame {frame_id} ({label})")
+    print(explain_hops(hops) if hops else f"frame {frame_id}: no trace (not sent before the run ended)")
+    delivered = [e.port for e in hops if e.outcome is Verdict.DELIVERED]
+    drops = [e for e in hops if e.is_drop]
+    print(f"=> delivered to {', '.join(delivered) or 'nobody'}; "
+          f"{len(drops)} cop{'y' if len(drops) == 1 else 'ies'} dropped\n")
+
+
+def _frame_names(result: RunResult) -> set[str]:
+    """Every name ``explain`` takes: sends, replays and migrations, and sessions (ping, udp...) and streams."""
+    return set(result.frames) | set(result.sessions) | set(result.streams)
+
+
+def _sent_frame(args: argparse.Namespace, number: int, net: Network, names: set[str],
                 recorder: HopRecorder) -> int:
     """``number`` if the run sent that frame; otherwise a ``CommandLineError`` saying which frames it sent."""
     if number in recorder.hops:
@@ -310,7 +322,7 @@ def _sent_frame(args: argparse.Namespace, number: int, net: Network, names: dict
     raise CommandLineError(f"{args.file}: no frame {number}: {why} ({_named(names)})")
 
 
-def _named(names: dict[str, FrameIds]) -> str:
+def _named(names: set[str]) -> str:
     """``named frames: a, b, c`` (the first ``LISTED_NAMES``), for a message."""
     if not names:
         return "named frames: none"
@@ -359,7 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=("table", "json"), default="table",
                      help="table (default) for people, or json: the report as data, times in ns, drops by reason "
                           "(schema: docs/json.md)")
-    run.add_argument("--quiet", action="store_true", help="print only failures and the summary line")
+    run.add_argument("--quiet", action="store_true", help="print only failures and the summary line (and no "
+                                                          "progress line: a run of over a second on a terminal shows "
+                                                          "virtual time, frames and frames/s on stderr)")
     run.add_argument("--html", nargs="?", const="", metavar="PATH",
                      help="write a self-contained HTML report: topology, frame ladder, tables (default PATH: "
                           "<out>/report.html; docs/report.md)")
@@ -386,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain = command("explain", "hop-by-hop trace of one named frame, with reasons",
                       f"vswitch explain {EXAMPLE} vm1-to-h1")
     explain.add_argument("file")
-    explain.add_argument("frame", help="the name of a send action (or a frame number)")
+    explain.add_argument("frame", help="a frame: its number (the #17 of a capture's comments), the name of an action "
+                                       "that sends (send, ping, udp, stream, replay...), or NAME#N, its N-th frame")
     explain.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time")
     _add_limit_option(explain)
     explain.set_defaults(handler=cmd_explain)

@@ -78,6 +78,9 @@ class GuestStack:
         self._mac, self._ip = self.mac.packed, self.ip.packed
         self._broadcasts = {self.interface.network.broadcast_address.packed, b"\xff" * 4}
         self._ip_id = 0
+        #: None, or (while someone names a session's frames: ``StackDriver.name_frames``) the probes returned since
+        #: the driver last looked, by ``id()`` of their bytes: (frame, session).
+        self.owned: dict[int, tuple[bytes, object]] | None = None
         # Templates, built once with Scapy; per frame only addresses, ids and checksums are patched.
         self._arp_request = arp_frame(op=ARP_REQUEST, src=self.mac, dst="ff:ff:ff:ff:ff:ff", sender_mac=self.mac,
                                       sender_ip=str(self.ip))
@@ -142,17 +145,23 @@ class GuestStack:
         dst = bytes(frame[IP_DST])
         if dst in self._broadcasts:
             frame[ETH_DST] = BROADCAST_BYTES
-            return [(0, bytes(frame))]
+            return [(0, self._own(bytes(frame), owner))]
         if not self.on_link(IPv4Address(dst)):
             self.counters["no_route"] += 1  # no gateways are modelled: only the own subnet is reachable
             return []
         mac = self.arp.lookup(dst, now)
         if mac is not None:
             frame[ETH_DST] = mac
-            return [(0, bytes(frame))]
+            return [(0, self._own(bytes(frame), owner))]
         if self.arp.resolve(dst, (frame, owner), now):
             return [(0, self._request_for(dst))]
         return []
+
+    def _own(self, frame: bytes, owner: object) -> bytes:
+        """``frame``, noted as ``owner``'s when its frames are being named."""
+        if self.owned is not None and owner is not None:
+            self.owned[id(frame)] = (frame, owner)
+        return frame
 
     def ping_send(self, session: PingSession, seq: int, now: int, template: bytes | None = None) -> Output:
         """Echo request ``seq`` of ``session`` (built from the session's template, patched)."""
@@ -185,7 +194,7 @@ class GuestStack:
         session.record_sent(seq, now)
         self.arpings[target] = session
         self.counters["arp_requests_sent"] += 1
-        return [(0, frame)]
+        return [(0, self._own(frame, session))]
 
     def udp_template(self, session: UdpSession) -> bytes:
         """The UDP datagram ``session`` sends, destination MAC zero until ARP resolves it."""
@@ -232,9 +241,9 @@ class GuestStack:
         valid_sender = not (sha[0] & 1) and sha != _ZERO and spa != bytes(4) and spa != self._ip
         if valid_sender and self.on_link(IPv4Address(spa)):
             if (for_us and op == ARP_REQUEST) or spa in self.arp.entries or spa in self.arp.pending:
-                for packet, _owner in self.arp.confirm(spa, sha, now):
+                for packet, owner in self.arp.confirm(spa, sha, now):
                     packet[ETH_DST] = sha
-                    out.append((0, bytes(packet)))
+                    out.append((0, self._own(bytes(packet), owner)))
         if op == ARP_REQUEST and for_us and not (sha[0] & 1):
             reply = bytearray(self._arp_reply)
             reply[ETH_DST] = reply[ARP_THA] = sha

@@ -26,12 +26,23 @@ class StackDriver:
         self.nic = nic
         self.guest = guest
         self._armed: int | None = None
+        self._namers: dict[int, tuple[object, Callable[[int], None]]] = {}  # id(session) -> (session, namer)
 
     # -- called by the datapath and the network --------------------------------------------------------
     def receive(self, frame: bytes, now: int) -> Output:
         out = self.guest.receive(frame, now)
         self._arm()
+        if self.guest.owned:  # a named session's probes (released by an ARP reply): sent here, to name them
+            self.transmit(out)
+            return []
         return out
+
+    def name_frames(self, session: object, namer: Callable[[int], None]) -> None:
+        """Tell ``namer`` the frame id of each probe ``session`` sends (its echo requests, datagrams, ARP
+        requests), as it is given: ``vswitch explain NAME#N``."""
+        if self.guest.owned is None:
+            self.guest.owned = {}
+        self._namers[id(session)] = (session, namer)
 
     def link_up(self, now: int) -> Output:
         out = self.guest.link_up(now)
@@ -41,8 +52,17 @@ class StackDriver:
     # -- applications -------------------------------------------------------------------------------------
     def transmit(self, frames: Output) -> None:
         """Send what a stack call returned, now (plus each frame's delay)."""
-        self.net.send_from_stack(self.nic.port, frames)
+        ids = self.net.send_from_stack(self.nic.port, frames)
         self._arm()
+        owned = self.guest.owned
+        if owned:
+            for (_delay, frame), frame_id in zip(frames, ids):
+                mine = owned.get(id(frame))
+                if mine is not None and mine[0] is frame:
+                    named = self._namers.get(id(mine[1]))
+                    if named is not None:
+                        named[1](frame_id)
+            owned.clear()
 
     def repeat(self, count: int, time_of: Callable[[int], int], step: Callable[[int, int], Output]) -> None:
         """Call ``step(i, now)`` at ``time_of(i)`` for i in 0..count-1 and transmit what it returns.

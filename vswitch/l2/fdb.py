@@ -6,18 +6,25 @@ one lapses. A finite table follows one of two policies when full:
 
 - ``refuse`` (Linux ``fdb_max_learned``): new addresses are not learned, existing ones stay;
 - ``evict`` (Open vSwitch): the least recently used entry of the port holding the most entries makes room.
+
+``listeners`` are told when a source is learned anew or moves to another port (captures comment on it, reports
+list the moves); refreshing a known entry, the common case, never looks at them, so nobody listening costs nothing.
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Final, NamedTuple
+from typing import Callable, Final, NamedTuple
 
 from ..core import checks
 from ..core.errors import TopologyError
 from ..core.mac import MACAddress, mac_str
 
 DEFAULT_AGEING_NS: Final = 300_000_000_000  # 300 s, the Linux bridge default (a literal, so help() shows it)
+
+#: ``(now, vlan, mac, port, old_port)``: ``mac`` was learned on ``port`` (``old_port`` None) or moved there from
+#: ``old_port``. Port names are the switch's short ones (``p2``).
+FdbListener = Callable[[int, int, bytes, str, "str | None"], None]
 
 
 class TablePolicy(Enum):
@@ -97,6 +104,7 @@ class ForwardingTable:
         self.refused = 0
         self.evicted = 0
         self.moves = 0
+        self.listeners: list[FdbListener] = []
 
     # -- lookups on the fast path --------------------------------------------------------------
     def lookup(self, vlan: int, mac: bytes, now: int) -> str | None:
@@ -120,11 +128,14 @@ class ForwardingTable:
                 entry.updated_ns = now
                 if entry.port == port:
                     return _REFRESHED
+                old = entry.port
                 per_port = self._per_port
-                per_port[entry.port] -= 1
+                per_port[old] -= 1
                 per_port[port] = per_port.get(port, 0) + 1
                 entry.port = port
                 self.moves += 1
+                if self.listeners:
+                    self._tell(now, vlan, mac, port, old)
                 return _MOVED
             self._remove(key, entry)  # aged out: learned afresh below
         if self.ageing_ns == 0:
@@ -140,6 +151,8 @@ class ForwardingTable:
         self._entries[key] = FdbEntry(port, now, False)
         self.learned_count += 1
         self._per_port[port] = self._per_port.get(port, 0) + 1
+        if self.listeners:
+            self._tell(now, vlan, mac, port, None)
         return result
 
     # -- management -----------------------------------------------------------------------------
@@ -210,6 +223,10 @@ class ForwardingTable:
         return len(self._entries)
 
     # -- internals ------------------------------------------------------------------------------
+    def _tell(self, now: int, vlan: int, mac: bytes, port: str, old: str | None) -> None:
+        for listener in self.listeners:
+            listener(now, vlan, mac, port, old)
+
     def _remove(self, key: tuple[int, bytes], entry: FdbEntry) -> None:
         del self._entries[key]
         if not entry.is_static:
@@ -230,6 +247,15 @@ class ForwardingTable:
         self._remove(key, self._entries[key])
         self.evicted += 1
         return True
+
+
+def learning_text(switch: str, vlan: int | None, mac: bytes, port: str, old: str | None) -> str:
+    """``learned 52:54:00:00:00:01 on sw1.p2`` or ``moved 52:54:00:00:00:01 from sw1.p2 to sw1.p4`` (``vlan``:
+    None without VLAN filtering), for captures and reports."""
+    what = mac_str(mac) if vlan is None else f"{mac_str(mac)} in VLAN {vlan}"
+    if old is None:
+        return f"learned {what} on {switch}.{port}"
+    return f"moved {what} from {switch}.{old} to {switch}.{port}"
 
 
 def _vlan(vlan: object) -> int:

@@ -103,7 +103,8 @@ class Tap:
 
     __slots__ = ()
 
-    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+    def record(self, frame: bytes, now: int, frame_id: int, outcome: Verdict | DropReason,
+               outputs: Iterable[Port]) -> None:
         raise NotImplementedError
 
 

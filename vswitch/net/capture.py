@@ -1,8 +1,11 @@
 """Capture points: taps on ports, per direction, writing classic pcap files and one shared pcapng.
 
 A classic pcap holds one point (both directions unless told otherwise). The pcapng holds every point as a named
-interface, marks each frame inbound or outbound and comments on what happened to it ("flooded: unknown unicast",
-"dropped: destination not accepted by the receive filter"). Timestamps are the virtual clock plus a fixed epoch.
+interface, marks each frame inbound or outbound and comments on what happened to it, starting with the frame's id
+(``#17 flooded: unknown unicast -> sw1.p2, sw1.p3``, ``#18 dropped: destination not accepted by the receive
+filter``) and adding what the frame taught a switch as it arrived (``; learned 02:00:00:00:00:01 on sw1.p1``,
+``; moved 02:00:00:00:00:01 from sw1.p1 to sw1.p4``): docs/topology.md, "The pcapng comments". Timestamps are the virtual clock plus a
+fixed epoch.
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ from typing import Callable, Final, Iterable
 
 from ..core.errors import CaptureError, OutputFolderError
 from ..core.reasons import DropReason, Verdict, describe
+from ..l2.fdb import learning_text
 from ..l2.port import Port, Tap
+from ..l2.switch import LearningSwitch
 from ..pcap.writer import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter, file_kind
 
 DIRECTIONS = ("rx", "tx", "both")
 DEFAULT_EPOCH_NS: Final = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
 _pack_header: Final = RECORD_HEADER.pack
 _PCAP_LIMIT_NS: Final = (1 << 32) * 1_000_000_000  # classic pcap seconds are 32 bits
+TEXTS_KEPT: Final = 1024  # encoded comment texts a pcapng tap keeps (flooding to many port sets: a bounded cache)
 
 
 class CallbackTap(Tap):
@@ -30,7 +36,8 @@ class CallbackTap(Tap):
     def __init__(self, callback: Callable[[bytes, int, Verdict | DropReason, Iterable[Port]], None]) -> None:
         self.callback = callback
 
-    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+    def record(self, frame: bytes, now: int, frame_id: int, outcome: Verdict | DropReason,
+               outputs: Iterable[Port]) -> None:
         self.callback(frame, now, outcome, outputs)
 
 
@@ -63,7 +70,8 @@ class PcapTap(Tap):
         self.writer = writer
         self.last = last
 
-    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
+    def record(self, frame: bytes, now: int, frame_id: int, outcome: Verdict | DropReason,
+               outputs: Iterable[Port]) -> None:
         last = self.last
         writer = self.writer
         if frame is not last.frame or now != last.now:
@@ -77,24 +85,73 @@ class PcapTap(Tap):
         writer.frames_written += 1
 
 
+class LearnNote:
+    """What a captured switch's table learned during the decision under way, for the comment of the frame that
+    taught it: the table's listener sets it, the receiving port's inbound tap, recording just after, takes it."""
+
+    __slots__ = ("port", "text")
+
+    def __init__(self) -> None:
+        self.port: Port | None = None
+        self.text = ""
+
+
+class _LearnListener:
+    """A switch table's listener (``ForwardingTable.listeners``) that fills the capture set's ``LearnNote``."""
+
+    __slots__ = ("switch", "note")
+
+    def __init__(self, switch: LearningSwitch, note: LearnNote) -> None:
+        self.switch = switch
+        self.note = note
+
+    def __call__(self, now: int, vlan: int, mac: bytes, port: str, old: str | None) -> None:
+        switch = self.switch
+        self.note.port = switch.ports.get(port)
+        self.note.text = learning_text(switch.name, vlan if switch.vlan_filtering else None, mac, port, old)
+
+
 class PcapNgTap(Tap):
-    """Writes the frames crossing one port, one direction, as an interface of the shared pcapng."""
+    """Writes the frames crossing one port, one direction, as an interface of the shared pcapng; the comment starts
+    with the frame's id and, inbound, ends with what the frame taught the port's switch (``note``).
 
-    __slots__ = ("writer", "interface_id", "direction", "epoch_ns")
+    Only the number differs between most comments: the rest (outcome and outputs) is encoded once per
+    combination (``texts``)."""
 
-    def __init__(self, writer: PcapNgWriter, interface_id: int, direction: str, epoch_ns: int) -> None:
+    __slots__ = ("writer", "interface_id", "direction", "epoch_ns", "port", "note", "texts")
+
+    def __init__(self, writer: PcapNgWriter, interface_id: int, direction: str, epoch_ns: int, port: Port,
+                 note: LearnNote | None = None) -> None:
         self.writer = writer
         self.interface_id = interface_id
         self.direction = direction
         self.epoch_ns = epoch_ns
+        self.port = port
+        self.note = note
+        self.texts: dict[tuple[Verdict | DropReason, tuple[Port, ...]], bytes] = {}
 
-    def record(self, frame: bytes, now: int, outcome: Verdict | DropReason, outputs: Iterable[Port]) -> None:
-        comment = describe(outcome)
-        names = [p.label for p in outputs]
-        if names and self.direction == "in":
-            comment += " -> " + ", ".join(names)
-        self.writer.write(self.interface_id, frame, self.epoch_ns + now, direction=self.direction,
-                          comment=comment)
+    def record(self, frame: bytes, now: int, frame_id: int, outcome: Verdict | DropReason,
+               outputs: Iterable[Port]) -> None:
+        key = (outcome, tuple(outputs))
+        text = self.texts.get(key)
+        if text is None:
+            text = self._text(key)
+        note = self.note
+        if note is not None and note.port is self.port:
+            text += ("; " + note.text).encode()
+            note.port = None
+        self.writer.write_numbered(self.interface_id, frame, self.epoch_ns + now, self.direction, frame_id, text)
+
+    def _text(self, key: tuple[Verdict | DropReason, tuple[Port, ...]]) -> bytes:
+        """`` OUTCOME[ -> OUTPUTS]``, encoded and kept (at most ``TEXTS_KEPT`` of them)."""
+        outcome, outputs = key
+        comment = " " + describe(outcome)
+        if outputs and self.direction == "in":
+            comment += " -> " + ", ".join(p.label for p in outputs)
+        if len(self.texts) >= TEXTS_KEPT:
+            self.texts.clear()
+        text = self.texts[key] = comment.encode()
+        return text
 
 
 class CaptureSet:
@@ -113,6 +170,8 @@ class CaptureSet:
         self._labels: list[str] = []
         self._pcapng: PcapNgWriter | None = None
         self._pcapng_ids: dict[str, int] = {}
+        self._learn_note = LearnNote()
+        self._listened: list[LearningSwitch] = []  # switches whose tables tell _learn_note
         self._last = LastRecord(epoch_ns)
         self._root: Path | None = None
 
@@ -185,9 +244,16 @@ class CaptureSet:
             interface_id = self._pcapng.add_interface(port.full_name, f"{port.node.kind} port {port.full_name}")
             self._pcapng_ids[port.full_name] = interface_id
         if direction in ("rx", "both"):
-            port.rx_taps.append(PcapNgTap(self._pcapng, interface_id, "in", self.epoch_ns))
+            switch = port.node
+            note = None
+            if isinstance(switch, LearningSwitch):  # its table tells the note what the arriving frame taught it
+                note = self._learn_note
+                if not any(s is switch for s in self._listened):
+                    self._listened.append(switch)
+                    switch.table.listeners.append(_LearnListener(switch, note))
+            port.rx_taps.append(PcapNgTap(self._pcapng, interface_id, "in", self.epoch_ns, port, note))
         if direction in ("tx", "both"):
-            port.tx_taps.append(PcapNgTap(self._pcapng, interface_id, "out", self.epoch_ns))
+            port.tx_taps.append(PcapNgTap(self._pcapng, interface_id, "out", self.epoch_ns, port))
 
     @property
     def has_pcapng(self) -> bool:
@@ -203,6 +269,10 @@ class CaptureSet:
     def close(self) -> None:
         """Flush and close every file. Raise, one line per file, if any could not be written (now or during the
         run): each was cut back to its last whole record."""
+        for switch in self._listened:  # nothing left to comment on
+            switch.table.listeners[:] = [f for f in switch.table.listeners
+                                         if not (isinstance(f, _LearnListener) and f.note is self._learn_note)]
+        self._listened = []
         problems = []
         for writer, label in zip(self._writers, self._labels):
             try:

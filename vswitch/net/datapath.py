@@ -64,12 +64,14 @@ class NetworkStats:
 class _Stream:
     """A lazy source of frames to send: only its next item waits in the engine."""
 
-    __slots__ = ("items", "resolve", "ports")
+    __slots__ = ("items", "resolve", "ports", "on_frame")
 
-    def __init__(self, items: Iterator[Any], resolve: Callable[[str], Port]) -> None:
+    def __init__(self, items: Iterator[Any], resolve: Callable[[str], Port],
+                 on_frame: Callable[[int], None] | None = None) -> None:
         self.items = items  # of StreamItem, checked as each is pulled (a user's iterable)
         self.resolve = resolve
         self.ports: dict[str, Port] = {}  # interface name -> port, resolved once
+        self.on_frame = on_frame  # told each frame id as it is given (a scenario names the stream's frames)
 
 
 def _stream_item(item: object) -> tuple[int, str, bytes]:
@@ -168,14 +170,18 @@ class Datapath:
             self.watch_frame(frame_id, observers)
         self._transmit_from_nic(port, frame_id, frame)
 
-    def send_from_stack(self, port: Port, frames: Iterable[tuple[int, bytes]]) -> None:
-        """Transmit what a NIC's guest stack returned, each ``(delay_ns, frame)`` from now, by the NIC's send path."""
+    def send_from_stack(self, port: Port, frames: Iterable[tuple[int, bytes]]) -> range:
+        """Transmit what a NIC's guest stack returned, each ``(delay_ns, frame)`` from now, by the NIC's send path;
+        return their frame ids (consecutive, in the order given)."""
         now = self.engine.now
+        first = self._next_frame_id
         for delay, frame in frames:
             self._schedule(self._transmit_from_nic, port, frame, now + delay)
+        return range(first, self._next_frame_id)
 
-    def _start_stream(self, items: Iterator[Any], resolve: Callable[[str], Port]) -> None:
-        self._stream_pull(_Stream(items, resolve))
+    def _start_stream(self, items: Iterator[Any], resolve: Callable[[str], Port],
+                      on_frame: Callable[[int], None] | None = None) -> None:
+        self._stream_pull(_Stream(items, resolve, on_frame))
 
     def _stream_send(self, stream: _Stream, port: Port, frame_id: int, frame: bytes) -> None:
         self._stream_pull(stream)  # first, so that same-time items go out in the order sending each would give
@@ -200,6 +206,8 @@ class Datapath:
         frame_id = self._next_frame_id
         self._next_frame_id = frame_id + 1
         self.stats.injected += 1
+        if stream.on_frame is not None:
+            stream.on_frame(frame_id)
         self.engine.at(time_ns, self._stream_send, stream, port, frame_id, frame)
 
     # -- the fast path ------------------------------------------------------------------------------------
@@ -243,7 +251,7 @@ class Datapath:
         counters.tx_packets += 1
         counters.tx_bytes += len(frame)
         for tap in port.tx_taps:
-            tap.record(frame, now, reason, ())
+            tap.record(frame, now, frame_id, reason, ())
         self._drop(port, frame_id, reason, transmit=True)
 
     def _transmit(self, port: Port, frame_id: int, frame: bytes, outcome: Verdict, last: bool = False) -> None:
@@ -262,7 +270,7 @@ class Datapath:
             if isinstance(peer, LinkEnd) and peer.impair is not None:  # the capture's comment says the link's doing
                 return self._impaired(port, peer, frame_id, frame, outcome, port.tx_taps)
             for tap in port.tx_taps:
-                tap.record(frame, now, outcome, ())
+                tap.record(frame, now, frame_id, outcome, ())
         if isinstance(peer, LinkEnd):
             link = peer.link
             if link.plain:  # up, no bandwidth, no impairments: offer()'s answer, without the call
@@ -295,7 +303,7 @@ class Datapath:
         now = self.engine.now
         if not end.link.up:  # nothing crosses a cable that is down: no draws either
             for tap in taps:
-                tap.record(frame, now, outcome, ())
+                tap.record(frame, now, frame_id, outcome, ())
             return self._drop(port, frame_id, DropReason.LINK_DOWN, transmit=True)
         twice = impair.duplicates()
         lost = impair.lose()
@@ -303,7 +311,7 @@ class Datapath:
             if not twice:
                 impair.lost[lost] += 1
                 for tap in taps:
-                    tap.record(frame, now, lost, ())
+                    tap.record(frame, now, frame_id, lost, ())
                 return self._drop(port, frame_id, lost, transmit=True)
             twice = False  # netem: a duplicated frame that loses one copy goes on as one
         first, bit = impair.corrupt(frame)
@@ -315,7 +323,7 @@ class Datapath:
         elif bit >= 0:
             note = Verdict.CORRUPTED
         for tap in taps:
-            tap.record(frame, now, note, ())
+            tap.record(frame, now, frame_id, note, ())
         self._onto_wire(port, end, frame_id, first, bit, twice)
         if twice:
             lost = impair.lose()
@@ -373,7 +381,7 @@ class Datapath:
         outputs, outcome, learned, frames = port.node.handle_frame(port, frame, now)
         if port.rx_taps:
             for tap in port.rx_taps:
-                tap.record(frame, now, outcome, outputs)
+                tap.record(frame, now, frame_id, outcome, outputs)
         trace = self.trace
         if trace is not None and (trace.everything or frame_id in trace.open):
             trace.add(TraceEvent(now, frame_id, port.full_name, outcome, tuple(p.label for p in outputs),
@@ -418,7 +426,7 @@ class Datapath:
         now = self.engine.now
         if port.node.storm.revisit(port, frame_id, now):
             for tap in port.rx_taps:
-                tap.record(frame, now, DropReason.STORM_LIMIT, ())
+                tap.record(frame, now, frame_id, DropReason.STORM_LIMIT, ())
             self._drop(port, frame_id, DropReason.STORM_LIMIT)
             return True
         self._due.append((_nothing, ()))  # later zero-delay hops of this lap queue up: no deep recursion

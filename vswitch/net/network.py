@@ -431,18 +431,20 @@ class Network(Datapath):
         return self._schedule(self._arrive, self.port(name), check_frame(frame),
                               checks.optional_nanoseconds(at, "inject: at"))
 
-    def send_stream(self, items: object) -> None:
+    def send_stream(self, items: object, *, on_frame: object = None) -> None:
         """Transmit a lazy stream of ``(time_ns, interface, frame)`` items, in time order.
 
         Items are pulled one at a time, as the previous one is sent, so a stream of any length runs in flat
-        memory; each gets a frame id when pulled. Same-time items go out in order, as ``send(name, frame,
-        at=time_ns)`` for each would have them. An unknown interface or a malformed item raises when the item is
-        pulled (``ScenarioError``, or ``TopologyError`` for the name).
+        memory; each gets a frame id when pulled (``on_frame``, a function, is told it). Same-time items go out in
+        order, as ``send(name, frame, at=time_ns)`` for each would have them. An unknown interface or a malformed
+        item raises when the item is pulled (``ScenarioError``, or ``TopologyError`` for the name).
         """
         if not isinstance(items, Iterable):
             raise ScenarioError(f"send_stream: items must be an iterable of (time_ns, interface, frame), "
                                 f"not {checks.describe(items)}")
-        self._start_stream(iter(items), lambda name: self.nic(name).port)
+        if on_frame is not None and not callable(on_frame):
+            raise ScenarioError(f"send_stream: on_frame must be a function (frame_id), not {checks.describe(on_frame)}")
+        self._start_stream(iter(items), lambda name: self.nic(name).port, on_frame)
 
     def close(self) -> None:
         """Flush and close every capture file."""

@@ -283,12 +283,24 @@ class PcapNgWriter(_Writer):
             raise CaptureError(f"{self.path}: unknown capture interface id {interface_id!r}")
         data = frame if isinstance(frame, bytes) else check_frame(frame, CaptureError)
         when = _check_time(time_ns, _PCAPNG_MAX_NS)
-        caplen = n = len(data)
-        if n > SNAPLEN:
-            data, caplen = data[:SNAPLEN], SNAPLEN
         options = b""
         if direction is not None or comment is not None:
             options = _epb_options(direction, comment)
+        self._put_epb(interface_id, data, when, options)
+
+    def write_numbered(self, interface_id: int, frame: bytes, time_ns: int, direction: str, number: int,
+                       text: bytes) -> None:
+        """``write`` with the comment ``#NUMBER`` + ``text`` (UTF-8, from a ``str``): for capture taps, whose
+        comments differ by their frame number alone, so only the number is encoded per record."""
+        when = _check_time(time_ns, _PCAPNG_MAX_NS)
+        body = b"#" + str(number).encode() + text
+        options = _OPT.pack(1, len(body)) + body + _PADS[len(body) & 3] + _EPB_FLAGS[direction] + _END_OF_OPT
+        self._put_epb(interface_id, frame, when, options)
+
+    def _put_epb(self, interface_id: int, data: bytes, when: int, options: bytes) -> None:
+        caplen = n = len(data)
+        if n > SNAPLEN:
+            data, caplen = data[:SNAPLEN], SNAPLEN
         key = caplen | len(options) << 20  # caplen <= 2**18
         pack = _epb_packers.get(key) or _epb_packer(key)
         total = (caplen + 35 & ~3) + len(options)

@@ -8,10 +8,12 @@ checks of each feature (``network_actions``, ``frame_checks``, ``guest_actions``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
+from ..core.mac import mac_str
 from ..core.trace import FrameObserver
 from ..core.units import count
+from ..l2.switch import LearningSwitch
 from ..net.network import Network
 from ..topology.spec import TopologySpec, Where
 
@@ -74,6 +76,39 @@ class FrameIds:
         return f"<FrameIds {self._count} frames in {len(self._runs)} runs>"
 
 
+MAC_MOVES_KEPT = 1000  # the report lists the first moves; a flapping MAC (a loop) is counted past them
+
+
+class MacMove(NamedTuple):
+    """A learned MAC seen on another port of its switch (``moved`` in the pcapng comment of the frame)."""
+
+    time_ns: int
+    switch: str
+    vlan: int
+    mac: str
+    from_port: str
+    to_port: str
+
+
+class MacMoves:
+    """Every switch's table tells it of the moves it makes (``ForwardingTable.listeners``): keeps the first
+    ``MAC_MOVES_KEPT`` and counts them all."""
+
+    def __init__(self) -> None:
+        self.kept: list[MacMove] = []
+        self.total = 0
+
+    def listen(self, switch: LearningSwitch) -> None:
+        def moved(now: int, vlan: int, mac: bytes, port: str, old: str | None) -> None:
+            if old is None:  # learned anew: not a move
+                return
+            self.total += 1
+            if len(self.kept) < MAC_MOVES_KEPT:
+                self.kept.append(MacMove(now, switch.name, vlan, mac_str(mac), f"{switch.name}.{old}",
+                                         f"{switch.name}.{port}"))
+        switch.table.listeners.append(moved)
+
+
 @dataclass
 class CheckResult:
     """One expectation: what was expected, what happened, and whether they agree."""
@@ -99,6 +134,7 @@ class RunResult:
     migrations: list[Any] = field(default_factory=list)  # migrate.MigrationResult
     reachability: list[Any] = field(default_factory=list)  # reachability.PingallResult, one per pingall
     warnings: list[str] = field(default_factory=list)  # things that went wrong without failing (a damaged capture)
+    mac_moves: MacMoves = field(default_factory=MacMoves)
 
     @property
     def passed(self) -> bool:
@@ -119,6 +155,8 @@ class ScenarioContext:
         self.spec = spec
         self.net = net
         self.result = RunResult(net)
+        for name in sorted(net.switches):
+            self.result.mac_moves.listen(net.switches[name])
         self.guest_jobs: list[tuple[Where, Any]] = []  # replays in progress (and where each was written)
         #: The observers of each frame name that an expectation mentions, registered before the run
         #: (``frame_checks.watch_named_frames``); ``frame_outcomes`` holds them for the checks.

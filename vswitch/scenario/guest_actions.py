@@ -9,6 +9,7 @@ warning.
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+from typing import Any
 
 from ..core.errors import ScenarioError
 from ..core.mac import MACAddress
@@ -50,6 +51,13 @@ def driver_of(runner: ScenarioContext, name: str) -> StackDriver:
     return stack_of(runner.net, interface_of(runner.net, name))
 
 
+def _name_probes(runner: ScenarioContext, driver: StackDriver, session: Any) -> None:
+    """Put the session's probes under its name when something watches that name (``vswitch explain NAME``):
+    their ids interleave with the answers, so keeping them for every run would grow with the count."""
+    if session.name in runner.watchers:
+        driver.name_frames(session, runner.frames_named(session.name).append)
+
+
 def _count_sessions(runner: ScenarioContext, kind: str, source: str) -> int:
     return sum(1 for s in runner.result.sessions.values() if s.kind == kind and s.source == source)
 
@@ -72,6 +80,7 @@ def perform_ping(runner: ScenarioContext, action: PingAction, where: Where) -> N
                           action.timeout_ns, ident=FIRST_PING_IDENT + ping_idents_used(runner, source),
                           size=action.size, interval_ns=action.interval_ns)
     runner.result.sessions[session.name] = session
+    _name_probes(runner, driver, session)
     template, start, interval = driver.guest.ping_template(session), net.now, action.interval_ns
     driver.repeat(session.count, lambda i: start + i * interval,
                   lambda i, now: driver.guest.ping_send(session, i + 1, now, template))  # icmp_seq from 1
@@ -84,6 +93,7 @@ def perform_arping(runner: ScenarioContext, action: ArpingAction, where: Where) 
     session = ArpingSession(action.name, driver.nic.full_name, action.to, address_of(net, action.to),
                             action.count, action.timeout_ns, interval_ns=action.interval_ns)
     runner.result.sessions[session.name] = session
+    _name_probes(runner, driver, session)
     start, interval = net.now, action.interval_ns
     driver.repeat(session.count, lambda i: start + i * interval,
                   lambda i, now: driver.guest.arping_send(session, i + 1, now))
@@ -98,6 +108,7 @@ def perform_udp(runner: ScenarioContext, action: UdpAction, where: Where) -> Non
     session = UdpSession(action.name, source, action.to, address_of(net, action.to), action.count,
                          action.timeout_ns, sport=sport, dport=action.port, size=action.size)
     runner.result.sessions[session.name] = session
+    _name_probes(runner, driver, session)
     template = driver.guest.udp_template(session)
     period = period_ns(interval_ns=action.interval_ns, pps=action.pps, bps=action.bps, frame_len=len(template))
     start = net.now
@@ -118,7 +129,8 @@ def perform_stream(runner: ScenarioContext, action: StreamAction, where: Where) 
     runner.result.streams[action.name] = {"name": action.name, "from": sender.full_name, "frames": action.count,
                                           "frame size": len(spec.template),
                                           "varying": ", ".join(v.field for v in action.vary) or "-"}
-    net.send_stream(spec.frames(net.now))
+    named = runner.frames_named(action.name).append if action.name in runner.watchers else None
+    net.send_stream(spec.frames(net.now), on_frame=named)
 
 
 @performs(ReplayAction)

@@ -30,6 +30,12 @@ def mac_table_rows(net: Network) -> list[dict[str, Any]]:
     return rows
 
 
+def mac_move_rows(result: RunResult) -> list[dict[str, Any]]:
+    """The MAC moves of the run, in time order (the first ``MAC_MOVES_KEPT``)."""
+    return [{"time": format_duration(m.time_ns), "switch": m.switch, "vlan": m.vlan, "mac": m.mac,
+             "from": m.from_port, "to": m.to_port} for m in result.mac_moves.kept]
+
+
 def demux_rows(net: Network) -> list[dict[str, Any]]:
     rows = []
     for name in sorted(net.hypervisors):
@@ -134,6 +140,7 @@ def summary(net: Network, result: RunResult | None = None) -> dict[str, Any]:
     if result is not None and result.warnings:
         data["warnings"] = len(result.warnings)
     if result is not None:
+        data["mac_moves"] = result.mac_moves.total
         data["expectations_passed"] = sum(c.passed for c in result.checks)
         data["expectations_failed"] = sum(not c.passed for c in result.checks)
     return data
@@ -155,7 +162,8 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
     """The human report: tables (unless ``quiet``), failed checks spelled out, and the summary line."""
     parts = []
     if not quiet:
-        for title, rows in (("MAC tables", mac_table_rows(net)), ("Adapter demultiplexing", demux_rows(net)),
+        for title, rows in (("MAC tables", mac_table_rows(net)), ("MAC moves", mac_move_rows(result)),
+                            ("Adapter demultiplexing", demux_rows(net)),
                             *((title, rows) for _, title, rows in security_tables(net)),
                             ("Interface counters", counter_rows(net)),
                             ("Link impairments (frames each way)", impairment_rows(net)),
@@ -169,6 +177,9 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
                             ("Expectations", check_rows(result))):
             if rows:
                 parts.append(f"{title}\n{tabulate(rows, headers='keys', tablefmt='simple')}")
+            if title == "MAC moves" and result.mac_moves.total > len(rows):
+                parts[-1] += (f"\n... and {result.mac_moves.total - len(rows):,} more moves (the first "
+                              f"{len(rows):,} are listed)")
     for warning in result.warnings:
         parts.append(f"WARNING {warning}")
     failed = [c for c in result.checks if not c.passed]

@@ -43,6 +43,12 @@ def mac_tables(net: Network) -> list[dict[str, Any]]:
             for name in sorted(net.switches) for row in net.switches[name].table.rows(net.now)]
 
 
+def mac_moves(result: RunResult) -> list[dict[str, Any]]:
+    """The first moves of learned MACs, in time order (``summary.mac_moves`` counts them all)."""
+    return [{**_time("time", m.time_ns), "switch": m.switch, "vlan": m.vlan, "mac": m.mac, "from": m.from_port,
+             "to": m.to_port} for m in result.mac_moves.kept]
+
+
 def counters(net: Network) -> list[dict[str, Any]]:
     """Per interface, as the text table's rows: packets, bytes, and drops by reason each way."""
     rows = []
@@ -91,7 +97,7 @@ def guests(net: Network, result: RunResult) -> dict[str, Any]:
 def as_json(net: Network, result: RunResult) -> dict[str, Any]:
     """The whole report as plain data (docs/json.md)."""
     return {"schema_version": SCHEMA_VERSION, "summary": summary(net, result), "mac_tables": mac_tables(net),
-            "adapters": demux_rows(net), "counters": counters(net),
+            "mac_moves": mac_moves(result), "adapters": demux_rows(net), "counters": counters(net),
             "security": {key: [_keys(row) for row in rows] for key, _, rows in security_tables(net, machine=True)},
             "impairments": impairment_rows(net), "expectations": expectations(result),
             "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
