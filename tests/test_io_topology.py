@@ -117,11 +117,13 @@ def test_the_io_expectation_bounds_per_frame_figures():
     assert result.checks[1].actual == "exits per frame 3.64; device accesses per frame 2.84"
 
 
-def test_the_io_expectation_on_a_vm_without_a_model_fails_saying_why(capsys, tmp_path):
+def test_the_io_expectation_on_a_vm_without_a_model_is_refused_when_the_file_is_read(capsys, tmp_path):
     path = tmp_path / "lab.yaml"
     path.write_text(LAB + "expect:\n  - io: {vm: vm4, kicks_per_frame: {max: 1}}\n")
-    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 1
-    assert "cannot check: VM vm4 has no I/O model (io: none)" in capsys.readouterr().out
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:" in err and "expect[0]: io: VM vm4 has no I/O model to count: give it one on the VM or its " \
+        "hypervisor (io: virtio; models: emulated, virtio, vhost, passthrough, xen, syscall)" in err
 
 
 def test_run_json_has_the_io_section(capsys, tmp_path):

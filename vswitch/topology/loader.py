@@ -13,6 +13,7 @@ from pathlib import Path
 from ..core import checks
 from ..core.errors import TopologyError
 from ..core.units import format_duration, parse_duration, parse_rate
+from ..io.models import MODEL_NAMES
 from ..l2.adapter import MODES
 from ..l2.fdb import DEFAULT_AGEING_NS
 from ..l2.hypervisor import BACKENDS
@@ -24,8 +25,8 @@ from .fields import (MAX_NAME_BYTES, capture_file, capture_parts, group_mac, mac
 from .frame_expectations import FrameExpectation
 from .guest_check import check_guests
 from .guest_reader import read_guest
-from .io_reader import read_io
 from .impair_reader import read_impairments
+from .io_reader import IoCheck, read_io
 from .limits import Limits
 from .live_reader import read_attach
 from .located import Document, LocatedList, LocatedMap, Location, item_path
@@ -86,6 +87,7 @@ def read_topology(document: Document) -> TopologySpec:
         seed=0 if seed is None else seed,
         warnings=tuple(_order_warnings(scenario) + _uncabled_warnings(hypervisors, links)))
     _check_names(spec, document)
+    _check_io_expectations(spec, document)
     check_port_actions(spec, document)
     check_network(spec, document)
     check_guests(spec, document)
@@ -308,6 +310,20 @@ def _check_capture_files(document: Document, captures: list[CaptureSpec], pcapng
 
 def _default_file(point: str) -> str:
     return point.replace(".", "-") + ".pcap"
+
+
+def _check_io_expectations(spec: TopologySpec, document: Document) -> None:
+    """An ``io`` expectation names a VM that has an I/O model: without one there is nothing to count."""
+    io_of = {vm.name: vm.io for hv in spec.hypervisors for vm in hv.vms}
+    checks = [(e.check, e.where) for e in spec.expectations]
+    checks += [(a.action.check, a.where) for a in spec.scenario if isinstance(a.action, ExpectAction)]
+    for check, place in checks:
+        if isinstance(check, IoCheck) and check.vm in io_of:
+            io = io_of[check.vm]
+            if io is None or io.model == "none":
+                models = ", ".join(m for m in MODEL_NAMES if m != "none")
+                _report(document, place, f"io: VM {check.vm} has no I/O model to count: give it one on the VM or its "
+                                         f"hypervisor (io: virtio; models: {models})")
 
 
 def _check_names(spec: TopologySpec, document: Document) -> None:
