@@ -6,7 +6,6 @@ opens captures; moving frames is ``Datapath``'s job (``datapath.py``).
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from typing import Any, Final, Iterable, Iterator, Literal, overload
 

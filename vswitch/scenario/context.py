@@ -12,7 +12,7 @@ from typing import Any, Iterator, NamedTuple
 
 from ..core.mac import mac_str
 from ..core.trace import FrameObserver
-from ..core.units import count
+from ..core import units
 from ..l2.switch import LearningSwitch
 from ..net.network import Network
 from ..topology.spec import TopologySpec, Where
@@ -144,8 +144,8 @@ class RunResult:
     def __repr__(self) -> str:
         held = sum(check.passed for check in self.checks)
         return (f"<RunResult {'passed' if self.passed else 'FAILED'}: {held}/{len(self.checks)} expectations held, "
-                f"{count(len(self.frames), 'frame name')}, {count(len(self.sessions), 'session')}, "
-                f"{count(len(self.warnings), 'warning')}>")
+                f"{units.count(len(self.frames), 'frame name')}, {units.count(len(self.sessions), 'session')}, "
+                f"{units.count(len(self.warnings), 'warning')}>")
 
 
 class ScenarioContext:
