@@ -56,11 +56,13 @@ def _namespaces() -> set[str]:
                                                        text=True).stdout.splitlines() if line.strip()}
 
 
-def _start(tmp_path: Path, text: str, *args: str) -> subprocess.Popen:
-    """``vswitch live`` on ``text`` in a child process; returns once it says it is running."""
+def _start(tmp_path: Path, text: str, *args: str, netns: str | None = None) -> subprocess.Popen:
+    """``vswitch live`` on ``text`` in a child process (in namespace ``netns``, if given: ``ip netns exec``);
+    returns once it says it is running."""
     (tmp_path / "lab.yaml").write_text(text)
     env = {**os.environ, "PYTHONPATH": str(Path(vswitch.__file__).resolve().parent.parent)}
-    child = subprocess.Popen([sys.executable, "-m", "vswitch", "live", "lab.yaml", "--out", "out", *args],
+    inside = ["ip", "netns", "exec", netns] if netns else []
+    child = subprocess.Popen([*inside, sys.executable, "-m", "vswitch", "live", "lab.yaml", "--out", "out", *args],
                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     said = b""
     while b"live: running" not in said:  # raw reads: a text file's buffer would hide lines from select()

@@ -13,6 +13,7 @@ from ..io import CostTable, IoAccount, model_named
 from ..l2.portsecurity import PortSecurity
 from ..l2.sriov import VFControls
 from ..l2.vlan import PortVlans
+from ..l2.vxlan import VxlanEndpoint, attach_tunnel
 from ..net.capture import DEFAULT_EPOCH_NS
 from ..net.network import Network
 from .spec import GuestSpec, IoSpec, TopologySpec, VFSpec, Where
@@ -47,6 +48,9 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                 port = switch.ports.get(port_name) or net.register_port(switch.add_port(port_name))
                 for flag, value in flags:
                     setattr(port, flag, value)
+            for port_name, tunnel in sw.vxlan:  # the port's cable is a tunnel: wired to its endpoint (l2/vxlan.py)
+                attach_tunnel(switch.ports[port_name], VxlanEndpoint(f"{sw.name}.{port_name}", tunnel.vni,
+                                                                     tunnel.remotes))
             for port_name, vlans in sw.port_vlans:
                 switch.set_vlans(port_name, PortVlans.declared(vlans.pvid, vlans.vlans))
             for port_name, max_macs, violation in sw.port_security:

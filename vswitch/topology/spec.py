@@ -55,6 +55,18 @@ class SwitchSpec:
     port_vlans: tuple[tuple[str, PortVlanSpec], ...] = ()  # (port, its VLANs) for ports that set them
     port_security: tuple[tuple[str, int, str], ...] = ()  # (port, max_macs, violation)
     storm_limit: int = 16
+    vxlan: tuple[tuple[str, "VxlanSpec"], ...] = ()  # (port, its tunnel) for VXLAN ports (vxlan_reader.py)
+
+
+@dataclass(frozen=True)
+class VxlanSpec:
+    """A VXLAN switch port's tunnel (``vxlan: {local, remote, vni, port}``): IPv4 addresses as text."""
+
+    local: str
+    remotes: tuple[str, ...]
+    vni: int
+    udp_port: int = 4789
+    where: Where = Where()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,118 @@
+"""VXLAN ports in ``vswitch live``: a Linux ``vxlan`` device, and another ``vswitch live``, on the far end of the tunnel.
+
+Root only (CI runs as root); elsewhere skipped with the reason. Each test makes two namespaces joined by a veth
+(the underlay, 10.99.0.0/24) and runs ``vswitch live`` inside them with ``ip netns exec``, so its UDP socket and
+every address stay inside namespaces the test made and removes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vswitch
+from conftest import require_netns
+from test_live import _start
+
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
+                                 reason="vswitch live needs root and iproute2"),
+              pytest.mark.skipif(shutil.which("ping") is None, reason="the real stacks' pings need ping (iputils-ping)")]
+TAG = f"x{os.getpid() % 100000}"
+EAST, WEST = f"{TAG}east", f"{TAG}west"  # the underlay's two sides: 10.99.0.1 and 10.99.0.2
+
+SIDE = """
+name: {name}
+switches:
+  - name: sw1
+    ports:
+      p9: {{vxlan: {{local: {local}, remote: {remote}, vni: 42}}}}
+hosts: [{{name: {name}, mac: "{mac}", ip: {ip}/24}}]
+links: [[{name}, sw1]]
+"""
+PING = """
+scenario:
+  - {{at: 1s, ping: {{from: {name}, to: {to}, count: 3, interval: 200ms, name: across}}}}
+expect:
+  - ping: {{name: across, received: 3}}
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _netns_usable() -> None:
+    require_netns("vslx")
+
+
+@pytest.fixture
+def underlay():
+    """Namespaces EAST (10.99.0.1) and WEST (10.99.0.2) joined by a veth; removed afterwards."""
+    for ns in (EAST, WEST):
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        _ip(EAST, "link", "add", "u0", "type", "veth", "peer", "name", "u0", "netns", WEST)
+        for ns, address in ((EAST, "10.99.0.1/24"), (WEST, "10.99.0.2/24")):
+            _ip(ns, "addr", "add", address, "dev", "u0")
+            _ip(ns, "link", "set", "u0", "up")
+            _ip(ns, "link", "set", "lo", "up")
+        yield
+    finally:
+        for ns in (EAST, WEST):
+            subprocess.run(["ip", "netns", "del", ns])
+
+
+def _ip(netns: str, *args: str) -> None:
+    subprocess.run(["ip", "-n", netns, *args], check=True, capture_output=True)
+
+
+def _live_in(netns: str, folder: Path, text: str, *args: str) -> subprocess.Popen:
+    """``vswitch live`` on ``text`` inside ``netns``, in ``folder``; returns once it says it is running."""
+    folder.mkdir()
+    return _start(folder, text, *args, netns=netns)
+
+
+def test_a_linux_vxlan_device_and_a_host_behind_the_vxlan_port_ping_each_other(tmp_path, underlay) -> None:
+    _ip(WEST, "link", "add", "vxlan0", "type", "vxlan", "id", "42", "dstport", "4789", "remote", "10.99.0.1",
+        "local", "10.99.0.2", "dev", "u0")
+    _ip(WEST, "link", "set", "vxlan0", "address", "02:00:00:00:00:50")
+    _ip(WEST, "addr", "add", "192.0.2.50/24", "dev", "vxlan0")
+    _ip(WEST, "link", "set", "vxlan0", "up")
+    text = SIDE.format(name="h1", local="10.99.0.1", remote="10.99.0.2", mac="02:00:00:00:00:01", ip="192.0.2.1")
+    child = _live_in(EAST, tmp_path / "east", text + PING.format(name="h1", to="192.0.2.50"), "--duration", "4s")
+    ping = subprocess.run(["ip", "netns", "exec", WEST, "ping", "-c", "2", "-i", "0.2", "-W", "2", "192.0.2.1"],
+                          capture_output=True, text=True, timeout=30)
+    out, err = (text.decode() for text in child.communicate(timeout=60))
+    assert ping.returncode == 0, ping.stdout + ping.stderr  # Linux's pings answered by vswitch's h1
+    assert child.returncode == 0, out + err  # and h1's pings of the Linux side answered: the expectation passed
+    assert "PASS      ping across 3 received" in out
+    assert "learned: 02:00:00:00:00:50 at 10.99.0.2" in err  # the remote VTEP learned per MAC
+    fdb = subprocess.run(["bridge", "-n", WEST, "fdb", "show", "dev", "vxlan0"], capture_output=True, text=True)
+    assert "02:00:00:00:00:01 dst 10.99.0.1" in fdb.stdout, fdb.stdout  # and Linux learned h1 behind vswitch
+
+
+def test_two_vswitch_live_processes_joined_by_vxlan_carry_a_ping(tmp_path, underlay) -> None:
+    east = SIDE.format(name="h1", local="10.99.0.1", remote="10.99.0.2", mac="02:00:00:00:00:01", ip="192.0.2.1")
+    west = SIDE.format(name="h2", local="10.99.0.2", remote="10.99.0.1", mac="02:00:00:00:00:02", ip="192.0.2.2")
+    far = _live_in(WEST, tmp_path / "west", west, "--duration", "5s")
+    near = _live_in(EAST, tmp_path / "east", east + PING.format(name="h1", to="192.0.2.2"), "--duration", "3s")
+    out, err = (text.decode() for text in near.communicate(timeout=60))
+    far_out, far_err = (text.decode() for text in far.communicate(timeout=60))
+    assert near.returncode == 0 and "PASS      ping across 3 received" in out, out + err
+    assert far.returncode == 0, far_out + far_err
+    assert "02:00:00:00:00:01  p9" in far_out  # h1 learned on the far switch's VXLAN port
+    assert "learned: 02:00:00:00:00:01 at 10.99.0.1" in far_err
+    assert "learned: 02:00:00:00:00:02 at 10.99.0.2" in err
+
+
+def test_a_local_address_the_namespace_lacks_is_refused_with_the_place(tmp_path, underlay) -> None:
+    text = SIDE.format(name="h1", local="10.99.0.7", remote="10.99.0.2", mac="02:00:00:00:00:01", ip="192.0.2.1")
+    (tmp_path / "lab.yaml").write_text(text)
+    env = {**os.environ, "PYTHONPATH": str(Path(vswitch.__file__).resolve().parent.parent)}
+    done = subprocess.run(["ip", "netns", "exec", EAST, sys.executable, "-m", "vswitch", "live", "lab.yaml",
+                           "--duration", "1s"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("vswitch: lab.yaml:6:19: switches[0].ports.p9.vxlan: cannot listen on 10.99.0.7 "
+                                  "port 4789: Cannot assign requested address"), done.stderr

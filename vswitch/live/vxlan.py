@@ -1,0 +1,104 @@
+"""A VXLAN port's UDP socket in ``vswitch live``: datagrams to and from the remote VTEPs (docs/live.md).
+
+The socket is bound to the port's ``local`` address and UDP ``port`` in the namespace ``vswitch live`` runs in
+(``ip netns exec NS vswitch live ...`` runs it in NS): the kernel adds and removes the outer IPv4 and UDP headers,
+and vswitch the VXLAN header (``l2/vxlan.py``). Every datagram leaves from ``local:port``, 4789 by default: RFC
+7348's source port hashed per flow is a SHOULD for ECMP underlays, and Linux accepts any.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Callable, Iterator
+
+from ..l2.port import Port
+from ..l2.vxlan import VxlanEndpoint
+from ..net.network import Network
+from ..topology.spec import TopologySpec, VxlanSpec
+from .devices import LiveError
+
+MAX_DATAGRAM = 65535
+
+
+class LiveTunnel:
+    """The underlay of one VXLAN port. The pacer reads it as it reads a station: ``read`` returns the inner
+    frames, which it transmits from ``nic.port`` (here the endpoint's port, towards the switch)."""
+
+    def __init__(self, endpoint: VxlanEndpoint, tunnel: VxlanSpec, clock: Callable[[], int]) -> None:
+        self.nic = endpoint  # the pacer's name for the node whose port the frames read here leave from
+        self.udp_port = tunnel.udp_port
+        self.clock = clock
+        self.send_errors = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind((tunnel.local, tunnel.udp_port))
+        except OSError as exc:
+            self.sock.close()
+            raise LiveError(f"{tunnel.where}: cannot listen on {tunnel.local} port {tunnel.udp_port}: "
+                            f"{exc.strerror or exc}: local must be an address of this machine (of the namespace "
+                            "vswitch live runs in), and the port free (a Linux vxlan device may hold it)") from None
+        self.sock.setblocking(False)
+        endpoint.transport = self._send
+
+    def _send(self, remote: str, payload: bytes) -> None:
+        try:
+            self.sock.sendto(payload, (remote, self.udp_port))
+        except OSError:  # no route to the remote, a full socket buffer: lost as on a wire, and counted
+            self.send_errors += 1
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def read(self) -> list[bytes]:
+        """The inner frames of every datagram of this VNI that arrived since the last call."""
+        frames = []
+        while True:
+            try:
+                payload, (source, _) = self.sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return frames
+            frame = self.nic.arrived(payload, source, self.clock())
+            if frame is not None:
+                frames.append(frame)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def summary(self, now: int) -> str:
+        """One line for the end of the run: datagrams each way, what was ignored, the remotes learned."""
+        endpoint = self.nic
+        ignored = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in endpoint.ignored.items() if n)
+        learned = ", ".join(f"{mac} at {remote}" for mac, remote, _ in endpoint.table.rows(now)) or "none"
+        return (f"live: {endpoint.name} (VXLAN VNI {endpoint.vni}): {endpoint.datagrams_sent} datagrams sent, "
+                f"{endpoint.datagrams_received} received" + (f", ignored {ignored}" if ignored else "")
+                + (f", {self.send_errors} not sent" if self.send_errors else "") + f"; learned: {learned}")
+
+    def __repr__(self) -> str:
+        return f"<LiveTunnel {self.nic.name} udp {self.udp_port}>"
+
+
+def tunnels(spec: TopologySpec) -> Iterator[tuple[str, VxlanSpec]]:
+    """(switch port, tunnel) of every VXLAN port of the file, in file order."""
+    for switch in spec.switches:
+        for port, tunnel in switch.vxlan:
+            yield f"{switch.name}.{port}", tunnel
+
+
+def open_tunnels(spec: TopologySpec, net: Network) -> list[LiveTunnel]:
+    """A socket for each VXLAN port of ``net`` (built from ``spec``); on a failure the ones opened are closed."""
+    opened: list[LiveTunnel] = []
+    try:
+        for name, tunnel in tunnels(spec):
+            wire = net.port(name).peer  # build_network wired the port to its endpoint
+            assert isinstance(wire, Port) and isinstance(wire.node, VxlanEndpoint)
+            opened.append(LiveTunnel(wire.node, tunnel, lambda: net.engine.now))
+    except BaseException:
+        for tunnel_socket in opened:
+            tunnel_socket.close()
+        raise
+    return opened
+
+
+def describe(tunnel: VxlanSpec) -> str:
+    """``VNI 42 on 10.0.0.1:4789 -> 10.0.0.2, 10.0.0.3`` for the run's first lines."""
+    return f"VNI {tunnel.vni} on {tunnel.local}:{tunnel.udp_port} -> {', '.join(tunnel.remotes)}"
