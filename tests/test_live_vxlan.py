@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None
               pytest.mark.skipif(shutil.which("ping") is None, reason="the real stacks' pings need ping (iputils-ping)")]
 TAG = f"x{os.getpid() % 100000}"
 EAST, WEST = f"{TAG}east", f"{TAG}west"  # the underlay's two sides: 10.99.0.1 and 10.99.0.2
+RED = f"{TAG}red"  # a station vswitch live attaches
 
 SIDE = """
 name: {name}
@@ -69,28 +70,44 @@ def _ip(netns: str, *args: str) -> None:
 
 
 def _live_in(netns: str, folder: Path, text: str, *args: str) -> subprocess.Popen:
-    """``vswitch live`` on ``text`` inside ``netns``, in ``folder``; returns once it says it is running."""
+    """``vswitch live`` on ``text`` inside ``netns`` (``ip netns exec``), in ``folder``; returns once it says it is
+    running. Namespaces it would make for ``attach:`` would be mounted in ``ip netns exec``'s own mount namespace,
+    out of the test's reach: such tests give the tunnel a ``netns`` instead."""
     folder.mkdir()
     return _start(folder, text, *args, netns=netns)
 
 
-def test_a_linux_vxlan_device_and_a_host_behind_the_vxlan_port_ping_each_other(tmp_path, underlay) -> None:
+def test_a_linux_vxlan_device_and_the_stations_behind_the_vxlan_port_ping_each_other(tmp_path, underlay) -> None:
+    """vswitch runs here; its tunnel's socket is bound in EAST (``netns``), its station red is a real stack in a
+    namespace it makes, and vm1 is vswitch's own stack behind the emulated adapter."""
     _ip(WEST, "link", "add", "vxlan0", "type", "vxlan", "id", "42", "dstport", "4789", "remote", "10.99.0.1",
         "local", "10.99.0.2", "dev", "u0")
     _ip(WEST, "link", "set", "vxlan0", "address", "02:00:00:00:00:50")
     _ip(WEST, "addr", "add", "192.0.2.50/24", "dev", "vxlan0")
     _ip(WEST, "link", "set", "vxlan0", "up")
-    text = SIDE.format(name="h1", local="10.99.0.1", remote="10.99.0.2", mac="02:00:00:00:00:01", ip="192.0.2.1")
-    child = _live_in(EAST, tmp_path / "east", text + PING.format(name="h1", to="192.0.2.50"), "--duration", "4s")
-    ping = subprocess.run(["ip", "netns", "exec", WEST, "ping", "-c", "2", "-i", "0.2", "-W", "2", "192.0.2.1"],
-                          capture_output=True, text=True, timeout=30)
+    child = _start(tmp_path, f"""
+name: vx-linux
+switches:
+  - name: sw1
+    ports:
+      p9: {{vxlan: {{local: 10.99.0.1, remote: 10.99.0.2, vni: 42, netns: {EAST}}}}}
+hosts: [{{name: red, mac: "02:00:00:00:00:01", ip: 192.0.2.1/24, attach: {{netns: {RED}}}}}]
+hypervisors:
+  - {{name: hv1, mac: "02:00:00:00:01:00", vms: [{{name: vm1, mac: "52:54:00:00:00:10", ip: 192.0.2.10/24}}]}}
+links: [[red, sw1], [hv1, sw1]]
+""" + PING.format(name="vm1", to="192.0.2.50"), "--duration", "5s")
+    pings = [subprocess.run(["ip", "netns", "exec", netns, "ping", "-c", "2", "-i", "0.2", "-W", "2", to],
+                            capture_output=True, text=True, timeout=30)
+             for netns, to in ((WEST, "192.0.2.1"), (RED, "192.0.2.50"))]
     out, err = (text.decode() for text in child.communicate(timeout=60))
-    assert ping.returncode == 0, ping.stdout + ping.stderr  # Linux's pings answered by vswitch's h1
-    assert child.returncode == 0, out + err  # and h1's pings of the Linux side answered: the expectation passed
+    for ping in pings:  # Linux's stack behind its vxlan device and red's real stack answer each other
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert child.returncode == 0, out + err  # and vm1's pings of the Linux side were answered
     assert "PASS      ping across 3 received" in out
     assert "learned: 02:00:00:00:00:50 at 10.99.0.2" in err  # the remote VTEP learned per MAC
     fdb = subprocess.run(["bridge", "-n", WEST, "fdb", "show", "dev", "vxlan0"], capture_output=True, text=True)
-    assert "02:00:00:00:00:01 dst 10.99.0.1" in fdb.stdout, fdb.stdout  # and Linux learned h1 behind vswitch
+    assert "02:00:00:00:00:01 dst 10.99.0.1" in fdb.stdout, fdb.stdout  # and Linux learned red behind vswitch
+    assert RED not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
 
 
 def test_two_vswitch_live_processes_joined_by_vxlan_carry_a_ping(tmp_path, underlay) -> None:
@@ -116,3 +133,15 @@ def test_a_local_address_the_namespace_lacks_is_refused_with_the_place(tmp_path,
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("vswitch: lab.yaml:6:19: switches[0].ports.p9.vxlan: cannot listen on 10.99.0.7 "
                                   "port 4789: Cannot assign requested address"), done.stderr
+
+
+def test_a_tunnel_namespace_that_does_not_exist_is_refused_and_nothing_is_made(tmp_path) -> None:
+    text = SIDE.format(name="h1", local="10.99.0.1", remote="10.99.0.2", mac="02:00:00:00:00:01", ip="192.0.2.1")
+    (tmp_path / "lab.yaml").write_text(text.replace("vni: 42", f"vni: 42, netns: {TAG}none"))
+    env = {**os.environ, "PYTHONPATH": str(Path(vswitch.__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-m", "vswitch", "live", "lab.yaml", "--duration", "1s"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr == (
+        f"vswitch: lab.yaml:6:19: switches[0].ports.p9.vxlan: network namespace '{TAG}none' does not exist: the "
+        f"tunnel's socket is bound in a namespace you made (ip netns add {TAG}none, with 10.99.0.1 on one of its "
+        "interfaces)\n"), done.stderr

@@ -5,7 +5,6 @@ errors. The live tunnels (real sockets, a Linux vxlan peer) are tests/test_live_
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,8 +15,10 @@ from scapy.layers.vxlan import VXLAN
 from scapy.utils import wrpcap
 
 from vswitch.core.reasons import DropReason
+from vswitch.kernel.scope import unsupported
 from vswitch.l2.vxlan import OVERHEAD, RemoteTable, VxlanEndpoint, decapsulate, encapsulate, endpoints
 from vswitch.scenario.runner import ScenarioRunner
+from vswitch.scenario.show import port_rows
 from vswitch.topology.build import build_network
 from vswitch.topology.diagnostics import TopologyFileError
 from vswitch.topology.loader import load_topology_text
@@ -174,3 +175,11 @@ def test_two_ports_on_one_address_with_other_udp_ports_are_fine() -> None:
     net = build_network(load_topology_text(text, "vx.yaml"))
     assert [e.name for e in endpoints(net.switches.values())] == ["sw1.p8", "sw1.p9"]
     assert isinstance(net.port("sw1.p8").peer.node, VxlanEndpoint)
+
+
+def test_show_names_the_tunnel_and_kernel_check_refuses_it() -> None:
+    _, net, _, _ = _lab()
+    assert {"switch port": "sw1.p9", "connected to": "VXLAN VNI 42 to 10.0.0.2, 10.0.0.3"}.items() <= next(
+        row for row in port_rows(net) if row["switch port"] == "sw1.p9").items()
+    assert unsupported(net) == ["sw1.p9: a VXLAN port: the kernel lab builds no tunnels (vswitch live joins Linux "
+                                "vxlan devices: docs/live.md)"]

@@ -159,8 +159,11 @@ class VxlanEndpoint:
         self.table.learn(frame[6:12], source, now)
         return frame
 
+    def __str__(self) -> str:
+        return f"VXLAN VNI {self.vni} to {', '.join(self.table.remotes)}"
+
     def __repr__(self) -> str:
-        return f"<VxlanEndpoint {self.name} vni {self.vni} -> {', '.join(self.table.remotes)}>"
+        return f"<VxlanEndpoint {self.name}: {self}>"
 
 
 def attach_tunnel(port: Port, endpoint: VxlanEndpoint) -> None:

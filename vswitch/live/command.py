@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     with LiveDevices() as devices, _StopRequest() as stop:
         net = build_network(live_spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
         try:
+            sockets = open_tunnels(live_spec, net)  # VXLAN ports (vxlan.py), first: a port taken creates nothing
             for interface, attach, ip in planned:
                 nic = net.nic(interface)
                 assert isinstance(nic, NIC)
@@ -100,16 +101,16 @@ def run(args: argparse.Namespace) -> int:
                 station = LiveStation(nic, made.outside, made.hub)
                 nic.stack = station  # the real stack answers in place of vswitch's own
                 stations.append(station)
-            sockets = open_tunnels(live_spec, net)  # VXLAN ports (vxlan.py)
             runner = ScenarioRunner(live_spec, net)
             _announce(planned, duration, live_spec)
             run_paced(net, [*stations, *sockets], duration, stop)  # type: ignore[list-item]
             result = runner.finish()
+            for tunnel in sockets:
+                print(tunnel.summary(net.now), file=sys.stderr)
         finally:
             for station in stations:
                 station.close()
             for tunnel in sockets:
-                print(tunnel.summary(net.now), file=sys.stderr)
                 tunnel.close()
             net.close()
     _print(args, net, result, out_dir)

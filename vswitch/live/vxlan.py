@@ -1,7 +1,8 @@
 """A VXLAN port's UDP socket in ``vswitch live``: datagrams to and from the remote VTEPs (docs/live.md).
 
 The socket is bound to the port's ``local`` address and UDP ``port`` in the namespace ``vswitch live`` runs in
-(``ip netns exec NS vswitch live ...`` runs it in NS): the kernel adds and removes the outer IPv4 and UDP headers,
+(``ip netns exec NS vswitch live ...`` runs it in NS), or in the existing namespace the port's ``netns`` names (a
+socket stays in the namespace it was made in): the kernel adds and removes the outer IPv4 and UDP headers,
 and vswitch the VXLAN header (``l2/vxlan.py``). Every datagram leaves from ``local:port``, 4789 by default: RFC
 7348's source port hashed per flow is a SHOULD for ECMP underlays, and Linux accepts any.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import socket
 from typing import Callable, Iterator
 
+from ..kernel.netns import in_netns
 from ..l2.port import Port
 from ..l2.vxlan import VxlanEndpoint
 from ..net.network import Network
@@ -29,14 +31,15 @@ class LiveTunnel:
         self.udp_port = tunnel.udp_port
         self.clock = clock
         self.send_errors = 0
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock = _socket_in(tunnel)
         try:
             self.sock.bind((tunnel.local, tunnel.udp_port))
         except OSError as exc:
             self.sock.close()
             raise LiveError(f"{tunnel.where}: cannot listen on {tunnel.local} port {tunnel.udp_port}: "
                             f"{exc.strerror or exc}: local must be an address of this machine (of the namespace "
-                            "vswitch live runs in), and the port free (a Linux vxlan device may hold it)") from None
+                            f"{tunnel.netns or 'vswitch live runs in'}), and the port free (a Linux vxlan device "
+                            "may hold it)") from None
         self.sock.setblocking(False)
         endpoint.transport = self._send
 
@@ -75,6 +78,19 @@ class LiveTunnel:
 
     def __repr__(self) -> str:
         return f"<LiveTunnel {self.nic.name} udp {self.udp_port}>"
+
+
+def _socket_in(tunnel: VxlanSpec) -> socket.socket:
+    """A UDP socket in the tunnel's namespace (``netns``: one the user made), else in the run's own."""
+    if tunnel.netns is None:
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        with in_netns(tunnel.netns):
+            return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError:
+        raise LiveError(f"{tunnel.where}: network namespace {tunnel.netns!r} does not exist: the tunnel's socket "
+                        f"is bound in a namespace you made (ip netns add {tunnel.netns}, with {tunnel.local} on one "
+                        "of its interfaces)") from None
 
 
 def tunnels(spec: TopologySpec) -> Iterator[tuple[str, VxlanSpec]]:

@@ -60,13 +60,14 @@ class SwitchSpec:
 
 @dataclass(frozen=True)
 class VxlanSpec:
-    """A VXLAN switch port's tunnel (``vxlan: {local, remote, vni, port}``): IPv4 addresses as text."""
+    """A VXLAN switch port's tunnel (``vxlan: {local, remote, vni, port, netns}``): IPv4 addresses as text."""
 
     local: str
     remotes: tuple[str, ...]
     vni: int
     udp_port: int = 4789
     where: Where = Where()
+    netns: Optional[str] = None  # the namespace whose socket it is (vswitch live's own when None)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Read a switch port's ``vxlan:`` key, which makes the port a VXLAN tunnel endpoint (docs/topology.md, docs/live.md).
 
-``vxlan: {local: IP, remote: IP or [IPs], vni: N, port: 4789}``: in ``vswitch live`` the port's frames travel as
-UDP datagrams between ``local`` and the remote VTEPs (``l2/vxlan.py``, ``live/vxlan.py``); in ``vswitch run`` the
+``vxlan: {local: IP, remote: IP or [IPs], vni: N, port: 4789, netns: NAME}``: in ``vswitch live`` the port's frames
+travel as UDP datagrams between ``local`` (in namespace NAME, if given) and the remote VTEPs (``l2/vxlan.py``, ``live/vxlan.py``); in ``vswitch run`` the
 tunnel has no far end and frames leaving the port are counted as sent into it. The file-wide checks (no link on a
 VXLAN port, one port per local address and UDP port) are ``vxlan_problems``'.
 """
@@ -13,6 +13,7 @@ from typing import Optional
 
 from ..l2.vxlan import MAX_VNI, VXLAN_PORT
 from .fields import where
+from .live_reader import netns_name
 from .spec import TopologySpec, VxlanSpec, Where
 from .yamlreader import MapReader, describe, integer_between
 
@@ -49,6 +50,7 @@ def read_vxlan(r: MapReader) -> Optional[VxlanSpec]:
         remotes = [remote] if remote is not None else []
     vni = v.take("vni", integer_between(0, MAX_VNI))
     udp_port = v.take("port", integer_between(1, 65535), default=VXLAN_PORT)
+    netns = v.take("netns", netns_name, default=None)  # an existing namespace to bind the socket in
     for i, remote in enumerate(remotes):
         if remote == local:
             v.error("remote", f"{remote} is the local address: the remotes are the other VTEPs")
@@ -57,7 +59,7 @@ def read_vxlan(r: MapReader) -> Optional[VxlanSpec]:
     v.finish()
     if local is None or not remotes or vni is None or udp_port is None:
         return None
-    return VxlanSpec(local, tuple(remotes), vni, udp_port, where(r, "vxlan"))
+    return VxlanSpec(local, tuple(remotes), vni, udp_port, where(r, "vxlan"), netns)
 
 
 def vxlan_problems(spec: TopologySpec) -> list[tuple[Where, str]]:
@@ -65,9 +67,9 @@ def vxlan_problems(spec: TopologySpec) -> list[tuple[Where, str]]:
     socket (local address and port)."""
     problems = []
     ports = {f"{sw.name}.{port}": tunnel for sw in spec.switches for port, tunnel in sw.vxlan}
-    sockets: dict[tuple[str, int], str] = {}
+    sockets: dict[tuple[str | None, str, int], str] = {}
     for name, tunnel in ports.items():
-        key = (tunnel.local, tunnel.udp_port)
+        key = (tunnel.netns, tunnel.local, tunnel.udp_port)
         if key in sockets:
             problems.append((tunnel.where, f"{name} and {sockets[key]} both listen on {tunnel.local} port "
                     f"{tunnel.udp_port}: give each VXLAN port its own local address or port"))
