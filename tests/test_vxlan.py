@@ -17,6 +17,7 @@ from scapy.utils import wrpcap
 from vswitch.core.reasons import DropReason
 from vswitch.kernel.scope import unsupported
 from vswitch.l2.vxlan import OVERHEAD, RemoteTable, VxlanEndpoint, decapsulate, encapsulate, endpoints
+from vswitch.scenario.report import render, tunnel_rows
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.scenario.show import port_rows
 from vswitch.topology.build import build_network
@@ -91,7 +92,12 @@ def _lab(text: str = LAB):
     net = build_network(spec)
     (endpoint,) = endpoints(net.switches.values())
     sent: list[tuple[str, bytes]] = []
-    endpoint.transport = lambda remote, payload: sent.append((remote, payload))
+
+    def send(remote: str, payload: bytes) -> bool:
+        sent.append((remote, payload))
+        return True
+
+    endpoint.transport = send
     return spec, net, endpoint, sent
 
 
@@ -136,6 +142,21 @@ scenario:
     assert net.port("sw1.p9").counters.tx_dropped == {DropReason.OVERSIZE: 1}  # counted on the switch port
     assert [remote for remote, _ in sent] == ["10.0.0.2", "10.0.0.3"] * 2  # unknown unicast floods like BUM
     assert endpoint.datagrams_sent == 4 and [len(p) for _, p in sent][-1] == 1464 + 8
+    assert tunnel_rows(net) == [{"port": "sw1.p9", "vni": 42, "remotes": "10.0.0.2, 10.0.0.3", "datagrams out": 4,
+                                 "lost": 0, "in": 0, "ignored": "-", "learned (MAC at VTEP)": "-"}]
+
+
+def test_the_report_counts_lost_and_ignored_datagrams_and_lists_the_learned_remotes() -> None:
+    _, net, endpoint, _ = _lab(LAB.replace(", ip: 192.0.2.1/24", ""))  # no stack: h1 sends what the test sends
+    endpoint.transport = lambda remote, payload: remote != "10.0.0.3"  # no route to 10.0.0.3
+    net.send_from_stack(endpoint.port, [(0, endpoint.arrived(encapsulate(42, INNER), "10.0.0.2", 0))])
+    endpoint.arrived(encapsulate(7, INNER), "10.0.0.2", 0)
+    net.send("h1", bytes(Ether(src=H1, dst="ff:ff:ff:ff:ff:ff", type=0x88B5) / b"everyone"))
+    net.run()
+    (row,) = tunnel_rows(net)
+    assert (row["datagrams out"], row["lost"], row["in"], row["ignored"], row["learned (MAC at VTEP)"]) == (
+        1, 1, 1, "other_vni=1", f"{FAR} at 10.0.0.2")
+    assert "VXLAN tunnels" in render(net, ScenarioRunner(load_topology_text(LAB, "vx.yaml"), net).finish())
 
 
 LINKED = LAB.replace("links: [[h1, sw1]]", "links: [[h1, sw1], [h2, sw1.p9]]").replace(

@@ -37,7 +37,7 @@ DEFAULT_AGEING_NS: Final = 300 * 10**9
 _I_FLAG: Final = 0x08  # "VNI valid"; the other flag bits and the reserved fields are ignored on receipt (RFC 7348)
 _DELIVERED: Final = Decision((), Verdict.DELIVERED)
 
-Transport = Callable[[str, bytes], None]  # (remote VTEP's IPv4 address, UDP payload) -> None
+Transport = Callable[[str, bytes], bool]  # (remote VTEP's IPv4 address, UDP payload) -> sent (False: lost)
 
 
 def header(vni: int) -> bytes:
@@ -122,7 +122,8 @@ class VxlanEndpoint:
         self.transport: Optional[Transport] = None  # None: a tunnel with no far end (vswitch run)
         self.inbox: deque[Any] = deque()  # what the datapath delivered, when the network records
         self.stack = self  # the datapath hands a node's stack what it delivered: here, to the tunnel
-        self.datagrams_sent = 0
+        self.datagrams_sent = 0  # handed to the transport, or counted as sent into a tunnel with no far end
+        self.datagrams_lost = 0  # the transport could not send them (no route to the remote, a full buffer)
         self.datagrams_received = 0
         self.ignored: dict[str, int] = {"not_vxlan": 0, "other_vni": 0}
 
@@ -135,9 +136,10 @@ class VxlanEndpoint:
         """Encapsulate ``frame`` once per destination VTEP and hand the datagrams to the transport."""
         payload = encapsulate(self.vni, frame)
         for remote in self.table.destinations(frame, now):
-            self.datagrams_sent += 1
-            if self.transport is not None:
-                self.transport(remote, payload)
+            if self.transport is None or self.transport(remote, payload):
+                self.datagrams_sent += 1
+            else:
+                self.datagrams_lost += 1
         return ()
 
     def link_up(self, now: int) -> Iterable[tuple[int, bytes]]:
@@ -158,6 +160,14 @@ class VxlanEndpoint:
         self.datagrams_received += 1
         self.table.learn(frame[6:12], source, now)
         return frame
+
+    def row(self, now: int) -> dict[str, Any]:
+        """The report's row: the tunnel, the datagrams each way, what was ignored, the remotes learned per MAC."""
+        ignored = ", ".join(f"{why}={n}" for why, n in sorted(self.ignored.items()) if n)
+        learned = ", ".join(f"{mac} at {remote}" for mac, remote, _ in self.table.rows(now))
+        return {"port": self.name, "vni": self.vni, "remotes": ", ".join(self.table.remotes),
+                "datagrams out": self.datagrams_sent, "lost": self.datagrams_lost, "in": self.datagrams_received,
+                "ignored": ignored or "-", "learned (MAC at VTEP)": learned or "-"}
 
     def __str__(self) -> str:
         return f"VXLAN VNI {self.vni} to {', '.join(self.table.remotes)}"

@@ -105,8 +105,6 @@ def run(args: argparse.Namespace) -> int:
             _announce(planned, duration, live_spec)
             run_paced(net, [*stations, *sockets], duration, stop)  # type: ignore[list-item]
             result = runner.finish()
-            for tunnel in sockets:
-                print(tunnel.summary(net.now), file=sys.stderr)
         finally:
             for station in stations:
                 station.close()

@@ -30,7 +30,6 @@ class LiveTunnel:
         self.nic = endpoint  # the pacer's name for the node whose port the frames read here leave from
         self.udp_port = tunnel.udp_port
         self.clock = clock
-        self.send_errors = 0
         self.sock = _socket_in(tunnel)
         try:
             self.sock.bind((tunnel.local, tunnel.udp_port))
@@ -43,18 +42,19 @@ class LiveTunnel:
         self.sock.setblocking(False)
         endpoint.transport = self._send
 
-    def _send(self, remote: str, payload: bytes) -> None:
+    def _send(self, remote: str, payload: bytes) -> bool:
         try:
             self.sock.sendto(payload, (remote, self.udp_port))
-        except OSError:  # no route to the remote, a full socket buffer: lost as on a wire, and counted
-            self.send_errors += 1
+        except OSError:  # no route to the remote, a full socket buffer: lost as on a wire (the endpoint counts it)
+            return False
+        return True
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
     def read(self) -> list[bytes]:
         """The inner frames of every datagram of this VNI that arrived since the last call."""
-        frames = []
+        frames: list[bytes] = []
         while True:
             try:
                 payload, (source, _) = self.sock.recvfrom(MAX_DATAGRAM)
@@ -66,15 +66,6 @@ class LiveTunnel:
 
     def close(self) -> None:
         self.sock.close()
-
-    def summary(self, now: int) -> str:
-        """One line for the end of the run: datagrams each way, what was ignored, the remotes learned."""
-        endpoint = self.nic
-        ignored = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in endpoint.ignored.items() if n)
-        learned = ", ".join(f"{mac} at {remote}" for mac, remote, _ in endpoint.table.rows(now)) or "none"
-        return (f"live: {endpoint.name} (VXLAN VNI {endpoint.vni}): {endpoint.datagrams_sent} datagrams sent, "
-                f"{endpoint.datagrams_received} received" + (f", ignored {ignored}" if ignored else "")
-                + (f", {self.send_errors} not sent" if self.send_errors else "") + f"; learned: {learned}")
 
     def __repr__(self) -> str:
         return f"<LiveTunnel {self.nic.name} udp {self.udp_port}>"
