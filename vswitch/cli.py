@@ -343,7 +343,8 @@ _MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
      kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup),
     ("io-check", "boot a Linux guest under QEMU, count its NIC's exits, compare with an I/O model",
      "sudo vswitch io-check emulated", iocheck.add_arguments, iocheck.run),
-    ("live", "run a topology in real time, with real namespaces as stations (attach:)",
+    ("live", "run a topology in real time, with real namespaces as stations (attach:) and VXLAN ports to other "
+             "machines (vxlan:)",
      "sudo vswitch live topologies/live-two-namespaces.yaml --duration 30s", live.add_arguments, live.run),
     ("live-cleanup", "remove namespaces and links left by a killed vswitch live", "sudo vswitch live-cleanup",
      live.add_cleanup_arguments, live.run_cleanup),
