@@ -18,6 +18,7 @@ from vswitch.core.reasons import DropReason
 from vswitch.kernel.scope import unsupported
 from vswitch.l2.vxlan import OVERHEAD, RemoteTable, VxlanEndpoint, decapsulate, encapsulate, endpoints
 from vswitch.scenario.report import render, tunnel_rows
+from vswitch.scenario.report_json import vxlan
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.scenario.show import port_rows
 from vswitch.topology.build import build_network
@@ -157,6 +158,9 @@ def test_the_report_counts_lost_and_ignored_datagrams_and_lists_the_learned_remo
     assert (row["datagrams out"], row["lost"], row["in"], row["ignored"], row["learned (MAC at VTEP)"]) == (
         1, 1, 1, "other_vni=1", f"{FAR} at 10.0.0.2")
     assert "VXLAN tunnels" in render(net, ScenarioRunner(load_topology_text(LAB, "vx.yaml"), net).finish())
+    assert vxlan(net) == [{"port": "sw1.p9", "vni": 42, "remotes": ["10.0.0.2", "10.0.0.3"], "datagrams_out": 1,
+                           "lost": 1, "in": 1, "ignored": {"not_vxlan": 0, "other_vni": 1},
+                           "learned": [{"mac": FAR, "remote": "10.0.0.2", "age": "0s", "age_ns": 0}]}]
 
 
 LINKED = LAB.replace("links: [[h1, sw1]]", "links: [[h1, sw1], [h2, sw1.p9]]").replace(
