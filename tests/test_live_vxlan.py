@@ -78,9 +78,8 @@ def _live_in(netns: str, folder: Path, text: str, *args: str) -> subprocess.Pope
     return _start(folder, text, *args, netns=netns)
 
 
-def test_a_linux_vxlan_device_and_the_stations_behind_the_vxlan_port_ping_each_other(tmp_path, underlay) -> None:
-    """vswitch runs here; its tunnel's socket is bound in EAST (``netns``), its station red is a real stack in a
-    namespace it makes, and vm1 is vswitch's own stack behind the emulated adapter."""
+def _linux_vxlan() -> None:
+    """Linux's VTEP in WEST: vxlan0 (VNI 42, UDP 4789, 02:00:00:00:00:50, 192.0.2.50) towards 10.99.0.1."""
     made = subprocess.run(["ip", "-n", WEST, "link", "add", "vxlan0", "type", "vxlan", "id", "42", "dstport", "4789",
                            "remote", "10.99.0.1", "local", "10.99.0.2", "dev", "u0"], capture_output=True, text=True)
     if made.returncode != 0:
@@ -88,6 +87,12 @@ def test_a_linux_vxlan_device_and_the_stations_behind_the_vxlan_port_ping_each_o
     _ip(WEST, "link", "set", "vxlan0", "address", "02:00:00:00:00:50")
     _ip(WEST, "addr", "add", "192.0.2.50/24", "dev", "vxlan0")
     _ip(WEST, "link", "set", "vxlan0", "up")
+
+
+def test_a_linux_vxlan_device_and_the_stations_behind_the_vxlan_port_ping_each_other(tmp_path, underlay) -> None:
+    """vswitch runs here; its tunnel's socket is bound in EAST (``netns``), its station red is a real stack in a
+    namespace it makes, and vm1 is vswitch's own stack behind the emulated adapter."""
+    _linux_vxlan()
     child = _start(tmp_path, f"""
 name: vx-linux
 switches:
@@ -150,3 +155,34 @@ def test_a_tunnel_namespace_that_does_not_exist_is_refused_and_nothing_is_made(t
         f"vswitch: lab.yaml:6:19: switches[0].ports.p9.vxlan: network namespace '{TAG}none' does not exist: the "
         f"tunnel's socket is bound in a namespace you made (ip netns add {TAG}none, with 10.99.0.1 on one of its "
         "interfaces)\n"), done.stderr
+
+
+@pytest.mark.skipif(shutil.which("tcpdump") is None or shutil.which("tshark") is None,
+                    reason="capturing the underlay needs tcpdump and tshark")
+def test_the_datagrams_on_the_underlay_dissect_cleanly_both_ways(tmp_path, underlay) -> None:
+    """What vswitch sends and what Linux's vxlan sends back, as Wireshark reads them off the veth between them."""
+    _linux_vxlan()
+    capture = tmp_path / "underlay.pcap"
+    tcpdump = subprocess.Popen(["ip", "netns", "exec", EAST, "tcpdump", "-i", "u0", "-U", "-w", str(capture), "udp"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while b"listening on" not in tcpdump.stderr.readline():
+            assert tcpdump.poll() is None, "tcpdump did not start"
+        text = SIDE.format(name="h1", local="10.99.0.1", remote="10.99.0.2", mac="02:00:00:00:00:01", ip="192.0.2.1")
+        child = _start(tmp_path, text.replace("vni: 42", f"vni: 42, netns: {EAST}"), "--duration", "3s")
+        ping = subprocess.run(["ip", "netns", "exec", WEST, "ping", "-c", "2", "-i", "0.2", "-W", "2", "192.0.2.1"],
+                              capture_output=True, text=True, timeout=30)
+        child.communicate(timeout=60)
+    finally:
+        tcpdump.send_signal(signal.SIGINT)
+        tcpdump.communicate(timeout=30)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    fields = ("_ws.malformed", "ip.src", "udp.dstport", "vxlan.vni", "eth.src", "icmp.type")
+    done = subprocess.run(["tshark", "-n", "-r", str(capture), "-T", "fields", "-E", "separator=/t",
+                           *[arg for f in fields for arg in ("-e", f)]], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "LC_ALL": "C"})
+    rows = [dict(zip(fields, line.split("\t"))) for line in done.stdout.splitlines()]
+    assert rows and all(r["_ws.malformed"] == "" and r["udp.dstport"] == "4789" and r["vxlan.vni"] == "42"
+                        for r in rows), done.stdout
+    icmp = {(r["ip.src"].split(",")[0], r["eth.src"].split(",")[1], r["icmp.type"]) for r in rows if r["icmp.type"]}
+    assert {("10.99.0.2", "02:00:00:00:00:50", "8"), ("10.99.0.1", "02:00:00:00:00:01", "0")} <= icmp, icmp
