@@ -19,6 +19,7 @@ import pytest
 import vswitch
 from conftest import require_netns
 from test_live import _start
+from vswitch.live.devices import STATE_DIR
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                  reason="vswitch live needs root and iproute2"),
@@ -115,7 +116,8 @@ links: [[red, sw1], [hv1, sw1]]
     assert "02:00:00:00:00:50 at 10.99.0.2" in out  # the remote VTEP learned per MAC (VXLAN tunnels)
     fdb = subprocess.run(["bridge", "-n", WEST, "fdb", "show", "dev", "vxlan0"], capture_output=True, text=True)
     assert "02:00:00:00:00:01 dst 10.99.0.1" in fdb.stdout, fdb.stdout  # and Linux learned red behind vswitch
-    assert RED not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert RED not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout  # torn down
+    assert not (STATE_DIR / f"{child.pid}.json").exists()
 
 
 def test_two_vswitch_live_processes_joined_by_vxlan_carry_a_ping(tmp_path, underlay) -> None:
