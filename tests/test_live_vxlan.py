@@ -1,4 +1,4 @@
-"""VXLAN ports in ``vswitch live``: a Linux ``vxlan`` device, and another ``vswitch live``, on the far end of the tunnel.
+"""VXLAN ports in ``vswitch live``: a Linux ``vxlan`` device, and another ``vswitch live``, at the tunnel's far end.
 
 Root only (CI runs as root); elsewhere skipped with the reason. Each test makes two namespaces joined by a veth
 (the underlay, 10.99.0.0/24) and runs ``vswitch live`` inside them with ``ip netns exec``, so its UDP socket and

@@ -1,9 +1,10 @@
 """Read a switch port's ``vxlan:`` key, which makes the port a VXLAN tunnel endpoint (docs/topology.md, docs/live.md).
 
-``vxlan: {local: IP, remote: IP or [IPs], vni: N, port: 4789, netns: NAME}``: in ``vswitch live`` the port's frames
-travel as UDP datagrams between ``local`` (in namespace NAME, if given) and the remote VTEPs (``l2/vxlan.py``, ``live/vxlan.py``); in ``vswitch run`` the
-tunnel has no far end and frames leaving the port are counted as sent into it. The file-wide checks (no link on a
-VXLAN port, one port per local address and UDP port) are ``vxlan_problems``'.
+``vxlan: {local: IP, remote: IP or [IPs], vni: N, port: 4789, netns: NAME}``: in ``vswitch live`` the port's
+frames travel as UDP datagrams between ``local`` (in namespace NAME, if given) and the remote VTEPs
+(``l2/vxlan.py``, ``live/vxlan.py``); in ``vswitch run`` the tunnel has no far end and frames leaving the port are
+counted as sent into it. The file-wide checks (no link on a VXLAN port, one port per socket) are
+``vxlan_problems``'.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def read_vxlan(r: MapReader) -> Optional[VxlanSpec]:
 
 def vxlan_problems(spec: TopologySpec) -> list[tuple[Where, str]]:
     """(place, message) for each VXLAN port with a link (the tunnel is its cable) and each second port on one UDP
-    socket (local address and port)."""
+    socket (namespace, local address and port)."""
     problems = []
     ports = {f"{sw.name}.{port}": tunnel for sw in spec.switches for port, tunnel in sw.vxlan}
     sockets: dict[tuple[str | None, str, int], str] = {}
@@ -72,7 +73,7 @@ def vxlan_problems(spec: TopologySpec) -> list[tuple[Where, str]]:
         key = (tunnel.netns, tunnel.local, tunnel.udp_port)
         if key in sockets:
             problems.append((tunnel.where, f"{name} and {sockets[key]} both listen on {tunnel.local} port "
-                    f"{tunnel.udp_port}: give each VXLAN port its own local address or port"))
+                                           f"{tunnel.udp_port}: give each VXLAN port its own local address or port"))
         sockets.setdefault(key, name)
     for link in spec.links:
         for end in (link.a, link.b):
