@@ -27,7 +27,7 @@ from ..topology.yamlsource import check_file
 from .devices import LiveDevices, cleanup
 from .pacer import run_paced
 from .stations import LiveStation
-from .vxlan import LiveTunnel, describe, open_tunnels, tunnels
+from .vxlan import open_tunnels
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -89,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else Path("pcaps") / f"{spec.name}-live"
     live_spec = replace(spec, epoch_ns=wall_clock_ns())  # captures carry wall-clock timestamps
     stations: list[LiveStation] = []
-    sockets: list[LiveTunnel] = []
     with LiveDevices() as devices, _StopRequest() as stop:
         net = build_network(live_spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
         try:
-            sockets = open_tunnels(live_spec, net)  # VXLAN ports (vxlan.py), first: a port taken creates nothing
+            # VXLAN ports' sockets (vxlan.py), read and closed as stations are; first: a port taken makes nothing
+            stations += open_tunnels(live_spec, net)  # type: ignore[arg-type]
             for interface, attach, ip in planned:
                 nic = net.nic(interface)
                 assert isinstance(nic, NIC)
@@ -102,26 +102,21 @@ def run(args: argparse.Namespace) -> int:
                 nic.stack = station  # the real stack answers in place of vswitch's own
                 stations.append(station)
             runner = ScenarioRunner(live_spec, net)
-            _announce(planned, duration, live_spec)
-            run_paced(net, [*stations, *sockets], duration, stop)  # type: ignore[list-item]
+            _announce(planned, duration)
+            run_paced(net, stations, duration, stop)
             result = runner.finish()
         finally:
             for station in stations:
                 station.close()
-            for tunnel in sockets:
-                tunnel.close()
             net.close()
     _print(args, net, result, out_dir)
     return 0 if result.passed else 1
 
 
-def _announce(planned: list[tuple[str, AttachSpec, str | None]], duration: float | None,
-              spec: TopologySpec) -> None:
+def _announce(planned: list[tuple[str, AttachSpec, str | None]], duration: float | None) -> None:
     for interface, attach, ip in planned:
         print(f"live: {interface} is namespace {attach.name} (eth0{', ' + ip if ip else ''}): "
               f"ip netns exec {attach.name} ...", file=sys.stderr)
-    for port, tunnel in tunnels(spec):
-        print(f"live: {port} is a VXLAN port: {describe(tunnel)}", file=sys.stderr)
     until = f"for {format_duration(int(duration * 1e9))}" if duration is not None else "until Ctrl-C"
     print(f"live: running {until}", file=sys.stderr, flush=True)
 

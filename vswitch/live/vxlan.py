@@ -10,6 +10,7 @@ and vswitch the VXLAN header (``l2/vxlan.py``). Every datagram leaves from ``loc
 from __future__ import annotations
 
 import socket
+import sys
 from typing import Callable, Iterator
 
 from ..kernel.netns import in_netns
@@ -92,13 +93,15 @@ def tunnels(spec: TopologySpec) -> Iterator[tuple[str, VxlanSpec]]:
 
 
 def open_tunnels(spec: TopologySpec, net: Network) -> list[LiveTunnel]:
-    """A socket for each VXLAN port of ``net`` (built from ``spec``); on a failure the ones opened are closed."""
+    """A socket for each VXLAN port of ``net`` (built from ``spec``), each said on stderr; on a failure the ones
+    opened are closed."""
     opened: list[LiveTunnel] = []
     try:
         for name, tunnel in tunnels(spec):
             wire = net.port(name).peer  # build_network wired the port to its endpoint
             assert isinstance(wire, Port) and isinstance(wire.node, VxlanEndpoint)
             opened.append(LiveTunnel(wire.node, tunnel, lambda: net.engine.now))
+            print(f"live: {name} is a VXLAN port: {describe(tunnel)}", file=sys.stderr)
     except BaseException:
         for tunnel_socket in opened:
             tunnel_socket.close()
