@@ -8,6 +8,7 @@ The test plays the VM: it opens the TAP that the run made as QEMU's ``-netdev ta
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import select
 import shutil
@@ -193,3 +194,64 @@ def test_an_interface_that_does_not_exist_is_refused_clearly(tmp_path) -> None:
                                    f"one that exists (ip link show); for a TAP that vswitch live makes, write tap: "
                                    f"{VETH}")
     assert RED not in _namespaces()
+
+
+QEMU_INIT = """#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+for m in $(cat /modules); do insmod /lib/modules/$m; done
+ip link set lo up
+ip link set eth0 up
+ip addr add {ip}/24 dev eth0
+i=0
+until ping -c 1 -W 1 {host} > /dev/null; do i=$((i+1)); [ $i -lt 20 ] || break; done
+echo LIVE-START
+ping -c 3 -i 0.2 -W 2 {host}
+echo LIVE-DONE
+poweroff -f
+"""
+QEMU_TOPOLOGY = f"""
+name: live-qemu
+switches: [{{name: sw1}}]
+hosts: [{{name: h1, mac: "02:00:00:00:00:01", ip: 192.0.2.1/24}}]
+hypervisors:
+  - name: hv1
+    mac: "02:00:00:00:01:00"
+    vms: [{{name: vm1, mac: "{VM_MAC}", ip: {VM_IP}/24, attach: {{tap: {TAP}}}}}]
+links: [[h1, sw1], [hv1, sw1]]
+captures: {{points: [h1]}}
+"""
+
+
+def test_a_real_busybox_vm_on_a_tap_pings_a_host_of_the_emulated_lan(tmp_path) -> None:
+    """Linux in QEMU (TCG), its e1000 on the TAP: it resolves and pings h1, vswitch's own stack behind the
+    emulated switch, through vm1's vNIC on the emulated adapter."""
+    from vswitch.iocheck.guest import IoCheckError, build_initramfs, find_image
+
+    qemu = shutil.which("qemu-system-x86_64")
+    if qemu is None:
+        pytest.skip("no qemu-system-x86_64 (apt-get install qemu-system-x86)")
+    try:
+        image = find_image()
+    except IoCheckError as exc:
+        pytest.skip(str(exc))
+    initrd = tmp_path / "initrd.gz"
+    initrd.write_bytes(build_initramfs(image, "e1000", QEMU_INIT.format(ip=VM_IP, host="192.0.2.1")))
+    child = _start(tmp_path, QEMU_TOPOLOGY, "--format", "json")
+    try:
+        guest = subprocess.run(
+            [qemu, "-accel", "tcg", "-m", "256", "-nographic", "-vga", "none", "-no-reboot",
+             "-kernel", str(image.kernel), "-initrd", str(initrd),
+             "-append", "console=ttyS0 quiet panic=-1 no_timer_check",
+             "-netdev", f"tap,id=n0,ifname={TAP},script=no,downscript=no,vnet_hdr=off",
+             "-device", f"e1000,netdev=n0,mac={VM_MAC},romfile="],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", timeout=120)
+    finally:
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    console = guest.stdout.split("LIVE-START")[-1]
+    assert "LIVE-DONE" in console and "3 packets received" in console, guest.stdout[-2000:]
+    assert child.returncode == 0, err.decode()
+    report = json.loads(out)
+    table = {(row["mac"], row["port"]) for row in report["mac_tables"] if row["switch"] == "sw1"}
+    assert (VM_MAC, "p2") in table, report["mac_tables"]  # learned behind the adapter's uplink
