@@ -55,9 +55,11 @@ def _existing_netns() -> set[str]:
 
 
 class LiveDevices:
-    """The devices of one live run; use as a context manager: leaving it removes them all, whatever happened."""
+    """The devices of one live run; use as a context manager: leaving it removes them all, whatever happened.
+    ``usage``: the command line that made them, for the message that asks for root."""
 
-    def __init__(self, state_dir: Path = STATE_DIR) -> None:
+    def __init__(self, state_dir: Path = STATE_DIR, usage: str = "vswitch live FILE") -> None:
+        self.usage = usage
         self.state_file = state_dir / f"{os.getpid()}.json"
         self.hub = f"{PREFIX}{os.getpid()}"  # the namespace of the outside ends
         self.netns: list[str] = []
@@ -66,8 +68,8 @@ class LiveDevices:
 
     def __enter__(self) -> LiveDevices:
         if os.geteuid() != 0 or shutil.which("ip") is None:
-            raise LiveError("vswitch live creates network namespaces and veths: run it as root with iproute2 "
-                            "installed (sudo vswitch live FILE)")
+            raise LiveError(f"{self.usage.removesuffix(' FILE')} creates network namespaces and veths: run it as root "
+                            f"with iproute2 installed (sudo {self.usage})")
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         self._save()
         return self
@@ -107,6 +109,20 @@ class LiveDevices:
             for feature in ("tx", "tso", "gso", "gro"):
                 run_command("ip", "netns", "exec", netns, "ethtool", "-K", "eth0", feature, "off", check=False)
         return NetnsStation(netns, outside, self.hub)
+
+    def add_netns_pair(self, netns_a: str, mac_a: str, netns_b: str, mac_b: str) -> None:
+        """Create namespaces ``netns_a`` and ``netns_b`` joined by one veth, ``eth0`` in each, up, no address: a
+        cable with no switch (``bench --live``'s baseline)."""
+        for netns in (netns_a, netns_b):
+            if netns in _existing_netns():
+                raise LiveError(f"network namespace {netns!r} already exists: remove it (ip netns del {netns})")
+        self.netns += [netns_a, netns_b]
+        self._save()
+        for netns in (netns_a, netns_b):
+            _run("ip", "netns", "add", netns)
+        _run("ip", "-n", netns_a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", netns_b)
+        for netns, mac in ((netns_a, mac_a), (netns_b, mac_b)):
+            _run("ip", "-n", netns, "link", "set", "eth0", "address", mac, "up")
 
     def add_tap(self, name: str) -> str:
         """Create the TAP device ``name``, up, with no address and the host's stack kept off it; owned by the user
