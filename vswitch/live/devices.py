@@ -26,6 +26,7 @@ from ..kernel.netns import CommandFailed, KernelLabError, run_command
 
 STATE_DIR = Path("/run/vswitch-live")
 PREFIX = "vsl"
+IFF_UP = 0x1  # <linux/if.h>, in /sys/class/net/NAME/flags
 TAP_MARK = "vswitch-live:"  # + the run's pid: the alias of the TAP devices a run made
 
 
@@ -154,6 +155,9 @@ def check_interface(name: str) -> str:
     if not _link_exists(name):
         raise LiveError(f"interface {name!r} does not exist: attach: {{interface: NAME}} takes one that exists "
                         f"(ip link show); for a TAP that vswitch live makes, write tap: {name}")
+    if not int(Path("/sys/class/net", name, "flags").read_text(), 16) & IFF_UP:
+        raise LiveError(f"interface {name!r} is down: it would carry nothing; bring it up first (ip link set {name} "
+                        f"up)")
     return name
 
 
