@@ -37,7 +37,8 @@ def test_each_path_is_measured_and_reported_and_removed(monkeypatch, capsys) -> 
     assert all(int(row[2].replace(",", "")) > 0 for row in rows.values()), out  # every path carried frames
     assert rows["veth (no switch)"][5] == "+0.0"  # the baseline the others are counted from
     assert "vswitch pure Python" in out or "vswitch compiled (mypyc)" in out
-    ours = f"vsl{os.getpid()}", f"vsl{os.getpid() % 100000}", f"vslb{os.getpid() % 100000}"  # (other tests make namespaces meanwhile)
+    pid = os.getpid()
+    ours = f"vsl{pid}", f"vsl{pid % 100000}", f"vslb{pid % 100000}"  # (other tests make namespaces meanwhile)
     assert not [name for name in _namespaces() | set(os.listdir("/sys/class/net")) if name.startswith(ours)]
 
 

@@ -29,7 +29,7 @@ import struct
 import subprocess
 import sys
 import tempfile
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -212,11 +212,11 @@ def run(args: argparse.Namespace, build: str = "") -> int:
         raise ScenarioError("bench --live measures real namespaces through vswitch live and a Linux bridge: give "
                             "it no workload and no --topology")
     results = []
-    with LiveDevices(usage="vswitch bench --live") as devices, tempfile.TemporaryDirectory(prefix="vswitch-bench-live-") as folder:
+    with LiveDevices(usage="vswitch bench --live") as devices, \
+            tempfile.TemporaryDirectory(prefix="vswitch-bench-live-") as folder:
         for name, path in (("veth (no switch)", veth_path(devices)), ("linux bridge", bridge_path(devices)),
                            ("vswitch live", vswitch_path(Path(folder)))):
-            with ExitStack() as stack:
-                ends = stack.enter_context(path)
+            with path as ends:
                 results.append(measure(name, ends))
                 if sys.stdout.isatty():
                     print(f"  {name}: {results[-1].frames_per_s:,.0f} frames/s", file=sys.stderr, flush=True)
