@@ -66,6 +66,16 @@ def open_tap(name: str) -> int:
     return fd
 
 
+def wait_carrier(name: str) -> None:
+    """Until the kernel has seen the TAP's carrier come up (an opener attached): its link watch does that up to
+    a second later, and until then the TAP drops what is sent to it."""
+    for _ in range(100):
+        if Path("/sys/class/net", name, "operstate").read_text().strip() == "up":
+            return
+        select.select([], [], [], 0.05)
+    raise AssertionError(f"{name}'s carrier did not come up")
+
+
 def read_until(fd: int, wanted, timeout_s: float = 5.0) -> bytes:
     """The first frame read from ``fd`` for which ``wanted(Ether)`` holds (others, e.g. IPv6 noise, skipped)."""
     while True:
@@ -82,9 +92,17 @@ def test_a_vm_on_a_tap_and_a_real_stack_ping_each_other_through_the_emulated_ada
     try:
         assert TAP in _links()
         fd = open_tap(TAP)
-        os.write(fd, bytes(Ether(src=VM_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(
-            hwsrc=VM_MAC, psrc=VM_IP, pdst=RED_IP)))
-        reply = Ether(read_until(fd, lambda f: ARP in f and f[ARP].op == 2))
+        wait_carrier(TAP)
+        request = bytes(Ether(src=VM_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(hwsrc=VM_MAC, psrc=VM_IP, pdst=RED_IP))
+        for _ in range(5):  # as a stack retries: the TAP takes frames once the kernel has seen its carrier
+            os.write(fd, request)
+            try:
+                reply = Ether(read_until(fd, lambda f: ARP in f and f[ARP].op == 2, timeout_s=1.0))
+                break
+            except AssertionError:
+                continue
+        else:
+            raise AssertionError("red never answered the VM's ARP requests through the emulated network")
         assert (reply.src, reply[ARP].psrc) == (RED_MAC, RED_IP)  # red's real stack resolved the VM
         os.write(fd, bytes(Ether(src=VM_MAC, dst=RED_MAC) / IP(src=VM_IP, dst=RED_IP) / ICMP(id=7, seq=1) / b"vm"))
         echo = Ether(read_until(fd, lambda f: ICMP in f and f[ICMP].type == 0))
