@@ -23,8 +23,8 @@ def duration_between(bounds: tuple[int, int], kernel_name: str) -> Callable[[obj
     def convert(value: object) -> int:
         ns = parse_duration(value)
         if not bounds[0] <= ns <= bounds[1]:
-            raise ValueError(f"{format_duration(ns)} is out of range: the Linux bridge takes {format_duration(bounds[0])}"
-                             f" to {format_duration(bounds[1])} ({kernel_name})")
+            raise ValueError(f"{format_duration(ns)} is out of range: the Linux bridge takes "
+                             f"{format_duration(bounds[0])} to {format_duration(bounds[1])} ({kernel_name})")
         return ns
     return convert
 
