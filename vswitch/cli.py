@@ -338,7 +338,7 @@ def _named(names: set[str]) -> str:
 _MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
     ("bench", "measure frames/s and memory on standard workloads", "vswitch bench lan8 -n 100000",
      bench.add_arguments, lambda args: live_bench.run(args, build_kind()) if args.live else bench.run(args)),
-    ("kernel-check", "run a topology in Linux namespaces and in vswitch, compare receivers",
+    ("kernel-check", "run a topology in Linux namespaces and in vswitch, compare receivers (or spanning trees)",
      f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run),
     ("kernel-cleanup", "remove namespaces and links left by a killed kernel-check", "sudo vswitch kernel-cleanup",
      kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup),

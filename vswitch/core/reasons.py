@@ -38,6 +38,10 @@ class DropReason(Enum):
     PORT_SECURITY = "source MAC beyond the port's max_macs (port security)"
     PORT_SHUT_DOWN = "port shut down by port security"
     STORM_LIMIT = "switching loop: copy beyond the storm limit"
+    # spanning tree (l2/stp.py, the kernel's br_handle_frame, br_forward and br_stp_rcv)
+    BLOCKED_BY_STP = "blocked by STP (the port is not forwarding)"
+    BPDU_IGNORED = "BPDU not read by STP (not 802.1D version 0, or the port is disabled)"
+    BPDU_TOO_OLD = "configuration BPDU older than its max age"
     # link impairments (tc netem's loss random / loss gemodel; l2/impair.py)
     LOST_RANDOM = "lost on the link (random loss)"
     LOST_BURST = "lost on the link (Gilbert-Elliott burst)"
@@ -64,6 +68,7 @@ class Verdict(Enum):
     TO_UPLINK = "sent to the uplink"
     TO_PROMISCUOUS_VNIC = "to the trusted promiscuous vNIC (no vNIC owns the destination)"
     TRANSMITTED = "transmitted"
+    TO_STP = "taken by the bridge's spanning tree (BPDU)"
     DUPLICATED = "duplicated on the link"  # link impairments (l2/impair.py): the frame left, the wire changed it
     CORRUPTED = "corrupted on the link (one bit flipped)"
 

@@ -36,6 +36,7 @@ from . import scope
 from .compare import KernelCheckError, KernelOutcome, KernelTopology, require_kernel_lab
 from .lab import KernelLab, cleanup_leftovers
 from .record import Step, record_run
+from .stpcheck import check_stp, has_stp, render_stp
 
 AGREE, DIFFER, KNOWN, NOT_CHECKED = "agree", "DIFFER", "known difference", "not checked"
 PREFIX = "vsk"  # namespaces vsk_<pid><n>-...; tests use vskt/vskk, the probe vskp
@@ -401,6 +402,11 @@ def run(args: argparse.Namespace) -> int:
     check_file(args.file)  # a FIFO would make loading wait forever
     spec = load_topology(args.file)  # a mistake in the file first: it is the user's to fix, with or without root
     require_kernel_lab()
+    if has_stp(spec):  # spanning tree: the trees compared in real time (stpcheck.py)
+        with _terminations_interrupt():
+            stp = check_stp(spec, prefix=args.prefix)
+        print(render_stp(stp))
+        return 0 if stp.agrees else 1
     with _terminations_interrupt():
         report = check_topology(spec, prefix=args.prefix, settle_s=args.settle, max_wait_s=args.max_wait,
                                 max_frames=args.max_frames)

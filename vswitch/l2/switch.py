@@ -12,19 +12,22 @@ follow ``net/bridge`` (br_input.c, br_forward.c):
   flooding includes the ingress port when it hairpins;
 - between two ``isolated`` ports nothing passes.
 
-With ``vlan_filtering`` (802.1Q, ``vlan.py``) or port security (``portsecurity.py``) on, frames take the
-switch's filtering path (``_decide_filtered``) instead of the plain ``handle_frame``; a switch that uses neither
+With ``vlan_filtering`` (802.1Q, ``vlan.py``), port security (``portsecurity.py``) or spanning tree
+(``stp.py``) on, frames take the switch's filtering path (``_decide_filtered``) instead of the plain ``handle_frame``; a switch that uses neither
 pays nothing for them. The order is the Linux bridge's (``br_handle_frame``, ``br_handle_frame_finish``,
 ``br_forward``), with port security where a learning check belongs:
 
 1. a frame arriving on a port shut down by port security is dropped (``PORT_SHUT_DOWN``);
-2. a multicast or all-zero source is dropped (``INVALID_SOURCE``);
+2. a multicast or all-zero source is dropped (``INVALID_SOURCE``); with STP, a frame to the bridge group
+   address goes to STP (``TO_STP``), and any other on a port neither learning nor forwarding is dropped
+   (``BLOCKED_BY_STP``, ``br_handle_frame``);
 3. VLAN ingress (``br_allowed_ingress``, see ``vlan.py``): the frame's VLAN, or ``NO_PVID`` / ``VLAN_NOT_ALLOWED``;
 4. port security: a new source beyond the port's ``max_macs`` is a violation (``PORT_SECURITY``);
-5. the source is learned under (VLAN, MAC);
+5. the source is learned under (VLAN, MAC); a port in STP's learning state forwards nothing;
 6. link-local destinations are not forwarded; broadcast, multicast and unknown unicast are flooded to the ports
    that carry the VLAN (and whose flags allow it); known unicast goes to its port if that port carries the VLAN
-   (``br_allowed_egress``; else ``VLAN_NOT_ALLOWED``), never to a shut-down port;
+   (``br_allowed_egress``; else ``VLAN_NOT_ALLOWED``), never to a shut-down port nor, with STP, to a port that
+   is not forwarding (``should_deliver``);
 7. each copy leaves tagged or untagged as its egress port has the VLAN.
 
 Without ``vlan_filtering`` every frame is in VLAN 1 and leaves as it came (tags are payload to a VLAN-unaware
@@ -42,10 +45,13 @@ from ..core.errors import TopologyError
 from ..core.frame import DEFAULT_MTU
 from ..core.mac import MACAddress, mac_str
 from ..core.reasons import DropReason, Verdict
+from .bpdu import STP_GROUP
 from .decision import Decision
 from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult
 from .port import Port
 from .portsecurity import PortSecurity
+from .stp import SpanningTree
+from .stp_port import FORWARDING, LEARNING
 from .storm import DEFAULT_STORM_LIMIT, StormGuard
 from .vlan import DEFAULT_PVID, Classified, PortVlans, classify, protocol_tpid
 
@@ -94,6 +100,7 @@ class SwitchPort(Port):
         self.vlans = PortVlans.access(DEFAULT_PVID)  # with vlan_filtering: the bridge's default_pvid, untagged
         self.security: PortSecurity | None = None
         self.shut_down = False  # by port security's shutdown action
+        self.state = FORWARDING  # STP's port state (stp.py); a bridge without STP forwards on every port
         self.counters.seen = node.storm.seen if node.storm.armed else None  # loop detection (storm.py)
 
     def flags(self) -> dict[str, bool]:
@@ -117,12 +124,31 @@ class LearningSwitch:
         self.vlan_protocol = checks.text(vlan_protocol, f"switch {self.name}: vlan_protocol")
         self.storm = StormGuard(storm_limit)
         self.filtered = False  # frames take the filtering path (``_decide_filtered``)
+        self.stp: SpanningTree | None = None  # spanning tree (stp.py), set up by net/spanning.py
         self._choose_path()
 
     # -- VLANs, port security -----------------------------------------------------------------------
     def _choose_path(self) -> None:
         """The filtering path when VLAN filtering or a port's security is on; else the plain ``handle_frame``."""
-        self.filtered = self.vlan_filtering or any(p.security is not None for p in self.ports.values())
+        self.filtered = (self.vlan_filtering or self.stp is not None
+                         or any(p.security is not None for p in self.ports.values()))
+
+    def run_stp(self, stp: object) -> None:
+        """Run spanning tree (``stp.py``): frames then take the filtering path, which reads the port states."""
+        self.stp = checks.instance(stp, SpanningTree, f"switch {self.name}: stp")
+        self._choose_path()
+
+    def carrier_changed(self, port: object, up: object, now: object) -> None:
+        """A port's cable went down (what it learned is forgotten) or up (an err-disabled port reopens); STP
+        disables or enables the port."""
+        target = self.port(port)
+        state = checks.flag(up, f"{target.full_name}: up")
+        if state:
+            self.reopen(target.name)
+        else:
+            self.table.flush_port(target.name)
+        if self.stp is not None:
+            self.stp.carrier_changed(target.name, state, checks.nanoseconds(now, "carrier_changed: now"))
 
     def arm_storm_guard(self) -> None:
         """Watch for loops: this switch is cabled to a switch (itself included), so a loop may go through it."""
@@ -281,6 +307,12 @@ def _decide_filtered(switch: LearningSwitch, in_port: SwitchPort, frame: bytes, 
     src = frame[6:12]
     if src[0] & 1 or src == _ZERO_MAC:
         return Decision((), DropReason.INVALID_SOURCE)
+    stp = switch.stp
+    if stp is not None:
+        if frame[0:6] == STP_GROUP:
+            return _to_stp(switch, stp, in_port, frame, now)
+        if in_port.state != FORWARDING and in_port.state != LEARNING:
+            return Decision((), DropReason.BLOCKED_BY_STP)
     classified: Classified | None = None
     vid = UNTAGGED_VLAN
     if switch.vlan_filtering:
@@ -294,6 +326,8 @@ def _decide_filtered(switch: LearningSwitch, in_port: SwitchPort, frame: bytes, 
         if violation is not None:
             return Decision((), violation)
     learned = table.learn(vid, src, in_port.name, now) if in_port.learning else None
+    if in_port.state == LEARNING:
+        return Decision((), DropReason.BLOCKED_BY_STP, learned)
     dst = frame[0:6]
     if dst[0] & 1:
         if dst[:5] == _LINK_LOCAL_PREFIX and dst[5] < 0x10:
@@ -311,11 +345,25 @@ def _decide_filtered(switch: LearningSwitch, in_port: SwitchPort, frame: bytes, 
         return Decision((), DropReason.ISOLATED, learned)
     if out.shut_down:
         return Decision((), DropReason.PORT_SHUT_DOWN, learned)
+    if out.state != FORWARDING:
+        return Decision((), DropReason.BLOCKED_BY_STP, learned)
     if classified is None:
         return Decision((out,), Verdict.FORWARDED, learned)
     if vid not in out.vlans.vlans:
         return Decision((), DropReason.VLAN_NOT_ALLOWED, learned)
     return Decision((out,), Verdict.FORWARDED, learned, (classified.egress(out.vlans),))
+
+
+def _to_stp(switch: LearningSwitch, stp: SpanningTree, in_port: SwitchPort, frame: bytes, now: int) -> Decision:
+    """A frame to the bridge group address: the kernel learns its source on a learning or forwarding port
+    (``br_handle_local_finish``; in VLAN 1 here, not under VLAN filtering) and hands it to ``br_stp_rcv``."""
+    learned: LearnResult | None = None
+    if in_port.learning and not switch.vlan_filtering and (in_port.state == FORWARDING or in_port.state == LEARNING):
+        learned = switch.table.learn(UNTAGGED_VLAN, frame[6:12], in_port.name, now)
+    refused = stp.receive(in_port.name, frame, now)
+    if refused is None:
+        return Decision((), Verdict.TO_STP, learned)
+    return Decision((), DropReason.BPDU_TOO_OLD if refused == "too_old" else DropReason.BPDU_IGNORED, learned)
 
 
 def _flood_filtered(switch: LearningSwitch, in_port: SwitchPort, flag: str, verdict: Verdict,
@@ -324,7 +372,7 @@ def _flood_filtered(switch: LearningSwitch, in_port: SwitchPort, flag: str, verd
     vid = classified.vid if classified is not None else None
     outputs = tuple(
         p for p in switch._port_list
-        if p.up and p.carrier and not p.shut_down and getattr(p, flag) and (p is not in_port or p.hairpin)
+        if p.up and p.carrier and not p.shut_down and p.state == FORWARDING and getattr(p, flag) and (p is not in_port or p.hairpin)
         and not (isolated and p.isolated) and (vid is None or vid in p.vlans.vlans)
     )
     if not outputs:

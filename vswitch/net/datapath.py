@@ -34,6 +34,7 @@ from ..l2.storm import SEEN_SLOTS
 
 _TRANSMITTED: Final = Verdict.TRANSMITTED
 _DELIVERED: Final = Verdict.DELIVERED
+_TO_STP: Final = Verdict.TO_STP
 _SEEN_MASK: Final = SEEN_SLOTS - 1
 
 
@@ -178,6 +179,20 @@ class Datapath:
         for delay, frame in frames:
             self._schedule(self._transmit_from_nic, port, frame, now + delay)
         return range(first, self._next_frame_id)
+
+    def originate(self, port: Port, frame: bytes) -> int:
+        """A node's own frame (a bridge's BPDU) leaves ``port`` now; returns its frame id."""
+        frame_id = self._next_frame_id
+        self._next_frame_id += 1
+        self.stats.injected += 1
+        trace = self.trace
+        if trace is not None and trace.everything:
+            peer = port.peer
+            far = peer.far if isinstance(peer, LinkEnd) else peer
+            trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, _TRANSMITTED,
+                                 (far.label,) if far is not None else ()))
+        self._transmit(port, frame_id, frame, _TRANSMITTED)
+        return frame_id
 
     def _start_stream(self, items: Iterator[Any], resolve: Callable[[str], Port],
                       on_frame: Callable[[int], None] | None = None) -> None:
@@ -406,6 +421,8 @@ class Datapath:
                     self.engine.at(ready, self._deliver, port, frame_id, frame)
                     return
             self._deliver(port, frame_id, frame)
+        elif outcome is _TO_STP:  # a BPDU, taken by the bridge itself (l2/stp.py)
+            self.stats.delivered += 1
         else:
             counters.rx_dropped[outcome] += 1
             self.stats.dropped[outcome] += 1

@@ -283,10 +283,7 @@ class Network(Datapath):
         for port in cable.ports:
             port.carrier = state
             if isinstance(port.node, LearningSwitch):
-                if state:
-                    port.node.reopen(port.name)  # an err-disabled port comes back with its cable
-                else:
-                    port.node.table.flush_port(port.name)
+                port.node.carrier_changed(port.name, state, self.now)  # forget, reopen; STP (l2/stp.py)
             self._adapter_link_changed(port)
         if state:
             for port in cable.ports:

@@ -19,6 +19,7 @@ from ..net.network import Network
 from .io_report import io_rows
 from .runner import RunResult
 from .security_report import security_tables
+from .stp_report import stp_tables
 
 
 def mac_table_rows(net: Network) -> list[dict[str, Any]]:
@@ -171,6 +172,7 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
         for title, rows in (("MAC tables", mac_table_rows(net)), ("MAC moves", mac_move_rows(result)),
                             ("Adapter demultiplexing", demux_rows(net)),
                             *((title, rows) for _, title, rows in security_tables(net)),
+                            *stp_tables(net),
                             ("Interface counters", counter_rows(net)),
                             ("Link impairments (frames each way)", impairment_rows(net)),
                             ("VXLAN tunnels", tunnel_rows(net)),

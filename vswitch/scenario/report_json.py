@@ -19,6 +19,7 @@ from ..net.network import Network
 from .context import RunResult
 from .report import counted_interfaces, demux_rows, guest_stacks, impairment_rows, summary
 from .security_report import security_tables
+from .stp_report import stp_json
 
 SCHEMA_VERSION = 1
 
@@ -100,7 +101,7 @@ def as_json(net: Network, result: RunResult) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "summary": summary(net, result), "mac_tables": mac_tables(net),
             "mac_moves": mac_moves(result), "adapters": demux_rows(net), "counters": counters(net),
             "security": {key: [_keys(row) for row in rows] for key, _, rows in security_tables(net, machine=True)},
-            "impairments": impairment_rows(net), "expectations": expectations(result),
+            "impairments": impairment_rows(net), "stp": stp_json(net), "expectations": expectations(result),
             "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
             "guests": guests(net, result), "io": io_json(net), "vxlan": vxlan(net), "warnings": list(result.warnings)}
 

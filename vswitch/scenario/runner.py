@@ -15,7 +15,7 @@ from ..core.units import format_duration
 from ..net.network import Network
 from ..topology.spec import ActionSpec, TopologySpec
 from . import (frame_checks, guest_actions, impair_checks, io_report, network_actions, reachability,  # noqa: F401
-               registry, security_checks)
+               registry, security_checks, stp_checks)
 from .context import CheckResult, RunResult, ScenarioContext
 
 

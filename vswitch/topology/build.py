@@ -16,6 +16,7 @@ from ..l2.vlan import PortVlans
 from ..l2.vxlan import VxlanEndpoint, attach_tunnel
 from ..net.capture import DEFAULT_EPOCH_NS
 from ..net.network import Network
+from ..net.spanning import enable_stp
 from .spec import GuestSpec, IoSpec, TopologySpec, VFSpec, Where
 
 
@@ -95,6 +96,12 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
             where = sw.where
             for mac, port_name, vlan in sw.static:  # vlan None: every VLAN the port carries
                 net.switch(sw.name).add_static(mac.packed, port_name, vlan)
+        for sw in spec.switches:
+            if sw.stp is not None:  # after cabling: every port takes part
+                where = sw.where
+                enable_stp(net, sw.name, priority=sw.stp.priority, hello_time_ns=sw.stp.hello_time_ns,
+                           max_age_ns=sw.stp.max_age_ns, forward_delay_ns=sw.stp.forward_delay_ns,
+                           ports={port: (priority, cost) for port, priority, cost in sw.stp.ports})
         if capture_dir is not None:
             if pcapng and spec.pcapng:
                 where = Where(spec.source, path="captures.pcapng")

@@ -31,6 +31,7 @@ from .limits import Limits
 from .live_reader import read_attach
 from .located import Document, LocatedList, LocatedMap, Location, item_path
 from .scenario_reader import ExpectAction, check_port_actions, frame_names, read_expectations, read_scenario
+from .stp_reader import read_stp_port_keys, read_stp_switch_keys, stp_spec
 from .security_reader import (read_hypervisor_keys, read_port_keys, read_static_vlan, read_switch_keys, read_vf,
                               switch_spec_keys)
 from .spec import (ActionSpec, CaptureSpec, HostSpec, HypervisorSpec, IoSpec, LinkSpec, NicSpec, SwitchSpec,
@@ -72,6 +73,9 @@ def read_topology(document: Document) -> TopologySpec:
     epoch = top.take("epoch", integer_between(0, 4_000_000_000), default=None)  # classic pcap: 32-bit seconds
     seed = top.take("seed", integer_between(0, 2**63 - 1), default=0)  # link impairments' draws
     switches = [_switch(r) for r in top.take_maps("switches", required=False)]
+    if until is None and "until" not in top.mapping and any(sw.stp for sw in switches):  # hello BPDUs never stop
+        top.error("switches", f"{', '.join(sw.name for sw in switches if sw.stp)} runs STP, whose hello timer never "
+                  "stops: give the run an end, e.g. until: 60s")
     hosts = [_host(r) for r in top.take_maps("hosts", required=False)]
     hypervisors = [_hypervisor(r) for r in top.take_maps("hypervisors", required=False)]
     links = _links(top)
@@ -137,6 +141,7 @@ def _switch(r: MapReader) -> SwitchSpec:
     limit = r.take("table_limit", integer_between(0, 10_000_000), default=None)
     policy = r.take("table_policy", one_of("refuse", "evict"), default="refuse")
     keys = read_switch_keys(r)  # vlan_filtering, vlan_protocol, storm_limit (security_reader.py)
+    stp = read_stp_switch_keys(r)  # stp, priority, hello_time, max_age, forward_delay (stp_reader.py)
     ports, tunnels = [], []
     port_map = r.take_map("ports", required=False)
     for port_name in port_map.names("port"):
@@ -146,6 +151,7 @@ def _switch(r: MapReader) -> SwitchSpec:
         tunnel = read_vxlan(flags_reader)  # a VXLAN port (vxlan_reader.py)
         if tunnel is not None:
             tunnels.append((port_name, tunnel))
+        read_stp_port_keys(flags_reader, port_name, stp)  # priority, path_cost
         flags_reader.finish()
         ports.append((port_name, tuple((f, v) for f, v in values.items() if v is not None)))
     port_map.finish()
@@ -155,7 +161,7 @@ def _switch(r: MapReader) -> SwitchSpec:
         static.append((mac, port, read_static_vlan(entry, port, keys)))  # vlan (security_reader.py)
         entry.finish()
     spec = SwitchSpec(name, ageing, limit, policy, tuple(ports), tuple(static), where(r), **switch_spec_keys(keys),
-                      vxlan=tuple(tunnels))
+                      vxlan=tuple(tunnels), stp=stp_spec(stp))
     r.finish()
     return spec
 

@@ -42,6 +42,18 @@ class PortVlanSpec:
 
 
 @dataclass(frozen=True)
+class StpSpec:
+    """A switch's spanning tree (``stp: true``, ``stp_reader.py``); ports: (port, priority, path_cost), None for
+    the kernel's default."""
+
+    priority: int
+    hello_time_ns: int
+    max_age_ns: int
+    forward_delay_ns: int
+    ports: tuple[tuple[str, Optional[int], Optional[int]], ...] = ()
+
+
+@dataclass(frozen=True)
 class SwitchSpec:
     name: str
     ageing_ns: int
@@ -56,6 +68,7 @@ class SwitchSpec:
     port_security: tuple[tuple[str, int, str], ...] = ()  # (port, max_macs, violation)
     storm_limit: int = 16
     vxlan: tuple[tuple[str, "VxlanSpec"], ...] = ()  # (port, its tunnel) for VXLAN ports (vxlan_reader.py)
+    stp: Optional[StpSpec] = None
 
 
 @dataclass(frozen=True)
