@@ -16,6 +16,7 @@ from ..core.units import count, format_duration
 from ..l2.port import Port
 from ..net.network import Network
 from .io_report import io_rows
+from .ipv6_report import ipv6_rows, neighbour_rows
 from .runner import RunResult
 from .security_report import security_tables
 
@@ -168,6 +169,8 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
                             ("Interface counters", counter_rows(net)),
                             ("Link impairments (frames each way)", impairment_rows(net)),
                             ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
+                            ("IPv6", ipv6_rows(guest_stacks(net))),
+                            ("IPv6 neighbour caches", neighbour_rows(guest_stacks(net), net.now)),
                             ("Pings, arpings and UDP senders", session_rows(result)),
                             *((r.title(), r.matrix_rows()) for r in result.reachability),
                             ("Streams", list(result.streams.values())),
