@@ -10,8 +10,9 @@ bytes (``inet6.py``) with their checksums. Behaviour follows Linux with its defa
 - Link up (the start of the run, a cable coming back, a VM plugged in): an MLDv2 report of the joined groups from
   ``::`` and, per address, ``dad_transmits`` solicitations from ``::`` (DAD); the addresses are tentative until
   ``retrans_time`` after the last, then usable, and a second report goes out from the link-local address
-  (``ipv6_mc_dad_complete``). A solicitation from ``::`` or an advertisement for a tentative address is a
-  duplicate: that address is never used (``dadfailed``). Linux delays both by a random time below 1 s and
+  (``ipv6_mc_dad_complete``). A solicitation from ``::`` (other than our own looped back, which its nonce tells:
+  ``enhanced_dad``) or an advertisement for a tentative address is a duplicate: that address is never used
+  (``dadfailed``). Linux delays both by a random time below 1 s and
   repeats each report once (robustness 2); here they leave at once, once.
 - Solicitations for our usable addresses are answered (solicited, override, our MAC); their sender is cached
   STALE, so the answer starts DELAY and later a unicast probe, as in Linux. The neighbour cache is ``ndp.py``.
@@ -24,6 +25,7 @@ bytes (``inet6.py``) with their checksums. Behaviour follows Linux with its defa
 
 from __future__ import annotations
 
+import hashlib
 from ipaddress import IPv6Address
 from typing import Any, Iterable
 
@@ -40,6 +42,7 @@ from .stack import ping_payload
 Output = list[tuple[int, bytes]]
 UDP_ECHO_PORT, UDP_DISCARD_PORT = 7, 9
 MLD2_CHANGE_TO_EXCLUDE = 4
+ND_OPT_NONCE, ND_NONCE_LEN = 14, 6
 _ICMP6_ERROR_LEN = 1280  # an ICMPv6 error packet at most: the minimum MTU (RFC 4443 2.4 (c))
 _ZERO_MAC = bytes(6)
 
@@ -121,10 +124,17 @@ class Ipv6Stack:
         return bytes(mld2_report(self.mac, source, self.groups, MLD2_CHANGE_TO_EXCLUDE))
 
     def _dad_probe(self, address: bytes) -> bytes:
+        """An NS from ``::`` for ``address`` to its solicited-node group: no source link-layer option, and a nonce
+        (RFC 7527, Linux's ``enhanced_dad``) by which our own probe, looped back, is told from another's."""
         self.counters["dad_ns_sent"] += 1
         group = solicited_node(address)
-        body = bytes((ND_NEIGHBOR_SOLICIT, 0, 0, 0, 0, 0, 0, 0)) + address  # no source link-layer option from ::
+        body = bytes((ND_NEIGHBOR_SOLICIT, 0, 0, 0, 0, 0, 0, 0)) + address + bytes((ND_OPT_NONCE, 1)) \
+            + self._nonce(address)
         return bytes(icmp6_frame(multicast_mac(group), self.mac, UNSPECIFIED, group, body, 255))
+
+    def _nonce(self, address: bytes) -> bytes:
+        """Linux draws 6 random bytes; here they come from the MAC and the address, so runs repeat."""
+        return hashlib.sha256(self.mac + address).digest()[:ND_NONCE_LEN]
 
     def _dad_failed(self, address: bytes) -> None:
         self.tentative.pop(address, None)
@@ -311,12 +321,13 @@ class Ipv6Stack:
         if target not in self.addresses or target in self.duplicates:
             return []
         if target in self.tentative:
-            if src == UNSPECIFIED:
+            looped = _option(icmp, ND_OPT_NONCE) == self._nonce(target)  # ours, reflected back (macvlan private)
+            if src == UNSPECIFIED and not looped:
                 self._dad_failed(target)  # someone else is probing the same address
             return []
         if src == UNSPECIFIED:  # their DAD for our address: tell all nodes (RFC 4861 7.2.4)
             return [(0, self._advert(multicast_mac(ALL_NODES), ALL_NODES, target, NA_OVERRIDE))]
-        sender_mac = _link_layer_option(icmp, ND_OPT_SOURCE_LL)
+        sender_mac = _option(icmp, ND_OPT_SOURCE_LL)
         out = self._send_released(self.neighbours.solicited_by(src, sender_mac, now) if sender_mac else [])
         reply = bytearray(self._advert(_ZERO_MAC, src, target, NA_SOLICITED | NA_OVERRIDE))
         return out + self.send_ip6(reply, now)
@@ -332,7 +343,7 @@ class Ipv6Stack:
             return []
         if target in self.addresses:
             return []
-        mac = _link_layer_option(icmp, ND_OPT_TARGET_LL)
+        mac = _option(icmp, ND_OPT_TARGET_LL)
         return self._send_released(self.neighbours.advertised(target, mac, bool(flags & NA_SOLICITED),
                                                               bool(flags & NA_OVERRIDE), now))
 
@@ -379,15 +390,16 @@ class Ipv6Stack:
         return self.send_ip6(reply, now)
 
 
-def _link_layer_option(icmp: bytes, kind: int) -> bytes | None:
-    """The MAC in the first source or target link-layer option of an NS or NA, or None."""
+def _option(icmp: bytes, kind: int) -> bytes | None:
+    """The 6 bytes of the first option of ``kind`` in an NS or NA (a source or target link-layer address, or a
+    nonce), or None."""
     at = ND_OPTIONS - IP6_PAYLOAD
     while at + 2 <= len(icmp):
         length = icmp[at + 1] * 8
         if length == 0 or at + length > len(icmp):
             return None
-        if icmp[at] == kind and length >= 8:
-            return icmp[at + 2:at + 8]
+        if icmp[at] == kind and length == 8:
+            return icmp[at + 2:at + length]
         at += length
     return None
 
