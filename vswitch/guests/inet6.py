@@ -86,9 +86,9 @@ def interface6_value(value: object) -> IPv6Interface:
             interface = IPv6Interface(value)
         except ValueError as exc:
             raise AddressError(f"invalid IPv6 interface {value!r}: {exc} (e.g. 2001:db8::10/64)") from None
-    address = interface.ip
-    if address.is_multicast or address.is_unspecified or address.is_loopback or address.ipv4_mapped is not None:
-        raise AddressError(f"{address} cannot be a host's address (multicast, loopback, unspecified or IPv4-mapped)")
+    ip = interface.ip
+    if ip.is_multicast or ip.is_unspecified or ip.is_loopback or ip.ipv4_mapped is not None:
+        raise AddressError(f"{ip} cannot be a host's address (multicast, loopback, unspecified or IPv4-mapped)")
     return interface
 
 
@@ -128,10 +128,10 @@ def multicast_mac(group: bytes) -> bytes:
     return b"\x33\x33" + (int.from_bytes(group, "big") & 0xFFFFFFFF).to_bytes(4, "big")
 
 
-def checksum6(src: bytes, dst: bytes, next_header: int, upper: bytes | bytearray) -> int:
+def checksum6(src: bytes | bytearray, dst: bytes | bytearray, next_header: int, upper: bytes | bytearray) -> int:
     """The ICMPv6 or UDP checksum of ``upper`` (its checksum field zeroed) over the IPv6 pseudo-header (RFC 8200
     8.1); a UDP checksum of 0 is sent as 0xFFFF."""
-    pseudo = src + dst + len(upper).to_bytes(4, "big") + bytes((0, 0, 0, next_header))
+    pseudo = bytes(src) + bytes(dst) + len(upper).to_bytes(4, "big") + bytes((0, 0, 0, next_header))
     value = checksum(pseudo + bytes(upper))
     if next_header == IPPROTO_UDP6 and value == 0:
         return 0xFFFF
