@@ -14,8 +14,9 @@ bytes (``inet6.py``) with their checksums. Behaviour follows Linux with its defa
   ``enhanced_dad``) or an advertisement for a tentative address is a duplicate: that address is never used
   (``dadfailed``). Linux delays both by a random time below 1 s and
   repeats each report once (robustness 2); here they leave at once, once.
-- Solicitations for our usable addresses are answered (solicited, override, our MAC); their sender is cached
-  STALE, so the answer starts DELAY and later a unicast probe, as in Linux. The neighbour cache is ``ndp.py``.
+- Solicitations for our usable addresses are answered (solicited; override and our MAC when the solicitation
+  was multicast, neither for a unicast probe); their sender is cached STALE, so the answer starts DELAY and
+  later a unicast probe, as in Linux. The neighbour cache is ``ndp.py``.
 - Echo requests to our addresses or to all-nodes are answered (``icmp_echo_ignore_multicast`` 0); UDP to port 7
   is echoed, to 9 discarded, to another port of ours answered with a port unreachable.
 - ``announce`` (after a migration): an unsolicited advertisement to all-nodes per usable address, override set
@@ -190,9 +191,11 @@ class Ipv6Stack:
             + self.mac
         return bytes(icmp6_frame(dst_mac, self.mac, source, dst, body, 255))
 
-    def _advert(self, dst_mac: bytes, dst: bytes, target: bytes, flags: int) -> bytes:
+    def _advert(self, dst_mac: bytes, dst: bytes, target: bytes, flags: int, with_mac: bool = True) -> bytes:
         self.counters["na_sent"] += 1
-        body = bytes((ND_NEIGHBOR_ADVERT, 0, 0, 0, flags, 0, 0, 0)) + target + bytes((ND_OPT_TARGET_LL, 1)) + self.mac
+        body = bytes((ND_NEIGHBOR_ADVERT, 0, 0, 0, flags, 0, 0, 0)) + target
+        if with_mac:
+            body += bytes((ND_OPT_TARGET_LL, 1)) + self.mac
         return bytes(icmp6_frame(dst_mac, self.mac, target, dst, body, 255))
 
     def send_ip6(self, frame: bytearray, now: int, owner: Any = None) -> Output:
@@ -329,7 +332,11 @@ class Ipv6Stack:
             return [(0, self._advert(multicast_mac(ALL_NODES), ALL_NODES, target, NA_OVERRIDE))]
         sender_mac = _option(icmp, ND_OPT_SOURCE_LL)
         out = self._send_released(self.neighbours.solicited_by(src, sender_mac, now) if sender_mac else [])
-        reply = bytearray(self._advert(_ZERO_MAC, src, target, NA_SOLICITED | NA_OVERRIDE))
+        # the answer to a multicast solicitation carries our MAC and overrides; to a unicast one (a probe), neither
+        # (ndisc_recv_ns: inc_opt and override follow the solicitation's destination)
+        multicast = frame[IP6_DST] != target
+        reply = bytearray(self._advert(_ZERO_MAC, src, target, NA_SOLICITED | (NA_OVERRIDE if multicast else 0),
+                                       with_mac=multicast))
         return out + self.send_ip6(reply, now)
 
     def _na_in(self, frame: bytes, icmp: bytes, now: int) -> Output:
