@@ -197,3 +197,23 @@ def test_ipv6_sessions_are_checked_before_the_run(step, message):
 def test_ndp_entry_on_an_interface_without_ipv6_is_refused():
     with pytest.raises(TopologyError, match=r"expect\[0\].ndp_entry.on: h2.eth0 has no IPv6"):
         load_topology_text(BASE + "expect:\n  - ndp_entry: {on: h2, ip: h1}\n", "lab.yaml")
+
+
+def test_groups_joined_at_run_time_count_in_the_adapters_filter_at_once():
+    """The filter's entries include joined groups: a join that overflows it turns on accept-all at that moment."""
+    _, result = run("""
+switches: [{name: sw1}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}]
+hypervisors:
+  - {name: hv1, mac: "02:00:00:00:00:aa", mac_filter_size: 3, vms: [{name: vm1, mac: "52:54:00:00:00:01"}]}
+links: [[h1, sw1], [hv1, sw1]]
+scenario:
+  - {at: 0s, send: {from: h1, dst: "02:00:00:00:00:99", name: before}}
+  - {at: 1ms, interface: {name: vm1, join: ["33:33:ff:00:00:01", "33:33:ff:00:00:02"]}}
+  - {at: 2ms, send: {from: h1, dst: "02:00:00:00:00:99", name: after}}
+expect:
+  - dropped: {frame: before, at: hv1.uplink, reason: not_for_us}
+  - dropped: {frame: after, at: hv1.host, reason: not_for_us}
+  - adapter: {hypervisor: hv1, filter: overflow, entries: 4}
+""")
+    assert [(c.description, c.passed) for c in result.checks if not c.passed] == []
