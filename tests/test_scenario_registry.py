@@ -24,7 +24,7 @@ links: [{a: h1, b: sw1.p1}, {a: h2, b: sw1.p2}]
 def test_every_action_and_expectation_kind_has_its_row_in_the_registry():
     assert {kind for kind, action in ACTION_KINDS.items() if action in registry.PERFORMERS} == set(ACTION_KINDS)
     assert {kind for kind, check in EXPECTATION_KINDS.items() if check in registry.CHECKS} == set(EXPECTATION_KINDS)
-    assert len(ACTION_KINDS) == 15 and len(EXPECTATION_KINDS) == 17  # io (topology/io_reader.py) is one; stp (stp_reader.py)
+    assert len(ACTION_KINDS) == 15 and len(EXPECTATION_KINDS) == 18  # io (io_reader.py), stp (stp_reader.py), ndp_entry
 
 
 def test_a_read_action_is_a_frozen_value_of_its_kind():

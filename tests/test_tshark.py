@@ -23,8 +23,9 @@ TOPOLOGIES = sorted((ROOT / "topologies").glob("*.yaml"))
 PCAPS = ROOT / "pcaps"
 REGEN = "python -m vswitch.regen"
 # One pass per file: 0 is "Bad" in Wireshark's ip/udp.checksum.status enum (1 Good, 2 Unverified, 3 Not present).
-FIELDS = ("frame.number", "_ws.malformed", "ip.checksum.status", "udp.checksum.status", "frame.interface_name",
-          "frame.packet_flags_direction", "frame.comment")
+FIELDS = ("frame.number", "_ws.malformed", "ip.checksum.status", "udp.checksum.status", "icmpv6.checksum.status",
+          "frame.interface_name", "frame.packet_flags_direction", "frame.comment")
+CHECKSUMS = ("ip.checksum.status", "udp.checksum.status", "icmpv6.checksum.status")
 TSHARK = ["tshark", "-n", "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-T", "fields",
           "-E", "separator=/t", "-E", "quote=n", *[arg for field in FIELDS for arg in ("-e", field)]]
 IGNORED_STDERR = ('Running as user "root"',)
@@ -69,7 +70,7 @@ def test_tshark_dissects_without_errors_malformed_frames_or_bad_checksums(dissec
     assert not malformed, f"{path.name}: frames {malformed} are malformed"
     if path.parent.name in CORRUPTING:  # bits flipped on purpose: test_corrupted_frames_have_bad_checksums
         return
-    for field in ("ip.checksum.status", "udp.checksum.status"):
+    for field in CHECKSUMS:  # Wireshark always verifies ICMPv6's
         bad = [r["frame.number"] for r in rows if "0" in r[field].split(",")]
         assert not bad, f"{path.name}: frames {bad} have a bad {field.split('.')[0]} checksum"
         assert {v for r in rows for v in r[field].split(",") if v} <= {"1", "3"}, f"{field} not verified"
@@ -83,7 +84,7 @@ def test_corrupted_frames_have_bad_checksums(dissected, name):
     assert bad, f"{name}: no bad checksum in its captures, yet its links corrupt frames"
 
 
-@pytest.mark.parametrize("field", ["ip.checksum.status", "udp.checksum.status"])
+@pytest.mark.parametrize("field", CHECKSUMS)
 def test_checksums_were_verified_at_all(dissected, field):
     """Guards the check above: with the options misspelled, every status would be empty or 2 (unverified)."""
     statuses = Counter(r[field] for _, _, rows in dissected.values() for r in rows)

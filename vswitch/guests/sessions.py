@@ -16,12 +16,11 @@ import math
 from array import array
 from dataclasses import dataclass, field
 from fractions import Fraction
-from ipaddress import IPv4Address
 from typing import Any, Optional
 
 from ..core import checks
 from ..core.errors import AddressError, ScenarioError
-from .inet import address_value
+from .inet6 import AnyAddress, any_address_value
 
 DEFAULT_PING_TIMEOUT_NS = 10**9
 
@@ -31,8 +30,8 @@ RTTS_KEPT = 1_000  # round-trip times kept one by one (``rtts``); the statistics
 
 @dataclass
 class Session:
-    """One run of a probing application from ``source`` to ``target`` (``dst_ip``: an ``IPv4Address`` or its
-    literal; anything else raises ``AddressError``).
+    """One run of a probing application from ``source`` to ``target`` (``dst_ip``: an ``IPv4Address``, an
+    ``IPv6Address`` or its literal; anything else raises ``AddressError``).
 
     Probes carry sequence numbers that go up by one from the first. Memory does not grow with ``count``: the
     statistics are running sums, answered probes are bits, and send times are kept only for the probes whose
@@ -43,7 +42,7 @@ class Session:
     name: str
     source: str  # interface name, e.g. vm1.eth0
     target: str  # what the file named: an interface or an address
-    dst_ip: IPv4Address
+    dst_ip: AnyAddress
     count: int
     timeout_ns: int = DEFAULT_PING_TIMEOUT_NS
     rtts: dict[int, int] = field(default_factory=dict)
@@ -70,8 +69,8 @@ class Session:
         ``dst_ip``, which may also be written as text)."""
         for what in ("name", "source", "target"):
             checks.text(getattr(self, what), f"{self.kind} session: {what}", error=ScenarioError)
-        try:  # a literal or an IPv4Address: never a name to look up
-            self.dst_ip = address_value(self.dst_ip)
+        try:  # a literal or an address: never a name to look up
+            self.dst_ip = any_address_value(self.dst_ip)
         except AddressError as exc:
             raise AddressError(f"{self.kind} session {self.name}: dst_ip: {exc}") from None
         self._check_ints(count=None, timeout_ns=None)

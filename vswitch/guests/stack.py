@@ -22,6 +22,7 @@ Behaviour follows Linux with its defaults where it matters on the wire:
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 from ipaddress import IPv4Address, IPv4Interface
 
 from ..core import checks
@@ -45,6 +46,7 @@ _ARP_FORMAT = bytes.fromhex("0001 0800 06 04")  # Ethernet (1), IPv4 (0x0800), 6
 _IPV4_WITHOUT_OPTIONS = 0x45
 _ICMP_ERROR_IP_LEN = 576  # an ICMP error's IP packet at most (RFC 1812 4.3.2.3; Linux's icmp_send)
 _TYPE_IP, _TYPE_ARP = ETH_P_IP.to_bytes(2, "big"), ETH_P_ARP.to_bytes(2, "big")
+_TYPE_IPV6 = b"\x86\xdd"
 _ZERO = bytes(6)
 
 
@@ -78,6 +80,7 @@ class GuestStack:
         self._mac, self._ip = self.mac.packed, self.ip.packed
         self._broadcasts = {self.interface.network.broadcast_address.packed, b"\xff" * 4}
         self._ip_id = 0
+        self.ipv6: Any = None  # the IPv6 half (ipv6.Ipv6Stack) of an interface given ip6 or a link-local address
         #: None, or (while someone names a session's frames: ``StackDriver.name_frames``) the probes returned since
         #: the driver last looked, by ``id()`` of their bytes: (frame, session).
         self.owned: dict[int, tuple[bytes, object]] | None = None
@@ -104,26 +107,36 @@ class GuestStack:
         return bytes(frame)
 
     def link_up(self, now: int) -> Output:
-        """The frames to send when the link comes up: a gratuitous ARP if ``arp_notify`` is on, else none."""
+        """The frames to send when the link comes up: a gratuitous ARP if ``arp_notify`` is on; IPv6's MLD
+        report and DAD."""
+        out: Output = self.ipv6.link_up(now) if self.ipv6 is not None else []
         if not self.arp_notify:
-            return []
+            return out
         self.counters["gratuitous_arp_sent"] += 1
-        return [(0, self.gratuitous_arp())]
+        return [(0, self.gratuitous_arp())] + out
 
     def announce(self, now: int) -> Output:
-        """Tell the LAN where we are now (Xen netfront after a migration): a gratuitous ARP."""
+        """Tell the LAN where we are now (Xen netfront after a migration): a gratuitous ARP, and IPv6's
+        unsolicited neighbour advertisements."""
         self.counters["gratuitous_arp_sent"] += 1
-        return [(0, self.gratuitous_arp())]
+        return [(0, self.gratuitous_arp())] + (self.ipv6.announce(now) if self.ipv6 is not None else [])
 
     # -- timers -----------------------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
-        """The virtual time of the stack's next timer (an ARP retry or expiry), or None."""
-        return self.arp.next_deadline()
+        """The virtual time of the stack's next timer (an ARP retry or expiry, IPv6's DAD and NDP), or None."""
+        deadline = self.arp.next_deadline()
+        if self.ipv6 is not None:
+            other = self.ipv6.next_deadline()
+            if other is not None and (deadline is None or other < deadline):
+                return other
+        return deadline
 
     def expire(self, now: int) -> Output:
         """ARP retransmissions due now; packets of failed resolutions are dropped (and counted)."""
         retry, failed = self.arp.due(now)
         out = [(0, self._request_for(ip)) for ip in retry]
+        if self.ipv6 is not None:
+            out += self.ipv6.expire(now)
         for _ip, packets in failed:
             for _frame, owner in packets:
                 self.counters["dropped_unresolved"] += 1
@@ -227,6 +240,8 @@ class GuestStack:
             return self._arp_in(frame, now)
         if kind == _TYPE_IP:
             return self._ip_in(frame, now)
+        if kind == _TYPE_IPV6 and self.ipv6 is not None:
+            return self.ipv6.receive(frame, now)
         self.counters["ignored"] += 1
         return []
 

@@ -13,6 +13,7 @@ from typing import Callable
 
 from ..core import checks
 from ..core.errors import TopologyError
+from ..l2.adapter import AdapterHostNIC, PhysicalAdapter
 from ..l2.nic import NIC
 from ..net.network import Network
 from .stack import GuestStack, Output
@@ -106,7 +107,22 @@ def attach_stack(net: "Network", name: str, guest: GuestStack) -> StackDriver:
         raise TopologyError(f"{nic.full_name} already has a guest stack")
     driver = StackDriver(net, nic, guest)
     nic.stack = driver
+    if guest.ipv6 is not None:  # IPv6 comes up with the interface: its groups joined, DAD at once
+        for group in guest.ipv6.multicast_macs():
+            nic.join(group)
+        adapter = _adapter_of(net, nic)
+        if adapter is not None:
+            adapter.refresh()  # its MAC filter holds the groups too (and may overflow)
+        net.engine.at(net.now, lambda: driver.transmit(guest.ipv6.link_up(net.now)))
     return driver
+
+
+def _adapter_of(net: "Network", nic: NIC) -> PhysicalAdapter | None:
+    """The adapter whose vNIC or own interface ``nic`` is (None for a host's NIC or a host bridge's VM)."""
+    if isinstance(nic, AdapterHostNIC):
+        return nic.adapter
+    hypervisor = net.hypervisors.get(getattr(nic, "hypervisor", None) or "")
+    return hypervisor.adapter if hypervisor is not None else None
 
 
 def stack_of(net: "Network", name: str) -> StackDriver:

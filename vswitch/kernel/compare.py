@@ -185,6 +185,11 @@ class KernelTopology:
 
     def _register(self, nic: NIC, name: str, device: str, groups: list[bytes]) -> None:
         self.endpoint_of[nic.full_name], self.interface_of[name], self.filter_of[name] = name, nic.full_name, device
+        ipv6 = getattr(getattr(nic.stack, "guest", None), "ipv6", None)
+        if ipv6 is not None:  # the kernel's IPv6 joins the solicited-node groups: checked, not copied
+            self.lab.enable_ipv6(name, [str(i) for i in ipv6.interfaces if not i.ip.is_link_local],
+                                 link_local=any(i.ip.is_link_local for i in ipv6.interfaces))
+            groups = [g for g in groups if g not in set(ipv6.multicast_macs())]
         for group in groups:
             self.lab.join_multicast(name, group.hex(":"))
 

@@ -333,6 +333,25 @@ class KernelLab:
         run_command("ip", "-n", ep.netns, "maddr", "add" if join else "del", str(MACAddress(group)), "dev", ep.ifname)
         self._groups.pop(endpoint, None)
 
+    def enable_ipv6(self, endpoint: str, addresses: list[str], link_local: bool = True) -> None:
+        """Turn IPv6 on for an endpoint's device, with its EUI-64 link-local (or none) and ``addresses``: the
+        kernel's stack then joins their solicited-node groups itself. No DAD and no router solicitations, and MLD
+        reports at once (1 ms), so that its own frames come while the lab is being built; what it still sends
+        later (answers to the replayed frames) matches no injection and is counted as stray."""
+        ep = self.endpoints[endpoint]
+        # arp on: with IFF_NOARP the kernel joins no solicited-node group (addrconf_join_solict); no IPv4 address
+        # here, so no ARP answer comes of it
+        run_command("ip", "-n", ep.netns, "link", "set", "dev", ep.ifname, "arp", "on")
+        settings = {"addr_gen_mode": "0" if link_local else "1", "accept_dad": "0", "dad_transmits": "0",
+                    "router_solicitations": "0", "mldv2_unsolicited_report_interval": "1", "disable_ipv6": "0"}
+        with in_netns(ep.netns):
+            for key, value in settings.items():  # in this order: disable_ipv6 last makes the link-local
+                with open(f"/proc/sys/net/ipv6/conf/{ep.ifname}/{key}", "w") as f:
+                    f.write(value)
+        for address in addresses:
+            run_command("ip", "-n", ep.netns, "-6", "addr", "add", address, "dev", ep.ifname, "nodad")
+        self._groups.pop(endpoint, None)
+
     def groups(self, endpoint: str) -> set[str]:
         """L2 multicast addresses on an endpoint's device, the stack's own (01:00:5e:00:00:01...) included."""
         if endpoint not in self._groups:

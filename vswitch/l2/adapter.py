@@ -56,7 +56,7 @@ from ..core.frame import pop_tag, push_tag
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision
-from .nic import NIC, VNIC
+from .nic import DEFAULT_GROUPS, NIC, VNIC
 from .port import Port, wire_internal
 from .vlan import outer_tag
 
@@ -219,8 +219,10 @@ class PhysicalAdapter:
         return uplink.peer is not None and uplink.up and uplink.carrier
 
     def filter_entries(self) -> int:
-        """Unicast addresses the adapter's MAC filter must hold: its own and every vNIC's."""
-        return len(self.vnics) + (self.host.mac.packed not in self.vnics)
+        """Addresses the adapter's MAC filter must hold: its own and every vNIC's, and the multicast groups they
+        joined beyond the all-hosts and all-nodes groups every interface is in (IPv6's solicited-node groups)."""
+        groups = set(self.host.groups).union(*(vnic.groups for vnic in self.vnics.values())) - _DEFAULT_GROUPS
+        return len(self.vnics) + (self.host.mac.packed not in self.vnics) + len(groups)
 
     @property
     def filter_overflow(self) -> bool:
@@ -364,6 +366,9 @@ class PhysicalAdapter:
 
     def __repr__(self) -> str:
         return f"<PhysicalAdapter {self.name} {self.mac} mode={self.mode} vnics={len(self.vnics)}>"
+
+
+_DEFAULT_GROUPS: Final = frozenset(DEFAULT_GROUPS)
 
 
 class AdapterHostNIC(NIC):

@@ -10,8 +10,9 @@ from html import escape
 from pathlib import Path
 
 from ..net.network import Network
-from ..scenario.report import (arp_rows, check_rows, counter_rows, demux_rows, mac_table_rows, session_rows,
-                               stack_rows, summary, summary_line)
+from ..scenario.ipv6_report import ipv6_rows, neighbour_rows
+from ..scenario.report import (arp_rows, check_rows, counter_rows, demux_rows, guest_stacks, mac_table_rows,
+                               session_rows, stack_rows, summary, summary_line)
 from ..scenario.runner import RunResult
 from ..scenario.security_report import security_tables
 from ..scenario.show import machine_rows, port_rows
@@ -96,6 +97,8 @@ def run_html(spec: TopologySpec, built: Network, net: Network, result: RunResult
               *((key, title, rows) for key, title, rows in security_tables(net)),
               ("counters", "Interface counters", counter_rows(net)), ("drops", "Drops by reason", drops),
               ("guests", "Guest stacks", stack_rows(net)), ("arp", "ARP caches", arp_rows(net)),
+              ("ipv6", "IPv6", ipv6_rows(guest_stacks(net))),
+              ("neighbours", "IPv6 neighbour caches", neighbour_rows(guest_stacks(net), net.now)),
               ("sessions", "Pings, arpings and UDP senders", session_rows(result)),
               ("captures", "Capture files", _capture_rows(net, report_path))]
     for anchor, title, rows in tables:

@@ -8,12 +8,12 @@ warning.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
 from typing import Any
 
 from ..core.errors import ScenarioError
 from ..core.mac import MACAddress
 from ..guests.inet import looks_like_address
+from ..guests.inet6 import AnyAddress, any_address_value, looks_like_ipv6, reach6
 from ..guests.migrate import AnnounceParams, migrate
 from ..guests.replay import Replay, ReplayResult
 from ..guests.sessions import ArpingSession, PingSession, UdpSession, format_loss, loss_matches
@@ -23,7 +23,7 @@ from ..guests.traffic import action_frame
 from ..l2.vlan import push_tags
 from ..net.network import Network
 from ..topology.guest_check import replay_path
-from ..topology.guest_expectations import ArpEntryCheck, PingCheck, UdpReceivedCheck
+from ..topology.guest_expectations import ArpEntryCheck, NdpEntryCheck, PingCheck, UdpReceivedCheck
 from ..topology.guest_reader import (ArpingAction, MigrateAction, PingAction, ReplayAction, SessionAction,
                                      StreamAction, UdpAction)
 from ..topology.spec import Where
@@ -39,11 +39,33 @@ def interface_of(net: Network, name: str) -> str:
     return f"{name}.host" if name in net.hypervisors else name
 
 
-def address_of(net: Network, text: str) -> IPv4Address:
-    """An address written as such, or the address of the named interface's stack."""
-    if looks_like_address(text):
-        return IPv4Address(text)
-    return stack_of(net, interface_of(net, text)).guest.ip
+def address_of(net: Network, text: str, family: str | None = None, source: str | None = None) -> AnyAddress:
+    """An address written as such, or the address of the named interface's stack: its IPv4 address, or with
+    ``family`` ipv6 the IPv6 address ``source`` (an interface) reaches it by (``reach6``)."""
+    if looks_like_address(text) or looks_like_ipv6(text):
+        return any_address_value(text)
+    target = stack_of(net, interface_of(net, text)).guest
+    if family != "ipv6":
+        return target.ip
+    sender = stack_of(net, interface_of(net, source)).guest.ipv6 if source is not None else None
+    address = reach6(sender.interfaces if sender is not None else [], target.ipv6.interfaces
+                     if target.ipv6 is not None else [])
+    if address is None:
+        raise ScenarioError(f"{text} has no IPv6 address {source or 'one'} reaches (give both ip6)")
+    return address
+
+
+def sender_of(driver: StackDriver, session: Any) -> Any:
+    """The half of the driver's stack that sends ``session``: IPv4, or IPv6 for an IPv6 destination."""
+    return driver.guest if session.dst_ip.version == 4 else ipv6_of(driver)
+
+
+def ipv6_of(driver: StackDriver) -> Any:
+    """The IPv6 half (``Ipv6Stack``) of the driver's stack; a ScenarioError without one."""
+    if driver.guest.ipv6 is None:
+        raise ScenarioError(f"{driver.nic.full_name} has no IPv6: give it ip6 (a list of addresses, [] for the "
+                            "link-local alone)")
+    return driver.guest.ipv6
 
 
 def driver_of(runner: ScenarioContext, name: str) -> StackDriver:
@@ -76,14 +98,15 @@ def perform_ping(runner: ScenarioContext, action: PingAction, where: Where) -> N
     net = runner.net
     driver = driver_of(runner, action.from_)
     source = driver.nic.full_name
-    session = PingSession(action.name, source, action.to, address_of(net, action.to), action.count,
-                          action.timeout_ns, ident=FIRST_PING_IDENT + ping_idents_used(runner, source),
+    session = PingSession(action.name, source, action.to, address_of(net, action.to, action.family, source),
+                          action.count, action.timeout_ns, ident=FIRST_PING_IDENT + ping_idents_used(runner, source),
                           size=action.size, interval_ns=action.interval_ns)
     runner.result.sessions[session.name] = session
     _name_probes(runner, driver, session)
-    template, start, interval = driver.guest.ping_template(session), net.now, action.interval_ns
+    stack = sender_of(driver, session)
+    template, start, interval = stack.ping_template(session), net.now, action.interval_ns
     driver.repeat(session.count, lambda i: start + i * interval,
-                  lambda i, now: driver.guest.ping_send(session, i + 1, now, template))  # icmp_seq from 1
+                  lambda i, now: stack.ping_send(session, i + 1, now, template))  # icmp_seq from 1
 
 
 @performs(ArpingAction)
@@ -105,15 +128,16 @@ def perform_udp(runner: ScenarioContext, action: UdpAction, where: Where) -> Non
     driver = driver_of(runner, action.from_)
     source = driver.nic.full_name
     sport = action.sport or FIRST_UDP_PORT + _count_sessions(runner, "udp", source)
-    session = UdpSession(action.name, source, action.to, address_of(net, action.to), action.count,
-                         action.timeout_ns, sport=sport, dport=action.port, size=action.size)
+    session = UdpSession(action.name, source, action.to, address_of(net, action.to, action.family, source),
+                         action.count, action.timeout_ns, sport=sport, dport=action.port, size=action.size)
     runner.result.sessions[session.name] = session
     _name_probes(runner, driver, session)
-    template = driver.guest.udp_template(session)
+    stack = sender_of(driver, session)
+    template = stack.udp_template(session)
     period = period_ns(interval_ns=action.interval_ns, pps=action.pps, bps=action.bps, frame_len=len(template))
     start = net.now
     driver.repeat(session.count, lambda i: start + int(i * period),
-                  lambda i, now: driver.guest.udp_send(session, i, now, template))
+                  lambda i, now: stack.udp_send(session, i, now, template))
 
 
 @performs(StreamAction)
@@ -162,8 +186,8 @@ def perform_migrate(runner: ScenarioContext, action: MigrateAction, where: Where
 # -- names, resolved on the built network before the run (the loader checked the file already) ----------
 @resolves(PingAction, ArpingAction, UdpAction)
 def _resolve_session(runner: ScenarioContext, action: SessionAction) -> None:
-    driver_of(runner, action.from_)
-    address_of(runner.net, action.to)
+    source = driver_of(runner, action.from_).nic.full_name
+    address_of(runner.net, action.to, action.family, source)
 
 
 @resolves(StreamAction)
@@ -243,6 +267,25 @@ def check_arp_entry(runner: ScenarioContext, check: ArpEntryCheck) -> tuple[str,
     if wanted is None:
         return f"{owner} has an ARP entry for {ip}", mac is not None, actual
     return f"{owner} has {ip} at {wanted}", mac == wanted.packed, actual
+
+
+@checks(NdpEntryCheck)
+def check_ndp_entry(runner: ScenarioContext, check: NdpEntryCheck) -> tuple[str, bool, str]:
+    net = runner.net
+    driver = driver_of(runner, check.on)
+    owner = driver.nic.full_name
+    ip = address_of(net, check.ip, "ipv6", owner)
+    row = next((r for r in ipv6_of(driver).neighbours.rows(net.now) if r.ip == str(ip)), None)
+    actual = f"{ip} at {row.mac or '(no MAC)'} {row.state}" if row else f"no entry for {ip}"
+    if check.absent:
+        return f"{owner} has no neighbour entry for {ip}", row is None, actual
+    wanted = check.mac
+    if wanted is None and not looks_like_ipv6(check.ip):
+        wanted = net.nic(interface_of(net, check.ip)).mac
+    description = f"{owner} has {ip}" + (f" at {wanted}" if wanted else "") + (f" {check.state}" if check.state
+                                                                              else "")
+    passed = row is not None and (wanted is None or row.mac == str(wanted)) and check.state in (None, row.state)
+    return description, passed, actual
 
 
 @checks(UdpReceivedCheck)

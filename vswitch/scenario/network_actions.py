@@ -72,8 +72,9 @@ def _interface(context: ScenarioContext, action: InterfaceAction, where: Where) 
     nic = net.nic(action.name)
     if action.up is not None:
         net.set_admin_state(nic.full_name, action.up)  # up again: the stack may announce itself
-    net.set_rx_mode(nic.full_name, promiscuous=action.promiscuous, allmulti=action.allmulti)
     for group in action.join:
         nic.join(group)
     for group in action.leave:
         nic.leave(group)
+    # after the groups: it refreshes the adapter, whose MAC filter counts them
+    net.set_rx_mode(nic.full_name, promiscuous=action.promiscuous, allmulti=action.allmulti)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import ScenarioError
+from ..guests.inet6 import reach6
 from ..guests.sessions import PingSession
 from ..guests.stackdriver import StackDriver
 from ..topology.guest_check import pingall_members, stations
@@ -31,9 +32,24 @@ class PingallResult:
     name: str
     members: list[tuple[str, str]]
     sessions: dict[tuple[str, str], PingSession] = field(default_factory=dict)  # (from, to) shown names
+    sessions6: dict[tuple[str, str], PingSession] = field(default_factory=dict)  # the pairs that both have IPv6
 
     def reached(self) -> set[tuple[str, str]]:
-        return {pair for pair, session in self.sessions.items() if session.succeeded}
+        """The pairs whose pings were answered in every family they share."""
+        return {pair for pair, session in self.sessions.items()
+                if session.succeeded and (pair not in self.sessions6 or self.sessions6[pair].succeeded)}
+
+    def all_sessions(self) -> list[PingSession]:
+        return list(self.sessions.values()) + list(self.sessions6.values())
+
+    def cell(self, pair: tuple[str, str]) -> str:
+        """``ok`` (answered), ``X`` (not), or with IPv6 as well, the family that failed (``X IPv6``)."""
+        session, session6 = self.sessions.get(pair), self.sessions6.get(pair)
+        if session is None:
+            return "-"
+        if session6 is None or session6.succeeded == session.succeeded:
+            return "ok" if session.succeeded else "X"
+        return "X IPv6" if session.succeeded else "X IPv4"
 
     def names(self) -> list[str]:
         return [shown for shown, _ in self.members]
@@ -44,8 +60,7 @@ class PingallResult:
         for source in self.names():
             row: dict[str, Any] = {"from \\ to": source}
             for target in self.names():
-                session = self.sessions.get((source, target))
-                row[target] = "-" if session is None else "ok" if session.succeeded else "X"
+                row[target] = self.cell((source, target))
             rows.append(row)
         return rows
 
@@ -62,7 +77,9 @@ class PingallResult:
                 "reached": len(self.reached()), "pairs": len(self.sessions),
                 "matrix": {source: [t for t in self.names() if (source, t) in self.reached()] for source in self.names()},
                 "sessions": [{"from": source, "to": target, "transmitted": s.transmitted, "received": s.received,
-                              "reached": s.succeeded} for (source, target), s in self.sessions.items()]}
+                              "reached": s.succeeded} for (source, target), s in self.sessions.items()]
+                + [{"from": source, "to": target, "family": "ipv6", "transmitted": s.transmitted,
+                    "received": s.received, "reached": s.succeeded} for (source, target), s in self.sessions6.items()]}
 
 
 def pingall_results(context: ScenarioContext) -> list[PingallResult]:
@@ -94,15 +111,25 @@ def perform_pingall(context: ScenarioContext, action: PingallAction, where: Wher
                                   driver_of(context, target_interface).guest.ip, action.count, action.timeout_ns,
                                   ident=ident, interval_ns=action.interval_ns)
             result.sessions[(source, target)] = session
-            _schedule(driver, session, start)
+            _schedule(driver, driver.guest, session, start)
+            target_ipv6 = driver_of(context, target_interface).guest.ipv6
+            if driver.guest.ipv6 is not None and target_ipv6 is not None:  # both families
+                address = reach6(driver.guest.ipv6.interfaces, target_ipv6.interfaces)
+                if address is not None:
+                    session6 = PingSession(f"{result.name}:{source}->{target}:ipv6", driver.nic.full_name, target,
+                                           address, action.count, action.timeout_ns, ident=ident,
+                                           interval_ns=action.interval_ns)
+                    result.sessions6[(source, target)] = session6
+                    _schedule(driver, driver.guest.ipv6, session6, start)
 
 
-def _schedule(driver: StackDriver, session: PingSession, start: int) -> None:
-    """The requests of one pair: ``count`` of them from ``start``, ``interval_ns`` apart (as a ping action)."""
-    template = driver.guest.ping_template(session)
+def _schedule(driver: StackDriver, stack: Any, session: PingSession, start: int) -> None:
+    """The requests of one pair: ``count`` of them from ``start``, ``interval_ns`` apart (as a ping action), by
+    ``stack`` (the IPv4 or the IPv6 half of the driver's stack)."""
+    template = stack.ping_template(session)
     interval = session.interval_ns
     driver.repeat(session.count, lambda i: start + i * interval,
-                  lambda i, now: driver.guest.ping_send(session, i + 1, now, template))
+                  lambda i, now: stack.ping_send(session, i + 1, now, template))
 
 
 def _describe(pairs: set[tuple[str, str]], order: list[str]) -> str:
@@ -134,6 +161,8 @@ def check_reachability(context: ScenarioContext, check: ReachabilityCheck) -> tu
     reached = result.reached()
     missing, extra = wanted - reached, reached - wanted
     actual = f"{len(reached)}/{len(result.sessions)} pairs reached"
+    if result.sessions6:
+        actual += " (IPv4 and, where both ends have it, IPv6)"
     if missing:
         actual += f"; not reached: {_describe(missing, names)}"
     if extra:

@@ -17,6 +17,7 @@ from ..l2.port import Port
 from ..l2.vxlan import endpoints
 from ..net.network import Network
 from .io_report import io_rows
+from .ipv6_report import ipv6_rows, neighbour_rows
 from .runner import RunResult
 from .security_report import security_tables
 from .stp_report import stp_tables
@@ -177,6 +178,8 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
                             ("Link impairments (frames each way)", impairment_rows(net)),
                             ("VXLAN tunnels", tunnel_rows(net)),
                             ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
+                            ("IPv6", ipv6_rows(guest_stacks(net))),
+                            ("IPv6 neighbour caches", neighbour_rows(guest_stacks(net), net.now)),
                             ("Pings, arpings and UDP senders", session_rows(result)),
                             *((r.title(), r.matrix_rows()) for r in result.reachability),
                             ("Streams", list(result.streams.values())),

@@ -12,6 +12,7 @@ import re
 from typing import Any, Optional
 
 from .io_report import io_json
+from .ipv6_report import ipv6_json
 from ..core.reasons import by_reason
 from ..core.units import format_duration
 from ..l2.vxlan import endpoints
@@ -89,6 +90,7 @@ def guests(net: Network, result: RunResult) -> dict[str, Any]:
                     "mac": row.mac, **_time("age", row.age_ns), **_time("expires_in", row.expires_in_ns)}
                    for row in guest.arp.rows(net.now)]
     return {"sessions": [_session(s) for s in result.sessions.values()], "stacks": stacks, "arp_caches": caches,
+            **ipv6_json(guest_stacks(net), net.now),
             "streams": [_keys(row) for row in result.streams.values()],
             "replays": [{**_keys(r.summary()), "first_ns": r.first_ns, "last_ns": r.last_ns} for r in result.replays],
             "migrations": [{**_keys(m.summary()), "detached_ns": m.detached_ns, "attached_ns": m.attached_ns}

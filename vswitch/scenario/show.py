@@ -91,7 +91,7 @@ def link_rows(net: Network) -> list[dict[str, Any]]:
 
 
 _VF_DEFAULTS = {"vlan": NONE, "spoofchk": "off", "trust": NONE, "state": NONE, "max_tx_rate": NONE}
-_MACHINE_DEFAULTS = {"IPv4": NONE, **_VF_DEFAULTS, "mac_filter_size": NONE}
+_MACHINE_DEFAULTS = {"IPv4": NONE, "IPv6": NONE, **_VF_DEFAULTS, "mac_filter_size": NONE}
 
 
 def machine_rows(net: Network) -> list[dict[str, Any]]:
@@ -127,6 +127,8 @@ def _machine(machine: str, vm: str, nic: Any, attached: str, **settings: Any) ->
     """A row of ``machine_rows``: the interface, then every optional setting (its default where not given)."""
     stack = getattr(nic.stack, "guest", None)  # the interface's IPv4 stack, when the file gives it an address
     settings.setdefault("IPv4", NONE if stack is None else str(stack.interface))
+    ipv6 = getattr(stack, "ipv6", None)
+    settings.setdefault("IPv6", NONE if ipv6 is None else ", ".join(str(i) for i in ipv6.interfaces))
     return {"machine": machine, "VM": vm, "interface": nic.full_name, "MAC": str(nic.mac), "vendor": nic.mac.vendor,
             "attached to": attached, **{key: settings.get(key, default) for key, default in _MACHINE_DEFAULTS.items()}}
 

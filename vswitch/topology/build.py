@@ -7,6 +7,7 @@ import os
 from ..core import checks
 from ..core.errors import OutputFolderError, TopologyError, VSwitchError
 from ..core.trace import DEFAULT_TRACE_LIMIT
+from ..guests.ipv6 import Ipv6Stack
 from ..guests.stack import GuestStack
 from ..guests.stackdriver import attach_stack
 from ..io import CostTable, IoAccount, model_named
@@ -90,8 +91,12 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
         for name, guest in _guests(spec):
             where = guest.where
             nic = net.nic(name)
-            attach_stack(net, name, GuestStack(nic.full_name, nic.mac, guest.interface,
-                                               arp_timeout_ns=guest.arp_timeout_ns, arp_notify=guest.arp_notify))
+            stack = GuestStack(nic.full_name, nic.mac, guest.interface, arp_timeout_ns=guest.arp_timeout_ns,
+                               arp_notify=guest.arp_notify)
+            if guest.ipv6 is not None:
+                stack.ipv6 = Ipv6Stack(stack, guest.ipv6.addresses, link_local=guest.ipv6.link_local,
+                                       dad_transmits=guest.ipv6.dad_transmits)
+            attach_stack(net, name, stack)
         for sw in spec.switches:
             where = sw.where
             for mac, port_name, vlan in sw.static:  # vlan None: every VLAN the port carries

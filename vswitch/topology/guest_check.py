@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address, IPv6Interface
 from pathlib import Path
 from typing import Optional
 
 from ..core.mac import MACAddress, prefix_bytes
-from ..guests.inet import address_value, looks_like_address
+from ..guests.inet import looks_like_address
+from ..guests.inet6 import AnyAddress, any_address_value, interfaces6, looks_like_ipv6, reach6
 from ..guests.migrate import default_announcer
 from ..pcap.reader import CaptureFileError, CaptureReader
-from .guest_expectations import ArpEntryCheck, PingCheck, ReachabilityCheck, UdpReceivedCheck
-from .guest_reader import GuestAction, MigrateAction, PingallAction, ReplayAction, SessionAction, StreamAction
+from .guest_expectations import ArpEntryCheck, NdpEntryCheck, PingCheck, ReachabilityCheck, UdpReceivedCheck
+from .guest_reader import MAX_IP_DATA6, GuestAction, MigrateAction, PingallAction, ReplayAction, SessionAction, StreamAction
 from .located import Document, Location
 from .scenario_reader import ExpectAction, SendAction
 from .spec import Action, Expectation, GuestSpec, TopologySpec, Where
@@ -50,6 +51,15 @@ def stations(spec: TopologySpec) -> dict[str, Station]:
         for vm in hv.vms:
             table[vm.name] = table[f"{vm.name}.eth0"] = Station(f"{vm.name}.eth0", "vm", vm.guest, vm.mac)
     return table
+
+
+def station_ipv6(station: Station) -> list[IPv6Interface]:
+    """The IPv6 addresses of ``station``'s stack, its link-local first (from its MAC; a MAC the build allocates
+    stands as zero: only the link-local's presence counts then)."""
+    ipv6 = station.guest.ipv6 if station.guest is not None else None
+    if ipv6 is None:
+        return []
+    return interfaces6(station.mac.packed if station.mac else bytes(6), ipv6.addresses, ipv6.link_local)
 
 
 def pingall_members(spec: TopologySpec, action: PingallAction) -> list[tuple[str, str]]:
@@ -116,24 +126,37 @@ class _Checker:
             return None
         return station
 
-    def address(self, item: Action | Expectation, key: str, value: Optional[str]) -> Optional[IPv4Address]:
-        """The address a field names: written as an address, or the address of the named interface."""
+    def address(self, item: Action | Expectation, key: str, value: Optional[str], family: Optional[str] = None,
+                source: Optional[Station] = None) -> Optional[AnyAddress]:
+        """The address a field names: written as an address, or the address of the named interface (its IPv6
+        one that ``source`` reaches, with ``family`` ipv6)."""
         if value is None:
             return None
-        if looks_like_address(value) or (value not in self.stations and _written_as_address(value)):
+        if looks_like_address(value) or looks_like_ipv6(value) or (
+                value not in self.stations and _written_as_address(value)):
             try:
-                return address_value(value)
+                return any_address_value(value)
             except ValueError as exc:
                 self.report(self.place(item, key), f"{exc} (or name an interface)")
                 return None
         station = self.station(item, key, value, needs_stack=True)
-        return station.guest.interface.ip if station else None
+        if station is None or family != "ipv6":
+            return station.guest.interface.ip if station else None
+        address = reach6(station_ipv6(source) if source else [], station_ipv6(station))
+        if address is None:
+            self.report(self.place(item, key), f"{station.interface} has no IPv6 address that "
+                        f"{source.interface if source else 'the sender'} reaches: give both ip6 (a list of "
+                        "addresses, [] for the link-local alone)")
+        return address
 
     # -- actions ----------------------------------------------------------------------------------------
     def session(self, action: SessionAction) -> None:
         source = self.station(action, "from", action.from_, needs_stack=True)
-        target = self.address(action, "to", action.to)
+        target = self.address(action, "to", action.to, action.family, source)
         if source is None or target is None:
+            return
+        if target.version == 6:
+            self.session6(action, source, target)
             return
         interface = source.guest.interface
         if target == interface.ip:
@@ -145,6 +168,27 @@ class _Checker:
                                                   "addresses in one subnet")
         elif target in (interface.network.broadcast_address, IPv4Address("255.255.255.255")):
             self.report(self.place(action, "to"), f"{target} is a broadcast address: {action.kind} needs one host")
+
+    def session6(self, action: SessionAction, source: Station, target: IPv6Address) -> None:
+        """An IPv6 ping or udp: a sender with IPv6, a target on its link, not itself."""
+        own = station_ipv6(source)
+        if action.kind == "arping":
+            self.report(self.place(action, "to"), "arping asks ARP, which is IPv4's: IPv6 neighbours are found "
+                                                  "by ping (neighbour discovery)")
+        elif source.guest is not None and source.guest.ipv6 is None:
+            self.report(self.place(action, "from"), f"{source.interface} has no IPv6: give it ip6 (a list of "
+                                                    "addresses, [] for the link-local alone)")
+        elif target.is_multicast or target.is_unspecified:
+            self.report(self.place(action, "to"), f"{target} is not one host's address: {action.kind} needs one")
+        elif any(target == i.ip for i in own):
+            self.report(self.place(action, "to"), f"{action.to} is {source.interface}'s own address: loopback is "
+                                                  "not modelled")
+        elif not target.is_link_local and not any(target in i.network for i in own):
+            self.report(self.place(action, "to"), f"{target} is outside {source.interface}'s IPv6 prefixes: no "
+                                                  "routers are modelled, give both ends addresses in one prefix")
+        elif getattr(action, "size", 0) > MAX_IP_DATA6:
+            self.report(self.place(action, ""), f"size {getattr(action, 'size')} does not fit a 1500-byte IPv6 "
+                                                f"packet: at most {MAX_IP_DATA6} bytes of data")
 
     def action(self, action: Action) -> None:
         if isinstance(action, SessionAction):
@@ -252,6 +296,16 @@ class _Checker:
         elif isinstance(check, ArpEntryCheck):
             self.station(check, "on", check.on, needs_stack=True)
             self.address(check, "ip", check.ip)
+        elif isinstance(check, NdpEntryCheck):
+            on = self.station(check, "on", check.on, needs_stack=True)
+            if on is not None and on.guest is not None and on.guest.ipv6 is None:
+                self.report(self.place(check, "on"), f"{on.interface} has no IPv6: give it ip6 (a list of "
+                                                     "addresses, [] for the link-local alone)")
+            elif on is not None:
+                address = self.address(check, "ip", check.ip, "ipv6", on)
+                if address is not None and address.version != 6:
+                    self.report(self.place(check, "ip"), f"{check.ip} is an IPv4 address: the IPv6 neighbour "
+                                                         "cache holds IPv6 ones (arp_entry checks IPv4)")
         elif isinstance(check, UdpReceivedCheck):
             self.station(check, "on", check.on, needs_stack=True)
             self.address(check, "from", check.from_)

@@ -12,7 +12,7 @@ from ..core.mac import MACAddress
 from ..core.units import decimal_number
 from .fields import item_places, mac_value, places, where
 from .spec import EXPECTATION_KINDS, Expectation, Places
-from .yamlreader import MapReader, boolean, integer_between, text
+from .yamlreader import MapReader, boolean, integer_between, one_of, text
 
 MAX_PROBES = 1_000_000
 
@@ -71,6 +71,32 @@ class ArpEntryCheck(Expectation, kind="arp_entry"):
                     absent=r.take("absent", boolean, default=False), places=places(r, "on", "ip"))
         if check.absent and check.mac is not None:
             r.error("mac", "give mac (the entry must hold it) or absent: true, not both")
+        r.finish()
+        return check
+
+
+NEIGHBOUR_STATES = ("INCOMPLETE", "REACHABLE", "STALE", "DELAY", "PROBE")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NdpEntryCheck(Expectation, kind="ndp_entry"):
+    """The IPv6 neighbour cache of ``on`` holds ``ip`` (an IPv6 address, or an interface: its address ``on``
+    reaches) at ``mac`` (None: at any MAC, or the named interface's) and, if given, in ``state``; or (``absent``)
+    has no entry for it."""
+
+    on: str
+    ip: str
+    mac: Optional[MACAddress] = None
+    state: Optional[str] = None
+    absent: bool = False
+
+    @classmethod
+    def read(cls, r: MapReader) -> NdpEntryCheck:
+        check = cls(on=r.take("on", text), ip=r.take("ip", text), mac=r.take("mac", mac_value, default=None),
+                    state=r.take("state", one_of(*NEIGHBOUR_STATES), default=None),
+                    absent=r.take("absent", boolean, default=False), places=places(r, "on", "ip"))
+        if check.absent and (check.mac is not None or check.state is not None):
+            r.error("absent", "give mac or state (the entry must have them) or absent: true, not both")
         r.finish()
         return check
 

@@ -17,7 +17,8 @@ from typing import Any, Optional, Union
 from ..core.mac import MACAddress
 from ..core.units import decimal_number, parse_duration, parse_rate
 from ..guests.arp import DEFAULT_TIMEOUT_NS
-from ..guests.inet import interface_value
+from ..guests.inet import interface_value, looks_like_address
+from ..guests.inet6 import interface6_value, looks_like_ipv6
 from ..guests.migrate import ANNOUNCERS
 from ..guests.sessions import DEFAULT_PING_TIMEOUT_NS
 from ..guests.stream import FIELDS, Vary, field_value, period_ns
@@ -27,10 +28,11 @@ from .fields import frame_count, item_places, places, virtual_time, where
 from .frame_keys import check_one_destination, read_addressing, read_udp
 from .guest_expectations import GUEST_EXPECTATIONS  # noqa: F401  (the guest keys, with GUEST_ACTIONS)
 from .security_reader import vlan_tags
-from .spec import ACTION_KINDS, ActionSpec, GuestSpec, NamedAction, Tags
+from .spec import ACTION_KINDS, ActionSpec, GuestSpec, Ipv6Spec, NamedAction, Tags
 from .yamlreader import MapReader, boolean, integer_between, one_of, text
 
 MAX_IP_DATA = 1500 - 28  # no fragmentation: ping or UDP data after IPv4 (20) and ICMP or UDP (8) headers
+MAX_IP_DATA6 = 1500 - 48  # the same after IPv6 (40): guest_check.py refuses more for an IPv6 session
 DEFAULT_UDP_SIZE = 64
 UDP_HEADERS_BYTES = 42  # Ethernet, IPv4 and UDP headers before a udp action's data
 
@@ -41,14 +43,43 @@ def read_guest(r: MapReader) -> GuestSpec | None:
     interface = r.take("ip", interface_value, default=None)
     timeout = r.take("arp_timeout", parse_duration, default=DEFAULT_TIMEOUT_NS)
     notify = r.take("arp_notify", boolean, default=True)
+    ipv6 = read_ipv6(r)
     if "ip" not in r.mapping:
-        for key in ("arp_timeout", "arp_notify"):
+        for key in ("arp_timeout", "arp_notify", *IPV6_KEYS):
             if key in r.mapping:
-                r.error(key, f"{key} configures an IPv4 stack: give the interface an address too (ip: 192.0.2.10/24)")
+                r.error(key, f"{key} configures a guest stack, which needs an IPv4 address too (ip: 192.0.2.10/24)"
+                        if key in IPV6_KEYS else
+                        f"{key} configures an IPv4 stack: give the interface an address too (ip: 192.0.2.10/24)")
         return None
     if timeout == 0:
         r.error("arp_timeout", "an ARP entry must live longer than 0s")
-    return GuestSpec(interface, timeout or DEFAULT_TIMEOUT_NS, notify, where(r, "ip")) if interface else None
+    return GuestSpec(interface, timeout or DEFAULT_TIMEOUT_NS, notify, where(r, "ip"),
+                     ipv6=ipv6) if interface else None
+
+
+IPV6_KEYS = ("ip6", "link_local", "dad_transmits")
+
+
+def read_ipv6(r: MapReader) -> Ipv6Spec | None:
+    """``ip6`` (a list of addresses with their prefix, maybe empty: the link-local alone), ``link_local`` and
+    ``dad_transmits``; None without ``ip6``."""
+    addresses = tuple(r.take_list("ip6", interface6_value, required=False))
+    link_local = r.take("link_local", boolean, default=True)
+    dad = r.take("dad_transmits", integer_between(0, 10), default=1)
+    if "ip6" not in r.mapping:
+        for key in ("link_local", "dad_transmits"):
+            if key in r.mapping:
+                r.error(key, f"{key} configures IPv6: turn it on with ip6 (a list of addresses, [] for the "
+                             "link-local alone)")
+        return None
+    if not addresses and link_local is False:
+        r.error("link_local", "with link_local off, give ip6 at least one address (the interface has none)")
+    seen: set[object] = set()
+    for address in addresses:
+        if address.ip in seen:
+            r.error("ip6", f"{address.ip} is listed twice")
+        seen.add(address.ip)
+    return Ipv6Spec(addresses, link_local is not False, dad if dad is not None else 1)
 
 
 # -- value converters ---------------------------------------------------------------------------------
@@ -112,6 +143,7 @@ class SessionAction(GuestAction):
     to: str
     count: int = 1
     timeout_ns: int = DEFAULT_PING_TIMEOUT_NS
+    family: Optional[str] = None  # "ipv4" or "ipv6" for a ``to`` that names an interface (None: ipv4)
 
     @staticmethod
     def read_session(r: MapReader) -> dict[str, Any]:
@@ -122,6 +154,17 @@ class SessionAction(GuestAction):
             "timeout_ns": r.take("timeout", parse_duration, default=DEFAULT_PING_TIMEOUT_NS),
             "name": r.take("name", text, default=None),
         }
+
+    @staticmethod
+    def read_family(r: MapReader) -> dict[str, Any]:
+        """``family`` (ping and udp): ``ipv6`` to reach an interface named in ``to`` by its IPv6 address."""
+        family = r.take("family", one_of("ipv4", "ipv6"), default=None)
+        to = r.mapping.get("to")
+        if family is not None and isinstance(to, str) and looks_like_address(to) | looks_like_ipv6(to):
+            written = "ipv6" if looks_like_ipv6(to) else "ipv4"
+            if written != family:
+                r.error("family", f"to is an {written} address: leave family out, or name an interface")
+        return {"family": family}
 
     def default_name(self) -> Optional[str]:
         return f"{self.kind}-{self.from_}-{self.to}"
@@ -137,7 +180,7 @@ class PingAction(SessionAction, kind="ping"):
     @classmethod
     def read(cls, r: MapReader) -> PingAction:
         keys: dict[str, Any] = {
-            **cls.read_session(r),
+            **cls.read_session(r), **cls.read_family(r),
             "interval_ns": r.take("interval", parse_duration, default=10**9),
             "size": r.take("size", integer_between(0, MAX_IP_DATA), default=56),
         }
@@ -182,7 +225,7 @@ class UdpAction(SessionAction, kind="udp"):
     @classmethod
     def read(cls, r: MapReader) -> UdpAction:
         keys: dict[str, Any] = {
-            **cls.read_session(r),
+            **cls.read_session(r), **cls.read_family(r),
             "size": r.take("size", integer_between(0, MAX_IP_DATA), default=DEFAULT_UDP_SIZE),
             "port": r.take("port", integer_between(1, 65535), default=9),
             "sport": r.take("sport", integer_between(1, 65535), default=None),

@@ -183,7 +183,7 @@ def _host(r: MapReader) -> HostSpec:
             r.error("nics", "a host needs at least one NIC")
         if "mac" in r.mapping:
             r.error("mac", "give either mac (one NIC, eth0) or nics, not both")
-        for key in ("ip", "arp_timeout", "arp_notify", "attach"):
+        for key in ("ip", "arp_timeout", "arp_notify", "ip6", "link_local", "dad_transmits", "attach"):
             if key in r.mapping:
                 r.error(key, f"with nics, give {key} in each NIC's mapping")
                 r.take(key, lambda v: v)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv6Interface
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from ..core.mac import MACAddress
@@ -91,6 +91,16 @@ class GuestSpec:
     arp_timeout_ns: int = 30 * 10**9
     arp_notify: bool = True
     where: Where = Where()
+    ipv6: Optional["Ipv6Spec"] = None  # IPv6 on the same interface (docs/ipv6.md)
+
+
+@dataclass(frozen=True)
+class Ipv6Spec:
+    """IPv6 on a stack's interface (``ip6: [2001:db8::10/64]``): its addresses, the EUI-64 link-local and DAD."""
+
+    addresses: tuple[IPv6Interface, ...] = ()
+    link_local: bool = True
+    dad_transmits: int = 1
 
 
 @dataclass(frozen=True)
