@@ -36,7 +36,8 @@ class Station:
 
 
 def stations(spec: TopologySpec) -> dict[str, Station]:
-    """Every name an action may use for an interface: ``h1``/``h1.eth0``, ``vm1``/``vm1.eth0``, ``hv1``/``hv1.host``."""
+    """Every name an action may use for an interface: ``h1``/``h1.eth0``, ``vm1``/``vm1.eth0``, ``hv1``/``hv1.host``,
+    a hypervisor's VLAN interfaces ``hv1.10``."""
     table: dict[str, Station] = {}
     for host in spec.hosts:
         for nic in host.nics:
@@ -47,6 +48,9 @@ def stations(spec: TopologySpec) -> dict[str, Station]:
     for hv in spec.hypervisors:
         station = Station(f"{hv.name}.host", "hypervisor", hv.guest, hv.mac)
         table[hv.name] = table[station.interface] = station
+        for vlan in hv.vlans:  # its VLAN interfaces, hv1.10
+            table[f"{hv.name}.{vlan.vid}"] = Station(f"{hv.name}.{vlan.vid}", "hypervisor", vlan.guest,
+                                                      vlan.mac or hv.mac)
         for vm in hv.vms:
             table[vm.name] = table[f"{vm.name}.eth0"] = Station(f"{vm.name}.eth0", "vm", vm.guest, vm.mac)
     return table
@@ -64,6 +68,7 @@ def pingall_members(spec: TopologySpec, action: PingallAction) -> list[tuple[str
                  for host in spec.hosts for nic in host.nics if nic.guest is not None]
         for hv in spec.hypervisors:
             named += [(hv.name, f"{hv.name}.host")] if hv.guest is not None else []
+            named += [(f"{hv.name}.{v.vid}",) * 2 for v in hv.vlans if v.guest is not None]
             named += [(vm.name, f"{vm.name}.eth0") for vm in hv.vms if vm.guest is not None]
     first: dict[str, str] = {}
     for shown, interface in named:
@@ -205,12 +210,23 @@ class _Checker:
                         + (f" (did you mean {close[0]!r}?)" if close else ""))
         if vm_name in vms:
             hv, vm = vms[vm_name]
+            self.lands_on(action, vm.on, target)
             prefix = vm.mac.packed[:3] if vm.mac is not None else prefix_bytes(vm.prefix)
             xen = (action.announce or default_announcer(prefix)) == "xen"
             if xen and vm.guest is None:
                 self.report(self.place(action, "announce" if action.announce else "vm"),
                             f"the xen announcement is a gratuitous ARP from the guest: give {vm_name} an address "
                             "(ip: 192.0.2.10/24) or use announce: qemu")
+
+    def lands_on(self, action: MigrateAction, on: Optional[str], target: Optional[str]) -> None:
+        """A VM on a host VLAN interface (``on: hv1.10``) migrates onto the target's interface of that VID."""
+        targets = {hv.name: hv for hv in self.spec.hypervisors}
+        if on is None or target not in targets:
+            return
+        vid = on.rpartition(".")[2]
+        if not any(str(v.vid) == vid for v in targets[target].vlans):
+            self.report(self.place(action, "to"), f"{action.vm} is on VLAN interface {on}: hypervisor {target} "
+                        f"needs one of VLAN {vid} for it to land on (vlans: [{{vid: {vid}}}])")
 
     # -- expectations -----------------------------------------------------------------------------------
     def reachability(self, check: ReachabilityCheck, pingalls: dict[str, PingallAction]) -> None:
