@@ -120,6 +120,10 @@ def test_a_vlan_interface_that_is_down_takes_its_vlan_down_with_it():
     frame_id = sent(net, "h1", tagged(10, H1, VM1))
     assert net.trace.drops(frame_id) == [("hv1.uplink", DropReason.INTERFACE_DOWN)]
     assert receivers(net, sent(net, "h1", tagged(20, H1, VM3))) == ["vm3.eth0"]
+    frame_id = sent(net, "vm1", raw(VM1, VM2))  # a macvlan on a down eth0.10 has no carrier: not even to vm2
+    assert net.trace.drops(frame_id) == [("hv1.vnic-vm1.eth0", DropReason.LINK_DOWN)]
+    net.set_admin_state("hv1.10", True)
+    assert receivers(net, sent(net, "vm1", raw(VM1, VM2))) == ["vm2.eth0"]
 
 
 # -- from the host and its vNICs ------------------------------------------------------------------------------

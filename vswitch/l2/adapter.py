@@ -85,6 +85,7 @@ _VNIC_DOWN: Final = Decision((), DropReason.VNIC_DOWN)
 _VLAN_NOT_ALLOWED: Final = Decision((), DropReason.VLAN_NOT_ALLOWED)
 _VLAN_NO_INTERFACE: Final = Decision((), DropReason.VLAN_NO_INTERFACE)
 _INTERFACE_DOWN: Final = Decision((), DropReason.INTERFACE_DOWN)
+_LOWER_DOWN: Final = Decision((), DropReason.LINK_DOWN)
 
 
 class _Member:
@@ -429,6 +430,8 @@ class PhysicalAdapter:
         adapter; the rest goes to the uplink, with the sender's port VLAN tag if it has one."""
         vlan = sender.vlan
         assert vlan is not None  # attached
+        if vlan.interface is not None and not vlan.interface.port.up:
+            return _LOWER_DOWN  # a macvlan on a down eth0.N has no carrier
         if sender.mode == "bridge":
             dst = frame[0:6]
             if dst[0] & 1:
