@@ -252,3 +252,12 @@ def test_file_mistakes_name_the_place_and_the_fix(vlans, vm, hv2, message):
     with pytest.raises(TopologyFileError) as caught:
         load_topology_text(FILE % (vlans, vm, hv2))
     assert message in str(caught.value).splitlines()
+
+
+def test_an_attach_that_would_land_a_stacked_vm_on_no_interface_is_refused_when_the_file_is_read():
+    text = (FILE % ("vlans: [{vid: 10}]", "on: hv1.10", "vlans: [{vid: 20}]")).replace(
+        "  - migrate: {vm: vm1, to: hv2}", "  - detach: vm1\n  - attach: {vm: vm1, hypervisor: hv2}")
+    with pytest.raises(TopologyFileError) as caught:
+        load_topology_text(text)
+    assert str(caught.value).endswith("vm1 is on VLAN interface hv1.10: hypervisor hv2 needs one of VLAN 10 for it to "
+                                      "land on (vlans: [{vid: 10}])")

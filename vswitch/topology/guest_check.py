@@ -21,7 +21,7 @@ from ..pcap.reader import CaptureFileError, CaptureReader
 from .guest_expectations import ArpEntryCheck, PingCheck, ReachabilityCheck, UdpReceivedCheck
 from .guest_reader import GuestAction, MigrateAction, PingallAction, ReplayAction, SessionAction, StreamAction
 from .located import Document, Location
-from .scenario_reader import ExpectAction, SendAction
+from .scenario_reader import AttachAction, ExpectAction, SendAction
 from .spec import Action, Expectation, GuestSpec, TopologySpec, Where
 
 
@@ -170,6 +170,9 @@ class _Checker:
                     self.report(self.place(action, "file"), str(exc))
         elif isinstance(action, MigrateAction):
             self.migration(action)
+        elif isinstance(action, AttachAction):
+            on = {vm.name: vm.on for hv in self.spec.hypervisors for vm in hv.vms}.get(action.vm)
+            self.lands_on(action, action.vm, on, action.hypervisor, "hypervisor")
         elif isinstance(action, PingallAction):
             self.pingall(action)
 
@@ -210,7 +213,7 @@ class _Checker:
                         + (f" (did you mean {close[0]!r}?)" if close else ""))
         if vm_name in vms:
             hv, vm = vms[vm_name]
-            self.lands_on(action, vm.on, target)
+            self.lands_on(action, vm_name, vm.on, target, "to")
             prefix = vm.mac.packed[:3] if vm.mac is not None else prefix_bytes(vm.prefix)
             xen = (action.announce or default_announcer(prefix)) == "xen"
             if xen and vm.guest is None:
@@ -218,14 +221,15 @@ class _Checker:
                             f"the xen announcement is a gratuitous ARP from the guest: give {vm_name} an address "
                             "(ip: 192.0.2.10/24) or use announce: qemu")
 
-    def lands_on(self, action: MigrateAction, on: Optional[str], target: Optional[str]) -> None:
-        """A VM on a host VLAN interface (``on: hv1.10``) migrates onto the target's interface of that VID."""
+    def lands_on(self, action: Action, vm: str, on: Optional[str], target: Optional[str], key: str) -> None:
+        """A VM on a host VLAN interface (``on: hv1.10``) migrates (or is attached) onto the target's interface of
+        that VID."""
         targets = {hv.name: hv for hv in self.spec.hypervisors}
         if on is None or target not in targets:
             return
         vid = on.rpartition(".")[2]
         if not any(str(v.vid) == vid for v in targets[target].vlans):
-            self.report(self.place(action, "to"), f"{action.vm} is on VLAN interface {on}: hypervisor {target} "
+            self.report(self.place(action, key), f"{vm} is on VLAN interface {on}: hypervisor {target} "
                         f"needs one of VLAN {vid} for it to land on (vlans: [{{vid: {vid}}}])")
 
     # -- expectations -----------------------------------------------------------------------------------
