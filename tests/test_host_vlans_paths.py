@@ -10,6 +10,8 @@ from vswitch.scenario.report import demux_rows
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.scenario.show import machine_rows
 from vswitch.topology.build import build_network
+from vswitch.topology.guest_check import pingall_members
+from vswitch.topology.guest_reader import PingallAction
 from vswitch.topology.loader import load_topology
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "topologies" / "host-vlan-interfaces.yaml"
@@ -71,3 +73,9 @@ def test_the_picture_draws_the_vlan_interfaces_and_the_stacked_vms():
     assert [b.label for b in hv1.badges] == ["hv1.10 (eth0.10)", "hv1.20 (eth0.20)"]
     assert [b.label for vm in hv1.vms for b in vm.badges] == ["on hv1.10", "on hv1.10", "on hv1.20"]
     assert "hv1.20 02:00:00:00:20:aa" in render_svg(net, "host-vlan-interfaces")
+
+
+def test_pingall_takes_the_vlan_interfaces_after_their_hypervisors_own_stack():
+    members = pingall_members(load_topology(EXAMPLE), PingallAction())
+    assert members == [("h1", "h1.eth0"), ("h2", "h2.eth0"), ("hv1.10", "hv1.10"), ("hv1.20", "hv1.20"),
+                       ("vm1", "vm1.eth0"), ("vm2", "vm2.eth0"), ("vm3", "vm3.eth0")]

@@ -320,7 +320,7 @@ class PhysicalAdapter:
         special = sorted(self._special, key=lambda v: v.full_name)  # few: vNICs with a VLAN or trust on
         self.vlan_keys = {key for key in self._vlans if key}
         trusted = [v for v in special if v.vf.trust and v.promiscuous and self._members[v].blocked is None
-                   and v.mode != "passthru"]
+                   and v.mode != "passthru" and not v.lower_vid]
         self.promiscuous_vnic = trusted[0] if trusted else None
         if trusted:
             self._miss = Decision((self._members[trusted[0]].port,), Verdict.TO_PROMISCUOUS_VNIC)
