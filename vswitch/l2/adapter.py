@@ -413,7 +413,7 @@ class PhysicalAdapter:
         interface, port = vlan.interface, vlan.interface_port
         if interface is None or port is None:
             return _NOT_FOR_US
-        if self._miss is _NOT_FOR_US and dst != interface.mac.packed:
+        if self._miss is _NOT_FOR_US and dst != interface.mac.packed and dst != self.host.mac.packed:
             return _NOT_FOR_US  # the hardware MAC filter
         return Decision((port,), Verdict.TO_VLAN_INTERFACE, None, (bare,))
 
@@ -466,8 +466,11 @@ class AdapterHostNIC(NIC):
     def accepts(self, dst: bytes) -> bool:
         if super().accepts(dst):
             return True
-        return bool(dst[0] & 1) and any(dst in vnic.groups for vnic in self.adapter.vnics.values()
-                                        if not self.vid or vnic.lower_vid == self.vid)
+        if dst[0] & 1:
+            return any(dst in vnic.groups for vnic in self.adapter.vnics.values()
+                       if not self.vid or vnic.lower_vid == self.vid)
+        # eth0.N with a MAC of its own still takes eth0's: vlan_do_receive keeps eth0's PACKET_HOST
+        return bool(self.vid) and dst == self.adapter.host.mac.packed
 
     def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
         """A tagged frame (VID other than 0) that no VLAN interface took is ``PACKET_OTHERHOST`` to the stack."""
