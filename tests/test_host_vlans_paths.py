@@ -6,6 +6,7 @@ from pathlib import Path
 from vswitch.cli import main
 from vswitch.pcap.reader import CaptureReader
 from vswitch.report.diagram import items_of, render_svg
+from vswitch.report.mermaid import topology_mermaid
 from vswitch.scenario.report import demux_rows
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.scenario.show import machine_rows
@@ -73,6 +74,13 @@ def test_the_picture_draws_the_vlan_interfaces_and_the_stacked_vms():
     assert [b.label for b in hv1.badges] == ["hv1.10 (eth0.10)", "hv1.20 (eth0.20)"]
     assert [b.label for vm in hv1.vms for b in vm.badges] == ["on hv1.10", "on hv1.10", "on hv1.20"]
     assert "hv1.20 02:00:00:00:20:aa" in render_svg(net, "host-vlan-interfaces")
+
+
+def test_the_mermaid_picture_puts_stacked_vms_under_their_vlan_interface():
+    text = topology_mermaid(build_network(load_topology(EXAMPLE)))
+    assert '    n_hv1_vlan10["hv1.10 (eth0.10)<br/>02:00:00:00:00:aa"]' in text.splitlines()
+    edges = {line.strip() for line in text.splitlines() if " --- " in line}
+    assert {"n_hv1 --- n_hv1_vlan10", "n_hv1_vlan10 --- n_vm1", "n_hv1_vlan20 --- n_vm3", "n_hv1 --- n_vm4"} <= edges
 
 
 def test_pingall_takes_the_vlan_interfaces_after_their_hypervisors_own_stack():
