@@ -123,7 +123,8 @@ def test_a_vlan_interface_that_is_down_takes_its_vlan_down_with_it():
     assert net.trace.drops(frame_id) == [("hv1.uplink", DropReason.INTERFACE_DOWN)]
     assert receivers(net, sent(net, "h1", tagged(20, H1, VM3))) == ["vm3.eth0"]
     frame_id = sent(net, "vm1", raw(VM1, VM2))  # a macvlan on a down eth0.10 has no carrier: not even to vm2
-    assert net.trace.drops(frame_id) == [("hv1.vnic-vm1.eth0", DropReason.LINK_DOWN)]
+    assert net.trace.drops(frame_id) == [("vm1.eth0", DropReason.LINK_DOWN)]
+    assert net.hypervisors["hv1"].adapter.vnic_link_up(net.vnics["vm1"]) is False
     net.set_admin_state("hv1.10", True)
     assert receivers(net, sent(net, "vm1", raw(VM1, VM2))) == ["vm2.eth0"]
 

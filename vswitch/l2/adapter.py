@@ -44,15 +44,12 @@ written once, keyed by VLAN, and apply within each VLAN. Without port VLANs ever
 - From a vNIC: the tag is inserted on the way to the uplink; in ``bridge`` mode siblings of the same VLAN receive
   it inside the adapter, untagged.
 
-Host VLAN interfaces (``ip link add link eth0 name eth0.N type vlan id N``, ``add_vlan_interface``): the host's
-own interface ``<adapter>.N`` in VLAN (802.1Q, N), with vNICs stacked on it (macvlans on ``eth0.N``). The kernel
-hands a tagged frame to ``eth0.N`` before ``eth0``'s macvlan sees it (``vlan_do_receive``, called first by
-``__netif_receive_skb_core``), untagged; the macvlan rules above then run on ``eth0.N`` among the vNICs stacked on
-it, ``eth0.N`` playing the host stack's part: it takes the unicast none of them owns (its stack drops what is not
-its own, ``PACKET_OTHERHOST``) and a copy of each multicast. What it and its vNICs send leaves tagged. A tagged
-frame of a VLAN without an interface goes on through ``eth0``'s macvlan as any frame does (a macvlan never reads a
-tag), and ``eth0``'s own stack drops it (``check_vlan_id`` marks it ``PACKET_OTHERHOST``: ``VLAN_NO_INTERFACE``),
-unless port VLANs turned the NIC's VLAN filter on (``VLAN_NOT_ALLOWED``, above).
+Host VLAN interfaces (``add_vlan_interface``: ``eth0.N``, the host's ``<adapter>.N``), vNICs stacked on them
+(``lower_vid``): ``vlan_do_receive`` hands a tagged frame to ``eth0.N`` before ``eth0``'s macvlan sees it, so the
+rules above run on VLAN (802.1Q, N) among its vNICs, ``eth0.N`` in the host stack's part (misses, which its stack
+drops as ``PACKET_OTHERHOST``, and a copy of each multicast); all they send leaves tagged. A frame of a VLAN with
+no interface goes through ``eth0``'s macvlan, which never reads a tag, and ``eth0``'s stack drops it
+(``check_vlan_id``: ``VLAN_NO_INTERFACE``), unless port VLANs turned the NIC's VLAN filter on (above).
 """
 
 from __future__ import annotations
@@ -85,7 +82,6 @@ _VNIC_DOWN: Final = Decision((), DropReason.VNIC_DOWN)
 _VLAN_NOT_ALLOWED: Final = Decision((), DropReason.VLAN_NOT_ALLOWED)
 _VLAN_NO_INTERFACE: Final = Decision((), DropReason.VLAN_NO_INTERFACE)
 _INTERFACE_DOWN: Final = Decision((), DropReason.INTERFACE_DOWN)
-_LOWER_DOWN: Final = Decision((), DropReason.LINK_DOWN)
 
 
 class _Member:
@@ -302,7 +298,7 @@ class PhysicalAdapter:
     def _refresh_vnic(self, member: _Member) -> None:
         vnic, vf = member.vnic, member.vnic.vf
         self._check_lower(vnic, member.mode)  # a port VLAN set at run time must not take a VLAN interface's
-        link = vf.link_up(self.link_up)
+        link = vf.link_up(self._lower_link(vnic))
         if not link:  # state disable, or auto (a macvlan's default) with the uplink down
             member.blocked = DropReason.VF_DISABLED if vf.state == "disable" else DropReason.LINK_DOWN
             member.receive = member.bridged = Decision((), member.blocked)
@@ -331,13 +327,18 @@ class PhysicalAdapter:
         self._vlan_filter = any(m.vnic.vf.vlan is not None for m in self._members.values())
         self.vlan_aware = bool(self.vlan_keys)
 
+    def _lower_link(self, vnic: VNIC) -> bool:
+        """The link of the device ``vnic`` sits on: the adapter's, and for a vNIC on eth0.N that eth0.N is up too
+        (a macvlan's carrier follows its lower device)."""
+        return self.link_up and (not vnic.lower_vid or self.interfaces[vnic.lower_vid].port.up)
+
     def vnic_link_up(self, vnic: VNIC) -> bool:
         """The VF link of an attached ``vnic`` (its state, and for ``auto`` the adapter's link)."""
         return self._members[vnic].blocked is None
 
     def check_transmit(self, vnic: VNIC, frame: bytes, now: int) -> DropReason | None:
         """The VF's checks on what ``vnic`` sends (the datapath calls this for vNICs with SR-IOV controls)."""
-        return vnic.vf.check_transmit(vnic.mac.packed, frame, now, self.link_up)
+        return vnic.vf.check_transmit(vnic.mac.packed, frame, now, self._lower_link(vnic))
 
     def demux_table(self) -> list[tuple[str, str, str]]:
         """(MAC, vNIC, mode) rows sorted by MAC, for reports."""
@@ -430,8 +431,6 @@ class PhysicalAdapter:
         adapter; the rest goes to the uplink, with the sender's port VLAN tag if it has one."""
         vlan = sender.vlan
         assert vlan is not None  # attached
-        if vlan.interface is not None and not vlan.interface.port.up:
-            return _LOWER_DOWN  # a macvlan on a down eth0.N has no carrier
         if sender.mode == "bridge":
             dst = frame[0:6]
             if dst[0] & 1:

@@ -297,10 +297,10 @@ class Network(Datapath):
             for port in cable.ports:
                 self.notify_link_up(port)
 
-    def _adapter_link_changed(self, port: Port) -> None:  # an adapter's VFs in state auto follow its uplink
-        hypervisor = self.hypervisors.get(port.node.name)
-        if hypervisor is not None and hypervisor.adapter is not None and port is hypervisor.uplink:
-            hypervisor.adapter.refresh()
+    def _adapter_link_changed(self, port: Port) -> None:  # VFs in state auto follow the uplink (or their eth0.N)
+        adapter = getattr(self.hypervisors.get(port.node.name), "adapter", None)
+        if adapter is not None and (port is adapter.uplink or getattr(port.node, "vid", 0) != 0):
+            adapter.refresh()
 
     def set_admin_state(self, name: object, up: object) -> None:
         """``ip link set NAME up|down``."""
