@@ -23,7 +23,7 @@ from vswitch.topology.build import build_network
 from vswitch.topology.loader import load_topology, load_topology_text
 
 TOPOLOGIES = Path(__file__).resolve().parents[1] / "topologies"
-VLAN_EXAMPLES = ("attack-vlan-hopping", "vlan-access-trunk", "vlan-qinq", "vlan-vnics")
+VLAN_EXAMPLES = ("attack-vlan-hopping", "vlan-access-trunk", "vlan-qinq", "vlan-vnics", "host-vlan-interfaces")
 NO_FILTERING = "this kernel has no bridge VLAN filtering (`ip link add BR ...`: Operation not supported)"
 NO_DEVICES = "this kernel has no 802.1Q VLAN devices (`ip link add link DEV ...`: Error: Unknown device type.)"
 
@@ -153,9 +153,9 @@ class RecordingLab:
     def set_port_vlans(self, key, pvid, vlans, untagged):
         self.port_vlans[key] = (pvid, frozenset(vlans) | ({pvid} - {None}), frozenset(untagged))
 
-    def add_vlan_device(self, netns, lower, vid, protocol="802.1Q"):
+    def add_vlan_device(self, netns, lower, vid, protocol="802.1Q", mac=None):
         dev = self._dev("q")
-        self.vlan_devices[dev] = (lower, vid, protocol)
+        self.vlan_devices[dev] = (lower, vid, protocol) + ((mac,) if mac else ())
         return dev
 
     def add_macvlan(self, name, netns, lower, mac, mode, node):
@@ -212,6 +212,27 @@ def test_vlan_vnics_the_way_the_kernel_lab_builds_it():
     assert sorted(lab.vlan_devices.values()) == [(lower, 10, "802.1Q"), (lower, 20, "802.1Q")]  # one per VLAN
     assert {vm: lab.macvlans[topo.short[vm]] for vm in ("vm1", "vm2", "vm3", "vm4")} == {
         "vm1": devices[10], "vm2": devices[10], "vm3": devices[20], "vm4": lower}  # vm4: untagged, on the adapter
+
+
+def test_host_vlan_interfaces_are_vlan_devices_with_their_vnics_stacked_on_them():
+    _, lab, topo = built("host-vlan-interfaces")
+    hv1, hv2 = topo.lower["hv1"], topo.lower["hv2"]
+    devices = {(on, vid): dev for dev, (on, vid, *_) in lab.vlan_devices.items()}
+    assert sorted(lab.vlan_devices.values()) == sorted([
+        (hv1, 10, "802.1Q"), (hv1, 20, "802.1Q", "02:00:00:00:20:aa"), (hv2, 10, "802.1Q")])  # eth0.20: its own MAC
+    assert {vm: lab.macvlans[topo.short[vm]] for vm in ("vm1", "vm2", "vm3", "vm4")} == {
+        "vm1": devices[hv1, 10], "vm2": devices[hv1, 10], "vm3": devices[hv1, 20], "vm4": hv1}
+    for interface, device in (("hv1.10", devices[hv1, 10]), ("hv1.20", devices[hv1, 20]), ("hv2.10", devices[hv2, 10])):
+        kind, ns, ifname, node = lab.endpoints[topo.endpoint_of[interface]]  # each its own endpoint: compared
+        assert (kind, ifname, node) == ("adapter", device, interface.split(".")[0])
+    assert len({topo.endpoint_of[n] for n in ("hv1.host", "hv1.10", "hv1.20", "hv2.host", "hv2.10")}) == 5
+
+
+def test_a_kernel_without_8021q_refuses_host_vlan_interfaces_naming_each(monkeypatch):
+    monkeypatch.setattr(features, "vlan_support", lambda: kernel_with(VLAN_DEVICES=NO_DEVICES))
+    assert unsupported(example("host-vlan-interfaces")) == [
+        f"hypervisor hv1: VLAN interface hv1.10: {NO_DEVICES}", f"hypervisor hv1: VLAN interface hv1.20: {NO_DEVICES}",
+        f"hypervisor hv2: VLAN interface hv2.10: {NO_DEVICES}"]
 
 
 def test_qinq_vnics_sit_on_8021ad_vlan_devices():

@@ -140,3 +140,42 @@ def test_told_the_kernel_has_vlans_kernel_check_builds_vlan_filtering_bridges(mo
     else:
         report = check_topology(spec, prefix=PREFIX)
         assert report.agrees, render(report)
+
+
+HOST_VLANS = """
+name: host-vlans-kernel
+switches: [{name: sw1}]
+hosts: [{name: h1, mac: "02:00:00:00:00:01"}]
+hypervisors:
+  - name: hv1
+    mac: "02:00:00:00:00:aa"
+    vlans: [{vid: 10}, {vid: 20, mac: "02:00:00:00:20:aa"}]
+    vms:
+      - {name: vm1, mac: "52:54:00:00:10:01", on: hv1.10}
+      - {name: vm2, mac: "52:54:00:00:10:02", on: hv1.10}
+      - {name: vm3, mac: "52:54:00:00:00:03"}
+links: [[h1, sw1], [hv1, sw1]]
+scenario:
+  - {at: 0us, send: {from: h1, dst: broadcast, vlan: 10, name: tagged-broadcast}}
+  - {at: 10us, send: {from: h1, to: vm1, vlan: 10, name: tagged-to-vm1}}
+  - {at: 20us, send: {from: h1, dst: "02:00:00:00:99:99", vlan: 10, name: tagged-miss}}
+  - {at: 30us, send: {from: h1, dst: "02:00:00:00:00:aa", vlan: 10, name: to-eth0.10}}
+  - {at: 40us, send: {from: h1, dst: "02:00:00:00:00:aa", vlan: 20, name: eth0.20-has-its-own-mac}}
+  - {at: 50us, send: {from: h1, dst: broadcast, vlan: 30, name: no-interface}}
+  - {at: 60us, send: {from: h1, to: vm3, vlan: 10, name: vm3-is-not-in-vlan-10}}
+  - {at: 70us, send: {from: vm1, dst: broadcast, name: from-a-stacked-vm}}
+  - {at: 80us, send: {from: hv1.20, to: h1, name: from-eth0.20}}
+"""
+
+
+def test_host_vlan_interfaces_are_compared_where_the_kernel_has_8021q():
+    """eth0.N with macvlans on it: vlan_do_receive takes the tagged frames first. Where the kernel lacks 802.1Q
+    devices (this machine's), kernel-check refuses naming the interface and what the kernel said."""
+    missing = features.vlan_support()[features.VLAN_DEVICES]
+    if missing:
+        with pytest.raises(KernelCheckError, match=re.escape(f"VLAN interface hv1.10: {missing}")):
+            check(HOST_VLANS)
+        return
+    report = check(HOST_VLANS)
+    assert report.agrees, render(report)
+    assert frame(report, "tagged-broadcast").kernel == {"hv1.10": 1, "vm1.eth0": 1, "vm2.eth0": 1}

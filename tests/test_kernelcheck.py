@@ -351,18 +351,21 @@ scenario:
   - {at: 10us, send: {from: vm1, dst: broadcast, vlan: 10, name: tagged-from-vm}}
   - {at: 20us, send: {from: h1, to: vm1, vlan: [10, 20], name: double-tagged-to-vm}}
   - {at: 30us, send: {from: h1, to: h2, vlan: {vid: 0, pcp: 5}, name: priority-tagged}}
+  - {at: 40us, send: {from: h1, dst: broadcast, vlan: 30, name: tagged-broadcast}}
 """
 
 
 def test_tagged_frames_are_matched_though_the_receiver_sees_the_tag_as_metadata() -> None:
     """A VLAN-unaware bridge forwards tags as payload, as vswitch's does; Linux untags each frame it receives
     (the tag goes to the skb's metadata), so the copy a receiver's socket reads lacks the outer tag. Copies match
-    VLAN tags aside; before, each was a stray and every tagged frame a DIFFER."""
+    VLAN tags aside; before, each was a stray and every tagged frame a DIFFER. A tagged broadcast reaches the
+    adapter's own stack as PACKET_OTHERHOST (no VLAN device for it), which vswitch drops as vlan_no_interface."""
     report = check(TAGGED)
     assert _problems(report) == "" and report.stray == 0
     assert {f.label: f.kernel for f in report.frames} == {
         "tagged-unicast": {"h1.eth0": 1}, "tagged-from-vm": {"h1.eth0": 1, "h2.eth0": 1},
-        "double-tagged-to-vm": {"vm1.eth0": 1}, "priority-tagged": {"h2.eth0": 1}}
+        "double-tagged-to-vm": {"vm1.eth0": 1}, "priority-tagged": {"h2.eth0": 1},
+        "tagged-broadcast": {"h2.eth0": 1, "vm1.eth0": 1}}
 
 
 def test_port_flags_and_link_actions_are_applied_in_the_kernel() -> None:

@@ -102,9 +102,37 @@ def validate_does_not_check_ports_of_port_actions():
         ScenarioRunner(spec, build_network(spec)).run()
 
 
+HOST_VLAN_8021AD = """\
+switches: [{name: sw1}]
+hypervisors: [{name: hv1, mac: "02:00:00:00:00:aa", vlans: [{vid: 10, protocol: 802.1ad}]}]
+links: [[hv1, sw1.p1]]
+"""
+
+
+def host_vlan_interfaces_are_8021q_only():
+    with pytest.raises(VSwitchError, match=r"vlans\[0\]\.protocol: unknown key 'protocol'"):
+        load_topology_text(HOST_VLAN_8021AD, "lab.yaml")
+
+
+def a_priority_tag_before_a_host_vlan_goes_to_the_host_stack():
+    net = Network()
+    net.add_switch("sw1")
+    net.add_host("h1", "02:00:00:00:00:01")
+    net.add_hypervisor("hv1", "02:00:00:00:00:aa")
+    net.add_host_vlan("hv1", 10)
+    net.connect("h1", "sw1")
+    net.connect("hv1", "sw1")
+    plain = udp_frame("02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff")
+    frame_id = net.send("h1", plain[:12] + struct.pack("!HHHH", 0x8100, 0, 0x8100, 10) + plain[12:])
+    net.run()
+    assert net.trace.delivered_to(frame_id) == ["hv1.host"]  # Linux: hv1.10
+
+
 LIMITATIONS = {
     "Guests do not configure VLANs of their own": guest_vlans_are_not_configurable,
     "`vswitch validate` checks": validate_does_not_check_ports_of_port_actions,
+    "Host VLAN interfaces (`vlans`) are 802.1Q only": host_vlan_interfaces_are_8021q_only,
+    "A priority-tagged frame (VID 0) whose inner tag": a_priority_tag_before_a_host_vlan_goes_to_the_host_stack,
 }
 
 

@@ -29,6 +29,7 @@ class DropReason(Enum):
     # 802.1Q VLAN filtering (Linux bridge br_allowed_ingress / br_allowed_egress) and SR-IOV port VLANs
     NO_PVID = "untagged frame on a port without a PVID"
     VLAN_NOT_ALLOWED = "VLAN not carried by the port"
+    VLAN_NO_INTERFACE = "tagged with a VLAN the host has no VLAN interface for (PACKET_OTHERHOST)"
     # SR-IOV per-vNIC controls (ip link set DEV vf N spoofchk / state / max_tx_rate)
     SPOOFED_SOURCE = "source MAC is not the vNIC's (spoofchk)"
     SPOOFED_VLAN = "VLAN tag from a vNIC with a port VLAN (spoofchk)"
@@ -62,6 +63,7 @@ class Verdict(Enum):
     FLOODED_MULTICAST = "flooded: multicast"
     TO_VNIC = "demultiplexed to the vNIC owning the destination"
     TO_HOST = "to the host stack (no vNIC owns the destination)"
+    TO_VLAN_INTERFACE = "to the host's VLAN interface (no vNIC of its VLAN owns the destination)"
     REPLICATED = "replicated to the vNICs whose filter accepts it"
     BRIDGED = "bridged between sibling vNICs inside the adapter"
     REFLECTED_TO_SOURCE = "reflected back to the sending vNIC only (private or passthru mode)"

@@ -54,8 +54,9 @@ _KNOWN_FIELDS = {
     SwitchSpec: {"name", "ageing_ns", "table_limit", "table_policy", "ports", "static", "where", "vlan_filtering",
                  "vlan_protocol", "port_vlans", "port_security", "storm_limit"},  # scope.py: the new ones
     HostSpec: {"name", "nics", "where"}, NicSpec: {"name", "mac", "groups", "where", "guest"},
-    HypervisorSpec: {"name", "mac", "backend", "mode", "vms", "where", "guest", "mac_filter_size", "vlan_filtering"},
-    VMSpec: {"name", "mac", "prefix", "mode", "groups", "where", "guest", "vf"},
+    HypervisorSpec: {"name", "mac", "backend", "mode", "vms", "where", "guest", "mac_filter_size", "vlan_filtering",
+                     "vlans"},
+    VMSpec: {"name", "mac", "prefix", "mode", "groups", "where", "guest", "vf", "on"},
     LinkSpec: {"a", "b", "latency_ns", "bandwidth_bps", "queue_frames", "where", "a_to_b", "b_to_a"},
 }
 

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from ..core.errors import VSwitchError
+from ..core.frame import TPID_8021AD, TPID_8021Q
 from ..l2.hypervisor import Hypervisor, guest_access, guest_trunk
 from ..l2.nic import DEFAULT_GROUPS, NIC, VNIC
 from ..l2.switch import PORT_FLAGS, LearningSwitch, SwitchPort
@@ -178,7 +179,7 @@ class KernelTopology:
 
     def _endpoint(self, nic: NIC, kind: str, ns: str, dev: str, device: str) -> None:
         """Register ``dev`` as the kernel endpoint of ``nic`` (a host NIC or a hypervisor's own interface)."""
-        first = nic.ifname == "host" or self.net.hosts.get(nic.name, [nic])[0] is nic
+        first = nic.ifname == "host" or self.net.hosts.get(nic.name, [None])[0] is nic  # hv1.10: not the first
         name = self._short(nic.name) if first else _short(f"{self._short(nic.name)}{nic.ifname}", self._names)
         self.lab.add_endpoint(name, kind, ns, dev, nic.name)
         self._register(nic, name, device, sorted(nic.groups - set(DEFAULT_GROUPS)))
@@ -197,6 +198,9 @@ class KernelTopology:
         ns, lower = self.netns[hv.name], self.lower[hv.name]
         if hv.adapter is not None:
             self._endpoint(hv.host, "adapter", ns, lower, "veth")
+            for vid, nic in sorted(hv.adapter.interfaces.items()):  # eth0.N, before the macvlans stacked on it
+                mac = None if nic.mac == hv.host.mac else str(nic.mac)
+                self._endpoint(nic, "adapter", ns, self._vlan_device(hv, TPID_8021Q, vid, mac), "vlan")
         elif hv.bridge is not None:
             bridge = self.lab.add_bridge(hv.name, netns=ns, ageing_s=self._ageing(hv.name, hv.bridge.table.ageing_ns),
                                          mac=str(hv.host.mac), vlan_protocol=_vlans(hv.bridge))
@@ -213,7 +217,10 @@ class KernelTopology:
         self.reflecting.pop(name, None)
         if hv.adapter is not None:  # add_macvlan makes the namespace <tag>-<name> the first time
             mode = mode or hv.adapter.mode
-            lab.add_macvlan(name, ns, self._vlan_device(hv, vnic) or lower, str(vnic.mac), mode, hv.name)
+            vf = vnic.vf
+            vlan = (vf.tpid, vf.vlan) if vf.vlan is not None else (TPID_8021Q, vnic.lower_vid) if vnic.lower_vid else None
+            lower = self._vlan_device(hv, *vlan) if vlan else lower
+            lab.add_macvlan(name, ns, lower, str(vnic.mac), mode, hv.name)
             self.netns[vnic.name] = f"{lab.tag}-{name}"
             device = "macvlan"
             if mode in ("private", "passthru"):
@@ -231,16 +238,15 @@ class KernelTopology:
             device = "veth"
         self._register(vnic, name, device, groups)
 
-    def _vlan_device(self, hv: Hypervisor, vnic: VNIC) -> str | None:
-        """The VLAN device on ``hv``'s adapter for ``vnic``'s port VLAN (made the first time), or None without
-        one: a VF's VLAN is a macvlan on it, which sends tagged and receives only that VLAN, untagged."""
-        vf = vnic.vf
-        if vf.vlan is None:
-            return None
-        key = (hv.name, vf.tpid, vf.vlan)
+    def _vlan_device(self, hv: Hypervisor, tpid: int, vid: int, mac: str | None = None) -> str:
+        """The VLAN device (TPID, VID) on ``hv``'s adapter, made the first time: a host VLAN interface (eth0.N,
+        with ``mac``) and the lower device of the vNICs stacked on it; a VF's port VLAN is a macvlan on one too,
+        which sends tagged and receives only that VLAN, untagged."""
+        key = (hv.name, tpid, vid)
         if key not in self.vlan_devices:
-            self.vlan_devices[key] = self.lab.add_vlan_device(self.netns[hv.name], self.lower[hv.name], vf.vlan,
-                                                              vf.protocol)
+            protocol = "802.1ad" if tpid == TPID_8021AD else "802.1Q"
+            self.vlan_devices[key] = self.lab.add_vlan_device(self.netns[hv.name], self.lower[hv.name], vid,
+                                                              protocol, mac)
         return self.vlan_devices[key]
 
     # -- replaying --------------------------------------------------------------------------------------

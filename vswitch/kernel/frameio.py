@@ -5,7 +5,9 @@ period (``settle_s``) collecting copies, which match the frame by content, VLAN 
 removes tags on the way, and the receiver's socket gets the outer tag as metadata, not in the bytes (Linux
 untags every frame it receives before its taps see it). An adapter has two views:
 ``received``, its host stack (a socket for the frame's ethertype, served after macvlan's rx_handler; af_packet
-drops skbs handed to a vNIC in another netns) and ``tapped`` (an ETH_P_ALL tap: every frame on the wire, before
+drops skbs handed to a vNIC in another netns, and a copy a device of its own netns passed up, such as a VLAN device
+eth0.N, is eth0.N's and not counted: Linux hands a socket bound to eth0 what ``__netif_receive_skb_core`` passes
+up on any device the frame reached from eth0, its ``orig_dev``) and ``tapped`` (an ETH_P_ALL tap: every frame on the wire, before
 macvlan). Copies an endpoint sends itself are ``transmitted``.
 """
 
@@ -86,6 +88,7 @@ class FrameSockets:
     def __init__(self) -> None:
         self.stray: list[tuple[str, str, bytes]] = []  # (endpoint, pkttype, frame) matching no injection
         self._socks: dict[int, tuple[str, str, socket.socket]] = {}  # fd -> (endpoint, view, socket)
+        self._bound: dict[int, str] = {}  # fd -> the device its socket is bound to
         self._senders: dict[str, socket.socket] = {}
         self._stack: set[tuple[str, int]] = set()  # (adapter, ethertype) with a host-stack socket
 
@@ -118,6 +121,7 @@ class FrameSockets:
         with in_netns(netns):
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
         self._socks[sock.fileno()] = (endpoint, view, sock)
+        self._bound[sock.fileno()] = ifname
         sock.bind((ifname, proto))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         sock.setblocking(False)
@@ -139,6 +143,8 @@ class FrameSockets:
                         raise
                     continue
                 kind = PKTTYPES.get(addr[2], str(addr[2]))
+                if view == "received" and kind != "outgoing" and addr[0] != self._bound[fd]:
+                    continue  # passed up on another device of this netns (a VLAN device on it): not this stack's
                 got.append((name, "transmitted" if kind == "outgoing" else view, kind, data, now))
         return got
 

@@ -234,12 +234,13 @@ class KernelLab:
             run_command("bridge", "-n", ns, "vlan", "add", "dev", dev, "vid", str(vid), *flags)
         self.port_vlans[key] = wanted
 
-    def add_vlan_device(self, netns: str, lower: str, vid: int, protocol: str = "802.1Q") -> str:
-        """A VLAN device on ``lower``: it sends with a tag (``protocol``, VID ``vid``, priority 0) and receives
-        that VLAN's frames, untagged. Returns its ifname."""
+    def add_vlan_device(self, netns: str, lower: str, vid: int, protocol: str = "802.1Q", mac: str | None = None
+                        ) -> str:
+        """A VLAN device on ``lower`` (with ``mac``; default: ``lower``'s): it sends with a tag (``protocol``, VID
+        ``vid``, priority 0) and receives that VLAN's frames, untagged. Returns its ifname."""
         dev = self._ifname("q")
-        run_command("ip", "-n", netns, "link", "add", "link", lower, "name", dev, "type", "vlan", "id", str(vid),
-                    "protocol", protocol)
+        run_command("ip", "-n", netns, "link", "add", "link", lower, "name", dev, *(("address", mac) if mac else ()),
+                    "type", "vlan", "id", str(vid), "protocol", protocol)
         run_command("ip", "-n", netns, "link", "set", dev, "arp", "off", "up")
         self._where[dev], self._under[dev] = netns, lower
         return dev

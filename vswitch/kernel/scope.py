@@ -1,7 +1,7 @@
 """What ``vswitch kernel-check`` cannot reproduce of the security features, and how it says so.
 
 The kernel lab is built from Linux bridges, veths and macvlans (docs/fidelity.md); VLANs from VLAN-filtering
-bridges and VLAN devices, where the kernel has them (``features.vlan_support`` finds out by trying). So:
+bridges and VLAN devices (a VF's port VLAN, a hypervisor's VLAN interface), where the kernel has them (``features.vlan_support`` finds out by trying). So:
 
 - **refused** (``unsupported``): topologies with VLANs the kernel lacks (VLAN-filtering switches or host bridges
   without bridge VLAN filtering, VF port VLANs without VLAN devices, either for 802.1ad too; the reason says what
@@ -61,6 +61,10 @@ def vlan_needs(net: Network) -> list[tuple[str, str]]:
             kind = "hypervisor" if name in net.hypervisors else "switch"
             needs.append((f"{kind} {name}: vlan_filtering {switch.vlan_protocol}",
                           features.FILTERING[switch.vlan_protocol]))
+    for name in sorted(net.hypervisors):
+        adapter = net.hypervisors[name].adapter
+        needs += [(f"hypervisor {name}: VLAN interface {name}.{vid}", features.VLAN_DEVICES)
+                  for vid in sorted(adapter.interfaces if adapter is not None else ())]
     for name in sorted(net.vnics):
         vnic = net.vnics[name]
         host = net.hypervisors.get(vnic.hypervisor or "")

@@ -43,6 +43,13 @@ written once, keyed by VLAN, and apply within each VLAN. Without port VLANs ever
   filter), as is tagged unicast no vNIC of its VLAN owns (``NOT_FOR_US``).
 - From a vNIC: the tag is inserted on the way to the uplink; in ``bridge`` mode siblings of the same VLAN receive
   it inside the adapter, untagged.
+
+Host VLAN interfaces (``add_vlan_interface``: ``eth0.N``, the host's ``<adapter>.N``), vNICs stacked on them
+(``lower_vid``): ``vlan_do_receive`` hands a tagged frame to ``eth0.N`` before ``eth0``'s macvlan sees it, so the
+rules above run on VLAN (802.1Q, N) among its vNICs, ``eth0.N`` in the host stack's part (misses, which its stack
+drops as ``PACKET_OTHERHOST``, and a copy of each multicast); all they send leaves tagged. A frame of a VLAN with
+no interface goes through ``eth0``'s macvlan, which never reads a tag, and ``eth0``'s stack drops it
+(``check_vlan_id``: ``VLAN_NO_INTERFACE``), unless port VLANs turned the NIC's VLAN filter on (above).
 """
 
 from __future__ import annotations
@@ -52,13 +59,13 @@ from typing import Final
 
 from ..core import checks
 from ..core.errors import TopologyError
-from ..core.frame import pop_tag, push_tag
+from ..core.frame import TPID_8021AD, TPID_8021Q, pop_tag, push_tag
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision
 from .nic import DEFAULT_GROUPS, NIC, VNIC
 from .port import Port, wire_internal
-from .vlan import outer_tag
+from .vlan import check_vid, outer_tag
 
 MODES: Final = ("bridge", "vepa", "private", "passthru")
 DEFAULT_MODE: Final = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
@@ -73,6 +80,8 @@ _REPLICATED: Final = Verdict.REPLICATED
 _NOT_FOR_US: Final = Decision((), DropReason.NOT_FOR_US)
 _VNIC_DOWN: Final = Decision((), DropReason.VNIC_DOWN)
 _VLAN_NOT_ALLOWED: Final = Decision((), DropReason.VLAN_NOT_ALLOWED)
+_VLAN_NO_INTERFACE: Final = Decision((), DropReason.VLAN_NO_INTERFACE)
+_INTERFACE_DOWN: Final = Decision((), DropReason.INTERFACE_DOWN)
 
 
 class _Member:
@@ -97,6 +106,8 @@ class _Vlan:
         self.key = key
         self.by_mac: dict[bytes, _Member] = {}
         self.members: list[_Member] = []
+        self.interface: AdapterHostNIC | None = None  # the host's VLAN interface in it (eth0.N), if any
+        self.interface_port: Port | None = None  # the adapter's side of that interface
 
 
 class PhysicalAdapter:
@@ -125,6 +136,9 @@ class PhysicalAdapter:
         self._untagged = _Vlan(0)
         self._vlans: dict[int, _Vlan] = {0: self._untagged}  # the rules' table: VLAN key -> its vNICs by MAC
         self._passthru: _Member | None = None
+        self.interfaces: dict[int, AdapterHostNIC] = {}  # VID -> the host's VLAN interface (eth0.VID)
+        self._from_interface: dict[Port, _Vlan] = {}  # the adapter's side of each VLAN interface -> its VLAN
+        self._vlan_filter = False  # a vNIC has a port VLAN: the NIC drops frames of other VLANs (VLAN_NOT_ALLOWED)
         # The per-frame decisions, built once: to the uplink, to the host stack (and each member's own).
         self._to_uplink = Decision((self.uplink,), _TO_UPLINK)
         self._to_host = Decision((self._host_port,), Verdict.TO_HOST)
@@ -155,6 +169,7 @@ class PhysicalAdapter:
             raise TopologyError(f"adapter {self.name} is owned by a passthru vNIC: no other vNIC can attach")
         if vnic.mac.packed in self.vnics or (mode != "passthru" and vnic.mac == self.host.mac):
             raise TopologyError(f"{vnic.full_name}: MAC {vnic.mac} is already in use on adapter {self.name}")
+        self._check_lower(vnic, mode)
         vnic.mode = mode
         vnic.hypervisor = self.name
         port = Port(self, f"vnic-{vnic.full_name}", internal=True)
@@ -200,7 +215,7 @@ class PhysicalAdapter:
         if old is not None:
             del old.by_mac[member.vnic.mac.packed]
             old.members.remove(member)
-            if old.key and not old.members:
+            if old.key and not old.members and old.interface is None:
                 del self._vlans[old.key]
         member.vlan = None
         if key is not None:
@@ -211,6 +226,49 @@ class PhysicalAdapter:
             vlan.members.insert(bisect_left([m.name for m in vlan.members], member.name), member)
             member.vlan = vlan
 
+    # -- host VLAN interfaces (eth0.N) -------------------------------------------------------------------
+    def add_vlan_interface(self, vid: object, mac: MACLike | None = None) -> AdapterHostNIC:
+        """The host's 802.1Q interface ``<adapter>.<vid>`` (``ip link add link eth0 name eth0.VID type vlan id
+        VID``), with the adapter's MAC unless ``mac`` is given; vNICs whose ``lower_vid`` is ``vid`` stack on it."""
+        number = check_vid(vid, f"adapter {self.name}: VLAN interface")
+        key = (TPID_8021Q << 12) | number
+        if number in self.interfaces:
+            raise TopologyError(f"adapter {self.name} already has a VLAN interface {self.name}.{number}")
+        if self._passthru is not None:
+            raise TopologyError(f"adapter {self.name} is owned by a passthru vNIC: it has no VLAN interfaces")
+        if key in self._vlans:
+            raise TopologyError(f"{self.name}.{number}: VLAN {number} is already a port VLAN of a vNIC on adapter "
+                                f"{self.name}; stack the vNIC on the interface (on: {self.name}.{number}) instead")
+        nic = AdapterHostNIC(self, self.host.mac if mac is None else mac, str(number), number)
+        if nic.mac.packed in self.vnics:
+            raise TopologyError(f"{nic.full_name}: MAC {nic.mac} is already in use on adapter {self.name}")
+        port = Port(self, f"{number}-side", internal=True)
+        wire_internal(port, nic.port)
+        vlan = self._vlans[key] = _Vlan(key)
+        vlan.interface, vlan.interface_port = nic, port
+        self.interfaces[number] = nic
+        self._from_interface[port] = vlan
+        self._refresh_adapter()
+        return nic
+
+    def _check_lower(self, vnic: VNIC, mode: str) -> None:
+        """A vNIC on a VLAN interface (``lower_vid``) needs that interface, no port VLAN and a mode other than
+        passthru; a vNIC with a port VLAN cannot take a VLAN interface's VLAN."""
+        vid, vf = vnic.lower_vid, vnic.vf
+        if vid and vid not in self.interfaces:
+            raise TopologyError(f"{vnic.full_name}: adapter {self.name} has no VLAN interface {self.name}.{vid}")
+        if vid and vf.vlan is not None:
+            raise TopologyError(f"{vnic.full_name}: a vNIC on VLAN interface {self.name}.{vid} is untagged behind "
+                                "it and takes no port VLAN (vlan); give one or the other")
+        if vid and mode == "passthru":
+            raise TopologyError(f"{vnic.full_name}: passthru takes the whole adapter, not VLAN interface "
+                                f"{self.name}.{vid}")
+        if mode == "passthru" and self.interfaces:
+            raise TopologyError(f"adapter {self.name} has VLAN interfaces: passthru cannot take the whole adapter")
+        if vf.tpid == TPID_8021Q and vf.vlan in self.interfaces:
+            raise TopologyError(f"{vnic.full_name}: VLAN {vf.vlan} is VLAN interface {self.name}.{vf.vlan}'s: "
+                                f"stack the vNIC on it (on: {self.name}.{vf.vlan}) instead of a port VLAN")
+
     # -- SR-IOV state ---------------------------------------------------------------------------------
     @property
     def link_up(self) -> bool:
@@ -219,10 +277,12 @@ class PhysicalAdapter:
         return uplink.peer is not None and uplink.up and uplink.carrier
 
     def filter_entries(self) -> int:
-        """Addresses the adapter's MAC filter must hold: its own and every vNIC's, and the multicast groups they
-        joined beyond the all-hosts and all-nodes groups every interface is in (IPv6's solicited-node groups)."""
-        groups = set(self.host.groups).union(*(vnic.groups for vnic in self.vnics.values())) - _DEFAULT_GROUPS
-        return len(self.vnics) + (self.host.mac.packed not in self.vnics) + len(groups)
+        """Addresses the adapter's MAC filter holds: its own, its VLAN interfaces' and each vNIC's, and the groups
+        they joined beyond those every interface is in (IPv6's solicited-node groups)."""
+        own = [self.host, *self.interfaces.values()]
+        groups = set().union(*(nic.groups for nic in own), *(vnic.groups for vnic in self.vnics.values()))
+        unicast = {nic.mac.packed for nic in own}
+        return len(self.vnics) + len(unicast - self.vnics.keys()) + len(groups.difference(DEFAULT_GROUPS))
 
     @property
     def filter_overflow(self) -> bool:
@@ -240,7 +300,8 @@ class PhysicalAdapter:
 
     def _refresh_vnic(self, member: _Member) -> None:
         vnic, vf = member.vnic, member.vnic.vf
-        link = vf.link_up(self.link_up)
+        self._check_lower(vnic, member.mode)  # a port VLAN set at run time must not take a VLAN interface's
+        link = vf.link_up(self._lower_link(vnic))
         if not link:  # state disable, or auto (a macvlan's default) with the uplink down
             member.blocked = DropReason.VF_DISABLED if vf.state == "disable" else DropReason.LINK_DOWN
             member.receive = member.bridged = Decision((), member.blocked)
@@ -248,7 +309,7 @@ class PhysicalAdapter:
             member.blocked = None
             member.receive, member.bridged = Decision((member.port,), _TO_VNIC), Decision((member.port,), _BRIDGED)
         vnic.port.tx_check = None if vf.is_default() and link else self  # the common case costs nothing
-        self._move(member, vf.tag_key)
+        self._move(member, (TPID_8021Q << 12) | vnic.lower_vid if vnic.lower_vid else vf.tag_key)
         if vf.vlan is not None or vf.trust:
             self._special.add(vnic)
         else:
@@ -258,7 +319,7 @@ class PhysicalAdapter:
         special = sorted(self._special, key=lambda v: v.full_name)  # few: vNICs with a VLAN or trust on
         self.vlan_keys = {key for key in self._vlans if key}
         trusted = [v for v in special if v.vf.trust and v.promiscuous and self._members[v].blocked is None
-                   and v.mode != "passthru"]
+                   and v.mode != "passthru" and not v.lower_vid]
         self.promiscuous_vnic = trusted[0] if trusted else None
         if trusted:
             self._miss = Decision((self._members[trusted[0]].port,), Verdict.TO_PROMISCUOUS_VNIC)
@@ -266,7 +327,13 @@ class PhysicalAdapter:
             self._miss = _NOT_FOR_US  # the hardware filter drops it
         else:
             self._miss = self._to_host
+        self._vlan_filter = any(m.vnic.vf.vlan is not None for m in self._members.values())
         self.vlan_aware = bool(self.vlan_keys)
+
+    def _lower_link(self, vnic: VNIC) -> bool:
+        """The link of the device ``vnic`` sits on: the adapter's, and for a vNIC on eth0.N that eth0.N is up too
+        (a macvlan's carrier follows its lower device)."""
+        return self.link_up and (not vnic.lower_vid or self.interfaces[vnic.lower_vid].port.up)
 
     def vnic_link_up(self, vnic: VNIC) -> bool:
         """The VF link of an attached ``vnic`` (its state, and for ``auto`` the adapter's link)."""
@@ -274,7 +341,7 @@ class PhysicalAdapter:
 
     def check_transmit(self, vnic: VNIC, frame: bytes, now: int) -> DropReason | None:
         """The VF's checks on what ``vnic`` sends (the datapath calls this for vNICs with SR-IOV controls)."""
-        return vnic.vf.check_transmit(vnic.mac.packed, frame, now, self.link_up)
+        return vnic.vf.check_transmit(vnic.mac.packed, frame, now, self._lower_link(vnic))
 
     def demux_table(self) -> list[tuple[str, str, str]]:
         """(MAC, vNIC, mode) rows sorted by MAC, for reports."""
@@ -289,14 +356,23 @@ class PhysicalAdapter:
             return self._from_uplink(frame, self._untagged, frame)  # no port VLANs: no tag to read
         if in_port is self._host_port:
             return self._to_uplink
-        return self._from_vnic(self._by_port[in_port], frame)
+        member = self._by_port.get(in_port)
+        if member is None:  # a VLAN interface's own frame: tagged, to the uplink
+            vid = self._from_interface[in_port].key & 0xFFF
+            return Decision((self.uplink,), _TO_UPLINK, None, (push_tag(frame, TPID_8021Q, 0, vid),))
+        return self._from_vnic(member, frame)
 
     def _from_tagged_uplink(self, frame: bytes) -> Decision:
         """The outer tag picks the VLAN (untagged and priority-tagged frames: the untagged one)."""
         key, bare = _vlan_key(frame)
         vlan = self._vlans.get(key)
         if vlan is None:
-            return _VLAN_NOT_ALLOWED  # the NIC's VLAN filter
+            if self._vlan_filter:
+                return _VLAN_NOT_ALLOWED  # the NIC's VLAN filter
+            return self._from_uplink(frame, self._untagged, frame)  # on to eth0's macvlan, tag and all
+        interface = vlan.interface
+        if interface is not None and not interface.port.up:
+            return _INTERFACE_DOWN  # vlan_do_receive drops what a down VLAN device would take
         return self._from_uplink(frame, vlan, bare)
 
     def _from_uplink(self, frame: bytes, vlan: _Vlan, bare: bytes) -> Decision:
@@ -310,8 +386,8 @@ class PhysicalAdapter:
         else:
             target = vlan.by_mac.get(dst)
         if target is None:
-            if vlan.key:  # the host stack (the PF) is in the untagged VLAN only
-                return _NOT_FOR_US
+            if vlan.key:  # the host stack (the PF) is in the untagged VLAN only; eth0.N in its own
+                return self._to_interface(vlan, dst, bare)
             return self._to_host if dst == self.host.mac.packed else self._miss
         if not target.vnic.port.up:
             return _VNIC_DOWN
@@ -329,9 +405,21 @@ class PhysicalAdapter:
                        and m.vnic.port.up and m.vnic.accepts(dst))
         if not vlan.key:
             return Decision(copies + (self._host_port,), _REPLICATED)
+        if vlan.interface_port is not None:
+            copies += (vlan.interface_port,)
         if not copies:
             return _NOT_FOR_US
         return Decision(copies, _REPLICATED, None, (bare,) * len(copies))
+
+    def _to_interface(self, vlan: _Vlan, dst: bytes, bare: bytes) -> Decision:
+        """Unicast of ``vlan`` that none of its vNICs owns: to its VLAN interface's stack, if it has one, unless
+        the MAC filter drops it first."""
+        interface, port = vlan.interface, vlan.interface_port
+        if interface is None or port is None:
+            return _NOT_FOR_US
+        if self._miss is _NOT_FOR_US and dst != interface.mac.packed and dst != self.host.mac.packed:
+            return _NOT_FOR_US  # the hardware MAC filter
+        return Decision((port,), Verdict.TO_VLAN_INTERFACE, None, (bare,))
 
     def _reflect(self, source: _Member, vlan: _Vlan, bare: bytes) -> Decision:
         """Multicast from the uplink whose source is ``source``, a ``private`` or ``passthru`` vNIC: to that vNIC
@@ -368,26 +456,39 @@ class PhysicalAdapter:
         return f"<PhysicalAdapter {self.name} {self.mac} mode={self.mode} vnics={len(self.vnics)}>"
 
 
-_DEFAULT_GROUPS: Final = frozenset(DEFAULT_GROUPS)
-
-
 class AdapterHostNIC(NIC):
-    """The host's own interface on the adapter: macvlan copies its vNICs' group memberships down to it."""
+    """The host's own interface on the adapter (``<adapter>.host``, ``vid`` 0), or one of its VLAN interfaces
+    (``<adapter>.<vid>``, eth0.VID): macvlan copies its vNICs' group memberships down to it."""
 
-    def __init__(self, adapter: PhysicalAdapter, mac: MACLike) -> None:
-        super().__init__(adapter.name, mac, "host")
+    def __init__(self, adapter: PhysicalAdapter, mac: MACLike, ifname: str = "host", vid: int = 0) -> None:
+        super().__init__(adapter.name, mac, ifname)
         self.adapter = adapter
+        self.vid = vid
 
     def accepts(self, dst: bytes) -> bool:
         if super().accepts(dst):
             return True
-        return bool(dst[0] & 1) and any(dst in vnic.groups for vnic in self.adapter.vnics.values())
+        if dst[0] & 1:
+            return any(dst in vnic.groups for vnic in self.adapter.vnics.values()
+                       if not self.vid or vnic.lower_vid == self.vid)
+        # eth0.N with a MAC of its own still takes eth0's: vlan_do_receive keeps eth0's PACKET_HOST
+        return bool(self.vid) and dst == self.adapter.host.mac.packed
+
+    def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
+        """A tagged frame (VID other than 0) that no VLAN interface took is ``PACKET_OTHERHOST`` to the stack."""
+        if len(frame) >= 18 and (frame[14] & 0x0F or frame[15]) and \
+                ((frame[12] << 8) | frame[13]) in (TPID_8021Q, TPID_8021AD):
+            return _VLAN_NO_INTERFACE
+        return NIC.handle_frame(self, port, frame, now)
 
 
 def _with_port_vlan(sender: _Member, frame: bytes) -> bytes:
-    """``frame`` with the sender's port VLAN tag in front, as its VF puts it on the wire."""
+    """``frame`` with the sender's port VLAN tag in front, as its VF (or the VLAN interface it is on) puts it on
+    the wire."""
     vf = sender.vnic.vf
-    return push_tag(frame, vf.tpid, vf.qos, vf.vlan or 0)
+    if vf.vlan is None:
+        return push_tag(frame, TPID_8021Q, 0, sender.vnic.lower_vid)
+    return push_tag(frame, vf.tpid, vf.qos, vf.vlan)
 
 
 def _vlan_key(frame: bytes) -> tuple[int, bytes]:

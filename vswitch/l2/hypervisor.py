@@ -4,7 +4,8 @@
 ``adapter.py``. ``backend="bridge"``: the host runs a software learning bridge (Xen's dom0 ``xenbr0``,
 libvirt's ``virbr``/``br0``) whose ports are the physical NIC (``uplink``), the host's own interface (``host``)
 and one backend interface per guest (``vif<N>.0``, as Xen names them), each wired to the guest's vNIC.
-Either way the LAN side is the port ``<name>.uplink`` and the host's own stack is ``<name>.host``.
+Either way the LAN side is the port ``<name>.uplink`` and the host's own stack is ``<name>.host``. An adapter's
+host may have 802.1Q interfaces ``<name>.<vid>`` (eth0.VID, ``add_vlan``) with vNICs stacked on them (``on``).
 
 A host bridge with ``vlan_filtering`` is VLAN-aware: a guest with a ``vlan`` gets its ``vif`` as an access port of
 that VLAN (``bridge vlan add dev vif1.0 vid V pvid untagged``, as libvirt does for ``<vlan><tag id=V/>``), the
@@ -68,11 +69,37 @@ class Hypervisor:
         """The adapter's macvlan mode (``bridge``, ``vepa``, ``private``, ``passthru``); None with a host bridge."""
         return self.adapter.mode if self.adapter else None
 
-    def attach(self, vnic: VNIC, mode: str | None = None) -> None:
-        """Plug ``vnic`` in: into the adapter's MAC sorter, or as a new ``vif<N>.0`` bridge port."""
+    def add_vlan(self, vid: object, mac: MACLike | None = None) -> NIC:
+        """The host's 802.1Q interface ``<name>.<vid>`` on its adapter (eth0.VID), with the adapter's MAC unless
+        ``mac`` is given."""
+        if self.adapter is None:
+            raise TopologyError(f"hypervisor {self.name}: VLAN interfaces (vlans) need an adapter (backend: adapter); "
+                                "a host bridge's guests take a vlan each (vlan_filtering)")
+        return self.adapter.add_vlan_interface(vid, mac)
+
+    def lower_vid(self, on: object) -> int:
+        """The VID of the VLAN interface ``on`` names (``hv1.10``, or the VID); None or '' is the adapter itself."""
+        if on is None or on == "":
+            return 0
+        vid = on if isinstance(on, int) and not isinstance(on, bool) else None
+        if isinstance(on, str) and on.startswith(f"{self.name}.") and on[len(self.name) + 1:].isdigit():
+            vid = int(on[len(self.name) + 1:])
+        known = self.adapter.interfaces if self.adapter is not None else {}
+        if vid not in known:
+            have = ", ".join(f"{self.name}.{v}" for v in sorted(known)) or "none"
+            raise TopologyError(f"hypervisor {self.name} has no VLAN interface {on!r} (it has: {have})")
+        return vid
+
+    def attach(self, vnic: VNIC, mode: str | None = None, on: object = None) -> None:
+        """Plug ``vnic`` in: into the adapter's MAC sorter (on the VLAN interface ``on``, ``hv1.10``; None: where
+        it was, as a migrating VM), or as a new ``vif<N>.0`` bridge port."""
         checks.instance(vnic, VNIC, f"hypervisor {self.name}: attach: vnic")
         if vnic.name in self.vms:
             raise TopologyError(f"hypervisor {self.name} already runs a VM named {vnic.name}")
+        if on is not None:
+            vnic.lower_vid = self.lower_vid(on)
+        elif vnic.lower_vid:
+            self.lower_vid(vnic.lower_vid)  # a migrating VM needs its VLAN interface on the target too
         if self.adapter is not None:
             self.adapter.attach(vnic, mode)
         else:

@@ -105,6 +105,7 @@ class VNIC(NIC):
 
     ``mode`` is the macvlan mode this vNIC has on its adapter (None until attached; unused on a host bridge);
     ``vf`` its SR-IOV controls (``sriov.py``), which the adapter applies; on a host bridge only ``vf.vlan`` counts.
+    ``lower_vid``: the host VLAN interface (``<hypervisor>.<vid>``) it sits on, as a macvlan on ``eth0.<vid>``.
     """
 
     kind = "vnic"
@@ -114,4 +115,5 @@ class VNIC(NIC):
         super().__init__(vm, mac, ifname, mtu=mtu)
         self.mode: str | None = None
         self.hypervisor: str | None = None
+        self.lower_vid = 0  # the VID of the host VLAN interface it is stacked on (a macvlan on eth0.N); 0: none
         self.vf = checks.optional_instance(vf, VFControls, f"{self.full_name}: vf") or VFControls()

@@ -128,10 +128,17 @@ class Network(Datapath):
             self.switches[host] = hypervisor.bridge
         return hypervisor
 
+    def add_host_vlan(self, hypervisor: object, vid: object, mac: object = None) -> NIC:
+        """The hypervisor's 802.1Q interface ``<hypervisor>.<vid>`` (eth0.VID; default MAC: the adapter's)."""
+        host = self._hypervisor(hypervisor)
+        nic = host.add_vlan(vid, None if mac is None else self._mac(mac, f"{host.name}.{vid}"))
+        self.register_port(nic.port)
+        return nic
+
     def add_vm(self, hypervisor: object, name: object, mac: object = None, *, prefix: object = "qemu",
-               mode: object = None, ifname: object = "eth0", vf: object = None) -> VNIC:
-        """A guest on ``hypervisor`` with one vNIC; without ``mac`` one is allocated from ``prefix``; ``vf``: its
-        SR-IOV controls (port VLAN, spoofchk, trust, state, max_tx_rate)."""
+               mode: object = None, ifname: object = "eth0", vf: object = None, on: object = None) -> VNIC:
+        """A guest on ``hypervisor`` with one vNIC (MAC allocated from ``prefix`` if not given); ``vf``: its SR-IOV
+        controls; ``on``: the host VLAN interface it is stacked on (``hv1.10``, or the VID)."""
         host = self._hypervisor(hypervisor)
         vm = self._claim_name(name)
         interface = self._claim_name(ifname, "ifname")
@@ -139,14 +146,13 @@ class Network(Datapath):
         attach_mode = checks.optional_text(mode, f"VM {vm}: mode")
         address = self.macs.allocate(prefix) if mac is None else self._mac(mac, f"{vm}.{interface}")
         vnic = VNIC(vm, address, interface, vf=controls)
-        host.attach(vnic, attach_mode)
+        host.attach(vnic, attach_mode, on)
         self.vnics[vm] = vnic
         self.register_port(vnic.port)
         self._register_vif(host, vnic)
         return vnic
 
-    def _register_vif(self, host: Hypervisor, vnic: VNIC) -> None:
-        """Make the bridge port backing ``vnic`` reachable by name (host-bridge backend only)."""
+    def _register_vif(self, host: Hypervisor, vnic: VNIC) -> None:  # a host bridge's port backing vnic, by name
         vif = host.vif_of(vnic)
         if vif is not None:
             self.register_port(vif)
@@ -229,10 +235,9 @@ class Network(Datapath):
         return node
 
     def _hypervisor(self, name: object) -> Hypervisor:
-        hypervisor = self.hypervisors.get(name) if isinstance(name, str) else None
-        if hypervisor is None:
+        if not isinstance(name, str) or name not in self.hypervisors:
             raise TopologyError(f"no hypervisor named {name!r}")
-        return hypervisor
+        return self.hypervisors[name]
 
     def switch(self, name: object) -> LearningSwitch:
         """The switch named ``name`` (a host bridge is named after its hypervisor)."""
@@ -289,11 +294,10 @@ class Network(Datapath):
             for port in cable.ports:
                 self.notify_link_up(port)
 
-    def _adapter_link_changed(self, port: Port) -> None:
-        """An adapter's VFs in state auto follow its uplink."""
-        hypervisor = self.hypervisors.get(port.node.name)
-        if hypervisor is not None and hypervisor.adapter is not None and port is hypervisor.uplink:
-            hypervisor.adapter.refresh()
+    def _adapter_link_changed(self, port: Port) -> None:  # VFs in state auto follow the uplink (or their eth0.N)
+        adapter = getattr(self.hypervisors.get(port.node.name), "adapter", None)
+        if adapter is not None and (port is adapter.uplink or getattr(port.node, "vid", 0) != 0):
+            adapter.refresh()
 
     def set_admin_state(self, name: object, up: object) -> None:
         """``ip link set NAME up|down``."""
@@ -357,10 +361,7 @@ class Network(Datapath):
     def _refresh_adapter_of(self, nic: NIC) -> None:
         hypervisor = self.hypervisors.get(getattr(nic, "hypervisor", None) or "")
         if hypervisor is not None and isinstance(nic, VNIC):
-            if hypervisor.adapter is not None:
-                hypervisor.adapter.refresh(nic)
-            else:
-                hypervisor.retag(nic)
+            hypervisor.adapter.refresh(nic) if hypervisor.adapter is not None else hypervisor.retag(nic)
 
     def notify_link_up(self, port: Port) -> None:
         """Tell the guest stack of ``port``'s NIC, if it has one, that its link came up (it may announce itself).
@@ -385,8 +386,10 @@ class Network(Datapath):
             self.removed_ports.append(vif)  # its counters stay in the report
         return vnic
 
-    def attach_vm(self, name: object, hypervisor: object, *, mode: object = None, link_up: object = True) -> VNIC:
-        """Plug a detached VM into ``hypervisor``; ``link_up=False`` for a live migration (the guest sees no change)."""
+    def attach_vm(self, name: object, hypervisor: object, *, mode: object = None, link_up: object = True,
+                  on: object = None) -> VNIC:
+        """Plug a detached VM into ``hypervisor`` (on its VLAN interface ``on``; None: one of the VID it was on);
+        ``link_up=False`` for a live migration (the guest sees no change)."""
         vnic = self.vnics.get(name) if isinstance(name, str) else None
         if vnic is None:
             raise TopologyError(f"no VM named {name!r}")
@@ -395,7 +398,7 @@ class Network(Datapath):
         host = self._hypervisor(hypervisor)
         attach_mode = checks.optional_text(mode, f"attach_vm {name}: mode")
         announce = checks.flag(link_up, f"attach_vm {name}: link_up")
-        host.attach(vnic, attach_mode)
+        host.attach(vnic, attach_mode, on)
         self._register_vif(host, vnic)
         if announce:
             self.notify_link_up(vnic.port)
@@ -485,8 +488,7 @@ def _capture_direction(direction: object, what: str) -> str:
     return checks.choice(direction, DIRECTIONS, f"{what}: direction", error=CaptureError)
 
 
-def _capture_point(point: object) -> tuple[str, str]:
-    """An ``(interface, direction)`` pair of ``capture_pcapng``'s points."""
+def _capture_point(point: object) -> tuple[str, str]:  # an (interface, direction) pair of capture_pcapng's points
     if not isinstance(point, tuple) or len(point) != 2:
         raise CaptureError(f"capture_pcapng: each point is an (interface, direction) pair, "
                            f"not {checks.describe(point)}")

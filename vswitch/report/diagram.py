@@ -115,6 +115,8 @@ def _vm_item(vnic: VNIC) -> Item:
     badges = []
     if vf.vlan is not None:
         badges.append(Badge(f"vlan {vf.describe_vlan()}", vlan_colour(vf.vlan)))
+    if vnic.lower_vid:  # stacked on a host VLAN interface (a macvlan on eth0.N)
+        badges.append(Badge(f"on {vnic.hypervisor}.{vnic.lower_vid}", vlan_colour(vnic.lower_vid)))
     if vf.spoofchk:
         badges.append(Badge("spoofchk", "#2e7d32"))
     if vf.trust is not None:
@@ -137,6 +139,9 @@ def _hypervisor_item(hv: Hypervisor, collapse: bool) -> Item:
         device = "host bridge" + (", vlan_filtering" if hv.bridge is not None and hv.bridge.vlan_filtering else "")
         badges = []
     lines = [("mac", f"host {hv.host.mac}")]
+    for vid, nic in sorted(hv.adapter.interfaces.items()) if hv.adapter is not None else ():  # eth0.N
+        lines.append(("mac", f"{nic.full_name} {nic.mac}"))
+        badges.append(Badge(f"{nic.full_name} (eth0.{vid})", vlan_colour(vid)))
     item = Item(hv.name, "hypervisor", lines, badges, device=device)
     vms = [hv.vms[name] for name in hv.vms]
     if collapse:

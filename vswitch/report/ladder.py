@@ -49,7 +49,7 @@ STYLE = """
 """
 _FLOODS = (Verdict.FLOODED_UNKNOWN, Verdict.FLOODED_BROADCAST, Verdict.FLOODED_MULTICAST, Verdict.REPLICATED)
 _ADAPTER = (Verdict.TO_VNIC, Verdict.TO_HOST, Verdict.BRIDGED, Verdict.REFLECTED_TO_SOURCE, Verdict.TO_UPLINK,
-            Verdict.TO_PROMISCUOUS_VNIC)
+            Verdict.TO_PROMISCUOUS_VNIC, Verdict.TO_VLAN_INTERFACE)
 
 
 class LadderRecorder:

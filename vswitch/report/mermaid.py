@@ -25,12 +25,18 @@ def topology_mermaid(net: Network) -> str:
     for item in items_of(net):
         details = "<br/>".join(_label(t) for _, t in item.lines[:2])
         if item.kind == "hypervisor":
+            details = _label(item.lines[0][1])  # its own MAC; each VLAN interface is a node of its own
             lines.append(f'  subgraph {_id(item.name)}_box["{_label(item.name)}: {_label(item.device)}"]')
             lines.append(f'    {_id(item.name)}["{_label(item.name)}<br/>{details}"]')
+            adapter = net.hypervisors[item.name].adapter
+            for vid, nic in sorted(adapter.interfaces.items()) if adapter is not None else ():  # eth0.N
+                lines.append(f'    {_id(f"{item.name}.vlan{vid}")}["{nic.full_name} (eth0.{vid})<br/>{nic.mac}"]')
+                lines.append(f'    {_id(item.name)} --- {_id(f"{item.name}.vlan{vid}")}')
             for vm in item.vms:
                 vm_details = "<br/>".join(_label(t) for _, t in vm.lines[:2])
                 lines.append(f'    {_id(vm.name)}(["{_label(vm.name)}<br/>{vm_details}"])')
-                lines.append(f"    {_id(item.name)} --- {_id(vm.name)}")
+                vid = net.vnics[vm.name].lower_vid  # stacked on eth0.N: drawn under it
+                lines.append(f'    {_id(f"{item.name}.vlan{vid}" if vid else item.name)} --- {_id(vm.name)}')
             lines.append("  end")
         elif item.kind == "switch":
             lines.append(f'  {_id(item.name)}[["{_label(item.name)}<br/>learning switch"]]')

@@ -47,8 +47,13 @@ def demux_rows(net: Network) -> list[dict[str, Any]]:
             continue
         rows.append({"adapter": name, "mac": str(hypervisor.host.mac), "destination": f"{name}.host (own)",
                      "mode": "-", "vendor": hypervisor.host.mac.vendor})
+        for vid, nic in sorted(hypervisor.adapter.interfaces.items()):  # eth0.N: the misses of VLAN N
+            rows.append({"adapter": name, "mac": str(nic.mac), "destination": f"{nic.full_name} (own, VLAN {vid})",
+                         "mode": "-", "vendor": nic.mac.vendor})
+        stacked = {v.full_name: f" (on {name}.{v.lower_vid})" for v in hypervisor.adapter.vnics.values()
+                   if v.lower_vid}
         for mac, vnic, mode in hypervisor.adapter.demux_table():
-            rows.append({"adapter": name, "mac": mac, "destination": vnic, "mode": mode,
+            rows.append({"adapter": name, "mac": mac, "destination": vnic + stacked.get(vnic, ""), "mode": mode,
                          "vendor": MACAddress(mac).vendor})
     return rows
 

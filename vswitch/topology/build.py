@@ -43,7 +43,8 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
         net.captures.comment = checks.text(capture_comment, "build_network: capture_comment")
     where = Where(spec.source)
     net.macs.avoid([n.mac for h in spec.hosts for n in h.nics] + [hv.mac for hv in spec.hypervisors]
-                   + [vm.mac for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None])
+                   + [vm.mac for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None]
+                   + [v.mac for hv in spec.hypervisors for v in hv.vlans if v.mac is not None])
     try:
         for sw in spec.switches:
             where = sw.where
@@ -75,9 +76,13 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
             where = hv.where
             net.add_hypervisor(hv.name, hv.mac, backend=hv.backend, mode=hv.mode,
                                mac_filter_size=hv.mac_filter_size, vlan_filtering=hv.vlan_filtering)
+            for vlan in hv.vlans:
+                where = vlan.where
+                net.add_host_vlan(hv.name, vlan.vid, vlan.mac)
             for vm in hv.vms:
                 where = vm.where
-                vnic = net.add_vm(hv.name, vm.name, vm.mac, prefix=vm.prefix, mode=vm.mode, vf=_vf(vm.vf))
+                vnic = net.add_vm(hv.name, vm.name, vm.mac, prefix=vm.prefix, mode=vm.mode, vf=_vf(vm.vf),
+                                  on=vm.on)
                 vnic.port.io = io_account(vm.name, vm.io)
                 for group in vm.groups:
                     vnic.join(group)
@@ -143,5 +148,6 @@ def _guests(spec: TopologySpec) -> list[tuple[str, GuestSpec]]:
     """(interface, stack) for every NIC, vNIC and hypervisor host interface with an address."""
     found = [(f"{h.name}.{n.name}", n.guest) for h in spec.hosts for n in h.nics]
     found += [(f"{hv.name}.host", hv.guest) for hv in spec.hypervisors]
+    found += [(f"{hv.name}.{v.vid}", v.guest) for hv in spec.hypervisors for v in hv.vlans]
     found += [(vm.name, vm.guest) for hv in spec.hypervisors for vm in hv.vms]
     return [(name, guest) for name, guest in found if guest is not None]

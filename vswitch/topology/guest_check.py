@@ -22,7 +22,7 @@ from ..pcap.reader import CaptureFileError, CaptureReader
 from .guest_expectations import ArpEntryCheck, NdpEntryCheck, PingCheck, ReachabilityCheck, UdpReceivedCheck
 from .guest_reader import MAX_IP_DATA6, GuestAction, MigrateAction, PingallAction, ReplayAction, SessionAction, StreamAction
 from .located import Document, Location
-from .scenario_reader import ExpectAction, SendAction
+from .scenario_reader import AttachAction, ExpectAction, SendAction
 from .spec import Action, Expectation, GuestSpec, TopologySpec, Where
 
 
@@ -37,7 +37,8 @@ class Station:
 
 
 def stations(spec: TopologySpec) -> dict[str, Station]:
-    """Every name an action may use for an interface: ``h1``/``h1.eth0``, ``vm1``/``vm1.eth0``, ``hv1``/``hv1.host``."""
+    """Every name an action may use for an interface: ``h1``/``h1.eth0``, ``vm1``/``vm1.eth0``, ``hv1``/``hv1.host``,
+    a hypervisor's VLAN interfaces ``hv1.10``."""
     table: dict[str, Station] = {}
     for host in spec.hosts:
         for nic in host.nics:
@@ -48,6 +49,9 @@ def stations(spec: TopologySpec) -> dict[str, Station]:
     for hv in spec.hypervisors:
         station = Station(f"{hv.name}.host", "hypervisor", hv.guest, hv.mac)
         table[hv.name] = table[station.interface] = station
+        for vlan in hv.vlans:  # its VLAN interfaces, hv1.10
+            table[f"{hv.name}.{vlan.vid}"] = Station(f"{hv.name}.{vlan.vid}", "hypervisor", vlan.guest,
+                                                      vlan.mac or hv.mac)
         for vm in hv.vms:
             table[vm.name] = table[f"{vm.name}.eth0"] = Station(f"{vm.name}.eth0", "vm", vm.guest, vm.mac)
     return table
@@ -74,6 +78,7 @@ def pingall_members(spec: TopologySpec, action: PingallAction) -> list[tuple[str
                  for host in spec.hosts for nic in host.nics if nic.guest is not None]
         for hv in spec.hypervisors:
             named += [(hv.name, f"{hv.name}.host")] if hv.guest is not None else []
+            named += [(f"{hv.name}.{v.vid}",) * 2 for v in hv.vlans if v.guest is not None]
             named += [(vm.name, f"{vm.name}.eth0") for vm in hv.vms if vm.guest is not None]
     first: dict[str, str] = {}
     for shown, interface in named:
@@ -209,6 +214,9 @@ class _Checker:
                     self.report(self.place(action, "file"), str(exc))
         elif isinstance(action, MigrateAction):
             self.migration(action)
+        elif isinstance(action, AttachAction):
+            on = {vm.name: vm.on for hv in self.spec.hypervisors for vm in hv.vms}.get(action.vm)
+            self.lands_on(action, action.vm, on, action.hypervisor, "hypervisor")
         elif isinstance(action, PingallAction):
             self.pingall(action)
 
@@ -249,12 +257,24 @@ class _Checker:
                         + (f" (did you mean {close[0]!r}?)" if close else ""))
         if vm_name in vms:
             hv, vm = vms[vm_name]
+            self.lands_on(action, vm_name, vm.on, target, "to")
             prefix = vm.mac.packed[:3] if vm.mac is not None else prefix_bytes(vm.prefix)
             xen = (action.announce or default_announcer(prefix)) == "xen"
             if xen and vm.guest is None:
                 self.report(self.place(action, "announce" if action.announce else "vm"),
                             f"the xen announcement is a gratuitous ARP from the guest: give {vm_name} an address "
                             "(ip: 192.0.2.10/24) or use announce: qemu")
+
+    def lands_on(self, action: Action, vm: str, on: Optional[str], target: Optional[str], key: str) -> None:
+        """A VM on a host VLAN interface (``on: hv1.10``) migrates (or is attached) onto the target's interface of
+        that VID."""
+        targets = {hv.name: hv for hv in self.spec.hypervisors}
+        if on is None or target not in targets:
+            return
+        vid = on.rpartition(".")[2]
+        if not any(str(v.vid) == vid for v in targets[target].vlans):
+            self.report(self.place(action, key), f"{vm} is on VLAN interface {on}: hypervisor {target} "
+                        f"needs one of VLAN {vid} for it to land on (vlans: [{{vid: {vid}}}])")
 
     # -- expectations -----------------------------------------------------------------------------------
     def reachability(self, check: ReachabilityCheck, pingalls: dict[str, PingallAction]) -> None:

@@ -25,6 +25,7 @@ from .fields import (MAX_NAME_BYTES, capture_file, capture_parts, group_mac, mac
 from .frame_expectations import FrameExpectation
 from .guest_check import check_guests
 from .guest_reader import read_guest
+from .hostvlan_reader import read_host_vlans, read_on
 from .impair_reader import read_impairments
 from .io_reader import IoCheck, read_io
 from .limits import Limits
@@ -34,8 +35,8 @@ from .scenario_reader import ExpectAction, check_port_actions, frame_names, read
 from .stp_reader import read_stp_port_keys, read_stp_switch_keys, stp_spec
 from .security_reader import (read_hypervisor_keys, read_port_keys, read_static_vlan, read_switch_keys, read_vf,
                               switch_spec_keys)
-from .spec import (ActionSpec, CaptureSpec, HostSpec, HypervisorSpec, IoSpec, LinkSpec, NicSpec, SwitchSpec,
-                   TopologySpec, VMSpec, Where)
+from .spec import (ActionSpec, CaptureSpec, HostSpec, HostVlanSpec, HypervisorSpec, IoSpec, LinkSpec, NicSpec,
+                   SwitchSpec, TopologySpec, VMSpec, Where)
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 from .yamlsource import load_file, load_text
 from .vxlan_reader import read_vxlan, vxlan_problems
@@ -194,7 +195,7 @@ def _host(r: MapReader) -> HostSpec:
     return HostSpec(name, tuple(nics), where(r))
 
 
-def _vm(r: MapReader, hypervisor_io: IoSpec | None) -> VMSpec:
+def _vm(r: MapReader, hypervisor_io: IoSpec | None, hypervisor: str, vlans: tuple[HostVlanSpec, ...]) -> VMSpec:
     name = r.take("name", name_value)
     mac = r.take("mac", unicast_mac, default=None)
     prefix = r.take("prefix", mac_prefix, default="qemu")
@@ -206,9 +207,10 @@ def _vm(r: MapReader, hypervisor_io: IoSpec | None) -> VMSpec:
     vf = read_vf(r)  # SR-IOV controls (security_reader.py)
     io = read_io(r, hypervisor_io)  # its I/O model (io_reader.py)
     attach = read_attach(r)  # a real station in `vswitch live` (live_reader.py)
+    on = read_on(r, hypervisor, vlans, vf, mode)  # stacked on a host VLAN interface (hostvlan_reader.py)
     r.finish()
     return VMSpec(name, mac, prefix, mode, groups, where(r), where(r, "mac"), guest=guest, vf=vf, io=io,
-                  attach=attach)
+                  attach=attach, on=on)
 
 
 def _hypervisor(r: MapReader) -> HypervisorSpec:
@@ -221,11 +223,13 @@ def _hypervisor(r: MapReader) -> HypervisorSpec:
     guest = read_guest(r)
     keys = read_hypervisor_keys(r, backend)  # mac_filter_size, vlan_filtering (security_reader.py)
     io = read_io(r, vm=False)  # the default I/O model of its VMs (io_reader.py)
-    vms = tuple(_vm(v, io) for v in r.take_maps("vms", required=False))
+    vlans = read_host_vlans(r, name, backend)  # eth0.N interfaces (hostvlan_reader.py)
+    vms = tuple(_vm(v, io, name, vlans) for v in r.take_maps("vms", required=False))
     if mode == "passthru" and len(vms) > 1:
         r.error("vms", f"passthru gives the whole adapter to one vNIC, but {len(vms)} VMs are listed")
     r.finish()
-    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"), guest=guest, io=io, **keys)
+    return HypervisorSpec(name, mac, backend, mode, vms, where(r), where(r, "mac"), guest=guest, io=io, vlans=vlans,
+                          **keys)
 
 
 def _links(top: MapReader) -> list[LinkSpec]:
@@ -352,6 +356,7 @@ def _check_names(spec: TopologySpec, document: Document) -> None:
     stations = [(f"{h.name}.{n.name}", n.mac, n.mac_where) for h in spec.hosts for n in h.nics]
     stations += [(hv.name, hv.mac, hv.mac_where) for hv in spec.hypervisors]
     stations += [(vm.name, vm.mac, vm.mac_where) for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None]
+    stations += [(f"{hv.name}.{v.vid}", v.mac, v.mac_where) for hv in spec.hypervisors for v in hv.vlans if v.mac]
     for owner, mac, place in stations:
         if mac.packed in macs:
             _report(document, place, f"duplicate MAC {mac} (also {macs[mac.packed]})")

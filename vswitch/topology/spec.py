@@ -170,6 +170,18 @@ class VMSpec:
     vf: Optional[VFSpec] = None  # SR-IOV controls (None: none set)
     io: Optional[IoSpec] = None  # its I/O model (None: none, today's behaviour)
     attach: Optional[AttachSpec] = None  # a real station in `vswitch live` (docs/live.md)
+    on: Optional[str] = None  # the host VLAN interface it is stacked on (``hv1.10``; None: the adapter)
+
+
+@dataclass(frozen=True)
+class HostVlanSpec:
+    """A hypervisor's 802.1Q interface ``<hypervisor>.<vid>`` (eth0.VID) on its adapter."""
+
+    vid: int
+    mac: Optional[MACAddress] = None  # None: the adapter's
+    guest: Optional[GuestSpec] = None
+    where: Where = Where()
+    mac_where: Where = field(default=Where(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,7 @@ class HypervisorSpec:
     mac_filter_size: Optional[int] = None  # the adapter's unicast MAC filter entries (None: not modelled)
     vlan_filtering: bool = False  # a VLAN-aware host bridge (backend: bridge)
     io: Optional[IoSpec] = None  # the I/O model of its VMs that give none
+    vlans: tuple[HostVlanSpec, ...] = ()  # the host's VLAN interfaces (backend: adapter)
 
 
 @dataclass(frozen=True)
