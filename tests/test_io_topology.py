@@ -167,3 +167,46 @@ def test_io_mistakes_name_file_line_column_and_field(change, message):
 def test_io_expectation_mistakes_are_reported(check, message):
     with pytest.raises(TopologyError, match=message):
         load_topology_text(LAB + f"expect:\n  - io: {check}\n", "io.yaml")
+
+
+def pcapng_comments(path):
+    """(interface, comment) of every record of a pcapng."""
+    from scapy.utils import rdpcap
+    return [(packet.sniffed_on, packet.comments[0].decode()) for packet in rdpcap(str(path))]
+
+
+def test_pcapng_comments_at_a_vnic_with_a_model_say_what_each_frame_cost(tmp_path):
+    text = LAB.replace("io: virtio", "io: {model: virtio, cpu_ghz: 3.0}") + \
+        "captures:\n  points: [vm1, vm2, vm4, h1]\n"
+    spec = load_topology_text(text, "io.yaml")
+    net = build_network(spec, capture_dir=tmp_path)
+    ScenarioRunner(spec, net).run()
+    net.close()
+    records = pcapng_comments(tmp_path / spec.pcapng)
+    at = {name: [c for i, c in records if i == name] for name in ("vm1.eth0", "vm2.eth0", "vm4.eth0", "h1.eth0")}
+    # the e1000 guest's echo requests: the TDT write, then the completion's interrupt (ICR, IMC, STATUS, IMS,
+    # STATUS); the reply comes within the interrupt's throttling window: only the RDT write of the refill
+    sent = [c for c in at["vm1.eth0"] if " transmitted; " in c]
+    got = [c for c in at["vm1.eth0"] if " delivered; " in c]
+    assert len(sent) == 11 and len(got) >= 10
+    assert sent[-1].endswith("; io: 8 traps (6 mmio, 1 irq, 1 eoi), 1 copy of 98 bytes, 44,538 cycles, "
+                             "14.8 us of vCPU")
+    assert got[-1].endswith("; io: 1 trap (1 mmio), 1 copy of 98 bytes, 6,757 cycles, 2.3 us of vCPU")
+    assert all("; io: " in c for c in sent + got)
+    # virtio: the kick is one trap, handled in QEMU
+    assert any(c.endswith("; io: 3 traps (1 mmio, 1 irq, 1 eoi), 1 kick, 1 copy of 98 bytes, 10,878 cycles, "
+                          "3.6 us of vCPU") for c in at["vm2.eth0"])
+    # io: none, and a host, have no io note; neither does a frame the vNIC did not deliver
+    assert at["vm4.eth0"] and not any("io:" in c for c in at["vm4.eth0"] + at["h1.eth0"])
+    assert not any("io:" in c for c in at["vm1.eth0"] if "dropped" in c)
+    # the notes are taken as the frames are captured: none is left behind
+    assert net.vnics["vm1"].port.io._notes == {} and net.vnics["vm2"].port.io._notes == {}
+
+
+def test_without_a_pcapng_of_the_vnic_no_note_is_kept(tmp_path):
+    spec = load_topology_text(LAB + "captures:\n  points: [h1]\n", "io.yaml")
+    net = build_network(spec, capture_dir=tmp_path)
+    ScenarioRunner(spec, net).run()
+    net.close()
+    io = net.vnics["vm1"].port.io
+    assert io.frames_tx == 11 and not io.note_tx and not io.note_rx and io._notes == {}

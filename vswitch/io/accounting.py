@@ -11,6 +11,10 @@ Batches: frames the guest queues at one instant are one batch (one kick, one doo
 ``xmit_more``), and their completions one interrupt. A received frame joins the interrupt still being handled
 (NAPI polls until the ring is empty); ``irq_coalesce_ns`` keeps an interrupt open that long after it is raised
 (the e1000's interrupt throttling, ITR; default: the model's).
+
+Per-frame notes: with ``note_tx``/``note_rx`` set (a pcapng capture of the vNIC: ``net/capture.py``), each frame's
+events are also kept as the text of its pcapng comment (``io: 9 traps (7 mmio, 1 irq, 1 eoi), ...``) until the
+capture takes it. Without them nothing per frame is kept.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ from typing import Any
 
 from .costs import CostTable
 from .models import EXIT_REASONS, IoModel, Step
+
+#: An exit counter's short name in a frame's note (``7 mmio, 1 irq, 1 eoi``).
+EXIT_SHORT_NAMES = {"mmio_exits": "mmio", "io_exits": "pio", "hypercalls": "hypercall", "irq_injections": "irq",
+                    "eoi_exits": "eoi", "irq_window_exits": "irq_window", "halt_exits": "halt",
+                    "syscall_traps": "syscall"}
 
 
 class IoAccount:
@@ -44,10 +53,34 @@ class IoAccount:
         self._tx_batch_at = -1  # the instant of the current transmit batch
         self._irq_open_until: dict[str, int] = {}  # per interrupt ("tx", "rx" or "shared"): takes completions until
         self._irq_has_rx: dict[str, bool] = {}  # per interrupt: it refilled the receive ring already
+        self.note_tx = False  # keep each sent frame's note until its capture takes it
+        self.note_rx = False  # the same for each frame delivered
+        self._notes: dict[tuple[int, bool], bytes] = {}  # (frame id, outbound) -> the note
 
     # -- the datapath's calls -------------------------------------------------------------------------
-    def transmit(self, size: int, now: int) -> int:
-        """The guest sends a frame of ``size`` bytes at ``now``: count it; the time it leaves the vNIC."""
+    def transmit(self, size: int, now: int, frame_id: int = 0) -> int:
+        """The guest sends frame ``frame_id`` of ``size`` bytes at ``now``: count it; the time it leaves the vNIC."""
+        if self.note_tx:
+            before = self._totals()
+            leave = self._transmit(size, now)
+            self._notes[frame_id, True] = self._note(before)
+            return leave
+        return self._transmit(size, now)
+
+    def receive(self, size: int, now: int, frame_id: int = 0) -> int:
+        """Frame ``frame_id`` of ``size`` bytes reaches the vNIC at ``now``: count it; the time the guest has it."""
+        if self.note_rx:
+            before = self._totals()
+            seen = self._receive(size, now)
+            self._notes[frame_id, False] = self._note(before)
+            return seen
+        return self._receive(size, now)
+
+    def take_note(self, frame_id: int, outbound: bool) -> bytes | None:
+        """The note of frame ``frame_id`` sent (``outbound``) or delivered, once (None: none kept)."""
+        return self._notes.pop((frame_id, outbound), None) if self._notes else None
+
+    def _transmit(self, size: int, now: int) -> int:
         self.frames_tx += 1
         model = self.model
         new_batch = now != self._tx_batch_at
@@ -62,8 +95,7 @@ class IoAccount:
             self._poll_until(key, leave + self._busy(handling, leave))
         return leave
 
-    def receive(self, size: int, now: int) -> int:
-        """A frame of ``size`` bytes reaches the vNIC at ``now``: count it; the time the guest has it."""
+    def _receive(self, size: int, now: int) -> int:
         self.frames_rx += 1
         model = self.model
         key = "shared" if model.shared_irq else "rx"
@@ -74,6 +106,30 @@ class IoAccount:
         if model.irq:
             self._poll_until(key, seen)
         return seen
+
+    # -- per-frame notes ------------------------------------------------------------------------------
+    def _totals(self) -> tuple[int, ...]:
+        return (*self.exits.values(), self.kicks, self.copies, self.bytes_copied, self.cycles, self.vcpu_busy_ns)
+
+    def _note(self, before: tuple[int, ...]) -> bytes:
+        """``; io: 9 traps (7 mmio, 1 irq, 1 eoi), 1 copy of 98 bytes, 48,102 cycles, 16.1 us of vCPU``: what
+        happened since ``before`` (``_totals``), for a pcapng comment."""
+        diff = [now - then for now, then in zip(self._totals(), before)]
+        exits = diff[:len(EXIT_REASONS)]
+        kicks, copies, copied, cycles, busy_ns = diff[len(EXIT_REASONS):]
+        traps = sum(exits)
+        text = f"; io: {traps} trap{'s' if traps != 1 else ''}"
+        if traps:
+            text += " (" + ", ".join(f"{n} {EXIT_SHORT_NAMES[reason]}" for reason, n in zip(EXIT_REASONS, exits)
+                                     if n) + ")"
+        if kicks:
+            text += f", {kicks} kick{'s' if kicks != 1 else ''}"
+        if copies:
+            text += f", {copies} cop{'ies' if copies != 1 else 'y'} of {copied // copies} bytes"
+        text += f", {cycles:,} cycles"
+        if self.costs.cpu_ghz is not None:
+            text += f", {busy_ns / 1000:.1f} us of vCPU"
+        return text.encode()
 
     # -- events ---------------------------------------------------------------------------------------
     def _interrupt(self, key: str, at: int, *, received: bool) -> int:
