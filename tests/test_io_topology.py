@@ -80,7 +80,7 @@ def test_the_io_section_per_vm_in_json_and_the_report():
     assert io["vm1"]["device_accesses"] == 11 * 7 - 6 and io["vm1"]["interrupts"] == 10
     assert (io["vm2"]["kicks"], io["vm2"]["interrupts"], io["vm2"]["device_accesses"]) == (11, 11 + 12, 0)
     assert io["vm3"]["exits"]["irq_injections"] == 0 and io["vm3"]["copies"] == 0
-    assert set(io["vm1"]) == {"model", "frames_tx", "frames_rx", "exits", "device_accesses", "kicks", "interrupts",
+    assert set(io["vm1"]) == {"model", "models", "frames_tx", "frames_rx", "exits", "device_accesses", "kicks", "interrupts",
                               "copies", "bytes_copied", "cycles", "vcpu_cycles", "vcpu_busy_ns", "vcpu_busy"}
     text = render(net, result)
     assert "I/O models (per VM)" in text and "emulated" in text and "vm4 " not in text.split("I/O models")[1]
@@ -210,3 +210,70 @@ def test_without_a_pcapng_of_the_vnic_no_note_is_kept(tmp_path):
     net.close()
     io = net.vnics["vm1"].port.io
     assert io.frames_tx == 11 and not io.note_tx and not io.note_rx and io._notes == {}
+
+
+MIGRATE = """
+name: io-migrate
+switches:
+  - name: sw1
+hosts:
+  - {name: h1, mac: "02:00:00:00:00:01", ip: 10.0.0.1/24}
+hypervisors:
+  - name: hv1
+    mac: "02:00:00:00:00:aa"
+    io: virtio
+    vms:
+      - {name: vm1, ip: 10.0.0.11/24}
+      - {name: vm2, ip: 10.0.0.12/24, io: {cpu_ghz: 3.0}}
+      - {name: vm3, ip: 10.0.0.13/24, io: vhost}
+      - {name: vm4, ip: 10.0.0.14/24, io: none}
+  - name: hv2
+    mac: "02:00:00:00:00:bb"
+    io: emulated
+links:
+  - {a: h1, b: sw1.p1, latency: 5us}
+  - {a: hv1, b: sw1.p2, latency: 5us}
+  - {a: hv2, b: sw1.p3, latency: 5us}
+scenario:
+  - ping: {from: h1, to: vm1, count: 4, interval: 100ms}
+  - ping: {from: h1, to: vm2, count: 4, interval: 100ms}
+  - ping: {from: h1, to: vm3, count: 4, interval: 100ms}
+  - ping: {from: h1, to: vm4, count: 4, interval: 100ms}
+  - at: 150ms
+    migrate: {vm: vm1, to: hv2, downtime: 10ms}
+  - at: 150ms
+    migrate: {vm: vm2, to: hv2, downtime: 10ms}
+  - at: 150ms
+    migrate: {vm: vm3, to: hv2, downtime: 10ms}
+  - at: 150ms
+    migrate: {vm: vm4, to: hv2, downtime: 10ms}
+"""
+
+
+def test_a_migrated_vm_takes_the_destination_default_model_unless_it_sets_its_own():
+    spec, net, result = run(MIGRATE)
+    io = {vm: net.vnics[vm].port.io for vm in ("vm1", "vm2", "vm3", "vm4")}
+    # vm1 inherited virtio from hv1: on hv2 it is an e1000; vm2 set only its clock: hv2's model, its own clock
+    assert io["vm1"].models == ["virtio", "emulated"] and io["vm1"].costs.cpu_ghz is None
+    assert io["vm2"].models == ["virtio", "emulated"] and io["vm2"].costs.cpu_ghz == Fraction(3)
+    assert io["vm3"].models == ["vhost"]  # its own model goes with it
+    assert io["vm4"] is None  # io: none is its own too
+    # the counts go on across the move: 2 echoes on each side, and the e1000's register accesses only after it
+    assert (io["vm1"].frames_tx, io["vm1"].frames_rx) == (io["vm3"].frames_tx, io["vm3"].frames_rx)
+    assert io["vm1"].frames_rx >= 4 and io["vm1"].device_accesses >= 2 * 7 and io["vm3"].device_accesses == 0
+    data = as_json(net, result)["io"]
+    assert data["vm1"]["models"] == ["virtio", "emulated"] and data["vm1"]["model"] == "emulated"
+    assert "virtio -> emulated" in render(net, result)
+
+
+def test_a_vm_without_a_model_gets_the_destination_default_and_one_leaving_it_keeps_its_counts():
+    to_model = MIGRATE.replace("    io: virtio\n", "").replace(", io: {cpu_ghz: 3.0}", "")  # hv1: no model
+    spec, net, _ = run(to_model)
+    account = net.vnics["vm1"].port.io  # accounted from the move on: 2 echoes, its 5 RARP rounds, the others' 15
+    assert account.models == ["none", "emulated"] and (account.frames_tx, account.frames_rx) == (2 + 5, 2 + 15)
+    assert net.vnics["vm3"].port.io.models == ["vhost"] and net.vnics["vm4"].port.io is None
+    to_none = MIGRATE.replace("    io: emulated\n", "")  # virtio on hv1, nothing on hv2
+    spec, net, _ = run(to_none)
+    account = net.vnics["vm1"].port.io  # counted all along; events only before the move: an ARP reply and 2
+    assert account.models == ["virtio", "none"] and account.model.name == "none"  # echoes out, 4 ARPs and 2 in
+    assert (account.frames_tx, account.frames_rx, account.kicks, account.copies) == (3 + 7, 6 + 17, 3, 3 + 6)

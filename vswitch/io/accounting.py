@@ -36,6 +36,7 @@ class IoAccount:
     def __init__(self, vm: str, model: IoModel, costs: CostTable, *, irq_coalesce_ns: int | None = None) -> None:
         self.vm = vm
         self.model = model
+        self.models = [model.name]  # every model it had, in order (a VM that migrated had more than one)
         self.costs = costs
         self.irq_coalesce_ns = model.irq_coalesce_ns if irq_coalesce_ns is None else irq_coalesce_ns
         self.frames_tx = 0
@@ -106,6 +107,18 @@ class IoAccount:
         if model.irq:
             self._poll_until(key, seen)
         return seen
+
+    def move_to(self, model: IoModel, costs: CostTable, *, irq_coalesce_ns: int | None = None) -> None:
+        """The VM now runs under ``model`` (a migration to a hypervisor with another model): the counts go on; its
+        interrupts start anew (another device), its vCPU finishes what it was busy with."""
+        self.model = model
+        self.costs = costs
+        self.irq_coalesce_ns = model.irq_coalesce_ns if irq_coalesce_ns is None else irq_coalesce_ns
+        if model.name != self.models[-1]:
+            self.models.append(model.name)
+        self._tx_batch_at = -1
+        self._irq_open_until.clear()
+        self._irq_has_rx.clear()
 
     # -- per-frame notes ------------------------------------------------------------------------------
     def _totals(self) -> tuple[int, ...]:
@@ -211,12 +224,12 @@ class IoAccount:
         return total / self.frames if self.frames else None
 
     def summary(self, run_ns: int) -> dict[str, Any]:
-        """The VM's ``io`` row (report and JSON): ``vcpu_busy`` is the share of the run the vCPU spent on I/O
-        (None without ``cpu_ghz``)."""
+        """The VM's ``io`` row (report and JSON): ``model`` its model at the end, ``models`` every one it had
+        (migrations); ``vcpu_busy`` is the share of the run the vCPU spent on I/O (None without ``cpu_ghz``)."""
         busy = None
         if self.costs.cpu_ghz is not None:
             busy = round(self.vcpu_busy_ns / run_ns, 6) if run_ns else 0.0
-        return {"model": self.model.name, "frames_tx": self.frames_tx, "frames_rx": self.frames_rx,
+        return {"model": self.model.name, "models": list(self.models), "frames_tx": self.frames_tx, "frames_rx": self.frames_rx,
                 "exits": dict(self.exits), "device_accesses": self.device_accesses, "kicks": self.kicks,
                 "interrupts": self.interrupts, "copies": self.copies, "bytes_copied": self.bytes_copied,
                 "cycles": self.cycles, "vcpu_cycles": self.vcpu_cycles, "vcpu_busy_ns": self.vcpu_busy_ns,

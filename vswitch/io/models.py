@@ -116,6 +116,10 @@ SYSCALL: Final = IoModel(
     rx_frame=(Step("recv() trapped", "syscall_traps", ("exit_user",)),),
     tx_interrupts=False)
 
+NONE: Final = IoModel(
+    "none", "none (not modelled)",
+    "no model: frames are counted, no event is (a VM that migrated to a hypervisor without a model)", copies=0)
+
 #: The models by their ``io:`` name (``none`` is no model: nothing is accounted).
 MODELS: Final = {"emulated": E1000, "virtio": VIRTIO, "vhost": VHOST, "passthrough": PASSTHROUGH, "xen": XEN,
                  "syscall": SYSCALL}
@@ -123,7 +127,9 @@ MODEL_NAMES: Final = ("none", *MODELS)
 
 
 def model_named(name: str, *, posted_interrupts: bool = False) -> IoModel:
-    """The model ``name`` (with posted interrupts: passthrough's variant)."""
+    """The model ``name`` (with posted interrupts: passthrough's variant; ``none``: no event at all)."""
     if name == "passthrough" and posted_interrupts:
         return PASSTHROUGH_POSTED
+    if name == "none":
+        return NONE
     return MODELS[name]
