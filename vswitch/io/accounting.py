@@ -24,6 +24,8 @@ from typing import Any
 from .costs import CostTable
 from .models import EXIT_REASONS, IoModel, Step
 
+_Priced = tuple[int, "str | None", bool, bool, bool]
+
 #: An exit counter's short name in a frame's note (``7 mmio, 1 irq, 1 eoi``).
 EXIT_SHORT_NAMES = {"mmio_exits": "mmio", "io_exits": "pio", "hypercalls": "hypercall", "irq_injections": "irq",
                     "eoi_exits": "eoi", "irq_window_exits": "irq_window", "halt_exits": "halt",
@@ -54,6 +56,7 @@ class IoAccount:
         self._tx_batch_at = -1  # the instant of the current transmit batch
         self._irq_open_until: dict[str, int] = {}  # per interrupt ("tx", "rx" or "shared"): takes completions until
         self._irq_has_rx: dict[str, bool] = {}  # per interrupt: it refilled the receive ring already
+        self._price()
         self.note_tx = False  # keep each sent frame's note until its capture takes it
         self.note_rx = False  # the same for each frame delivered
         self._notes: dict[tuple[int, bool], bytes] = {}  # (frame id, outbound) -> the note
@@ -86,8 +89,10 @@ class IoAccount:
         model = self.model
         new_batch = now != self._tx_batch_at
         self._tx_batch_at = now
-        cycles = self._steps(model.tx_batch) if new_batch else 0
-        cycles += self._steps(model.tx_frame) + self._copy(size)
+        cycles = self._steps(self._tx_batch) if new_batch else 0
+        if self._tx_frame:
+            cycles += self._steps(self._tx_frame)
+        cycles += self._copy(size)
         start = max(now, self._busy_until)
         leave = start + self._busy(cycles, start)
         if new_batch and model.tx_interrupts and model.irq:  # the batch's completions: one interrupt
@@ -102,7 +107,9 @@ class IoAccount:
         key = "shared" if model.shared_irq else "rx"
         start = max(now, self._busy_until)
         cycles = self._interrupt(key, now, received=True) if model.irq else 0
-        cycles += self._steps(model.rx_frame) + self._copy(size)
+        if self._rx_frame:
+            cycles += self._steps(self._rx_frame)
+        cycles += self._copy(size)
         seen = start + self._busy(cycles, start)
         if model.irq:
             self._poll_until(key, seen)
@@ -116,6 +123,7 @@ class IoAccount:
         self.irq_coalesce_ns = model.irq_coalesce_ns if irq_coalesce_ns is None else irq_coalesce_ns
         if model.name != self.models[-1]:
             self.models.append(model.name)
+        self._price()
         self._tx_batch_at = -1
         self._irq_open_until.clear()
         self._irq_has_rx.clear()
@@ -155,11 +163,11 @@ class IoAccount:
                 cycles += self._exit("irq_window_exits", "irq_window")  # the guest cannot take it yet
             elif received and self._busy_until < at:
                 cycles += self._exit("halt_exits", "halt")  # the idle vCPU had halted; the interrupt wakes it
-            cycles += self._steps(self.model.irq)
+            cycles += self._steps(self._irq)
             self._irq_has_rx[key] = False
             self._irq_open_until[key] = at + self.irq_coalesce_ns
         if received and not self._irq_has_rx.get(key, False):
-            cycles += self._steps(self.model.irq_rx)
+            cycles += self._steps(self._irq_rx)
             self._irq_has_rx[key] = True
         return cycles
 
@@ -168,19 +176,29 @@ class IoAccount:
         if end > self._irq_open_until.get(key, -1):
             self._irq_open_until[key] = end
 
-    def _steps(self, steps: tuple[Step, ...]) -> int:
+    def _price(self) -> None:
+        """Each step list of the model with its cycles from the cost table, worked out once rather than per frame:
+        (cycles, exit counter or None, device access, kick, on the vCPU) per step."""
+        def priced(steps: tuple[Step, ...]) -> tuple[_Priced, ...]:
+            return tuple((sum(self.costs.of(name) for name in step.costs), step.exit, step.access, step.kick,
+                          step.on_vcpu) for step in steps)
+        model = self.model
+        self._tx_batch, self._tx_frame, self._rx_frame = priced(model.tx_batch), priced(model.tx_frame), \
+            priced(model.rx_frame)
+        self._irq, self._irq_rx = priced(model.irq), priced(model.irq_rx)
+
+    def _steps(self, steps: tuple[_Priced, ...]) -> int:
         """Count ``steps``; the cycles the vCPU spends on them."""
         on_vcpu = 0
-        for step in steps:
-            cycles = sum(self.costs.of(name) for name in step.costs)
+        for cycles, exit_, access, kick, vcpu in steps:
             self.cycles += cycles
-            if step.exit is not None:
-                self.exits[step.exit] += 1
-            if step.access:
+            if exit_ is not None:
+                self.exits[exit_] += 1
+            if access:
                 self.device_accesses += 1
-            if step.kick:
+            if kick:
                 self.kicks += 1
-            if step.on_vcpu:
+            if vcpu:
                 on_vcpu += cycles
         return on_vcpu
 
