@@ -123,7 +123,7 @@ def test_the_io_expectation_on_a_vm_without_a_model_is_refused_when_the_file_is_
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}:" in err and "expect[0]: io: VM vm4 has no I/O model to count: give it one on the VM or its " \
-        "hypervisor (io: virtio; models: emulated, virtio, vhost, passthrough, xen, syscall)" in err
+        "hypervisor (io: virtio; models: emulated, rtl8139, virtio, vhost, passthrough, xen, syscall)" in err
 
 
 def test_run_json_has_the_io_section(capsys, tmp_path):
@@ -135,7 +135,7 @@ def test_run_json_has_the_io_section(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    ("io: virtio", "10:9: hypervisors[0].io: expected one of none, emulated, virtio, vhost, passthrough, xen, "
+    ("io: virtio", "10:9: hypervisors[0].io: expected one of none, emulated, rtl8139, virtio, vhost, passthrough, xen, "
                    "syscall, got 'virtio-net'"),
     ("io: emulated}", "12:43: hypervisors[0].vms[0].io: posted_interrupts applies to model passthrough"),
     ("io: none}", "15:43: hypervisors[0].vms[3].io: model none accounts nothing"),

@@ -247,7 +247,8 @@ class IoAccount:
         busy = None
         if self.costs.cpu_ghz is not None:
             busy = round(self.vcpu_busy_ns / run_ns, 6) if run_ns else 0.0
-        return {"model": self.model.name, "models": list(self.models), "frames_tx": self.frames_tx, "frames_rx": self.frames_rx,
+        return {"model": self.model.name, "models": list(self.models), "frames_tx": self.frames_tx,
+                "frames_rx": self.frames_rx,
                 "exits": dict(self.exits), "device_accesses": self.device_accesses, "kicks": self.kicks,
                 "interrupts": self.interrupts, "copies": self.copies, "bytes_copied": self.bytes_copied,
                 "cycles": self.cycles, "vcpu_cycles": self.vcpu_cycles, "vcpu_busy_ns": self.vcpu_busy_ns,

@@ -49,7 +49,7 @@ STYLE = """
 
 #: An I/O model's badge colour: by where the hypervisor intercepts (registers: red; split drivers: blues; an
 #: assigned VF: green; system calls: grey).
-IO_COLOURS = {"emulated": "#c62828", "virtio": "#1565c0", "vhost": "#00838f", "xen": "#4527a0",
+IO_COLOURS = {"emulated": "#c62828", "rtl8139": "#c62828", "virtio": "#1565c0", "vhost": "#00838f", "xen": "#4527a0",
               "passthrough": "#2e7d32", "syscall": "#455a64"}
 
 

@@ -117,7 +117,7 @@ def _check(r: MapReader, spec: IoSpec) -> None:
     if spec.model == "none" and (spec.cpu_ghz is not None or spec.costs or spec.irq_coalesce_ns is not None
                                  or spec.indirect_factor != 1):
         r.error("io", "model none accounts nothing: its cpu_ghz, costs, irq_coalesce and indirect_factor would "
-                      "have no effect; name a model (emulated, virtio, vhost, passthrough, xen or syscall)")
+                      "have no effect; name a model (emulated, rtl8139, virtio, vhost, passthrough, xen or syscall)")
 
 
 def _bounds(value: object) -> tuple[Optional[float], Optional[float]]:
