@@ -46,6 +46,7 @@ def expected_counts(n: int, frames: int) -> tuple[list[int], list[int]]:
 @pytest.mark.parametrize("workload, frames, endpoints", [
     ("lan8", 200, ["h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8"]),
     ("vnic", 200, ["h1", "h2", "h3", "h4", "vm1", "vm2", "vm3", "vm4", "vm5", "vm6", "vm7", "vm8"]),
+    ("vnic-io", 200, ["h1", "h2", "h3", "h4", "vm1", "vm2", "vm3", "vm4", "vm5", "vm6", "vm7", "vm8"]),
     ("naive", 50, ["h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8"]),
 ])
 def test_every_frame_is_delivered_once_and_each_nic_pcap_holds_what_it_sent_and_received(
@@ -60,6 +61,25 @@ def test_every_frame_is_delivered_once_and_each_nic_pcap_holds_what_it_sent_and_
     for k, name in enumerate(endpoints):
         # the warm-up: each endpoint's own broadcast and those of the n - 1 others
         assert len(rdpcap(str(tmp_path / f"{name}.pcap"))) == n + sent[k] + received[k], name
+
+
+def test_vnic_io_is_vnic_with_every_vm_under_virtio_accounting_only(tmp_path):
+    """The same network, captures and frames as vnic: only the accounting differs (no vCPU clock: no delay)."""
+    from vswitch.topology.build import build_network
+    from vswitch.topology.loader import load_topology
+    plain, io = (load_topology(PACKAGE_WORKLOADS / f"{w}.yaml") for w in ("vnic", "vnic-io"))
+    assert [vm.io for hv in plain.hypervisors for vm in hv.vms] == [None] * 8
+    assert {(vm.io.model, vm.io.cpu_ghz) for hv in io.hypervisors for vm in hv.vms} == {("virtio", None)}
+    assert [(link.a, link.b) for link in plain.links] == [(link.a, link.b) for link in io.links]
+    assert [(c.point, c.direction, c.file) for c in plain.captures] == [(c.point, c.direction, c.file)
+                                                                        for c in io.captures]
+    net, endpoints, _ = bench.build_topology(PACKAGE_WORKLOADS / "vnic-io.yaml", tmp_path)
+    result = bench.run_network("vnic-io", net, endpoints, 240)
+    assert (result.delivered, result.dropped, result.in_flight) == (240, 0, 0)
+    accounts = [net.vnics[f"vm{k}"].port.io for k in range(1, 9)]
+    sent, received = expected_counts(12, 240)  # h1-h4, vm1-vm8 (VMs 4 to 11), each after its warm-up broadcast
+    assert [(a.frames_tx, a.frames_rx) for a in accounts] == [(1 + sent[k], 11 + received[k]) for k in range(4, 12)]
+    assert all(a.kicks == a.frames_tx and a.exits["mmio_exits"] == a.frames_tx for a in accounts)
 
 
 def test_lan8_switch_ports_capture_what_they_transmit(tmp_path):
@@ -119,7 +139,7 @@ def test_the_command_runs_each_workload_in_its_own_interpreter_and_prints_the_ta
     assert bench.run(parser.parse_args(["all", "-n", "100", "--naive-frames", "20", "--out", str(tmp_path)])) == 0
     out = capsys.readouterr().out
     for text in ("lan8", "vnic", "naive", "frames/s", "peak RSS MB", "lan8 / naive:", "vnic / lan8 time per frame:",
-                 "CPython" if interpreter().startswith("CPython") else "PyPy"):
+                 "vnic-io / vnic time per frame:", "CPython" if interpreter().startswith("CPython") else "PyPy"):
         assert text in out
     assert (tmp_path / "lan8" / "h1.pcap").is_file() and (tmp_path / "naive" / "sw1.p8.pcap").is_file()
 
@@ -140,9 +160,9 @@ def bench_args(*argv: str) -> argparse.Namespace:
 # -- the workloads are topology files ------------------------------------------------------------------
 def test_the_standard_workloads_are_package_data_read_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no checkout here: the files come with the package (pip install . ships them)
-    assert BENCH_FILES == [PACKAGE_WORKLOADS / f"{w}.yaml" for w in sorted(bench.TOPOLOGY_WORKLOADS)]
-    assert [bench.workload_file(w) for w in bench.TOPOLOGY_WORKLOADS] == [PACKAGE_WORKLOADS / "lan8.yaml",
-                                                                         PACKAGE_WORKLOADS / "vnic.yaml"]
+    assert BENCH_FILES == sorted(PACKAGE_WORKLOADS / f"{w}.yaml" for w in bench.TOPOLOGY_WORKLOADS)
+    assert [bench.workload_file(w) for w in bench.TOPOLOGY_WORKLOADS] == [
+        PACKAGE_WORKLOADS / "lan8.yaml", PACKAGE_WORKLOADS / "vnic.yaml", PACKAGE_WORKLOADS / "vnic-io.yaml"]
 
 
 @pytest.mark.parametrize("path", BENCH_FILES, ids=lambda p: p.name)

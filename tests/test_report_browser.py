@@ -39,6 +39,17 @@ window.addEventListener("load", function () {
   document.querySelectorAll("[data-frame]").forEach(function (g) {
     out.hops.push([g.getAttribute("data-frame"), g.getAttribute("data-point"), g.getAttribute("data-t")]);
   });
+  out.bars = [];
+  document.querySelectorAll("[data-mac]").forEach(function (g) {
+    var r = g.querySelector("rect").getBoundingClientRect();
+    var chart = g.closest("svg").getBoundingClientRect();
+    out.bars.push([g.getAttribute("data-mac"), r.x, r.y, r.width, r.height, chart.x, chart.right]);
+  });
+  out.badges = [];
+  document.querySelectorAll(".vs-topology .badge").forEach(function (g) {
+    var r = g.querySelector("rect").getBoundingClientRect();
+    out.badges.push([g.textContent, r.width]);
+  });
   var pre = document.createElement("pre");
   pre.id = "vs-probe";
   pre.textContent = JSON.stringify(out);
@@ -99,6 +110,16 @@ def test_the_report_in_chromium_has_every_node_and_arrow_no_overlap_nothing_fetc
     assert len(seen["hops"]) == text.count("data-frame=") > 0  # one element per arrow
     assert all(frame.isdecimal() and point and t.isdecimal() for frame, point, t in seen["hops"])
     assert seen["resources"] == []  # nothing fetched
+    assert len(seen["bars"]) == text.count("data-mac=")  # the MAC tables over time: a bar per entry and port
+    assert all(w > 0 and h > 0 and left <= x and x + w <= right for _, x, _, w, h, left, right in seen["bars"])
+    rows: dict[float, list] = {}
+    for _, x, y, w, _, _, _ in seen["bars"]:
+        rows.setdefault(y, []).append((x, w))
+    for bars in rows.values():  # one MAC's bars follow each other
+        bars.sort()
+        assert all(x + w <= next_x + 2.01 for (x, w), (next_x, _) in zip(bars, bars[1:]))
+    io_badges = [label for label, width in seen["badges"] if label.startswith("io ") and width > 0]
+    assert len(io_badges) == sum(vm.port.io is not None for hv in net.hypervisors.values() for vm in hv.vms.values())
 
 
 @pytest.mark.parametrize("name", SCREENSHOTS)

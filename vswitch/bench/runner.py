@@ -3,6 +3,8 @@
 - ``lan8``: 8 hosts, one per port of a learning switch (``vswitch/bench/workloads/lan8.yaml``);
 - ``vnic``: 2 hypervisors (adapters with 4 VMs each) and 4 physical hosts on one switch
   (``vswitch/bench/workloads/vnic.yaml``);
+- ``vnic-io``: vnic with every VM under the virtio I/O model, no vCPU clock (``workloads/vnic-io.yaml``): against
+  vnic, the cost of the I/O accounting (docs/io-models.md);
 - ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``);
 - ``--topology FILE``: any topology file's host NICs and VMs, with the same traffic.
 
@@ -45,8 +47,8 @@ from ..topology.yamlsource import check_file
 from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
 from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
 
-WORKLOADS = ("lan8", "vnic", "naive")
-TOPOLOGY_WORKLOADS = ("lan8", "vnic")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
+WORKLOADS = ("lan8", "vnic", "vnic-io", "naive")
+TOPOLOGY_WORKLOADS = ("lan8", "vnic", "vnic-io")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
 BENCH_TOPOLOGIES = Path(__file__).resolve().parent / "workloads"  # package data (pyproject.toml)
 DEFAULT_FRAMES = 1_000_000
 #: The naive baseline runs N / NAIVE_SHARE frames unless --naive-frames says otherwise: it is about a hundred
@@ -268,6 +270,9 @@ def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
         lines.append(f"lan8 / naive: {by_name['lan8'].frames_per_s / by_name['naive'].frames_per_s:,.0f}x faster")
     if "lan8" in by_name and "vnic" in by_name:
         lines.append(f"vnic / lan8 time per frame: {by_name['vnic'].us_per_frame / by_name['lan8'].us_per_frame:.2f}x")
+    if "vnic" in by_name and "vnic-io" in by_name:
+        lines.append(f"vnic-io / vnic time per frame: {by_name['vnic-io'].us_per_frame / by_name['vnic'].us_per_frame:.2f}x"
+                     " (the I/O models' accounting)")
     runs = f"; fastest of {repeat} runs each" if repeat > 1 else ""
     lines.append(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; {interpreter()}{runs}")
     return "\n".join(lines)

@@ -21,7 +21,7 @@ dropped as ``not_cabled``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..core.errors import TopologyError
 from ..core.mac import prefix_bytes
@@ -79,9 +79,10 @@ class MigrationResult:
 
 
 def migrate(net: "Network", vm: str, target: str, *, name: str, announce: Optional[str] = None,
-            downtime_ns: int = 0, mode: Optional[str] = None,
-            params: AnnounceParams = AnnounceParams()) -> MigrationResult:
-    """Detach ``vm`` now and attach it to ``target`` after ``downtime_ns``, then announce it."""
+            downtime_ns: int = 0, mode: Optional[str] = None, params: AnnounceParams = AnnounceParams(),
+            on_attach: Optional[Callable[[], None]] = None) -> MigrationResult:
+    """Detach ``vm`` now and attach it to ``target`` after ``downtime_ns``, then announce it. ``on_attach`` runs
+    as it is attached, before the announcement (the scenario moves its I/O model there)."""
     vnic = net.vnics.get(vm)
     if vnic is None:
         raise TopologyError(f"no VM named {vm!r}")
@@ -100,6 +101,8 @@ def migrate(net: "Network", vm: str, target: str, *, name: str, announce: Option
     def resume() -> None:
         net.attach_vm(vm, target, mode=mode, link_up=False)
         result.attached_ns = net.now
+        if on_attach is not None:
+            on_attach()
         if announcer == "qemu":
             frame = rarp_announce(vnic.mac)
             for offset in qemu_announce_offsets(params):

@@ -76,6 +76,18 @@ E1000: Final = IoModel(
     shared_irq=True,
     irq_coalesce_ns=50_000)  # ITR: Linux e1000 InterruptThrottleRate=3 starts at 20,000/s; QEMU's mitigation=on
 
+RTL8139: Final = IoModel(
+    "rtl8139", "operation (device registers)",
+    "QEMU's rtl8139 (an RTL8139C+) driven by Linux's 8139cp: each register access traps to the device model in "
+    "QEMU, and every frame rings the doorbell (TxPoll) itself",
+    tx_frame=(_mmio("TxPoll write (cp_start_xmit, every frame: no xmit_more batching)"),),
+    irq=(_INJECT, _mmio("IntrMask read (cp_interrupt)"), _mmio("IntrStatus read (cp_interrupt)"),
+         _mmio("IntrStatus write: ack (cp_interrupt)"), _EOI),
+    irq_rx=(_mmio("IntrMask write: receive interrupts off for NAPI (cpw16_f)"), _mmio("IntrMask read (flush)"),
+            _mmio("IntrStatus write: ack receive (cp_rx_poll)"), _mmio("IntrMask write: all on again (cpw16_f)"),
+            _mmio("IntrMask read (flush)")),
+    shared_irq=True)  # one IntrStatus for both directions; QEMU's model has no interrupt throttling
+
 VIRTIO: Final = IoModel(
     "virtio", "device driver (split driver)",
     "virtio-net with QEMU's user-space backend: a kick per batch, one interrupt per batch of completions",
@@ -116,14 +128,20 @@ SYSCALL: Final = IoModel(
     rx_frame=(Step("recv() trapped", "syscall_traps", ("exit_user",)),),
     tx_interrupts=False)
 
+NONE: Final = IoModel(
+    "none", "none (not modelled)",
+    "no model: frames are counted, no event is (a VM that migrated to a hypervisor without a model)", copies=0)
+
 #: The models by their ``io:`` name (``none`` is no model: nothing is accounted).
-MODELS: Final = {"emulated": E1000, "virtio": VIRTIO, "vhost": VHOST, "passthrough": PASSTHROUGH, "xen": XEN,
-                 "syscall": SYSCALL}
+MODELS: Final = {"emulated": E1000, "rtl8139": RTL8139, "virtio": VIRTIO, "vhost": VHOST, "passthrough": PASSTHROUGH,
+                 "xen": XEN, "syscall": SYSCALL}
 MODEL_NAMES: Final = ("none", *MODELS)
 
 
 def model_named(name: str, *, posted_interrupts: bool = False) -> IoModel:
-    """The model ``name`` (with posted interrupts: passthrough's variant)."""
+    """The model ``name`` (with posted interrupts: passthrough's variant; ``none``: no event at all)."""
     if name == "passthrough" and posted_interrupts:
         return PASSTHROUGH_POSTED
+    if name == "none":
+        return NONE
     return MODELS[name]

@@ -20,7 +20,8 @@ GUEST_IP = "10.0.2.15/24"
 GATEWAY = "10.0.2.2"
 
 #: NIC -> (QEMU device, the driver modules the guest loads: virtio-net needs the PCI transport as well).
-NICS = {"e1000": ("e1000", ("e1000",)), "virtio": ("virtio-net-pci", ("virtio_pci", "virtio_net"))}
+NICS = {"e1000": ("e1000", ("e1000",)), "rtl8139": ("rtl8139", ("8139cp",)),
+        "virtio": ("virtio-net-pci", ("virtio_pci", "virtio_net"))}
 
 INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin

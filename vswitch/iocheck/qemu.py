@@ -2,9 +2,10 @@
 accesses to the NIC's registers, its kicks and the interrupts the device raised.
 
 Events (``qemu-system-x86_64 -trace help``): ``memory_region_ops_read``/``write`` name the region accessed
-(``e1000-mmio``; virtio-pci's ``virtio-pci-common-virtio-net``, ``-isr-``, ``-device-``, ``-notify-``),
+(``e1000-mmio``; ``rtl8139``; virtio-pci's ``virtio-pci-common-virtio-net``, ``-isr-``, ``-device-``, ``-notify-``),
 ``virtio_queue_notify`` is a kick, ``virtio_notify`` an interrupt a virtqueue raised. An e1000 interrupt is
-counted as a read of ICR (offset 0xC0) that returned a cause: the driver's handler reads it once per interrupt.
+counted as a read of ICR (offset 0xC0) that returned a cause: the driver's handler reads it once per interrupt;
+an rtl8139's as a read of IntrStatus (0x3E) that returned one.
 Only what happens between the markers the guest prints on its serial console is counted (``count_trace``).
 """
 
@@ -30,6 +31,10 @@ E1000_STATISTICS = range(0x4000, 0x4200)
 #: e1000 register names by offset, for the per-register breakdown (Intel 8254x manual, section 13).
 E1000_REGISTERS = {0x0: "CTRL", 0x8: "STATUS", 0xC0: "ICR", 0xC4: "ITR", 0xC8: "ICS", 0xD0: "IMS", 0xD8: "IMC",
                    0x2810: "RDH", 0x2818: "RDT", 0x3810: "TDH", 0x3818: "TDT"}
+#: rtl8139 (C+ mode) registers by offset (RTL8139C+ datasheet; Linux 8139cp's names); an interrupt is counted as
+#: an IntrStatus read that returned a cause.
+RTL8139_INTR_STATUS = 0x3E
+RTL8139_REGISTERS = {0x37: "Cmd", 0x3C: "IntrMask", 0x3E: "IntrStatus", 0xD9: "TxPoll", 0xE0: "CpCmd"}
 SERIAL_DATA = 0x3F8  # ttyS0's transmit register: the guest's console, written a character at a time
 START, DONE = "IOCHECK-START", "IOCHECK-DONE"
 _ACCESS = re.compile(r"memory_region_ops_(read|write) .*? addr (0x[0-9a-f]+) value (0x[0-9a-f]+) size \d+ "
@@ -92,6 +97,12 @@ def _count_access(counts: Counts, nic: str, kind: str, addr: int, value: int, re
         counts.device_accesses += 1
         counts.registers[f"{kind} {E1000_REGISTERS.get(offset, hex(offset))}"] += 1
         if kind == "read" and offset == E1000_ICR and value:
+            counts.interrupts += 1
+    elif nic == "rtl8139" and region == "rtl8139":
+        offset = addr & 0xFF
+        counts.device_accesses += 1
+        counts.registers[f"{kind} {RTL8139_REGISTERS.get(offset, hex(offset))}"] += 1
+        if kind == "read" and offset == RTL8139_INTR_STATUS and value:
             counts.interrupts += 1
     elif nic == "virtio" and region.startswith("virtio-pci-") and "-notify" not in region:
         counts.device_accesses += 1  # a kick is counted by its event, not as a register access

@@ -9,6 +9,8 @@ one lapses. A finite table follows one of two policies when full:
 
 ``listeners`` are told when a source is learned anew or moves to another port (captures comment on it, reports
 list the moves); refreshing a known entry, the common case, never looks at them, so nobody listening costs nothing.
+``ageing_listeners`` are told when an entry found aged out is removed, with the instant it aged (the HTML report's
+MAC table history).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ DEFAULT_AGEING_NS: Final = 300_000_000_000  # 300 s, the Linux bridge default (a
 #: ``(now, vlan, mac, port, old_port)``: ``mac`` was learned on ``port`` (``old_port`` None) or moved there from
 #: ``old_port``. Port names are the switch's short ones (``p2``).
 FdbListener = Callable[[int, int, bytes, str, "str | None"], None]
+#: ``(aged_ns, vlan, mac, port)``: the entry of ``mac`` on ``port`` aged out at ``aged_ns`` (its last refresh plus
+#: the ageing time; it is removed when next looked at, or by ``expire``).
+AgeingListener = Callable[[int, int, bytes, str], None]
 
 
 class TablePolicy(Enum):
@@ -105,6 +110,7 @@ class ForwardingTable:
         self.evicted = 0
         self.moves = 0
         self.listeners: list[FdbListener] = []
+        self.ageing_listeners: list[AgeingListener] = []
 
     # -- lookups on the fast path --------------------------------------------------------------
     def lookup(self, vlan: int, mac: bytes, now: int) -> str | None:
@@ -114,7 +120,7 @@ class ForwardingTable:
             return None
         if entry.is_static or now - entry.updated_ns < self.ageing_ns:
             return entry.port
-        self._remove((vlan, mac), entry)
+        self._remove_aged((vlan, mac), entry)
         return None
 
     def learn(self, vlan: int, mac: bytes, port: str, now: int) -> LearnResult:
@@ -137,7 +143,7 @@ class ForwardingTable:
                 if self.listeners:
                     self._tell(now, vlan, mac, port, old)
                 return _MOVED
-            self._remove(key, entry)  # aged out: learned afresh below
+            self._remove_aged(key, entry)  # aged out: learned afresh below
         if self.ageing_ns == 0:
             return LearnResult.NOT_LEARNING  # entries would expire at once
         result = _LEARNED
@@ -191,7 +197,7 @@ class ForwardingTable:
         ageing = self.ageing_ns
         doomed = [k for k, e in self._entries.items() if not e.is_static and now - e.updated_ns >= ageing]
         for key in doomed:
-            self._remove(key, self._entries[key])
+            self._remove_aged(key, self._entries[key])
         return len(doomed)
 
     def next_deadline(self) -> int | None:
@@ -232,6 +238,11 @@ class ForwardingTable:
         if not entry.is_static:
             self.learned_count -= 1
             self._per_port[entry.port] -= 1
+
+    def _remove_aged(self, key: tuple[int, bytes], entry: FdbEntry) -> None:
+        self._remove(key, entry)
+        for listener in self.ageing_listeners:
+            listener(entry.updated_ns + self.ageing_ns, key[0], key[1], entry.port)
 
     def _evict_fairly(self) -> bool:
         """Open vSwitch's policy: drop the LRU dynamic entry of the port with the most entries."""

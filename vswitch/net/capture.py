@@ -4,8 +4,9 @@ A classic pcap holds one point (both directions unless told otherwise). The pcap
 interface, marks each frame inbound or outbound and comments on what happened to it, starting with the frame's id
 (``#17 flooded: unknown unicast -> sw1.p2, sw1.p3``, ``#18 dropped: destination not accepted by the receive
 filter``) and adding what the frame taught a switch as it arrived (``; learned 02:00:00:00:00:01 on sw1.p1``,
-``; moved 02:00:00:00:00:01 from sw1.p1 to sw1.p4``): docs/topology.md, "The pcapng comments". Timestamps are the virtual clock plus a
-fixed epoch.
+``; moved 02:00:00:00:00:01 from sw1.p1 to sw1.p4``) and, at a VM's vNIC with an I/O model, what the frame cost
+(``; io: 9 traps (7 mmio, 1 irq, 1 eoi), ...``): docs/topology.md, "The pcapng comments". Timestamps are the
+virtual clock plus a fixed epoch.
 """
 
 from __future__ import annotations
@@ -140,6 +141,11 @@ class PcapNgTap(Tap):
         if note is not None and note.port is self.port:
             text += ("; " + note.text).encode()
             note.port = None
+        io = self.port.io
+        if io is not None:  # a VM's I/O model: what the frame cost it (io/accounting.py)
+            cost = io.take_note(frame_id, self.direction == "out")
+            if cost is not None:
+                text += cost
         self.writer.write_numbered(self.interface_id, frame, self.epoch_ns + now, self.direction, frame_id, text)
 
     def _text(self, key: tuple[Verdict | DropReason, tuple[Port, ...]]) -> bytes:
@@ -255,6 +261,7 @@ class CaptureSet:
             port.rx_taps.append(PcapNgTap(self._pcapng, interface_id, "in", self.epoch_ns, port, note))
         if direction in ("tx", "both"):
             port.tx_taps.append(PcapNgTap(self._pcapng, interface_id, "out", self.epoch_ns, port))
+        note_io(port)
 
     @property
     def has_pcapng(self) -> bool:
@@ -284,6 +291,15 @@ class CaptureSet:
                 problems.append(f"{label}: {writer.error}" if label else writer.error)
         if problems:
             raise CaptureError("\n".join(f"{p}: free some space, or write elsewhere with --out" for p in problems))
+
+
+def note_io(port: Port) -> None:
+    """Have ``port``'s I/O model (a VM's: ``port.io``) keep each frame's cost for the pcapng comment, in the
+    directions the pcapng captures; call it again when the port's model changes (a migration)."""
+    io = port.io
+    if io is not None:
+        io.note_tx = any(isinstance(tap, PcapNgTap) for tap in port.tx_taps)
+        io.note_rx = any(isinstance(tap, PcapNgTap) for tap in port.rx_taps)
 
 
 def make_folder(folder: Path) -> Path:

@@ -236,7 +236,7 @@ class Datapath:
         if size - ETH_HEADER_LEN > port.mtu and payload_len(frame) > port.mtu:
             return self._drop(port, frame_id, DropReason.OVERSIZE, transmit=True)
         if port.io is not None:  # a VM's I/O model: the vCPU's work may make the frame leave later
-            leave = port.io.transmit(size, self.engine.now)
+            leave = port.io.transmit(size, self.engine.now, frame_id)
             if leave > self.engine.now:
                 self.engine.at(leave, self._depart, port, frame_id, frame)
                 return
@@ -394,6 +394,9 @@ class Datapath:
             else:
                 seen[slot] = frame_id
         outputs, outcome, learned, frames = port.node.handle_frame(port, frame, now)
+        ready = now
+        if outcome is _DELIVERED and port.io is not None:  # a VM's I/O model, before the capture notes its cost
+            ready = port.io.receive(size, now, frame_id)
         if port.rx_taps:
             for tap in port.rx_taps:
                 tap.record(frame, now, frame_id, outcome, outputs)
@@ -415,11 +418,9 @@ class Datapath:
             for out in outputs:
                 self._transmit(out, frame_id, frame, outcome)
         elif outcome is _DELIVERED:
-            if port.io is not None:  # a VM's I/O model: the guest has the frame once its vCPU got through
-                ready = port.io.receive(size, now)
-                if ready > now:
-                    self.engine.at(ready, self._deliver, port, frame_id, frame)
-                    return
+            if ready > now:  # a VM's I/O model: the guest has the frame once its vCPU got through
+                self.engine.at(ready, self._deliver, port, frame_id, frame)
+                return
             self._deliver(port, frame_id, frame)
         elif outcome is _TO_STP:  # a BPDU, taken by the bridge itself (l2/stp.py)
             self.stats.delivered += 1

@@ -1,5 +1,5 @@
 """The topology as an SVG picture: switches, hosts, and hypervisors drawn as a box holding their adapter (with its
-macvlan mode) or host bridge and their VMs (vNIC MAC, vendor, SR-IOV controls as badges); cables with the port
+macvlan mode) or host bridge and their VMs (vNIC MAC, vendor, SR-IOV controls and I/O models as badges); cables with the port
 name at each end, coloured by VLAN. Drawn from a network as the file builds it, before it runs.
 
 Every node is a ``<g class="node">`` with ``data-node``, ``data-kind`` and ``data-box="x y width height"`` (the
@@ -47,6 +47,12 @@ STYLE = """
 """
 
 
+#: An I/O model's badge colour: by where the hypervisor intercepts (registers: red; split drivers: blues; an
+#: assigned VF: green; system calls: grey).
+IO_COLOURS = {"emulated": "#c62828", "rtl8139": "#c62828", "virtio": "#1565c0", "vhost": "#00838f", "xen": "#4527a0",
+              "passthrough": "#2e7d32", "syscall": "#455a64"}
+
+
 @dataclass
 class Badge:
     label: str
@@ -82,11 +88,11 @@ class Item:
             self.height += 30
         if self.vms:
             rows = _grid(self.vms)
-            self.width = max(self.width, max(sum(v.width for v in row) + PAD * (len(row) + 1) for row in rows))
-            self.height += sum(max(v.height for v in row) + PAD for row in rows)
             vm_width = max(v.width for v in self.vms)  # one column width: a tidy grid
             for vm in self.vms:
                 vm.width = vm_width
+            self.width = max(self.width, max(len(row) * vm_width + PAD * (len(row) + 1) for row in rows))
+            self.height += sum(max(v.height for v in row) + PAD for row in rows)
 
 
 def _grid(vms: list[Item]) -> list[list[Item]]:
@@ -125,6 +131,10 @@ def _vm_item(vnic: VNIC) -> Item:
         badges.append(Badge(f"state {vf.state}", "#c62828" if vf.state == "disable" else "#546e7a"))
     if vf.max_tx_rate_mbps:
         badges.append(Badge(f"{vf.max_tx_rate_mbps} Mbps", "#4e342e"))
+    io = vnic.port.io
+    if io is not None:  # its I/O model (docs/io-models.md): where the hypervisor intercepts its I/O
+        posted = " posted" if io.model.name == "passthrough" and not io.model.irq[0].exit else ""
+        badges.append(Badge(f"io {io.model.name}{posted}", IO_COLOURS.get(io.model.name, "#455a64")))
     lines = _nic_lines(vnic)
     if vnic.mode:
         lines.append(("line", f"mode {vnic.mode}"))

@@ -22,6 +22,7 @@ from ..l2.port import LinkEnd, Port
 from ..net.network import Network
 from ..scenario.context import FrameIds, ScenarioContext
 from ..topology.scenario_reader import frame_names
+from .mac_history import MacHistory
 from .svg import element, number, text, text_width
 
 FIRST_FRAMES = 200  # frame ids 1..this are drawn
@@ -53,16 +54,19 @@ _ADAPTER = (Verdict.TO_VNIC, Verdict.TO_HOST, Verdict.BRIDGED, Verdict.REFLECTED
 
 
 class LadderRecorder:
-    """Watches, from before the run, the frames the ladder draws; ``watch`` it on a runner, run, then ``hops()``."""
+    """Watches, from before the run, the frames the ladder draws; ``watch`` it on a runner, run, then ``hops()``.
+    It watches the MAC tables' changes for the report too (``tables``, ``mac_history.py``)."""
 
     def __init__(self, first_frames: int = FIRST_FRAMES, per_name: int = PER_NAME) -> None:
         self.first = HopRecorder(first_frames)
         self.first_frames = first_frames
         self.per_name = per_name
         self.named: dict[str, HopRecorder] = {}
+        self.tables = MacHistory()
 
     def watch(self, context: ScenarioContext) -> None:
         """Register on ``context`` (a ``ScenarioRunner`` not yet run)."""
+        self.tables.watch(context.net)
         for frame_id in range(1, self.first_frames + 1):
             context.net.watch_frame(frame_id, (self.first,))
         for name in sorted(frame_names(list(context.spec.scenario)))[:MAX_NAMES]:

@@ -10,6 +10,7 @@ from html import escape
 from pathlib import Path
 
 from ..net.network import Network
+from ..scenario.io_report import io_rows
 from ..scenario.ipv6_report import ipv6_rows, neighbour_rows
 from ..scenario.report import (arp_rows, check_rows, counter_rows, demux_rows, guest_stacks, mac_table_rows,
                                session_rows, stack_rows, summary, summary_line)
@@ -38,6 +39,9 @@ td.fail { color: #b71c1c; font-weight: bold; }
 .legend span { display: inline-block; margin-right: 16px; font-size: 12.5px; }
 .swatch { display: inline-block; width: 22px; height: 3px; vertical-align: middle; margin-right: 5px; }
 """
+MAC_LEGEND = ('<p class="legend"><span>one row per MAC a switch learned, one bar per port it was known on (its '
+              'colour: the port); hover for when and how it came and went</span><span><b style="color:#b71c1c">×'
+              '</b> aged out</span></p>')
 LADDER_LEGEND = ('<p class="legend"><span><i class="swatch" style="background:#1565c0"></i>forwarded / transmitted'
                  '</span><span><i class="swatch" style="background:#ef6c00"></i>flooded or replicated</span>'
                  '<span><i class="swatch" style="background:#6a1b9a"></i>inside an adapter</span>'
@@ -90,9 +94,17 @@ def run_html(spec: TopologySpec, built: Network, net: Network, result: RunResult
     sections.append(_figure("ladder", f"Frame ladder ({drawn} of {net.stats.injected:,} frames)",
                             render_ladder(arrows, lanes, frame_labels(result.frames, list(frames)), more),
                             LADDER_LEGEND))
+    history = recorder.tables
+    history.finish(net)
     drops = [{"reason": reason, "copies": count} for reason, count in facts["drops_by_reason"].items()]
-    tables = [("expectations", "Expectations", check_rows(result)), ("mac-tables", "MAC tables at the end",
-                                                                     mac_table_rows(net)),
+    sections.append(("expectations", "Expectations", table("Expectations", check_rows(result),
+                                                           anchor="expectations")))
+    chart = history.chart(net.now)
+    if chart:
+        sections.append(_figure("mac-history", "MAC tables over time", chart, MAC_LEGEND))
+    tables = [("mac-changes", "MAC table changes", history.rows()),
+              ("mac-tables", "MAC tables at the end", mac_table_rows(net)),
+              ("io", "I/O costs (per VM)", io_rows(net)),
               ("adapters", "Adapter demultiplexing", demux_rows(net)),
               *((key, title, rows) for key, title, rows in security_tables(net)),
               ("counters", "Interface counters", counter_rows(net)), ("drops", "Drops by reason", drops),
@@ -103,8 +115,11 @@ def run_html(spec: TopologySpec, built: Network, net: Network, result: RunResult
               ("captures", "Capture files", _capture_rows(net, report_path))]
     for anchor, title, rows in tables:
         if rows:
-            sections.append((anchor, title, table(title, rows, anchor=anchor, links=("file",))))
-    return _page(f"{spec.name}: run report", sections, lead)
+            html = table(title, rows, anchor=anchor, links=("file",))
+            if anchor == "mac-changes":
+                html = html.replace("</section>", history.note() + "</section>")
+            sections.append((anchor, title, html))
+    return _page(f"{spec.name}: run report", [s for s in sections if s[2]], lead)
 
 
 def _device_order(net: Network) -> list[str]:

@@ -22,10 +22,12 @@ from ..guests.stream import StreamSpec, period_ns
 from ..guests.traffic import action_frame
 from ..l2.vlan import push_tags
 from ..net.network import Network
+from ..topology.build import move_io
 from ..topology.guest_check import replay_path
 from ..topology.guest_expectations import ArpEntryCheck, NdpEntryCheck, PingCheck, UdpReceivedCheck
 from ..topology.guest_reader import (ArpingAction, MigrateAction, PingAction, ReplayAction, SessionAction,
                                      StreamAction, UdpAction)
+from ..topology.io_reader import io_after_move
 from ..topology.spec import Where
 from .context import ScenarioContext
 from .registry import checks, performs, resolves
@@ -175,12 +177,21 @@ def perform_replay(runner: ScenarioContext, action: ReplayAction, where: Where) 
 @performs(MigrateAction)
 def perform_migrate(runner: ScenarioContext, action: MigrateAction, where: Where) -> None:
     result = migrate(runner.net, action.vm, action.to, name=action.name, announce=action.announce,
-                     downtime_ns=action.downtime_ns, mode=action.mode, params=AnnounceParams(rounds=action.rounds))
+                     downtime_ns=action.downtime_ns, mode=action.mode, params=AnnounceParams(rounds=action.rounds),
+                     on_attach=lambda: _move_io(runner, action.vm, action.to))
     runner.result.migrations.append(result)
     ids = runner.frames_named(result.name)
     for frame_id in result.ids:
         ids.append(frame_id)
     result.ids = ids  # the announcements, sent when the VM resumes, go under the name (and its watchers)
+
+
+def _move_io(runner: ScenarioContext, vm: str, target: str) -> None:
+    """The migrated ``vm`` takes ``target``'s default I/O model, except for the ``io`` keys it sets itself."""
+    spec = runner.spec
+    own = next((v.io for hv in spec.hypervisors for v in hv.vms if v.name == vm), None)
+    destination = next((hv.io for hv in spec.hypervisors if hv.name == target), None)
+    move_io(runner.net.vnics[vm].port, vm, io_after_move(own, destination))
 
 
 # -- names, resolved on the built network before the run (the loader checked the file already) ----------

@@ -30,13 +30,13 @@ def _per_frame(account: IoAccount, counter: str) -> str:
 
 
 def io_rows(net: Network) -> list[dict[str, Any]]:
-    """One row per VM with a model: its counts, the exits by reason that occurred, and per-frame figures."""
+    """One row per VM with a model (``virtio -> emulated``: it migrated): its counts, the exits by reason that occurred, and per-frame figures."""
     rows = []
     for account in io_accounts(net):
         data = account.summary(net.now)
         exits = ", ".join(f"{name} {n}" for name, n in data["exits"].items() if n) or "-"
         busy = "-" if data["vcpu_busy"] is None else f"{100 * data['vcpu_busy']:.2f}%"
-        rows.append({"vm": account.vm, "model": data["model"], "tx/rx": f"{data['frames_tx']}/{data['frames_rx']}",
+        rows.append({"vm": account.vm, "model": " -> ".join(data["models"]), "tx/rx": f"{data['frames_tx']}/{data['frames_rx']}",
                      "exits": exits, "exits/frame": _per_frame(account, "exits"),
                      "accesses/frame": _per_frame(account, "device_accesses"),
                      "kicks": data["kicks"], "interrupts": data["interrupts"],

@@ -11,11 +11,12 @@ from ..guests.ipv6 import Ipv6Stack
 from ..guests.stack import GuestStack
 from ..guests.stackdriver import attach_stack
 from ..io import CostTable, IoAccount, model_named
+from ..l2.port import Port
 from ..l2.portsecurity import PortSecurity
 from ..l2.sriov import VFControls
 from ..l2.vlan import PortVlans
 from ..l2.vxlan import VxlanEndpoint, attach_tunnel
-from ..net.capture import DEFAULT_EPOCH_NS
+from ..net.capture import DEFAULT_EPOCH_NS, note_io
 from ..net.network import Network
 from ..net.spanning import enable_stp
 from .spec import GuestSpec, IoSpec, TopologySpec, VFSpec, Where
@@ -135,6 +136,24 @@ def io_account(vm: str, io: IoSpec | None) -> IoAccount | None:
     costs = CostTable(dict(io.costs), indirect_factor=io.indirect_factor, cpu_ghz=io.cpu_ghz)
     return IoAccount(vm, model_named(io.model, posted_interrupts=io.posted_interrupts), costs,
                      irq_coalesce_ns=io.irq_coalesce_ns)
+
+
+def move_io(port: Port, vm: str, io: IoSpec | None) -> None:
+    """``vm``'s vNIC ``port`` runs under ``io`` from now on (a migration, ``io_reader.io_after_move``): its
+    account goes on under the new model (``none``: frames counted, no event), or one starts if it had none."""
+    account = port.io
+    if io is None or io.model == "none":
+        if account is not None:
+            account.move_to(model_named("none"), CostTable())
+        return
+    model = model_named(io.model, posted_interrupts=io.posted_interrupts)
+    costs = CostTable(dict(io.costs), indirect_factor=io.indirect_factor, cpu_ghz=io.cpu_ghz)
+    if account is None:
+        account = port.io = IoAccount(vm, model, costs, irq_coalesce_ns=io.irq_coalesce_ns)
+        account.models.insert(0, "none")
+        note_io(port)  # a pcapng of the vNIC shows its frames' costs from now on
+    else:
+        account.move_to(model, costs, irq_coalesce_ns=io.irq_coalesce_ns)
 
 
 def _vf(vf: VFSpec | None) -> VFControls | None:

@@ -6,15 +6,15 @@ hypervisor's ``io`` is the default of its VMs: a VM's own keys override it key b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Optional
 
 from ..core.units import decimal_number, parse_duration
 from ..io.costs import DEFAULT_COSTS
 from ..io.models import MODEL_NAMES
 from .fields import where
 from .located import LocatedMap
-from .spec import Expectation, IoSpec, Named
+from .spec import Expectation, IoSpec, Named, Where
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 
 IO_KEYS = ("model", "cpu_ghz", "posted_interrupts", "irq_coalesce", "indirect_factor", "costs")
@@ -50,15 +50,36 @@ def read_io(r: MapReader, inherited: IoSpec | None = None, *, vm: bool = True) -
     else:
         model = r.take("io", _model)
         if model == "none":  # io: none: no model, whatever the hypervisor's settings
-            return IoSpec(where=where(r, "io"))
+            return IoSpec(where=where(r, "io"), own=(("model", "none"),) if vm else ())
         given = {"model": model} if model is not None else {}
-    fields = _fields(inherited)
-    costs = dict(fields.pop("costs")) | dict(given.pop("costs", ()))
-    fields.update(given)
-    spec = IoSpec(**fields, costs=tuple(sorted(costs.items())), where=where(r, "io"))
+    spec = io_on(inherited, given, where(r, "io"))
+    if not vm:  # a hypervisor's keys are its VMs' defaults, none's own
+        spec = replace(spec, own=())
     if vm or spec.model != "none":
         _check(r, spec)
     return spec
+
+
+def io_on(defaults: IoSpec | None, given: Mapping[str, Any], at: Where) -> IoSpec:
+    """The I/O settings ``given`` by a VM's own ``io`` (or a hypervisor's) over the ``defaults`` of the hypervisor
+    it runs on, key by key (``costs`` entry by entry). ``at``: where the ``io`` key is. A migration calls it again
+    with the destination's defaults (``io_after_move``)."""
+    fields = _fields(defaults)
+    costs = dict(fields.pop("costs")) | dict(given.get("costs", ()))
+    fields.update((key, value) for key, value in given.items() if key != "costs")
+    return IoSpec(**fields, costs=tuple(sorted(costs.items())), where=at, own=tuple(given.items()))
+
+
+def io_after_move(vm: IoSpec | None, destination: IoSpec | None) -> IoSpec | None:
+    """A VM's I/O settings once it runs on a hypervisor whose defaults are ``destination``: its own keys stay,
+    the rest are the destination's (None: no model there). ``vm``: its settings where it was."""
+    own = dict(vm.own) if vm is not None else {}
+    if not own:
+        return destination
+    if own.get("model") == "none":  # the VM's own io: none
+        return vm
+    assert vm is not None
+    return io_on(destination, own, vm.where)
 
 
 def _fields(spec: IoSpec | None) -> dict[str, Any]:
@@ -96,7 +117,7 @@ def _check(r: MapReader, spec: IoSpec) -> None:
     if spec.model == "none" and (spec.cpu_ghz is not None or spec.costs or spec.irq_coalesce_ns is not None
                                  or spec.indirect_factor != 1):
         r.error("io", "model none accounts nothing: its cpu_ghz, costs, irq_coalesce and indirect_factor would "
-                      "have no effect; name a model (emulated, virtio, vhost, passthrough, xen or syscall)")
+                      "have no effect; name a model (emulated, rtl8139, virtio, vhost, passthrough, xen or syscall)")
 
 
 def _bounds(value: object) -> tuple[Optional[float], Optional[float]]:

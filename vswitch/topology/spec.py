@@ -155,6 +155,9 @@ class IoSpec:
     indirect_factor: int = 1
     costs: tuple[tuple[str, int], ...] = ()
     where: Where = Where()
+    #: the keys a VM's own ``io`` gave (``costs`` as its entries), over its hypervisor's defaults: they stay
+    #: when it migrates to a hypervisor with other defaults (``io_reader.io_on``)
+    own: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
