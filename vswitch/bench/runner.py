@@ -4,6 +4,8 @@
 - ``vnic``: 2 hypervisors (adapters with 4 VMs each) and 4 physical hosts on one switch
   (``vswitch/bench/workloads/vnic.yaml``);
 - ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``);
+- ``big10k``, ``flood1k``: 10,000 VMs on one switch, and flooding to 10, 100 and 1,000 ports (``scale.py``: their
+  topologies are generated in memory; N counts delivered copies of broadcasts);
 - ``--topology FILE``: any topology file's host NICs and VMs, with the same traffic.
 
 The networks are topology files, loaded by ``load_topology`` and built by ``build_network`` exactly as
@@ -45,7 +47,7 @@ from ..topology.yamlsource import check_file
 from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
 from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
 
-WORKLOADS = ("lan8", "vnic", "naive")
+WORKLOADS = ("lan8", "vnic", "naive", "big10k", "flood1k")
 TOPOLOGY_WORKLOADS = ("lan8", "vnic")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
 BENCH_TOPOLOGIES = Path(__file__).resolve().parent / "workloads"  # package data (pyproject.toml)
 DEFAULT_FRAMES = 1_000_000
@@ -146,6 +148,10 @@ def run_bench(workload: object, frames: object, out_dir: object, topology: objec
             from .naive import run_naive
 
             return run_naive(count, folder)
+        if name in ("big10k", "flood1k"):  # topologies generated in memory (scale.py)
+            from .scale import run_scale
+
+            return run_scale(name, count)
         file = workload_file(name)
     net, endpoints, _ = build_topology(file, folder)
     return run_network(name, net, endpoints, count)
@@ -263,6 +269,7 @@ def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
         lines.append(f"lan8 / naive: {by_name['lan8'].frames_per_s / by_name['naive'].frames_per_s:,.0f}x faster")
     if "lan8" in by_name and "vnic" in by_name:
         lines.append(f"vnic / lan8 time per frame: {by_name['vnic'].us_per_frame / by_name['lan8'].us_per_frame:.2f}x")
+    lines += [f"{r.workload}: {r.detail}" for r in results if r.detail]
     runs = f"; fastest of {repeat} runs each" if repeat > 1 else ""
     lines.append(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; {interpreter()}{runs}")
     return "\n".join(lines)
