@@ -7,6 +7,7 @@ every MAC and no measured frame is flooded.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -63,11 +64,12 @@ def traffic(endpoints: Sequence[Endpoint], frames: int, start_ns: int) -> Iterat
     """The bench stream: ``(time_ns, interface, frame)`` for frames ``0..frames-1``, built lazily."""
     n = len(endpoints)
     table = pair_frames(endpoints)
-    cycle = [(endpoints[i % n].name, table[i % n][destination(i, n)]) for i in range(n * (n - 1))]
-    period = len(cycle)  # the pattern repeats after every ordered pair
-    for i in range(frames):
-        name, frame = cycle[i % period]
-        yield start_ns + i * FRAME_GAP_NS, name, frame
+    period = range(n * (n - 1))  # the pattern repeats after every ordered pair
+    # Iterators of the standard library: the items are made in C, so the bench's own share of a frame is small.
+    times = itertools.count(start_ns, FRAME_GAP_NS)
+    names = itertools.cycle([endpoints[i % n].name for i in period])
+    pairs = itertools.cycle([table[i % n][destination(i, n)] for i in period])
+    return itertools.islice(zip(times, names, pairs), frames)
 
 
 def announcements(endpoints: Sequence[Endpoint]) -> Iterator[tuple[int, str, bytes]]:

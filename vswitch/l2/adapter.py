@@ -55,7 +55,7 @@ from ..core.errors import TopologyError
 from ..core.frame import pop_tag, push_tag
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
-from .decision import Decision
+from .decision import Decision, Node
 from .nic import NIC, VNIC
 from .port import Port, wire_internal
 from .vlan import outer_tag
@@ -99,7 +99,7 @@ class _Vlan:
         self.members: list[_Member] = []
 
 
-class PhysicalAdapter:
+class PhysicalAdapter(Node):
     """An adapter with an uplink, the host's interface and vNICs demultiplexed by destination MAC."""
 
     kind = "adapter"

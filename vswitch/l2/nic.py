@@ -17,7 +17,7 @@ from ..core.errors import AddressError
 from ..core.frame import DEFAULT_MTU
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
-from .decision import Decision
+from .decision import Decision, Node
 from .port import Port
 from .sriov import VFControls
 
@@ -38,7 +38,7 @@ class Delivery(NamedTuple):
     frame: bytes
 
 
-class NIC:
+class NIC(Node):
     """An ordinary NIC: one port named ``<host>.<ifname>``, a MAC and a receive filter."""
 
     kind = "nic"
