@@ -101,6 +101,8 @@ class ForwardingTable:
         #: VLAN -> MAC -> entry: two plain lookups per frame are cheaper than one keyed by a (VLAN, MAC) tuple (a
         #: tuple made, hashed and compared per lookup).
         self._vlans: dict[int, dict[bytes, FdbEntry]] = {}
+        #: VLAN 1's, the table of every frame of a switch without VLAN filtering, is at hand without a lookup.
+        self._vlan1: dict[bytes, FdbEntry] = self._vlans.setdefault(1, {})
         self.learned_count = 0  # dynamic entries (what the limit counts, like fdb_n_learned)
         self._per_port: dict[str, int] = {}  # dynamic entries per port (port security counts them)
         self.refused = 0
@@ -111,7 +113,7 @@ class ForwardingTable:
     # -- lookups on the fast path --------------------------------------------------------------
     def lookup(self, vlan: int, mac: bytes, now: int) -> str | None:
         """The port for (vlan, mac), or None if unknown or aged out."""
-        macs = self._vlans.get(vlan)
+        macs = self._vlan1 if vlan == 1 else self._vlans.get(vlan)
         entry = macs.get(mac) if macs is not None else None
         if entry is None:
             return None
@@ -122,7 +124,7 @@ class ForwardingTable:
 
     def learn(self, vlan: int, mac: bytes, port: str, now: int) -> LearnResult:
         """Record that ``mac`` was seen as a source on ``port``."""
-        macs = self._vlans.get(vlan)
+        macs = self._vlan1 if vlan == 1 else self._vlans.get(vlan)
         if macs is None:
             macs = self._vlans[vlan] = {}
         entry = macs.get(mac)

@@ -29,7 +29,7 @@ from ..core.frame import ETH_HEADER_LEN, MIN_FRAME_LEN, check_frame, pad, payloa
 from ..core.reasons import DropReason, Verdict
 from ..core.trace import FrameObserver, Trace, TraceEvent
 from ..l2.decision import Node
-from ..l2.nic import Delivery
+from ..l2.nic import NIC, Delivery
 from ..l2.port import LinkEnd, Port, Tap
 from ..l2.storm import SEEN_SLOTS
 
@@ -421,9 +421,10 @@ class Datapath:
         """A NIC's stack takes ``frame``: counted, kept in its inbox when recording, answered by its guest stack."""
         now = self.engine.now
         self.stats.delivered += 1
+        nic = cast(NIC, port.node)  # only a NIC delivers
         if self.record:
-            port.node.inbox.append(Delivery(now, frame_id, frame))
-        stack = getattr(port.node, "stack", None)  # a guest stack (stackdriver.py) answers ARP, pings...
+            nic.inbox.append(Delivery(now, frame_id, frame))
+        stack = nic.stack  # a guest stack (stackdriver.py) answers ARP, pings...
         if stack is not None:
             self.send_from_stack(port, stack.receive(frame, now))
 
