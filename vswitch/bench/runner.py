@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from ..topology.loader import load_topology
 from ..topology.spec import TopologySpec
 from ..topology.yamlsource import check_file
 from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
-from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
+from .workload import FRAME_GAP_NS, Endpoint, announcements, endpoint_names, endpoints_of, traffic
 
 WORKLOADS = ("lan8", "vnic", "naive", "big10k", "flood1k")
 TOPOLOGY_WORKLOADS = ("lan8", "vnic")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
@@ -66,28 +65,6 @@ def workload_file(workload: str) -> Path:
         raise TopologyError(f"workload {workload}: no topology file {path} (this vswitch was installed without its "
                            f"package data): reinstall it, or pass a topology with --topology FILE")
     return path
-
-
-def _natural(name: str) -> list:
-    """Sort key putting ``h2`` before ``h10``."""
-    return [int(part) if k % 2 else part for k, part in enumerate(re.split(r"(\d+)", name))]
-
-
-def endpoint_names(spec: TopologySpec) -> list[str]:
-    """Every host NIC (``h1``, or ``h2.eth1`` on a host with several) and VM vNIC (``vm1``) of ``spec``, sorted."""
-    names = [host.name if len(host.nics) == 1 else f"{host.name}.{nic.name}" for host in spec.hosts
-             for nic in host.nics]
-    names += [vm.name for hv in spec.hypervisors for vm in hv.vms]
-    return sorted(names, key=_natural)
-
-
-def _endpoint(net: Network, name: str, index: int) -> Endpoint:
-    return Endpoint(name, net.nic(name).mac.packed, bytes((10, 0, index // 250, index % 250 + 1)))
-
-
-def endpoints_of(net: Network, names: Sequence[str]) -> list[Endpoint]:
-    """Endpoints for the named interfaces of a built network, with IPs 10.0.x.y in order."""
-    return [_endpoint(net, name, k) for k, name in enumerate(names)]
 
 
 def load_bench_topology(path: str | os.PathLike) -> tuple[TopologySpec, list[str]]:
@@ -276,7 +253,7 @@ def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m vswitch.bench [lan8|vnic|naive|all] [-n N] [--topology FILE] [--out DIR]``, as ``vswitch bench``.
+    """``python -m vswitch.bench [lan8|vnic|naive|big10k|flood1k|all] [-n N] [--topology FILE] [--out DIR]``, as ``vswitch bench``.
 
     ``--worker WORKLOAD N DIR [FILE]`` runs one workload (or FILE, reported as WORKLOAD) in this process and
     prints its result as JSON (for ``run``).

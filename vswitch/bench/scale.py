@@ -26,8 +26,7 @@ from ..topology.build import build_network
 from ..topology.limits import Limits
 from ..topology.loader import load_topology_text
 from .measure import BenchResult, interpreter, peak_rss_kib
-from .runner import endpoint_names, endpoints_of
-from .workload import FRAME_GAP_NS, Endpoint, patch, udp_template
+from .workload import FRAME_GAP_NS, Endpoint, endpoint_names, endpoints_of, patch, udp_template
 
 SCALE_WORKLOADS = ("big10k", "flood1k")
 BIG_HYPERVISORS = 100

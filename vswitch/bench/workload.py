@@ -8,6 +8,7 @@ every MAC and no measured frame is flooded.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -15,6 +16,8 @@ from ..core.frame import ETH_DST, ETH_SRC
 from ..core.mac import MACAddress
 from ..guests.headers import IP_DST, IP_PAYLOAD, IP_SRC, UDP_CHECKSUM
 from ..guests.inet import set_ip_checksum, udp_checksum
+from ..net.network import Network
+from ..topology.spec import TopologySpec
 
 FRAME_GAP_NS = 1_000
 FRAME_SIZE = 60
@@ -28,6 +31,28 @@ class Endpoint:
     name: str
     mac: bytes
     ip: bytes
+
+
+def _natural(name: str) -> list:
+    """Sort key putting ``h2`` before ``h10``."""
+    return [int(part) if k % 2 else part for k, part in enumerate(re.split(r"(\d+)", name))]
+
+
+def endpoint_names(spec: TopologySpec) -> list[str]:
+    """Every host NIC (``h1``, or ``h2.eth1`` on a host with several) and VM vNIC (``vm1``) of ``spec``, sorted."""
+    names = [host.name if len(host.nics) == 1 else f"{host.name}.{nic.name}" for host in spec.hosts
+             for nic in host.nics]
+    names += [vm.name for hv in spec.hypervisors for vm in hv.vms]
+    return sorted(names, key=_natural)
+
+
+def _endpoint(net: Network, name: str, index: int) -> Endpoint:
+    return Endpoint(name, net.nic(name).mac.packed, bytes((10, 0, index // 250, index % 250 + 1)))
+
+
+def endpoints_of(net: Network, names: Sequence[str]) -> list[Endpoint]:
+    """Endpoints for the named interfaces of a built network, with IPs 10.0.x.y in order."""
+    return [_endpoint(net, name, k) for k, name in enumerate(names)]
 
 
 def udp_template() -> bytes:
