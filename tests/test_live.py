@@ -56,11 +56,13 @@ def _namespaces() -> set[str]:
                                                        text=True).stdout.splitlines() if line.strip()}
 
 
-def _start(tmp_path: Path, text: str, *args: str) -> subprocess.Popen:
-    """``vswitch live`` on ``text`` in a child process; returns once it says it is running."""
+def _start(tmp_path: Path, text: str, *args: str, netns: str | None = None) -> subprocess.Popen:
+    """``vswitch live`` on ``text`` in a child process (in namespace ``netns``, if given: ``ip netns exec``);
+    returns once it says it is running."""
     (tmp_path / "lab.yaml").write_text(text)
     env = {**os.environ, "PYTHONPATH": str(Path(vswitch.__file__).resolve().parent.parent)}
-    child = subprocess.Popen([sys.executable, "-m", "vswitch", "live", "lab.yaml", "--out", "out", *args],
+    inside = ["ip", "netns", "exec", netns] if netns else []
+    child = subprocess.Popen([*inside, sys.executable, "-m", "vswitch", "live", "lab.yaml", "--out", "out", *args],
                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     said = b""
     while b"live: running" not in said:  # raw reads: a text file's buffer would hide lines from select()
@@ -118,7 +120,8 @@ def test_sigterm_ends_the_run_and_a_killed_run_is_cleaned_up(tmp_path) -> None:
     assert {RED, BLUE} <= _namespaces() and (STATE_DIR / f"{child.pid}.json").exists()
     env = {**os.environ, "PYTHONPATH": str(Path(vswitch.__file__).resolve().parent.parent)}
     done = subprocess.run([sys.executable, "-m", "vswitch", "live-cleanup"], capture_output=True, text=True, env=env)
-    assert done.returncode == 0 and f"removed netns {RED}" in done.stdout, done.stdout + done.stderr
+    # (under xdist another test process's live-cleanup may remove this dead run first: what counts is that it goes)
+    assert done.returncode == 0, done.stdout + done.stderr
     assert {RED, BLUE}.isdisjoint(_namespaces()) and not (STATE_DIR / f"{child.pid}.json").exists()
     assert not [line for line in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout.splitlines()
                 if f"vsl{child.pid % 100000}-" in line]

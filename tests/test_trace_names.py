@@ -1,5 +1,6 @@
 """Every interface name that ``explain``, the trace and the ladder show is one the docs define: a name a file
-can use, or one of the two internal sides of an adapter that docs/topology.md's "Interface names" table lists."""
+can use, or one of the two internal sides of an adapter or a VXLAN port's tunnel endpoint, which docs/topology.md's
+"Interface names" table lists."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ def documented_internal_names() -> list[str]:
     """The rows of the Interface names table that name what only the trace shows, as regular expressions."""
     text = (ROOT / "docs" / "topology.md").read_text()
     table = text[text.index("## Interface names"):text.index("## Top level")]
-    rows = re.findall(r"^\| `(hv1\.[^`]+)` \| (?:in `explain`|likewise)", table, re.M)
-    return [re.escape(row).replace("hv1", "[^.]+").replace("vm1", "[^.]+") for row in rows]
+    rows = re.findall(r"^\| `((?:hv1|sw1)\.[^`]+)` \| (?:in `explain`|likewise)", table, re.M)
+    return [re.escape(row).replace("hv1", "[^.]+").replace("vm1", "[^.]+").replace("sw1", "[^.]+")
+            .replace("p9", "[^.]+") for row in rows]
 
 
-def test_the_docs_define_the_adapters_internal_sides() -> None:
-    assert len(documented_internal_names()) == 2
+def test_the_docs_define_the_adapters_internal_sides_and_the_tunnel_endpoints() -> None:
+    assert len(documented_internal_names()) == 3
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

@@ -21,6 +21,7 @@ bridges and VLAN devices, where the kernel has them (``features.vlan_support`` f
 from __future__ import annotations
 
 from ..core.reasons import DropReason, Verdict
+from ..l2.vxlan import endpoints
 from ..net.network import Network
 from ..topology.spec import TopologySpec
 from . import features
@@ -36,7 +37,7 @@ NO_COUNTERPART = {
 
 
 def unsupported(net: Network) -> list[str]:
-    """Why the VLANs and port security of ``net`` keep it out of the kernel lab (empty: they do not)."""
+    """Why the VLANs, port security and VXLAN ports of ``net`` keep it out of the kernel lab (empty: they do not)."""
     needs = vlan_needs(net)
     support = features.vlan_support() if needs else {}  # probe the kernel only for a topology with VLANs
     reasons = [f"{what}: {support[feature]}" for what, feature in needs if support[feature]]
@@ -45,6 +46,9 @@ def unsupported(net: Network) -> list[str]:
         if secured:
             reasons.append(f"switch {name}: max_macs on {', '.join(secured)}: the Linux bridge has no per-port "
                            "MAC limit")
+    for tunnel in endpoints(net.switches[name] for name in sorted(net.switches)):
+        reasons.append(f"{tunnel.name}: a VXLAN port: the kernel lab builds no tunnels (vswitch live joins Linux "
+                       "vxlan devices: docs/live.md)")
     return reasons
 
 

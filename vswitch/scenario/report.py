@@ -14,6 +14,7 @@ from ..core.mac import MACAddress
 from ..core.reasons import by_reason
 from ..core.units import count, format_duration
 from ..l2.port import Port
+from ..l2.vxlan import endpoints
 from ..net.network import Network
 from .io_report import io_rows
 from .runner import RunResult
@@ -130,6 +131,11 @@ def impairment_rows(net: Network) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (row["from"], row["to"]))
 
 
+def tunnel_rows(net: Network) -> list[dict[str, Any]]:
+    """Each VXLAN port's tunnel (``l2/vxlan.py``): datagrams each way and the remote VTEPs learned per MAC."""
+    return [endpoint.row(net.now) for endpoint in endpoints(net.switches[name] for name in sorted(net.switches))]
+
+
 def summary(net: Network, result: RunResult | None = None) -> dict[str, Any]:
     stats = net.stats
     data: dict[str, Any] = {
@@ -167,6 +173,7 @@ def render(net: Network, result: RunResult, *, quiet: bool = False) -> str:
                             *((title, rows) for _, title, rows in security_tables(net)),
                             ("Interface counters", counter_rows(net)),
                             ("Link impairments (frames each way)", impairment_rows(net)),
+                            ("VXLAN tunnels", tunnel_rows(net)),
                             ("Guest stacks", stack_rows(net)), ("ARP caches", arp_rows(net)),
                             ("Pings, arpings and UDP senders", session_rows(result)),
                             *((r.title(), r.matrix_rows()) for r in result.reachability),

@@ -14,6 +14,7 @@ from typing import Any, Optional
 from .io_report import io_json
 from ..core.reasons import by_reason
 from ..core.units import format_duration
+from ..l2.vxlan import endpoints
 from ..net.network import Network
 from .context import RunResult
 from .report import counted_interfaces, demux_rows, guest_stacks, impairment_rows, summary
@@ -101,4 +102,13 @@ def as_json(net: Network, result: RunResult) -> dict[str, Any]:
             "security": {key: [_keys(row) for row in rows] for key, _, rows in security_tables(net, machine=True)},
             "impairments": impairment_rows(net), "expectations": expectations(result),
             "frames": {name: {"count": len(ids), "ids": ids.runs()} for name, ids in sorted(result.frames.items())},
-            "guests": guests(net, result), "io": io_json(net), "warnings": list(result.warnings)}
+            "guests": guests(net, result), "io": io_json(net), "vxlan": vxlan(net), "warnings": list(result.warnings)}
+
+
+def vxlan(net: Network) -> list[dict[str, Any]]:
+    """Per VXLAN port, by name: its tunnel's datagrams each way and the remote VTEPs learned per MAC."""
+    return [{"port": e.name, "vni": e.vni, "remotes": list(e.table.remotes), "datagrams_out": e.datagrams_sent,
+             "lost": e.datagrams_lost, "in": e.datagrams_received, "ignored": dict(sorted(e.ignored.items())),
+             "learned": [{"mac": mac, "remote": remote, **_time("age", age)}
+                         for mac, remote, age in e.table.rows(net.now)]}
+            for e in endpoints(net.switches[name] for name in sorted(net.switches))]

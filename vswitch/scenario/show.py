@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from ..core.units import count, format_duration, format_rate
 from ..l2.fdb import DEFAULT_AGEING_NS
-from ..l2.port import DEFAULT_QUEUE_FRAMES
+from ..l2.port import DEFAULT_QUEUE_FRAMES, LinkEnd
 from ..l2.storm import DEFAULT_STORM_LIMIT
 from ..net.network import Network
 from ..topology.spec import TopologySpec
@@ -52,7 +52,9 @@ def port_rows(net: Network) -> list[dict[str, Any]]:
     for name in _switches(net):
         switch = net.switches[name]
         for port_name, port in sorted(switch.ports.items()):
-            peer = port.peer.far.full_name if port.peer is not None else "(not connected)"
+            wire = port.peer
+            peer = ("(not connected)" if wire is None else wire.far.full_name if isinstance(wire, LinkEnd)
+                    else str(wire.node))  # an internal wire: a VXLAN port's tunnel (l2/vxlan.py)
             flags = ", ".join(f for f, v in port.flags().items() if v != (f not in ("hairpin", "isolated")))
             vlans, security = port.vlans, port.security
             rows.append({"switch port": port.full_name, "connected to": peer, "flags changed": flags or NONE,

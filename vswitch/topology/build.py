@@ -13,17 +13,20 @@ from ..io import CostTable, IoAccount, model_named
 from ..l2.portsecurity import PortSecurity
 from ..l2.sriov import VFControls
 from ..l2.vlan import PortVlans
+from ..l2.vxlan import VxlanEndpoint, attach_tunnel
 from ..net.capture import DEFAULT_EPOCH_NS
 from ..net.network import Network
 from .spec import GuestSpec, IoSpec, TopologySpec, VFSpec, Where
 
 
 def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None = None, record: bool = True,
-                  pcapng: bool = True, trace_limit: int = DEFAULT_TRACE_LIMIT) -> Network:
+                  pcapng: bool = True, trace_limit: int = DEFAULT_TRACE_LIMIT,
+                  capture_comment: str | None = None) -> Network:
     """Build the network described by ``spec``; open its captures in ``capture_dir`` if given.
 
     ``record``: keep every hop and delivery (``Network``), for tests and small runs; ``vswitch run`` does not,
-    and its expectations watch only the frames they name.
+    and its expectations watch only the frames they name. ``capture_comment``: the pcapng's section comment in
+    place of "written by vswitch" (``vswitch live`` says there that its timestamps are the wall clock).
 
     Errors name the spec's place in its file (``lab.yaml:12:5: links[2]: ...``).
     """
@@ -34,6 +37,8 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
     checks.flag(pcapng, "build_network: pcapng")
     epoch = spec.epoch_ns if spec.epoch_ns is not None else DEFAULT_EPOCH_NS
     net = Network(record=record, trace_limit=trace_limit, capture_dir=capture_dir or ".", epoch_ns=epoch)
+    if capture_comment is not None:
+        net.captures.comment = checks.text(capture_comment, "build_network: capture_comment")
     where = Where(spec.source)
     net.macs.avoid([n.mac for h in spec.hosts for n in h.nics] + [hv.mac for hv in spec.hypervisors]
                    + [vm.mac for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None])
@@ -47,6 +52,9 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                 port = switch.ports.get(port_name) or net.register_port(switch.add_port(port_name))
                 for flag, value in flags:
                     setattr(port, flag, value)
+            for port_name, tunnel in sw.vxlan:  # the port's cable is a tunnel: wired to its endpoint (l2/vxlan.py)
+                attach_tunnel(switch.ports[port_name], VxlanEndpoint(f"{sw.name}.{port_name}", tunnel.vni,
+                                                                     tunnel.remotes))
             for port_name, vlans in sw.port_vlans:
                 switch.set_vlans(port_name, PortVlans.declared(vlans.pvid, vlans.vlans))
             for port_name, max_macs, violation in sw.port_security:

@@ -37,6 +37,7 @@ from .spec import (ActionSpec, CaptureSpec, HostSpec, HypervisorSpec, IoSpec, Li
                    TopologySpec, VMSpec, Where)
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 from .yamlsource import load_file, load_text
+from .vxlan_reader import read_vxlan, vxlan_problems
 
 DIRECTIONS = ("rx", "tx", "both")
 
@@ -89,6 +90,8 @@ def read_topology(document: Document) -> TopologySpec:
     _check_names(spec, document)
     _check_io_expectations(spec, document)
     check_port_actions(spec, document)
+    for place, message in vxlan_problems(spec):
+        _report(document, place, message)
     check_network(spec, document)
     check_guests(spec, document)
     document.check()
@@ -134,12 +137,15 @@ def _switch(r: MapReader) -> SwitchSpec:
     limit = r.take("table_limit", integer_between(0, 10_000_000), default=None)
     policy = r.take("table_policy", one_of("refuse", "evict"), default="refuse")
     keys = read_switch_keys(r)  # vlan_filtering, vlan_protocol, storm_limit (security_reader.py)
-    ports = []
+    ports, tunnels = [], []
     port_map = r.take_map("ports", required=False)
     for port_name in port_map.names("port"):
         flags_reader = port_map.take_map(port_name)
         values = {flag: flags_reader.take(flag, boolean, default=None) for flag in PORT_FLAGS}
         read_port_keys(flags_reader, port_name, keys)  # pvid, vlans, max_macs, violation
+        tunnel = read_vxlan(flags_reader)  # a VXLAN port (vxlan_reader.py)
+        if tunnel is not None:
+            tunnels.append((port_name, tunnel))
         flags_reader.finish()
         ports.append((port_name, tuple((f, v) for f, v in values.items() if v is not None)))
     port_map.finish()
@@ -148,7 +154,8 @@ def _switch(r: MapReader) -> SwitchSpec:
         mac, port = entry.take("mac", unicast_mac), entry.take("port", text)
         static.append((mac, port, read_static_vlan(entry, port, keys)))  # vlan (security_reader.py)
         entry.finish()
-    spec = SwitchSpec(name, ageing, limit, policy, tuple(ports), tuple(static), where(r), **switch_spec_keys(keys))
+    spec = SwitchSpec(name, ageing, limit, policy, tuple(ports), tuple(static), where(r), **switch_spec_keys(keys),
+                      vxlan=tuple(tunnels))
     r.finish()
     return spec
 

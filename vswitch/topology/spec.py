@@ -55,6 +55,19 @@ class SwitchSpec:
     port_vlans: tuple[tuple[str, PortVlanSpec], ...] = ()  # (port, its VLANs) for ports that set them
     port_security: tuple[tuple[str, int, str], ...] = ()  # (port, max_macs, violation)
     storm_limit: int = 16
+    vxlan: tuple[tuple[str, "VxlanSpec"], ...] = ()  # (port, its tunnel) for VXLAN ports (vxlan_reader.py)
+
+
+@dataclass(frozen=True)
+class VxlanSpec:
+    """A VXLAN switch port's tunnel (``vxlan: {local, remote, vni, port, netns}``): IPv4 addresses as text."""
+
+    local: str
+    remotes: tuple[str, ...]
+    vni: int
+    udp_port: int = 4789
+    where: Where = Where()
+    netns: Optional[str] = None  # the namespace whose socket it is (vswitch live's own when None)
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,8 @@ class GuestSpec:
 
 @dataclass(frozen=True)
 class AttachSpec:
-    """A real station behind a NIC in ``vswitch live`` (``live_reader.py``): ``kind`` (netns) and its ``name``."""
+    """A real station behind a NIC in ``vswitch live`` (``live_reader.py``): ``kind`` (netns, tap or interface)
+    and its ``name``."""
 
     kind: str
     name: str
