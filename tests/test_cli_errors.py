@@ -94,7 +94,7 @@ BAD: dict[str, dict[str, Bad]] = {
         "missing": lambda p: (str(p.tmp / "missing.yaml"),
                               [E(f"vswitch: {p.tmp / 'missing.yaml'}: no such file") + r"( \(.+\))?"]),
         "folder": lambda p: (str(p.tmp), [E(f"vswitch: {p.tmp}: a folder with no *.yaml files: name topology files "
-                                            "or a folder of them") if p.command == "validate"  # a folder of files
+                                            "or a folder of them") if p.command in ("validate", "run")  # a folder of files
                                           else E(f"vswitch: {p.tmp}: is a folder, not a topology file")]),
         "FIFO": lambda p: (str(_fifo(p)), [E(f"vswitch: {p.tmp / 'fifo.yaml'}: is a FIFO (named pipe), not a "
                                              "topology file")]),
@@ -231,10 +231,12 @@ EXTRA = [  # bad inputs the kinds above do not make: (argv, the line on stderr)
                  "bench --help", id="bench -n 0"),
     pytest.param(["bench", "lan8", "--repeat", "-2"], "vswitch: argument --repeat: must be at least 1, got -2; see "
                  "vswitch bench --help", id="bench --repeat -2"),
+    pytest.param(["run", EXAMPLE_FILE, "--jobs", "0"], "vswitch: argument -j/--jobs: must be at least 1, got 0; see "
+                 "vswitch run --help", id="run --jobs 0"),
     pytest.param(["run", EXAMPLE_FILE, "--until=-1ms"], "vswitch: argument --until: invalid duration '-1ms': must not "
                  "be negative; see vswitch run --help", id="run --until=-1ms"),
     pytest.param(["bench", "lan9"], "vswitch: argument workload: invalid choice: 'lan9' (choose from 'lan8', 'vnic', "
-                 "'vnic-io', 'naive', 'all'); see vswitch bench --help", id="bench lan9"),
+                 "'vnic-io', 'naive', 'big10k', 'flood1k', 'all'); see vswitch bench --help", id="bench lan9"),
     pytest.param(["bench", "--live", "lan8"], "vswitch: bench --live measures real namespaces through vswitch live and "
                  "a Linux bridge: give it no workload and no --topology", id="bench --live lan8"),
     pytest.param(["io-check", "emulated", "-n", "5"], "vswitch: --pings must be more than 10 (the shorter run's), "

@@ -9,6 +9,7 @@ vswitch and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
-from . import __version__, extcap, interrupts
+from . import __version__, extcap, interrupts, runmany
 from .bench import runner as bench
 from .buildinfo import build_kind, stale_warning
 from .core.errors import OutputFolderError, VSwitchError, error_lines
@@ -103,8 +104,16 @@ def _duration(text: str) -> int:
 
 # -- commands -------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    spec = _load(args.file, args)
-    out_dir = Path(args.out) if args.out else Path("pcaps") / spec.name
+    files = [file for path in args.files for file in _topology_files(path)]
+    if len(files) == 1:
+        return _run_file(files[0], args).status
+    return _run_several(files, args)
+
+
+def _run_file(path: str, args: argparse.Namespace, out_dirs: dict[str, str] | None = None) -> runmany.FileRun:
+    """Run one topology file and print its report; ``out_dirs``: each file's capture folder (several files)."""
+    spec = _load(path, args)
+    out_dir = Path(out_dirs[path]) if out_dirs else Path(args.out) if args.out else Path("pcaps") / spec.name
     report = None if args.html is None else Path(args.html or out_dir / "report.html")
     mermaid = None if args.mermaid is None else Path(args.mermaid or out_dir)
     if report is not None:
@@ -137,7 +146,35 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"removed {count(len(removed), 'capture')} an earlier run wrote there: {', '.join(removed)}")
         if report is not None and not args.quiet:
             print(f"report: {report}")
-    return 0 if result.passed else 1
+    held = sum(check.passed for check in result.checks)
+    return runmany.FileRun(path, 0 if result.passed else 1, topology=spec.name,
+                           expectations=f"{held}/{len(result.checks)}", frames=net.stats.injected)
+
+
+def _run_several(files: list[str], args: argparse.Namespace) -> int:
+    """``run FILE FILE...``: each file's report in file order (up to ``--jobs`` at once), then a summary table;
+    the exit status is the worst file's. Each file's captures go in ``<--out or pcaps>/<its name>/``."""
+    for option, value in (("--html", args.html), ("--mermaid", args.mermaid)):
+        if value:
+            raise CommandLineError(f"{option} {value}: one path for {len(files)} files; give {option} without a "
+                                   "path (each file's goes in its captures' folder), or run the files one by one")
+    out_dirs: dict[str, str] = {}
+    done: list[runmany.FileRun | None] = []
+    writer: dict[Path, str] = {}
+    for path in files:  # fail fast on a clash of folders; a file that cannot be read is reported in its place
+        try:
+            spec = _load(path, args)
+        except VSwitchError as exc:
+            done.append(runmany.failed(path, exc))
+            continue
+        folder = Path(args.out or "pcaps") / spec.name
+        if folder in writer:
+            raise CommandLineError(f"{writer[folder]} and {path} would both write their captures in {folder}/ "
+                                   "(the same topology name): rename one, or run them one at a time with --out")
+        writer[folder], out_dirs[path] = path, str(folder)
+        done.append(None)
+    return runmany.print_runs(files, functools.partial(_run_file, args=args, out_dirs=out_dirs), args.jobs, done,
+                              as_json=args.format == "json")
 
 
 def _clear_stale_captures(out_dir: Path, written: list[Path]) -> list[str]:
@@ -366,8 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
     run = command("run", "replay a topology file: tables, captures, expectations", f"vswitch run {EXAMPLE}")
-    run.add_argument("file", help="topology file (YAML)")
-    run.add_argument("--out", metavar="DIR", help="folder for the captures (default: pcaps/<topology name>/)")
+    run.add_argument("files", nargs="+", metavar="FILE",
+                     help="topology file (YAML), or a folder of them; with several, each file's report in order, "
+                          "then a summary table, and the worst exit status")
+    run.add_argument("--out", metavar="DIR", help="folder for the captures (default: pcaps/<topology name>/; with "
+                                                  "several files: DIR/<topology name>/)")
+    run.add_argument("-j", "--jobs", type=bench._at_least_one, default=1, metavar="N",
+                     help="run up to N files at once, each in its own process (default 1); the outputs are the "
+                          "same whatever N")
     run.add_argument("--until", type=_duration, metavar="TIME", help="stop at this virtual time, e.g. 10ms")
     run.add_argument("--no-pcapng", action="store_true", help="write only the per-point classic pcaps")
     run.add_argument("--format", choices=("table", "json"), default="table",

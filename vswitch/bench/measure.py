@@ -24,6 +24,7 @@ class BenchResult:
     rss_growth_kib: int  # resident set growth from a quarter of the run to its end: ~0 when memory is flat
     captures: list[str]
     python: str
+    detail: str = ""  # what the figures do not say (the scale workloads' phases and per-copy costs)
 
     @property
     def frames_per_s(self) -> float:

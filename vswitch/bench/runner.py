@@ -6,6 +6,8 @@
 - ``vnic-io``: vnic with every VM under the virtio I/O model, no vCPU clock (``workloads/vnic-io.yaml``): against
   vnic, the cost of the I/O accounting (docs/io-models.md);
 - ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``);
+- ``big10k``, ``flood1k``: 10,000 VMs on one switch, and flooding to 10, 100 and 1,000 ports (``scale.py``: their
+  topologies are generated in memory; N counts delivered copies of broadcasts);
 - ``--topology FILE``: any topology file's host NICs and VMs, with the same traffic.
 
 The networks are topology files, loaded by ``load_topology`` and built by ``build_network`` exactly as
@@ -25,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -45,9 +46,9 @@ from ..topology.loader import load_topology
 from ..topology.spec import TopologySpec
 from ..topology.yamlsource import check_file
 from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
-from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
+from .workload import FRAME_GAP_NS, Endpoint, announcements, endpoint_names, endpoints_of, traffic
 
-WORKLOADS = ("lan8", "vnic", "vnic-io", "naive")
+WORKLOADS = ("lan8", "vnic", "vnic-io", "naive", "big10k", "flood1k")
 TOPOLOGY_WORKLOADS = ("lan8", "vnic", "vnic-io")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
 BENCH_TOPOLOGIES = Path(__file__).resolve().parent / "workloads"  # package data (pyproject.toml)
 DEFAULT_FRAMES = 1_000_000
@@ -66,28 +67,6 @@ def workload_file(workload: str) -> Path:
         raise TopologyError(f"workload {workload}: no topology file {path} (this vswitch was installed without its "
                            f"package data): reinstall it, or pass a topology with --topology FILE")
     return path
-
-
-def _natural(name: str) -> list:
-    """Sort key putting ``h2`` before ``h10``."""
-    return [int(part) if k % 2 else part for k, part in enumerate(re.split(r"(\d+)", name))]
-
-
-def endpoint_names(spec: TopologySpec) -> list[str]:
-    """Every host NIC (``h1``, or ``h2.eth1`` on a host with several) and VM vNIC (``vm1``) of ``spec``, sorted."""
-    names = [host.name if len(host.nics) == 1 else f"{host.name}.{nic.name}" for host in spec.hosts
-             for nic in host.nics]
-    names += [vm.name for hv in spec.hypervisors for vm in hv.vms]
-    return sorted(names, key=_natural)
-
-
-def _endpoint(net: Network, name: str, index: int) -> Endpoint:
-    return Endpoint(name, net.nic(name).mac.packed, bytes((10, 0, index // 250, index % 250 + 1)))
-
-
-def endpoints_of(net: Network, names: Sequence[str]) -> list[Endpoint]:
-    """Endpoints for the named interfaces of a built network, with IPs 10.0.x.y in order."""
-    return [_endpoint(net, name, k) for k, name in enumerate(names)]
 
 
 def load_bench_topology(path: str | os.PathLike) -> tuple[TopologySpec, list[str]]:
@@ -148,6 +127,10 @@ def run_bench(workload: object, frames: object, out_dir: object, topology: objec
             from .naive import run_naive
 
             return run_naive(count, folder)
+        if name in ("big10k", "flood1k"):  # topologies generated in memory (scale.py)
+            from .scale import run_scale
+
+            return run_scale(name, count)
         file = workload_file(name)
     net, endpoints, _ = build_topology(file, folder)
     return run_network(name, net, endpoints, count)
@@ -273,13 +256,14 @@ def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
     if "vnic" in by_name and "vnic-io" in by_name:
         lines.append(f"vnic-io / vnic time per frame: {by_name['vnic-io'].us_per_frame / by_name['vnic'].us_per_frame:.2f}x"
                      " (the I/O models' accounting)")
+    lines += [f"{r.workload}: {r.detail}" for r in results if r.detail]
     runs = f"; fastest of {repeat} runs each" if repeat > 1 else ""
     lines.append(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; {interpreter()}{runs}")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m vswitch.bench [lan8|vnic|naive|all] [-n N] [--topology FILE] [--out DIR]``, as ``vswitch bench``.
+    """``python -m vswitch.bench [lan8|vnic|naive|big10k|flood1k|all] [-n N] [--topology FILE] [--out DIR]``, as ``vswitch bench``.
 
     ``--worker WORKLOAD N DIR [FILE]`` runs one workload (or FILE, reported as WORKLOAD) in this process and
     prints its result as JSON (for ``run``).

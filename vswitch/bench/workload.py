@@ -7,6 +7,8 @@ every MAC and no measured frame is flooded.
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -14,6 +16,8 @@ from ..core.frame import ETH_DST, ETH_SRC
 from ..core.mac import MACAddress
 from ..guests.headers import IP_DST, IP_PAYLOAD, IP_SRC, UDP_CHECKSUM
 from ..guests.inet import set_ip_checksum, udp_checksum
+from ..net.network import Network
+from ..topology.spec import TopologySpec
 
 FRAME_GAP_NS = 1_000
 FRAME_SIZE = 60
@@ -27,6 +31,28 @@ class Endpoint:
     name: str
     mac: bytes
     ip: bytes
+
+
+def _natural(name: str) -> list:
+    """Sort key putting ``h2`` before ``h10``."""
+    return [int(part) if k % 2 else part for k, part in enumerate(re.split(r"(\d+)", name))]
+
+
+def endpoint_names(spec: TopologySpec) -> list[str]:
+    """Every host NIC (``h1``, or ``h2.eth1`` on a host with several) and VM vNIC (``vm1``) of ``spec``, sorted."""
+    names = [host.name if len(host.nics) == 1 else f"{host.name}.{nic.name}" for host in spec.hosts
+             for nic in host.nics]
+    names += [vm.name for hv in spec.hypervisors for vm in hv.vms]
+    return sorted(names, key=_natural)
+
+
+def _endpoint(net: Network, name: str, index: int) -> Endpoint:
+    return Endpoint(name, net.nic(name).mac.packed, bytes((10, 0, index // 250, index % 250 + 1)))
+
+
+def endpoints_of(net: Network, names: Sequence[str]) -> list[Endpoint]:
+    """Endpoints for the named interfaces of a built network, with IPs 10.0.x.y in order."""
+    return [_endpoint(net, name, k) for k, name in enumerate(names)]
 
 
 def udp_template() -> bytes:
@@ -63,11 +89,12 @@ def traffic(endpoints: Sequence[Endpoint], frames: int, start_ns: int) -> Iterat
     """The bench stream: ``(time_ns, interface, frame)`` for frames ``0..frames-1``, built lazily."""
     n = len(endpoints)
     table = pair_frames(endpoints)
-    cycle = [(endpoints[i % n].name, table[i % n][destination(i, n)]) for i in range(n * (n - 1))]
-    period = len(cycle)  # the pattern repeats after every ordered pair
-    for i in range(frames):
-        name, frame = cycle[i % period]
-        yield start_ns + i * FRAME_GAP_NS, name, frame
+    period = range(n * (n - 1))  # the pattern repeats after every ordered pair
+    # Iterators of the standard library: the items are made in C, so the bench's own share of a frame is small.
+    times = itertools.count(start_ns, FRAME_GAP_NS)
+    names = itertools.cycle([endpoints[i % n].name for i in period])
+    pairs = itertools.cycle([table[i % n][destination(i, n)] for i in period])
+    return itertools.islice(zip(times, names, pairs), frames)
 
 
 def announcements(endpoints: Sequence[Endpoint]) -> Iterator[tuple[int, str, bytes]]:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from .errors import ScenarioError
+
+# Bound once: compiled, ``heapq.heappush`` would be looked up in the module by name at every call.
+_heappush: Final = heapq.heappush
+_heappop: Final = heapq.heappop
 
 
 class Engine:
@@ -35,7 +39,7 @@ class Engine:
         if time_ns < self.now:
             raise ScenarioError(f"cannot schedule at {time_ns} ns: the clock is already at {self.now} ns")
         self._sequence += 1
-        heapq.heappush(self._queue, (time_ns, self._sequence, action, args))
+        _heappush(self._queue, (time_ns, self._sequence, action, args))
 
     def reserve(self, count: int) -> int:
         """Set aside ``count`` sequence numbers for events to be scheduled later with ``at_reserved``; returns the
@@ -48,7 +52,7 @@ class Engine:
         """``at`` for a future time, under a sequence number from ``reserve``."""
         if time_ns <= self.now:
             raise ScenarioError(f"a reserved event must be in the future: {time_ns} ns, the clock is at {self.now} ns")
-        heapq.heappush(self._queue, (time_ns, sequence, action, args))
+        _heappush(self._queue, (time_ns, sequence, action, args))
 
     def after(self, delay_ns: int, action: Callable[..., Any], *args: Any) -> None:
         """Run ``action(*args)`` ``delay_ns`` nanoseconds from now."""
@@ -72,7 +76,7 @@ class Engine:
         if until is not None and until < self.now:
             return 0
         queue, ready = self._queue, self.due
-        pop, popleft, append = heapq.heappop, ready.popleft, ready.append
+        popleft, append = ready.popleft, ready.append
         ran = 0
         try:
             while True:
@@ -83,8 +87,14 @@ class Engine:
                 if not queue or (until is not None and queue[0][0] > until):
                     break
                 self.now = now = queue[0][0]
+                entry = _heappop(queue)
+                if not queue or queue[0][0] != now:  # the only event of this instant: run it without queueing it
+                    ran += 1
+                    entry[2](*entry[3])
+                    continue
+                append((entry[2], entry[3]))
                 while queue and queue[0][0] == now:  # due now: they go first, in sequence order
-                    entry = pop(queue)
+                    entry = _heappop(queue)
                     append((entry[2], entry[3]))
         finally:
             self.events_run += ran

@@ -62,7 +62,7 @@ from ..core.errors import TopologyError
 from ..core.frame import TPID_8021AD, TPID_8021Q, pop_tag, push_tag
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
-from .decision import Decision
+from .decision import Decision, Node
 from .nic import DEFAULT_GROUPS, NIC, VNIC
 from .port import Port, wire_internal
 from .vlan import check_vid, outer_tag
@@ -110,7 +110,7 @@ class _Vlan:
         self.interface_port: Port | None = None  # the adapter's side of that interface
 
 
-class PhysicalAdapter:
+class PhysicalAdapter(Node):
     """An adapter with an uplink, the host's interface and vNICs demultiplexed by destination MAC."""
 
     kind = "adapter"

@@ -23,3 +23,13 @@ class Decision(NamedTuple):
     outcome: Verdict | DropReason
     learned: LearnResult | None = None
     frames: tuple[bytes, ...] | None = None
+
+
+class Node:
+    """A device frames arrive at: a switch, an adapter or a NIC. The datapath asks ``handle_frame`` what happens to
+    each frame that arrives on one of its ports. (Compiled, this base class makes that call a direct one, not a
+    method lookup by name on an untyped ``port.node``.)"""
+
+    def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
+        """Decide what happens to ``frame``, arrived on ``port`` (one of this node's) at ``now``."""
+        raise NotImplementedError

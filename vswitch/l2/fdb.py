@@ -103,7 +103,11 @@ class ForwardingTable:
         self.ageing_ns = ageing_ns
         self.limit = limit
         self.policy = TablePolicy(policy)
-        self._entries: dict[tuple[int, bytes], FdbEntry] = {}
+        #: VLAN -> MAC -> entry: two plain lookups per frame are cheaper than one keyed by a (VLAN, MAC) tuple (a
+        #: tuple made, hashed and compared per lookup).
+        self._vlans: dict[int, dict[bytes, FdbEntry]] = {}
+        #: VLAN 1's, the table of every frame of a switch without VLAN filtering, is at hand without a lookup.
+        self._vlan1: dict[bytes, FdbEntry] = self._vlans.setdefault(1, {})
         self.learned_count = 0  # dynamic entries (what the limit counts, like fdb_n_learned)
         self._per_port: dict[str, int] = {}  # dynamic entries per port (port security counts them)
         self.refused = 0
@@ -115,7 +119,8 @@ class ForwardingTable:
     # -- lookups on the fast path --------------------------------------------------------------
     def lookup(self, vlan: int, mac: bytes, now: int) -> str | None:
         """The port for (vlan, mac), or None if unknown or aged out."""
-        entry = self._entries.get((vlan, mac))
+        macs = self._vlan1 if vlan == 1 else self._vlans.get(vlan)
+        entry = macs.get(mac) if macs is not None else None
         if entry is None:
             return None
         if entry.is_static or now - entry.updated_ns < self.ageing_ns:
@@ -125,8 +130,10 @@ class ForwardingTable:
 
     def learn(self, vlan: int, mac: bytes, port: str, now: int) -> LearnResult:
         """Record that ``mac`` was seen as a source on ``port``."""
-        key = (vlan, mac)
-        entry = self._entries.get(key)
+        macs = self._vlan1 if vlan == 1 else self._vlans.get(vlan)
+        if macs is None:
+            macs = self._vlans[vlan] = {}
+        entry = macs.get(mac)
         if entry is not None:
             if entry.is_static:
                 return _STATIC
@@ -143,7 +150,7 @@ class ForwardingTable:
                 if self.listeners:
                     self._tell(now, vlan, mac, port, old)
                 return _MOVED
-            self._remove_aged(key, entry)  # aged out: learned afresh below
+            self._remove_aged((vlan, mac), entry)  # aged out: learned afresh below
         if self.ageing_ns == 0:
             return LearnResult.NOT_LEARNING  # entries would expire at once
         result = _LEARNED
@@ -154,7 +161,7 @@ class ForwardingTable:
                 self.refused += 1
                 return _REFUSED
             result = LearnResult.EVICTED
-        self._entries[key] = FdbEntry(port, now, False)
+        macs[mac] = FdbEntry(port, now, False)
         self.learned_count += 1
         self._per_port[port] = self._per_port.get(port, 0) + 1
         if self.listeners:
@@ -168,15 +175,15 @@ class ForwardingTable:
         """A permanent entry (``bridge fdb add ... static``): never aged, never moved by learning."""
         key = (_vlan(vlan), MACAddress(mac).packed)
         name = checks.text(port, "static entry: port")
-        old = self._entries.get(key)
+        old = self._entry(key)
         if old is not None:
             self._remove(key, old)
-        self._entries[key] = FdbEntry(name, 0, True)
+        self._vlans.setdefault(key[0], {})[key[1]] = FdbEntry(name, 0, True)
 
     def remove(self, vlan: object, mac: object) -> bool:
         """Forget ``mac`` in ``vlan`` (``bridge fdb del``); True if there was an entry."""
         key = (_vlan(vlan), MACAddress(mac).packed)
-        entry = self._entries.get(key)
+        entry = self._entry(key)
         if entry is None:
             return False
         self._remove(key, entry)
@@ -186,23 +193,23 @@ class ForwardingTable:
         """Forget the dynamic entries learned on ``port`` (as on link down), except those of ``keep_vlans``;
         return how many went."""
         name = checks.text(port, "flush_port: port")
-        doomed = [k for k, e in self._entries.items() if e.port == name and not e.is_static
+        doomed = [(k, e) for k, e in self._items() if e.port == name and not e.is_static
                   and (keep_vlans is None or k[0] not in keep_vlans)]
-        for key in doomed:
-            self._remove(key, self._entries[key])
+        for key, entry in doomed:
+            self._remove(key, entry)
         return len(doomed)
 
     def expire(self, now: int) -> int:
         """Drop every dynamic entry older than the ageing time; return how many went."""
         ageing = self.ageing_ns
-        doomed = [k for k, e in self._entries.items() if not e.is_static and now - e.updated_ns >= ageing]
-        for key in doomed:
-            self._remove_aged(key, self._entries[key])
+        doomed = [(k, e) for k, e in self._items() if not e.is_static and now - e.updated_ns >= ageing]
+        for key, entry in doomed:
+            self._remove_aged(key, entry)
         return len(doomed)
 
     def next_deadline(self) -> int | None:
         """When the oldest dynamic entry ages out, or None if there is none."""
-        times = [e.updated_ns for e in self._entries.values() if not e.is_static]
+        times = [e.updated_ns for _, e in self._items() if not e.is_static]
         return min(times) + self.ageing_ns if times else None
 
     def rows(self, now: object) -> list[TableRow]:
@@ -210,11 +217,11 @@ class ForwardingTable:
         at = checks.nanoseconds(now, "rows: now")
         self.expire(at)
         return [TableRow(vlan, mac_str(mac), e.port, 0 if e.is_static else at - e.updated_ns, e.is_static)
-                for (vlan, mac), e in sorted(self._entries.items())]
+                for (vlan, mac), e in sorted(self._items(), key=lambda item: item[0])]
 
     def entries_on(self, port: object) -> int:
         """How many entries, learned or static, point at ``port``."""
-        return sum(1 for e in self._entries.values() if e.port == port)
+        return sum(1 for _, e in self._items() if e.port == port)
 
     def learned_on(self, port: str) -> int:
         """Dynamic entries on ``port`` (aged ones included until something purges them)."""
@@ -222,19 +229,27 @@ class ForwardingTable:
 
     def knows(self, vlan: int, mac: bytes, port: str, now: int) -> bool:
         """Whether (vlan, mac) has a live entry on ``port``."""
-        entry = self._entries.get((vlan, mac))
+        entry = self._entry((vlan, mac))
         return entry is not None and entry.port == port and (entry.is_static or now - entry.updated_ns < self.ageing_ns)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return sum(len(macs) for macs in self._vlans.values())
 
     # -- internals ------------------------------------------------------------------------------
+    def _entry(self, key: tuple[int, bytes]) -> FdbEntry | None:
+        macs = self._vlans.get(key[0])
+        return macs.get(key[1]) if macs is not None else None
+
+    def _items(self) -> list[tuple[tuple[int, bytes], FdbEntry]]:
+        """Every ((VLAN, MAC), entry), in no particular order."""
+        return [((vlan, mac), entry) for vlan, macs in self._vlans.items() for mac, entry in macs.items()]
+
     def _tell(self, now: int, vlan: int, mac: bytes, port: str, old: str | None) -> None:
         for listener in self.listeners:
             listener(now, vlan, mac, port, old)
 
     def _remove(self, key: tuple[int, bytes], entry: FdbEntry) -> None:
-        del self._entries[key]
+        del self._vlans[key[0]][key[1]]
         if not entry.is_static:
             self.learned_count -= 1
             self._per_port[entry.port] -= 1
@@ -247,15 +262,15 @@ class ForwardingTable:
     def _evict_fairly(self) -> bool:
         """Open vSwitch's policy: drop the LRU dynamic entry of the port with the most entries."""
         per_port: dict[str, int] = {}
-        for entry in self._entries.values():
+        for _, entry in self._items():
             if not entry.is_static:
                 per_port[entry.port] = per_port.get(entry.port, 0) + 1
         if not per_port:
             return False
         busiest = max(sorted(per_port), key=lambda p: per_port[p])
-        key = min((k for k, e in self._entries.items() if e.port == busiest and not e.is_static),
-                  key=lambda k: (self._entries[k].updated_ns, k))
-        self._remove(key, self._entries[key])
+        key, entry = min(((k, e) for k, e in self._items() if e.port == busiest and not e.is_static),
+                         key=lambda item: (item[1].updated_ns, item[0]))
+        self._remove(key, entry)
         self.evicted += 1
         return True
 

@@ -17,7 +17,7 @@ from ..core.errors import AddressError
 from ..core.frame import DEFAULT_MTU
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
-from .decision import Decision
+from .decision import Decision, Node
 from .port import Port
 from .sriov import VFControls
 
@@ -38,7 +38,7 @@ class Delivery(NamedTuple):
     frame: bytes
 
 
-class NIC:
+class NIC(Node):
     """An ordinary NIC: one port named ``<host>.<ifname>``, a MAC and a receive filter."""
 
     kind = "nic"
@@ -89,8 +89,10 @@ class NIC:
 
     def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
         """Deliver ``frame`` to this NIC's stack if the filter takes it (the network fills ``inbox``)."""
+        if frame.startswith(self._mac):  # the common case first: no slice, no call to accepts()
+            return _DELIVERED
         dst = frame[0:6]
-        if dst == self._mac or self.accepts(dst):  # the common case first, without the call to accepts()
+        if self.accepts(dst):
             return _DELIVERED
         if self.takes_own_multicast and dst[0] & 1 and frame[6:12] == self._mac:  # the adapter reflected it
             return _DELIVERED

@@ -38,7 +38,7 @@ datapath).
 from __future__ import annotations
 
 import bisect
-from typing import Final
+from typing import Final, cast
 
 from ..core import checks
 from ..core.errors import TopologyError
@@ -46,7 +46,7 @@ from ..core.frame import DEFAULT_MTU
 from ..core.mac import MACAddress, mac_str
 from ..core.reasons import DropReason, Verdict
 from .bpdu import STP_GROUP
-from .decision import Decision
+from .decision import Decision, Node
 from .fdb import DEFAULT_AGEING_NS, ForwardingTable, LearnResult
 from .port import Port
 from .portsecurity import PortSecurity
@@ -107,7 +107,7 @@ class SwitchPort(Port):
         return {name: getattr(self, name) for name in PORT_FLAGS}
 
 
-class LearningSwitch:
+class LearningSwitch(Node):
     """A learning bridge: named ports, a forwarding table, decisions on bytes."""
 
     kind = "switch"
@@ -255,8 +255,9 @@ class LearningSwitch:
         setattr(target, flag, checks.flag(value, f"{target.full_name}: {flag}"))
 
     # -- the decision -----------------------------------------------------------------------------
-    def handle_frame(self, in_port: SwitchPort, frame: bytes, now: int) -> Decision:
-        """Learn from ``frame`` arriving on ``in_port`` and decide where it goes."""
+    def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
+        """Learn from ``frame`` arriving on ``port`` and decide where it goes."""
+        in_port = cast(SwitchPort, port)  # every port of a switch is a SwitchPort
         if self.filtered:
             return _decide_filtered(self, in_port, frame, now)
         src = frame[6:12]

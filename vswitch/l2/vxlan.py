@@ -25,7 +25,7 @@ from typing import Any, Callable, Final, Iterable, NamedTuple, Optional
 
 from ..core.frame import DEFAULT_MTU
 from ..core.reasons import Verdict
-from .decision import Decision
+from .decision import Decision, Node
 from .port import Port, wire_internal
 
 VXLAN_PORT: Final = 4789  # IANA's, and the Linux device's dstport to ask for (its built-in default is 8472)
@@ -108,7 +108,7 @@ class RemoteTable:
                 for mac, remote in live if remote is not None]
 
 
-class VxlanEndpoint:
+class VxlanEndpoint(Node):
     """The VTEP behind a switch port: frames delivered to it leave as datagrams, datagrams arrive as its frames."""
 
     kind = "vxlan"
