@@ -45,8 +45,9 @@ from ..topology.yamlsource import check_file
 from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
 from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
 
-WORKLOADS = ("lan8", "vnic", "naive")
-TOPOLOGY_WORKLOADS = ("lan8", "vnic")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
+WORKLOADS = ("lan8", "vnic", "udp8", "naive")
+TOPOLOGY_WORKLOADS = ("lan8", "vnic", "udp8")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
+GUEST_WORKLOADS = ("udp8",)  # traffic from the hosts' IPv4 stacks (guest_workload.py), not raw frames
 BENCH_TOPOLOGIES = Path(__file__).resolve().parent / "workloads"  # package data (pyproject.toml)
 DEFAULT_FRAMES = 1_000_000
 #: The naive baseline runs N / NAIVE_SHARE frames unless --naive-frames says otherwise: it is about a hundred
@@ -147,6 +148,10 @@ def run_bench(workload: object, frames: object, out_dir: object, topology: objec
 
             return run_naive(count, folder)
         file = workload_file(name)
+        if name in GUEST_WORKLOADS:
+            from .guest_workload import run_guest_bench
+
+            return run_guest_bench(name, file, folder, count)
     net, endpoints, _ = build_topology(file, folder)
     return run_network(name, net, endpoints, count)
 
