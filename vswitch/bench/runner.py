@@ -3,6 +3,8 @@
 - ``lan8``: 8 hosts, one per port of a learning switch (``vswitch/bench/workloads/lan8.yaml``);
 - ``vnic``: 2 hypervisors (adapters with 4 VMs each) and 4 physical hosts on one switch
   (``vswitch/bench/workloads/vnic.yaml``);
+- ``udp8``: lan8 with an IPv4 stack per host, the same pattern sent as UDP datagrams by the stacks
+  (``vswitch/bench/workloads/udp8.yaml``, traffic in ``guest_workload.py``);
 - ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``);
 - ``--topology FILE``: any topology file's host NICs and VMs, with the same traffic.
 
@@ -47,7 +49,8 @@ from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
 
 WORKLOADS = ("lan8", "vnic", "udp8", "naive")
 TOPOLOGY_WORKLOADS = ("lan8", "vnic", "udp8")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
-GUEST_WORKLOADS = ("udp8",)  # traffic from the hosts' IPv4 stacks (guest_workload.py), not raw frames
+GUEST_WORKLOADS = ("udp8", "echo8", "ping8")  # traffic from udp8.yaml's IPv4 stacks (guest_workload.py)
+ANSWERED_WORKLOADS = ("echo8", "ping8")  # udp8's probes to the echo port and as pings: not in `all`
 BENCH_TOPOLOGIES = Path(__file__).resolve().parent / "workloads"  # package data (pyproject.toml)
 DEFAULT_FRAMES = 1_000_000
 #: The naive baseline runs N / NAIVE_SHARE frames unless --naive-frames says otherwise: it is about a hundred
@@ -60,7 +63,7 @@ WORKER_USER_ERROR = 3  # a worker's for a VSwitchError, whose message is its std
 # -- the networks: topology files ---------------------------------------------------------------------
 def workload_file(workload: str) -> Path:
     """The topology file of a standard workload, shipped in the package (``vswitch/bench/workloads/``)."""
-    path = BENCH_TOPOLOGIES / f"{workload}.yaml"
+    path = BENCH_TOPOLOGIES / f"{'udp8' if workload in GUEST_WORKLOADS else workload}.yaml"
     if not path.is_file():
         raise TopologyError(f"workload {workload}: no topology file {path} (this vswitch was installed without its "
                            f"package data): reinstall it, or pass a topology with --topology FILE")
@@ -136,8 +139,8 @@ def run_bench(workload: object, frames: object, out_dir: object, topology: objec
     that does not exist, or a count of frames that is not a positive int, is a ``ScenarioError``.
     """
     name = checks.text(workload, "run_bench: workload", error=ScenarioError)
-    if topology is None and name not in WORKLOADS:
-        raise ScenarioError(f"unknown workload {name!r}: choose one of {', '.join(WORKLOADS)}")
+    if topology is None and name not in WORKLOADS + ANSWERED_WORKLOADS:
+        raise ScenarioError(f"unknown workload {name!r}: choose one of {', '.join(WORKLOADS + ANSWERED_WORKLOADS)}")
     count = checks.integer(frames, "run_bench: frames", minimum=1, error=ScenarioError)
     folder = checks.path(out_dir, "run_bench: out_dir", error=ScenarioError)
     file = checks.path(topology, "run_bench: topology") if topology is not None else None
@@ -148,10 +151,10 @@ def run_bench(workload: object, frames: object, out_dir: object, topology: objec
 
             return run_naive(count, folder)
         file = workload_file(name)
-        if name in GUEST_WORKLOADS:
-            from .guest_workload import run_guest_bench
+    if name in GUEST_WORKLOADS and Path(file).resolve() == workload_file(name).resolve():  # (a worker is given it)
+        from .guest_workload import run_guest_bench
 
-            return run_guest_bench(name, file, folder, count)
+        return run_guest_bench(name, file, folder, count)
     net, endpoints, _ = build_topology(file, folder)
     return run_network(name, net, endpoints, count)
 
@@ -169,8 +172,10 @@ def _at_least_one(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("workload", nargs="?", default=None, choices=WORKLOADS + ("all",),
-                        help="which workload to run (default: all, or none when --topology is given)")
+    parser.add_argument("workload", nargs="?", default=None, choices=WORKLOADS + ANSWERED_WORKLOADS + ("all",),
+                        help="which workload to run (default: all, or none when --topology is given); echo8 and "
+                             "ping8 (not in all) send udp8's probes to the UDP echo port and as pings: N probes, "
+                             "2N frames")
     parser.add_argument("-n", "--frames", type=_at_least_one, default=DEFAULT_FRAMES,
                         help=f"frames per workload (default {DEFAULT_FRAMES:,}; naive runs N/{NAIVE_SHARE} unless "
                              "--naive-frames is given)")
@@ -195,7 +200,7 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     chosen = args.workload or ("all" if not args.topology else None)
     plan: list[tuple[str, str | None]] = []
     for workload in (WORKLOADS if chosen == "all" else (chosen,) if chosen else ()):
-        if workload in TOPOLOGY_WORKLOADS:
+        if workload in TOPOLOGY_WORKLOADS + ANSWERED_WORKLOADS:
             load_bench_topology(workload_file(workload))
         plan.append((workload, None))
     for file in args.topology:
@@ -239,7 +244,7 @@ def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike,
     current folder): it runs in ``out_dir`` with this package's folder first on its path.
     """
     out_dir = make_folder(Path(out_dir))
-    if topology is None and workload in TOPOLOGY_WORKLOADS:
+    if topology is None and workload in TOPOLOGY_WORKLOADS + ANSWERED_WORKLOADS:
         topology = str(workload_file(workload).resolve())
     elif topology is not None:
         topology = str(Path(topology).resolve())
@@ -268,13 +273,15 @@ def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
         lines.append(f"lan8 / naive: {by_name['lan8'].frames_per_s / by_name['naive'].frames_per_s:,.0f}x faster")
     if "lan8" in by_name and "vnic" in by_name:
         lines.append(f"vnic / lan8 time per frame: {by_name['vnic'].us_per_frame / by_name['lan8'].us_per_frame:.2f}x")
+    if "lan8" in by_name and "udp8" in by_name:  # what the guest stacks and the scenario's udp actions add
+        lines.append(f"udp8 / lan8 time per frame: {by_name['udp8'].us_per_frame / by_name['lan8'].us_per_frame:.2f}x")
     runs = f"; fastest of {repeat} runs each" if repeat > 1 else ""
     lines.append(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; {interpreter()}{runs}")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m vswitch.bench [lan8|vnic|naive|all] [-n N] [--topology FILE] [--out DIR]``, as ``vswitch bench``.
+    """``python -m vswitch.bench [lan8|vnic|udp8|naive|all] [-n N] [--topology FILE] [--out DIR]``, as ``vswitch bench``.
 
     ``--worker WORKLOAD N DIR [FILE]`` runs one workload (or FILE, reported as WORKLOAD) in this process and
     prints its result as JSON (for ``run``).
