@@ -22,19 +22,24 @@ Behaviour follows Linux with its defaults where it matters on the wire:
 from __future__ import annotations
 
 from collections import Counter
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address
 
 from ..core import checks
 from ..core.errors import AddressError, ScenarioError
-from ..core.frame import ETH_DST, ETH_SRC, ETH_TYPE
-from ..core.mac import BROADCAST_BYTES, MACAddress, MACLike
+from ..core.frame import ETH_DST, ETH_SRC
+from ..core.mac import BROADCAST_BYTES, MACAddress
 from .arp import DEFAULT_TIMEOUT_NS, ArpCache
-from .headers import ARP_FORMAT, ARP_LEN, ARP_OP, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ETH_P_ARP, ETH_P_IP, \
-    ICMP_CHECKSUM, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, ICMP_ID, ICMP_PORT_UNREACH, \
-    ICMP_SEQ, ICMP_TYPE, ICMP_TYPE_CODE, IP, IP_DST, IP_FRAGMENT, IP_HEADER, IP_HEADER_LEN, IP_ID, IP_PAYLOAD, \
-    IP_PROTO, IP_SRC, IP_TOTAL_LEN, IP_TTL, IP_VERSION_IHL, IPPROTO_ICMP, IPPROTO_UDP, UDP_CHECKSUM, UDP_DATA, \
-    UDP_DPORT, UDP_LEN, UDP_SEQ, UDP_SPORT
-from .inet import checksum, interface_value, set_ip_checksum, udp_checksum, update_checksum
+from .headers import ARP_FORMAT_AT, ARP_FORMAT_END, ARP_LEN, ARP_OP_AT, ARP_SHA_AT, ARP_SHA_END, ARP_SPA_AT, \
+    ARP_SPA_END, ARP_THA, ARP_TPA, ARP_TPA_AT, ARP_TPA_END, ETH_P_ARP, ETH_P_IP, ETH_TYPE_AT, ETH_TYPE_END, \
+    ICMP_CHECKSUM, ICMP_CHECKSUM_AT, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, \
+    ICMP_ID_AT, ICMP_PORT_UNREACH, ICMP_SEQ, ICMP_SEQ_AT, ICMP_TYPE, ICMP_TYPE_CODE, ICMP_TYPE_CODE_AT, \
+    ICMP_TYPE_CODE_END, IP, IP_DST, IP_DST_AT, IP_DST_END, IP_FRAGMENT, IP_FRAGMENT_AT, IP_HEADER_AT, IP_HEADER_END, \
+    IP_HEADER_LEN, IP_ID, IP_PAYLOAD, IP_PROTO, IP_SRC, IP_SRC_AT, IP_SRC_END, IP_TOTAL_LEN, IP_TOTAL_LEN_AT, IP_TTL, \
+    IP_VERSION_IHL, IPPROTO_ICMP, IPPROTO_UDP, UDP_CHECKSUM, UDP_CHECKSUM_AT, UDP_CHECKSUM_END, UDP_DATA, UDP_DPORT, \
+    UDP_DPORT_AT, UDP_DPORT_END, UDP_LEN_AT, UDP_SEQ, UDP_SEQ_AT, UDP_SEQ_END, UDP_SPORT, UDP_SPORT_AT, \
+    UDP_SPORT_END
+from .inet import checksum, interface_value, ip_header_ok, set_ip_checksum, u16, udp_checksum_ok, \
+    update_checksum
 from .sessions import ArpingSession, PingSession, UdpSession
 from .traffic import ARP_REPLY, ARP_REQUEST, ZERO_MAC, arp_frame, icmp_echo_frame, icmp_error_header, udp_frame
 
@@ -57,9 +62,11 @@ class GuestStack:
     """IPv4 host on one interface with MAC ``mac`` and address ``interface`` (``192.0.2.10/24``: a literal with its
     prefix or an ``IPv4Interface``; anything else raises ``AddressError``)."""
 
-    def __init__(self, name: str, mac: MACLike, interface: IPv4Interface | str, *,
-                 arp_timeout_ns: int = DEFAULT_TIMEOUT_NS, arp_notify: bool = True, ttl: int = 64) -> None:
-        """A wrong type or value is a ``TopologyError`` (an ``AddressError`` for ``mac`` and ``interface``)."""
+    def __init__(self, name: object, mac: object, interface: object, *, arp_timeout_ns: object = DEFAULT_TIMEOUT_NS,
+                 arp_notify: object = True, ttl: object = 64) -> None:
+        """``mac``: a ``MACLike``; ``interface``: an ``IPv4Interface`` or its text. A wrong type or value is a
+        ``TopologyError`` (an ``AddressError`` for ``mac`` and ``interface``), in both builds (they take
+        ``object``)."""
         self.name = checks.text(name, "GuestStack: name")
         self.mac = MACAddress(mac)
         try:
@@ -71,12 +78,16 @@ class GuestStack:
         self.arp_notify = checks.flag(arp_notify, f"guest {name}: arp_notify")
         self.ttl = checks.integer(ttl, f"guest {name}: ttl", minimum=1, maximum=255)
         self.counters: Counter[str] = Counter()
-        self.udp_received: Counter[tuple[str, int]] = Counter()  # (source address, destination port) -> datagrams
+        self._udp_counts: dict[tuple[bytes, int], int] = {}  # (source address, destination port) -> datagrams
         self.pings: dict[int, PingSession] = {}  # ICMP identifier -> session
         self.arpings: dict[bytes, ArpingSession] = {}  # target address -> session
         self.udp_senders: dict[int, UdpSession] = {}  # our source port -> session
         self._mac, self._ip = self.mac.packed, self.ip.packed
-        self._broadcasts = {self.interface.network.broadcast_address.packed, b"\xff" * 4}
+        network = self.interface.network
+        self._broadcasts = {network.broadcast_address.packed, b"\xff" * 4}
+        self._netmask, self._subnet = int(network.netmask), int(network.network_address)  # on_link, on ints
+        self._udp_peers: dict[int, bytes] = {}  # our source port -> the address its UdpSession sends to
+        self._ping_peers: dict[int, bytes] = {}  # ICMP identifier -> the address its PingSession pings
         self._ip_id = 0
         #: None, or (while someone names a session's frames: ``StackDriver.name_frames``) the probes returned since
         #: the driver last looked, by ``id()`` of their bytes: (frame, session).
@@ -87,7 +98,7 @@ class GuestStack:
         self._arp_reply = arp_frame(op=ARP_REPLY, src=self.mac, dst=ZERO_MAC, sender_mac=self.mac,
                                     sender_ip=str(self.ip))
         self._unreachable = icmp_error_header(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip="0.0.0.0",
-                                              icmp_type=ICMP_DEST_UNREACH, code=ICMP_PORT_UNREACH, ttl=ttl)
+                                              icmp_type=ICMP_DEST_UNREACH, code=ICMP_PORT_UNREACH, ttl=self.ttl)
 
     def __repr__(self) -> str:
         return f"<GuestStack {self.name} {self.mac} {self.interface}>"
@@ -96,6 +107,15 @@ class GuestStack:
     def on_link(self, address: IPv4Address) -> bool:
         """Whether ``address`` is in this interface's subnet (reached directly, without a router)."""
         return address in self.interface.network
+
+    def _on_link(self, packed: bytes) -> bool:
+        """``on_link`` for the 4 bytes of an address in a frame (no ``IPv4Address`` per packet)."""
+        return int.from_bytes(packed, "big") & self._netmask == self._subnet
+
+    @property
+    def udp_received(self) -> Counter[tuple[str, int]]:
+        """Datagrams received by (source address as text, destination port), for expectations and reports."""
+        return Counter({(str(IPv4Address(src)), port): n for (src, port), n in self._udp_counts.items()})
 
     def gratuitous_arp(self) -> bytes:
         """A broadcast ARP request for our own address (sender = target = us), as Linux sends it."""
@@ -146,7 +166,7 @@ class GuestStack:
         if dst in self._broadcasts:
             frame[ETH_DST] = BROADCAST_BYTES
             return [(0, self._own(bytes(frame), owner))]
-        if not self.on_link(IPv4Address(dst)):
+        if not self._on_link(dst):
             self.counters["no_route"] += 1  # no gateways are modelled: only the own subnet is reachable
             return []
         mac = self.arp.lookup(dst, now)
@@ -163,9 +183,10 @@ class GuestStack:
             self.owned[id(frame)] = (frame, owner)
         return frame
 
-    def ping_send(self, session: PingSession, seq: int, now: int, template: bytes | None = None) -> Output:
-        """Echo request ``seq`` of ``session`` (built from the session's template, patched)."""
-        _check_session(session, PingSession, "ping_send")
+    def ping_send(self, session: object, seq: int, now: int, template: bytes | None = None) -> Output:
+        """Echo request ``seq`` of ``session``, a ``PingSession`` (built from the session's template, patched)."""
+        if not isinstance(session, PingSession):
+            raise _wrong_session(session, PingSession, "ping_send")
         if template is None:
             template = self.ping_template(session)
         frame = bytearray(template)
@@ -176,7 +197,9 @@ class GuestStack:
         frame[ICMP_CHECKSUM] = update_checksum(old, frame[ICMP_SEQ], seq_bytes).to_bytes(2, "big")
         frame[ICMP_SEQ] = seq_bytes
         session.record_sent(seq, now)
-        self.pings[session.ident] = session
+        if self.pings.get(session.ident) is not session:
+            self.pings[session.ident] = session
+            self._ping_peers[session.ident] = session.dst_ip.packed
         self.counters["echo_requests_sent"] += 1
         return self.send_ip(frame, now, session)
 
@@ -185,9 +208,11 @@ class GuestStack:
         return icmp_echo_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
                                ident=session.ident, seq=0, payload=ping_payload(session.size), ttl=self.ttl)
 
-    def arping_send(self, session: ArpingSession, seq: int, now: int) -> Output:
-        """ARP request ``seq`` for the session's target: broadcast until a reply names the target's MAC."""
-        _check_session(session, ArpingSession, "arping_send")
+    def arping_send(self, session: object, seq: int, now: int) -> Output:
+        """ARP request ``seq`` for the target of ``session``, an ``ArpingSession``: broadcast until a reply names the
+        target's MAC."""
+        if not isinstance(session, ArpingSession):
+            raise _wrong_session(session, ArpingSession, "arping_send")
         target = session.dst_ip.packed
         dst = session.target_mac or BROADCAST_BYTES
         frame = dst + self._arp_request[ETH_SRC.start:ARP_THA.start] + dst + target
@@ -201,9 +226,11 @@ class GuestStack:
         return udp_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
                          sport=session.sport, dport=session.dport, payload=bytes(session.size), ttl=self.ttl)
 
-    def udp_send(self, session: UdpSession, seq: int, now: int, template: bytes) -> Output:
-        """Datagram ``seq`` of ``session``: the template with a fresh IP id and the sequence number in its data."""
-        _check_session(session, UdpSession, "udp_send")
+    def udp_send(self, session: object, seq: int, now: int, template: bytes) -> Output:
+        """Datagram ``seq`` of ``session``, a ``UdpSession``: the template with a fresh IP id and the sequence number
+        in its data."""
+        if not isinstance(session, UdpSession):
+            raise _wrong_session(session, UdpSession, "udp_send")
         frame = bytearray(template)
         frame[IP_ID] = self._next_ip_id()
         set_ip_checksum(frame)
@@ -215,14 +242,16 @@ class GuestStack:
                 frame[UDP_CHECKSUM] = (new or 0xFFFF).to_bytes(2, "big")
             frame[UDP_SEQ] = seq_bytes
         session.record_sent(seq, now)
-        self.udp_senders[session.sport] = session
+        if self.udp_senders.get(session.sport) is not session:
+            self.udp_senders[session.sport] = session
+            self._udp_peers[session.sport] = session.dst_ip.packed
         self.counters["udp_sent"] += 1
         return self.send_ip(frame, now, session)
 
     # -- receiving ------------------------------------------------------------------------------------
     def receive(self, frame: bytes, now: int) -> Output:
         """A frame the NIC accepted: answer it, learn from it, or count and ignore it."""
-        kind = frame[ETH_TYPE]
+        kind = frame[ETH_TYPE_AT:ETH_TYPE_END]
         if kind == _TYPE_ARP:
             return self._arp_in(frame, now)
         if kind == _TYPE_IP:
@@ -231,15 +260,16 @@ class GuestStack:
         return []
 
     def _arp_in(self, frame: bytes, now: int) -> Output:
-        if len(frame) < ARP_LEN or frame[ARP_FORMAT] != _ARP_FORMAT:
+        if len(frame) < ARP_LEN or frame[ARP_FORMAT_AT:ARP_FORMAT_END] != _ARP_FORMAT:
             self.counters["ignored"] += 1
             return []
-        op, sha, spa, tpa = int.from_bytes(frame[ARP_OP], "big"), frame[ARP_SHA], frame[ARP_SPA], frame[ARP_TPA]
+        op = u16(frame, ARP_OP_AT)
+        sha, spa, tpa = frame[ARP_SHA_AT:ARP_SHA_END], frame[ARP_SPA_AT:ARP_SPA_END], frame[ARP_TPA_AT:ARP_TPA_END]
         out: Output = []
         for_us = tpa == self._ip
         self.counters["arp_requests_received" if op == ARP_REQUEST else "arp_replies_received"] += 1
         valid_sender = not (sha[0] & 1) and sha != _ZERO and spa != bytes(4) and spa != self._ip
-        if valid_sender and self.on_link(IPv4Address(spa)):
+        if valid_sender and self._on_link(spa):
             if (for_us and op == ARP_REQUEST) or spa in self.arp.entries or spa in self.arp.pending:
                 for packet, owner in self.arp.confirm(spa, sha, now):
                     packet[ETH_DST] = sha
@@ -260,14 +290,14 @@ class GuestStack:
         if len(frame) < IP_PAYLOAD or frame[IP_VERSION_IHL] != _IPV4_WITHOUT_OPTIONS:
             self.counters["ignored"] += 1
             return []
-        total = int.from_bytes(frame[IP_TOTAL_LEN], "big")
-        if total < IP_HEADER_LEN or IP + total > len(frame) or checksum(frame[IP_HEADER]):
+        total = u16(frame, IP_TOTAL_LEN_AT)
+        if total < IP_HEADER_LEN or IP + total > len(frame) or not ip_header_ok(frame):
             self.counters["bad_ip_header"] += 1
             return []
-        if int.from_bytes(frame[IP_FRAGMENT], "big") & 0x3FFF:  # MF or a fragment offset
+        if u16(frame, IP_FRAGMENT_AT) & 0x3FFF:  # MF or a fragment offset
             self.counters["ignored"] += 1
             return []
-        dst = frame[IP_DST]
+        dst = frame[IP_DST_AT:IP_DST_END]
         unicast = dst == self._ip
         if not unicast and dst not in self._broadcasts:
             self.counters["not_our_address"] += 1
@@ -291,43 +321,46 @@ class GuestStack:
             reply = bytearray(frame[:IP_PAYLOAD + len(icmp)])
             self._turn_around(reply, frame)
             reply[ICMP_TYPE] = ICMP_ECHO_REPLY  # the only byte of the ICMP message that changes
-            old_sum = int.from_bytes(frame[ICMP_CHECKSUM], "big")
-            new_sum = update_checksum(old_sum, frame[ICMP_TYPE_CODE], reply[ICMP_TYPE_CODE])
+            old_sum = u16(frame, ICMP_CHECKSUM_AT)
+            new_sum = update_checksum(old_sum, frame[ICMP_TYPE_CODE_AT:ICMP_TYPE_CODE_END], reply[ICMP_TYPE_CODE])
             reply[ICMP_CHECKSUM] = new_sum.to_bytes(2, "big")
             return self.send_ip(reply, now)
         if kind == ICMP_ECHO_REPLY:
             self.counters["echo_replies_received"] += 1
-            session = self.pings.get(int.from_bytes(frame[ICMP_ID], "big"))
-            if session is not None and IPv4Address(frame[IP_SRC]) == session.dst_ip:
-                session.record_answer(int.from_bytes(frame[ICMP_SEQ], "big"), now)
+            ident = u16(frame, ICMP_ID_AT)
+            session = self.pings.get(ident)
+            if session is not None and frame[IP_SRC_AT:IP_SRC_END] == self._ping_peers[ident]:
+                session.record_answer(u16(frame, ICMP_SEQ_AT), now)
             return []
         self.counters["icmp_other_received"] += 1
         return []
 
     def _udp_in(self, frame: bytes, udp: bytes, unicast: bool, now: int) -> Output:
         end = IP_PAYLOAD + len(udp)
-        if end < UDP_DATA or int.from_bytes(frame[UDP_LEN], "big") != len(udp):
+        if end < UDP_DATA or u16(frame, UDP_LEN_AT) != len(udp):
             self.counters["bad_udp_length"] += 1
             return []
-        stored = frame[UDP_CHECKSUM]
-        if stored != b"\0\0":  # 0: the sender computed none
-            zeroed = frame[IP_PAYLOAD:UDP_CHECKSUM.start] + b"\0\0" + frame[UDP_DATA:end]
-            if udp_checksum(frame[IP_SRC], frame[IP_DST], zeroed) != int.from_bytes(stored, "big"):
-                self.counters["bad_checksum"] += 1
-                return []
-        sport, dport = int.from_bytes(frame[UDP_SPORT], "big"), int.from_bytes(frame[UDP_DPORT], "big")
+        src = frame[IP_SRC_AT:IP_SRC_END]
+        has_checksum = frame[UDP_CHECKSUM_AT:UDP_CHECKSUM_END] != b"\0\0"  # 0: the sender computed none
+        if has_checksum and not udp_checksum_ok(src, frame[IP_DST_AT:IP_DST_END], udp):
+            self.counters["bad_checksum"] += 1
+            return []
+        sport = u16(frame, UDP_SPORT_AT)
+        dport = u16(frame, UDP_DPORT_AT)
         self.counters["udp_received"] += 1
-        self.udp_received[(str(IPv4Address(frame[IP_SRC])), dport)] += 1
+        key = (src, dport)
+        self._udp_counts[key] = self._udp_counts.get(key, 0) + 1
         sender = self.udp_senders.get(dport)
-        if sender is not None and sport == sender.dport and IPv4Address(frame[IP_SRC]) == sender.dst_ip:
+        if sender is not None and sport == sender.dport and src == self._udp_peers[dport]:
             if end >= UDP_SEQ.stop:
-                sender.record_answer(int.from_bytes(frame[UDP_SEQ], "big"), now)
+                sender.record_answer(int.from_bytes(frame[UDP_SEQ_AT:UDP_SEQ_END], "big"), now)
             return []
         if dport == UDP_ECHO_PORT and unicast:
             self.counters["udp_echoed"] += 1
             reply = bytearray(frame[:end])
             self._turn_around(reply, frame)
-            reply[UDP_SPORT], reply[UDP_DPORT] = frame[UDP_DPORT], frame[UDP_SPORT]  # swapping keeps the checksum
+            # swapping the ports keeps the checksum
+            reply[UDP_SPORT], reply[UDP_DPORT] = frame[UDP_DPORT_AT:UDP_DPORT_END], frame[UDP_SPORT_AT:UDP_SPORT_END]
             return self.send_ip(reply, now)
         if dport == UDP_DISCARD_PORT:
             self.counters["udp_discarded"] += 1
@@ -342,25 +375,25 @@ class GuestStack:
         reply[IP_ID] = self._next_ip_id()
         reply[IP_FRAGMENT] = b"\0\0"
         reply[IP_TTL] = self.ttl
-        reply[IP_SRC], reply[IP_DST] = self._ip, request[IP_SRC]
+        reply[IP_SRC], reply[IP_DST] = self._ip, request[IP_SRC_AT:IP_SRC_END]
         set_ip_checksum(reply)
 
     def _port_unreachable(self, frame: bytes, udp: bytes, now: int) -> Output:
         """ICMP destination unreachable, port unreachable (type 3, code 3), quoting as much of the datagram as
         fits a 576-byte IP packet, as Linux does (RFC 792 asks for the header and 8 bytes at least)."""
         self.counters["port_unreachable_sent"] += 1
-        quoted = (frame[IP_HEADER] + udp)[:_ICMP_ERROR_IP_LEN - IP_HEADER_LEN - ICMP_HEADER_LEN]
+        quoted = (frame[IP_HEADER_AT:IP_HEADER_END] + udp)[:_ICMP_ERROR_IP_LEN - IP_HEADER_LEN - ICMP_HEADER_LEN]
         reply = bytearray(self._unreachable) + quoted
         reply[IP_TOTAL_LEN] = (len(reply) - IP).to_bytes(2, "big")
         reply[IP_ID] = self._next_ip_id()
-        reply[IP_DST] = frame[IP_SRC]
+        reply[IP_DST] = frame[IP_SRC_AT:IP_SRC_END]
         set_ip_checksum(reply)
         reply[ICMP_CHECKSUM] = b"\0\0"
         reply[ICMP_CHECKSUM] = checksum(reply[IP_PAYLOAD:]).to_bytes(2, "big")
         return self.send_ip(reply, now)
 
 
-def _check_session(session: object, kind: type, what: str) -> None:
-    """The sessions an application call takes (an isinstance per probe: cheap next to building the frame)."""
-    if not isinstance(session, kind):
-        raise ScenarioError(f"{what} takes a {kind.__name__}, not {checks.describe(session)}")
+def _wrong_session(session: object, kind: type, what: str) -> ScenarioError:
+    """The error for an application call given something else than its session kind (checked per probe: an
+    isinstance, cheap next to building the frame; the calls take ``object`` so both builds raise this)."""
+    return ScenarioError(f"{what} takes a {kind.__name__}, not {checks.describe(session)}")

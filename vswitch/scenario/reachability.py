@@ -100,9 +100,8 @@ def perform_pingall(context: ScenarioContext, action: PingallAction, where: Wher
 def _schedule(driver: StackDriver, session: PingSession, start: int) -> None:
     """The requests of one pair: ``count`` of them from ``start``, ``interval_ns`` apart (as a ping action)."""
     template = driver.guest.ping_template(session)
-    interval = session.interval_ns
-    driver.repeat(session.count, lambda i: start + i * interval,
-                  lambda i, now: driver.guest.ping_send(session, i + 1, now, template))
+    send = driver.guest.ping_send
+    driver.repeat(session.count, start, session.interval_ns, lambda i, now: send(session, i + 1, now, template))
 
 
 def _describe(pairs: set[tuple[str, str]], order: list[str]) -> str:
