@@ -27,7 +27,7 @@ from ..topology.guest_reader import PingAction, UdpAction
 from ..topology.loader import load_topology
 from ..topology.spec import ActionSpec, TopologySpec
 from .measure import BenchResult, current_rss_kib, interpreter, peak_rss_kib
-from .workload import FRAME_GAP_NS, FRAME_SIZE, destination
+from .workload import FRAME_GAP_NS, FRAME_SIZE, destination, endpoint_names
 
 UDP_DISCARD_PORT = 9
 UDP_ECHO_PORT = 7
@@ -76,8 +76,6 @@ def with_pair_traffic(spec: TopologySpec, names: Sequence[str], frames: int,
 
 def stack_endpoints(spec: TopologySpec) -> list[str]:
     """The hosts with an IPv4 address (their only NIC's stack), sorted by name as the other workloads sort theirs."""
-    from .runner import endpoint_names  # (runner imports this module)
-
     with_stack = {h.name for h in spec.hosts if len(h.nics) == 1 and h.nics[0].guest is not None}
     return [name for name in endpoint_names(spec) if name in with_stack]
 

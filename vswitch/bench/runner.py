@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from ..topology.loader import load_topology
 from ..topology.spec import TopologySpec
 from ..topology.yamlsource import check_file
 from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
-from .workload import FRAME_GAP_NS, Endpoint, announcements, traffic
+from .workload import FRAME_GAP_NS, Endpoint, announcements, endpoint_names, traffic
 
 WORKLOADS = ("lan8", "vnic", "udp8", "naive")
 TOPOLOGY_WORKLOADS = ("lan8", "vnic", "udp8")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
@@ -68,19 +67,6 @@ def workload_file(workload: str) -> Path:
         raise TopologyError(f"workload {workload}: no topology file {path} (this vswitch was installed without its "
                            f"package data): reinstall it, or pass a topology with --topology FILE")
     return path
-
-
-def _natural(name: str) -> list:
-    """Sort key putting ``h2`` before ``h10``."""
-    return [int(part) if k % 2 else part for k, part in enumerate(re.split(r"(\d+)", name))]
-
-
-def endpoint_names(spec: TopologySpec) -> list[str]:
-    """Every host NIC (``h1``, or ``h2.eth1`` on a host with several) and VM vNIC (``vm1``) of ``spec``, sorted."""
-    names = [host.name if len(host.nics) == 1 else f"{host.name}.{nic.name}" for host in spec.hosts
-             for nic in host.nics]
-    names += [vm.name for hv in spec.hypervisors for vm in hv.vms]
-    return sorted(names, key=_natural)
 
 
 def _endpoint(net: Network, name: str, index: int) -> Endpoint:

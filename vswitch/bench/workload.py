@@ -7,6 +7,7 @@ every MAC and no measured frame is flooded.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -14,6 +15,7 @@ from ..core.frame import ETH_DST, ETH_SRC
 from ..core.mac import MACAddress
 from ..guests.headers import IP_DST, IP_PAYLOAD, IP_SRC, UDP_CHECKSUM
 from ..guests.inet import set_ip_checksum, udp_checksum
+from ..topology.spec import TopologySpec
 
 FRAME_GAP_NS = 1_000
 FRAME_SIZE = 60
@@ -51,6 +53,19 @@ def pair_frames(endpoints: Sequence[Endpoint]) -> list[list[bytes]]:
     """``frames[s][d]``: the frame from endpoint ``s`` to endpoint ``d``."""
     template = udp_template()
     return [[patch(template, s, d.mac, d.ip) for d in endpoints] for s in endpoints]
+
+
+def _natural(name: str) -> list:
+    """Sort key putting ``h2`` before ``h10``."""
+    return [int(part) if k % 2 else part for k, part in enumerate(re.split(r"(\d+)", name))]
+
+
+def endpoint_names(spec: TopologySpec) -> list[str]:
+    """Every host NIC (``h1``, or ``h2.eth1`` on a host with several) and VM vNIC (``vm1``) of ``spec``, sorted."""
+    names = [host.name if len(host.nics) == 1 else f"{host.name}.{nic.name}" for host in spec.hosts
+             for nic in host.nics]
+    names += [vm.name for hv in spec.hypervisors for vm in hv.vms]
+    return sorted(names, key=_natural)
 
 
 def destination(i: int, n: int) -> int:
