@@ -38,7 +38,7 @@ from .headers import ARP_FORMAT_AT, ARP_FORMAT_END, ARP_LEN, ARP_OP_AT, ARP_SHA_
     IP_VERSION_IHL, IPPROTO_ICMP, IPPROTO_UDP, UDP_CHECKSUM, UDP_CHECKSUM_AT, UDP_CHECKSUM_END, UDP_DATA, UDP_DPORT, \
     UDP_DPORT_AT, UDP_DPORT_END, UDP_LEN_AT, UDP_SEQ, UDP_SEQ_AT, UDP_SEQ_END, UDP_SPORT, UDP_SPORT_AT, \
     UDP_SPORT_END
-from .inet import checksum, interface_value, ip_header_ok, set_ip_checksum, u16, udp_checksum_ok, \
+from .inet import checksum, interface_value, ip_header_ok, number, set_ip_checksum, u16, udp_checksum_ok, \
     update_checksum
 from .sessions import ArpingSession, PingSession, UdpSession
 from .traffic import ARP_REPLY, ARP_REQUEST, ZERO_MAC, arp_frame, icmp_echo_frame, icmp_error_header, udp_frame
@@ -77,7 +77,7 @@ class GuestStack:
         self.arp = ArpCache(checks.integer(arp_timeout_ns, f"guest {name}: arp_timeout_ns", minimum=1))
         self.arp_notify = checks.flag(arp_notify, f"guest {name}: arp_notify")
         self.ttl = checks.integer(ttl, f"guest {name}: ttl", minimum=1, maximum=255)
-        self.counters: Counter[str] = Counter()
+        self._counts: dict[str, int] = {}  # what ``counters`` shows: a plain dict, the cheapest to count in
         self._udp_counts: dict[tuple[bytes, int], int] = {}  # (source address, destination port) -> datagrams
         self.pings: dict[int, PingSession] = {}  # ICMP identifier -> session
         self.arpings: dict[bytes, ArpingSession] = {}  # target address -> session
@@ -110,7 +110,15 @@ class GuestStack:
 
     def _on_link(self, packed: bytes) -> bool:
         """``on_link`` for the 4 bytes of an address in a frame (no ``IPv4Address`` per packet)."""
-        return int.from_bytes(packed, "big") & self._netmask == self._subnet
+        return number(packed) & self._netmask == self._subnet
+
+    @property
+    def counters(self) -> Counter[str]:
+        """What the stack did, by name (``udp_received``, ``echo_requests_sent``...), for reports and tests."""
+        return Counter(self._counts)
+
+    def _count(self, what: str) -> None:
+        self._counts[what] = self._counts.get(what, 0) + 1
 
     @property
     def udp_received(self) -> Counter[tuple[str, int]]:
@@ -127,12 +135,12 @@ class GuestStack:
         """The frames to send when the link comes up: a gratuitous ARP if ``arp_notify`` is on, else none."""
         if not self.arp_notify:
             return []
-        self.counters["gratuitous_arp_sent"] += 1
+        self._count("gratuitous_arp_sent")
         return [(0, self.gratuitous_arp())]
 
     def announce(self, now: int) -> Output:
         """Tell the LAN where we are now (Xen netfront after a migration): a gratuitous ARP."""
-        self.counters["gratuitous_arp_sent"] += 1
+        self._count("gratuitous_arp_sent")
         return [(0, self.gratuitous_arp())]
 
     # -- timers -----------------------------------------------------------------------------------------
@@ -146,14 +154,14 @@ class GuestStack:
         out = [(0, self._request_for(ip)) for ip in retry]
         for _ip, packets in failed:
             for _frame, owner in packets:
-                self.counters["dropped_unresolved"] += 1
+                self._count("dropped_unresolved")
                 if owner is not None:
                     owner.errors += 1
         return out
 
     # -- sending --------------------------------------------------------------------------------------
     def _request_for(self, ip: bytes) -> bytes:
-        self.counters["arp_requests_sent"] += 1
+        self._count("arp_requests_sent")
         return self._arp_request[:ARP_TPA.start] + ip
 
     def _next_ip_id(self) -> bytes:
@@ -167,7 +175,7 @@ class GuestStack:
             frame[ETH_DST] = BROADCAST_BYTES
             return [(0, self._own(bytes(frame), owner))]
         if not self._on_link(dst):
-            self.counters["no_route"] += 1  # no gateways are modelled: only the own subnet is reachable
+            self._count("no_route")  # no gateways are modelled: only the own subnet is reachable
             return []
         mac = self.arp.lookup(dst, now)
         if mac is not None:
@@ -193,14 +201,14 @@ class GuestStack:
         frame[IP_ID] = self._next_ip_id()
         set_ip_checksum(frame)
         seq_bytes = (seq & 0xFFFF).to_bytes(2, "big")
-        old = int.from_bytes(frame[ICMP_CHECKSUM], "big")
+        old = number(frame[ICMP_CHECKSUM])
         frame[ICMP_CHECKSUM] = update_checksum(old, frame[ICMP_SEQ], seq_bytes).to_bytes(2, "big")
         frame[ICMP_SEQ] = seq_bytes
         session.record_sent(seq, now)
         if self.pings.get(session.ident) is not session:
             self.pings[session.ident] = session
             self._ping_peers[session.ident] = session.dst_ip.packed
-        self.counters["echo_requests_sent"] += 1
+        self._count("echo_requests_sent")
         return self.send_ip(frame, now, session)
 
     def ping_template(self, session: PingSession) -> bytes:
@@ -218,7 +226,7 @@ class GuestStack:
         frame = dst + self._arp_request[ETH_SRC.start:ARP_THA.start] + dst + target
         session.record_sent(seq, now)
         self.arpings[target] = session
-        self.counters["arp_requests_sent"] += 1
+        self._count("arp_requests_sent")
         return [(0, self._own(frame, session))]
 
     def udp_template(self, session: UdpSession) -> bytes:
@@ -236,7 +244,7 @@ class GuestStack:
         set_ip_checksum(frame)
         if session.size >= 4:
             seq_bytes = (seq & 0xFFFFFFFF).to_bytes(4, "big")
-            old = int.from_bytes(frame[UDP_CHECKSUM], "big")
+            old = number(frame[UDP_CHECKSUM])
             if old:  # 0 means "no checksum" (never the case for ours)
                 new = update_checksum(old, frame[UDP_SEQ], seq_bytes)
                 frame[UDP_CHECKSUM] = (new or 0xFFFF).to_bytes(2, "big")
@@ -245,7 +253,7 @@ class GuestStack:
         if self.udp_senders.get(session.sport) is not session:
             self.udp_senders[session.sport] = session
             self._udp_peers[session.sport] = session.dst_ip.packed
-        self.counters["udp_sent"] += 1
+        self._count("udp_sent")
         return self.send_ip(frame, now, session)
 
     # -- receiving ------------------------------------------------------------------------------------
@@ -256,18 +264,18 @@ class GuestStack:
             return self._arp_in(frame, now)
         if kind == _TYPE_IP:
             return self._ip_in(frame, now)
-        self.counters["ignored"] += 1
+        self._count("ignored")
         return []
 
     def _arp_in(self, frame: bytes, now: int) -> Output:
         if len(frame) < ARP_LEN or frame[ARP_FORMAT_AT:ARP_FORMAT_END] != _ARP_FORMAT:
-            self.counters["ignored"] += 1
+            self._count("ignored")
             return []
         op = u16(frame, ARP_OP_AT)
         sha, spa, tpa = frame[ARP_SHA_AT:ARP_SHA_END], frame[ARP_SPA_AT:ARP_SPA_END], frame[ARP_TPA_AT:ARP_TPA_END]
         out: Output = []
         for_us = tpa == self._ip
-        self.counters["arp_requests_received" if op == ARP_REQUEST else "arp_replies_received"] += 1
+        self._count("arp_requests_received" if op == ARP_REQUEST else "arp_replies_received")
         valid_sender = not (sha[0] & 1) and sha != _ZERO and spa != bytes(4) and spa != self._ip
         if valid_sender and self._on_link(spa):
             if (for_us and op == ARP_REQUEST) or spa in self.arp.entries or spa in self.arp.pending:
@@ -278,7 +286,7 @@ class GuestStack:
             reply = bytearray(self._arp_reply)
             reply[ETH_DST] = reply[ARP_THA] = sha
             reply[ARP_TPA] = spa
-            self.counters["arp_replies_sent"] += 1
+            self._count("arp_replies_sent")
             out.append((0, bytes(reply)))
         elif op == ARP_REPLY and for_us:
             session = self.arpings.get(spa)
@@ -288,36 +296,36 @@ class GuestStack:
 
     def _ip_in(self, frame: bytes, now: int) -> Output:
         if len(frame) < IP_PAYLOAD or frame[IP_VERSION_IHL] != _IPV4_WITHOUT_OPTIONS:
-            self.counters["ignored"] += 1
+            self._count("ignored")
             return []
         total = u16(frame, IP_TOTAL_LEN_AT)
         if total < IP_HEADER_LEN or IP + total > len(frame) or not ip_header_ok(frame):
-            self.counters["bad_ip_header"] += 1
+            self._count("bad_ip_header")
             return []
         if u16(frame, IP_FRAGMENT_AT) & 0x3FFF:  # MF or a fragment offset
-            self.counters["ignored"] += 1
+            self._count("ignored")
             return []
         dst = frame[IP_DST_AT:IP_DST_END]
         unicast = dst == self._ip
         if not unicast and dst not in self._broadcasts:
-            self.counters["not_our_address"] += 1
+            self._count("not_our_address")
             return []
         proto, payload = frame[IP_PROTO], frame[IP_PAYLOAD:IP + total]
         if proto == IPPROTO_ICMP:
             return self._icmp_in(frame, payload, unicast, now)
         if proto == IPPROTO_UDP:
             return self._udp_in(frame, payload, unicast, now)
-        self.counters["ignored"] += 1
+        self._count("ignored")
         return []
 
     def _icmp_in(self, frame: bytes, icmp: bytes, unicast: bool, now: int) -> Output:
         if len(icmp) < ICMP_HEADER_LEN or checksum(icmp):
-            self.counters["bad_checksum"] += 1
+            self._count("bad_checksum")
             return []
         kind = frame[ICMP_TYPE]
         if kind == ICMP_ECHO_REQUEST and unicast:  # answer with the same identifier, sequence and data
-            self.counters["echo_requests_received"] += 1
-            self.counters["echo_replies_sent"] += 1
+            self._count("echo_requests_received")
+            self._count("echo_replies_sent")
             reply = bytearray(frame[:IP_PAYLOAD + len(icmp)])
             self._turn_around(reply, frame)
             reply[ICMP_TYPE] = ICMP_ECHO_REPLY  # the only byte of the ICMP message that changes
@@ -326,44 +334,44 @@ class GuestStack:
             reply[ICMP_CHECKSUM] = new_sum.to_bytes(2, "big")
             return self.send_ip(reply, now)
         if kind == ICMP_ECHO_REPLY:
-            self.counters["echo_replies_received"] += 1
+            self._count("echo_replies_received")
             ident = u16(frame, ICMP_ID_AT)
             session = self.pings.get(ident)
             if session is not None and frame[IP_SRC_AT:IP_SRC_END] == self._ping_peers[ident]:
                 session.record_answer(u16(frame, ICMP_SEQ_AT), now)
             return []
-        self.counters["icmp_other_received"] += 1
+        self._count("icmp_other_received")
         return []
 
     def _udp_in(self, frame: bytes, udp: bytes, unicast: bool, now: int) -> Output:
         end = IP_PAYLOAD + len(udp)
         if end < UDP_DATA or u16(frame, UDP_LEN_AT) != len(udp):
-            self.counters["bad_udp_length"] += 1
+            self._count("bad_udp_length")
             return []
         src = frame[IP_SRC_AT:IP_SRC_END]
         has_checksum = frame[UDP_CHECKSUM_AT:UDP_CHECKSUM_END] != b"\0\0"  # 0: the sender computed none
         if has_checksum and not udp_checksum_ok(src, frame[IP_DST_AT:IP_DST_END], udp):
-            self.counters["bad_checksum"] += 1
+            self._count("bad_checksum")
             return []
         sport = u16(frame, UDP_SPORT_AT)
         dport = u16(frame, UDP_DPORT_AT)
-        self.counters["udp_received"] += 1
+        self._count("udp_received")
         key = (src, dport)
         self._udp_counts[key] = self._udp_counts.get(key, 0) + 1
         sender = self.udp_senders.get(dport)
         if sender is not None and sport == sender.dport and src == self._udp_peers[dport]:
             if end >= UDP_SEQ.stop:
-                sender.record_answer(int.from_bytes(frame[UDP_SEQ_AT:UDP_SEQ_END], "big"), now)
+                sender.record_answer(number(frame[UDP_SEQ_AT:UDP_SEQ_END]), now)
             return []
         if dport == UDP_ECHO_PORT and unicast:
-            self.counters["udp_echoed"] += 1
+            self._count("udp_echoed")
             reply = bytearray(frame[:end])
             self._turn_around(reply, frame)
             # swapping the ports keeps the checksum
             reply[UDP_SPORT], reply[UDP_DPORT] = frame[UDP_DPORT_AT:UDP_DPORT_END], frame[UDP_SPORT_AT:UDP_SPORT_END]
             return self.send_ip(reply, now)
         if dport == UDP_DISCARD_PORT:
-            self.counters["udp_discarded"] += 1
+            self._count("udp_discarded")
             return []
         if unicast:
             return self._port_unreachable(frame, udp, now)
@@ -381,7 +389,7 @@ class GuestStack:
     def _port_unreachable(self, frame: bytes, udp: bytes, now: int) -> Output:
         """ICMP destination unreachable, port unreachable (type 3, code 3), quoting as much of the datagram as
         fits a 576-byte IP packet, as Linux does (RFC 792 asks for the header and 8 bytes at least)."""
-        self.counters["port_unreachable_sent"] += 1
+        self._count("port_unreachable_sent")
         quoted = (frame[IP_HEADER_AT:IP_HEADER_END] + udp)[:_ICMP_ERROR_IP_LEN - IP_HEADER_LEN - ICMP_HEADER_LEN]
         reply = bytearray(self._unreachable) + quoted
         reply[IP_TOTAL_LEN] = (len(reply) - IP).to_bytes(2, "big")
