@@ -118,7 +118,8 @@ def test_sigterm_ends_the_run_and_a_killed_run_is_cleaned_up(tmp_path) -> None:
     assert {RED, BLUE} <= _namespaces() and (STATE_DIR / f"{child.pid}.json").exists()
     env = {**os.environ, "PYTHONPATH": str(Path(vswitch.__file__).resolve().parent.parent)}
     done = subprocess.run([sys.executable, "-m", "vswitch", "live-cleanup"], capture_output=True, text=True, env=env)
-    assert done.returncode == 0 and f"removed netns {RED}" in done.stdout, done.stdout + done.stderr
+    # (under xdist another test process's live-cleanup may remove this dead run first: what counts is that it goes)
+    assert done.returncode == 0, done.stdout + done.stderr
     assert {RED, BLUE}.isdisjoint(_namespaces()) and not (STATE_DIR / f"{child.pid}.json").exists()
     assert not [line for line in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout.splitlines()
                 if f"vsl{child.pid % 100000}-" in line]

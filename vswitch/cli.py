@@ -25,6 +25,7 @@ from .core.trace import HopRecorder, explain_hops
 from .core.units import count, format_duration, parse_duration
 from .iocheck import check as iocheck
 from .kernel import check as kernelcheck
+from .live import bench as live_bench
 from .live import command as live
 from .net.network import Network
 from .outputs import MANIFEST, clear_stale_captures
@@ -336,16 +337,16 @@ def _named(names: set[str]) -> str:
 #: a module that fails to import is a bug, and its traceback says so (a command never vanishes from the list).
 _MODULE_COMMANDS: list[tuple[str, str, str, Callable, Callable]] = [
     ("bench", "measure frames/s and memory on standard workloads", "vswitch bench lan8 -n 100000",
-     bench.add_arguments, bench.run),
+     bench.add_arguments, lambda args: live_bench.run(args, build_kind()) if args.live else bench.run(args)),
     ("kernel-check", "run a topology in Linux namespaces and in vswitch, compare receivers",
      f"sudo vswitch kernel-check {EXAMPLE}", kernelcheck.add_arguments, kernelcheck.run),
     ("kernel-cleanup", "remove namespaces and links left by a killed kernel-check", "sudo vswitch kernel-cleanup",
      kernelcheck.add_cleanup_arguments, kernelcheck.run_cleanup),
     ("io-check", "boot a Linux guest under QEMU, count its NIC's exits, compare with an I/O model",
      "sudo vswitch io-check emulated", iocheck.add_arguments, iocheck.run),
-    ("live", "run a topology in real time, with real namespaces as stations (attach:)",
+    ("live", "run a topology in real time, with real namespaces, VMs (TAP) and interfaces as stations (attach:)",
      "sudo vswitch live topologies/live-two-namespaces.yaml --duration 30s", live.add_arguments, live.run),
-    ("live-cleanup", "remove namespaces and links left by a killed vswitch live", "sudo vswitch live-cleanup",
+    ("live-cleanup", "remove namespaces, links and TAPs left by a killed vswitch live", "sudo vswitch live-cleanup",
      live.add_cleanup_arguments, live.run_cleanup),
     ("extcap", "list topology files' capture points in Wireshark: install or uninstall its extcap launcher",
      "vswitch extcap install --topologies topologies", extcap.add_arguments, extcap.run),

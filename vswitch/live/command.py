@@ -24,11 +24,14 @@ from ..topology.build import build_network
 from ..topology.loader import load_topology
 from ..topology.spec import AttachSpec, TopologySpec
 from ..topology.yamlsource import check_file
-from .devices import LiveDevices, cleanup
+from .devices import LiveDevices, check_interface, cleanup
 from .pacer import run_paced
 from .stations import LiveStation
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: The pcapng's section comment (Wireshark: Statistics > Capture File Properties): what its timestamps are.
+CAPTURE_COMMENT = ("written by vswitch live: timestamps are the wall clock (UTC) when each frame crossed the "
+                   "emulated port, not virtual time")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,17 +45,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def attachments(spec: TopologySpec) -> Iterator[tuple[str, AttachSpec, str | None]]:
-    """(interface, attach, ip) of every station the file attaches, in file order; two on one namespace are refused."""
-    seen: dict[str, str] = {}
+    """(interface, attach, ip) of every station the file attaches, in file order; two on one namespace, or on one
+    device (a TAP and an interface share the names of the host's links), are refused."""
+    seen: dict[tuple[str, str], str] = {}
     found = [(f"{h.name}.{n.name}", n.attach, n.guest) for h in spec.hosts for n in h.nics]
     found += [(f"{vm.name}.eth0", vm.attach, vm.guest) for hv in spec.hypervisors for vm in hv.vms]
     for interface, attach, guest in found:
         if attach is None:
             continue
-        if attach.name in seen:
-            raise TopologyError(f"{attach.where}: {interface}: namespace {attach.name!r} is already attached to "
-                                f"{seen[attach.name]}: give each station its own")
-        seen[attach.name] = interface
+        key = ("netns" if attach.kind == "netns" else "link", attach.name)
+        if key in seen:
+            what = "namespace" if attach.kind == "netns" else "interface"
+            raise TopologyError(f"{attach.where}: {interface}: {what} {attach.name!r} is already attached to "
+                                f"{seen[key]}: give each station its own")
+        seen[key] = interface
         yield interface, attach, str(guest.interface) if guest else None
 
 
@@ -89,17 +95,17 @@ def run(args: argparse.Namespace) -> int:
     live_spec = replace(spec, epoch_ns=wall_clock_ns())  # captures carry wall-clock timestamps
     stations: list[LiveStation] = []
     with LiveDevices() as devices, _StopRequest() as stop:
-        net = build_network(live_spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False)
+        net = build_network(live_spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False,
+                            capture_comment=CAPTURE_COMMENT)
         try:
             for interface, attach, ip in planned:
                 nic = net.nic(interface)
                 assert isinstance(nic, NIC)
-                made = devices.add_netns_station(attach.name, str(nic.mac), ip)
-                station = LiveStation(nic, made.outside, made.hub)
+                station = _attach(devices, nic, attach, ip)
                 nic.stack = station  # the real stack answers in place of vswitch's own
                 stations.append(station)
             runner = ScenarioRunner(live_spec, net)
-            _announce(planned, duration)
+            _announce(net, planned, duration)
             run_paced(net, stations, duration, stop)
             result = runner.finish()
         finally:
@@ -110,10 +116,26 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
-def _announce(planned: list[tuple[str, AttachSpec, str | None]], duration: float | None) -> None:
+def _attach(devices: LiveDevices, nic: NIC, attach: AttachSpec, ip: str | None) -> LiveStation:
+    """The real device of one attached station, made (a namespace with its veth, a TAP) or found (an interface)."""
+    if attach.kind == "netns":
+        made = devices.add_netns_station(attach.name, str(nic.mac), ip)
+        return LiveStation(nic, made.outside, made.hub)
+    if attach.kind == "tap":
+        return LiveStation(nic, devices.add_tap(attach.name), None)
+    return LiveStation(nic, check_interface(attach.name), None, promiscuous=True)
+
+
+def _announce(net: Network, planned: list[tuple[str, AttachSpec, str | None]], duration: float | None) -> None:
     for interface, attach, ip in planned:
-        print(f"live: {interface} is namespace {attach.name} (eth0{', ' + ip if ip else ''}): "
-              f"ip netns exec {attach.name} ...", file=sys.stderr)
+        if attach.kind == "netns":
+            said = f"namespace {attach.name} (eth0{', ' + ip if ip else ''}): ip netns exec {attach.name} ..."
+        elif attach.kind == "tap":
+            said = (f"TAP {attach.name}: qemu-system-x86_64 ... -netdev tap,id=n0,ifname={attach.name},script=no,"
+                    f"downscript=no,vnet_hdr=off -device e1000,netdev=n0,mac={net.nic(interface).mac}")
+        else:
+            said = f"interface {attach.name}"
+        print(f"live: {interface} is {said}", file=sys.stderr)
     until = f"for {format_duration(int(duration * 1e9))}" if duration is not None else "until Ctrl-C"
     print(f"live: running {until}", file=sys.stderr, flush=True)
 

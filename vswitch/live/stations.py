@@ -10,24 +10,33 @@ captures apply as to any frame).
 from __future__ import annotations
 
 import socket
-from typing import Iterable
+import struct
+from contextlib import nullcontext
+from typing import Iterable, Optional
 
 from ..kernel.netns import in_netns
 from ..l2.nic import NIC
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4  # what this socket itself sent, seen again: not the station's
+SOL_PACKET, PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC = 263, 1, 1  # <linux/if_packet.h>
 
 
 class LiveStation:
-    """The real device behind ``nic``: an AF_PACKET socket bound to ``ifname`` in namespace ``netns``."""
+    """The real device behind ``nic``: an AF_PACKET socket bound to ``ifname`` in namespace ``netns`` (None: this
+    process's own). ``promiscuous``: the device takes frames for any MAC while the socket is open (a real NIC's
+    filter would drop those for the station's MAC, which is not its own); the kernel undoes it on close."""
 
-    def __init__(self, nic: NIC, ifname: str, netns: str) -> None:
+    def __init__(self, nic: NIC, ifname: str, netns: Optional[str], promiscuous: bool = False) -> None:
         self.nic = nic
         self.ifname = ifname
-        with in_netns(netns):
+        with in_netns(netns) if netns is not None else nullcontext():
             self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.sock.bind((ifname, 0))
+        if promiscuous:
+            index = socket.if_nametoindex(ifname)
+            self.sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, struct.pack("iHH8s", index, PACKET_MR_PROMISC, 0,
+                                                                                b""))
         self.sock.setblocking(False)
         self.to_device = 0
         self.from_device = 0
@@ -52,7 +61,7 @@ class LiveStation:
 
     def read(self) -> list[bytes]:
         """Every frame the real station has sent since the last call."""
-        frames = []
+        frames: list[bytes] = []
         while True:
             try:
                 data, address = self.sock.recvfrom(65535)

@@ -165,6 +165,7 @@ class CaptureSet:
     def __init__(self, out_dir: str | os.PathLike, epoch_ns: int = DEFAULT_EPOCH_NS) -> None:
         self.out_dir = Path(out_dir)
         self.epoch_ns = epoch_ns
+        self.comment = "written by vswitch"  # the pcapng's section comment (``vswitch live`` says its clock there)
         self.files: list[Path] = []
         self._writers: list[PcapWriter | PcapNgWriter] = []
         self._labels: list[str] = []
@@ -230,7 +231,7 @@ class CaptureSet:
         path = self._path(file_name)
         if path in self.files:
             raise CaptureError(f"two capture points write {path.name}: give each its own file")
-        self._pcapng = PcapNgWriter(path, comment="written by vswitch")
+        self._pcapng = PcapNgWriter(path, comment=self.comment)
         self._opened(self._pcapng, path, label)
         return path
 

@@ -19,11 +19,13 @@ from .spec import GuestSpec, IoSpec, TopologySpec, VFSpec, Where
 
 
 def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None = None, record: bool = True,
-                  pcapng: bool = True, trace_limit: int = DEFAULT_TRACE_LIMIT) -> Network:
+                  pcapng: bool = True, trace_limit: int = DEFAULT_TRACE_LIMIT,
+                  capture_comment: str | None = None) -> Network:
     """Build the network described by ``spec``; open its captures in ``capture_dir`` if given.
 
     ``record``: keep every hop and delivery (``Network``), for tests and small runs; ``vswitch run`` does not,
-    and its expectations watch only the frames they name.
+    and its expectations watch only the frames they name. ``capture_comment``: the pcapng's section comment in
+    place of "written by vswitch" (``vswitch live`` says there that its timestamps are the wall clock).
 
     Errors name the spec's place in its file (``lab.yaml:12:5: links[2]: ...``).
     """
@@ -34,6 +36,8 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
     checks.flag(pcapng, "build_network: pcapng")
     epoch = spec.epoch_ns if spec.epoch_ns is not None else DEFAULT_EPOCH_NS
     net = Network(record=record, trace_limit=trace_limit, capture_dir=capture_dir or ".", epoch_ns=epoch)
+    if capture_comment is not None:
+        net.captures.comment = checks.text(capture_comment, "build_network: capture_comment")
     where = Where(spec.source)
     net.macs.avoid([n.mac for h in spec.hosts for n in h.nics] + [hv.mac for hv in spec.hypervisors]
                    + [vm.mac for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None])

@@ -69,7 +69,8 @@ class GuestSpec:
 
 @dataclass(frozen=True)
 class AttachSpec:
-    """A real station behind a NIC in ``vswitch live`` (``live_reader.py``): ``kind`` (netns) and its ``name``."""
+    """A real station behind a NIC in ``vswitch live`` (``live_reader.py``): ``kind`` (netns, tap or interface)
+    and its ``name``."""
 
     kind: str
     name: str
