@@ -16,7 +16,8 @@ from setuptools import setup
 
 #: The per-frame modules, as paths under vswitch/ without ".py".
 COMPILED = ["core/engine", "l2/port", "l2/decision", "l2/fdb", "l2/switch", "l2/nic", "l2/adapter", "pcap/writer",
-            "net/capture", "net/datapath", "net/network"]
+            "net/capture", "net/datapath", "net/network",
+            "guests/headers", "guests/inet", "guests/arp", "guests/stack", "guests/stackdriver"]
 
 
 def _say(message: str) -> None:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
@@ -138,8 +138,9 @@ def test_the_command_runs_each_workload_in_its_own_interpreter_and_prints_the_ta
     bench.add_arguments(parser)
     assert bench.run(parser.parse_args(["all", "-n", "100", "--naive-frames", "20", "--out", str(tmp_path)])) == 0
     out = capsys.readouterr().out
-    for text in ("lan8", "vnic", "naive", "frames/s", "peak RSS MB", "lan8 / naive:", "vnic / lan8 time per frame:",
-                 "vnic-io / vnic time per frame:", "CPython" if interpreter().startswith("CPython") else "PyPy"):
+    for text in ("lan8", "vnic", "udp8", "naive", "frames/s", "peak RSS MB", "lan8 / naive:",
+                 "vnic / lan8 time per frame:", "vnic-io / vnic time per frame:", "udp8 / lan8 time per frame:",
+                 "CPython" if interpreter().startswith("CPython") else "PyPy"):
         assert text in out
     assert (tmp_path / "lan8" / "h1.pcap").is_file() and (tmp_path / "naive" / "sw1.p8.pcap").is_file()
 
@@ -162,7 +163,8 @@ def test_the_standard_workloads_are_package_data_read_from_any_folder(tmp_path, 
     monkeypatch.chdir(tmp_path)  # no checkout here: the files come with the package (pip install . ships them)
     assert BENCH_FILES == sorted(PACKAGE_WORKLOADS / f"{w}.yaml" for w in bench.TOPOLOGY_WORKLOADS)
     assert [bench.workload_file(w) for w in bench.TOPOLOGY_WORKLOADS] == [
-        PACKAGE_WORKLOADS / "lan8.yaml", PACKAGE_WORKLOADS / "vnic.yaml", PACKAGE_WORKLOADS / "vnic-io.yaml"]
+        PACKAGE_WORKLOADS / "lan8.yaml", PACKAGE_WORKLOADS / "vnic.yaml", PACKAGE_WORKLOADS / "vnic-io.yaml",
+        PACKAGE_WORKLOADS / "udp8.yaml"]
 
 
 @pytest.mark.parametrize("path", BENCH_FILES, ids=lambda p: p.name)
@@ -325,3 +327,50 @@ def test_the_naive_row_shows_the_scaled_count(tmp_path, capsys):
     assert bench.run(bench_args("naive", "-n", "150", "--out", str(tmp_path))) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("naive"))
     assert row.split()[1] == "3"  # N = 150 / 50
+
+
+# -- udp8: the same pattern from guest IPv4 stacks ---------------------------------------------------------
+def test_udp8_stacks_send_each_datagram_once_to_the_discard_port_round_robin_after_arp(tmp_path):
+    from vswitch.bench.guest_workload import WARMUP_NS
+
+    result = run_bench("udp8", 200, tmp_path)
+    timed = 200 - 56  # the first round (one datagram per ordered pair) is sent before the clock starts
+    assert (result.workload, result.frames, result.delivered, result.dropped, result.in_flight) == (
+        "udp8", timed, timed, 0, 0)
+    sent, received = expected_counts(8, 200)
+    for k in range(8):
+        packets = rdpcap(str(tmp_path / f"h{k + 1}.pcap"))
+        first = min(p.time for p in packets)
+        stream = [p for p in packets if (p.time - first) * 1_000_000_000 >= WARMUP_NS]
+        assert all(UDP in p and p[UDP].dport == 9 and len(bytes(p)) == workload.FRAME_SIZE for p in stream)
+        mine = f"10.0.0.{k + 1}"
+        assert [sum(p[IP].src == mine for p in stream), sum(p[IP].dst == mine for p in stream)] == [
+            sent[k], received[k]]
+        for p in stream:  # the stacks' checksums, as Scapy computes them
+            rebuilt = p.copy()
+            del rebuilt[IP].chksum, rebuilt[UDP].chksum
+            assert bytes(rebuilt.__class__(bytes(rebuilt))) == bytes(p)
+        ids = [p[IP].id for p in stream if p[IP].src == mine]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)  # one IP id per datagram, counting up
+    # the warm-up resolved every address with ARP: no request in the measured stream (checked above: all UDP)
+
+
+def test_udp8_refuses_a_topology_whose_hosts_have_no_addresses(tmp_path):
+    from vswitch import TopologyError
+    from vswitch.bench.guest_workload import run_guest_bench
+
+    with pytest.raises(TopologyError, match="udp8 needs at least 2 hosts with an IPv4 address, found 0"):
+        run_guest_bench("udp8", PACKAGE_WORKLOADS / "lan8.yaml", tmp_path, 10)
+
+
+@pytest.mark.parametrize("workload", ["echo8", "ping8"])
+def test_echo8_and_ping8_probes_are_each_answered_and_the_clock_counts_both_frames(tmp_path, workload):
+    result = run_bench(workload, 100, tmp_path)
+    timed = 2 * (100 - 56)  # the first round (one probe per ordered pair) is sent before the clock starts
+    assert (result.workload, result.frames, result.delivered, result.dropped, result.in_flight) == (
+        workload, timed, timed, 0, 0)
+    sent, received = expected_counts(8, 100)
+    for k in range(8):  # each probe h_k sent or received, and its answer (the warm-up went to the discard port)
+        packets = rdpcap(str(tmp_path / f"h{k + 1}.pcap"))
+        probes = [p for p in packets if ICMP in p or (UDP in p and 7 in (p[UDP].sport, p[UDP].dport))]
+        assert len(probes) == 2 * (sent[k] + received[k])

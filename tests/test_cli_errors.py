@@ -236,7 +236,8 @@ EXTRA = [  # bad inputs the kinds above do not make: (argv, the line on stderr)
     pytest.param(["run", EXAMPLE_FILE, "--until=-1ms"], "vswitch: argument --until: invalid duration '-1ms': must not "
                  "be negative; see vswitch run --help", id="run --until=-1ms"),
     pytest.param(["bench", "lan9"], "vswitch: argument workload: invalid choice: 'lan9' (choose from 'lan8', 'vnic', "
-                 "'vnic-io', 'naive', 'big10k', 'flood1k', 'all'); see vswitch bench --help", id="bench lan9"),
+                 "'vnic-io', 'udp8', 'naive', 'big10k', 'flood1k', 'echo8', 'ping8', 'all'); see vswitch bench --help",
+                 id="bench lan9"),
     pytest.param(["bench", "--live", "lan8"], "vswitch: bench --live measures real namespaces through vswitch live and "
                  "a Linux bridge: give it no workload and no --topology", id="bench --live lan8"),
     pytest.param(["io-check", "emulated", "-n", "5"], "vswitch: --pings must be more than 10 (the shorter run's), "

@@ -67,3 +67,11 @@ def test_guest_code_slices_frames_by_field_name_not_by_number():
     """Issue 21: 68 slices like ``frame[30:34]`` said nothing of the field they read; ``headers.py`` names them."""
     paths = sorted(p for p in (SOURCE / "guests").glob("*.py") if p.name != "headers.py")
     assert [hit for path in paths for hit in numbered_slices(path)] == []
+
+
+def test_each_start_and_end_offset_pair_is_its_fields_slice():
+    """The compiled stack slices ``bytes`` by ``X_AT:X_END`` (mypyc miscompiles a slice object there)."""
+    pairs = {name[:-3] for name in vars(h) if name.endswith("_AT")}
+    assert pairs and {name[:-4] for name in vars(h) if name.endswith("_END")} == pairs
+    fields = {"ETH_TYPE": ETH_TYPE, **{name: getattr(h, name) for name in pairs - {"ETH_TYPE"}}}
+    assert {name: slice(getattr(h, f"{name}_AT"), getattr(h, f"{name}_END")) for name in pairs} == fields

@@ -5,6 +5,8 @@
   (``vswitch/bench/workloads/vnic.yaml``);
 - ``vnic-io``: vnic with every VM under the virtio I/O model, no vCPU clock (``workloads/vnic-io.yaml``): against
   vnic, the cost of the I/O accounting (docs/io-models.md);
+- ``udp8``: lan8 with an IPv4 stack per host, the same pattern sent as UDP datagrams by the stacks
+  (``vswitch/bench/workloads/udp8.yaml``, traffic in ``guest_workload.py``);
 - ``naive``: lan8 written as a newcomer would with Scapy (see ``naive.py``);
 - ``big10k``, ``flood1k``: 10,000 VMs on one switch, and flooding to 10, 100 and 1,000 ports (``scale.py``: their
   topologies are generated in memory; N counts delivered copies of broadcasts);
@@ -48,8 +50,10 @@ from ..topology.yamlsource import check_file
 from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
 from .workload import FRAME_GAP_NS, Endpoint, announcements, endpoint_names, endpoints_of, traffic
 
-WORKLOADS = ("lan8", "vnic", "vnic-io", "naive", "big10k", "flood1k")
-TOPOLOGY_WORKLOADS = ("lan8", "vnic", "vnic-io")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
+WORKLOADS = ("lan8", "vnic", "vnic-io", "udp8", "naive", "big10k", "flood1k")
+TOPOLOGY_WORKLOADS = ("lan8", "vnic", "vnic-io", "udp8")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
+GUEST_WORKLOADS = ("udp8", "echo8", "ping8")  # traffic from udp8.yaml's IPv4 stacks (guest_workload.py)
+ANSWERED_WORKLOADS = ("echo8", "ping8")  # udp8's probes to the echo port and as pings: not in `all`
 BENCH_TOPOLOGIES = Path(__file__).resolve().parent / "workloads"  # package data (pyproject.toml)
 DEFAULT_FRAMES = 1_000_000
 #: The naive baseline runs N / NAIVE_SHARE frames unless --naive-frames says otherwise: it is about a hundred
@@ -62,7 +66,7 @@ WORKER_USER_ERROR = 3  # a worker's for a VSwitchError, whose message is its std
 # -- the networks: topology files ---------------------------------------------------------------------
 def workload_file(workload: str) -> Path:
     """The topology file of a standard workload, shipped in the package (``vswitch/bench/workloads/``)."""
-    path = BENCH_TOPOLOGIES / f"{workload}.yaml"
+    path = BENCH_TOPOLOGIES / f"{'udp8' if workload in GUEST_WORKLOADS else workload}.yaml"
     if not path.is_file():
         raise TopologyError(f"workload {workload}: no topology file {path} (this vswitch was installed without its "
                            f"package data): reinstall it, or pass a topology with --topology FILE")
@@ -116,8 +120,8 @@ def run_bench(workload: object, frames: object, out_dir: object, topology: objec
     that does not exist, or a count of frames that is not a positive int, is a ``ScenarioError``.
     """
     name = checks.text(workload, "run_bench: workload", error=ScenarioError)
-    if topology is None and name not in WORKLOADS:
-        raise ScenarioError(f"unknown workload {name!r}: choose one of {', '.join(WORKLOADS)}")
+    if topology is None and name not in WORKLOADS + ANSWERED_WORKLOADS:
+        raise ScenarioError(f"unknown workload {name!r}: choose one of {', '.join(WORKLOADS + ANSWERED_WORKLOADS)}")
     count = checks.integer(frames, "run_bench: frames", minimum=1, error=ScenarioError)
     folder = checks.path(out_dir, "run_bench: out_dir", error=ScenarioError)
     file = checks.path(topology, "run_bench: topology") if topology is not None else None
@@ -132,6 +136,10 @@ def run_bench(workload: object, frames: object, out_dir: object, topology: objec
 
             return run_scale(name, count)
         file = workload_file(name)
+    if name in GUEST_WORKLOADS and Path(file).resolve() == workload_file(name).resolve():  # (a worker is given it)
+        from .guest_workload import run_guest_bench
+
+        return run_guest_bench(name, file, folder, count)
     net, endpoints, _ = build_topology(file, folder)
     return run_network(name, net, endpoints, count)
 
@@ -149,8 +157,10 @@ def _at_least_one(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("workload", nargs="?", default=None, choices=WORKLOADS + ("all",),
-                        help="which workload to run (default: all, or none when --topology is given)")
+    parser.add_argument("workload", nargs="?", default=None, choices=WORKLOADS + ANSWERED_WORKLOADS + ("all",),
+                        help="which workload to run (default: all, or none when --topology is given); echo8 and "
+                             "ping8 (not in all) send udp8's probes to the UDP echo port and as pings: N probes, "
+                             "2N frames")
     parser.add_argument("-n", "--frames", type=_at_least_one, default=DEFAULT_FRAMES,
                         help=f"frames per workload (default {DEFAULT_FRAMES:,}; naive runs N/{NAIVE_SHARE} unless "
                              "--naive-frames is given)")
@@ -178,7 +188,7 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     chosen = args.workload or ("all" if not args.topology else None)
     plan: list[tuple[str, str | None]] = []
     for workload in (WORKLOADS if chosen == "all" else (chosen,) if chosen else ()):
-        if workload in TOPOLOGY_WORKLOADS:
+        if workload in TOPOLOGY_WORKLOADS + ANSWERED_WORKLOADS:
             load_bench_topology(workload_file(workload))
         plan.append((workload, None))
     for file in args.topology:
@@ -224,7 +234,7 @@ def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike,
     current folder): it runs in ``out_dir`` with this package's folder first on its path.
     """
     out_dir = make_folder(Path(out_dir))
-    if topology is None and workload in TOPOLOGY_WORKLOADS:
+    if topology is None and workload in TOPOLOGY_WORKLOADS + ANSWERED_WORKLOADS:
         topology = str(workload_file(workload).resolve())
     elif topology is not None:
         topology = str(Path(topology).resolve())
@@ -256,6 +266,8 @@ def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
     if "vnic" in by_name and "vnic-io" in by_name:
         lines.append(f"vnic-io / vnic time per frame: {by_name['vnic-io'].us_per_frame / by_name['vnic'].us_per_frame:.2f}x"
                      " (the I/O models' accounting)")
+    if "lan8" in by_name and "udp8" in by_name:  # what the guest stacks and the scenario's udp actions add
+        lines.append(f"udp8 / lan8 time per frame: {by_name['udp8'].us_per_frame / by_name['lan8'].us_per_frame:.2f}x")
     lines += [f"{r.workload}: {r.detail}" for r in results if r.detail]
     runs = f"; fastest of {repeat} runs each" if repeat > 1 else ""
     lines.append(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; {interpreter()}{runs}")
@@ -263,7 +275,8 @@ def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m vswitch.bench [lan8|vnic|naive|big10k|flood1k|all] [-n N] [--topology FILE] [--out DIR]``, as ``vswitch bench``.
+    """``python -m vswitch.bench [lan8|vnic|vnic-io|udp8|naive|big10k|flood1k|all] [-n N] [--topology FILE] [--out DIR]``,
+    as ``vswitch bench``.
 
     ``--worker WORKLOAD N DIR [FILE]`` runs one workload (or FILE, reported as WORKLOAD) in this process and
     prints its result as JSON (for ``run``).

@@ -22,15 +22,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
-from typing import Any
+from typing import Any, Final
 
 from ..core.errors import TopologyError
 from ..core.mac import mac_str
 
-DEFAULT_TIMEOUT_NS = 30 * 10**9  # base_reachable_time
-DEFAULT_RETRIES = 3  # mcast_solicit: broadcast requests before giving up
-DEFAULT_RETRY_NS = 10**9  # retrans_time
-DEFAULT_QUEUE_LIMIT = 101  # unres_qlen
+# Literal ``Final`` constants: the compiled build's signatures show defaults that are literals only.
+DEFAULT_TIMEOUT_NS: Final = 30_000_000_000  # base_reachable_time
+DEFAULT_RETRIES: Final = 3  # mcast_solicit: broadcast requests before giving up
+DEFAULT_RETRY_NS: Final = 1_000_000_000  # retrans_time
+DEFAULT_QUEUE_LIMIT: Final = 101  # unres_qlen
 
 
 @dataclass
@@ -99,10 +100,9 @@ class ArpCache:
     # -- resolution -----------------------------------------------------------------------------------
     def resolve(self, ip: bytes, packet: Any, now: int) -> bool:
         """Queue ``packet`` until ``ip`` resolves; True if a new resolution starts (send a request now)."""
-        resolution = self.pending.get(ip)
-        started = resolution is None
-        if started:
-            resolution = self.pending[ip] = Resolution(1, now + self.retry_ns)
+        found = self.pending.get(ip)
+        started = found is None
+        resolution = self.pending[ip] = Resolution(1, now + self.retry_ns) if found is None else found
         if len(resolution.queue) >= self.queue_limit:
             resolution.queue.popleft()
             self.queue_drops += 1
@@ -111,7 +111,9 @@ class ArpCache:
 
     def next_deadline(self) -> int | None:
         """When ``due`` has something to do: the earliest retransmission or failure."""
-        return min((r.next_ns for r in self.pending.values()), default=None)
+        if not self.pending:  # the common case, asked after every frame a stack sends or receives
+            return None
+        return min(r.next_ns for r in self.pending.values())
 
     def due(self, now: int) -> tuple[list[bytes], list[tuple[bytes, list[Any]]]]:
         """Addresses to send another request for now, and resolutions that failed (with their dropped packets)."""

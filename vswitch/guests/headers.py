@@ -4,6 +4,11 @@ Guest stacks and streams read and patch frames by these names (``frame[IP_DST]``
 from the start of the frame, for IPv4 without options (the only IPv4 header the guest stack sends or accepts);
 the Ethernet header's own fields are ``core/frame.py``'s ``ETH_DST``, ``ETH_SRC`` and ``ETH_TYPE``. Module-level
 ``Final`` ints and slices: as cheap as literals in CPython, constants for mypyc.
+
+The compiled stack (``stack.py``) reads ``bytes`` by the ``_AT``/``_END`` offsets below instead
+(``frame[IP_SRC_AT:IP_SRC_END]``): mypyc compiles a slice between two ``Final`` ints to one direct copy, and
+miscompiles ``bytes`` indexed by a slice *object* (mypy 2.4.1 takes the index for an int: ``TypeError: 'slice'
+object cannot be interpreted as an integer``). A ``bytearray`` takes the slices in both builds.
 """
 
 from __future__ import annotations
@@ -62,3 +67,48 @@ UDP_LEN: Final = slice(38, 40)
 UDP_CHECKSUM: Final = slice(40, 42)
 UDP_DATA: Final = 42
 UDP_SEQ: Final = slice(42, 46)  # the sequence number guest sessions and streams carry in the first 4 data bytes
+
+# The fields above as (start, end) offsets, for slicing ``bytes`` in compiled code (see the module's docstring).
+# tests/test_guest_headers.py checks each pair against its slice.
+ETH_TYPE_AT: Final = 12
+ETH_TYPE_END: Final = 14
+ARP_FORMAT_AT: Final = 14
+ARP_FORMAT_END: Final = 20
+ARP_OP_AT: Final = 20
+ARP_OP_END: Final = 22
+ARP_SHA_AT: Final = 22
+ARP_SHA_END: Final = 28
+ARP_SPA_AT: Final = 28
+ARP_SPA_END: Final = 32
+ARP_THA_AT: Final = 32
+ARP_THA_END: Final = 38
+ARP_TPA_AT: Final = 38
+ARP_TPA_END: Final = 42
+IP_TOTAL_LEN_AT: Final = 16
+IP_TOTAL_LEN_END: Final = 18
+IP_FRAGMENT_AT: Final = 20
+IP_FRAGMENT_END: Final = 22
+IP_SRC_AT: Final = 26
+IP_SRC_END: Final = 30
+IP_DST_AT: Final = 30
+IP_DST_END: Final = 34
+IP_HEADER_AT: Final = 14
+IP_HEADER_END: Final = 34
+ICMP_TYPE_CODE_AT: Final = 34
+ICMP_TYPE_CODE_END: Final = 36
+ICMP_CHECKSUM_AT: Final = 36
+ICMP_CHECKSUM_END: Final = 38
+ICMP_ID_AT: Final = 38
+ICMP_ID_END: Final = 40
+ICMP_SEQ_AT: Final = 40
+ICMP_SEQ_END: Final = 42
+UDP_SPORT_AT: Final = 34
+UDP_SPORT_END: Final = 36
+UDP_DPORT_AT: Final = 36
+UDP_DPORT_END: Final = 38
+UDP_LEN_AT: Final = 38
+UDP_LEN_END: Final = 40
+UDP_CHECKSUM_AT: Final = 40
+UDP_CHECKSUM_END: Final = 42
+UDP_SEQ_AT: Final = 42
+UDP_SEQ_END: Final = 46

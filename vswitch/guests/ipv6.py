@@ -60,7 +60,7 @@ class Ipv6Stack:
         self.dad_transmits = dad_transmits
         self.hop_limit = hop_limit
         self.neighbours = neighbours or NeighbourCache()
-        self.counters = host.counters
+        self.count = host.count
         self.pings: dict[int, Any] = {}  # ICMPv6 echo identifier -> PingSession
         self.udp_senders: dict[int, Any] = {}  # our source port -> UdpSession
         self.addresses: list[bytes] = [i.ip.packed for i in own]
@@ -68,6 +68,11 @@ class Ipv6Stack:
         self.duplicates: set[bytes] = set()  # DAD failed: never used
         self.usable: set[bytes] = set(self.addresses)  # before any link up: as after a DAD that found no one
         self.groups: list[bytes] = sorted({solicited_node(a) for a in self.addresses})
+
+    @property
+    def counters(self) -> Any:
+        """The interface's counters (a ``Counter``), shared with its IPv4 half."""
+        return self.host.counters
 
     def __repr__(self) -> str:
         return f"<Ipv6Stack {self.host.name} {', '.join(str(i) for i in self.interfaces)}>"
@@ -116,18 +121,18 @@ class Ipv6Stack:
         out = []
         for address in self.addresses:
             if address in self.usable:
-                self.counters["unsolicited_na_sent"] += 1
+                self.count("unsolicited_na_sent")
                 out.append((0, self._advert(multicast_mac(ALL_NODES), ALL_NODES, address, NA_OVERRIDE)))
         return out
 
     def _report(self, source: bytes) -> bytes:
-        self.counters["mld_reports_sent"] += 1
+        self.count("mld_reports_sent")
         return bytes(mld2_report(self.mac, source, self.groups, MLD2_CHANGE_TO_EXCLUDE))
 
     def _dad_probe(self, address: bytes) -> bytes:
         """An NS from ``::`` for ``address`` to its solicited-node group: no source link-layer option, and a nonce
         (RFC 7527, Linux's ``enhanced_dad``) by which our own probe, looped back, is told from another's."""
-        self.counters["dad_ns_sent"] += 1
+        self.count("dad_ns_sent")
         group = solicited_node(address)
         body = bytes((ND_NEIGHBOR_SOLICIT, 0, 0, 0, 0, 0, 0, 0)) + address + bytes((ND_OPT_NONCE, 1)) \
             + self._nonce(address)
@@ -141,7 +146,7 @@ class Ipv6Stack:
         self.tentative.pop(address, None)
         self.usable.discard(address)
         self.duplicates.add(address)
-        self.counters["dad_failed"] += 1
+        self.count("dad_failed")
 
     # -- timers ---------------------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
@@ -170,7 +175,7 @@ class Ipv6Stack:
         out += [(0, frame) for frame in (self._solicit(s) for s in solicits) if frame is not None]
         for _ip, packets in failed:
             for _frame, owner in packets:
-                self.counters["dropped_unresolved6"] += 1
+                self.count("dropped_unresolved6")
                 if owner is not None:
                     owner.errors += 1
         return out
@@ -186,13 +191,13 @@ class Ipv6Stack:
             dst_mac = multicast_mac(dst)
         else:
             dst, dst_mac = solicit.target, solicit.mac
-        self.counters["ns_sent"] += 1
+        self.count("ns_sent")
         body = bytes((ND_NEIGHBOR_SOLICIT, 0, 0, 0, 0, 0, 0, 0)) + solicit.target + bytes((ND_OPT_SOURCE_LL, 1)) \
             + self.mac
         return bytes(icmp6_frame(dst_mac, self.mac, source, dst, body, 255))
 
     def _advert(self, dst_mac: bytes, dst: bytes, target: bytes, flags: int, with_mac: bool = True) -> bytes:
-        self.counters["na_sent"] += 1
+        self.count("na_sent")
         body = bytes((ND_NEIGHBOR_ADVERT, 0, 0, 0, flags, 0, 0, 0)) + target
         if with_mac:
             body += bytes((ND_OPT_TARGET_LL, 1)) + self.mac
@@ -202,7 +207,7 @@ class Ipv6Stack:
         """Transmit an IPv6 ``frame`` (destination MAC still open): to a group's MAC, or resolved by NDP."""
         dst = bytes(frame[IP6_DST])
         if frame[IP6_SRC] == UNSPECIFIED or bytes(frame[IP6_SRC]) not in self.usable:
-            self.counters["no_source_address"] += 1  # tentative or duplicate: Linux cannot send from it either
+            self.count("no_source_address")  # tentative or duplicate: Linux cannot send from it either
             if owner is not None:
                 owner.errors += 1
             return []
@@ -210,7 +215,7 @@ class Ipv6Stack:
             frame[ETH_DST] = multicast_mac(dst)
             return [(0, self.host._own(bytes(frame), owner))]
         if not self.on_link(dst):
-            self.counters["no_route"] += 1
+            self.count("no_route")
             return []
         mac, solicit = self.neighbours.output(dst, (frame, owner), now)
         if mac is not None:
@@ -237,7 +242,7 @@ class Ipv6Stack:
         set_icmp6_checksum(frame)
         session.record_sent(seq, now)
         self.pings[session.ident] = session
-        self.counters["echo6_requests_sent"] += 1
+        self.count("echo6_requests_sent")
         return self.send_ip6(frame, now, session)
 
     def udp_template(self, session: Any) -> bytes:
@@ -256,33 +261,33 @@ class Ipv6Stack:
         set_udp6_checksum(frame)
         session.record_sent(seq, now)
         self.udp_senders[session.sport] = session
-        self.counters["udp6_sent"] += 1
+        self.count("udp6_sent")
         return self.send_ip6(frame, now, session)
 
     # -- receiving ------------------------------------------------------------------------------------
     def receive(self, frame: bytes, now: int) -> Output:
         """An IPv6 frame the NIC accepted."""
         if len(frame) < IP6_PAYLOAD or frame[14] >> 4 != 6:
-            self.counters["bad_ipv6_header"] += 1
+            self.count("bad_ipv6_header")
             return []
         end = IP6_PAYLOAD + int.from_bytes(frame[IP6_PLEN], "big")
         if end > len(frame):
-            self.counters["bad_ipv6_header"] += 1
+            self.count("bad_ipv6_header")
             return []
         dst, src = frame[IP6_DST], frame[IP6_SRC]
         unicast = dst in self.addresses
         if not unicast and dst != ALL_NODES and dst not in self.groups:
-            self.counters["not_our_address"] += 1
+            self.count("not_our_address")
             return []
         proto, payload = frame[IP6_NEXT], frame[IP6_PAYLOAD:end]
         if proto == IPPROTO_ICMPV6:
             if len(payload) < 4 or checksum6(src, dst, IPPROTO_ICMPV6, payload):
-                self.counters["bad_checksum"] += 1
+                self.count("bad_checksum")
                 return []
             return self._icmp6_in(frame, payload, unicast, now)
         if proto == IPPROTO_UDP6 and (unicast and dst in self.usable):
             return self._udp6_in(frame, payload, now)
-        self.counters["ignored"] += 1  # hop-by-hop (others' MLD reports), other protocols
+        self.count("ignored")  # hop-by-hop (others' MLD reports), other protocols
         return []
 
     def _icmp6_in(self, frame: bytes, icmp: bytes, unicast: bool, now: int) -> Output:
@@ -293,10 +298,10 @@ class Ipv6Stack:
             return self._na_in(frame, icmp, now)
         dst = frame[IP6_DST]
         if unicast and dst not in self.usable:
-            self.counters["to_tentative_address"] += 1
+            self.count("to_tentative_address")
             return []
         if kind == ICMP6_ECHO_REQUEST:
-            self.counters["echo6_requests_received"] += 1
+            self.count("echo6_requests_received")
             source = dst if unicast else self.source_for(frame[IP6_SRC])
             if source is None:
                 return []
@@ -304,22 +309,22 @@ class Ipv6Stack:
             reply[ETH_SRC], reply[IP6_SRC], reply[IP6_DST] = self.mac, source, frame[IP6_SRC]
             reply[IP6_HLIM], reply[ICMP6_TYPE] = self.hop_limit, ICMP6_ECHO_REPLY
             set_icmp6_checksum(reply)
-            self.counters["echo6_replies_sent"] += 1
+            self.count("echo6_replies_sent")
             return self.send_ip6(reply, now)
         if kind == ICMP6_ECHO_REPLY:
-            self.counters["echo6_replies_received"] += 1
+            self.count("echo6_replies_received")
             session = self.pings.get(int.from_bytes(frame[ICMP6_ID], "big"))
             if session is not None and session.dst_ip.packed == frame[IP6_SRC]:
                 session.record_answer(int.from_bytes(frame[ICMP6_SEQ], "big"), now)
             return []
-        self.counters["mld_received" if kind == MLD2_REPORT else "icmp6_other_received"] += 1
+        self.count("mld_received" if kind == MLD2_REPORT else "icmp6_other_received")
         return []
 
     def _ns_in(self, frame: bytes, icmp: bytes, now: int) -> Output:
         if frame[IP6_HLIM] != 255 or len(icmp) < 24 or icmp[1]:
-            self.counters["bad_nd"] += 1  # RFC 4861 7.1.1
+            self.count("bad_nd")  # RFC 4861 7.1.1
             return []
-        self.counters["ns_received"] += 1
+        self.count("ns_received")
         target, src = frame[ND_TARGET], frame[IP6_SRC]
         if target not in self.addresses or target in self.duplicates:
             return []
@@ -341,9 +346,9 @@ class Ipv6Stack:
 
     def _na_in(self, frame: bytes, icmp: bytes, now: int) -> Output:
         if frame[IP6_HLIM] != 255 or len(icmp) < 24 or icmp[1]:
-            self.counters["bad_nd"] += 1
+            self.count("bad_nd")
             return []
-        self.counters["na_received"] += 1
+        self.count("na_received")
         target, flags = frame[ND_TARGET], icmp[4]
         if target in self.tentative:
             self._dad_failed(target)
@@ -364,32 +369,32 @@ class Ipv6Stack:
     def _udp6_in(self, frame: bytes, udp: bytes, now: int) -> Output:
         end = IP6_PAYLOAD + len(udp)
         if end < UDP6_DATA or int.from_bytes(frame[UDP6_LEN], "big") != len(udp):
-            self.counters["bad_udp_length"] += 1
+            self.count("bad_udp_length")
             return []
         src, dst = frame[IP6_SRC], frame[IP6_DST]
         zeroed = frame[IP6_PAYLOAD:UDP6_CHECKSUM.start] + b"\0\0" + frame[UDP6_DATA:end]
         stored = frame[UDP6_CHECKSUM]
         if stored == b"\0\0" or checksum6(src, dst, IPPROTO_UDP6, zeroed) != int.from_bytes(stored, "big"):
-            self.counters["bad_checksum"] += 1  # a zero UDP checksum is invalid over IPv6 (RFC 8200 8.1)
+            self.count("bad_checksum")  # a zero UDP checksum is invalid over IPv6 (RFC 8200 8.1)
             return []
         sport, dport = int.from_bytes(frame[UDP6_SPORT], "big"), int.from_bytes(frame[UDP6_DPORT], "big")
-        self.counters["udp6_received"] += 1
-        self.host.udp_received[(str(IPv6Address(src)), dport)] += 1
+        self.count("udp6_received")
+        self.host.count_datagram(src, dport)
         sender = self.udp_senders.get(dport)
         if sender is not None and sport == sender.dport and sender.dst_ip.packed == src:
             if end >= UDP6_SEQ.stop:
                 sender.record_answer(int.from_bytes(frame[UDP6_SEQ], "big"), now)
             return []
         if dport == UDP_ECHO_PORT:
-            self.counters["udp6_echoed"] += 1
+            self.count("udp6_echoed")
             reply = bytearray(frame[:IP6_PAYLOAD + len(udp)])
             reply[ETH_SRC], reply[IP6_SRC], reply[IP6_DST], reply[IP6_HLIM] = self.mac, dst, src, self.hop_limit
             reply[UDP6_SPORT], reply[UDP6_DPORT] = frame[UDP6_DPORT], frame[UDP6_SPORT]  # keeps the checksum
             return self.send_ip6(reply, now)
         if dport == UDP_DISCARD_PORT:
-            self.counters["udp6_discarded"] += 1
+            self.count("udp6_discarded")
             return []
-        self.counters["port_unreachable6_sent"] += 1
+        self.count("port_unreachable6_sent")
         quoted = frame[IP6:end][:_ICMP6_ERROR_LEN - IP6_HEADER_LEN - 8]
         reply = bytearray(icmp6_frame(_ZERO_MAC, self.mac, dst, src, bytes((ICMP6_DEST_UNREACH, ICMP6_PORT_UNREACH,
                                                                           0, 0, 0, 0, 0, 0)) + quoted,

@@ -23,19 +23,24 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, ip_address
 
 from ..core import checks
 from ..core.errors import AddressError, ScenarioError
-from ..core.frame import ETH_DST, ETH_SRC, ETH_TYPE
-from ..core.mac import BROADCAST_BYTES, MACAddress, MACLike
+from ..core.frame import ETH_DST, ETH_SRC
+from ..core.mac import BROADCAST_BYTES, MACAddress
 from .arp import DEFAULT_TIMEOUT_NS, ArpCache
-from .headers import ARP_FORMAT, ARP_LEN, ARP_OP, ARP_SHA, ARP_SPA, ARP_THA, ARP_TPA, ETH_P_ARP, ETH_P_IP, \
-    ICMP_CHECKSUM, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, ICMP_ID, ICMP_PORT_UNREACH, \
-    ICMP_SEQ, ICMP_TYPE, ICMP_TYPE_CODE, IP, IP_DST, IP_FRAGMENT, IP_HEADER, IP_HEADER_LEN, IP_ID, IP_PAYLOAD, \
-    IP_PROTO, IP_SRC, IP_TOTAL_LEN, IP_TTL, IP_VERSION_IHL, IPPROTO_ICMP, IPPROTO_UDP, UDP_CHECKSUM, UDP_DATA, \
-    UDP_DPORT, UDP_LEN, UDP_SEQ, UDP_SPORT
-from .inet import checksum, interface_value, set_ip_checksum, udp_checksum, update_checksum
+from .headers import ARP_FORMAT_AT, ARP_FORMAT_END, ARP_LEN, ARP_OP_AT, ARP_SHA_AT, ARP_SHA_END, ARP_SPA_AT, \
+    ARP_SPA_END, ARP_THA, ARP_TPA, ARP_TPA_AT, ARP_TPA_END, ETH_P_ARP, ETH_P_IP, ETH_TYPE_AT, ETH_TYPE_END, \
+    ICMP_CHECKSUM, ICMP_CHECKSUM_AT, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, \
+    ICMP_ID_AT, ICMP_PORT_UNREACH, ICMP_SEQ, ICMP_SEQ_AT, ICMP_TYPE, ICMP_TYPE_CODE, ICMP_TYPE_CODE_AT, \
+    ICMP_TYPE_CODE_END, IP, IP_DST, IP_DST_AT, IP_DST_END, IP_FRAGMENT, IP_FRAGMENT_AT, IP_HEADER_AT, IP_HEADER_END, \
+    IP_HEADER_LEN, IP_ID, IP_PAYLOAD, IP_PROTO, IP_SRC, IP_SRC_AT, IP_SRC_END, IP_TOTAL_LEN, IP_TOTAL_LEN_AT, IP_TTL, \
+    IP_VERSION_IHL, IPPROTO_ICMP, IPPROTO_UDP, UDP_CHECKSUM, UDP_CHECKSUM_AT, UDP_CHECKSUM_END, UDP_DATA, UDP_DPORT, \
+    UDP_DPORT_AT, UDP_DPORT_END, UDP_LEN_AT, UDP_SEQ, UDP_SEQ_AT, UDP_SEQ_END, UDP_SPORT, UDP_SPORT_AT, \
+    UDP_SPORT_END
+from .inet import checksum, interface_value, ip_header_ok, number, set_ip_checksum, u16, udp_checksum_ok, \
+    update_checksum
 from .sessions import ArpingSession, PingSession, UdpSession
 from .traffic import ARP_REPLY, ARP_REQUEST, ZERO_MAC, arp_frame, icmp_echo_frame, icmp_error_header, udp_frame
 
@@ -59,9 +64,11 @@ class GuestStack:
     """IPv4 host on one interface with MAC ``mac`` and address ``interface`` (``192.0.2.10/24``: a literal with its
     prefix or an ``IPv4Interface``; anything else raises ``AddressError``)."""
 
-    def __init__(self, name: str, mac: MACLike, interface: IPv4Interface | str, *,
-                 arp_timeout_ns: int = DEFAULT_TIMEOUT_NS, arp_notify: bool = True, ttl: int = 64) -> None:
-        """A wrong type or value is a ``TopologyError`` (an ``AddressError`` for ``mac`` and ``interface``)."""
+    def __init__(self, name: object, mac: object, interface: object, *, arp_timeout_ns: object = DEFAULT_TIMEOUT_NS,
+                 arp_notify: object = True, ttl: object = 64) -> None:
+        """``mac``: a ``MACLike``; ``interface``: an ``IPv4Interface`` or its text. A wrong type or value is a
+        ``TopologyError`` (an ``AddressError`` for ``mac`` and ``interface``), in both builds (they take
+        ``object``)."""
         self.name = checks.text(name, "GuestStack: name")
         self.mac = MACAddress(mac)
         try:
@@ -72,13 +79,17 @@ class GuestStack:
         self.arp = ArpCache(checks.integer(arp_timeout_ns, f"guest {name}: arp_timeout_ns", minimum=1))
         self.arp_notify = checks.flag(arp_notify, f"guest {name}: arp_notify")
         self.ttl = checks.integer(ttl, f"guest {name}: ttl", minimum=1, maximum=255)
-        self.counters: Counter[str] = Counter()
-        self.udp_received: Counter[tuple[str, int]] = Counter()  # (source address, destination port) -> datagrams
+        self._counts: dict[str, int] = {}  # what ``counters`` shows: a plain dict, the cheapest to count in
+        self._udp_counts: dict[tuple[bytes, int], int] = {}  # (source address, destination port) -> datagrams
         self.pings: dict[int, PingSession] = {}  # ICMP identifier -> session
         self.arpings: dict[bytes, ArpingSession] = {}  # target address -> session
         self.udp_senders: dict[int, UdpSession] = {}  # our source port -> session
         self._mac, self._ip = self.mac.packed, self.ip.packed
-        self._broadcasts = {self.interface.network.broadcast_address.packed, b"\xff" * 4}
+        network = self.interface.network
+        self._broadcasts = {network.broadcast_address.packed, b"\xff" * 4}
+        self._netmask, self._subnet = int(network.netmask), int(network.network_address)  # on_link, on ints
+        self._udp_peers: dict[int, bytes] = {}  # our source port -> the address its UdpSession sends to
+        self._ping_peers: dict[int, bytes] = {}  # ICMP identifier -> the address its PingSession pings
         self._ip_id = 0
         self.ipv6: Any = None  # the IPv6 half (ipv6.Ipv6Stack) of an interface given ip6 or a link-local address
         #: None, or (while someone names a session's frames: ``StackDriver.name_frames``) the probes returned since
@@ -90,7 +101,7 @@ class GuestStack:
         self._arp_reply = arp_frame(op=ARP_REPLY, src=self.mac, dst=ZERO_MAC, sender_mac=self.mac,
                                     sender_ip=str(self.ip))
         self._unreachable = icmp_error_header(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip="0.0.0.0",
-                                              icmp_type=ICMP_DEST_UNREACH, code=ICMP_PORT_UNREACH, ttl=ttl)
+                                              icmp_type=ICMP_DEST_UNREACH, code=ICMP_PORT_UNREACH, ttl=self.ttl)
 
     def __repr__(self) -> str:
         return f"<GuestStack {self.name} {self.mac} {self.interface}>"
@@ -99,6 +110,29 @@ class GuestStack:
     def on_link(self, address: IPv4Address) -> bool:
         """Whether ``address`` is in this interface's subnet (reached directly, without a router)."""
         return address in self.interface.network
+
+    def _on_link(self, packed: bytes) -> bool:
+        """``on_link`` for the 4 bytes of an address in a frame (no ``IPv4Address`` per packet)."""
+        return number(packed) & self._netmask == self._subnet
+
+    @property
+    def counters(self) -> Counter[str]:
+        """What the stack did, by name (``udp_received``, ``echo_requests_sent``...), for reports and tests."""
+        return Counter(self._counts)
+
+    def count(self, what: str) -> None:
+        """Count one event of kind ``what`` (the IPv6 half counts in the same table)."""
+        self._counts[what] = self._counts.get(what, 0) + 1
+
+    @property
+    def udp_received(self) -> Counter[tuple[str, int]]:
+        """Datagrams received by (source address as text, destination port), for expectations and reports."""
+        return Counter({(str(ip_address(src)), port): n for (src, port), n in self._udp_counts.items()})
+
+    def count_datagram(self, src: bytes, dport: int) -> None:
+        """One datagram received from address ``src`` (4 bytes, or IPv6's 16) to our port ``dport``."""
+        key = (src, dport)
+        self._udp_counts[key] = self._udp_counts.get(key, 0) + 1
 
     def gratuitous_arp(self) -> bytes:
         """A broadcast ARP request for our own address (sender = target = us), as Linux sends it."""
@@ -112,13 +146,13 @@ class GuestStack:
         out: Output = self.ipv6.link_up(now) if self.ipv6 is not None else []
         if not self.arp_notify:
             return out
-        self.counters["gratuitous_arp_sent"] += 1
+        self.count("gratuitous_arp_sent")
         return [(0, self.gratuitous_arp())] + out
 
     def announce(self, now: int) -> Output:
         """Tell the LAN where we are now (Xen netfront after a migration): a gratuitous ARP, and IPv6's
         unsolicited neighbour advertisements."""
-        self.counters["gratuitous_arp_sent"] += 1
+        self.count("gratuitous_arp_sent")
         return [(0, self.gratuitous_arp())] + (self.ipv6.announce(now) if self.ipv6 is not None else [])
 
     # -- timers -----------------------------------------------------------------------------------------
@@ -139,14 +173,14 @@ class GuestStack:
             out += self.ipv6.expire(now)
         for _ip, packets in failed:
             for _frame, owner in packets:
-                self.counters["dropped_unresolved"] += 1
+                self.count("dropped_unresolved")
                 if owner is not None:
                     owner.errors += 1
         return out
 
     # -- sending --------------------------------------------------------------------------------------
     def _request_for(self, ip: bytes) -> bytes:
-        self.counters["arp_requests_sent"] += 1
+        self.count("arp_requests_sent")
         return self._arp_request[:ARP_TPA.start] + ip
 
     def _next_ip_id(self) -> bytes:
@@ -159,8 +193,8 @@ class GuestStack:
         if dst in self._broadcasts:
             frame[ETH_DST] = BROADCAST_BYTES
             return [(0, self._own(bytes(frame), owner))]
-        if not self.on_link(IPv4Address(dst)):
-            self.counters["no_route"] += 1  # no gateways are modelled: only the own subnet is reachable
+        if not self._on_link(dst):
+            self.count("no_route")  # no gateways are modelled: only the own subnet is reachable
             return []
         mac = self.arp.lookup(dst, now)
         if mac is not None:
@@ -176,21 +210,24 @@ class GuestStack:
             self.owned[id(frame)] = (frame, owner)
         return frame
 
-    def ping_send(self, session: PingSession, seq: int, now: int, template: bytes | None = None) -> Output:
-        """Echo request ``seq`` of ``session`` (built from the session's template, patched)."""
-        _check_session(session, PingSession, "ping_send")
+    def ping_send(self, session: object, seq: int, now: int, template: bytes | None = None) -> Output:
+        """Echo request ``seq`` of ``session``, a ``PingSession`` (built from the session's template, patched)."""
+        if not isinstance(session, PingSession):
+            raise _wrong_session(session, PingSession, "ping_send")
         if template is None:
             template = self.ping_template(session)
         frame = bytearray(template)
         frame[IP_ID] = self._next_ip_id()
         set_ip_checksum(frame)
         seq_bytes = (seq & 0xFFFF).to_bytes(2, "big")
-        old = int.from_bytes(frame[ICMP_CHECKSUM], "big")
+        old = number(frame[ICMP_CHECKSUM])
         frame[ICMP_CHECKSUM] = update_checksum(old, frame[ICMP_SEQ], seq_bytes).to_bytes(2, "big")
         frame[ICMP_SEQ] = seq_bytes
         session.record_sent(seq, now)
-        self.pings[session.ident] = session
-        self.counters["echo_requests_sent"] += 1
+        if self.pings.get(session.ident) is not session:
+            self.pings[session.ident] = session
+            self._ping_peers[session.ident] = session.dst_ip.packed
+        self.count("echo_requests_sent")
         return self.send_ip(frame, now, session)
 
     def ping_template(self, session: PingSession) -> bytes:
@@ -198,15 +235,17 @@ class GuestStack:
         return icmp_echo_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
                                ident=session.ident, seq=0, payload=ping_payload(session.size), ttl=self.ttl)
 
-    def arping_send(self, session: ArpingSession, seq: int, now: int) -> Output:
-        """ARP request ``seq`` for the session's target: broadcast until a reply names the target's MAC."""
-        _check_session(session, ArpingSession, "arping_send")
+    def arping_send(self, session: object, seq: int, now: int) -> Output:
+        """ARP request ``seq`` for the target of ``session``, an ``ArpingSession``: broadcast until a reply names the
+        target's MAC."""
+        if not isinstance(session, ArpingSession):
+            raise _wrong_session(session, ArpingSession, "arping_send")
         target = session.dst_ip.packed
         dst = session.target_mac or BROADCAST_BYTES
         frame = dst + self._arp_request[ETH_SRC.start:ARP_THA.start] + dst + target
         session.record_sent(seq, now)
         self.arpings[target] = session
-        self.counters["arp_requests_sent"] += 1
+        self.count("arp_requests_sent")
         return [(0, self._own(frame, session))]
 
     def udp_template(self, session: UdpSession) -> bytes:
@@ -214,47 +253,52 @@ class GuestStack:
         return udp_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
                          sport=session.sport, dport=session.dport, payload=bytes(session.size), ttl=self.ttl)
 
-    def udp_send(self, session: UdpSession, seq: int, now: int, template: bytes) -> Output:
-        """Datagram ``seq`` of ``session``: the template with a fresh IP id and the sequence number in its data."""
-        _check_session(session, UdpSession, "udp_send")
+    def udp_send(self, session: object, seq: int, now: int, template: bytes) -> Output:
+        """Datagram ``seq`` of ``session``, a ``UdpSession``: the template with a fresh IP id and the sequence number
+        in its data."""
+        if not isinstance(session, UdpSession):
+            raise _wrong_session(session, UdpSession, "udp_send")
         frame = bytearray(template)
         frame[IP_ID] = self._next_ip_id()
         set_ip_checksum(frame)
         if session.size >= 4:
             seq_bytes = (seq & 0xFFFFFFFF).to_bytes(4, "big")
-            old = int.from_bytes(frame[UDP_CHECKSUM], "big")
+            old = number(frame[UDP_CHECKSUM])
             if old:  # 0 means "no checksum" (never the case for ours)
                 new = update_checksum(old, frame[UDP_SEQ], seq_bytes)
                 frame[UDP_CHECKSUM] = (new or 0xFFFF).to_bytes(2, "big")
             frame[UDP_SEQ] = seq_bytes
         session.record_sent(seq, now)
-        self.udp_senders[session.sport] = session
-        self.counters["udp_sent"] += 1
+        if self.udp_senders.get(session.sport) is not session:
+            self.udp_senders[session.sport] = session
+            self._udp_peers[session.sport] = session.dst_ip.packed
+        self.count("udp_sent")
         return self.send_ip(frame, now, session)
 
     # -- receiving ------------------------------------------------------------------------------------
     def receive(self, frame: bytes, now: int) -> Output:
         """A frame the NIC accepted: answer it, learn from it, or count and ignore it."""
-        kind = frame[ETH_TYPE]
+        kind = frame[ETH_TYPE_AT:ETH_TYPE_END]
         if kind == _TYPE_ARP:
             return self._arp_in(frame, now)
         if kind == _TYPE_IP:
             return self._ip_in(frame, now)
         if kind == _TYPE_IPV6 and self.ipv6 is not None:
             return self.ipv6.receive(frame, now)
-        self.counters["ignored"] += 1
+        self.count("ignored")
         return []
 
     def _arp_in(self, frame: bytes, now: int) -> Output:
-        if len(frame) < ARP_LEN or frame[ARP_FORMAT] != _ARP_FORMAT:
-            self.counters["ignored"] += 1
+        if len(frame) < ARP_LEN or frame[ARP_FORMAT_AT:ARP_FORMAT_END] != _ARP_FORMAT:
+            self.count("ignored")
             return []
-        op, sha, spa, tpa = int.from_bytes(frame[ARP_OP], "big"), frame[ARP_SHA], frame[ARP_SPA], frame[ARP_TPA]
+        op = u16(frame, ARP_OP_AT)
+        sha, spa, tpa = frame[ARP_SHA_AT:ARP_SHA_END], frame[ARP_SPA_AT:ARP_SPA_END], frame[ARP_TPA_AT:ARP_TPA_END]
         out: Output = []
         for_us = tpa == self._ip
-        self.counters["arp_requests_received" if op == ARP_REQUEST else "arp_replies_received"] += 1
+        self.count("arp_requests_received" if op == ARP_REQUEST else "arp_replies_received")
         valid_sender = not (sha[0] & 1) and sha != _ZERO and spa != bytes(4) and spa != self._ip
-        if valid_sender and self.on_link(IPv4Address(spa)):
+        if valid_sender and self._on_link(spa):
             if (for_us and op == ARP_REQUEST) or spa in self.arp.entries or spa in self.arp.pending:
                 for packet, owner in self.arp.confirm(spa, sha, now):
                     packet[ETH_DST] = sha
@@ -263,7 +307,7 @@ class GuestStack:
             reply = bytearray(self._arp_reply)
             reply[ETH_DST] = reply[ARP_THA] = sha
             reply[ARP_TPA] = spa
-            self.counters["arp_replies_sent"] += 1
+            self.count("arp_replies_sent")
             out.append((0, bytes(reply)))
         elif op == ARP_REPLY and for_us:
             session = self.arpings.get(spa)
@@ -273,79 +317,81 @@ class GuestStack:
 
     def _ip_in(self, frame: bytes, now: int) -> Output:
         if len(frame) < IP_PAYLOAD or frame[IP_VERSION_IHL] != _IPV4_WITHOUT_OPTIONS:
-            self.counters["ignored"] += 1
+            self.count("ignored")
             return []
-        total = int.from_bytes(frame[IP_TOTAL_LEN], "big")
-        if total < IP_HEADER_LEN or IP + total > len(frame) or checksum(frame[IP_HEADER]):
-            self.counters["bad_ip_header"] += 1
+        total = u16(frame, IP_TOTAL_LEN_AT)
+        if total < IP_HEADER_LEN or IP + total > len(frame) or not ip_header_ok(frame):
+            self.count("bad_ip_header")
             return []
-        if int.from_bytes(frame[IP_FRAGMENT], "big") & 0x3FFF:  # MF or a fragment offset
-            self.counters["ignored"] += 1
+        if u16(frame, IP_FRAGMENT_AT) & 0x3FFF:  # MF or a fragment offset
+            self.count("ignored")
             return []
-        dst = frame[IP_DST]
+        dst = frame[IP_DST_AT:IP_DST_END]
         unicast = dst == self._ip
         if not unicast and dst not in self._broadcasts:
-            self.counters["not_our_address"] += 1
+            self.count("not_our_address")
             return []
         proto, payload = frame[IP_PROTO], frame[IP_PAYLOAD:IP + total]
         if proto == IPPROTO_ICMP:
             return self._icmp_in(frame, payload, unicast, now)
         if proto == IPPROTO_UDP:
             return self._udp_in(frame, payload, unicast, now)
-        self.counters["ignored"] += 1
+        self.count("ignored")
         return []
 
     def _icmp_in(self, frame: bytes, icmp: bytes, unicast: bool, now: int) -> Output:
         if len(icmp) < ICMP_HEADER_LEN or checksum(icmp):
-            self.counters["bad_checksum"] += 1
+            self.count("bad_checksum")
             return []
         kind = frame[ICMP_TYPE]
         if kind == ICMP_ECHO_REQUEST and unicast:  # answer with the same identifier, sequence and data
-            self.counters["echo_requests_received"] += 1
-            self.counters["echo_replies_sent"] += 1
+            self.count("echo_requests_received")
+            self.count("echo_replies_sent")
             reply = bytearray(frame[:IP_PAYLOAD + len(icmp)])
             self._turn_around(reply, frame)
             reply[ICMP_TYPE] = ICMP_ECHO_REPLY  # the only byte of the ICMP message that changes
-            old_sum = int.from_bytes(frame[ICMP_CHECKSUM], "big")
-            new_sum = update_checksum(old_sum, frame[ICMP_TYPE_CODE], reply[ICMP_TYPE_CODE])
+            old_sum = u16(frame, ICMP_CHECKSUM_AT)
+            new_sum = update_checksum(old_sum, frame[ICMP_TYPE_CODE_AT:ICMP_TYPE_CODE_END], reply[ICMP_TYPE_CODE])
             reply[ICMP_CHECKSUM] = new_sum.to_bytes(2, "big")
             return self.send_ip(reply, now)
         if kind == ICMP_ECHO_REPLY:
-            self.counters["echo_replies_received"] += 1
-            session = self.pings.get(int.from_bytes(frame[ICMP_ID], "big"))
-            if session is not None and IPv4Address(frame[IP_SRC]) == session.dst_ip:
-                session.record_answer(int.from_bytes(frame[ICMP_SEQ], "big"), now)
+            self.count("echo_replies_received")
+            ident = u16(frame, ICMP_ID_AT)
+            session = self.pings.get(ident)
+            if session is not None and frame[IP_SRC_AT:IP_SRC_END] == self._ping_peers[ident]:
+                session.record_answer(u16(frame, ICMP_SEQ_AT), now)
             return []
-        self.counters["icmp_other_received"] += 1
+        self.count("icmp_other_received")
         return []
 
     def _udp_in(self, frame: bytes, udp: bytes, unicast: bool, now: int) -> Output:
         end = IP_PAYLOAD + len(udp)
-        if end < UDP_DATA or int.from_bytes(frame[UDP_LEN], "big") != len(udp):
-            self.counters["bad_udp_length"] += 1
+        if end < UDP_DATA or u16(frame, UDP_LEN_AT) != len(udp):
+            self.count("bad_udp_length")
             return []
-        stored = frame[UDP_CHECKSUM]
-        if stored != b"\0\0":  # 0: the sender computed none
-            zeroed = frame[IP_PAYLOAD:UDP_CHECKSUM.start] + b"\0\0" + frame[UDP_DATA:end]
-            if udp_checksum(frame[IP_SRC], frame[IP_DST], zeroed) != int.from_bytes(stored, "big"):
-                self.counters["bad_checksum"] += 1
-                return []
-        sport, dport = int.from_bytes(frame[UDP_SPORT], "big"), int.from_bytes(frame[UDP_DPORT], "big")
-        self.counters["udp_received"] += 1
-        self.udp_received[(str(IPv4Address(frame[IP_SRC])), dport)] += 1
+        src = frame[IP_SRC_AT:IP_SRC_END]
+        has_checksum = frame[UDP_CHECKSUM_AT:UDP_CHECKSUM_END] != b"\0\0"  # 0: the sender computed none
+        if has_checksum and not udp_checksum_ok(src, frame[IP_DST_AT:IP_DST_END], udp):
+            self.count("bad_checksum")
+            return []
+        sport = u16(frame, UDP_SPORT_AT)
+        dport = u16(frame, UDP_DPORT_AT)
+        self.count("udp_received")
+        self.count_datagram(src, dport)
         sender = self.udp_senders.get(dport)
-        if sender is not None and sport == sender.dport and IPv4Address(frame[IP_SRC]) == sender.dst_ip:
+        if sender is not None and sport == sender.dport and src == self._udp_peers[dport]:
             if end >= UDP_SEQ.stop:
-                sender.record_answer(int.from_bytes(frame[UDP_SEQ], "big"), now)
+                sender.record_answer(number(frame[UDP_SEQ_AT:UDP_SEQ_END]), now)
             return []
         if dport == UDP_ECHO_PORT and unicast:
-            self.counters["udp_echoed"] += 1
+            self.count("udp_echoed")
             reply = bytearray(frame[:end])
             self._turn_around(reply, frame)
-            reply[UDP_SPORT], reply[UDP_DPORT] = frame[UDP_DPORT], frame[UDP_SPORT]  # swapping keeps the checksum
+            # swapping the ports keeps the checksum
+            reply[UDP_SPORT], reply[UDP_DPORT] = frame[UDP_DPORT_AT:UDP_DPORT_END], frame[UDP_SPORT_AT:UDP_SPORT_END]
             return self.send_ip(reply, now)
         if dport == UDP_DISCARD_PORT:
-            self.counters["udp_discarded"] += 1
+            self.count("udp_discarded")
             return []
         if unicast:
             return self._port_unreachable(frame, udp, now)
@@ -357,25 +403,25 @@ class GuestStack:
         reply[IP_ID] = self._next_ip_id()
         reply[IP_FRAGMENT] = b"\0\0"
         reply[IP_TTL] = self.ttl
-        reply[IP_SRC], reply[IP_DST] = self._ip, request[IP_SRC]
+        reply[IP_SRC], reply[IP_DST] = self._ip, request[IP_SRC_AT:IP_SRC_END]
         set_ip_checksum(reply)
 
     def _port_unreachable(self, frame: bytes, udp: bytes, now: int) -> Output:
         """ICMP destination unreachable, port unreachable (type 3, code 3), quoting as much of the datagram as
         fits a 576-byte IP packet, as Linux does (RFC 792 asks for the header and 8 bytes at least)."""
-        self.counters["port_unreachable_sent"] += 1
-        quoted = (frame[IP_HEADER] + udp)[:_ICMP_ERROR_IP_LEN - IP_HEADER_LEN - ICMP_HEADER_LEN]
+        self.count("port_unreachable_sent")
+        quoted = (frame[IP_HEADER_AT:IP_HEADER_END] + udp)[:_ICMP_ERROR_IP_LEN - IP_HEADER_LEN - ICMP_HEADER_LEN]
         reply = bytearray(self._unreachable) + quoted
         reply[IP_TOTAL_LEN] = (len(reply) - IP).to_bytes(2, "big")
         reply[IP_ID] = self._next_ip_id()
-        reply[IP_DST] = frame[IP_SRC]
+        reply[IP_DST] = frame[IP_SRC_AT:IP_SRC_END]
         set_ip_checksum(reply)
         reply[ICMP_CHECKSUM] = b"\0\0"
         reply[ICMP_CHECKSUM] = checksum(reply[IP_PAYLOAD:]).to_bytes(2, "big")
         return self.send_ip(reply, now)
 
 
-def _check_session(session: object, kind: type, what: str) -> None:
-    """The sessions an application call takes (an isinstance per probe: cheap next to building the frame)."""
-    if not isinstance(session, kind):
-        raise ScenarioError(f"{what} takes a {kind.__name__}, not {checks.describe(session)}")
+def _wrong_session(session: object, kind: type, what: str) -> ScenarioError:
+    """The error for an application call given something else than its session kind (checked per probe: an
+    isinstance, cheap next to building the frame; the calls take ``object`` so both builds raise this)."""
+    return ScenarioError(f"{what} takes a {kind.__name__}, not {checks.describe(session)}")

@@ -9,6 +9,7 @@ event armed at the stack's ``next_deadline()`` (ARP retransmissions), and runs a
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Callable
 
 from ..core import checks
@@ -65,18 +66,25 @@ class StackDriver:
                         named[1](frame_id)
             owned.clear()
 
-    def repeat(self, count: int, time_of: Callable[[int], int], step: Callable[[int, int], Output]) -> None:
-        """Call ``step(i, now)`` at ``time_of(i)`` for i in 0..count-1 and transmit what it returns.
+    def repeat(self, count: int, start_ns: int, period_ns: Fraction | int,
+               step: Callable[[int, int], Output]) -> None:
+        """Call ``step(i, now)`` at ``start_ns + floor(i * period_ns)`` for i in 0..count-1 and transmit what it
+        returns (``period_ns``: a whole number of ns, or a ``Fraction`` for a rate).
 
-        Only the next call waits in the engine, so a long series costs no memory up front.
+        Only the next call waits in the engine, so a long series costs no memory up front; its time is computed on
+        integers (a ``Fraction`` product per probe cost more than the probe).
         """
+        period = Fraction(period_ns)
+        numerator, denominator = int(period.numerator), int(period.denominator)
+        engine = self.net.engine
+
         def run(i: int) -> None:
-            self.transmit(step(i, self.net.now))
+            self.transmit(step(i, engine.now))
             if i + 1 < count:
-                self.net.engine.at(time_of(i + 1), run, i + 1)
+                engine.at(start_ns + (i + 1) * numerator // denominator, run, i + 1)
 
         if count > 0:
-            self.net.engine.at(time_of(0), run, 0)
+            engine.at(start_ns, run, 0)
 
     # -- timers ---------------------------------------------------------------------------------------
     def _arm(self) -> None:
@@ -96,10 +104,11 @@ class StackDriver:
         return f"<StackDriver {self.guest!r}>"
 
 
-def attach_stack(net: "Network", name: str, guest: GuestStack) -> StackDriver:
-    """Give the NIC or vNIC ``name`` the stack ``guest``; its MAC must be the NIC's."""
-    checks.instance(net, Network, "attach_stack: net")
-    checks.instance(guest, GuestStack, "attach_stack: guest")
+def attach_stack(net: object, name: object, guest: object) -> StackDriver:
+    """Give the NIC or vNIC ``name`` of ``net`` (a ``Network``) the stack ``guest`` (a ``GuestStack``); its MAC must
+    be the NIC's. The arguments are ``object``: a wrong one is a ``TopologyError`` in both builds."""
+    net = checks.instance(net, Network, "attach_stack: net")
+    guest = checks.instance(guest, GuestStack, "attach_stack: guest")
     nic = net.nic(name)
     if guest.mac != nic.mac:
         raise TopologyError(f"{nic.full_name}: the stack's MAC {guest.mac} is not the NIC's {nic.mac}")

@@ -50,8 +50,8 @@ def ethernet_frame(src: MACAddress, dst: MACAddress, *, ethertype: int = DEFAULT
     return frame
 
 
-def udp_frame(src: MACAddress, dst: MACAddress, *, src_ip: IPv4Like, dst_ip: IPv4Like, sport: int, dport: int,
-              payload: bytes = b"", ttl: int = 64, size: int | None = None) -> bytes:
+def udp_frame(src: MACAddress | str, dst: MACAddress | str, *, src_ip: IPv4Like, dst_ip: IPv4Like, sport: int,
+              dport: int, payload: bytes = b"", ttl: int = 64, size: int | None = None) -> bytes:
     """Ether/IPv4/UDP with correct checksums; ``size`` grows the UDP payload to reach that frame size."""
     if size is not None:
         payload = payload + bytes(max(0, size - UDP_DATA - len(payload)))

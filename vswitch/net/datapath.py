@@ -444,7 +444,9 @@ class Datapath:
             nic.inbox.append(Delivery(now, frame_id, frame))
         stack = nic.stack  # a guest stack (stackdriver.py) answers ARP, pings...
         if stack is not None:
-            self.send_from_stack(port, stack.receive(frame, now))
+            answers = stack.receive(frame, now)
+            if answers:  # most frames (a datagram to the discard port, an echo reply) draw none
+                self.send_from_stack(port, answers)
 
     def _revisit(self, port: Port, frame_id: int, frame: bytes) -> bool:
         """A frame comes back to a switch it went through: a reflection, or a loop (``storm.py``). True: it is

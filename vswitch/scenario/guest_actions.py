@@ -106,9 +106,9 @@ def perform_ping(runner: ScenarioContext, action: PingAction, where: Where) -> N
     runner.result.sessions[session.name] = session
     _name_probes(runner, driver, session)
     stack = sender_of(driver, session)
-    template, start, interval = stack.ping_template(session), net.now, action.interval_ns
-    driver.repeat(session.count, lambda i: start + i * interval,
-                  lambda i, now: stack.ping_send(session, i + 1, now, template))  # icmp_seq from 1
+    template, send = stack.ping_template(session), stack.ping_send
+    driver.repeat(session.count, net.now, action.interval_ns,
+                  lambda i, now: send(session, i + 1, now, template))  # icmp_seq from 1
 
 
 @performs(ArpingAction)
@@ -119,9 +119,8 @@ def perform_arping(runner: ScenarioContext, action: ArpingAction, where: Where) 
                             action.count, action.timeout_ns, interval_ns=action.interval_ns)
     runner.result.sessions[session.name] = session
     _name_probes(runner, driver, session)
-    start, interval = net.now, action.interval_ns
-    driver.repeat(session.count, lambda i: start + i * interval,
-                  lambda i, now: driver.guest.arping_send(session, i + 1, now))
+    send = driver.guest.arping_send
+    driver.repeat(session.count, net.now, action.interval_ns, lambda i, now: send(session, i + 1, now))
 
 
 @performs(UdpAction)
@@ -137,9 +136,8 @@ def perform_udp(runner: ScenarioContext, action: UdpAction, where: Where) -> Non
     stack = sender_of(driver, session)
     template = stack.udp_template(session)
     period = period_ns(interval_ns=action.interval_ns, pps=action.pps, bps=action.bps, frame_len=len(template))
-    start = net.now
-    driver.repeat(session.count, lambda i: start + int(i * period),
-                  lambda i, now: stack.udp_send(session, i, now, template))
+    send = stack.udp_send
+    driver.repeat(session.count, net.now, period, lambda i, now: send(session, i, now, template))
 
 
 @performs(StreamAction)

@@ -127,9 +127,8 @@ def _schedule(driver: StackDriver, stack: Any, session: PingSession, start: int)
     """The requests of one pair: ``count`` of them from ``start``, ``interval_ns`` apart (as a ping action), by
     ``stack`` (the IPv4 or the IPv6 half of the driver's stack)."""
     template = stack.ping_template(session)
-    interval = session.interval_ns
-    driver.repeat(session.count, lambda i: start + i * interval,
-                  lambda i, now: stack.ping_send(session, i + 1, now, template))
+    send = stack.ping_send
+    driver.repeat(session.count, start, session.interval_ns, lambda i, now: send(session, i + 1, now, template))
 
 
 def _describe(pairs: set[tuple[str, str]], order: list[str]) -> str:
