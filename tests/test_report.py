@@ -164,6 +164,13 @@ def test_run_html_ladder_arrows_carry_the_frame_number_point_and_time_of_explain
     assert ">vm1-to-vm3<" not in text and "#1 vm1-to-vm3" in text  # the frame's name beside its number
 
 
+def test_the_ladder_draws_a_bridges_bpdu_leaving_its_switch_not_appearing_at_the_host(tmp_path):
+    bpdus = [a for a in hops(run_html(ROOT / "topologies/stp-triangle.yaml", tmp_path))
+             if a.get("data-end") == "dropped: not_for_us"]  # hosts take no BPDU (01:80:c2:00:00:00 is not theirs)
+    assert bpdus and all(a["data-point"].startswith("sw") and a["data-outcome"] == "transmitted" for a in bpdus)
+    assert {a["data-to"] for a in bpdus} == {"h1.eth0", "h2.eth0"}
+
+
 def test_run_html_tables_and_relative_capture_links(tmp_path):
     text = run_html(ROOT / "topologies/two-vms-one-adapter.yaml", tmp_path)
     for section in ("topology", "ladder", "expectations", "mac-tables", "adapters", "counters", "captures"):

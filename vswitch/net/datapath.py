@@ -189,7 +189,7 @@ class Datapath:
         self._next_frame_id += 1
         self.stats.injected += 1
         trace = self.trace
-        if trace is not None and trace.everything:
+        if trace is not None and (trace.everything or frame_id in trace.open):  # (the ladder watches ids ahead)
             peer = port.peer
             far = peer.far if isinstance(peer, LinkEnd) else peer
             trace.add(TraceEvent(self.engine.now, frame_id, port.full_name, _TRANSMITTED,
