@@ -439,11 +439,14 @@ class Datapath:
         """A NIC's stack takes ``frame``: counted, kept in its inbox when recording, answered by its guest stack."""
         now = self.engine.now
         self.stats.delivered += 1
-        nic = cast(NIC, port.node)  # only a NIC delivers
+        node = port.node
+        if isinstance(node, NIC):  # typed: field reads when compiled
+            inbox, stack = node.inbox, node.stack
+        else:  # a VXLAN port's tunnel endpoint (l2/vxlan.py): not a NIC, with an inbox and a stack too
+            inbox, stack = node.inbox, node.stack
         if self.record:
-            nic.inbox.append(Delivery(now, frame_id, frame))
-        stack = nic.stack  # a guest stack (stackdriver.py) answers ARP, pings...
-        if stack is not None:
+            inbox.append(Delivery(now, frame_id, frame))
+        if stack is not None:  # a guest stack (stackdriver.py) answers ARP, pings...
             answers = stack.receive(frame, now)
             if answers:  # most frames (a datagram to the discard port, an echo reply) draw none
                 self.send_from_stack(port, answers)
