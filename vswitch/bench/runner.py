@@ -54,6 +54,9 @@ WORKLOADS = ("lan8", "vnic", "vnic-io", "udp8", "naive", "big10k", "flood1k")
 TOPOLOGY_WORKLOADS = ("lan8", "vnic", "vnic-io", "udp8")  # the ones read from BENCH_TOPOLOGIES/<name>.yaml
 GUEST_WORKLOADS = ("udp8", "echo8", "ping8")  # traffic from udp8.yaml's IPv4 stacks (guest_workload.py)
 ANSWERED_WORKLOADS = ("echo8", "ping8")  # udp8's probes to the echo port and as pings: not in `all`
+#: Ratios of time per frame the report prints when both workloads ran: (workload, against, what it measures).
+TIME_RATIOS = (("vnic", "lan8", ""), ("vnic-io", "vnic", " (the I/O models' accounting)"),
+               ("udp8", "lan8", ""))  # udp8: what the guest stacks and the scenario's udp actions add
 BENCH_TOPOLOGIES = Path(__file__).resolve().parent / "workloads"  # package data (pyproject.toml)
 DEFAULT_FRAMES = 1_000_000
 #: The naive baseline runs N / NAIVE_SHARE frames unless --naive-frames says otherwise: it is about a hundred
@@ -261,13 +264,10 @@ def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
     by_name = {r.workload: r for r in results}
     if "lan8" in by_name and "naive" in by_name:
         lines.append(f"lan8 / naive: {by_name['lan8'].frames_per_s / by_name['naive'].frames_per_s:,.0f}x faster")
-    if "lan8" in by_name and "vnic" in by_name:
-        lines.append(f"vnic / lan8 time per frame: {by_name['vnic'].us_per_frame / by_name['lan8'].us_per_frame:.2f}x")
-    if "vnic" in by_name and "vnic-io" in by_name:
-        lines.append(f"vnic-io / vnic time per frame: {by_name['vnic-io'].us_per_frame / by_name['vnic'].us_per_frame:.2f}x"
-                     " (the I/O models' accounting)")
-    if "lan8" in by_name and "udp8" in by_name:  # what the guest stacks and the scenario's udp actions add
-        lines.append(f"udp8 / lan8 time per frame: {by_name['udp8'].us_per_frame / by_name['lan8'].us_per_frame:.2f}x")
+    for top, base, why in TIME_RATIOS:
+        if top in by_name and base in by_name:
+            lines.append(f"{top} / {base} time per frame: "
+                         f"{by_name[top].us_per_frame / by_name[base].us_per_frame:.2f}x{why}")
     lines += [f"{r.workload}: {r.detail}" for r in results if r.detail]
     runs = f"; fastest of {repeat} runs each" if repeat > 1 else ""
     lines.append(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; {interpreter()}{runs}")
