@@ -90,7 +90,8 @@ def test_the_ratio_is_of_the_medians_with_the_run_by_run_range():
     ours = [result("lan8", s) for s in (1.0, 2.0, 1.5)]
     theirs = [result("ns-3 lan8", s) for s in (8.0, 6.0, 7.5)]  # run by run: 8x, 3x, 5x
     assert ns3compare.ratio_lines({"lan8": ours}, {"lan8": theirs}) == [
-        "lan8 / ns-3 lan8: 5.00x ns-3's frames/s (medians of 3 interleaved runs; run by run 3.00x - 8.00x)"]
+        "lan8 / ns-3 lan8: 5.00x ns-3's frames/s (medians of 3 interleaved runs; run by run 3.00x - 8.00x)",
+        "  lan8 run by run, frames/s vswitch / ns-3: 1,000 / 125; 500 / 167; 667 / 133"]
     assert ns3compare.ratio_lines({"lan8": ours[:1]}, {"lan8": theirs[:1]}) == [
         "lan8 / ns-3 lan8: 8.00x ns-3's frames/s (one run each, interleaved)"]
 

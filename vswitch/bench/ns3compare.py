@@ -104,7 +104,8 @@ def median_run(runs: Sequence[BenchResult]) -> BenchResult:
 
 
 def ratio_lines(vswitch: Mapping[str, Sequence[BenchResult]], ns3: Mapping[str, Sequence[BenchResult]]) -> list[str]:
-    """Per workload: vswitch's frames/s over ns-3's, of the medians and run by run (the runs were interleaved)."""
+    """Per workload: vswitch's frames/s over ns-3's, of the medians and run by run (the runs were interleaved),
+    then each pair of runs' figures."""
     lines = []
     for workload, theirs in ns3.items():
         ours = vswitch[workload]
@@ -113,4 +114,7 @@ def ratio_lines(vswitch: Mapping[str, Sequence[BenchResult]], ns3: Mapping[str, 
         spread = f"; run by run {each[0]:.2f}x - {each[-1]:.2f}x" if len(each) > 1 else ""
         runs = f"medians of {len(ours)} interleaved runs" if len(ours) > 1 else "one run each, interleaved"
         lines.append(f"{workload} / ns-3 {workload}: {ratio:.2f}x ns-3's frames/s ({runs}{spread})")
+        if len(ours) > 1:
+            lines.append(f"  {workload} run by run, frames/s vswitch / ns-3: " + "; ".join(
+                f"{a.frames_per_s:,.0f} / {b.frames_per_s:,.0f}" for a, b in zip(ours, theirs)))
     return lines
