@@ -38,8 +38,8 @@ def expected_counts(n: int, frames: int) -> tuple[list[int], list[int]]:
     return sent, received
 
 
-def result(name: str, seconds: float, frames: int = 1000) -> BenchResult:
-    return BenchResult(name, frames, seconds, frames, 0, 0, 1024, 0, [], "test")
+def result(name: str, seconds: float, frames: int = 1000, cpu_seconds: float = 0.0) -> BenchResult:
+    return BenchResult(name, frames, seconds, frames, 0, 0, 1024, 0, [], "test", cpu_seconds=cpu_seconds)
 
 
 # -- without ns-3 -------------------------------------------------------------------------------------------------
@@ -94,6 +94,13 @@ def test_the_ratio_is_of_the_medians_with_the_run_by_run_range():
         "  lan8 run by run, frames/s vswitch / ns-3: 1,000 / 125; 500 / 167; 667 / 133"]
     assert ns3compare.ratio_lines({"lan8": ours[:1]}, {"lan8": theirs[:1]}) == [
         "lan8 / ns-3 lan8: 8.00x ns-3's frames/s (one run each, interleaved)"]
+
+
+def test_the_ratio_in_cpu_time_a_frame_is_the_median_of_the_runs():
+    ours = [result("udp8", 2.0, 500, cpu) for cpu in (1.0, 2.0, 1.5)]
+    theirs = [result("ns-3 udp8", 9.0, 1000, cpu) for cpu in (8.0, 12.0, 18.0)]  # per frame: 4x, 3x, 6x
+    assert ns3compare.ratio_lines({"udp8": ours}, {"udp8": theirs})[1] == (
+        "  in CPU time a frame (steadier on a loaded machine): 4.00x (median; run by run 3.00x - 6.00x)")
 
 
 def test_each_ns3_run_follows_the_vswitch_run_of_its_workload_round_by_round(monkeypatch, capsys, tmp_path):

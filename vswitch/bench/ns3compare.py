@@ -114,6 +114,10 @@ def ratio_lines(vswitch: Mapping[str, Sequence[BenchResult]], ns3: Mapping[str, 
         spread = f"; run by run {each[0]:.2f}x - {each[-1]:.2f}x" if len(each) > 1 else ""
         runs = f"medians of {len(ours)} interleaved runs" if len(ours) > 1 else "one run each, interleaved"
         lines.append(f"{workload} / ns-3 {workload}: {ratio:.2f}x ns-3's frames/s ({runs}{spread})")
+        if all(r.cpu_seconds for r in (*ours, *theirs)):
+            cpu = [(b.cpu_seconds / b.frames) / (a.cpu_seconds / a.frames) for a, b in zip(ours, theirs)]
+            lines.append(f"  in CPU time a frame (steadier on a loaded machine): {statistics.median(cpu):.2f}x"
+                         + (f" (median; run by run {min(cpu):.2f}x - {max(cpu):.2f}x)" if len(cpu) > 1 else ""))
         if len(ours) > 1:
             lines.append(f"  {workload} run by run, frames/s vswitch / ns-3: " + "; ".join(
                 f"{a.frames_per_s:,.0f} / {b.frames_per_s:,.0f}" for a, b in zip(ours, theirs)))

@@ -318,14 +318,14 @@ def run(workload: str, frames: int, out_dir: str) -> dict:
     clock_start_ns = start_ns + first_round * FRAME_GAP_NS
     run_until(ns, clock_start_ns - 1)
     before, drops_before, backoffs_before = received(), lan.drops, lan.backoffs
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     run_until(ns, clock_start_ns + (frames - first_round) // 4 * FRAME_GAP_NS)
     quarter_rss = resident_kib()
     sim.Run()
     end_rss = resident_kib()
     got, dropped, backoffs = received() - before, lan.drops - drops_before, lan.backoffs - backoffs_before
     sim.Destroy()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     timed = frames - first_round
     return {"workload": f"ns-3 {workload}", "frames": timed, "seconds": seconds, "delivered": got,
             "dropped": dropped, "in_flight": timed - got - dropped,
@@ -333,7 +333,7 @@ def run(workload: str, frames: int, out_dir: str) -> dict:
             "rss_growth_kib": end_rss - quarter_rss,
             "captures": sorted(str(p) for p in Path(out_dir).glob("*.pcap")),
             "python": f"ns-3 {ns3_version()} (C++, cppyy), CPython {sys.version.split()[0]}",
-            "detail": f"CSMA backoffs: {backoffs}" if backoffs else ""}
+            "detail": f"CSMA backoffs: {backoffs}" if backoffs else "", "cpu_seconds": cpu_seconds}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,16 +105,16 @@ def run_network(workload: str, net: Network, endpoints: Sequence[Endpoint], fram
     before = (stats.delivered, stats.dropped_total)
     start_ns = net.now + FRAME_GAP_NS
     net.send_stream(traffic(endpoints, frames, start_ns))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     net.run(start_ns + frames // 4 * FRAME_GAP_NS)
     quarter_rss = current_rss_kib()
     net.run()
     end_rss = current_rss_kib()
     net.close()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     return BenchResult(workload, frames, seconds, stats.delivered - before[0], stats.dropped_total - before[1],
                        stats.in_flight, peak_rss_kib(), end_rss - quarter_rss,
-                       [str(p) for p in net.captures.files], interpreter())
+                       [str(p) for p in net.captures.files], interpreter(), cpu_seconds=cpu_seconds)
 
 
 def run_bench(workload: object, frames: object, out_dir: object, topology: object = None) -> BenchResult:
