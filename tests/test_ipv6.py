@@ -153,8 +153,11 @@ def test_a_run_pings_and_sends_udp_over_ipv6_and_pingall_covers_both_families():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip6: [2001:db8::1/64]}]",
-     "lab.yaml:1:51: hosts[0].ip6: ip6 configures a guest stack, which needs an IPv4 address too"),
+    ("hosts: [{name: h1, mac: '02:00:00:00:00:01', link_local: false}]",
+     "lab.yaml:1:58: hosts[0].link_local: link_local configures IPv6: turn it on with ip6 (a list of addresses, [] "
+     "for the link-local alone) or link_local: true"),
+    ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip6: [2001:db8::1/64], arp_notify: false}]",
+     "lab.yaml:1:81: hosts[0].arp_notify: arp_notify configures IPv4 (ARP): give the interface an IPv4 address too"),
     ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip: 192.0.2.1/24, ip6: [2001:db8::1]}]",
      "hosts[0].ip6[0]: '2001:db8::1' has no prefix length: write it as 2001:db8::1/64"),
     ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip: 192.0.2.1/24, ip6: [ff02::1/64]}]",

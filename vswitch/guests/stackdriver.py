@@ -139,7 +139,8 @@ def stack_of(net: "Network", name: str) -> StackDriver:
     nic = net.nic(name)
     driver = nic.stack
     if driver is None:
-        raise TopologyError(f"{nic.full_name} has no IPv4 stack: give it an address (ip: 192.0.2.10/24)")
+        raise TopologyError(f"{nic.full_name} has no guest stack: give it an address (ip: 192.0.2.10/24, or "
+                            "ip6: [2001:db8::10/64] for IPv6)")
     if not isinstance(driver, StackDriver):  # e.g. a real station in `vswitch live` (live/stations.py)
         raise TopologyError(f"{nic.full_name} is a real station ({driver!r}): its traffic comes from its own stack, "
                             "not from the scenario")

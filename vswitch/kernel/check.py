@@ -146,7 +146,8 @@ def not_checked(spec: TopologySpec) -> list[str]:
              *(vm for hv in spec.hypervisors for vm in hv.vms), *spec.links]
     owners = [(f"{h.name}.{n.name}", n) for h in spec.hosts for n in h.nics] + [
         (x.name, x) for hv in spec.hypervisors for x in (hv, *hv.vms)]
-    stacks = [f"{name} {x.guest.interface}" for name, x in owners if getattr(x, "guest", None) is not None]
+    stacks = [f"{name} {x.guest.interface}" for name, x in owners
+              if getattr(x, "guest", None) is not None and x.guest.interface is not None]
     ipv6 = [name for name, x in owners if getattr(x, "guest", None) is not None and x.guest.ipv6 is not None]
     if ipv6:
         out.append(f"IPv6 ({', '.join(ipv6)}): the lab turns the kernel's IPv6 on there with the same addresses, "
