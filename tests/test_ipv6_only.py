@@ -146,6 +146,8 @@ def test_reports_show_an_ipv6_only_interface_without_an_ipv4_address(tmp_path, c
      "neighbours, ndp_entry IPv6 ones"),
     ("expect: [{arp_entry: {on: h1, ip: '2001:db8::11'}}]",
      "13:35: expect[0].arp_entry.ip: 2001:db8::11 is an IPv6 address: the ARP cache holds IPv4 ones"),
+    ("scenario: [{migrate: {vm: vm1, to: hv1, announce: xen, guest_announce: true}}]",
+     "13:72: scenario[0].migrate.guest_announce: guest_announce applies to the qemu announcement"),
 ])
 def test_what_needs_ipv4_is_refused_naming_the_place_and_the_fix(body, message):
     with pytest.raises(TopologyError) as error:

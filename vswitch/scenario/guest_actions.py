@@ -190,7 +190,7 @@ def perform_replay(runner: ScenarioContext, action: ReplayAction, where: Where) 
 def perform_migrate(runner: ScenarioContext, action: MigrateAction, where: Where) -> None:
     result = migrate(runner.net, action.vm, action.to, name=action.name, announce=action.announce,
                      downtime_ns=action.downtime_ns, mode=action.mode, params=AnnounceParams(rounds=action.rounds),
-                     on_attach=lambda: _move_io(runner, action.vm, action.to))
+                     on_attach=lambda: _move_io(runner, action.vm, action.to), guest_announce=action.guest_announce)
     runner.result.migrations.append(result)
     ids = runner.frames_named(result.name)
     for frame_id in result.ids:

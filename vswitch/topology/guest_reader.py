@@ -351,7 +351,8 @@ class ReplayAction(GuestAction, kind="replay"):
 @dataclass(frozen=True, kw_only=True)
 class MigrateAction(GuestAction, kind="migrate"):
     """The VM ``vm`` moves to the hypervisor ``to``: paused for ``downtime_ns``, then announced (``announce``:
-    qemu's RARP rounds or xen's gratuitous ARP; None: by its MAC's prefix)."""
+    qemu's RARP rounds or xen's guest announcement; None: by its MAC's prefix). ``guest_announce`` (qemu): whether
+    the guest announces itself in each round too (None: if its NIC is virtio-net)."""
 
     vm: str
     to: str
@@ -359,6 +360,7 @@ class MigrateAction(GuestAction, kind="migrate"):
     downtime_ns: int = 0
     mode: Optional[str] = None
     rounds: int = 5
+    guest_announce: Optional[bool] = None
 
     @classmethod
     def read(cls, r: MapReader) -> MigrateAction:
@@ -368,10 +370,14 @@ class MigrateAction(GuestAction, kind="migrate"):
             "downtime_ns": r.take("downtime", virtual_time(r), default=0),
             "mode": r.take("mode", one_of(*MODES), default=None),
             "rounds": r.take("rounds", integer_between(1, 100), default=5),
+            "guest_announce": r.take("guest_announce", boolean, default=None),
             "name": r.take("name", text, default=None),
         }
-        if "rounds" in r.mapping and keys["announce"] not in ("qemu", None):
-            r.error("rounds", "rounds applies to the qemu announcement (RARP rounds)")
+        for key, what in (("rounds", "RARP rounds"), ("guest_announce", "a virtio-net guest announcing itself in "
+                                                                          "each RARP round; xen's netfront always "
+                                                                          "announces from the guest")):
+            if key in r.mapping and keys["announce"] not in ("qemu", None):
+                r.error(key, f"{key} applies to the qemu announcement ({what})")
         r.finish()
         return cls(**keys, places=places(r, "vm", "to", "announce", "name"))
 
