@@ -124,11 +124,16 @@ def migrate(net: "Network", vm: str, target: str, *, name: str, announce: Option
             frame = rarp_announce(vnic.mac)
             driver = vnic.stack if guest and isinstance(vnic.stack, StackDriver) else None
             for offset in qemu_announce_offsets(params):
-                result.ids.append(net.send(vnic.full_name, frame, at=net.now + offset))
-                if driver is not None:  # the guest's netdev_notify_peers, right after the round's RARP
-                    net.engine.at(net.now + offset, notify_peers, driver)
+                if driver is None:
+                    result.ids.append(net.send(vnic.full_name, frame, at=net.now + offset))
+                else:  # frames numbered round by round: NAME#N is the N-th in time
+                    net.engine.at(net.now + offset, guest_round, frame, driver)
         elif announcer == "xen":
             notify_peers(stack_of(net, vm))
+
+    def guest_round(frame: bytes, driver: StackDriver) -> None:
+        result.ids.append(net.send(vnic.full_name, frame, at=net.now))
+        notify_peers(driver)  # the guest's netdev_notify_peers, right after the round's RARP
 
     def notify_peers(driver: StackDriver) -> None:
         for delay, frame in driver.guest.announce(net.now):
