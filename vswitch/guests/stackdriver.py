@@ -110,6 +110,9 @@ def attach_stack(net: object, name: object, guest: object) -> StackDriver:
     net = checks.instance(net, Network, "attach_stack: net")
     guest = checks.instance(guest, GuestStack, "attach_stack: guest")
     nic = net.nic(name)
+    if guest.ip is None and guest.ipv6 is None:
+        raise TopologyError(f"{nic.full_name}: the stack has no address: give it an IPv4 interface, or set its ipv6 "
+                            "(an Ipv6Stack) before attaching it, for an IPv6-only interface")
     if guest.mac != nic.mac:
         raise TopologyError(f"{nic.full_name}: the stack's MAC {guest.mac} is not the NIC's {nic.mac}")
     if nic.stack is not None:
