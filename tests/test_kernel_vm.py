@@ -2,7 +2,8 @@
 VLANs, the check runs in a VM booted from /boot's Debian kernel, which has them (issue 18 item 6).
 
 The decision (``--vm auto|always|never``) is tested without a VM; one check of host VLAN interfaces runs in the VM
-where root, QEMU, a Debian kernel with its modules and a static busybox are there (about 30 s under TCG).
+where root, QEMU, a Debian kernel with its modules and a static busybox are there (30 to 50 s under TCG
+here, as loaded as the machine is).
 """
 
 from __future__ import annotations
@@ -81,10 +82,10 @@ def test_auto_runs_in_the_vm_when_the_kernel_lacks_a_vlan_feature(kernel_without
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vm, "unavailable", lambda: "")
     why = kernel_check._vm_reason(_spec(), "auto")
-    assert why.startswith("this machine's kernel cannot build it (switch sw1: vlan_filtering 802.1Q: this kernel "
+    assert why.startswith("because this machine's kernel cannot build it (switch sw1: vlan_filtering 802.1Q: this kernel "
                           "has no bridge VLAN filtering")
     assert kernel_check._vm_reason(_spec(), "never") == ""  # never: refused here, with the kernel's reason
-    assert kernel_check._vm_reason(_spec(), "always") == "of --vm always"
+    assert kernel_check._vm_reason(_spec(), "always") == "as --vm always asks"
 
 
 def test_auto_without_a_vm_refuses_with_both_reasons(kernel_without_vlans: None,

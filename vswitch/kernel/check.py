@@ -451,7 +451,7 @@ def run(args: argparse.Namespace) -> int:
 def _vm_reason(spec: TopologySpec, choice: str) -> str:
     """Why the kernel side of ``spec`` runs in a VM ('': here), for ``--vm CHOICE``."""
     if choice != "auto":
-        return "of --vm always" if choice == "always" else ""
+        return "as --vm always asks" if choice == "always" else ""
     missing = scope.missing_vlan_features(build_network(without_impairments(spec)))
     if not missing:
         return ""
@@ -459,7 +459,7 @@ def _vm_reason(spec: TopologySpec, choice: str) -> str:
     if problem:
         raise KernelCheckError(f"{spec.name}: the kernel cannot express this topology: {missing[0]}; nor can "
                                f"kernel-check run it in a VM here: {problem}")
-    return f"this machine's kernel cannot build it ({missing[0]})"
+    return f"because this machine's kernel cannot build it ({missing[0]})"
 
 
 def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
