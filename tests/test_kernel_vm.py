@@ -8,6 +8,7 @@ here, as loaded as the machine is).
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -156,3 +157,11 @@ def test_a_terminated_check_kills_its_vm_and_removes_its_folder(tmp_path: Path) 
     assert (process.returncode, out, err) == (130, "", "vswitch: interrupted\n")
     assert not Path(f"/proc/{qemu}").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["vm-host-vlans.yaml"]  # the VM's folder is gone
+
+
+def test_a_file_the_vm_cannot_see_is_refused_before_it_boots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vm, "run_in_vm", lambda argv: pytest.fail("the VM must not boot"))
+    args = argparse.Namespace(file="/run/lab.yaml", prefix="vsk", max_frames=10, settle=0.02, max_wait=5.0)
+    with pytest.raises(KernelCheckError, match=r"^/run/lab.yaml: kernel-check's VM cannot see the file, /run/lab.yaml: "
+                                               r"the VM has a /run of its own; copy the file elsewhere"):
+        vm.check_in_vm(args, "as --vm always asks")

@@ -33,6 +33,7 @@ from .compare import KernelCheckError
 MODULES = ("virtio_pci", "9pnet_virtio", "9p", "8021q", "bridge", "macvlan", "veth")
 ROOT_TAG, OUT_TAG = "vswitch-root", "vswitch-out"
 OUT = "/run/vswitch-vm"  # where the writable share is, inside the VM's chroot (the host's /tmp stays visible)
+OWN_FOLDERS = tuple(Path(p) for p in ("/proc", "/sys", "/dev", "/run"))  # the VM's own, hiding this machine's
 MEMORY_MB = 1024
 TIMEOUT_S = 1800.0
 DONE = "VSWITCH-VM-DONE"
@@ -147,6 +148,11 @@ def _boot(image: GuestImage, initrd: Path, out: Path, timeout_s: float) -> str:
 def check_in_vm(args: argparse.Namespace, why: str) -> int:
     """``vswitch kernel-check`` with ``args`` in the VM, its output printed here under a line that says so and
     ``why``; its exit status."""
+    for what, path in (("the file", Path(args.file).resolve()), ("the current folder", Path.cwd())):
+        hidden = next((top for top in OWN_FOLDERS if path.is_relative_to(top)), None)
+        if hidden is not None:
+            raise KernelCheckError(f"{args.file}: kernel-check's VM cannot see {what}, {path}: the VM has a {hidden} of "
+                                   f"its own; copy the file elsewhere, or run from another folder")
     result = run_in_vm(["kernel-check", args.file, "--vm", "never", "--prefix", args.prefix,
                         "--max-frames", str(args.max_frames), "--settle", f"{round(args.settle * 1e9)}ns",
                         "--max-wait", f"{round(args.max_wait * 1e9)}ns"])
