@@ -3,6 +3,7 @@ driver from the installed kernel's modules, sets an address and pings the user-m
 
 The initramfs is written here (cpio ``newc``, gzip) from the host's files: ``/boot/vmlinuz-VERSION``, the
 modules of ``/lib/modules/VERSION`` (with their dependencies, from ``modules.dep``) and a static busybox.
+kernel-check's VM (``kernel/vm.py``) boots the same image with an init of its own and the lab's modules.
 """
 
 from __future__ import annotations
