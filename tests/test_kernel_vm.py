@@ -2,7 +2,7 @@
 VLANs, the check runs in a VM booted from /boot's Debian kernel, which has them (issue 18 item 6).
 
 The decision (``--vm auto|always|never``) is tested without a VM; one check of host VLAN interfaces runs in the VM
-where root, QEMU, a Debian kernel with its modules and a static busybox are there (25 to 55 s under TCG
+where root, QEMU, a Debian kernel with its modules and a static busybox are there (25 to 95 s under TCG
 here, as loaded as the machine is).
 """
 
@@ -57,14 +57,20 @@ scenario:
   - {at: 1ms, interface: {name: hv1.host, promiscuous: true}}
   - {at: 2ms, send: {from: h1, dst: "52:54:00:00:99:99", name: tagged-miss-seen}}
   - {at: 2ms, send: {from: h3, dst: broadcast, name: no-interface-seen}}
+  - {at: 3ms, interface: {name: hv1.10, up: false}}
+  - {at: 4ms, send: {from: h1, dst: broadcast, name: vlan10-down}}
+  - {at: 5ms, interface: {name: hv1.10, up: true}}
+  - {at: 6ms, send: {from: h1, dst: broadcast, name: vlan10-up-again}}
 """
 #: Who accepts each frame, in the kernel as in vswitch: the tagged broadcast reaches eth0.10's stack and the vNIC
 #: on it; the unicast nobody owns reaches eth0.10's stack as PACKET_OTHERHOST, which drops it (so nobody); VLAN
 #: 30, which hv1 has no interface for, reaches hv1's stack as PACKET_OTHERHOST too (dropped), while macvlan hands
 #: the broadcast to the vNIC on eth0 itself, tag or not. Promiscuous, eth0.10 and eth0 take those two (a packet
-#: socket sees PACKET_OTHERHOST): this shows where each went.
+#: socket sees PACKET_OTHERHOST): this shows where each went. With eth0.10 down, VLAN 10 reaches nobody (the lab
+#: sets the VLAN device down); up again, it reaches eth0.10 and vm1 again.
 RECEIVERS = {"to-vm1": "vm1.eth0", "vlan10-broadcast": "hv1.10, vm1.eth0", "tagged-miss": "-",
-             "no-interface": "vm2.eth0", "tagged-miss-seen": "hv1.10", "no-interface-seen": "hv1.host, vm2.eth0"}
+             "no-interface": "vm2.eth0", "tagged-miss-seen": "hv1.10", "no-interface-seen": "hv1.host, vm2.eth0",
+             "vlan10-down": "-", "vlan10-up-again": "hv1.10, vm1.eth0"}
 
 
 def _vm_missing() -> str:
@@ -125,7 +131,7 @@ def test_host_vlan_interfaces_agree_with_the_kernel_in_the_vm(tmp_path: Path, mo
     rows = {cells[0]: cells[2:] for cells in (re.split(r"\s{2,}", line.strip()) for line in out.splitlines())
             if cells[0] in RECEIVERS}  # frame -> [kernel, vswitch, result]
     assert rows == {name: [receivers, receivers, "agree"] for name, receivers in RECEIVERS.items()}
-    assert "6 frames: 6 agree" in out and "=> AGREE" in out
+    assert "8 frames: 8 agree" in out and "=> AGREE" in out
 
 
 def _children(pid: int) -> list[int]:
