@@ -33,7 +33,7 @@ from ..topology.build import build_network
 from ..topology.loader import load_topology
 from ..topology.spec import HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec, Where
 from ..topology.yamlsource import check_file
-from . import scope
+from . import scope, vm
 from .compare import KernelCheckError, KernelOutcome, KernelTopology, require_kernel_lab
 from .dad import DadRow, compare_probes, kernel_probes, vswitch_probes
 from .lab import KernelLab, cleanup_leftovers
@@ -435,6 +435,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, default=2000, metavar="N",
                         help="replay at most N frames in the kernel, about 20 ms each (default 2000)")
     parser.add_argument("--prefix", default=PREFIX, help=f"namespace name prefix (default {PREFIX})")
+    parser.add_argument("--vm", choices=("auto", "always", "never"), default="auto",
+                        help="where the kernel side runs: auto (default): in a QEMU (TCG) virtual machine with a "
+                             "Debian kernel from /boot when this machine's kernel lacks a VLAN feature the file needs "
+                             "(802.1Q devices, bridge VLAN filtering), else here; always; never (then such a file is "
+                             "refused with the kernel's reason)")
 
 
 @contextmanager
@@ -454,6 +459,10 @@ def run(args: argparse.Namespace) -> int:
     check_file(args.file)  # a FIFO would make loading wait forever
     spec = load_topology(args.file)  # a mistake in the file first: it is the user's to fix, with or without root
     require_kernel_lab()
+    why = _vm_reason(spec, args.vm)
+    if why:
+        with _terminations_interrupt():
+            return vm.check_in_vm(args, why)
     if has_stp(spec):  # spanning tree: the trees compared in real time (stpcheck.py)
         with _terminations_interrupt():
             stp = check_stp(spec, prefix=args.prefix)
@@ -464,6 +473,20 @@ def run(args: argparse.Namespace) -> int:
                                 max_frames=args.max_frames)
     print(render(report))
     return 0 if report.agrees else 1
+
+
+def _vm_reason(spec: TopologySpec, choice: str) -> str:
+    """Why the kernel side of ``spec`` runs in a VM ('': here), for ``--vm CHOICE``."""
+    if choice != "auto":
+        return "as --vm always asks" if choice == "always" else ""
+    missing = scope.missing_vlan_features(build_network(without_impairments(spec)))
+    if not missing:
+        return ""
+    problem = vm.unavailable()
+    if problem:
+        raise KernelCheckError(f"{spec.name}: the kernel cannot express this topology: {missing[0]}; nor can "
+                               f"kernel-check run it in a VM here: {problem}")
+    return f"because this machine's kernel cannot build it ({missing[0]})"
 
 
 def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:

@@ -291,7 +291,8 @@ class KernelTopology:
         if ep is None or ep not in self.lab.endpoints:
             return f"interface {nic}: not present in the kernel"
         if action.up is not None:
-            if self.lab.endpoints[ep].kind == "adapter" or self.filter_of[ep] == "bridge":
+            own = self.filter_of[ep] == "vlan"  # eth0.N: a device of its own, set down as vswitch sets hv1.N down
+            if not own and (self.lab.endpoints[ep].kind == "adapter" or self.filter_of[ep] == "bridge"):
                 return f"interface {nic} up/down: in the kernel the hypervisor's interface is the adapter itself"
             self.lab.set_link(self.lab.endpoints[ep].ifname, action.up)
         for key, on in (("promiscuous", action.promiscuous), ("allmulti", action.allmulti)):

@@ -475,8 +475,9 @@ class AdapterHostNIC(NIC):
         return bool(self.vid) and dst == self.adapter.host.mac.packed
 
     def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
-        """A tagged frame (VID other than 0) that no VLAN interface took is ``PACKET_OTHERHOST`` to the stack."""
-        if len(frame) >= 18 and (frame[14] & 0x0F or frame[15]) and \
+        """A tagged frame (VID other than 0) that no VLAN interface took is ``PACKET_OTHERHOST`` to the stack,
+        which a promiscuous interface takes as it takes any frame not for it (a packet socket on eth0 sees it)."""
+        if not self.promiscuous and len(frame) >= 18 and (frame[14] & 0x0F or frame[15]) and \
                 ((frame[12] << 8) | frame[13]) in (TPID_8021Q, TPID_8021AD):
             return _VLAN_NO_INTERFACE
         return NIC.handle_frame(self, port, frame, now)
