@@ -189,7 +189,8 @@ class KernelTopology:
         ipv6 = getattr(getattr(nic.stack, "guest", None), "ipv6", None)
         if ipv6 is not None:  # the kernel's IPv6 joins the solicited-node groups: checked, not copied
             self.lab.enable_ipv6(name, [str(i) for i in ipv6.interfaces if not i.ip.is_link_local],
-                                 link_local=any(i.ip.is_link_local for i in ipv6.interfaces))
+                                 link_local=any(i.ip.is_link_local for i in ipv6.interfaces),
+                                 dad_transmits=ipv6.dad_transmits)  # the kernel's DAD: kernel/dad.py
             groups = [g for g in groups if g not in set(ipv6.multicast_macs())]
         for group in groups:
             self.lab.join_multicast(name, group.hex(":"))

@@ -60,7 +60,7 @@ def attachments(spec: TopologySpec) -> Iterator[tuple[str, AttachSpec, str | Non
             raise TopologyError(f"{attach.where}: {interface}: {what} {attach.name!r} is already attached to "
                                 f"{seen[key]}: give each station its own")
         seen[key] = interface
-        yield interface, attach, str(guest.interface) if guest else None
+        yield interface, attach, str(guest.interface) if guest and guest.interface else None
 
 
 class _StopRequest:
