@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from vswitch import cli
-from vswitch.kernel import check as kernel_check
+from vswitch.kernel import command as kernel_check
 from vswitch.kernel import features, vm
-from vswitch.kernel.check import KernelCheckError
+from vswitch.kernel.compare import KernelCheckError
 from vswitch.topology.loader import load_topology_text
 
 #: Item 6's behaviours on the smallest topology that shows them: h1 in VLAN 10, h3 in VLAN 30, hv1 with eth0.10

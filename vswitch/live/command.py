@@ -13,7 +13,7 @@ from typing import Iterator
 
 from ..core.errors import TopologyError
 from ..core.units import format_duration
-from ..kernel.check import seconds_argument
+from ..kernel.command import seconds_argument
 from ..l2.nic import NIC
 from ..net.network import Network
 from ..realtime import wall_clock_ns
