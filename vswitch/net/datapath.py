@@ -65,9 +65,10 @@ class NetworkStats:
 
 
 class _Stream:
-    """A lazy source of frames to send: only its next item waits in the engine."""
+    """A lazy source of frames to send: only its next item waits in the engine, kept here (``port``, ``frame_id``,
+    ``frame``) rather than in the event, whose arguments are then the stream alone (no tuple, no boxed id)."""
 
-    __slots__ = ("items", "resolve", "ports", "on_frame")
+    __slots__ = ("items", "resolve", "ports", "on_frame", "port", "frame_id", "frame")
 
     def __init__(self, items: Iterator[Any], resolve: Callable[[str], Port],
                  on_frame: Callable[[int], None] | None = None) -> None:
@@ -75,6 +76,9 @@ class _Stream:
         self.resolve = resolve
         self.ports: dict[str, Port] = {}  # interface name -> port, resolved once
         self.on_frame = on_frame  # told each frame id as it is given (a scenario names the stream's frames)
+        self.port: Port | None = None  # the item waiting in the engine: its port, frame id and frame
+        self.frame_id = 0
+        self.frame = b""
 
 
 def _stream_item(item: object) -> tuple[int, str, bytes]:
@@ -201,7 +205,10 @@ class Datapath:
                       on_frame: Callable[[int], None] | None = None) -> None:
         self._stream_pull(_Stream(items, resolve, on_frame))
 
-    def _stream_send(self, stream: _Stream, port: Port, frame_id: int, frame: bytes) -> None:
+    def _stream_send(self, stream: _Stream) -> None:
+        """The stream's waiting item is due: send it."""
+        port, frame_id, frame = stream.port, stream.frame_id, stream.frame
+        assert port is not None
         self._stream_pull(stream)  # first, so that same-time items go out in the order sending each would give
         self._transmit_from_nic(port, frame_id, frame)
 
@@ -227,7 +234,8 @@ class Datapath:
         self.stats.injected += 1
         if stream.on_frame is not None:
             stream.on_frame(frame_id)
-        self.engine.at(time_ns, self._stream_sender, stream, port, frame_id, frame)
+        stream.port, stream.frame_id, stream.frame = port, frame_id, frame
+        self.engine.at(time_ns, self._stream_sender, stream)
 
     # -- the fast path ------------------------------------------------------------------------------------
     def _transmit_from_nic(self, port: Port, frame_id: int, frame: bytes) -> None:
