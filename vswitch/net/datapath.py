@@ -220,7 +220,9 @@ class Datapath:
             return
         # A user's item: exactly (int, str, bytes) costs a few type comparisons (callgrind: +0.5% instructions per
         # frame compiled, +2% pure); anything else is checked in full, so both builds refuse it alike.
-        row: tuple = raw if type(raw) is tuple and len(raw) == 3 else _stream_item(raw)
+        if type(raw) is not tuple or len(raw) != 3:  # (an if, not a conditional expression: mypyc would copy raw)
+            raw = _stream_item(raw)
+        row: tuple = raw
         if type(row[0]) is not int or type(row[1]) is not str or type(row[2]) is not bytes:
             row = _stream_item(row)  # raises, or makes a bytearray frame bytes
         time_ns: int = row[0]
