@@ -48,6 +48,10 @@ class Engine:
         if time_ns < self.now:
             raise ScenarioError(f"cannot schedule at {time_ns} ns: the clock is already at {self.now} ns")
         self._sequence += 1
+        if self._front_action is None and not self._queue:  # nothing else waits: it goes to the front at once
+            self._front_action, self._front_args = action, args
+            self._front_time, self._front_sequence = time_ns, self._sequence
+            return
         self._future(time_ns, self._sequence, action, args)
 
     def reserve(self, count: int) -> int:
