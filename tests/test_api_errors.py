@@ -305,8 +305,7 @@ CASES = {
     "GuestStack(5, ...)": (lambda: GuestStack(5, MAC, "192.0.2.1/24"), TopologyError, "name must be a str"),
     "GuestStack(interface='bogus')": (lambda: GuestStack("g", MAC, "bogus"), AddressError,
                                       "invalid IPv4 interface 'bogus'"),
-    "GuestStack(interface=None)": (lambda: GuestStack("g", MAC, None), AddressError,
-                                   "an IPv4 address with its prefix"),
+    "GuestStack(interface=5)": (lambda: GuestStack("g", MAC, 5), AddressError, "an IPv4 address with its prefix"),
     "GuestStack(arp_timeout_ns=0)": (lambda: GuestStack("g", MAC, "192.0.2.1/24", arp_timeout_ns=0), TopologyError,
                                      "arp_timeout_ns must be >= 1"),
     "GuestStack(arp_timeout_ns=1.5)": (lambda: GuestStack("g", MAC, "192.0.2.1/24", arp_timeout_ns=1.5),
@@ -332,6 +331,8 @@ CASES = {
                                      "guest must be a GuestStack"),
     "attach_stack(net, 5, stack)": (lambda: attach_stack(net(), 5, stack()), TopologyError,
                                     "no interface or port named 5"),
+    "attach_stack(stack without an address)": (lambda: attach_stack(net(), "h1", GuestStack("g", MAC, None)),
+                                               TopologyError, "h1.eth0: the stack has no address"),
     # -- files, building, running ------------------------------------------------------------------------------
     "CaptureReader(None)": (lambda: CaptureReader(None), CaptureFileError, "path is a str or pathlib.Path"),
     "CaptureReader(missing)": (lambda: CaptureReader("/nonexistent/x.pcap"), CaptureFileError, "cannot open"),

@@ -24,7 +24,7 @@ ALLOWED = {
     "guests": {"core", "pcap", "l2", "net"},
     "topology": {"core", "pcap", "l2", "io", "net", "guests"},
     "scenario": {"core", "pcap", "l2", "io", "net", "guests", "topology"},
-    "kernel": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario", "realtime"},
+    "kernel": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario", "realtime", "iocheck"},
     "live": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario", "realtime", "kernel"},
     "iocheck": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario"},
     "bench": {"core", "pcap", "l2", "io", "net", "guests", "topology", "scenario", "realtime", "buildinfo"},

@@ -59,7 +59,7 @@ def test_stacks_are_read_with_defaults_and_attached_when_built():
     net = build_network(spec)
     assert str(stack_of(net, "vm1").guest.interface) == "192.0.2.11/24"
     assert stack_of(net, "hv1.host").guest.mac == net.hypervisors["hv1"].host.mac
-    with pytest.raises(TopologyError, match="vm3.eth0 has no IPv4 stack"):
+    with pytest.raises(TopologyError, match="vm3.eth0 has no guest stack"):
         stack_of(net, "vm3")
 
 
@@ -97,10 +97,11 @@ def test_guest_expectations_report_what_they_saw():
      ["16:27: scenario[0].ping.to: 198.51.100.7 is outside vm1.eth0's subnet 192.0.2.0/24: no gateways are "
       "modelled, give both ends addresses in one subnet"]),
     ("ping: {from: vm3, to: h1}",
-     ["16:18: scenario[0].ping.from: vm3.eth0 has no IPv4 address: give it one (ip: 192.0.2.10/24) to send from "
-      "it"]),
+     ["16:18: scenario[0].ping.from: vm3.eth0 has no address: give it one (ip: 192.0.2.10/24, or ip6: "
+      "[2001:db8::10/64]) to send from it"]),
     ("arping: {from: vm1, to: vm3}",
-     ["16:29: scenario[0].arping.to: vm3.eth0 has no IPv4 address: give it one (ip: 192.0.2.10/24) to use it"]),
+     ["16:29: scenario[0].arping.to: vm3.eth0 has no address: give it one (ip: 192.0.2.10/24, or ip6: "
+      "[2001:db8::10/64]) to use it"]),
     ("udp: {from: h1, to: 192.0.2.1}",
      ["16:25: scenario[0].udp.to: 192.0.2.1 is h1.eth0's own address: loopback is not modelled"]),
     ("ping: {from: h1, to: 192.0.2.255}",
@@ -113,8 +114,9 @@ def test_guest_expectations_report_what_they_saw():
      ["16:19: scenario[0].migrate.vm: no VM named 'vm7' (did you mean 'vm3'?)",
       "16:28: scenario[0].migrate.to: no hypervisor named 'hv2' (did you mean 'hv1'?)"]),
     ("migrate: {vm: vm3, to: hv1, announce: xen}",
-     ["16:43: scenario[0].migrate.announce: the xen announcement is a gratuitous ARP from the guest: give vm3 an "
-      "address (ip: 192.0.2.10/24) or use announce: qemu"]),
+     ["16:43: scenario[0].migrate.announce: the xen announcement comes from the guest's stack (a gratuitous ARP, "
+      "unsolicited neighbour advertisements): give vm3 an address (ip: 192.0.2.10/24 or ip6: [2001:db8::10/64]) or "
+      "use announce: qemu"]),
     ("stream: {from: h1, to: vm1, count: 5, vary: [{field: ip.id}]}",
      ["16:49: scenario[0].stream.vary: ip.id exists only in udp streams: add udp: {src_ip: ..., dst_ip: ...}"]),
     ("udp: {from: h1, to: vm1, rate: 10, interval: 1ms}",
@@ -140,8 +142,8 @@ def test_every_problem_is_reported_at_once():
         "modelled, give both ends addresses in one subnet",
         "lab.yaml:19:18: expect[0].ping.name: no ping, arping or udp action is named 'pnig' (named: "
         "ping-h1-10.0.0.1, ping-vm1-vm9)",
-        "lab.yaml:20:21: expect[1].arp_entry.on: vm3.eth0 has no IPv4 address: give it one (ip: 192.0.2.10/24) "
-        "to use it"]
+        "lab.yaml:20:21: expect[1].arp_entry.on: vm3.eth0 has no address: give it one (ip: 192.0.2.10/24, or ip6: "
+        "[2001:db8::10/64]) to use it"]
 
 
 def test_duplicate_addresses_and_names_are_refused():
@@ -156,7 +158,7 @@ def test_duplicate_addresses_and_names_are_refused():
 @pytest.mark.parametrize("key, message", [
     ("ip: 192.0.2.1", "hosts[0].ip: '192.0.2.1' has no prefix length: write it as 192.0.2.1/24"),
     ("ip: 192.0.2.1/33", "hosts[0].ip: invalid IPv4 interface '192.0.2.1/33'"),
-    ("arp_timeout: 5s", "hosts[0].arp_timeout: arp_timeout configures an IPv4 stack: give the interface an "
+    ("arp_timeout: 5s", "hosts[0].arp_timeout: arp_timeout configures IPv4 (ARP): give the interface an IPv4 "
                         "address too"),
 ])
 def test_bad_stack_keys(key, message):

@@ -111,9 +111,13 @@ def test_announce_sends_an_unsolicited_override_advertisement_per_usable_address
     six.link_up(0)
     six.expire(S)
     frames = [f for _, f in six.announce(2 * S)]
-    assert [(f[IP6_DST], f[ICMP6_TYPE], f[ICMP6_TYPE + 4], IPv6Address(f[ND_TARGET])) for f in frames] == [
-        (ALL_NODES, 136, 0x20, eui64_link_local(MAC1)), (ALL_NODES, 136, 0x20, IPv6Address("2001:db8::1"))]
-    assert all(checksum6(f[IP6_SRC], f[IP6_DST], 58, f[54:]) == 0 for f in frames)
+    adverts = frames[:-1]  # in ip -6 addr's order: the global address, then the link-local
+    assert [(f[IP6_DST], f[ICMP6_TYPE], f[ICMP6_TYPE + 4], IPv6Address(f[ND_TARGET])) for f in adverts] == [
+        (ALL_NODES, 136, 0x20, IPv6Address("2001:db8::1")), (ALL_NODES, 136, 0x20, eui64_link_local(MAC1))]
+    assert all(f[IP6_SRC] == f[ND_TARGET] and f[-8:] == b"\x02\x01" + MAC1 for f in adverts)  # target LL option
+    assert all(checksum6(f[IP6_SRC], f[IP6_DST], 58, f[54:]) == 0 for f in adverts)
+    report = frames[-1]  # then a current-state MLDv2 report (NETDEV_RESEND_IGMP), from the link-local
+    assert IPv6Address(report[IP6_SRC]) == eui64_link_local(MAC1) and report[62] == 143 and report[70] == 2
 
 
 LAB = """
@@ -153,8 +157,11 @@ def test_a_run_pings_and_sends_udp_over_ipv6_and_pingall_covers_both_families():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip6: [2001:db8::1/64]}]",
-     "lab.yaml:1:51: hosts[0].ip6: ip6 configures a guest stack, which needs an IPv4 address too"),
+    ("hosts: [{name: h1, mac: '02:00:00:00:00:01', link_local: false}]",
+     "lab.yaml:1:58: hosts[0].link_local: link_local configures IPv6: turn it on with ip6 (a list of addresses, [] "
+     "for the link-local alone) or link_local: true"),
+    ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip6: [2001:db8::1/64], arp_notify: false}]",
+     "lab.yaml:1:81: hosts[0].arp_notify: arp_notify configures IPv4 (ARP): give the interface an IPv4 address too"),
     ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip: 192.0.2.1/24, ip6: [2001:db8::1]}]",
      "hosts[0].ip6[0]: '2001:db8::1' has no prefix length: write it as 2001:db8::1/64"),
     ("hosts: [{name: h1, mac: '02:00:00:00:00:01', ip: 192.0.2.1/24, ip6: [ff02::1/64]}]",

@@ -12,7 +12,7 @@ import pytest
 from conftest import require_netns
 
 from vswitch.guests import inet6
-from vswitch.kernel.check import DIFFER, check_topology
+from vswitch.kernel.check import AGREE, DIFFER, KNOWN, check_topology
 from vswitch.topology.loader import load_topology_text
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("bridge") is None,
@@ -57,6 +57,32 @@ def test_ipv6_guests_agree_with_the_kernel_which_joins_the_groups_itself() -> No
     announce = [f for f in report.frames if f.label.startswith("vm1-announce")]
     assert announce and all(f.verdict != DIFFER for f in announce)  # Xen's gratuitous ARP and unsolicited NAs
     assert any(line.startswith("IPv6 (h1.eth0, vm1, vm2)") for line in report.not_checked)
+
+
+def test_the_kernel_s_own_dad_probes_reach_whom_vswitch_s_reach() -> None:
+    """DAD is on in the lab where the file keeps it: each address's probes, sent by the kernel itself before
+    anything is replayed, matched to vswitch's by sender and target. h1's probe for 2001:db8::1 goes to
+    33:33:ff:00:00:01, the group of vm1's link-local fe80::216:3eff:fe00:1 too: vm1's kernel stack takes it."""
+    report = check_topology(load_topology_text(LAB), prefix=PREFIX, settle_s=0.1)
+    dad = {f.label: f for f in report.frames if f.label.startswith("DAD ")}
+    assert sorted(dad) == ["DAD 2001:db8::1", "DAD 2001:db8::11", "DAD fe80::216:3eff:fe00:1",
+                           "DAD fe80::5054:ff:fe12:3456", "DAD fe80::ff:fe00:1"]
+    assert all(f.verdict in (AGREE, KNOWN) for f in dad.values())
+    h1 = dad["DAD 2001:db8::1"]
+    assert (h1.sender, h1.kernel.get("vm1.eth0"), h1.vswitch.get("vm1.eth0")) == ("h1.eth0", 1, 1)
+    off = check_topology(load_topology_text(LAB.replace("ip6: [2001:db8::1/64]}",
+                                                        "ip6: [2001:db8::1/64], dad_transmits: 0}")),
+                         prefix=PREFIX, settle_s=0.1)
+    assert not [f for f in off.frames if f.label.startswith("DAD ") and f.sender == "h1.eth0"]  # nodad there
+
+
+def test_a_vnic_that_joined_no_group_would_differ_on_the_kernel_s_dad(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DAD comparison can fail: if vswitch's vm1 had joined no solicited-node group, h1's probe for
+    2001:db8::1 would not reach it, while the kernel's vm1 (which joined its link-local's group) takes it."""
+    monkeypatch.setattr("vswitch.guests.ipv6.Ipv6Stack.multicast_macs", lambda self: [])
+    report = check_topology(load_topology_text(LAB), prefix=PREFIX, settle_s=0.1)
+    h1 = next(f for f in report.frames if f.label == "DAD 2001:db8::1")
+    assert h1.verdict == DIFFER and "vm1.eth0" in h1.kernel and "vm1.eth0" not in h1.vswitch
 
 
 def test_a_wrong_solicited_node_group_would_differ(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,8 @@ from vswitch import cli
 from vswitch.topology.build import build_network
 from vswitch.kernel import check as kernel_check
 from vswitch.kernel.check import (AGREE, DIFFER, KNOWN, NOT_CHECKED, CheckReport, KernelCheckError,
-                                 check_topology, render, run_cleanup, unsupported)
+                                 check_topology, render, unsupported)
+from vswitch.kernel.command import run_cleanup
 from vswitch.kernel.compare import KernelTopology
 from vswitch.kernel.lab import _b36, cleanup_leftovers
 from vswitch.topology.loader import load_topology, load_topology_text

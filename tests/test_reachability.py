@@ -125,8 +125,8 @@ def test_the_command_exits_1_when_the_matrix_differs(tmp_path, capsys):
 @pytest.mark.parametrize("body, messages", [
     ("scenario:\n  - pingall: {between: [h1, vm9, vm3]}\n",
      ["16:29: scenario[0].pingall.between[1]: nothing named 'vm9' (did you mean 'vm3'?)",
-      "16:34: scenario[0].pingall.between[2]: vm3.eth0 has no IPv4 address: give it one (ip: 192.0.2.10/24) to use "
-      "it"]),
+      "16:34: scenario[0].pingall.between[2]: vm3.eth0 has no address: give it one (ip: 192.0.2.10/24, or ip6: "
+      "[2001:db8::10/64]) to use it"]),
     ("scenario:\n  - pingall: {between: [h1]}\n",
      ["16:24: scenario[0].pingall.between: name at least two interfaces to ping between (or leave between out: "
       "every interface with an address)"]),

@@ -25,7 +25,7 @@ from .core.reasons import Verdict
 from .core.trace import HopRecorder, explain_hops
 from .core.units import count, format_duration, parse_duration
 from .iocheck import check as iocheck
-from .kernel import check as kernelcheck
+from .kernel import command as kernelcheck
 from .live import bench as live_bench
 from .live import command as live
 from .net.network import Network

@@ -80,16 +80,16 @@ def _build(text: str, limits: Limits | None = None) -> tuple[Network, list[Endpo
     return net, endpoints_of(net, endpoint_names(spec)), loaded - started, built - loaded
 
 
-def _flood(net: Network, endpoints: Sequence[Endpoint], count: int) -> tuple[float, int, int, int]:
-    """Send ``count`` broadcasts and run them out: (seconds, delivered, dropped, in flight)."""
+def _flood(net: Network, endpoints: Sequence[Endpoint], count: int) -> tuple[float, int, int, int, float]:
+    """Send ``count`` broadcasts and run them out: (seconds, delivered, dropped, in flight, seconds of CPU)."""
     stats = net.stats
     before = (stats.delivered, stats.dropped_total)
     net.send_stream(broadcasts(endpoints, count))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     net.run()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     net.close()
-    return seconds, stats.delivered - before[0], stats.dropped_total - before[1], stats.in_flight
+    return seconds, stats.delivered - before[0], stats.dropped_total - before[1], stats.in_flight, cpu
 
 
 def run_big10k(frames: int, hypervisors: int = BIG_HYPERVISORS,
@@ -103,13 +103,13 @@ def run_big10k(frames: int, hypervisors: int = BIG_HYPERVISORS,
                                                   else BIG_LIMITS)
     receivers = len(endpoints) - 1 + hypervisors - 1  # every other VM, the other hypervisors' own interfaces
     count = min(len(endpoints), max(1, frames // receivers))
-    seconds, delivered, dropped, in_flight = _flood(net, endpoints, count)
+    seconds, delivered, dropped, in_flight, cpu = _flood(net, endpoints, count)
     total = validating + building + seconds
     detail = (f"{len(endpoints):,} VMs ({hypervisors} hypervisors x {per_hypervisor}) on one switch: generated in "
               f"{generated:.2f} s, validated in {validating:.2f} s, built in {building:.2f} s; {plural(count, 'broadcast')} "
               f"({'one from every VM' if count == len(endpoints) else 'one from each of the first VMs'}), each "
               f"delivered to {delivered // count:,} interfaces, in {seconds:.2f} s ({seconds * 1e9 / max(delivered, 1):,.0f} "
-              f"ns per copy); validate + build + broadcasts {total:.2f} s")
+              f"ns per copy; {cpu:.2f} s of CPU); validate + build + broadcasts {total:.2f} s")
     return BenchResult("big10k", delivered, seconds, delivered, dropped, in_flight, peak_rss_kib(), 0, [],
                        interpreter(), detail)
 
@@ -122,7 +122,7 @@ def run_flood1k(frames: int, sizes: Sequence[int] = FLOOD_PORTS) -> BenchResult:
     for ports in sizes:
         net, endpoints, _, _ = _build(flood_topology(ports))
         count = max(1, frames // len(sizes) // (ports - 1))
-        took, got, lost, left = _flood(net, endpoints, count)
+        took, got, lost, left, _ = _flood(net, endpoints, count)
         seconds += took
         delivered, dropped, in_flight = delivered + got, dropped + lost, in_flight + left
         costs.append(f"{ports:,} ports {took * 1e9 / max(got, 1):,.0f} ns ({plural(count, 'broadcast')})")

@@ -194,3 +194,11 @@ def reach6(source: list[IPv6Interface], target: list[IPv6Interface]) -> IPv6Addr
     if any(i.ip.is_link_local for i in source):
         return next((i.ip for i in target if i.ip.is_link_local), None)
     return None
+
+
+def session_family(family: str | None, source_ipv4: bool, target_ipv4: bool) -> str:
+    """The family a ping or udp uses to reach an interface named in ``to``: ``family`` when written, else IPv4
+    when both ends have an IPv4 address, else IPv6 (an IPv6-only end)."""
+    if family is not None:
+        return family
+    return "ipv4" if source_ipv4 and target_ipv4 else "ipv6"

@@ -19,8 +19,8 @@ bytes (``inet6.py``) with their checksums. Behaviour follows Linux with its defa
   later a unicast probe, as in Linux. The neighbour cache is ``ndp.py``.
 - Echo requests to our addresses or to all-nodes are answered (``icmp_echo_ignore_multicast`` 0); UDP to port 7
   is echoed, to 9 discarded, to another port of ours answered with a port unreachable.
-- ``announce`` (after a migration): an unsolicited advertisement to all-nodes per usable address, override set
-  (``ndisc_send_unsol_na`` on ``NETDEV_NOTIFY_PEERS``).
+- ``announce`` (after a migration, ``netdev_notify_peers``): an unsolicited advertisement to all-nodes per usable
+  address, override set (``ndisc_send_unsol_na``), then a current-state MLDv2 report (``ipv6_mc_rejoin_groups``).
 - No routers: only link-local addresses and our prefixes are reachable (no router solicitation is sent).
 """
 
@@ -42,7 +42,7 @@ from .stack import ping_payload
 
 Output = list[tuple[int, bytes]]
 UDP_ECHO_PORT, UDP_DISCARD_PORT = 7, 9
-MLD2_CHANGE_TO_EXCLUDE = 4
+MLD2_MODE_IS_EXCLUDE, MLD2_CHANGE_TO_EXCLUDE = 2, 4  # current-state and state-change records (RFC 3810 5.2.12)
 ND_OPT_NONCE, ND_NONCE_LEN = 14, 6
 _ICMP6_ERROR_LEN = 1280  # an ICMPv6 error packet at most: the minimum MTU (RFC 4443 2.4 (c))
 _ZERO_MAC = bytes(6)
@@ -117,17 +117,32 @@ class Ipv6Stack:
         return out
 
     def announce(self, now: int) -> Output:
-        """Unsolicited advertisements to all-nodes, one per usable address, override set."""
-        out = []
-        for address in self.addresses:
+        """What Linux sends on ``netdev_notify_peers`` (after a migration): ``NETDEV_NOTIFY_PEERS`` makes
+        ``ndisc_send_unsol_na`` send an unsolicited advertisement to all-nodes for each address that is not
+        tentative, from that address, with our MAC (target link-layer option), override set, solicited and router
+        clear (a host does not forward), in the order of the device's address list (``ipv6_link_dev_addr``: global
+        before link-local, the newest first); ``NETDEV_RESEND_IGMP`` makes ``ipv6_mc_rejoin_groups`` send a
+        current-state MLDv2 report of the joined groups (mode is exclude), from the link-local address (``::``
+        while it is tentative)."""
+        out: Output = []
+        for address in self._address_list():
             if address in self.usable:
                 self.count("unsolicited_na_sent")
                 out.append((0, self._advert(multicast_mac(ALL_NODES), ALL_NODES, address, NA_OVERRIDE)))
+        link_local = self.link_local
+        out.append((0, self._report(link_local if link_local in self.usable else UNSPECIFIED, MLD2_MODE_IS_EXCLUDE)))
         return out
 
-    def _report(self, source: bytes) -> bytes:
+    def _address_list(self) -> list[bytes]:
+        """Our addresses as Linux keeps them (``ip -6 addr``): global ones first, the newest (last in ``ip6``)
+        first, then the link-local."""
+        ours = [a for a in self.addresses if a != self.link_local]
+        return ours[::-1] + [a for a in self.addresses if a == self.link_local]
+
+    def _report(self, source: bytes, record_type: int = 0) -> bytes:
+        """An MLDv2 report of our groups: a state change (change to exclude) unless ``record_type`` says another."""
         self.count("mld_reports_sent")
-        return bytes(mld2_report(self.mac, source, self.groups, MLD2_CHANGE_TO_EXCLUDE))
+        return bytes(mld2_report(self.mac, source, self.groups, record_type or MLD2_CHANGE_TO_EXCLUDE))
 
     def _dad_probe(self, address: bytes) -> bytes:
         """An NS from ``::`` for ``address`` to its solicited-node group: no source link-layer option, and a nonce

@@ -8,9 +8,15 @@ die); the announcement is what moves the MAC in their tables. Two announcers, af
     ``rounds`` rounds (5). The first goes out when the VM resumes, and the gap after round k (k = 1, 2, ...) is
     ``initial + (k - 1) * step``, capped at ``max``: 50, 150, 250 and 350 ms with the defaults (initial 50 ms,
     step 100 ms, max 550 ms), so the rounds leave at 0, 50, 200, 450 and 800 ms. No IP address is needed.
+    A virtio-net guest (I/O model ``virtio`` or ``vhost`` where it ran; ``guest_announce`` overrides) that negotiated
+    ``VIRTIO_NET_F_GUEST_ANNOUNCE`` is also asked to announce itself in each round (``virtio_net_announce``:
+    a config interrupt with ``VIRTIO_NET_S_ANNOUNCE``; QEMU's timer steps on the guest's ack, so its rounds keep
+    the RARP's times): its driver calls ``netdev_notify_peers``, and its stack sends a gratuitous ARP (IPv4) and
+    unsolicited neighbour advertisements and an MLDv2 report (IPv6, ``ipv6.py``), right after that round's RARP.
+    Other NICs (e1000, rtl8139) have no such hook: RARP only.
 ``xen``
-    Xen's netfront on resume (``netif_notify_peers``): one gratuitous ARP request from the guest's own stack,
-    so the VM needs an address.
+    Xen's netfront on resume (``netback_changed`` -> ``netdev_notify_peers``): once, the guest's own stack
+    announces (a gratuitous ARP, unsolicited advertisements and an MLDv2 report), so the VM needs an address.
 ``none``
     Nothing: the tables move only when the VM next sends something (or the old entry ages out).
 
@@ -26,13 +32,14 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from ..core.errors import TopologyError
 from ..core.mac import prefix_bytes
 from ..core.units import format_duration
-from .stackdriver import stack_of
+from .stackdriver import StackDriver, stack_of
 from .traffic import rarp_announce
 
 if TYPE_CHECKING:
     from ..net.network import Network
 
 ANNOUNCERS = ("qemu", "xen", "none")
+GUEST_ANNOUNCE_MODELS = ("virtio", "vhost")  # virtio-net: VIRTIO_NET_F_GUEST_ANNOUNCE (on by default in QEMU)
 _XEN_OUI = prefix_bytes("xen")
 
 
@@ -78,11 +85,19 @@ class MigrationResult:
                 "announce frames": len(self.ids)}
 
 
+def guest_announces(net: "Network", vm: str) -> bool:
+    """Whether QEMU asks ``vm``'s guest to announce itself: its NIC is virtio-net (its I/O model)."""
+    io = getattr(net.vnics[vm].port, "io", None)
+    return io is not None and io.model.name in GUEST_ANNOUNCE_MODELS
+
+
 def migrate(net: "Network", vm: str, target: str, *, name: str, announce: Optional[str] = None,
             downtime_ns: int = 0, mode: Optional[str] = None, params: AnnounceParams = AnnounceParams(),
-            on_attach: Optional[Callable[[], None]] = None) -> MigrationResult:
+            on_attach: Optional[Callable[[], None]] = None, guest_announce: Optional[bool] = None
+            ) -> MigrationResult:
     """Detach ``vm`` now and attach it to ``target`` after ``downtime_ns``, then announce it. ``on_attach`` runs
-    as it is attached, before the announcement (the scenario moves its I/O model there)."""
+    as it is attached, before the announcement (the scenario moves its I/O model there). ``guest_announce``
+    (qemu): whether the guest announces itself in each round too (None: if its NIC is virtio-net)."""
     vnic = net.vnics.get(vm)
     if vnic is None:
         raise TopologyError(f"no VM named {vm!r}")
@@ -96,6 +111,8 @@ def migrate(net: "Network", vm: str, target: str, *, name: str, announce: Option
     if announcer == "xen":
         stack_of(net, vm)
     result = MigrationResult(name, vm, vnic.hypervisor, target, announcer, net.now)
+    # the NIC the guest's driver negotiated with, before the move (a migration cannot change the device model)
+    guest = guest_announce if guest_announce is not None else guest_announces(net, vm)
     net.detach_vm(vm)
 
     def resume() -> None:
@@ -105,11 +122,22 @@ def migrate(net: "Network", vm: str, target: str, *, name: str, announce: Option
             on_attach()
         if announcer == "qemu":
             frame = rarp_announce(vnic.mac)
+            driver = vnic.stack if guest and isinstance(vnic.stack, StackDriver) else None
             for offset in qemu_announce_offsets(params):
-                result.ids.append(net.send(vnic.full_name, frame, at=net.now + offset))
+                if driver is None:
+                    result.ids.append(net.send(vnic.full_name, frame, at=net.now + offset))
+                else:  # frames numbered round by round: NAME#N is the N-th in time
+                    net.engine.at(net.now + offset, guest_round, frame, driver)
         elif announcer == "xen":
-            for delay, frame in stack_of(net, vm).guest.announce(net.now):
-                result.ids.append(net.send(vnic.full_name, frame, at=net.now + delay))
+            notify_peers(stack_of(net, vm))
+
+    def guest_round(frame: bytes, driver: StackDriver) -> None:
+        result.ids.append(net.send(vnic.full_name, frame, at=net.now))
+        notify_peers(driver)  # the guest's netdev_notify_peers, right after the round's RARP
+
+    def notify_peers(driver: StackDriver) -> None:
+        for delay, frame in driver.guest.announce(net.now):
+            result.ids.append(net.send(vnic.full_name, frame, at=net.now + delay))
 
     net.engine.at(net.now + downtime_ns, resume)
     return result

@@ -17,13 +17,17 @@ Behaviour follows Linux with its defaults where it matters on the wire:
 - ``link_up`` sends a gratuitous ARP request when ``arp_notify`` is on (on by default here; Linux's default is
   off); ``announce`` sends one regardless (Xen netfront after a migration).
 - Bad IPv4 or ICMP/UDP checksums, fragments, IP options and tagged frames are counted and ignored.
+
+An IPv6-only interface (``interface`` None, its ``ipv6`` half given) has no IPv4 address: its IPv4 half matches
+nothing (no address, no subnet, no broadcast), so ARP and IPv4 are counted and ignored without a test on the
+per-frame path, as Linux ignores them on an interface without an IPv4 address; the IPv4 application calls refuse.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
-from ipaddress import IPv4Address, ip_address
+from ipaddress import IPv4Address, IPv4Interface, ip_address
 
 from ..core import checks
 from ..core.errors import AddressError, ScenarioError
@@ -62,20 +66,21 @@ def ping_payload(size: int) -> bytes:
 
 class GuestStack:
     """IPv4 host on one interface with MAC ``mac`` and address ``interface`` (``192.0.2.10/24``: a literal with its
-    prefix or an ``IPv4Interface``; anything else raises ``AddressError``)."""
+    prefix or an ``IPv4Interface``; anything else raises ``AddressError``); ``interface`` None: no IPv4 address (an
+    IPv6-only interface, once its ``ipv6`` half is set)."""
 
     def __init__(self, name: object, mac: object, interface: object, *, arp_timeout_ns: object = DEFAULT_TIMEOUT_NS,
                  arp_notify: object = True, ttl: object = 64) -> None:
-        """``mac``: a ``MACLike``; ``interface``: an ``IPv4Interface`` or its text. A wrong type or value is a
+        """``mac``: a ``MACLike``; ``interface``: an ``IPv4Interface``, its text or None. A wrong type or value is a
         ``TopologyError`` (an ``AddressError`` for ``mac`` and ``interface``), in both builds (they take
         ``object``)."""
         self.name = checks.text(name, "GuestStack: name")
         self.mac = MACAddress(mac)
         try:
-            self.interface = interface_value(interface)
+            self.interface: IPv4Interface | None = None if interface is None else interface_value(interface)
         except AddressError as exc:
             raise AddressError(f"guest {self.name}: interface: {exc}") from None
-        self.ip = self.interface.ip
+        self.ip: IPv4Address | None = self.interface.ip if self.interface is not None else None
         self.arp = ArpCache(checks.integer(arp_timeout_ns, f"guest {name}: arp_timeout_ns", minimum=1))
         self.arp_notify = checks.flag(arp_notify, f"guest {name}: arp_notify")
         self.ttl = checks.integer(ttl, f"guest {name}: ttl", minimum=1, maximum=255)
@@ -84,10 +89,14 @@ class GuestStack:
         self.pings: dict[int, PingSession] = {}  # ICMP identifier -> session
         self.arpings: dict[bytes, ArpingSession] = {}  # target address -> session
         self.udp_senders: dict[int, UdpSession] = {}  # our source port -> session
-        self._mac, self._ip = self.mac.packed, self.ip.packed
-        network = self.interface.network
-        self._broadcasts = {network.broadcast_address.packed, b"\xff" * 4}
-        self._netmask, self._subnet = int(network.netmask), int(network.network_address)  # on_link, on ints
+        self._mac = self.mac.packed
+        if self.interface is not None:
+            network = self.interface.network
+            self._ip = self.interface.ip.packed
+            self._broadcasts = {network.broadcast_address.packed, b"\xff" * 4}
+            self._netmask, self._subnet = int(network.netmask), int(network.network_address)  # on_link, on ints
+        else:  # no IPv4 address: nothing is ours, nothing on-link (a masked address is never -1)
+            self._ip, self._broadcasts, self._netmask, self._subnet = b"", set(), 0, -1
         self._udp_peers: dict[int, bytes] = {}  # our source port -> the address its UdpSession sends to
         self._ping_peers: dict[int, bytes] = {}  # ICMP identifier -> the address its PingSession pings
         self._ip_id = 0
@@ -95,12 +104,13 @@ class GuestStack:
         #: None, or (while someone names a session's frames: ``StackDriver.name_frames``) the probes returned since
         #: the driver last looked, by ``id()`` of their bytes: (frame, session).
         self.owned: dict[int, tuple[bytes, object]] | None = None
-        # Templates, built once with Scapy; per frame only addresses, ids and checksums are patched.
+        # Templates, built once with Scapy; per frame only addresses, ids and checksums are patched (without an
+        # IPv4 address they are never sent: nothing is answered and the IPv4 application calls refuse).
+        own_ip = str(self.ip or "0.0.0.0")
         self._arp_request = arp_frame(op=ARP_REQUEST, src=self.mac, dst="ff:ff:ff:ff:ff:ff", sender_mac=self.mac,
-                                      sender_ip=str(self.ip))
-        self._arp_reply = arp_frame(op=ARP_REPLY, src=self.mac, dst=ZERO_MAC, sender_mac=self.mac,
-                                    sender_ip=str(self.ip))
-        self._unreachable = icmp_error_header(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip="0.0.0.0",
+                                      sender_ip=own_ip)
+        self._arp_reply = arp_frame(op=ARP_REPLY, src=self.mac, dst=ZERO_MAC, sender_mac=self.mac, sender_ip=own_ip)
+        self._unreachable = icmp_error_header(self.mac, ZERO_MAC, src_ip=own_ip, dst_ip="0.0.0.0",
                                               icmp_type=ICMP_DEST_UNREACH, code=ICMP_PORT_UNREACH, ttl=self.ttl)
 
     def __repr__(self) -> str:
@@ -109,7 +119,14 @@ class GuestStack:
     # -- addresses --------------------------------------------------------------------------------------
     def on_link(self, address: IPv4Address) -> bool:
         """Whether ``address`` is in this interface's subnet (reached directly, without a router)."""
-        return address in self.interface.network
+        return self.interface is not None and address in self.interface.network
+
+    def _ipv4(self, what: str) -> IPv4Address:
+        """Our IPv4 address, for an IPv4 application call (``what``); a ScenarioError on an IPv6-only interface."""
+        if self.ip is None:
+            raise ScenarioError(f"{self.name} has no IPv4 address: {what} needs one (ip: 192.0.2.10/24), or send "
+                                "over IPv6")
+        return self.ip
 
     def _on_link(self, packed: bytes) -> bool:
         """``on_link`` for the 4 bytes of an address in a frame (no ``IPv4Address`` per packet)."""
@@ -144,16 +161,19 @@ class GuestStack:
         """The frames to send when the link comes up: a gratuitous ARP if ``arp_notify`` is on; IPv6's MLD
         report and DAD."""
         out: Output = self.ipv6.link_up(now) if self.ipv6 is not None else []
-        if not self.arp_notify:
+        if not self.arp_notify or self.ip is None:
             return out
         self.count("gratuitous_arp_sent")
         return [(0, self.gratuitous_arp())] + out
 
     def announce(self, now: int) -> Output:
         """Tell the LAN where we are now (Xen netfront after a migration): a gratuitous ARP, and IPv6's
-        unsolicited neighbour advertisements."""
+        unsolicited neighbour advertisements (each for the family it has)."""
+        out: Output = self.ipv6.announce(now) if self.ipv6 is not None else []
+        if self.ip is None:
+            return out
         self.count("gratuitous_arp_sent")
-        return [(0, self.gratuitous_arp())] + (self.ipv6.announce(now) if self.ipv6 is not None else [])
+        return [(0, self.gratuitous_arp())] + out
 
     # -- timers -----------------------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
@@ -232,7 +252,7 @@ class GuestStack:
 
     def ping_template(self, session: PingSession) -> bytes:
         """The ICMP echo request ``session`` sends, destination MAC zero until ARP resolves it."""
-        return icmp_echo_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
+        return icmp_echo_frame(self.mac, ZERO_MAC, src_ip=str(self._ipv4("ping")), dst_ip=str(session.dst_ip),
                                ident=session.ident, seq=0, payload=ping_payload(session.size), ttl=self.ttl)
 
     def arping_send(self, session: object, seq: int, now: int) -> Output:
@@ -240,6 +260,7 @@ class GuestStack:
         target's MAC."""
         if not isinstance(session, ArpingSession):
             raise _wrong_session(session, ArpingSession, "arping_send")
+        self._ipv4("arping")
         target = session.dst_ip.packed
         dst = session.target_mac or BROADCAST_BYTES
         frame = dst + self._arp_request[ETH_SRC.start:ARP_THA.start] + dst + target
@@ -250,7 +271,7 @@ class GuestStack:
 
     def udp_template(self, session: UdpSession) -> bytes:
         """The UDP datagram ``session`` sends, destination MAC zero until ARP resolves it."""
-        return udp_frame(self.mac, ZERO_MAC, src_ip=str(self.ip), dst_ip=str(session.dst_ip),
+        return udp_frame(self.mac, ZERO_MAC, src_ip=str(self._ipv4("udp")), dst_ip=str(session.dst_ip),
                          sport=session.sport, dport=session.dport, payload=bytes(session.size), ttl=self.ttl)
 
     def udp_send(self, session: object, seq: int, now: int, template: bytes) -> Output:

@@ -110,6 +110,9 @@ def attach_stack(net: object, name: object, guest: object) -> StackDriver:
     net = checks.instance(net, Network, "attach_stack: net")
     guest = checks.instance(guest, GuestStack, "attach_stack: guest")
     nic = net.nic(name)
+    if guest.ip is None and guest.ipv6 is None:
+        raise TopologyError(f"{nic.full_name}: the stack has no address: give it an IPv4 interface, or set its ipv6 "
+                            "(an Ipv6Stack) before attaching it, for an IPv6-only interface")
     if guest.mac != nic.mac:
         raise TopologyError(f"{nic.full_name}: the stack's MAC {guest.mac} is not the NIC's {nic.mac}")
     if nic.stack is not None:
@@ -139,7 +142,8 @@ def stack_of(net: "Network", name: str) -> StackDriver:
     nic = net.nic(name)
     driver = nic.stack
     if driver is None:
-        raise TopologyError(f"{nic.full_name} has no IPv4 stack: give it an address (ip: 192.0.2.10/24)")
+        raise TopologyError(f"{nic.full_name} has no guest stack: give it an address (ip: 192.0.2.10/24, or "
+                            "ip6: [2001:db8::10/64] for IPv6)")
     if not isinstance(driver, StackDriver):  # e.g. a real station in `vswitch live` (live/stations.py)
         raise TopologyError(f"{nic.full_name} is a real station ({driver!r}): its traffic comes from its own stack, "
                             "not from the scenario")

@@ -3,6 +3,7 @@ driver from the installed kernel's modules, sets an address and pings the user-m
 
 The initramfs is written here (cpio ``newc``, gzip) from the host's files: ``/boot/vmlinuz-VERSION``, the
 modules of ``/lib/modules/VERSION`` (with their dependencies, from ``modules.dep``) and a static busybox.
+kernel-check's VM (``kernel/vm.py``) boots the same image with an init of its own and the lab's modules.
 """
 
 from __future__ import annotations
@@ -53,21 +54,23 @@ class GuestImage:
     busybox: Path
 
 
-def find_image(boot: Path = Path("/boot"), modules: Path = Path("/lib/modules")) -> GuestImage:
-    """The newest kernel that has its modules installed, and a static busybox."""
+def find_image(boot: Path = Path("/boot"), modules: Path = Path("/lib/modules"), *, user: str = "io-check"
+               ) -> GuestImage:
+    """The newest kernel that has its modules installed, and a static busybox; ``user`` names the command that
+    needs them in the errors."""
     kernels = sorted(boot.glob("vmlinuz-*"), reverse=True)
     for kernel in kernels:
         version = kernel.name.removeprefix("vmlinuz-")
         if (modules / version / "modules.dep").is_file():
             break
     else:
-        raise IoCheckError("io-check needs a Linux kernel with its modules: apt-get install linux-image-amd64 "
+        raise IoCheckError(f"{user} needs a Linux kernel with its modules: apt-get install linux-image-amd64 "
                               "(found no /boot/vmlinuz-* with /lib/modules/VERSION)")
     if not os.access(kernel, os.R_OK):
-        raise IoCheckError(f"io-check cannot read {kernel}: run it as root")
+        raise IoCheckError(f"{user} cannot read {kernel}: run it as root")
     busybox = next((p for p in (Path("/bin/busybox"), Path("/usr/bin/busybox")) if p.is_file()), None)
     if busybox is None or _is_dynamic(busybox):
-        raise IoCheckError("io-check needs a static busybox: apt-get install busybox-static")
+        raise IoCheckError(f"{user} needs a static busybox: apt-get install busybox-static")
     return GuestImage(kernel, modules / version, busybox)
 
 
@@ -93,15 +96,16 @@ def module_order(modules_dir: Path, modules: tuple[str, ...]) -> list[str]:
 
     for module in modules:
         if module not in by_name:
-            raise IoCheckError(f"io-check: the kernel in {modules_dir} has no module {module}")
+            raise IoCheckError(f"the kernel in {modules_dir} has no module {module}")
         visit(by_name[module])
     return order
 
 
-def build_initramfs(image: GuestImage, nic: str, init: str | None = None) -> bytes:
-    """The gzipped cpio archive: busybox, the driver modules of ``nic`` (listed in ``/modules``) and the init
-    script, io-check's unless ``init`` is given (``vswitch live``'s TAP test boots one of its own)."""
-    order = module_order(image.modules_dir, NICS[nic][1])
+def build_initramfs(image: GuestImage, nic: str, init: str | None = None, modules: tuple[str, ...] = ()) -> bytes:
+    """The gzipped cpio archive: busybox, the driver modules of ``nic`` (none for '') and ``modules`` with their
+    dependencies (listed in load order in ``/modules``) and the init script, io-check's unless ``init`` is given
+    (``vswitch live``'s TAP test and kernel-check's VM boot their own)."""
+    order = module_order(image.modules_dir, (*(NICS[nic][1] if nic else ()), *modules))
     archive = _Cpio()
     for folder in ("bin", "dev", "proc", "sys", "lib", "lib/modules"):
         archive.add(folder, 0o040755, b"")

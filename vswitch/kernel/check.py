@@ -11,32 +11,26 @@ Everything created is removed on success, error and Ctrl-C; ``vswitch kernel-cle
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import signal
-import threading
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from tabulate import tabulate
 
-from ..core.units import format_duration, parse_duration
+from ..core.units import format_duration
+from ..guests.inet6 import multicast_mac, solicited_node
 from ..l2.impair import Impairment
 from ..l2.nic import NIC
 from ..l2.switch import LearningSwitch
 from ..net.network import Network
 from ..realtime import now_s, sleep_until, stopwatch_s
 from ..topology.build import build_network
-from ..topology.loader import load_topology
 from ..topology.spec import HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec, Where
-from ..topology.yamlsource import check_file
 from . import scope
 from .compare import KernelCheckError, KernelOutcome, KernelTopology, require_kernel_lab
-from .lab import KernelLab, cleanup_leftovers
+from .dad import DadRow, compare_probes, kernel_probes, vswitch_probes
+from .lab import KernelLab
 from .record import Step, record_run
-from .stpcheck import check_stp, has_stp, render_stp
 
 AGREE, DIFFER, KNOWN, NOT_CHECKED = "agree", "DIFFER", "known difference", "not checked"
 PREFIX = "vsk"  # namespaces vsk_<pid><n>-...; tests use vskt/vskk, the probe vskp
@@ -146,12 +140,15 @@ def not_checked(spec: TopologySpec) -> list[str]:
              *(vm for hv in spec.hypervisors for vm in hv.vms), *spec.links]
     owners = [(f"{h.name}.{n.name}", n) for h in spec.hosts for n in h.nics] + [
         (x.name, x) for hv in spec.hypervisors for x in (hv, *hv.vms)]
-    stacks = [f"{name} {x.guest.interface}" for name, x in owners if getattr(x, "guest", None) is not None]
+    stacks = [f"{name} {x.guest.interface}" for name, x in owners
+              if getattr(x, "guest", None) is not None and x.guest.interface is not None]
     ipv6 = [name for name, x in owners if getattr(x, "guest", None) is not None and x.guest.ipv6 is not None]
     if ipv6:
         out.append(f"IPv6 ({', '.join(ipv6)}): the lab turns the kernel's IPv6 on there with the same addresses, "
-                   "so that the kernel joins the solicited-node groups itself (not copied from vswitch), but "
-                   "without DAD; its own answers are left out, the frames vswitch's stacks sent are replayed")
+                   "so that the kernel joins the solicited-node groups itself (not copied from vswitch), with its "
+                   "own DAD where the file keeps it (its probes are matched to vswitch's by sender and target, not "
+                   "one to one: Linux's nonce and start delay are random); its other frames are left out, the "
+                   "frames vswitch's stacks sent are replayed")
     if stacks:
         out.append(f"IPv4 stacks ({', '.join(stacks)}): they are vswitch's; the kernel lab has no addresses and "
                    "sends the frames vswitch's stacks sent, so where they go is checked, not what Linux would answer")
@@ -187,9 +184,29 @@ def compare_frame(step: Step, outcome: KernelOutcome, topo: KernelTopology, net:
             if kernel[iface] > vswitch[iface] and ep not in outcome.reflected:
                 known[iface] = ("unfiltered" if topo.filter_of[ep] != "macvlan" else
                                 "left" if group in topo.left.get(ep, ()) else "hash")
-    same = all(kernel[i] == vswitch[i] for i in set(kernel) | set(vswitch) if i not in known)
-    verdict = DIFFER if not same else KNOWN if known else AGREE
-    return FrameCheck(step.label, step.sender, dict(kernel), dict(vswitch), known, verdict, outcome.note)
+    return FrameCheck(step.label, step.sender, dict(kernel), dict(vswitch), known,
+                      _verdict(kernel, vswitch, known), outcome.note)
+
+
+def _verdict(kernel: dict[str, int], vswitch: dict[str, int], known: dict[str, str]) -> str:
+    same = all(kernel.get(i, 0) == vswitch.get(i, 0) for i in set(kernel) | set(vswitch) if i not in known)
+    return DIFFER if not same else KNOWN if known else AGREE
+
+
+def _dad_rows(steps: list[Step], net: Network, topo: KernelTopology, copies: list) -> list[DadRow]:
+    """The kernel's DAD probes (``copies`` the lab took while it ran) against vswitch's (kernel/dad.py); the
+    other copies join the lab's stray ones (the kernel's MLD reports: its own IPv6)."""
+    kernel, rest = kernel_probes(copies, topo.interface_of, frozenset(topo.promiscuous),
+                                 {n.mac.packed: n.full_name for n in _nics(net)})
+    topo.lab.sockets.stray.extend(rest)
+    groups = {target: multicast_mac(solicited_node(target)).hex(":") for _, target in kernel}  # its group's MAC
+    filters = {}
+    for (_, target), probes in kernel.items():
+        for interface in probes.receivers:
+            ep = topo.endpoint_of.get(interface)
+            if ep is not None and groups[target] not in topo.lab.groups(ep):
+                filters[interface] = "unfiltered" if topo.filter_of[ep] != "macvlan" else "hash"
+    return compare_probes(kernel, vswitch_probes(steps, net), filters)
 
 
 def compare_tables(topo: KernelTopology, net: Network) -> list[TableCheck]:
@@ -302,6 +319,7 @@ def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float 
                           if s.frame_id is not None}
         topo.build()
         lab.wait_ready()
+        dad = _dad_rows(steps, net, topo, lab.start_dad())  # the kernel's own DAD, before anything is replayed
         t2 = stopwatch_s()
         start = now_s() - (steps[0].time_ns * scale / 1e9 if steps else 0)
         outcomes, blocked = topo.replay(steps, start if timed else None, max_frames)
@@ -311,7 +329,8 @@ def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float 
         if blocked:
             skipped.append(f"{blocked}: the frames after it are not checked")
         skipped += [f"switch {name}: {why}; its learned table is not checked" for name, why in topo.unchecked.items()]
-        frames = []
+        frames = [FrameCheck(r.label, r.sender, r.kernel, r.vswitch, r.known, NOT_CHECKED if r.unchecked else
+                             _verdict(r.kernel, r.vswitch, r.known), r.unchecked) for r in dad]
         for step in (s for s in steps if s.frame_id is not None):
             outcome = outcomes.get(step.frame_id)
             frames.append(compare_frame(step, outcome, topo, net) if outcome else FrameCheck(
@@ -387,67 +406,3 @@ def render(report: CheckReport) -> str:
                 f"{c[NOT_CHECKED]} not checked; table entries: {t[AGREE]} agree, {t[DIFFER]} differ, "
                 f"{t[NOT_CHECKED]} not checked => {'AGREE' if report.agrees else 'DIFFER'} ({times})"]
     return "\n".join(out)
-
-
-# -- commands -------------------------------------------------------------------------------------------
-def seconds_argument(value: str) -> float:
-    """A command-line duration on the wall clock (``20ms``), in seconds; a bad one is a usage error."""
-    try:
-        return parse_duration(value) / 1e9
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="topology file (YAML)")
-    parser.add_argument("--settle", type=seconds_argument, default=0.02, metavar="TIME",
-                        help="quiet time that ends the collection of one frame's copies (default 20ms)")
-    parser.add_argument("--max-wait", type=seconds_argument, default=5.0, metavar="TIME",
-                        help="when entries can age out during the scenario, replay it in real time, compressed to "
-                             "at most this long, ageing times alike (default 5s)")
-    parser.add_argument("--max-frames", type=int, default=2000, metavar="N",
-                        help="replay at most N frames in the kernel, about 20 ms each (default 2000)")
-    parser.add_argument("--prefix", default=PREFIX, help=f"namespace name prefix (default {PREFIX})")
-
-
-@contextmanager
-def _terminations_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise KeyboardInterrupt, so the lab is torn down as on Ctrl-C."""
-    main = threading.current_thread() is threading.main_thread()
-    old = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGTERM, signal.SIGHUP)} \
-        if main else {}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def run(args: argparse.Namespace) -> int:
-    check_file(args.file)  # a FIFO would make loading wait forever
-    spec = load_topology(args.file)  # a mistake in the file first: it is the user's to fix, with or without root
-    require_kernel_lab()
-    if has_stp(spec):  # spanning tree: the trees compared in real time (stpcheck.py)
-        with _terminations_interrupt():
-            stp = check_stp(spec, prefix=args.prefix)
-        print(render_stp(stp))
-        return 0 if stp.agrees else 1
-    with _terminations_interrupt():
-        report = check_topology(spec, prefix=args.prefix, settle_s=args.settle, max_wait_s=args.max_wait,
-                                max_frames=args.max_frames)
-    print(render(report))
-    return 0 if report.agrees else 1
-
-
-def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prefix", action="append", metavar="PREFIX",
-                        help=f"only this name prefix (repeatable; default: {', '.join(PREFIXES)})")
-    parser.add_argument("--force", action="store_true",
-                        help="also remove labs of processes still running (a kernel-check in progress breaks)")
-
-
-def run_cleanup(args: argparse.Namespace) -> int:
-    require_kernel_lab()
-    removed = [name for prefix in args.prefix or PREFIXES for name in cleanup_leftovers(prefix, force=args.force)]
-    print(f"removed {len(removed)}: {', '.join(removed)}" if removed else "nothing to remove")
-    return 0

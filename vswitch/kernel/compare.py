@@ -189,7 +189,8 @@ class KernelTopology:
         ipv6 = getattr(getattr(nic.stack, "guest", None), "ipv6", None)
         if ipv6 is not None:  # the kernel's IPv6 joins the solicited-node groups: checked, not copied
             self.lab.enable_ipv6(name, [str(i) for i in ipv6.interfaces if not i.ip.is_link_local],
-                                 link_local=any(i.ip.is_link_local for i in ipv6.interfaces))
+                                 link_local=any(i.ip.is_link_local for i in ipv6.interfaces),
+                                 dad_transmits=ipv6.dad_transmits)  # the kernel's DAD: kernel/dad.py
             groups = [g for g in groups if g not in set(ipv6.multicast_macs())]
         for group in groups:
             self.lab.join_multicast(name, group.hex(":"))
@@ -290,7 +291,8 @@ class KernelTopology:
         if ep is None or ep not in self.lab.endpoints:
             return f"interface {nic}: not present in the kernel"
         if action.up is not None:
-            if self.lab.endpoints[ep].kind == "adapter" or self.filter_of[ep] == "bridge":
+            own = self.filter_of[ep] == "vlan"  # eth0.N: a device of its own, set down as vswitch sets hv1.N down
+            if not own and (self.lab.endpoints[ep].kind == "adapter" or self.filter_of[ep] == "bridge"):
                 return f"interface {nic} up/down: in the kernel the hypervisor's interface is the adapter itself"
             self.lab.set_link(self.lab.endpoints[ep].ifname, action.up)
         for key, on in (("promiscuous", action.promiscuous), ("allmulti", action.allmulti)):

@@ -148,6 +148,11 @@ class FrameSockets:
                 got.append((name, "transmitted" if kind == "outgoing" else view, kind, data, now))
         return got
 
+    def drain(self) -> list[tuple[str, str, str, bytes, float]]:
+        """(endpoint, view, pkttype, frame, time) of every copy waiting now, taken out of the sockets (what the
+        kernel's own stacks sent before anything was injected)."""
+        return self._poll(0)
+
     def inject(self, endpoint: str, frame: bytes, settle_s: float, max_wait_s: float,
                awaited: frozenset[str] = frozenset()) -> InjectResult:
         """Send ``frame`` from ``endpoint``; collect copies until no socket has seen one for ``settle_s`` and each

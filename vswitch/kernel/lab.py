@@ -110,6 +110,8 @@ class KernelLab:
         self._netns: list[str] = []
         self.sockets = FrameSockets()  # the AF_PACKET sockets of the endpoints, and the stray copies
         self._groups: dict[str, set[str]] = {}  # endpoint -> L2 multicast addresses on its device
+        #: (endpoint, addresses) whose IPv6 waits for start_dad; None once it ran
+        self._dad_pending: list[tuple[str, list[str]]] | None = []
         self._nif, self._ready = 0, False
 
     def __enter__(self) -> "KernelLab":
@@ -295,7 +297,7 @@ class KernelLab:
         """Close an endpoint's sockets and (``delete``) delete its device (a veth takes its peer along)."""
         ep = self.endpoints.pop(name)
         self.sockets.remove_endpoint(name)
-        self._groups.pop(name, None)
+        self._groups.clear()  # a macvlan's groups leave its lower device's list with it
         if delete:
             run_command("ip", "-n", ep.netns, "link", "del", ep.ifname)
             for key in [k for k, port in self.ports.items() if self._under.get(port) == ep.ifname]:
@@ -334,24 +336,62 @@ class KernelLab:
         run_command("ip", "-n", ep.netns, "maddr", "add" if join else "del", str(MACAddress(group)), "dev", ep.ifname)
         self._groups.pop(endpoint, None)
 
-    def enable_ipv6(self, endpoint: str, addresses: list[str], link_local: bool = True) -> None:
+    def enable_ipv6(self, endpoint: str, addresses: list[str], link_local: bool = True, dad_transmits: int = 0
+                    ) -> None:
         """Turn IPv6 on for an endpoint's device, with its EUI-64 link-local (or none) and ``addresses``: the
-        kernel's stack then joins their solicited-node groups itself. No DAD and no router solicitations, and MLD
-        reports at once (1 ms), so that its own frames come while the lab is being built; what it still sends
-        later (answers to the replayed frames) matches no injection and is counted as stray."""
+        kernel's stack then joins their solicited-node groups itself. No router solicitations, and MLD reports at
+        once (1 ms), so that its own frames come while the lab is being built; what it still sends later (answers
+        to the replayed frames) matches no injection and is counted as stray. ``dad_transmits`` 0: no DAD
+        (``nodad``); more: the kernel's own DAD with that many probes, started by ``start_dad`` once the whole
+        lab is built, so that every endpoint is there to receive them (after that, as for a VM that migrated and
+        keeps its addresses, IPv6 comes on at once without DAD)."""
         ep = self.endpoints[endpoint]
         # arp on: with IFF_NOARP the kernel joins no solicited-node group (addrconf_join_solict); no IPv4 address
         # here, so no ARP answer comes of it
         run_command("ip", "-n", ep.netns, "link", "set", "dev", ep.ifname, "arp", "on")
-        settings = {"addr_gen_mode": "0" if link_local else "1", "accept_dad": "0", "dad_transmits": "0",
-                    "router_solicitations": "0", "mldv2_unsolicited_report_interval": "1", "disable_ipv6": "0"}
+        dad = dad_transmits if self._dad_pending is not None else 0  # after start_dad (a VM that migrated): none
+        settings = {"addr_gen_mode": "0" if link_local else "1", "accept_dad": "1" if dad else "0",
+                    "dad_transmits": str(dad), "router_solicitations": "0", "mldv2_unsolicited_report_interval": "1"}
+        self._sysctls6(ep, settings)
+        if dad and self._dad_pending is not None:
+            self._dad_pending.append((endpoint, addresses))
+        else:
+            self._ipv6_on(endpoint, addresses, "nodad")
+
+    def _sysctls6(self, ep: Endpoint, settings: Mapping[str, str]) -> None:
         with in_netns(ep.netns):
-            for key, value in settings.items():  # in this order: disable_ipv6 last makes the link-local
+            for key, value in settings.items():  # in order: disable_ipv6 0 last makes the link-local
                 with open(f"/proc/sys/net/ipv6/conf/{ep.ifname}/{key}", "w") as f:
                     f.write(value)
+
+    def _ipv6_on(self, endpoint: str, addresses: list[str], *flags: str) -> None:
+        ep = self.endpoints[endpoint]
+        self._sysctls6(ep, {"disable_ipv6": "0"})
         for address in addresses:
-            run_command("ip", "-n", ep.netns, "-6", "addr", "add", address, "dev", ep.ifname, "nodad")
+            run_command("ip", "-n", ep.netns, "-6", "addr", "add", address, "dev", ep.ifname, *flags)
         self._groups.pop(endpoint, None)
+
+    def start_dad(self, timeout_s: float = 10.0) -> list[tuple[str, str, str, bytes, float]]:
+        """Turn on the IPv6 that ``enable_ipv6`` deferred (its addresses and link-local go through DAD), wait until
+        no address is tentative any more (Linux waits a random time below ``rtr_solicit_delay``, 1 s, then one
+        ``retrans_time`` per probe), and return every copy the endpoints' sockets took meanwhile (``frameio``'s
+        ``drain``). Each adapter's host stack gets its IPv6 socket first, as an injection of IPv6 would give it."""
+        pending, self._dad_pending = self._dad_pending or [], None  # None: started, later IPv6 comes without DAD
+        for ep in self.endpoints.values() if pending else ():
+            if ep.kind == "adapter":
+                self.sockets.listen_stack(ep.name, ep.netns, ep.ifname, 0x86DD)
+        for endpoint, addresses in pending:
+            self._ipv6_on(endpoint, addresses)
+        deadline = now_s() + timeout_s
+        while pending and now_s() < deadline:
+            rows = [row for endpoint, _ in pending for row in json.loads(run_command(
+                "ip", "-n", self.endpoints[endpoint].netns, "-6", "-j", "addr", "show", "dev",
+                self.endpoints[endpoint].ifname) or "[]")]
+            if not any(a.get("tentative") and not a.get("dadfailed") for r in rows for a in r.get("addr_info", [])):
+                break
+            sleep_s(0.05)
+        sleep_s(self.settle_s)  # the last probes' copies
+        return self.sockets.drain()
 
     def groups(self, endpoint: str) -> set[str]:
         """L2 multicast addresses on an endpoint's device, the stack's own (01:00:5e:00:00:01...) included."""

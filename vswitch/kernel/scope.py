@@ -38,9 +38,7 @@ NO_COUNTERPART = {
 
 def unsupported(net: Network) -> list[str]:
     """Why the VLANs, port security and VXLAN ports of ``net`` keep it out of the kernel lab (empty: they do not)."""
-    needs = vlan_needs(net)
-    support = features.vlan_support() if needs else {}  # probe the kernel only for a topology with VLANs
-    reasons = [f"{what}: {support[feature]}" for what, feature in needs if support[feature]]
+    reasons = missing_vlan_features(net)
     for name in sorted(net.switches):
         secured = [p.name for p in net.switches[name]._port_list if p.security is not None]
         if secured:
@@ -50,6 +48,13 @@ def unsupported(net: Network) -> list[str]:
         reasons.append(f"{tunnel.name}: a VXLAN port: the kernel lab builds no tunnels (vswitch live joins Linux "
                        "vxlan devices: docs/live.md)")
     return reasons
+
+
+def missing_vlan_features(net: Network) -> list[str]:
+    """One line per VLAN of ``net`` that this machine's kernel cannot build, with the kernel's answer."""
+    needs = vlan_needs(net)
+    support = features.vlan_support() if needs else {}  # probe the kernel only for a topology with VLANs
+    return [f"{what}: {support[feature]}" for what, feature in needs if support[feature]]
 
 
 def vlan_needs(net: Network) -> list[tuple[str, str]]:

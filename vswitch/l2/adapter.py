@@ -54,7 +54,6 @@ no interface goes through ``eth0``'s macvlan, which never reads a tag, and ``eth
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from typing import Final
 
 from ..core import checks
@@ -63,6 +62,7 @@ from ..core.frame import TPID_8021AD, TPID_8021Q, pop_tag, push_tag
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision, Node
+from .macvlan_members import Member, Vlan
 from .nic import DEFAULT_GROUPS, NIC, VNIC
 from .port import Port, wire_internal
 from .vlan import check_vid, outer_tag
@@ -71,10 +71,11 @@ MODES: Final = ("bridge", "vepa", "private", "passthru")
 DEFAULT_MODE: Final = "bridge"  # SR-IOV NICs ship as a VEB; the macvlan kernel default is vepa
 
 _VEPA: Final = ("vepa",)
+_BRIDGE: Final = ("bridge",)
+_BROADCAST: Final = b"\xff" * 6
 _VEPA_OR_BRIDGE: Final = ("vepa", "bridge")
 _PRIVATE_OR_PASSTHRU: Final = ("private", "passthru")
 _TO_VNIC: Final = Verdict.TO_VNIC
-_BRIDGED: Final = Verdict.BRIDGED
 _TO_UPLINK: Final = Verdict.TO_UPLINK
 _REPLICATED: Final = Verdict.REPLICATED
 _NOT_FOR_US: Final = Decision((), DropReason.NOT_FOR_US)
@@ -82,32 +83,6 @@ _VNIC_DOWN: Final = Decision((), DropReason.VNIC_DOWN)
 _VLAN_NOT_ALLOWED: Final = Decision((), DropReason.VLAN_NOT_ALLOWED)
 _VLAN_NO_INTERFACE: Final = Decision((), DropReason.VLAN_NO_INTERFACE)
 _INTERFACE_DOWN: Final = Decision((), DropReason.INTERFACE_DOWN)
-
-
-class _Member:
-    """An attached vNIC as the rules see it: its adapter-side port, mode, VLAN and the decisions that reach it."""
-
-    def __init__(self, vnic: VNIC, port: Port, mode: str) -> None:
-        self.vnic = vnic
-        self.port = port
-        self.mode = mode
-        self.name = vnic.full_name
-        self.vlan: _Vlan | None = None  # the VLAN it is in (set by PhysicalAdapter._move)
-        self.blocked: DropReason | None = None  # why its VF link is down (state disable, or auto with no link)
-        self.receive = Decision((port,), _TO_VNIC)  # a frame from the uplink for it
-        self.bridged = Decision((port,), _BRIDGED)  # a frame from a bridge-mode sibling for it
-
-
-class _Vlan:
-    """The vNICs of one VLAN (``key`` TPID << 12 | VID, 0: untagged), by MAC and in name order (the order copies
-    go out in)."""
-
-    def __init__(self, key: int) -> None:
-        self.key = key
-        self.by_mac: dict[bytes, _Member] = {}
-        self.members: list[_Member] = []
-        self.interface: AdapterHostNIC | None = None  # the host's VLAN interface in it (eth0.N), if any
-        self.interface_port: Port | None = None  # the adapter's side of that interface
 
 
 class PhysicalAdapter(Node):
@@ -131,17 +106,18 @@ class PhysicalAdapter(Node):
         self._host_port = Port(self, "host-side", internal=True)
         wire_internal(self._host_port, self.host.port)
         self.vnics: dict[bytes, VNIC] = {}  # MAC -> vNIC, whatever its VLAN
-        self._members: dict[VNIC, _Member] = {}
-        self._by_port: dict[Port, _Member] = {}
-        self._untagged = _Vlan(0)
-        self._vlans: dict[int, _Vlan] = {0: self._untagged}  # the rules' table: VLAN key -> its vNICs by MAC
-        self._passthru: _Member | None = None
+        self._members: dict[VNIC, Member] = {}
+        self._by_port: dict[Port, Member] = {}
+        self._untagged = Vlan(0)
+        self._vlans: dict[int, Vlan] = {0: self._untagged}  # the rules' table: VLAN key -> its vNICs by MAC
+        self._passthru: Member | None = None
         self.interfaces: dict[int, AdapterHostNIC] = {}  # VID -> the host's VLAN interface (eth0.VID)
-        self._from_interface: dict[Port, _Vlan] = {}  # the adapter's side of each VLAN interface -> its VLAN
+        self._from_interface: dict[Port, Vlan] = {}  # the adapter's side of each VLAN interface -> its VLAN
         self._vlan_filter = False  # a vNIC has a port VLAN: the NIC drops frames of other VLANs (VLAN_NOT_ALLOWED)
         # The per-frame decisions, built once: to the uplink, to the host stack (and each member's own).
         self._to_uplink = Decision((self.uplink,), _TO_UPLINK)
         self._to_host = Decision((self._host_port,), Verdict.TO_HOST)
+        self._host_tail = (self._host_port,)
         self.mac_filter_size = filter_size  # None: not modelled (misses reach the host stack)
         self._miss = self._to_host  # untagged unicast from the uplink that no vNIC owns
         self.vlan_aware = False  # a vNIC has a port VLAN: frames from the uplink are sorted by their tag
@@ -174,7 +150,7 @@ class PhysicalAdapter(Node):
         vnic.hypervisor = self.name
         port = Port(self, f"vnic-{vnic.full_name}", internal=True)
         wire_internal(port, vnic.port)
-        member = _Member(vnic, port, mode)
+        member = Member(vnic, port, mode)
         self.vnics[vnic.mac.packed] = vnic
         self._members[vnic] = member
         self._by_port[port] = member
@@ -207,24 +183,20 @@ class PhysicalAdapter(Node):
         vnic.hypervisor = None
         self._refresh_adapter()
 
-    def _move(self, member: _Member, key: int | None) -> None:
+    def _move(self, member: Member, key: int | None) -> None:
         """Put ``member`` in VLAN ``key`` (None: in none), keeping each VLAN's members in name order."""
         old = member.vlan
         if old is not None and old.key == key:
             return
         if old is not None:
-            del old.by_mac[member.vnic.mac.packed]
-            old.members.remove(member)
+            old.remove(member)
             if old.key and not old.members and old.interface is None:
                 del self._vlans[old.key]
-        member.vlan = None
         if key is not None:
             vlan = self._vlans.get(key)
             if vlan is None:
-                vlan = self._vlans[key] = _Vlan(key)
-            vlan.by_mac[member.vnic.mac.packed] = member
-            vlan.members.insert(bisect_left([m.name for m in vlan.members], member.name), member)
-            member.vlan = vlan
+                vlan = self._vlans[key] = Vlan(key)
+            vlan.add(member)
 
     # -- host VLAN interfaces (eth0.N) -------------------------------------------------------------------
     def add_vlan_interface(self, vid: object, mac: MACLike | None = None) -> AdapterHostNIC:
@@ -244,7 +216,7 @@ class PhysicalAdapter(Node):
             raise TopologyError(f"{nic.full_name}: MAC {nic.mac} is already in use on adapter {self.name}")
         port = Port(self, f"{number}-side", internal=True)
         wire_internal(port, nic.port)
-        vlan = self._vlans[key] = _Vlan(key)
+        vlan = self._vlans[key] = Vlan(key)
         vlan.interface, vlan.interface_port = nic, port
         self.interfaces[number] = nic
         self._from_interface[port] = vlan
@@ -298,16 +270,12 @@ class PhysicalAdapter(Node):
             self._refresh_vnic(self._members[each])
         self._refresh_adapter()
 
-    def _refresh_vnic(self, member: _Member) -> None:
+    def _refresh_vnic(self, member: Member) -> None:
         vnic, vf = member.vnic, member.vnic.vf
         self._check_lower(vnic, member.mode)  # a port VLAN set at run time must not take a VLAN interface's
         link = vf.link_up(self._lower_link(vnic))
-        if not link:  # state disable, or auto (a macvlan's default) with the uplink down
-            member.blocked = DropReason.VF_DISABLED if vf.state == "disable" else DropReason.LINK_DOWN
-            member.receive = member.bridged = Decision((), member.blocked)
-        else:
-            member.blocked = None
-            member.receive, member.bridged = Decision((member.port,), _TO_VNIC), Decision((member.port,), _BRIDGED)
+        # down: state disable, or auto (a macvlan's default) with the uplink down
+        member.block(None if link else DropReason.VF_DISABLED if vf.state == "disable" else DropReason.LINK_DOWN)
         vnic.port.tx_check = None if vf.is_default() and link else self  # the common case costs nothing
         self._move(member, (TPID_8021Q << 12) | vnic.lower_vid if vnic.lower_vid else vf.tag_key)
         if vf.vlan is not None or vf.trust:
@@ -375,7 +343,7 @@ class PhysicalAdapter(Node):
             return _INTERFACE_DOWN  # vlan_do_receive drops what a down VLAN device would take
         return self._from_uplink(frame, vlan, bare)
 
-    def _from_uplink(self, frame: bytes, vlan: _Vlan, bare: bytes) -> Decision:
+    def _from_uplink(self, frame: bytes, vlan: Vlan, bare: bytes) -> Decision:
         """``frame`` from the uplink in ``vlan``; ``bare``: the frame without its VLAN tag (the vNICs' copy)."""
         dst = frame[0:6]
         if dst[0] & 1:
@@ -395,14 +363,17 @@ class PhysicalAdapter(Node):
             return Decision(target.receive.outputs, _TO_VNIC, None, (bare,))
         return target.receive
 
-    def _replicate(self, frame: bytes, dst: bytes, vlan: _Vlan, bare: bytes) -> Decision:
+    def _replicate(self, frame: bytes, dst: bytes, vlan: Vlan, bare: bytes) -> Decision:
         """Multicast from the uplink: by the source's mode, to the vNICs of ``vlan`` (and, untagged, the host)."""
         source = vlan.by_mac.get(frame[6:12])
         if source is not None and source.mode in _PRIVATE_OR_PASSTHRU:
             return self._reflect(source, vlan, bare)
         allowed = MODES if source is None else _VEPA_OR_BRIDGE if source.mode == "vepa" else _VEPA
-        copies = tuple(m.port for m in vlan.members if m is not source and m.mode in allowed and m.blocked is None
-                       and m.vnic.port.up and m.vnic.accepts(dst))
+        everyone = dst == _BROADCAST  # every filter takes it
+        if everyone and source is None and not vlan.key:  # the common flood: made once, checked
+            return Decision(vlan.flooded(allowed, self._host_tail), _REPLICATED)
+        copies = tuple(m.port for m in vlan.open_members(allowed)
+                       if m is not source and m.vnic.port.up and (everyone or m.vnic.accepts(dst)))
         if not vlan.key:
             return Decision(copies + (self._host_port,), _REPLICATED)
         if vlan.interface_port is not None:
@@ -411,7 +382,7 @@ class PhysicalAdapter(Node):
             return _NOT_FOR_US
         return Decision(copies, _REPLICATED, None, (bare,) * len(copies))
 
-    def _to_interface(self, vlan: _Vlan, dst: bytes, bare: bytes) -> Decision:
+    def _to_interface(self, vlan: Vlan, dst: bytes, bare: bytes) -> Decision:
         """Unicast of ``vlan`` that none of its vNICs owns: to its VLAN interface's stack, if it has one, unless
         the MAC filter drops it first."""
         interface, port = vlan.interface, vlan.interface_port
@@ -421,7 +392,7 @@ class PhysicalAdapter(Node):
             return _NOT_FOR_US  # the hardware MAC filter
         return Decision((port,), Verdict.TO_VLAN_INTERFACE, None, (bare,))
 
-    def _reflect(self, source: _Member, vlan: _Vlan, bare: bytes) -> Decision:
+    def _reflect(self, source: Member, vlan: Vlan, bare: bytes) -> Decision:
         """Multicast from the uplink whose source is ``source``, a ``private`` or ``passthru`` vNIC: to that vNIC
         alone, joined or not (macvlan's "forward to original port" skips the multicast filter), unless its VF link
         is down (a disabled VF receives nothing; LINK_DOWN: state auto with the uplink down)."""
@@ -429,7 +400,7 @@ class PhysicalAdapter(Node):
             return source.receive
         return Decision(source.receive.outputs, Verdict.REFLECTED_TO_SOURCE, None, (bare,) if vlan.key else None)
 
-    def _from_vnic(self, sender: _Member, frame: bytes) -> Decision:
+    def _from_vnic(self, sender: Member, frame: bytes) -> Decision:
         """What ``sender`` transmits: bridge mode keeps what its VLAN's bridge-mode siblings take inside the
         adapter; the rest goes to the uplink, with the sender's port VLAN tag if it has one."""
         vlan = sender.vlan
@@ -437,8 +408,9 @@ class PhysicalAdapter(Node):
         if sender.mode == "bridge":
             dst = frame[0:6]
             if dst[0] & 1:
-                siblings = tuple(m.port for m in vlan.members if m is not sender and m.mode == "bridge"
-                                 and m.blocked is None and m.vnic.port.up and m.vnic.accepts(dst))
+                everyone = dst == _BROADCAST
+                siblings = tuple(m.port for m in vlan.open_members(_BRIDGE)
+                                 if m is not sender and m.vnic.port.up and (everyone or m.vnic.accepts(dst)))
                 if not vlan.key:
                     return Decision(siblings + (self.uplink,), _TO_UPLINK)
                 return Decision(siblings + (self.uplink,), _TO_UPLINK, None,
@@ -475,14 +447,15 @@ class AdapterHostNIC(NIC):
         return bool(self.vid) and dst == self.adapter.host.mac.packed
 
     def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
-        """A tagged frame (VID other than 0) that no VLAN interface took is ``PACKET_OTHERHOST`` to the stack."""
-        if len(frame) >= 18 and (frame[14] & 0x0F or frame[15]) and \
+        """A tagged frame (VID other than 0) that no VLAN interface took is ``PACKET_OTHERHOST`` to the stack,
+        which a promiscuous interface takes as it takes any frame not for it (a packet socket on eth0 sees it)."""
+        if not self.promiscuous and len(frame) >= 18 and (frame[14] & 0x0F or frame[15]) and \
                 ((frame[12] << 8) | frame[13]) in (TPID_8021Q, TPID_8021AD):
             return _VLAN_NO_INTERFACE
         return NIC.handle_frame(self, port, frame, now)
 
 
-def _with_port_vlan(sender: _Member, frame: bytes) -> bytes:
+def _with_port_vlan(sender: Member, frame: bytes) -> bytes:
     """``frame`` with the sender's port VLAN tag in front, as its VF (or the VLAN interface it is on) puts it on
     the wire."""
     vf = sender.vnic.vf

@@ -22,6 +22,8 @@ from .port import Port
 from .sriov import VFControls
 
 _DELIVERED: Final = Decision((), Verdict.DELIVERED)
+#: What a NIC's ``handle_frame`` returns for a frame its filter takes (the same object every time).
+TAKEN: Final = _DELIVERED
 _NOT_FOR_US: Final = Decision((), DropReason.NOT_FOR_US)
 _BROADCAST: Final = b"\xff" * 6
 
@@ -90,6 +92,8 @@ class NIC(Node):
     def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
         """Deliver ``frame`` to this NIC's stack if the filter takes it (the network fills ``inbox``)."""
         if frame.startswith(self._mac):  # the common case first: no slice, no call to accepts()
+            return _DELIVERED
+        if frame.startswith(_BROADCAST):  # every filter takes it (a flood's copies: no slice either)
             return _DELIVERED
         dst = frame[0:6]
         if self.accepts(dst):

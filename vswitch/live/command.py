@@ -13,7 +13,7 @@ from typing import Iterator
 
 from ..core.errors import TopologyError
 from ..core.units import format_duration
-from ..kernel.check import seconds_argument
+from ..kernel.command import seconds_argument
 from ..l2.nic import NIC
 from ..net.network import Network
 from ..realtime import wall_clock_ns
@@ -60,7 +60,7 @@ def attachments(spec: TopologySpec) -> Iterator[tuple[str, AttachSpec, str | Non
             raise TopologyError(f"{attach.where}: {interface}: {what} {attach.name!r} is already attached to "
                                 f"{seen[key]}: give each station its own")
         seen[key] = interface
-        yield interface, attach, str(guest.interface) if guest else None
+        yield interface, attach, str(guest.interface) if guest and guest.interface else None
 
 
 class _StopRequest:

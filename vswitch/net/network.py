@@ -23,7 +23,8 @@ from ..l2.sriov import VFControls
 from ..l2.storm import DEFAULT_STORM_LIMIT
 from ..l2.switch import LearningSwitch
 from .capture import DEFAULT_EPOCH_NS, DIRECTIONS, CaptureSet
-from .datapath import Datapath, NetworkStats
+from .datapath import Datapath
+from .stats import NetworkStats
 
 __all__ = ["Network", "NetworkStats"]
 

@@ -8,12 +8,13 @@ warning.
 
 from __future__ import annotations
 
+from ipaddress import IPv6Address
 from typing import Any
 
 from ..core.errors import ScenarioError
 from ..core.mac import MACAddress
 from ..guests.inet import looks_like_address
-from ..guests.inet6 import AnyAddress, any_address_value, looks_like_ipv6, reach6
+from ..guests.inet6 import AnyAddress, any_address_value, looks_like_ipv6, reach6, session_family
 from ..guests.migrate import AnnounceParams, migrate
 from ..guests.replay import Replay, ReplayResult
 from ..guests.sessions import ArpingSession, PingSession, UdpSession, format_loss, loss_matches
@@ -43,18 +44,31 @@ def interface_of(net: Network, name: str) -> str:
 
 def address_of(net: Network, text: str, family: str | None = None, source: str | None = None) -> AnyAddress:
     """An address written as such, or the address of the named interface's stack: its IPv4 address, or with
-    ``family`` ipv6 the IPv6 address ``source`` (an interface) reaches it by (``reach6``)."""
+    ``family`` ipv6 (or an IPv6-only end) the IPv6 address ``source`` (an interface) reaches it by (``reach6``)."""
     if looks_like_address(text) or looks_like_ipv6(text):
         return any_address_value(text)
     target = stack_of(net, interface_of(net, text)).guest
-    if family != "ipv6":
+    sender = stack_of(net, interface_of(net, source)).guest if source is not None else None
+    if session_family(family, sender is None or sender.ip is not None, target.ip is not None) == "ipv4":
+        if target.ip is None:
+            raise ScenarioError(f"{text} has no IPv4 address (it is IPv6-only)")
         return target.ip
-    sender = stack_of(net, interface_of(net, source)).guest.ipv6 if source is not None else None
-    address = reach6(sender.interfaces if sender is not None else [], target.ipv6.interfaces
-                     if target.ipv6 is not None else [])
+    if sender is None and target.ipv6 is not None:  # no sender to reach it from: its first address
+        return IPv6Address(target.ipv6.addresses[0])
+    address = reach6(sender.ipv6.interfaces if sender is not None and sender.ipv6 is not None else [],
+                     target.ipv6.interfaces if target.ipv6 is not None else [])
     if address is None:
         raise ScenarioError(f"{text} has no IPv6 address {source or 'one'} reaches (give both ip6)")
     return address
+
+
+def addresses_of(net: Network, text: str) -> set[str]:
+    """An address written as such, or every address of the named interface's stack (IPv4 and IPv6), as text."""
+    if looks_like_address(text) or looks_like_ipv6(text):
+        return {str(any_address_value(text))}
+    guest = stack_of(net, interface_of(net, text)).guest
+    own = {str(IPv6Address(a)) for a in guest.ipv6.addresses} if guest.ipv6 is not None else set()
+    return own | ({str(guest.ip)} if guest.ip is not None else set())
 
 
 def sender_of(driver: StackDriver, session: Any) -> Any:
@@ -88,9 +102,9 @@ def _count_sessions(runner: ScenarioContext, kind: str, source: str) -> int:
 
 def ping_idents_used(runner: ScenarioContext, source: str) -> int:
     """How many ping sessions ``source`` started so far, its pingall pairs included: the next one's ICMP
-    identifier is ``FIRST_PING_IDENT`` plus this."""
-    in_pingalls = sum(1 for result in runner.result.reachability for s in result.sessions.values()
-                      if s.source == source)
+    identifier is ``FIRST_PING_IDENT`` plus this (a pair's IPv4 and IPv6 sessions share one)."""
+    in_pingalls = sum(1 for result in runner.result.reachability
+                      for s in {**result.sessions6, **result.sessions}.values() if s.source == source)
     return _count_sessions(runner, "ping", source) + in_pingalls
 
 
@@ -176,7 +190,7 @@ def perform_replay(runner: ScenarioContext, action: ReplayAction, where: Where) 
 def perform_migrate(runner: ScenarioContext, action: MigrateAction, where: Where) -> None:
     result = migrate(runner.net, action.vm, action.to, name=action.name, announce=action.announce,
                      downtime_ns=action.downtime_ns, mode=action.mode, params=AnnounceParams(rounds=action.rounds),
-                     on_attach=lambda: _move_io(runner, action.vm, action.to))
+                     on_attach=lambda: _move_io(runner, action.vm, action.to), guest_announce=action.guest_announce)
     runner.result.migrations.append(result)
     ids = runner.frames_named(result.name)
     for frame_id in result.ids:
@@ -264,7 +278,7 @@ def check_ping(runner: ScenarioContext, check: PingCheck) -> tuple[str, bool, st
 def check_arp_entry(runner: ScenarioContext, check: ArpEntryCheck) -> tuple[str, bool, str]:
     net = runner.net
     driver = driver_of(runner, check.on)
-    ip = address_of(net, check.ip)
+    ip = address_of(net, check.ip, "ipv4")
     mac = driver.guest.arp.lookup(ip.packed, net.now)
     actual = f"{ip} at {MACAddress(mac)}" if mac else f"no entry for {ip}"
     owner = driver.nic.full_name
@@ -289,7 +303,7 @@ def check_ndp_entry(runner: ScenarioContext, check: NdpEntryCheck) -> tuple[str,
     if check.absent:
         return f"{owner} has no neighbour entry for {ip}", row is None, actual
     wanted = check.mac
-    if wanted is None and not looks_like_ipv6(check.ip):
+    if wanted is None and not looks_like_ipv6(check.ip) and check.state != "INCOMPLETE":  # that one has no MAC
         wanted = net.nic(interface_of(net, check.ip)).mac
     description = f"{owner} has {ip}" + (f" at {wanted}" if wanted else "") + (f" {check.state}" if check.state
                                                                               else "")
@@ -301,9 +315,12 @@ def check_ndp_entry(runner: ScenarioContext, check: NdpEntryCheck) -> tuple[str,
 def check_udp_received(runner: ScenarioContext, check: UdpReceivedCheck) -> tuple[str, bool, str]:
     net = runner.net
     driver = driver_of(runner, check.on)
-    source = str(address_of(net, check.from_)) if check.from_ else None
+    sources = addresses_of(net, check.from_) if check.from_ else None
+    named = address_of(net, check.from_) if check.from_ else None
+    source = None if named is None else str(named) if named.version == 4 or check.from_ == str(named) \
+        else check.from_  # an IPv6-only sender by its name: any of its addresses counts
     got = sum(n for (src, port), n in driver.guest.udp_received.items()
-              if (source is None or src == source) and (check.port is None or port == check.port))
+              if (sources is None or src in sources) and (check.port is None or port == check.port))
     what = "datagrams" + (f" to port {check.port}" if check.port else "") + (f" from {source}" if source else "")
     if check.count is None:
         return f"{driver.nic.full_name} received UDP {what}", got > 0, f"{got} received"

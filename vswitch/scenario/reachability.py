@@ -34,21 +34,30 @@ class PingallResult:
     sessions: dict[tuple[str, str], PingSession] = field(default_factory=dict)  # (from, to) shown names
     sessions6: dict[tuple[str, str], PingSession] = field(default_factory=dict)  # the pairs that both have IPv6
 
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every ordered pair of members, in member order."""
+        names = self.names()
+        return [(a, b) for a in names for b in names if a != b]
+
     def reached(self) -> set[tuple[str, str]]:
-        """The pairs whose pings were answered in every family they share."""
-        return {pair for pair, session in self.sessions.items()
-                if session.succeeded and (pair not in self.sessions6 or self.sessions6[pair].succeeded)}
+        """The pairs whose pings were answered in every family they share (a pair with none is not reached)."""
+        return {pair for pair in self.pairs()
+                if (pair in self.sessions or pair in self.sessions6)
+                and all(s.succeeded for s in (self.sessions.get(pair), self.sessions6.get(pair)) if s is not None)}
 
     def all_sessions(self) -> list[PingSession]:
         return list(self.sessions.values()) + list(self.sessions6.values())
 
     def cell(self, pair: tuple[str, str]) -> str:
-        """``ok`` (answered), ``X`` (not), or with IPv6 as well, the family that failed (``X IPv6``)."""
-        session, session6 = self.sessions.get(pair), self.sessions6.get(pair)
-        if session is None:
+        """``ok`` (answered), ``X`` (not), with both families the one that failed (``X IPv6``), ``X no family``
+        for a pair that shares none (an IPv4-only and an IPv6-only end), ``-`` for a member and itself."""
+        if pair[0] == pair[1]:
             return "-"
-        if session6 is None or session6.succeeded == session.succeeded:
-            return "ok" if session.succeeded else "X"
+        session, session6 = self.sessions.get(pair), self.sessions6.get(pair)
+        if session is None and session6 is None:
+            return "X no family"
+        if session is None or session6 is None or session6.succeeded == session.succeeded:
+            return "ok" if pair in self.reached() else "X"
         return "X IPv6" if session.succeeded else "X IPv4"
 
     def names(self) -> list[str]:
@@ -69,12 +78,12 @@ class PingallResult:
         return "pingall" if self.name == "pingall" else f"pingall {self.name}"
 
     def title(self) -> str:
-        reached, pairs = len(self.reached()), len(self.sessions)
+        reached, pairs = len(self.reached()), len(self.pairs())
         return f"Reachability: {self.label()} ({reached}/{pairs} pairs reached, {pairs - reached} unreachable)"
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "members": self.names(),
-                "reached": len(self.reached()), "pairs": len(self.sessions),
+                "reached": len(self.reached()), "pairs": len(self.pairs()),
                 "matrix": {source: [t for t in self.names() if (source, t) in self.reached()] for source in self.names()},
                 "sessions": [{"from": source, "to": target, "transmitted": s.transmitted, "received": s.received,
                               "reached": s.succeeded} for (source, target), s in self.sessions.items()]
@@ -107,14 +116,15 @@ def perform_pingall(context: ScenarioContext, action: PingallAction, where: Wher
             if target_interface == source_interface:
                 continue
             ident = FIRST_PING_IDENT + ping_idents_used(context, driver.nic.full_name)
-            session = PingSession(f"{result.name}:{source}->{target}", driver.nic.full_name, target,
-                                  driver_of(context, target_interface).guest.ip, action.count, action.timeout_ns,
-                                  ident=ident, interval_ns=action.interval_ns)
-            result.sessions[(source, target)] = session
-            _schedule(driver, driver.guest, session, start)
-            target_ipv6 = driver_of(context, target_interface).guest.ipv6
-            if driver.guest.ipv6 is not None and target_ipv6 is not None:  # both families
-                address = reach6(driver.guest.ipv6.interfaces, target_ipv6.interfaces)
+            target_guest = driver_of(context, target_interface).guest
+            if driver.guest.ip is not None and target_guest.ip is not None:
+                session = PingSession(f"{result.name}:{source}->{target}", driver.nic.full_name, target,
+                                      target_guest.ip, action.count, action.timeout_ns, ident=ident,
+                                      interval_ns=action.interval_ns)
+                result.sessions[(source, target)] = session
+                _schedule(driver, driver.guest, session, start)
+            if driver.guest.ipv6 is not None and target_guest.ipv6 is not None:  # both have IPv6
+                address = reach6(driver.guest.ipv6.interfaces, target_guest.ipv6.interfaces)
                 if address is not None:
                     session6 = PingSession(f"{result.name}:{source}->{target}:ipv6", driver.nic.full_name, target,
                                            address, action.count, action.timeout_ns, ident=ident,
@@ -159,9 +169,9 @@ def check_reachability(context: ScenarioContext, check: ReachabilityCheck) -> tu
             f" except {_describe(listed, names)}" if listed else "")
     reached = result.reached()
     missing, extra = wanted - reached, reached - wanted
-    actual = f"{len(reached)}/{len(result.sessions)} pairs reached"
+    actual = f"{len(reached)}/{len(result.pairs())} pairs reached"
     if result.sessions6:
-        actual += " (IPv4 and, where both ends have it, IPv6)"
+        actual += " (IPv4 and, where both ends have it, IPv6)" if result.sessions else " (over IPv6)"
     if missing:
         actual += f"; not reached: {_describe(missing, names)}"
     if extra:

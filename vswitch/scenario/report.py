@@ -117,7 +117,8 @@ def stack_rows(net: Network) -> list[dict[str, Any]]:
         c = guest.counters
         dropped = sum(c[k] for k in ("dropped_unresolved", "bad_ip_header", "bad_checksum", "bad_udp_length",
                                      "no_route"))
-        rows.append({"interface": port.full_name, "address": str(guest.interface), "mac": str(guest.mac),
+        rows.append({"interface": port.full_name, "address": str(guest.interface or "- (IPv6 only)"),
+                     "mac": str(guest.mac),
                      "arp req/rep out": f"{c['arp_requests_sent']}/{c['arp_replies_sent']}",
                      "arp req/rep in": f"{c['arp_requests_received']}/{c['arp_replies_received']}",
                      "garp out": c["gratuitous_arp_sent"],

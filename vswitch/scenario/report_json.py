@@ -84,9 +84,10 @@ def _session(session: Any) -> dict[str, Any]:
 def guests(net: Network, result: RunResult) -> dict[str, Any]:
     stacks, caches = [], []
     for port, guest in guest_stacks(net):
-        stacks.append({"interface": port.full_name, "address": str(guest.interface), "mac": str(guest.mac),
+        address = None if guest.interface is None else str(guest.interface)  # None: IPv6 only
+        stacks.append({"interface": port.full_name, "address": address, "mac": str(guest.mac),
                        "counters": dict(sorted(guest.counters.items()))})
-        caches += [{"interface": port.full_name, "address": str(guest.interface), "neighbour": row.ip,
+        caches += [{"interface": port.full_name, "address": address, "neighbour": row.ip,
                     "mac": row.mac, **_time("age", row.age_ns), **_time("expires_in", row.expires_in_ns)}
                    for row in guest.arp.rows(net.now)]
     return {"sessions": [_session(s) for s in result.sessions.values()], "stacks": stacks, "arp_caches": caches,

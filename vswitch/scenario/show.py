@@ -128,8 +128,8 @@ def machine_rows(net: Network) -> list[dict[str, Any]]:
 
 def _machine(machine: str, vm: str, nic: Any, attached: str, **settings: Any) -> dict[str, Any]:
     """A row of ``machine_rows``: the interface, then every optional setting (its default where not given)."""
-    stack = getattr(nic.stack, "guest", None)  # the interface's IPv4 stack, when the file gives it an address
-    settings.setdefault("IPv4", NONE if stack is None else str(stack.interface))
+    stack = getattr(nic.stack, "guest", None)  # the interface's stack, when the file gives it an address
+    settings.setdefault("IPv4", NONE if stack is None or stack.interface is None else str(stack.interface))
     ipv6 = getattr(stack, "ipv6", None)
     settings.setdefault("IPv6", NONE if ipv6 is None else ", ".join(str(i) for i in ipv6.interfaces))
     return {"machine": machine, "VM": vm, "interface": nic.full_name, "MAC": str(nic.mac), "vendor": nic.mac.vendor,

@@ -16,7 +16,7 @@ from typing import Optional
 
 from ..core.mac import MACAddress, prefix_bytes
 from ..guests.inet import looks_like_address
-from ..guests.inet6 import AnyAddress, any_address_value, interfaces6, looks_like_ipv6, reach6
+from ..guests.inet6 import AnyAddress, any_address_value, interfaces6, looks_like_ipv6, reach6, session_family
 from ..guests.migrate import default_announcer
 from ..pcap.reader import CaptureFileError, CaptureReader
 from .guest_expectations import ArpEntryCheck, NdpEntryCheck, PingCheck, ReachabilityCheck, UdpReceivedCheck
@@ -55,6 +55,11 @@ def stations(spec: TopologySpec) -> dict[str, Station]:
         for vm in hv.vms:
             table[vm.name] = table[f"{vm.name}.eth0"] = Station(f"{vm.name}.eth0", "vm", vm.guest, vm.mac)
     return table
+
+
+def has_ipv4(station: Optional[Station]) -> bool:
+    """Whether ``station`` has an IPv4 address (a stack without one is IPv6-only)."""
+    return station is not None and station.guest is not None and station.guest.interface is not None
 
 
 def station_ipv6(station: Station) -> list[IPv6Interface]:
@@ -126,8 +131,9 @@ class _Checker:
             self.report(self.place(item, key), f"nothing named {name!r}{hint}")
             return None
         if needs_stack and station.guest is None:
-            self.report(self.place(item, key), f"{station.interface} has no IPv4 address: give it one "
-                                               f"(ip: 192.0.2.10/24) to {'send from' if key == 'from' else 'use'} it")
+            self.report(self.place(item, key), f"{station.interface} has no address: give it one (ip: "
+                                               "192.0.2.10/24, or ip6: [2001:db8::10/64]) to "
+                                               f"{'send from' if key == 'from' else 'use'} it")
             return None
         return station
 
@@ -145,8 +151,19 @@ class _Checker:
                 self.report(self.place(item, key), f"{exc} (or name an interface)")
                 return None
         station = self.station(item, key, value, needs_stack=True)
-        if station is None or family != "ipv6":
-            return station.guest.interface.ip if station else None
+        if station is None:
+            return None
+        if source is None and family is None and not has_ipv4(station):  # any of its addresses will do
+            return station_ipv6(station)[0]
+        if session_family(family, source is None or has_ipv4(source), has_ipv4(station)) == "ipv4":
+            if not has_ipv4(station):
+                fix = {"arp_entry": "arp_entry checks IPv4 neighbours, ndp_entry IPv6 ones",
+                       "arping": "arping asks ARP, which is IPv4's: ping it instead (neighbour discovery)"}
+                self.report(self.place(item, key), f"{station.interface} has no IPv4 address (it is IPv6-only): "
+                            + fix.get(item.kind, "give it one (ip: 192.0.2.10/24), or reach it over IPv6 "
+                                                 "(family: ipv6)"))
+                return None
+            return station.guest.interface.ip if station.guest and station.guest.interface else None
         address = reach6(station_ipv6(source) if source else [], station_ipv6(station))
         if address is None:
             self.report(self.place(item, key), f"{station.interface} has no IPv6 address that "
@@ -157,14 +174,20 @@ class _Checker:
     # -- actions ----------------------------------------------------------------------------------------
     def session(self, action: SessionAction) -> None:
         source = self.station(action, "from", action.from_, needs_stack=True)
-        target = self.address(action, "to", action.to, action.family, source)
-        if source is None or target is None:
+        family = "ipv4" if action.kind == "arping" and not looks_like_ipv6(action.to) else action.family
+        target = self.address(action, "to", action.to, family, source)
+        if source is None or target is None or source.guest is None:
             return
         if target.version == 6:
             self.session6(action, source, target)
             return
         interface = source.guest.interface
-        if target == interface.ip:
+        if interface is None:
+            self.report(self.place(action, "from"), f"{source.interface} has no IPv4 address (it is IPv6-only): "
+                                                    f"it cannot {action.kind} {target}: give it one "
+                                                    "(ip: 192.0.2.10/24)" + ("" if action.kind == "arping" else
+                                                                             ", or send to an IPv6 address"))
+        elif target == interface.ip:
             self.report(self.place(action, "to"), f"{action.to} is {source.interface}'s own address: loopback is "
                                                   "not modelled")
         elif target not in interface.network:
@@ -185,7 +208,8 @@ class _Checker:
                                                     "addresses, [] for the link-local alone)")
         elif target.is_multicast or target.is_unspecified:
             self.report(self.place(action, "to"), f"{target} is not one host's address: {action.kind} needs one")
-        elif any(target == i.ip for i in own):
+        elif looks_like_ipv6(action.to) and any(target == i.ip for i in own):  # a named one: an allocated MAC
+            # stands as zero in station_ipv6, so two such link-locals look alike
             self.report(self.place(action, "to"), f"{action.to} is {source.interface}'s own address: loopback is "
                                                   "not modelled")
         elif not target.is_link_local and not any(target in i.network for i in own):
@@ -262,8 +286,9 @@ class _Checker:
             xen = (action.announce or default_announcer(prefix)) == "xen"
             if xen and vm.guest is None:
                 self.report(self.place(action, "announce" if action.announce else "vm"),
-                            f"the xen announcement is a gratuitous ARP from the guest: give {vm_name} an address "
-                            "(ip: 192.0.2.10/24) or use announce: qemu")
+                            f"the xen announcement comes from the guest's stack (a gratuitous ARP, unsolicited "
+                            f"neighbour advertisements): give {vm_name} an address (ip: 192.0.2.10/24 or ip6: "
+                            "[2001:db8::10/64]) or use announce: qemu")
 
     def lands_on(self, action: Action, vm: str, on: Optional[str], target: Optional[str], key: str) -> None:
         """A VM on a host VLAN interface (``on: hv1.10``) migrates (or is attached) onto the target's interface of
@@ -314,8 +339,15 @@ class _Checker:
                 hint = f" (did you mean {close[0]!r}?)" if close else f" (named: {named})"
                 self.report(self.place(check, "name"), f"no ping, arping or udp action is named {check.name!r}{hint}")
         elif isinstance(check, ArpEntryCheck):
-            self.station(check, "on", check.on, needs_stack=True)
-            self.address(check, "ip", check.ip)
+            on = self.station(check, "on", check.on, needs_stack=True)
+            if on is not None and not has_ipv4(on):
+                self.report(self.place(check, "on"), f"{on.interface} has no IPv4 address (it is IPv6-only), so no "
+                                                     "ARP cache: check its IPv6 neighbours with ndp_entry")
+            elif looks_like_ipv6(check.ip or ""):
+                self.report(self.place(check, "ip"), f"{check.ip} is an IPv6 address: the ARP cache holds IPv4 "
+                                                     "ones (ndp_entry checks IPv6)")
+            else:
+                self.address(check, "ip", check.ip, "ipv4")
         elif isinstance(check, NdpEntryCheck):
             on = self.station(check, "on", check.on, needs_stack=True)
             if on is not None and on.guest is not None and on.guest.ipv6 is None:
@@ -336,7 +368,7 @@ class _Checker:
     def unique_addresses(self) -> None:
         seen: dict[IPv4Address, str] = {}
         for station in sorted({s.interface: s for s in self.stations.values()}.values(), key=lambda s: s.interface):
-            if station.guest is None:
+            if station.guest is None or station.guest.interface is None:
                 continue
             ip = station.guest.interface.ip
             if ip in seen:

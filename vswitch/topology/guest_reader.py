@@ -1,6 +1,7 @@
-"""Read the guest keys of topology files: IPv4 stacks, guest actions and guest expectations.
+"""Read the guest keys of topology files: guest stacks, guest actions and guest expectations.
 
-A NIC, VM or hypervisor gets a stack with ``ip: 192.0.2.10/24`` (``read_guest``). The actions ``ping``,
+A NIC, VM or hypervisor gets a stack with ``ip: 192.0.2.10/24``, ``ip6: [2001:db8::10/64]`` or both
+(``read_guest``). The actions ``ping``,
 ``arping``, ``udp``, ``stream``, ``replay`` and ``migrate`` are frozen classes that read themselves (their
 expectations are in ``guest_expectations.py``); each keeps ``places``: where each name-valued field was written,
 so that ``guest_check.py`` can point at the exact field when a name or address is wrong. Every key is documented
@@ -39,38 +40,46 @@ UDP_HEADERS_BYTES = 42  # Ethernet, IPv4 and UDP headers before a udp action's d
 
 # -- stacks -------------------------------------------------------------------------------------------
 def read_guest(r: MapReader) -> GuestSpec | None:
-    """The stack keys of a NIC, VM or hypervisor mapping (None without ``ip``)."""
+    """The stack keys of a NIC, VM or hypervisor mapping: IPv4 with ``ip``, IPv6 with ``ip6`` (or
+    ``link_local: true``), or both; None with neither."""
     interface = r.take("ip", interface_value, default=None)
     timeout = r.take("arp_timeout", parse_duration, default=DEFAULT_TIMEOUT_NS)
     notify = r.take("arp_notify", boolean, default=True)
     ipv6 = read_ipv6(r)
     if "ip" not in r.mapping:
-        for key in ("arp_timeout", "arp_notify", *IPV6_KEYS):
+        for key in ("arp_timeout", "arp_notify"):
             if key in r.mapping:
-                r.error(key, f"{key} configures a guest stack, which needs an IPv4 address too (ip: 192.0.2.10/24)"
-                        if key in IPV6_KEYS else
-                        f"{key} configures an IPv4 stack: give the interface an address too (ip: 192.0.2.10/24)")
-        return None
+                r.error(key, f"{key} configures IPv4 (ARP): give the interface an IPv4 address too "
+                             "(ip: 192.0.2.10/24)")
+        if ipv6 is None:
+            return None
+    elif not interface:
+        return None  # the address was reported
     if timeout == 0:
         r.error("arp_timeout", "an ARP entry must live longer than 0s")
-    return GuestSpec(interface, timeout or DEFAULT_TIMEOUT_NS, notify, where(r, "ip"),
-                     ipv6=ipv6) if interface else None
+    return GuestSpec(interface, timeout or DEFAULT_TIMEOUT_NS, notify, where(r, "ip" if "ip" in r.mapping else
+                                                                              _ipv6_key(r)), ipv6=ipv6)
 
 
 IPV6_KEYS = ("ip6", "link_local", "dad_transmits")
 
 
+def _ipv6_key(r: MapReader) -> str:
+    """The key that turned IPv6 on (``ip6``, else ``link_local``), where an IPv6-only stack is reported."""
+    return "ip6" if "ip6" in r.mapping else "link_local"
+
+
 def read_ipv6(r: MapReader) -> Ipv6Spec | None:
     """``ip6`` (a list of addresses with their prefix, maybe empty: the link-local alone), ``link_local`` and
-    ``dad_transmits``; None without ``ip6``."""
+    ``dad_transmits``; None without ``ip6`` or ``link_local: true`` (which alone means the link-local alone)."""
     addresses = tuple(r.take_list("ip6", interface6_value, required=False))
     link_local = r.take("link_local", boolean, default=True)
     dad = r.take("dad_transmits", integer_between(0, 10), default=1)
-    if "ip6" not in r.mapping:
+    if "ip6" not in r.mapping and r.mapping.get("link_local") is not True:
         for key in ("link_local", "dad_transmits"):
             if key in r.mapping:
                 r.error(key, f"{key} configures IPv6: turn it on with ip6 (a list of addresses, [] for the "
-                             "link-local alone)")
+                             "link-local alone) or link_local: true")
         return None
     if not addresses and link_local is False:
         r.error("link_local", "with link_local off, give ip6 at least one address (the interface has none)")
@@ -342,7 +351,8 @@ class ReplayAction(GuestAction, kind="replay"):
 @dataclass(frozen=True, kw_only=True)
 class MigrateAction(GuestAction, kind="migrate"):
     """The VM ``vm`` moves to the hypervisor ``to``: paused for ``downtime_ns``, then announced (``announce``:
-    qemu's RARP rounds or xen's gratuitous ARP; None: by its MAC's prefix)."""
+    qemu's RARP rounds or xen's guest announcement; None: by its MAC's prefix). ``guest_announce`` (qemu): whether
+    the guest announces itself in each round too (None: if its NIC is virtio-net)."""
 
     vm: str
     to: str
@@ -350,6 +360,7 @@ class MigrateAction(GuestAction, kind="migrate"):
     downtime_ns: int = 0
     mode: Optional[str] = None
     rounds: int = 5
+    guest_announce: Optional[bool] = None
 
     @classmethod
     def read(cls, r: MapReader) -> MigrateAction:
@@ -359,10 +370,14 @@ class MigrateAction(GuestAction, kind="migrate"):
             "downtime_ns": r.take("downtime", virtual_time(r), default=0),
             "mode": r.take("mode", one_of(*MODES), default=None),
             "rounds": r.take("rounds", integer_between(1, 100), default=5),
+            "guest_announce": r.take("guest_announce", boolean, default=None),
             "name": r.take("name", text, default=None),
         }
-        if "rounds" in r.mapping and keys["announce"] not in ("qemu", None):
-            r.error("rounds", "rounds applies to the qemu announcement (RARP rounds)")
+        for key, what in (("rounds", "RARP rounds"), ("guest_announce", "a virtio-net guest announcing itself in "
+                                                                          "each RARP round; xen's netfront always "
+                                                                          "announces from the guest")):
+            if key in r.mapping and keys["announce"] not in ("qemu", None):
+                r.error(key, f"{key} applies to the qemu announcement ({what})")
         r.finish()
         return cls(**keys, places=places(r, "vm", "to", "announce", "name"))
 

@@ -85,9 +85,10 @@ class VxlanSpec:
 
 @dataclass(frozen=True)
 class GuestSpec:
-    """An IPv4 stack on a NIC, vNIC or hypervisor host interface (``ip: 192.0.2.10/24``); see docs/guests.md."""
+    """A guest stack on a NIC, vNIC or hypervisor host interface: IPv4 (``ip: 192.0.2.10/24``), IPv6 (``ip6``) or
+    both; see docs/guests.md and docs/ipv6.md. ``interface`` None: IPv6 only."""
 
-    interface: IPv4Interface
+    interface: Optional[IPv4Interface]
     arp_timeout_ns: int = 30 * 10**9
     arp_notify: bool = True
     where: Where = Where()

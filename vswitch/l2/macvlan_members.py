@@ -1,0 +1,93 @@
+"""The adapter's table of attached vNICs (``adapter.py``): each vNIC as the macvlan rules see it, and the vNICs of
+each VLAN by MAC and in name order, with the lists a multicast frame is replicated over kept ready between
+changes."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Final
+
+from ..core.reasons import DropReason, Verdict
+from .decision import Decision
+from .nic import NIC, VNIC
+from .port import Port
+
+_TO_VNIC: Final = Verdict.TO_VNIC
+_BRIDGED: Final = Verdict.BRIDGED
+
+
+class Member:
+    """An attached vNIC as the rules see it: its adapter-side port, mode, VLAN and the decisions that reach it."""
+
+    def __init__(self, vnic: VNIC, port: Port, mode: str) -> None:
+        self.vnic = vnic
+        self.port = port
+        self.mode = mode
+        self.name = vnic.full_name
+        self.vlan: Vlan | None = None  # the VLAN it is in (set by PhysicalAdapter._move)
+        self.blocked: DropReason | None = None  # why its VF link is down (state disable, or auto with no link)
+        self.receive = Decision((port,), _TO_VNIC)  # a frame from the uplink for it
+        self.bridged = Decision((port,), _BRIDGED)  # a frame from a bridge-mode sibling for it
+
+    def block(self, reason: DropReason | None) -> None:
+        """Its VF link goes down for ``reason`` (None: up again)."""
+        self.blocked = reason
+        if reason is not None:
+            self.receive = self.bridged = Decision((), reason)
+        else:
+            self.receive, self.bridged = Decision((self.port,), _TO_VNIC), Decision((self.port,), _BRIDGED)
+        if self.vlan is not None:
+            self.vlan.changed()
+
+
+class Vlan:
+    """The vNICs of one VLAN (``key`` TPID << 12 | VID, 0: untagged), by MAC and in name order (the order copies
+    go out in)."""
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+        self.by_mac: dict[bytes, Member] = {}
+        self.members: list[Member] = []
+        self.interface: NIC | None = None  # the host's VLAN interface in it (eth0.N, an AdapterHostNIC), if any
+        self.interface_port: Port | None = None  # the adapter's side of that interface
+        self._open: dict[tuple[str, ...], list[Member]] = {}  # modes -> open_members(modes), until a change
+        # modes -> (their ports then ``tail``, their vNICs' ports): flooded() for each, until a change
+        self._flood: dict[tuple[str, ...], tuple[tuple[Port, ...], tuple[Port, ...]]] = {}
+
+    def add(self, member: Member) -> None:
+        self.by_mac[member.vnic.mac.packed] = member
+        self.members.insert(bisect_left([m.name for m in self.members], member.name), member)
+        member.vlan = self
+        self.changed()
+
+    def remove(self, member: Member) -> None:
+        del self.by_mac[member.vnic.mac.packed]
+        self.members.remove(member)
+        member.vlan = None
+        self.changed()
+
+    def changed(self) -> None:
+        """A member came, went, or its VF link changed: the replication lists are made again when next needed."""
+        self._open.clear()
+        self._flood.clear()
+
+    def open_members(self, modes: tuple[str, ...]) -> list[Member]:
+        """Its members in one of ``modes`` whose VF link is up, in name order: those a multicast frame may be
+        replicated to (each copy still needs the vNIC up and its filter taking the frame)."""
+        found = self._open.get(modes)
+        if found is None:
+            found = self._open[modes] = [m for m in self.members if m.mode in modes and m.blocked is None]
+        return found
+
+    def flooded(self, modes: tuple[str, ...], tail: tuple[Port, ...]) -> tuple[Port, ...]:
+        """Where a broadcast from outside the VLAN goes: the adapter-side ports of ``open_members(modes)`` whose
+        vNIC is up, then ``tail`` (the same for every call of one VLAN). Made once; a call checks the vNICs are up.
+        """
+        ready = self._flood.get(modes)
+        if ready is None:
+            members = self.open_members(modes)
+            ready = self._flood[modes] = (tuple(m.port for m in members) + tail, tuple(m.vnic.port for m in members))
+        for port in ready[1]:
+            if not port.up:  # ip link set down: not one of the copies
+                return tuple(m.port for m in self.open_members(modes) if m.vnic.port.up) + tail
+        return ready[0]
