@@ -76,8 +76,7 @@ def assert_counters_add_up(net: Network) -> None:
 def frames_in_engine(net: Network) -> int:
     """Copies of frames waiting in the engine (to be transmitted or to arrive): what ``in_flight`` must be."""
     carriers = (net._arrive, net._transmit_from_nic, net._stream_send)
-    queued = [entry[2] for entry in net.engine._queue] + [action for action, _ in net.engine.due]
-    return sum(1 for action in queued if action in carriers)
+    return sum(1 for action in net.engine.pending_actions() if action in carriers)
 
 
 # -- every example ------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The discrete-event engine: integer virtual time, FIFO ties, run(until)."""
 
+import random
+
 import pytest
 
 from vswitch.core.engine import Engine
@@ -188,3 +190,81 @@ def test_events_run_counts_across_runs():
     engine.run(until=1)
     engine.run()
     assert engine.events_run == 5
+
+
+class SortedEngine:
+    """The reference for the order of events: all of them in one list, run by (time, sequence), every event (the
+    current instant's too) numbered as it is scheduled."""
+
+    def __init__(self) -> None:
+        self.now, self.events, self.sequence = 0, [], 0
+
+    def at(self, time_ns, action, *args):
+        self.sequence += 1
+        self.events.append((time_ns, self.sequence, action, args))
+
+    def reserve(self, count):
+        first, self.sequence = self.sequence + 1, self.sequence + count
+        return first
+
+    def at_reserved(self, time_ns, sequence, action, *args):
+        self.events.append((time_ns, sequence, action, args))
+
+    def run(self, until=None):
+        while self.events:
+            self.events.sort(key=lambda event: event[:2])
+            if until is not None and self.events[0][0] > until:
+                break
+            self.now, _, action, args = self.events.pop(0)
+            action(*args)
+        if until is not None and until > self.now:
+            self.now = until
+
+
+def busy_run(engine, seed: int) -> list:
+    """A random mix of events, many at the same instants, each scheduling more as it runs: now, later, or a reserved
+    series; returns (time, label) in the order they ran, the clock read at each step."""
+    log, labels = [], iter(range(10**6))
+
+    def event(label):
+        log.append((engine.now, label))
+        rng = random.Random(label * 7919 + seed)
+        for _ in range(rng.choice((0, 0, 1, 1, 2))):
+            if len(log) > 300:
+                break
+            delay = rng.choice((0, 0, 1, 3, 10))
+            if rng.random() < 0.2 and delay:
+                first = engine.reserve(2)
+                engine.at_reserved(engine.now + delay, first + 1, event, next(labels))
+                engine.at_reserved(engine.now + delay, first, event, next(labels))
+            else:
+                engine.at(engine.now + delay, event, next(labels))
+
+    rng = random.Random(seed)
+    for _ in range(rng.randint(1, 8)):
+        engine.at(rng.choice((0, 1, 1, 2, 5)), event, next(labels))
+    for until in sorted(rng.sample(range(0, 60), 3)) + [None]:
+        engine.run(until)
+        log.append(("run until", until, engine.now if until is not None else None))
+    return log
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_events_run_in_time_then_scheduling_order_however_they_wait(seed):
+    """The earliest future event waits outside the heap (the front): whether an event went there, to the heap or to
+    the current instant's queue, the order is (time, order of scheduling), as a plain sorted list gives it."""
+    assert busy_run(Engine(), seed) == busy_run(SortedEngine(), seed)
+
+
+def test_the_front_event_counts_as_pending_and_gives_the_next_time():
+    engine, log = Engine(), []
+    record = recorder(engine, log)
+    engine.at(50, record, "front")
+    assert (engine.pending(), engine.next_time(), engine.pending_actions()) == (1, 50, [record])
+    engine.at(20, record, "earlier")  # the front goes back to the heap
+    engine.at(70, record, "later")
+    assert (engine.pending(), engine.next_time()) == (3, 20)
+    assert engine.run(until=20) == 1 and (engine.pending(), engine.next_time()) == (2, 50)
+    engine.run()
+    assert log == [(20, "earlier"), (50, "front"), (70, "later")]
+    assert (engine.pending(), engine.next_time(), engine.pending_actions()) == (0, None, [])

@@ -418,3 +418,40 @@ def test_evicted_counts_every_eviction():
     assert results == [LearnResult.LEARNED, LearnResult.EVICTED, LearnResult.EVICTED]
     assert table.rows(now=2) == [TableRow(1, "52:54:00:00:00:03", "p1", 0, False)]
     assert counters(table) == {"len": 1, "learned": 1, "refused": 0, "evicted": 2, "moves": 0}
+
+
+# -- a port's last entry (learn's shortcut) ---------------------------------------------------------
+
+def test_a_ports_last_entry_is_not_trusted_once_the_table_lost_it():
+    """learn() first checks the entry the port's previous frame was learned in: whatever removed that entry since
+    (remove, flush, ageing, eviction, a static entry in its place), the source is learned as the table now says."""
+    table = ForwardingTable(ageing_ns=AGEING, limit=2, policy="evict")
+    assert table.learn(1, A, "p1", 0) is LearnResult.LEARNED
+    assert table.learn(1, A, "p1", 10) is LearnResult.REFRESHED
+    table.remove(1, A)
+    assert table.learn(1, A, "p1", 20) is LearnResult.LEARNED
+    table.flush_port("p1")
+    assert table.learn(1, A, "p1", 30) is LearnResult.LEARNED
+    assert table.lookup(1, A, 30 + AGEING) is None  # aged out and purged by the lookup
+    assert table.learn(1, A, "p1", 40 + AGEING) is LearnResult.LEARNED
+    table.add_static(1, A, "p3")
+    assert table.learn(1, A, "p1", 50 + AGEING) is LearnResult.STATIC
+    assert table.lookup(1, A, 60 + AGEING) == "p3"
+    assert table.learn(1, B, "p2", 70 + AGEING) is LearnResult.LEARNED
+    assert table.learn(1, C, "p2", 80 + AGEING) is LearnResult.LEARNED
+    assert table.learn(1, D, "p4", 90 + AGEING) is LearnResult.EVICTED  # B, p2's least recently seen, went
+    assert table.learn(1, B, "p2", 100 + AGEING) is LearnResult.EVICTED  # not refreshed: it is not in the table
+    assert counters(table) == {"len": 3, "learned": 2, "refused": 0, "evicted": 2, "moves": 0}
+
+
+def test_a_ports_last_entry_follows_moves_and_vlans():
+    table = ForwardingTable(ageing_ns=AGEING)
+    assert table.learn(1, A, "p1", 0) is LearnResult.LEARNED
+    assert table.learn(1, A, "p2", 10) is LearnResult.MOVED
+    assert table.learn(1, A, "p1", 20) is LearnResult.MOVED  # p1's last entry is A's, now on p2: moved back
+    assert table.learn(1, A, "p1", 30) is LearnResult.REFRESHED
+    assert table.learn(10, A, "p1", 40) is LearnResult.LEARNED  # the same MAC in another VLAN is another entry
+    assert table.learn(1, A, "p1", 50) is LearnResult.REFRESHED
+    assert table.lookup(10, A, 39 + AGEING) == "p1" and table.lookup(1, A, 49 + AGEING) == "p1"
+    assert table.moves == 2 and table.rows(50) == [TableRow(1, "52:54:00:00:00:01", "p1", 0, False),
+                                                 TableRow(10, "52:54:00:00:00:01", "p1", 10, False)]

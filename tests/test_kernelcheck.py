@@ -81,9 +81,11 @@ def check_once(text: str) -> CheckReport:
     return _REPORTS[text]
 
 
-def _problems(report: CheckReport) -> str:
-    """The rendered report when anything differs (empty otherwise): the exact case for a failing test."""
-    return "" if report.agrees else render(report)
+def _assert_agrees(report: CheckReport) -> None:
+    """Fail with the whole rendered report when anything differs: the exact case, not an assertion diff that
+    pytest cuts short (a rare difference under load must be readable from one CI log)."""
+    if not report.agrees:
+        pytest.fail(render(report), pytrace=False)
 
 
 def _frame(report: CheckReport, label: str):
@@ -143,7 +145,7 @@ def matrix_topology(mode: str, hairpin: bool) -> str:
 @pytest.mark.parametrize("mode", MODES)
 def test_matrix_kernel_and_vswitch_agree(mode: str, hairpin: bool) -> None:
     report = check(matrix_topology(mode, hairpin))
-    assert _problems(report) == ""
+    _assert_agrees(report)
     expected = len([f for f in FRAMES if mode != "passthru" or "vm2" not in (f[1], f[2])])
     assert len(report.frames) == expected and not any(f.verdict == NOT_CHECKED for f in report.frames)
     # not vacuous: the kernel delivered what every mode must deliver
@@ -335,7 +337,7 @@ scenario:
                               "guest-stacks"])
 def test_more_topologies_agree(text: str) -> None:
     report = check_once(text)
-    assert _problems(report) == ""
+    _assert_agrees(report)
     assert not any(f.verdict == NOT_CHECKED for f in report.frames)
     assert report.tables and report.stray == 0
 
@@ -362,7 +364,8 @@ def test_tagged_frames_are_matched_though_the_receiver_sees_the_tag_as_metadata(
     VLAN tags aside; before, each was a stray and every tagged frame a DIFFER. A tagged broadcast reaches the
     adapter's own stack as PACKET_OTHERHOST (no VLAN device for it), which vswitch drops as vlan_no_interface."""
     report = check(TAGGED)
-    assert _problems(report) == "" and report.stray == 0
+    _assert_agrees(report)
+    assert report.stray == 0
     assert {f.label: f.kernel for f in report.frames} == {
         "tagged-unicast": {"h1.eth0": 1}, "tagged-from-vm": {"h1.eth0": 1, "h2.eth0": 1},
         "double-tagged-to-vm": {"vm1.eth0": 1}, "priority-tagged": {"h2.eth0": 1},
@@ -436,7 +439,7 @@ def test_a_vnics_own_group_frame_handed_back_past_its_filter_is_compared_not_exc
     its multicast filter: such a copy of a group the vNIC did not join is no hash-filter leak (known difference 2)
     and must agree. vswitch delivers it; the other unjoined copies (h1's veth, hash leaks) stay known."""
     report = check_once(REFLECTED)
-    assert _problems(report) == ""
+    _assert_agrees(report)
     for label, vnic in REFLECTED_UNJOINED.items():
         row = _frame(report, label)
         assert row.kernel.get(vnic) == 1 and row.vswitch.get(vnic) == 1 and vnic not in row.known, row
@@ -509,7 +512,7 @@ scenario:
   - {at: 400ms, send: {from: h2, to: h1, name: aged-out}}
 """
     paced = check(text, settle_s=0.02)
-    assert _problems(paced) == ""
+    _assert_agrees(paced)
     assert _frame(paced, "learned").vswitch == {"h1.eth0": 1}
     assert _frame(paced, "aged-out").kernel == {"h1.eth0": 1}  # flooded: h3 drops it as otherhost
     hurried = check(text, max_wait_s=0.05, settle_s=0.02)  # 8 times faster: 12.5 ms of ageing, less than one injection
@@ -537,7 +540,7 @@ def test_example_topologies_agree_with_the_kernel(path: Path) -> None:
     if reasons:
         pytest.skip(f"the kernel cannot express {path.name}: {reasons[0]}")
     report = check_topology(spec, prefix=PREFIX, settle_s=SETTLE_S, max_wait_s=2.0, max_frames=100)  # streams are long
-    assert _problems(report) == ""
+    _assert_agrees(report)
     assert _leftovers() == []
 
 

@@ -67,14 +67,18 @@ _STATIC: Final = LearnResult.STATIC
 
 
 class FdbEntry:
-    """One table entry; ``updated_ns`` is the last time the source was seen (or the time it was added)."""
+    """One table entry, under its key (``vlan``, ``mac``); ``updated_ns`` is the last time the source was seen (or
+    the time it was added); ``in_table`` turns False when it is removed (aged, flushed, evicted, replaced)."""
 
-    __slots__ = ("port", "updated_ns", "is_static")
+    __slots__ = ("port", "updated_ns", "is_static", "vlan", "mac", "in_table")
 
-    def __init__(self, port: str, updated_ns: int, is_static: bool) -> None:
+    def __init__(self, port: str, updated_ns: int, is_static: bool, vlan: int, mac: bytes) -> None:
         self.port = port
         self.updated_ns = updated_ns
         self.is_static = is_static
+        self.vlan = vlan
+        self.mac = mac
+        self.in_table = True
 
 
 class TableRow(NamedTuple):
@@ -115,6 +119,9 @@ class ForwardingTable:
         self.moves = 0
         self.listeners: list[FdbListener] = []
         self.ageing_listeners: list[AgeingListener] = []
+        #: Port -> the entry its last frame's source was learned or refreshed in. A port mostly sends from the MAC
+        #: it sent from before, and comparing six bytes is cheaper than hashing a new key (``learn``).
+        self._recent: dict[str, FdbEntry] = {}
 
     # -- lookups on the fast path --------------------------------------------------------------
     def lookup(self, vlan: int, mac: bytes, now: int) -> str | None:
@@ -130,10 +137,12 @@ class ForwardingTable:
 
     def learn(self, vlan: int, mac: bytes, port: str, now: int) -> LearnResult:
         """Record that ``mac`` was seen as a source on ``port``."""
-        macs = self._vlan1 if vlan == 1 else self._vlans.get(vlan)
-        if macs is None:
-            macs = self._vlans[vlan] = {}
-        entry = macs.get(mac)
+        entry = self._recent.get(port)  # the table's entry for (vlan, mac) if the port's last source was the same
+        if entry is None or not entry.in_table or entry.mac != mac or entry.vlan != vlan:
+            macs = self._vlan1 if vlan == 1 else self._vlans.get(vlan)
+            entry = macs.get(mac) if macs is not None else None
+            if entry is not None:
+                self._recent[port] = entry
         if entry is not None:
             if entry.is_static:
                 return _STATIC
@@ -161,7 +170,8 @@ class ForwardingTable:
                 self.refused += 1
                 return _REFUSED
             result = LearnResult.EVICTED
-        macs[mac] = FdbEntry(port, now, False)
+        entry = self._recent[port] = FdbEntry(port, now, False, vlan, mac)
+        self._vlans.setdefault(vlan, {})[mac] = entry
         self.learned_count += 1
         self._per_port[port] = self._per_port.get(port, 0) + 1
         if self.listeners:
@@ -178,7 +188,7 @@ class ForwardingTable:
         old = self._entry(key)
         if old is not None:
             self._remove(key, old)
-        self._vlans.setdefault(key[0], {})[key[1]] = FdbEntry(name, 0, True)
+        self._vlans.setdefault(key[0], {})[key[1]] = FdbEntry(name, 0, True, key[0], key[1])
 
     def remove(self, vlan: object, mac: object) -> bool:
         """Forget ``mac`` in ``vlan`` (``bridge fdb del``); True if there was an entry."""
@@ -250,6 +260,7 @@ class ForwardingTable:
 
     def _remove(self, key: tuple[int, bytes], entry: FdbEntry) -> None:
         del self._vlans[key[0]][key[1]]
+        entry.in_table = False  # a port's ``_recent`` may still point at it
         if not entry.is_static:
             self.learned_count -= 1
             self._per_port[entry.port] -= 1

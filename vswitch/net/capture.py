@@ -20,12 +20,12 @@ from ..core.reasons import DropReason, Verdict, describe
 from ..l2.fdb import learning_text
 from ..l2.port import Port, Tap
 from ..l2.switch import LearningSwitch
-from ..pcap.writer import RECORD_HEADER, SNAPLEN, PcapNgWriter, PcapWriter, file_kind
+from ..pcap.writer import SNAPLEN, PcapNgWriter, PcapWriter, file_kind, record_packer
 
 DIRECTIONS = ("rx", "tx", "both")
 DEFAULT_EPOCH_NS: Final = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z: fixed, so replays are byte-identical
-_pack_header: Final = RECORD_HEADER.pack
-_PCAP_LIMIT_NS: Final = (1 << 32) * 1_000_000_000  # classic pcap seconds are 32 bits
+_NS_PER_S: Final = 1_000_000_000
+_PCAP_LIMIT_NS: Final = (1 << 32) * _NS_PER_S  # classic pcap seconds are 32 bits
 TEXTS_KEPT: Final = 1024  # encoded comment texts a pcapng tap keeps (flooding to many port sets: a bounded cache)
 
 
@@ -45,17 +45,34 @@ class CallbackTap(Tap):
 class LastRecord:
     """The last classic-pcap record made by the taps of one capture set, with the frame and instant it is for.
 
-    A frame crossing three capture points at one instant makes one record, written three times: splitting the time
-    into seconds and nanoseconds is big-integer arithmetic, the dearest part of a record.
+    A frame crossing three capture points at one instant makes one record, written three times. Making one is
+    packing it whole (``pack``, the packer of the last frame size), with the seconds of the timestamp kept while
+    they last: a new int object per record costs an allocation and its release.
     """
 
-    __slots__ = ("epoch_ns", "frame", "now", "record")
+    __slots__ = ("epoch_ns", "frame", "now", "record", "size", "pack", "second_ns", "seconds")
 
     def __init__(self, epoch_ns: int) -> None:
         self.epoch_ns = epoch_ns
         self.frame = b""
         self.now = -1
         self.record = b""
+        self.size = -1
+        self.pack: Callable[..., bytes] = record_packer(0)
+        self.second_ns = -_NS_PER_S  # the second that ``seconds`` counts starts here (ns since the epoch)
+        self.seconds: object = -1
+
+    def make(self, frame: bytes, now: int, time_ns: int) -> bytes:
+        """The record of ``frame`` at ``time_ns`` (a valid time, a frame within the snapshot length), kept."""
+        size = len(frame)
+        if size != self.size:
+            self.size, self.pack = size, record_packer(size)
+        if not 0 <= time_ns - self.second_ns < _NS_PER_S:
+            seconds = time_ns // _NS_PER_S
+            self.second_ns, self.seconds = seconds * _NS_PER_S, seconds
+        self.frame, self.now = frame, now
+        self.record = self.pack(self.seconds, time_ns - self.second_ns, size, size, frame)
+        return self.record
 
 
 class PcapTap(Tap):
@@ -76,12 +93,10 @@ class PcapTap(Tap):
         last = self.last
         writer = self.writer
         if frame is not last.frame or now != last.now:
-            size = len(frame)
             time_ns = last.epoch_ns + now
-            if size > SNAPLEN or not 0 <= time_ns < _PCAP_LIMIT_NS:
+            if len(frame) > SNAPLEN or not 0 <= time_ns < _PCAP_LIMIT_NS:
                 return writer.write(frame, time_ns)
-            last.frame, last.now = frame, now
-            last.record = _pack_header(time_ns // 1_000_000_000, time_ns % 1_000_000_000, size, size) + frame
+            last.make(frame, now, time_ns)
         writer.put(last.record)
         writer.frames_written += 1
 

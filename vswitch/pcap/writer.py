@@ -29,7 +29,7 @@ from typing import Callable, Final, NoReturn, TypeVar
 from ..core.errors import CaptureError
 from ..core.frame import AnyFrame, check_frame
 
-__all__ = ["PcapWriter", "PcapNgWriter", "LINKTYPE_ETHERNET", "SNAPLEN", "RECORD_HEADER", "file_kind"]
+__all__ = ["PcapWriter", "PcapNgWriter", "LINKTYPE_ETHERNET", "SNAPLEN", "record_packer", "file_kind"]
 
 _W = TypeVar("_W", bound="_Writer")
 
@@ -42,9 +42,7 @@ _PADS: Final = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len % 4
 _CREATE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 _PCAP_HEADER: Final = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
-RECORD_HEADER = _PCAP_RECORD = struct.Struct("<IIII")  # ts_sec, ts_nsec, caplen, origlen
 _U32: Final = struct.Struct("<I")
-_pack_record: Final = _PCAP_RECORD.pack
 _OPT: Final = struct.Struct("<HH")
 _END_OF_OPT: Final = b"\0\0\0\0"
 _SHB_USERAPPL: Final = b"vswitch"
@@ -229,8 +227,23 @@ class PcapWriter(_Writer):
         caplen = n = len(data)
         if n > SNAPLEN:
             data, caplen = data[:SNAPLEN], SNAPLEN
-        self.put(_pack_record(when // 1_000_000_000, when % 1_000_000_000, caplen, n) + data)
+        self.put(record_packer(caplen)(when // 1_000_000_000, when % 1_000_000_000, caplen, n, data))
         self.frames_written += 1
+
+
+# One compiled Struct per frame size: a whole record (header and frame) is packed in one call, into one new bytes
+# (a header packed alone, then joined to the frame, is two objects and a copy more).
+_record_packers: dict[int, Callable[..., bytes]] = {}
+
+
+def record_packer(caplen: int) -> Callable[..., bytes]:
+    """``pack(ts_sec, ts_nsec, caplen, origlen, data)``: a whole classic-pcap record with ``caplen`` bytes of data."""
+    pack = _record_packers.get(caplen)
+    if pack is None:
+        if len(_record_packers) >= 4096:
+            _record_packers.clear()
+        pack = _record_packers[caplen] = struct.Struct(f"<4I{caplen}s").pack
+    return pack
 
 
 class PcapNgWriter(_Writer):
