@@ -9,6 +9,7 @@ of a kind known here, is walked without editing this file, and an argument of a 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import subprocess
@@ -29,6 +30,10 @@ EXAMPLE_FILE = str(ROOT / EXAMPLE)
 EXAMPLE_NAMES = "h1-to-vm1, vm1-to-h1, vm1-to-vm2, vm2-to-h1"  # its send actions, sorted
 TWO_PROBLEMS = 'switches: sw1\nhosts:\n  - name: h1\n    mac: 1\n'
 NO_PROC = not Path("/proc/self").is_dir()
+HAS_NS3 = importlib.util.find_spec("ns") is not None  # ns-3's Python bindings, for bench --ns3
+#: The bench --ns3 mistakes found after the interpreter is checked need one that has ns-3's bindings
+NS3_PYTHON = os.environ.get("VSWITCH_NS3_PYTHON") or (sys.executable if HAS_NS3 else None)
+NEEDS_NS3 = pytest.mark.skipif(NS3_PYTHON is None, reason="no Python with ns-3's bindings (VSWITCH_NS3_PYTHON)")
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -55,7 +60,8 @@ def kind(action: argparse.Action) -> str | None:
     if action.type is int or getattr(action.type, "__name__", "") == "_at_least_one":
         return "count"
     return {"TIME": "duration", "NAME=VALUE": "limit", "DIR": "folder", "TOPOLOGY_DIR": "topology folder",
-            "EXTCAP_DIR": "extcap folder", "PATH": "output file", "FOLDER": "output folder"}.get(action.metavar or "")
+            "EXTCAP_DIR": "extcap folder", "PATH": "output file", "FOLDER": "output folder",
+            "PYTHON": "interpreter"}.get(action.metavar or "")
 
 
 def name(action: argparse.Action) -> str:
@@ -79,6 +85,12 @@ class Place:
 def _file(place: Place, name: str, text: str) -> Path:
     path = place.tmp / name
     path.write_text(text)
+    return path
+
+
+def _script(place: Place, name: str, text: str) -> Path:
+    path = _file(place, name, text)
+    path.chmod(0o755)
     return path
 
 
@@ -171,6 +183,23 @@ BAD: dict[str, dict[str, Bad]] = {
         "unknown": lambda p: ("bogus", [E(f"vswitch: argument {p.argument}: invalid choice: 'bogus' (choose from ") +
                                         r"[^)]+\)" + p.help()]),
     },
+    "interpreter": {
+        "missing": lambda p: (str(p.tmp / "python"), [E(f"vswitch: {p.argument} {p.tmp / 'python'}: no such file; "
+                                                        "give the python of an environment with ns-3, e.g. "
+                                                        "/tmp/venv-ns3/bin/python")]),
+        "a folder": lambda p: (str(p.tmp), [E(f"vswitch: {p.argument} {p.tmp}: is a folder; give the python inside "
+                                              f"it, e.g. {p.tmp / 'bin' / 'python'}")]),
+        "not executable": lambda p: (str(_file(p, "python", "")), [E(
+            f"vswitch: {p.argument} {p.tmp / 'python'}: cannot run it as a Python interpreter ([Errno 13] "
+            f"Permission denied: '{p.tmp / 'python'}')")]),
+        "not a python": lambda p: (str(_script(p, "python", "#!/bin/sh\nexit 1\n")), [E(
+            f"vswitch: {p.argument} {p.tmp / 'python'}: not a Python interpreter that runs (it exited with status 1 "
+            "when asked to look for ns)")]),
+        **({} if HAS_NS3 else {"without ns-3": lambda p: (sys.executable, [E(
+            f"vswitch: {p.argument} {sys.executable}: that interpreter cannot import ns (ns-3's Python bindings): "
+            f"install them with {sys.executable} -m pip install ns3 (a 69 MB wheel: ns-3 3.44 for CPython 3.11 on "
+            "x86-64 Linux)")])}),
+    },
     "flag": {},
     "text": {},  # any text is a name prefix
 }
@@ -240,6 +269,22 @@ EXTRA = [  # bad inputs the kinds above do not make: (argv, the line on stderr)
                  id="bench lan9"),
     pytest.param(["bench", "--live", "lan8"], "vswitch: bench --live measures real namespaces through vswitch live and "
                  "a Linux bridge: give it no workload and no --topology", id="bench --live lan8"),
+    pytest.param(["bench", "vnic", "--ns3"], "vswitch: bench --ns3: ns-3 has counterparts of lan8 and udp8 only, not "
+                 "vnic: vswitch bench lan8 --ns3, vswitch bench udp8 --ns3, or vswitch bench --ns3 for both",
+                 id="bench vnic --ns3"),
+    pytest.param(["bench", "--ns3", "--topology", EXAMPLE_FILE], "vswitch: bench --ns3 compares the standard lan8 and "
+                 "udp8 with their ns-3 counterparts: give it no --topology", id="bench --ns3 --topology"),
+    pytest.param(["bench", "lan8", "--ns3-python", NS3_PYTHON or "", "-n", "56"], "vswitch: bench --ns3: -n 56 is too few: ns-3 leaves its "
+                 "first 56 frames (one round of the pattern, as vswitch's udp8 does) out of the timing; give -n "
+                 "100000 or so", id="bench --ns3 -n 56", marks=NEEDS_NS3),
+    pytest.param(["bench", "--ns3"],
+                 f"vswitch: bench --ns3: this interpreter ({sys.executable}) cannot import ns: install ns-3's Python "
+                 "bindings in an environment of their own (python3 -m venv /tmp/venv-ns3 && /tmp/venv-ns3/bin/pip "
+                 "install ns3: a 69 MB wheel: ns-3 3.44 for CPython 3.11 on x86-64 Linux) and pass --ns3-python "
+                 "/tmp/venv-ns3/bin/python", id="bench --ns3 without ns-3",
+                 marks=pytest.mark.skipif(HAS_NS3, reason="this interpreter has ns-3's bindings")),
+    pytest.param(["bench", "--live", "--ns3"], "vswitch: bench --live and bench --ns3 are separate measurements: run "
+                 "one, then the other", id="bench --live --ns3"),
     pytest.param(["io-check", "emulated", "-n", "5"], "vswitch: --pings must be more than 10 (the shorter run's), "
                  "got 5", id="io-check -n 5"),
     pytest.param([], "vswitch: the following arguments are required: COMMAND; see vswitch --help", id="no command"),

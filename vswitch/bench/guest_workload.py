@@ -105,13 +105,13 @@ def run_guest_bench(workload: str, path: str | os.PathLike, out_dir: str | os.Pa
     net.run(clock_start_ns - 1)
     stats = net.stats
     before = (stats.delivered, stats.dropped_total)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     net.run(clock_start_ns + (frames - first_round) // 4 * FRAME_GAP_NS)
     quarter_rss = current_rss_kib()
     net.run()
     end_rss = current_rss_kib()
     net.close()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     sent, answered = probes_counted(runner.finish())
     expected = (frames, 0 if kind == "discard" else frames)
     if (sent, answered) != expected:
@@ -120,4 +120,4 @@ def run_guest_bench(workload: str, path: str | os.PathLike, out_dir: str | os.Pa
     timed = (frames - first_round) * (2 if answered else 1)  # frames sent while the clock ran
     return BenchResult(workload, timed, seconds, stats.delivered - before[0], stats.dropped_total - before[1],
                        stats.in_flight, peak_rss_kib(), end_rss - quarter_rss,
-                       [str(p) for p in net.captures.files], interpreter())
+                       [str(p) for p in net.captures.files], interpreter(), cpu_seconds=cpu_seconds)

@@ -25,6 +25,7 @@ class BenchResult:
     captures: list[str]
     python: str
     detail: str = ""  # what the figures do not say (the scale workloads' phases and per-copy costs)
+    cpu_seconds: float = 0.0  # the process's CPU time over ``seconds`` (lan8, udp8 and ns-3's: bench --ns3)
 
     @property
     def frames_per_s(self) -> float:

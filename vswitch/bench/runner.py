@@ -48,6 +48,7 @@ from ..topology.loader import load_topology
 from ..topology.spec import TopologySpec
 from ..topology.yamlsource import check_file
 from .measure import BenchResult, cpu_model, current_rss_kib, interpreter, peak_rss_kib
+from .ns3compare import median_run, ns3_plan, ratio_lines, run_ns3
 from .workload import FRAME_GAP_NS, Endpoint, announcements, endpoint_names, endpoints_of, traffic
 
 WORKLOADS = ("lan8", "vnic", "vnic-io", "udp8", "naive", "big10k", "flood1k")
@@ -104,16 +105,16 @@ def run_network(workload: str, net: Network, endpoints: Sequence[Endpoint], fram
     before = (stats.delivered, stats.dropped_total)
     start_ns = net.now + FRAME_GAP_NS
     net.send_stream(traffic(endpoints, frames, start_ns))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     net.run(start_ns + frames // 4 * FRAME_GAP_NS)
     quarter_rss = current_rss_kib()
     net.run()
     end_rss = current_rss_kib()
     net.close()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     return BenchResult(workload, frames, seconds, stats.delivered - before[0], stats.dropped_total - before[1],
                        stats.in_flight, peak_rss_kib(), end_rss - quarter_rss,
-                       [str(p) for p in net.captures.files], interpreter())
+                       [str(p) for p in net.captures.files], interpreter(), cpu_seconds=cpu_seconds)
 
 
 def run_bench(workload: object, frames: object, out_dir: object, topology: object = None) -> BenchResult:
@@ -174,11 +175,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also bench this topology file: the bench traffic between all its host NICs and VMs "
                              "(its scenario and expectations are not run); may be repeated")
     parser.add_argument("--repeat", type=_at_least_one, default=1, metavar="K",
-                        help="run each workload K times and keep the fastest (default 1): the wall clock is noisy")
+                        help="run each workload K times and keep the fastest (default 1): the wall clock is noisy; "
+                             "with --ns3, the median")
     parser.add_argument("--out", metavar="DIR", help="keep the capture files in DIR (default: a temporary folder)")
     parser.add_argument("--live", action="store_true",
                         help="instead: frames/s and one-way latency between two real namespaces through vswitch live, "
                              "beside a Linux bridge and a bare veth (root; docs/live.md)")
+    parser.add_argument("--ns3", action="store_true",
+                        help="also run ns-3's counterparts of lan8 and udp8 (both, or the one named), each right after "
+                             "vswitch's run, and print the ratios (medians of --repeat K runs; docs/performance.md). "
+                             "Needs ns-3's Python bindings (pip install ns3) here or in --ns3-python")
+    parser.add_argument("--ns3-python", metavar="PYTHON",
+                        help="the Python interpreter that has ns-3's bindings (e.g. /tmp/venv-ns3/bin/python after "
+                             "python3 -m venv /tmp/venv-ns3 && /tmp/venv-ns3/bin/pip install ns3); implies --ns3")
 
 
 def naive_frames(frames: int, naive: int | None) -> int:
@@ -210,23 +219,42 @@ def run(args: argparse.Namespace) -> int:
     output folder that cannot be made) is a ``VSwitchError``."""
     if getattr(args, "live", False):  # live/bench.py, above this layer: the vswitch command routes it there
         raise ScenarioError("bench --live runs from the vswitch command: sudo vswitch bench --live")
-    plan = _plan(args)
+    ns3_python: str | None = None
+    if _compares_ns3(args):
+        ns3_python, names = ns3_plan(args.workload, args.topology, args.frames, args.ns3_python)
+        plan: list[tuple[str, str | None]] = [(name, None) for name in names]
+    else:
+        plan = _plan(args)
+    runs: dict[str, list[BenchResult]] = {workload: [] for workload, _ in plan}
+    ns3_runs: dict[str, list[BenchResult]] = {workload: [] for workload, _ in plan} if ns3_python else {}
     with tempfile.TemporaryDirectory(prefix="vswitch-bench-") as scratch:
         root = make_folder(Path(args.out)) if args.out else Path(scratch)
-        results = []
-        for workload, topology in plan:
-            naive = topology is None and workload == "naive"
-            frames = naive_frames(args.frames, args.naive_frames) if naive else args.frames
-            runs = []
-            for _ in range(args.repeat):
-                runs.append(run_in_subprocess(workload, frames, root / workload, topology))
-                if sys.stdout.isatty():  # progress, as the other commands show it
-                    print(f"  {workload}: {runs[-1].frames_per_s:,.0f} frames/s", file=sys.stderr, flush=True)
-            best = min(runs, key=lambda r: r.seconds)
-            best.peak_rss_kib = max(r.peak_rss_kib for r in runs)
-            results.append(best)
-    print(report(results, args.repeat))
+        for _ in range(args.repeat):  # round by round, so that repeated runs see the same spells of load
+            for workload, topology in plan:
+                naive = topology is None and workload == "naive"
+                frames = naive_frames(args.frames, args.naive_frames) if naive else args.frames
+                _progress(runs[workload], run_in_subprocess(workload, frames, root / workload, topology))
+                if ns3_python:  # its counterpart right after it
+                    _progress(ns3_runs[workload], run_ns3(ns3_python, workload, frames, root / f"ns-3-{workload}"))
+    pick = median_run if ns3_python else (lambda rs: min(rs, key=lambda r: r.seconds))
+    results = []
+    for kept in (k for w in runs for k in (runs[w], ns3_runs.get(w)) if k):  # ns-3's row under vswitch's
+        chosen = pick(kept)
+        chosen.peak_rss_kib = max(r.peak_rss_kib for r in kept)
+        results.append(chosen)
+    print(report(results, args.repeat, ratio_lines(runs, ns3_runs) if ns3_python else ()))
     return 0
+
+
+def _compares_ns3(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "ns3", False) or getattr(args, "ns3_python", None))
+
+
+def _progress(runs: list[BenchResult], result: BenchResult) -> None:
+    """Keep ``result`` and show it on a terminal, as the other commands show their progress."""
+    runs.append(result)
+    if sys.stdout.isatty():
+        print(f"  {result.workload}: {result.frames_per_s:,.0f} frames/s", file=sys.stderr, flush=True)
 
 
 def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike,
@@ -254,8 +282,9 @@ def run_in_subprocess(workload: str, frames: int, out_dir: str | os.PathLike,
     return BenchResult(**json.loads(done.stdout))
 
 
-def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
-    """The figures as a table, then the ratios the targets are stated in."""
+def report(results: Sequence[BenchResult], repeat: int = 1, ns3: Sequence[str] = ()) -> str:
+    """The figures as a table, then the ratios the targets are stated in (``ns3``: the lines comparing with
+    ns-3, whose rows are in ``results`` too)."""
     rows = [(r.workload, f"{r.frames:,}", f"{r.frames_per_s:,.0f}", f"{r.us_per_frame:.2f}",
              f"{r.peak_rss_kib / 1024:.1f}", f"{r.rss_growth_kib / 1024:+.1f}", f"{r.delivered:,}", r.dropped,
              r.python) for r in results]
@@ -268,15 +297,17 @@ def report(results: Sequence[BenchResult], repeat: int = 1) -> str:
         if top in by_name and base in by_name:
             lines.append(f"{top} / {base} time per frame: "
                          f"{by_name[top].us_per_frame / by_name[base].us_per_frame:.2f}x{why}")
+    lines += ns3
     lines += [f"{r.workload}: {r.detail}" for r in results if r.detail]
-    runs = f"; fastest of {repeat} runs each" if repeat > 1 else ""
+    kept = "median" if ns3 else "fastest"
+    runs = f"; {kept} of {repeat} runs each" if repeat > 1 else ""
     lines.append(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; {interpreter()}{runs}")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m vswitch.bench [lan8|vnic|vnic-io|udp8|naive|big10k|flood1k|all] [-n N] [--topology FILE] [--out DIR]``,
-    as ``vswitch bench``.
+    """``python -m vswitch.bench [lan8|vnic|vnic-io|udp8|naive|big10k|flood1k|all] [-n N] [--topology FILE] [--out DIR]
+    [--ns3] [--ns3-python PYTHON]``, as ``vswitch bench``.
 
     ``--worker WORKLOAD N DIR [FILE]`` runs one workload (or FILE, reported as WORKLOAD) in this process and
     prints its result as JSON (for ``run``).

@@ -211,6 +211,8 @@ def run(args: argparse.Namespace, build: str = "") -> int:
     if args.workload or args.topology:
         raise ScenarioError("bench --live measures real namespaces through vswitch live and a Linux bridge: give "
                             "it no workload and no --topology")
+    if getattr(args, "ns3", False) or getattr(args, "ns3_python", None):
+        raise ScenarioError("bench --live and bench --ns3 are separate measurements: run one, then the other")
     results = []
     with LiveDevices(usage="vswitch bench --live") as devices, \
             tempfile.TemporaryDirectory(prefix="vswitch-bench-live-") as folder:
