@@ -17,7 +17,8 @@ from setuptools import setup
 #: The per-frame modules, as paths under vswitch/ without ".py".
 COMPILED = ["core/engine", "l2/port", "l2/decision", "l2/fdb", "l2/switch", "l2/nic", "l2/adapter", "pcap/writer",
             "l2/macvlan_members",  # the adapter's table of vNICs, read for every frame it replicates
-            "net/capture", "net/datapath", "net/stats", "net/network",
+            "l2/flood_batch",  # its floods' copies nobody watches, counted in bulk
+            "net/capture", "net/datapath", "net/stats", "net/stream", "net/network",
             "l2/vxlan",  # its tunnel endpoint is a device (a Node): an interpreted class cannot subclass a compiled one
             "guests/headers", "guests/inet", "guests/arp", "guests/stack", "guests/stackdriver"]
 

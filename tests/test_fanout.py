@@ -107,13 +107,13 @@ def test_what_makes_a_copy_take_the_normal_path_changes_no_count(backend: str, c
         elif change == "stack":
             attach_stack(net, "vm11", GuestStack("vm11", vm_mac(11), "10.0.0.11/24"))
         elif change == "tap-on-adapter-side":
-            net.port("vm2").peer.tx_taps.append(counting())
+            net.port("vm2").peer.add_tap(counting(), "out")
         else:
             net.set_rx_mode("vm5", promiscuous=True)
 
     def slow(net: Network) -> None:
         prepare(net)
-        net.port("vm12").rx_taps.append(counting())  # and one copy that always goes the long way
+        net.port("vm12").add_tap(counting(), "in")  # and one copy that always goes the long way
 
     assert run(backend, prepare) == run(backend, prepare, record=True) == run(backend, slow)
 
@@ -142,3 +142,110 @@ def test_a_watched_frame_is_traced_at_every_vnic(backend: str) -> None:
 def counting() -> CallbackTap:
     """A tap that does nothing but watch its port."""
     return CallbackTap(lambda *args: None)
+
+
+# -- an adapter's flood counted in bulk (l2/flood_batch.py) ---------------------------------------------------------
+
+def phases(net: Network, changes: list[Callable[[Network], None]], size: int = SIZE) -> list[dict]:
+    """A broadcast from vm1 (hv1), then each change and another broadcast: every port's counts after each phase,
+    read while the network is paused between them."""
+    seen = []
+    for step, change in enumerate([lambda net: None, *changes]):
+        change(net)
+        net.send("vm1", frame(BROADCAST, vm_mac(1), size), at=net.now + 1000)
+        net.run(until=net.now + 2000)
+        seen.append(counts(net))
+    net.close()
+    return seen
+
+
+def test_an_adapters_broadcast_flood_is_counted_in_bulk_and_read_as_copy_by_copy() -> None:
+    net = build("adapter")
+    net.send("vm1", frame(BROADCAST, vm_mac(1)))
+    net.run()
+    adapter = net.hypervisors["hv2"].adapter
+    assert adapter.ledger.ready and adapter.ledger.pending  # the batch took hv2's copies; not on the ports yet
+    assert counts(net) == run_one_broadcast(record=True)
+    assert not adapter.ledger.pending  # reading the counters spread them
+    assert net.port("vm6").counters.rx_packets == 1 and net.port("vm6").peer.counters.tx_packets == 1
+
+
+def run_one_broadcast(record: bool) -> dict:
+    net = build("adapter", record)
+    net.send("vm1", frame(BROADCAST, vm_mac(1)))
+    net.run()
+    return counts(net)
+
+
+CHANGES: dict[str, list[Callable[[Network], None]]] = {
+    "a vNIC down, then up": [lambda net: net.set_admin_state("vm6", False),
+                             lambda net: net.set_admin_state("vm6", True)],
+    "a capture tap added": [lambda net: net.port("vm7").add_tap(counting(), "in")],
+    "a tap on the adapter's side": [lambda net: net.port("vm10").peer.add_tap(counting(), "out")],
+    "a stack attached": [lambda net: attach_stack(net, "vm8", GuestStack("vm8", vm_mac(8), "10.0.0.8/24"))],
+    "a smaller MTU": [lambda net: setattr(net.port("vm11"), "mtu", 40)],
+    "the uplink's cable down, then up": [lambda net: net.set_link_state(net.link("hv3"), False),
+                                         lambda net: net.set_link_state(net.link("hv3"), True)],
+    "a VM detached, then attached elsewhere": [lambda net: net.detach_vm("vm5"),
+                                               lambda net: net.attach_vm("vm5", "hv3")],
+    "a VF disabled": [lambda net: net.set_vf("vm9", state="disable")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGES))
+def test_a_change_between_floods_makes_the_batch_again(name: str) -> None:
+    bulk = phases(build("adapter"), CHANGES[name])
+    assert bulk == phases(build("adapter", record=True), CHANGES[name])  # every copy the long way
+    assert bulk[-1]["delivered"] > bulk[0]["delivered"]
+
+
+def test_counters_read_during_a_flood_include_the_copies_before_it() -> None:
+    """A capture callback on vm12 (hv3's last vNIC) reads vm10's counters as each frame reaches it."""
+    def readings(record: bool) -> list[int]:
+        net = build("adapter", record)
+        seen: list[int] = []
+        net.port("vm12").add_tap(CallbackTap(lambda *args: seen.append(net.port("vm10").counters.rx_packets)), "in")
+        for at in range(3):
+            net.send("vm1", frame(BROADCAST, vm_mac(1)), at=at * 1000)
+        net.run()
+        return seen
+
+    assert readings(False) == readings(True) == [1, 2, 3]
+
+
+def test_a_jumbo_broadcast_past_a_small_mtu_is_dropped_there_only() -> None:
+    def shrink(net: Network) -> None:
+        net.port("vm6").mtu = 1000
+
+    bulk = phases(build("adapter"), [shrink], size=1200)
+    assert bulk == phases(build("adapter", record=True), [shrink], size=1200)
+    assert bulk[-1]["ports"]["vm6.eth0"]["rx_dropped"] == {"OVERSIZE": 1}
+    assert bulk[-1]["ports"]["vm7.eth0"]["rx_packets"] == 2
+
+
+class Listener:
+    """A stand-in guest stack: keeps what it is handed, answers nothing."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def receive(self, frame: bytes, now: int) -> list:
+        self.frames.append(frame)
+        return []
+
+
+@pytest.mark.parametrize("watcher", ["a tap on vm7, in", "a tap on vm10's adapter side, out", "a stack on vm8"])
+def test_a_tap_or_stack_added_between_floods_sees_the_next_flood(watcher: str) -> None:
+    seen: list[bytes] = []
+    listener = Listener()
+
+    def watch(net: Network) -> None:  # one change only: any other would make the batches again by itself
+        if watcher == "a tap on vm7, in":
+            net.port("vm7").add_tap(CallbackTap(lambda frame, *_: seen.append(frame)), "in")
+        elif watcher == "a stack on vm8":
+            net.nic("vm8").stack = listener
+        else:
+            net.port("vm10").peer.add_tap(CallbackTap(lambda frame, *_: seen.append(frame)), "out")
+
+    phases(build("adapter"), [watch])
+    assert len(seen) + len(listener.frames) == 1  # the first flood came before it

@@ -163,7 +163,7 @@ def test_a_spoofed_frame_is_dropped_at_the_vnic_and_counted_there():
 def test_a_port_vlan_tags_what_the_vnic_sends_and_strips_what_it_receives():
     net = vf_lab(vm1=VFControls(vlan=10, qos=3), vm2=VFControls(vlan=10), vm3=VFControls(vlan=20))
     out = []
-    net.port("hv1").tx_taps.append(CallbackTap(lambda frame, *_: out.append(frame)))
+    net.port("hv1").add_tap(CallbackTap(lambda frame, *_: out.append(frame)), "out")
     frame_id = sent(net, "vm1", udp_frame(VM1, BROADCAST))
     assert receivers(net, frame_id) == ["h1.eth0", "vm2.eth0"]  # vm3 is in VLAN 20
     assert outer_tag(out[0]) == (TPID_8021Q, (3 << 13) | 10)
@@ -189,7 +189,7 @@ def test_a_tagged_frame_of_a_vlan_no_vnic_has_is_dropped_by_the_adapter():
 def test_an_8021ad_port_vlan_is_an_outer_service_tag():
     net = vf_lab(vm1=VFControls(vlan=100, vlan_protocol="802.1ad"))
     out = []
-    net.port("hv1").tx_taps.append(CallbackTap(lambda frame, *_: out.append(frame)))
+    net.port("hv1").add_tap(CallbackTap(lambda frame, *_: out.append(frame)), "out")
     sent(net, "vm1", push_tag(udp_frame(VM1, BROADCAST), TPID_8021Q, 0, 10))
     assert outer_tag(out[0]) == (TPID_8021AD, 100) and outer_tag(out[0][4:]) == (TPID_8021Q, 10)
 

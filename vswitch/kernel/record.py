@@ -59,7 +59,7 @@ class RecordingRunner(ScenarioRunner):
         super().__init__(spec, net)
         for port in list(net.ports.values()):  # a capture tap on each NIC: every frame it sends, from anyone
             if isinstance(port.node, NIC):
-                port.tx_taps.append(CallbackTap(partial(self._transmitted, port.full_name)))
+                port.add_tap(CallbackTap(partial(self._transmitted, port.full_name)), "out")
 
     @staticmethod
     def _attachments(net: Network) -> dict[str, tuple]:

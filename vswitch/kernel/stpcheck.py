@@ -114,10 +114,9 @@ def run_vswitch(spec: TopologySpec) -> tuple[Network, dict[tuple[str, bytes], Co
             last[(name, frame[6:12])] = bpdu
 
     for a, b in _switch_links(net):
-        a.tx_taps.append(CallbackTap(lambda frame, now, outcome, outputs, n=a.full_name: seen(n, frame, now,
-                                                                                               outcome, outputs)))
-        b.tx_taps.append(CallbackTap(lambda frame, now, outcome, outputs, n=a.full_name: seen(n, frame, now,
-                                                                                               outcome, outputs)))
+        for end in (a, b):
+            end.add_tap(CallbackTap(lambda frame, now, outcome, outputs, n=a.full_name: seen(n, frame, now, outcome,
+                                                                                            outputs)), "out")
     ScenarioRunner(spec, net).run()
     return net, last
 

@@ -62,6 +62,7 @@ from ..core.frame import TPID_8021AD, TPID_8021Q, pop_tag, push_tag
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision, Node
+from .flood_batch import FloodBatch, FloodLedger
 from .macvlan_members import Member, Vlan
 from .nic import DEFAULT_GROUPS, NIC, VNIC
 from .port import Port, wire_internal
@@ -108,7 +109,8 @@ class PhysicalAdapter(Node):
         self.vnics: dict[bytes, VNIC] = {}  # MAC -> vNIC, whatever its VLAN
         self._members: dict[VNIC, Member] = {}
         self._by_port: dict[Port, Member] = {}
-        self._untagged = Vlan(0)
+        self.ledger = FloodLedger()  # the flood counts its ready lists keep in bulk (flood_batch.py)
+        self._untagged = Vlan(0, self.ledger)
         self._vlans: dict[int, Vlan] = {0: self._untagged}  # the rules' table: VLAN key -> its vNICs by MAC
         self._passthru: Member | None = None
         self.interfaces: dict[int, AdapterHostNIC] = {}  # VID -> the host's VLAN interface (eth0.VID)
@@ -195,7 +197,7 @@ class PhysicalAdapter(Node):
         if key is not None:
             vlan = self._vlans.get(key)
             if vlan is None:
-                vlan = self._vlans[key] = Vlan(key)
+                vlan = self._vlans[key] = Vlan(key, self.ledger)
             vlan.add(member)
 
     # -- host VLAN interfaces (eth0.N) -------------------------------------------------------------------
@@ -216,7 +218,7 @@ class PhysicalAdapter(Node):
             raise TopologyError(f"{nic.full_name}: MAC {nic.mac} is already in use on adapter {self.name}")
         port = Port(self, f"{number}-side", internal=True)
         wire_internal(port, nic.port)
-        vlan = self._vlans[key] = Vlan(key)
+        vlan = self._vlans[key] = Vlan(key, self.ledger)
         vlan.interface, vlan.interface_port = nic, port
         self.interfaces[number] = nic
         self._from_interface[port] = vlan
@@ -316,6 +318,11 @@ class PhysicalAdapter(Node):
         return [(str(v.mac), v.full_name, v.mode or "") for _, v in sorted(self.vnics.items())]
 
     # -- decisions: one set of rules, keyed by VLAN (0: untagged) ------------------------------------------
+    def flood_batch(self, outputs: tuple[Port, ...]) -> FloodBatch | None:
+        """The batch of ``outputs``, if it is one of this adapter's ready flood lists."""
+        batch = self.ledger.ready.get(id(outputs))
+        return batch if batch is not None and batch.outputs is outputs else None
+
     def handle_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:
         """Where a frame arriving at ``in_port`` goes, by macvlan's rules for the sender's mode."""
         if in_port is self.uplink:
@@ -371,7 +378,7 @@ class PhysicalAdapter(Node):
         allowed = MODES if source is None else _VEPA_OR_BRIDGE if source.mode == "vepa" else _VEPA
         everyone = dst == _BROADCAST  # every filter takes it
         if everyone and source is None and not vlan.key:  # the common flood: made once, checked
-            return Decision(vlan.flooded(allowed, self._host_tail), _REPLICATED)
+            return vlan.flooded(allowed, self._host_tail)
         copies = tuple(m.port for m in vlan.open_members(allowed)
                        if m is not source and m.vnic.port.up and (everyone or m.vnic.accepts(dst)))
         if not vlan.key:

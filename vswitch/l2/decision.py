@@ -6,11 +6,14 @@ it transmits the copies, counts the drop, records the captures.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..core.reasons import DropReason, Verdict
 from .fdb import LearnResult
 from .port import Port
+
+if TYPE_CHECKING:
+    from .flood_batch import FloodBatch
 
 
 class Decision(NamedTuple):
@@ -33,3 +36,8 @@ class Node:
     def handle_frame(self, port: Port, frame: bytes, now: int) -> Decision:
         """Decide what happens to ``frame``, arrived on ``port`` (one of this node's) at ``now``."""
         raise NotImplementedError
+
+    def flood_batch(self, outputs: tuple[Port, ...]) -> "FloodBatch | None":
+        """The batch that counts the silent copies of ``outputs`` in bulk, if ``outputs`` is one of this node's
+        ready flood lists (``flood_batch.py``; an adapter's); None: each copy is counted on its own."""
+        return None

@@ -1,6 +1,6 @@
 """The adapter's table of attached vNICs (``adapter.py``): each vNIC as the macvlan rules see it, and the vNICs of
 each VLAN by MAC and in name order, with the lists a multicast frame is replicated over kept ready between
-changes."""
+changes (and, for each, the batch that counts its silent copies in bulk: ``flood_batch.py``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Final
 
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision
-from .nic import NIC, VNIC
-from .port import Port
+from .flood_batch import FloodBatch, FloodLedger
+from .nic import NIC, VNIC, silent_receiver
+from .port import STATE_VERSION, Port
 
 _TO_VNIC: Final = Verdict.TO_VNIC
 _BRIDGED: Final = Verdict.BRIDGED
+_REPLICATED: Final = Verdict.REPLICATED
 
 
 class Member:
@@ -44,15 +46,16 @@ class Vlan:
     """The vNICs of one VLAN (``key`` TPID << 12 | VID, 0: untagged), by MAC and in name order (the order copies
     go out in)."""
 
-    def __init__(self, key: int) -> None:
+    def __init__(self, key: int, ledger: FloodLedger) -> None:
         self.key = key
         self.by_mac: dict[bytes, Member] = {}
         self.members: list[Member] = []
         self.interface: NIC | None = None  # the host's VLAN interface in it (eth0.N, an AdapterHostNIC), if any
         self.interface_port: Port | None = None  # the adapter's side of that interface
+        self.ledger = ledger  # the adapter's: where the batches of its ready lists are found
         self._open: dict[tuple[str, ...], list[Member]] = {}  # modes -> open_members(modes), until a change
-        # modes -> (their ports then ``tail``, their vNICs' ports): flooded() for each, until a change
-        self._flood: dict[tuple[str, ...], tuple[tuple[Port, ...], tuple[Port, ...]]] = {}
+        self._flood: dict[tuple[str, ...], tuple[Decision, FloodBatch]] = {}  # modes -> the ready flood, its batch
+        self._flood_version = -1  # STATE_VERSION when _flood was made
 
     def add(self, member: Member) -> None:
         self.by_mac[member.vnic.mac.packed] = member
@@ -69,6 +72,12 @@ class Vlan:
     def changed(self) -> None:
         """A member came, went, or its VF link changed: the replication lists are made again when next needed."""
         self._open.clear()
+        self._forget_floods()
+
+    def _forget_floods(self) -> None:
+        ready = self.ledger.ready
+        for _, batch in self._flood.values():
+            ready.pop(id(batch.outputs), None)  # (its held counts stay in the ledger until read)
         self._flood.clear()
 
     def open_members(self, modes: tuple[str, ...]) -> list[Member]:
@@ -79,15 +88,17 @@ class Vlan:
             found = self._open[modes] = [m for m in self.members if m.mode in modes and m.blocked is None]
         return found
 
-    def flooded(self, modes: tuple[str, ...], tail: tuple[Port, ...]) -> tuple[Port, ...]:
+    def flooded(self, modes: tuple[str, ...], tail: tuple[Port, ...]) -> Decision:
         """Where a broadcast from outside the VLAN goes: the adapter-side ports of ``open_members(modes)`` whose
-        vNIC is up, then ``tail`` (the same for every call of one VLAN). Made once; a call checks the vNICs are up.
-        """
+        vNIC is up, then ``tail`` (the same for every call of one VLAN). Made once, with its batch, until a member
+        changes or anything changes ``STATE_VERSION`` (a vNIC going down among them)."""
+        if self._flood_version != STATE_VERSION.value:
+            self._forget_floods()
+            self._flood_version = STATE_VERSION.value
         ready = self._flood.get(modes)
         if ready is None:
-            members = self.open_members(modes)
-            ready = self._flood[modes] = (tuple(m.port for m in members) + tail, tuple(m.vnic.port for m in members))
-        for port in ready[1]:
-            if not port.up:  # ip link set down: not one of the copies
-                return tuple(m.port for m in self.open_members(modes) if m.vnic.port.up) + tail
+            outputs = tuple(m.port for m in self.open_members(modes) if m.vnic.port.up) + tail
+            batch = FloodBatch(outputs, [silent_receiver(out) for out in outputs], self.ledger)
+            ready = self._flood[modes] = (Decision(outputs, _REPLICATED), batch)
+            self.ledger.ready[id(outputs)] = batch
         return ready[0]

@@ -18,7 +18,7 @@ from ..core.frame import DEFAULT_MTU
 from ..core.mac import MACAddress, MACLike
 from ..core.reasons import DropReason, Verdict
 from .decision import Decision, Node
-from .port import Port
+from .port import STATE_VERSION, Port
 from .sriov import VFControls
 
 _DELIVERED: Final = Decision((), Verdict.DELIVERED)
@@ -58,7 +58,17 @@ class NIC(Node):
         self.takes_own_multicast = False
         self.allmulti = False
         self.inbox: deque[Delivery] = deque()  # a network with an inbox_limit keeps the last that many
-        self.stack: Any = None  # a guest stack's driver (stackdriver.py): the datapath hands it what is delivered
+        self._stack: Any = None
+
+    @property
+    def stack(self) -> Any:
+        """A guest stack's driver (stackdriver.py), which the datapath hands what is delivered; None: no stack."""
+        return self._stack
+
+    @stack.setter
+    def stack(self, driver: Any) -> None:
+        self._stack = driver
+        STATE_VERSION.value += 1
 
     @property
     def full_name(self) -> str:
@@ -123,3 +133,17 @@ class VNIC(NIC):
         self.hypervisor: str | None = None
         self.lower_vid = 0  # the VID of the host VLAN interface it is stacked on (a macvlan on eth0.N); 0: none
         self.vf = checks.optional_instance(vf, VFControls, f"{self.full_name}: vf") or VFControls()
+
+
+def silent_receiver(out: Port) -> Port | None:
+    """Where a copy that ``out`` transmits arrives, if all it would leave there is counts: over an internal wire,
+    with no tap at either end, to a plain NIC or vNIC that is up, has carrier, and has no I/O model and no stack.
+    None otherwise. (Whether its filter takes the frame, and its MTU, are for the caller to check.)"""
+    wire = out.peer
+    if isinstance(wire, Port) and not out.tx_taps:
+        node = wire.node
+        if (wire.up and wire.carrier and not wire.rx_taps and wire.io is None
+                and (type(node) is VNIC or type(node) is NIC)  # (not a subclass with rules of its own)
+                and node.stack is None):
+            return wire
+    return None

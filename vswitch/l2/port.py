@@ -23,8 +23,35 @@ from ..core.frame import DEFAULT_MTU
 from ..core.reasons import DropReason, Verdict
 from .impair import ImpairedDirection, Impairment
 
+
 WIRE_OVERHEAD_BYTES: Final = 8 + 4 + 12
 DEFAULT_QUEUE_FRAMES: Final = 1000  # Linux txqueuelen
+
+
+class StateVersion:
+    """How many times something changed that decides whether a copy of a frame is watched, or taken at all: a
+    port's admin state, carrier, MTU, I/O model, taps or peer, a NIC's stack. The flood batches
+    (``flood_batch.py``), which count copies nobody watches in bulk, are made again after any change."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+#: The one version every port and NIC bumps (one for the process: a change anywhere remakes every batch).
+STATE_VERSION: Final = StateVersion()
+
+
+class PendingCounts:
+    """Counts kept elsewhere for a while (an adapter's ``flood_batch.FloodLedger``): ``settle`` puts them on their
+    ports' counters; ``pending``: there are some."""
+
+    def __init__(self) -> None:
+        self.pending = False
+
+    def settle(self) -> None:
+        raise NotImplementedError
 
 
 class PortCounters:
@@ -56,22 +83,104 @@ class PortCounters:
 
 
 class Port:
-    """A named interface of a node."""
+    """A named interface of a node.
+
+    ``up``, ``carrier``, ``mtu``, ``peer``, ``io`` and the taps are properties: changing one bumps
+    ``STATE_VERSION``. ``counters`` adds the flood copies still counted in bulk (``flood_batch.py``) before it
+    answers; the datapath adds to ``tally``, the same object, directly."""
 
     def __init__(self, node: Any, name: str, *, mtu: int = DEFAULT_MTU, internal: bool = False) -> None:
         self.node = node
         self.name = name  # short name within the node, e.g. "p1", "eth0", "uplink"
         self.full_name = f"{node.name}.{name}"
-        self.mtu = mtu
-        self.up = True  # administrative state (ip link set up/down)
-        self.carrier = True  # physical state: False while its link is down
+        self._mtu = mtu
+        self._up = True  # administrative state (ip link set up/down)
+        self._carrier = True  # physical state: False while its link is down
         self.internal = internal  # an internal wire end: hidden from reports and capture lists (wire_internal)
-        self.peer: Union["LinkEnd", "Port", None] = None
-        self.counters = PortCounters()
-        self.rx_taps: list["Tap"] = []
-        self.tx_taps: list["Tap"] = []
+        self._peer: Union["LinkEnd", "Port", None] = None
+        self.tally = PortCounters()
+        self.ledger: PendingCounts | None = None  # its adapter's flood counts kept in bulk, once it has any
+        self._rx_taps: tuple["Tap", ...] = ()
+        self._tx_taps: tuple["Tap", ...] = ()
         self.tx_check: Any = None  # a vNIC's SR-IOV adapter: its check_transmit() runs on what the vNIC sends
-        self.io: Any = None  # a VM's I/O model (io/accounting.py): what each frame it sends or receives costs
+        self._io: Any = None  # a VM's I/O model (io/accounting.py): what each frame it sends or receives costs
+
+    @property
+    def counters(self) -> PortCounters:
+        """Packets, bytes and drops each way, up to date (flood copies counted in bulk included)."""
+        ledger = self.ledger
+        if ledger is not None and ledger.pending:
+            ledger.settle()
+        return self.tally
+
+    @property
+    def up(self) -> bool:
+        """Administrative state (``ip link set up/down``)."""
+        return self._up
+
+    @up.setter
+    def up(self, state: bool) -> None:
+        self._up = state
+        STATE_VERSION.value += 1
+
+    @property
+    def carrier(self) -> bool:
+        """Physical state: False while its link is down."""
+        return self._carrier
+
+    @carrier.setter
+    def carrier(self, state: bool) -> None:
+        self._carrier = state
+        STATE_VERSION.value += 1
+
+    @property
+    def mtu(self) -> int:
+        return self._mtu
+
+    @mtu.setter
+    def mtu(self, mtu: int) -> None:
+        self._mtu = mtu
+        STATE_VERSION.value += 1
+
+    @property
+    def peer(self) -> Union["LinkEnd", "Port", None]:
+        """Where a frame it transmits goes: a cable's end, an internal wire's other end, or nowhere."""
+        return self._peer
+
+    @peer.setter
+    def peer(self, peer: Union["LinkEnd", "Port", None]) -> None:
+        self._peer = peer
+        STATE_VERSION.value += 1
+
+    @property
+    def io(self) -> Any:
+        """A VM's I/O model (io/accounting.py): what each frame it sends or receives costs; None: none."""
+        return self._io
+
+    @io.setter
+    def io(self, model: Any) -> None:
+        self._io = model
+        STATE_VERSION.value += 1
+
+    @property
+    def rx_taps(self) -> tuple["Tap", ...]:
+        """The taps frames arriving here are shown to (``add_tap``)."""
+        return self._rx_taps
+
+    @property
+    def tx_taps(self) -> tuple["Tap", ...]:
+        """The taps frames leaving here are shown to (``add_tap``)."""
+        return self._tx_taps
+
+    def add_tap(self, tap: "Tap", direction: str) -> None:
+        """Show ``tap`` every frame crossing this port in ``direction``: "in" or "out"."""
+        if direction == "in":
+            self._rx_taps += (tap,)
+        elif direction == "out":
+            self._tx_taps += (tap,)
+        else:
+            raise ValueError(f"{self.full_name}: a tap's direction is 'in' or 'out', not {direction!r}")
+        STATE_VERSION.value += 1
 
     @property
     def label(self) -> str:

@@ -242,9 +242,9 @@ class CaptureSet:
         tap = PcapTap(PcapWriter(path), self._last)
         self._opened(tap.writer, path, label)
         if direction in ("rx", "both"):
-            port.rx_taps.append(tap)
+            port.add_tap(tap, "in")
         if direction in ("tx", "both"):
-            port.tx_taps.append(tap)
+            port.add_tap(tap, "out")
         return path
 
     def enable_pcapng(self, file_name: str | os.PathLike, *, label: str = "") -> Path:
@@ -273,9 +273,9 @@ class CaptureSet:
                 if not any(s is switch for s in self._listened):
                     self._listened.append(switch)
                     switch.table.listeners.append(_LearnListener(switch, note))
-            port.rx_taps.append(PcapNgTap(self._pcapng, interface_id, "in", self.epoch_ns, port, note))
+            port.add_tap(PcapNgTap(self._pcapng, interface_id, "in", self.epoch_ns, port, note), "in")
         if direction in ("tx", "both"):
-            port.tx_taps.append(PcapNgTap(self._pcapng, interface_id, "out", self.epoch_ns, port))
+            port.add_tap(PcapNgTap(self._pcapng, interface_id, "out", self.epoch_ns, port), "out")
         note_io(port)
 
     @property

@@ -23,15 +23,15 @@ from typing import Any, Callable, Final, Iterable, Iterator, cast
 
 from ..core import checks
 from ..core.engine import Engine
-from ..core.errors import ScenarioError
-from ..core.frame import ETH_HEADER_LEN, MIN_FRAME_LEN, check_frame, pad, payload_len
+from ..core.frame import ETH_HEADER_LEN, MIN_FRAME_LEN, pad, payload_len
 from ..core.reasons import DropReason, Verdict
 from ..core.trace import FrameObserver, Trace, TraceEvent
 from ..l2.decision import Node
-from ..l2.nic import NIC, TAKEN, VNIC, Delivery
-from ..l2.port import LinkEnd, Port, Tap
+from ..l2.nic import NIC, TAKEN, Delivery, silent_receiver
+from ..l2.port import STATE_VERSION, LinkEnd, Port, Tap
 from ..l2.storm import SEEN_SLOTS
 from .stats import NetworkStats
+from .stream import Stream, stream_item
 
 _TRANSMITTED: Final = Verdict.TRANSMITTED
 _DELIVERED: Final = Verdict.DELIVERED
@@ -44,34 +44,6 @@ _next: Final = next  # compiled, the builtin would be looked up by name at every
 
 def _nothing() -> None:
     """A no-op event: while it waits, zero-delay arrivals are queued rather than run at once."""
-
-StreamItem = tuple[int, str, object]  # (time_ns, interface name, frame: bytes or bytes-like, checked when pulled)
-
-
-class _Stream:
-    """A lazy source of frames to send: only its next item waits in the engine, kept on the stream (``port``...)."""
-
-    __slots__ = ("items", "resolve", "ports", "on_frame", "port", "frame_id", "frame")
-
-    def __init__(self, items: Iterator[Any], resolve: Callable[[str], Port],
-                 on_frame: Callable[[int], None] | None = None) -> None:
-        self.items = items  # of StreamItem, checked as each is pulled (a user's iterable)
-        self.resolve = resolve
-        self.ports: dict[str, Port] = {}  # interface name -> port, resolved once
-        self.on_frame = on_frame  # told each frame id as it is given (a scenario names the stream's frames)
-        self.port: Port | None = None  # the waiting item: its event's one argument is the stream (no tuple, no int)
-        self.frame_id, self.frame = 0, b""
-
-
-def _stream_item(item: object) -> tuple[int, str, bytes]:
-    """A stream item that is not exactly ``(int, str, bytes)``: a bytes-like frame is made bytes; anything else
-    raises ``ScenarioError`` (``TopologyError`` for the interface name), in both builds."""
-    if not isinstance(item, tuple) or len(item) != 3:
-        raise ScenarioError(f"send_stream: an item is (time_ns, interface, frame), not {checks.describe(item)}")
-    time_ns, name, frame = item
-    return (checks.nanoseconds(time_ns, "send_stream: time_ns"), checks.text(name, "send_stream: interface"),
-            check_frame(frame))
-
 
 class Datapath:
     """Moves frames between ports on the engine's clock.
@@ -185,14 +157,14 @@ class Datapath:
 
     def _start_stream(self, items: Iterator[Any], resolve: Callable[[str], Port],
                       on_frame: Callable[[int], None] | None = None) -> None:
-        self._stream_pull(_Stream(items, resolve, on_frame))
+        self._stream_pull(Stream(items, resolve, on_frame))
 
-    def _stream_send(self, stream: _Stream) -> None:
+    def _stream_send(self, stream: Stream) -> None:
         port, frame_id, frame = cast(Port, stream.port), stream.frame_id, stream.frame  # the waiting item is due
         self._stream_pull(stream)  # first, so that same-time items go out in the order sending each would give
         self._transmit_from_nic(port, frame_id, frame)
 
-    def _stream_pull(self, stream: _Stream) -> None:
+    def _stream_pull(self, stream: Stream) -> None:
         """Take the stream's next item, give it a frame id and schedule its transmission."""
         try:
             raw = _next(stream.items)
@@ -200,10 +172,10 @@ class Datapath:
             return
         # Exactly (int, str, bytes) costs a few type tests (+0.5% a frame compiled); all else is checked in full.
         if type(raw) is not tuple or len(raw) != 3:  # (an if, not a conditional expression: mypyc would copy raw)
-            raw = _stream_item(raw)
+            raw = stream_item(raw)
         row: tuple = raw
         if type(row[0]) is not int or type(row[1]) is not str or type(row[2]) is not bytes:
-            row = _stream_item(row)  # raises, or makes a bytearray frame bytes
+            row = stream_item(row)  # raises, or makes a bytearray frame bytes
         time_ns: int = row[0]
         name: str = row[1]
         frame: bytes = row[2]
@@ -255,7 +227,7 @@ class Datapath:
         reason = port.tx_check.check_transmit(port.node, frame, now)
         if reason is None:
             return self._transmit(port, frame_id, frame, _TRANSMITTED, True)
-        counters = port.counters
+        counters = port.tally
         counters.tx_packets += 1
         counters.tx_bytes += len(frame)
         for tap in port.tx_taps:
@@ -269,7 +241,7 @@ class Datapath:
         ``last``: the caller does nothing more for this event. Then a zero-delay arrival with nothing else due now
         is run at once rather than queued: the engine would run it next anyway, so the order is the same.
         """
-        counters = port.counters
+        counters = port.tally
         counters.tx_packets += 1
         counters.tx_bytes += len(frame)
         engine = self.engine
@@ -286,7 +258,7 @@ class Datapath:
                 arrival = now + link.latency_ns
             else:
                 if peer.impair is not None:
-                    return self._impaired(port, peer, frame_id, frame, outcome, [])
+                    return self._impaired(port, peer, frame_id, frame, outcome, ())
                 offered = peer.offer(frame, now)
                 if isinstance(offered, DropReason):
                     return self._drop(port, frame_id, offered, transmit=True)
@@ -303,7 +275,7 @@ class Datapath:
             self._arrive(peer, frame_id, frame, last)
 
     def _impaired(self, port: Port, end: LinkEnd, frame_id: int, frame: bytes, outcome: Verdict | DropReason,
-                  taps: list[Tap]) -> None:
+                  taps: tuple[Tap, ...]) -> None:
         """``frame`` leaves ``port`` on a link direction with impairments (``l2/impair.py``): lost, or sent once or
         twice, each copy perhaps with a bit flipped and delayed by jitter. ``taps`` (the port's tx taps, or none)
         record the frame as it left, with what the link did to it when it did something."""
@@ -375,7 +347,7 @@ class Datapath:
             return self._drop(port, frame_id, DropReason.RUNT)
         if size - ETH_HEADER_LEN > port.mtu and payload_len(frame) > port.mtu:
             return self._drop(port, frame_id, DropReason.OVERSIZE)
-        counters = port.counters
+        counters = port.tally
         counters.rx_packets += 1
         counters.rx_bytes += size
         now = self.engine.now
@@ -409,7 +381,7 @@ class Datapath:
                 return
             if len(outputs) == 1:
                 return self._transmit(outputs[0], frame_id, frame, outcome, last)
-            self._fan_out(outputs, frame_id, frame, outcome)
+            self._fan_out(node, outputs, frame_id, frame, outcome)
         elif outcome is _DELIVERED:
             if ready > now:  # a VM's I/O model: the guest has the frame once its vCPU got through
                 self.engine.at(ready, self._deliver, port, frame_id, frame)
@@ -422,13 +394,14 @@ class Datapath:
             counters.rx_dropped[reason] += 1
             self.stats.dropped[reason] += 1
 
-    def _fan_out(self, outputs: tuple[Port, ...], frame_id: int, frame: bytes, outcome: Verdict | DropReason) -> None:
-        """One frame to many ports (a flood, a replication), in order.
+    def _fan_out(self, node: Node, outputs: tuple[Port, ...], frame_id: int, frame: bytes,
+                 outcome: Verdict | DropReason) -> None:
+        """``node``'s frame to many ports (a flood, a replication), in order.
 
-        A copy nothing watches (no tap at either end, no I/O model, no guest stack, no trace of this frame, no
-        inbox), over an internal wire to a NIC up, with carrier, within its MTU and taking the frame, leaves only
-        counts: they are made in this loop; any other copy takes the normal path (``_transmit``), with the same
-        counts (``tests/test_fanout.py``).
+        A copy nothing watches (``nic.silent_receiver``: no tap at either end, no I/O model, no guest stack;
+        and no trace of this frame, no inbox), taken by a NIC within its MTU, leaves only counts: they are made
+        here, or once for the whole flood by the batch of one of an adapter's ready lists; any other copy takes the
+        normal path (``_transmit``), with the same counts (``tests/test_fanout.py``).
         """
         stats = self.stats
         stats.copies += len(outputs) - 1
@@ -441,24 +414,27 @@ class Datapath:
         size = len(frame)
         over = size - ETH_HEADER_LEN  # the part the MTU limits
         everyone = frame.startswith(_BROADCAST)  # every NIC's filter takes it (l2/nic.py)
+        if everyone:
+            batch = node.flood_batch(outputs)
+            if batch is not None and batch.version == STATE_VERSION.value and over <= batch.mtu:
+                stats.delivered += len(batch.receivers)
+                batch.count(size)
+                for out in batch.loud:
+                    self._transmit(out, frame_id, frame, outcome)
+                return
         now = self.engine.now
         delivered = 0
         for out in outputs:
-            wire = out.peer
-            if isinstance(wire, Port) and not out.tx_taps:
-                to: Port = wire
-                node = to.node
-                if (to.up and to.carrier and not to.rx_taps and to.io is None and over <= to.mtu
-                        and (type(node) is VNIC or type(node) is NIC)  # (not a subclass with rules of its own)
-                        and node.stack is None and (everyone or node.handle_frame(to, frame, now) is _TAKEN)):
-                    sent = out.counters
-                    sent.tx_packets += 1
-                    sent.tx_bytes += size
-                    got = to.counters
-                    got.rx_packets += 1
-                    got.rx_bytes += size
-                    delivered += 1
-                    continue
+            to = silent_receiver(out)
+            if to is not None and over <= to.mtu and (everyone or to.node.handle_frame(to, frame, now) is _TAKEN):
+                sent = out.tally
+                sent.tx_packets += 1
+                sent.tx_bytes += size
+                got = to.tally
+                got.rx_packets += 1
+                got.rx_bytes += size
+                delivered += 1
+                continue
             stats.delivered += delivered  # in step with the normal path's count before it runs
             delivered = 0
             self._transmit(out, frame_id, frame, outcome)
@@ -493,7 +469,7 @@ class Datapath:
         return False
 
     def _drop(self, port: Port, frame_id: int, reason: DropReason, *, transmit: bool = False) -> None:
-        (port.counters.tx_dropped if transmit else port.counters.rx_dropped)[reason] += 1
+        (port.tally.tx_dropped if transmit else port.tally.rx_dropped)[reason] += 1
         self.stats.dropped[reason] += 1
         trace = self.trace
         if trace is not None and (trace.everything or frame_id in trace.open):
