@@ -319,8 +319,8 @@ class PhysicalAdapter(Node):
 
     # -- decisions: one set of rules, keyed by VLAN (0: untagged) ------------------------------------------
     def flood_batch(self, outputs: tuple[Port, ...]) -> FloodBatch | None:
-        """The batch of ``outputs``, if it is one of this adapter's ready flood lists."""
-        batch = self.ledger.ready.get(id(outputs))
+        """The batch of ``outputs``, if it is the ready flood list this adapter has just decided on."""
+        batch = self.ledger.last
         return batch if batch is not None and batch.outputs is outputs else None
 
     def handle_frame(self, in_port: Port, frame: bytes, now: int) -> Decision:

@@ -31,7 +31,7 @@ class FloodLedger(PendingCounts):
     def __init__(self) -> None:
         super().__init__()
         self.holding: list[FloodBatch] = []
-        self.ready: dict[int, FloodBatch] = {}  # id(outputs) -> the batch of that ready list (the adapter's)
+        self.last: FloodBatch | None = None  # the batch of the ready list the adapter decided on last
 
     def settle(self) -> None:
         """Spread every held count onto its ports."""

@@ -75,10 +75,8 @@ class Vlan:
         self._forget_floods()
 
     def _forget_floods(self) -> None:
-        ready = self.ledger.ready
-        for _, batch in self._flood.values():
-            ready.pop(id(batch.outputs), None)  # (its held counts stay in the ledger until read)
-        self._flood.clear()
+        self._flood.clear()  # (their batches' held counts stay in the ledger until read)
+        self.ledger.last = None
 
     def open_members(self, modes: tuple[str, ...]) -> list[Member]:
         """Its members in one of ``modes`` whose VF link is up, in name order: those a multicast frame may be
@@ -100,5 +98,5 @@ class Vlan:
             outputs = tuple(m.port for m in self.open_members(modes) if m.vnic.port.up) + tail
             batch = FloodBatch(outputs, [silent_receiver(out) for out in outputs], self.ledger)
             ready = self._flood[modes] = (Decision(outputs, _REPLICATED), batch)
-            self.ledger.ready[id(outputs)] = batch
+        self.ledger.last = ready[1]  # the datapath asks for it next (PhysicalAdapter.flood_batch)
         return ready[0]
