@@ -170,6 +170,15 @@ def test_an_adapters_broadcast_flood_is_counted_in_bulk_and_read_as_copy_by_copy
     assert net.port("vm6").counters.rx_packets == 1 and net.port("vm6").peer.counters.tx_packets == 1
 
 
+def test_a_counters_object_kept_from_before_the_run_reads_the_flood() -> None:
+    net = build("adapter")
+    kept = net.port("vm6").counters, net.port("vm6").peer.counters
+    net.send("vm1", frame(BROADCAST, vm_mac(1)))
+    net.run()
+    assert net.hypervisors["hv2"].adapter.ledger.pending
+    assert (kept[0].rx_packets, kept[0].rx_bytes, kept[1].tx_packets) == (1, SIZE, 1)
+
+
 def run_one_broadcast(record: bool) -> dict:
     net = build("adapter", record)
     net.send("vm1", frame(BROADCAST, vm_mac(1)))

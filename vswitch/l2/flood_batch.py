@@ -9,7 +9,7 @@ A batch belongs to one of an adapter's ready replication lists (``macvlan_member
 list into the *silent* copies and the *loud* ones (which take the datapath's normal path, in order), and keeps how
 many packets and bytes each silent copy was sent since its counts were last spread onto its ports. An adapter's
 ``FloodLedger`` lists the batches holding counts; reading the ``counters`` of any port in a batch spreads them all
-(``Port.counters``), so every reader sees the same numbers as if each copy had been counted on its own.
+(``port.PortCounters``), so every reader sees the same numbers as if each copy had been counted on its own.
 
 A batch holds while ``STATE_VERSION`` (``port.py``) is unchanged: any change that could make a copy watched, or
 not taken (a port down, a tap added, a stack attached...), makes the adapter build its lists and batches again.
@@ -61,7 +61,7 @@ class FloodBatch:
             senders.append(out)
             receivers.append(to)
             mtu = min(mtu, to.mtu)
-            out.ledger = to.ledger = ledger
+            out.tally.ledger = to.tally.ledger = ledger
         self.senders = tuple(senders)
         self.receivers = tuple(receivers)
         self.loud = tuple(loud)

@@ -54,15 +54,16 @@ class PendingCounts:
         raise NotImplementedError
 
 
-class PortCounters:
-    """Packets and bytes each way, and drops by reason (like ``ip -s link``).
+class PortTally:
+    """What the datapath adds to: packets and bytes each way, drops by reason. Read them through ``PortCounters``
+    (``port.counters``): an adapter's flood may still hold some of this port's packets (``ledger``).
 
     ``seen`` is the one piece of per-port datapath state kept here rather than on the port: the ring of frame ids
-    of an armed switch port (``storm.py``), None elsewhere. Every port has a ``PortCounters`` while ports come in
-    several classes, so the datapath's load of ``counters.seen`` stays specialised (``port.seen`` measured three
+    of an armed switch port (``storm.py``), None elsewhere. Every port has a ``PortTally`` while ports come in
+    several classes, so the datapath's load of ``tally.seen`` stays specialised (``port.seen`` measured three
     times dearer)."""
 
-    __slots__ = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped", "tx_dropped", "seen")
+    __slots__ = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped", "tx_dropped", "seen", "ledger")
 
     def __init__(self) -> None:
         self.rx_packets = 0
@@ -72,6 +73,57 @@ class PortCounters:
         self.rx_dropped: Counter[DropReason] = Counter()
         self.tx_dropped: Counter[DropReason] = Counter()
         self.seen: list[int] | None = None
+        self.ledger: PendingCounts | None = None  # its adapter's flood counts kept in bulk, once it has any
+
+
+class PortCounters:
+    """A port's counters as ``ip -s link`` shows them: packets and bytes each way, and drops by reason.
+
+    A live view: each read first adds the copies an adapter's flood still holds for this port
+    (``flood_batch.py``), so an object kept from before a run reads the same as a fresh ``port.counters``."""
+
+    __slots__ = ("_tally",)
+
+    def __init__(self, tally: PortTally) -> None:
+        self._tally = tally
+
+    def _settled(self) -> PortTally:
+        tally = self._tally
+        ledger = tally.ledger
+        if ledger is not None and ledger.pending:
+            ledger.settle()
+        return tally
+
+    @property
+    def rx_packets(self) -> int:
+        return self._settled().rx_packets
+
+    @property
+    def rx_bytes(self) -> int:
+        return self._settled().rx_bytes
+
+    @property
+    def tx_packets(self) -> int:
+        return self._settled().tx_packets
+
+    @property
+    def tx_bytes(self) -> int:
+        return self._settled().tx_bytes
+
+    @property
+    def rx_dropped(self) -> Counter[DropReason]:
+        """Frames dropped on the way in, by reason (never held by a flood)."""
+        return self._tally.rx_dropped
+
+    @property
+    def tx_dropped(self) -> Counter[DropReason]:
+        """Frames dropped on the way out, by reason."""
+        return self._tally.tx_dropped
+
+    @property
+    def seen(self) -> list[int] | None:
+        """An armed switch port's ring of frame ids (``storm.py``); None elsewhere."""
+        return self._tally.seen
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,8 +138,8 @@ class Port:
     """A named interface of a node.
 
     ``up``, ``carrier``, ``mtu``, ``peer``, ``io`` and the taps are properties: changing one bumps
-    ``STATE_VERSION``. ``counters`` adds the flood copies still counted in bulk (``flood_batch.py``) before it
-    answers; the datapath adds to ``tally``, the same object, directly."""
+    ``STATE_VERSION``. The datapath adds to ``tally``; users read ``counters``, which include the flood copies an
+    adapter still counts in bulk (``flood_batch.py``)."""
 
     def __init__(self, node: Any, name: str, *, mtu: int = DEFAULT_MTU, internal: bool = False) -> None:
         self.node = node
@@ -98,20 +150,12 @@ class Port:
         self._carrier = True  # physical state: False while its link is down
         self.internal = internal  # an internal wire end: hidden from reports and capture lists (wire_internal)
         self._peer: Union["LinkEnd", "Port", None] = None
-        self.tally = PortCounters()
-        self.ledger: PendingCounts | None = None  # its adapter's flood counts kept in bulk, once it has any
+        self.tally = PortTally()
+        self.counters = PortCounters(self.tally)
         self._rx_taps: tuple["Tap", ...] = ()
         self._tx_taps: tuple["Tap", ...] = ()
         self.tx_check: Any = None  # a vNIC's SR-IOV adapter: its check_transmit() runs on what the vNIC sends
         self._io: Any = None  # a VM's I/O model (io/accounting.py): what each frame it sends or receives costs
-
-    @property
-    def counters(self) -> PortCounters:
-        """Packets, bytes and drops each way, up to date (flood copies counted in bulk included)."""
-        ledger = self.ledger
-        if ledger is not None and ledger.pending:
-            ledger.settle()
-        return self.tally
 
     @property
     def up(self) -> bool:
@@ -202,8 +246,8 @@ def wire_internal(inner: Port, outer: Port) -> None:
     ``outer``'s). Every drop is then on a port the report lists, and ``counter`` expectations see it there.
     """
     inner.peer, outer.peer = outer, inner
-    inner.counters.rx_dropped = outer.counters.tx_dropped
-    inner.counters.tx_dropped = outer.counters.rx_dropped
+    inner.tally.rx_dropped = outer.tally.tx_dropped
+    inner.tally.tx_dropped = outer.tally.rx_dropped
 
 
 class Tap:

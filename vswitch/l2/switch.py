@@ -101,7 +101,7 @@ class SwitchPort(Port):
         self.security: PortSecurity | None = None
         self.shut_down = False  # by port security's shutdown action
         self.state = FORWARDING  # STP's port state (stp.py); a bridge without STP forwards on every port
-        self.counters.seen = node.storm.seen if node.storm.armed else None  # loop detection (storm.py)
+        self.tally.seen = node.storm.seen if node.storm.armed else None  # loop detection (storm.py)
 
     def flags(self) -> dict[str, bool]:
         return {name: getattr(self, name) for name in PORT_FLAGS}
@@ -154,7 +154,7 @@ class LearningSwitch(Node):
         """Watch for loops: this switch is cabled to a switch (itself included), so a loop may go through it."""
         self.storm.armed = True
         for port in self.ports.values():
-            port.counters.seen = self.storm.seen
+            port.tally.seen = self.storm.seen
 
     def set_vlans(self, port: object, vlans: object) -> None:
         """A port's VLANs (``bridge vlan add/del``); what it learned in VLANs it no longer carries is forgotten."""
