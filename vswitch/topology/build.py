@@ -19,6 +19,7 @@ from ..l2.vxlan import VxlanEndpoint, attach_tunnel
 from ..net.capture import DEFAULT_EPOCH_NS, note_io
 from ..net.network import Network
 from ..net.spanning import enable_stp
+from .macplan import given_macs, vm_macs
 from .spec import GuestSpec, IoSpec, TopologySpec, VFSpec, Where
 
 
@@ -43,10 +44,9 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
     if capture_comment is not None:
         net.captures.comment = checks.text(capture_comment, "build_network: capture_comment")
     where = Where(spec.source)
-    net.macs.avoid([n.mac for h in spec.hosts for n in h.nics] + [hv.mac for hv in spec.hypervisors]
-                   + [vm.mac for hv in spec.hypervisors for vm in hv.vms if vm.mac is not None]
-                   + [v.mac for hv in spec.hypervisors for v in hv.vlans if v.mac is not None])
+    net.macs.avoid(given_macs(spec.hosts, spec.hypervisors))
     try:
+        planned = iter(vm_macs(spec.hosts, spec.hypervisors))  # given or allocated: the loader's checks use these
         for sw in spec.switches:
             where = sw.where
             switch = net.add_switch(sw.name, ageing_ns=sw.ageing_ns, table_limit=sw.table_limit,
@@ -82,7 +82,7 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
                 net.add_host_vlan(hv.name, vlan.vid, vlan.mac)
             for vm in hv.vms:
                 where = vm.where
-                vnic = net.add_vm(hv.name, vm.name, vm.mac, prefix=vm.prefix, mode=vm.mode, vf=_vf(vm.vf),
+                vnic = net.add_vm(hv.name, vm.name, next(planned), prefix=vm.prefix, mode=vm.mode, vf=_vf(vm.vf),
                                   on=vm.on)
                 vnic.port.io = io_account(vm.name, vm.io)
                 for group in vm.groups:

@@ -22,6 +22,7 @@ from ..pcap.reader import CaptureFileError, CaptureReader
 from .guest_expectations import ArpEntryCheck, NdpEntryCheck, PingCheck, ReachabilityCheck, UdpReceivedCheck
 from .guest_reader import MAX_IP_DATA6, GuestAction, MigrateAction, PingallAction, ReplayAction, SessionAction, StreamAction
 from .located import Document, Location
+from .macplan import vm_mac_table
 from .scenario_reader import AttachAction, ExpectAction, SendAction
 from .spec import Action, Expectation, GuestSpec, TopologySpec, Where
 
@@ -40,6 +41,7 @@ def stations(spec: TopologySpec) -> dict[str, Station]:
     """Every name an action may use for an interface: ``h1``/``h1.eth0``, ``vm1``/``vm1.eth0``, ``hv1``/``hv1.host``,
     a hypervisor's VLAN interfaces ``hv1.10``."""
     table: dict[str, Station] = {}
+    macs = vm_mac_table(spec.hosts, spec.hypervisors)  # a VM without mac: the one the build will allocate
     for host in spec.hosts:
         for nic in host.nics:
             station = Station(f"{host.name}.{nic.name}", "host", nic.guest, nic.mac)
@@ -53,7 +55,7 @@ def stations(spec: TopologySpec) -> dict[str, Station]:
             table[f"{hv.name}.{vlan.vid}"] = Station(f"{hv.name}.{vlan.vid}", "hypervisor", vlan.guest,
                                                       vlan.mac or hv.mac)
         for vm in hv.vms:
-            table[vm.name] = table[f"{vm.name}.eth0"] = Station(f"{vm.name}.eth0", "vm", vm.guest, vm.mac)
+            table[vm.name] = table[f"{vm.name}.eth0"] = Station(f"{vm.name}.eth0", "vm", vm.guest, macs[vm.name])
     return table
 
 
@@ -63,8 +65,7 @@ def has_ipv4(station: Optional[Station]) -> bool:
 
 
 def station_ipv6(station: Station) -> list[IPv6Interface]:
-    """The IPv6 addresses of ``station``'s stack, its link-local first (from its MAC; a MAC the build allocates
-    stands as zero: only the link-local's presence counts then)."""
+    """The IPv6 addresses of ``station``'s stack, its link-local first (the EUI-64 of its MAC)."""
     ipv6 = station.guest.ipv6 if station.guest is not None else None
     if ipv6 is None:
         return []
@@ -109,6 +110,7 @@ class _Checker:
         self.stations = stations(spec)
         self.pingalls = {step.action.name: step.action for step in spec.scenario
                          if isinstance(step.action, PingallAction) and step.action.name}
+        self.link_locals: Optional[dict[str, str]] = None  # address -> interface, made when first asked
 
     def report(self, place: Where, message: str) -> None:
         self.document.report(Location(place.line, place.column) if place.line else None, place.path, message)
@@ -208,16 +210,44 @@ class _Checker:
                                                     "addresses, [] for the link-local alone)")
         elif target.is_multicast or target.is_unspecified:
             self.report(self.place(action, "to"), f"{target} is not one host's address: {action.kind} needs one")
-        elif looks_like_ipv6(action.to) and any(target == i.ip for i in own):  # a named one: an allocated MAC
-            # stands as zero in station_ipv6, so two such link-locals look alike
+        elif any(target == i.ip for i in own) and (looks_like_ipv6(action.to) or self._is(action.to, source)):
             self.report(self.place(action, "to"), f"{action.to} is {source.interface}'s own address: loopback is "
                                                   "not modelled")
+        elif looks_like_ipv6(action.to) and self.unknown_eui64(target):
+            self.report(self.place(action, "to"), self.unknown_eui64(target))
         elif not target.is_link_local and not any(target in i.network for i in own):
             self.report(self.place(action, "to"), f"{target} is outside {source.interface}'s IPv6 prefixes: no "
                                                   "routers are modelled, give both ends addresses in one prefix")
         elif getattr(action, "size", 0) > MAX_IP_DATA6:
             self.report(self.place(action, ""), f"size {getattr(action, 'size')} does not fit a 1500-byte IPv6 "
                                                 f"packet: at most {MAX_IP_DATA6} bytes of data")
+
+    def unknown_eui64(self, target: IPv6Address) -> str:
+        """What is wrong with ``target``, a link-local address made from a MAC (ff:fe in its interface identifier,
+        as Linux makes them) that is no interface's here (a VM's MAC mistaken, or an allocated one guessed): an
+        error message, '' when it is one's or not of that form. An absent host is pinged at an address no MAC
+        makes (fe80::99)."""
+        if not target.is_link_local or target.packed[11:13] != b"\xff\xfe":
+            return ""
+        if self.link_locals is None:
+            self.link_locals = {str(i.ip): s.interface for s in self.stations.values() for i in station_ipv6(s)
+                                if i.ip.is_link_local}
+        owners = self.link_locals
+        if str(target) in owners:
+            return ""
+        mac = MACAddress(bytes((target.packed[8] ^ 2,)) + target.packed[9:11] + target.packed[13:16])
+        close = difflib.get_close_matches(str(target), sorted(owners), n=1, cutoff=0.8)
+        hint = (f": did you mean {close[0]}, {owners[close[0]]}'s? Or name the interface (to: "
+                f"{owners[close[0]].removesuffix('.eth0')}), whose address the run uses" if close else
+                ": name the interface instead (to: vm1), whose address the run uses")
+        return (f"{target} is no interface's link-local address here (it is the one of MAC {mac}, which no "
+                f"interface with IPv6 has){hint}; a VM without mac gets one from its prefix in file order "
+                "(docs/ipv6.md)")
+
+    def _is(self, name: str, station: Station) -> bool:
+        """Whether ``name`` names ``station``'s interface (not another with the same address)."""
+        named = self.stations.get(name)
+        return named is not None and named.interface == station.interface
 
     def action(self, action: Action) -> None:
         if isinstance(action, SessionAction):
