@@ -62,6 +62,22 @@ def qemu_announce_offsets(params: AnnounceParams = AnnounceParams()) -> list[int
     return offsets
 
 
+def stack_announce_frames(ipv4: bool, ipv6_addresses: Optional[int]) -> int:
+    """The frames a guest stack's ``announce`` (``netdev_notify_peers``) sends at most: a gratuitous ARP with IPv4;
+    with IPv6 (``ipv6_addresses`` of them, the link-local included) an advertisement per address and an MLDv2
+    report. An address still tentative or found duplicate sends none."""
+    return int(ipv4) + (ipv6_addresses + 1 if ipv6_addresses is not None else 0)
+
+
+def announcement_frames(announcer: str, rounds: int, guest: bool, stack_frames: int) -> int:
+    """The frames ``migrate`` sends at most to announce a move: ``qemu``, a RARP per round and, when the guest
+    announces itself (``guest``), its stack's ``stack_frames`` after each; ``xen``, the stack's once; ``none``,
+    nothing."""
+    if announcer == "qemu":
+        return rounds * (1 + (stack_frames if guest else 0))
+    return stack_frames if announcer == "xen" else 0
+
+
 def default_announcer(mac_packed: bytes) -> str:
     """Xen guests (00:16:3e) announce as netfront does; every other guest as QEMU does. ``mac_packed``: a MAC or
     its first 3 bytes."""

@@ -19,8 +19,9 @@ from ..core.mac import MACAddress
 from ..core.units import decimal_number, parse_duration, parse_rate
 from ..guests.arp import DEFAULT_TIMEOUT_NS
 from ..guests.inet import interface_value, looks_like_address
-from ..guests.inet6 import interface6_value, looks_like_ipv6
-from ..guests.migrate import ANNOUNCERS
+from ..guests.inet6 import interface6_value, interfaces6, looks_like_ipv6
+from ..guests.migrate import ANNOUNCERS, GUEST_ANNOUNCE_MODELS, announcement_frames, default_announcer, \
+    stack_announce_frames
 from ..guests.sessions import DEFAULT_PING_TIMEOUT_NS
 from ..guests.stream import FIELDS, Vary, field_value, period_ns
 from ..guests.traffic import UdpFields
@@ -29,7 +30,7 @@ from .fields import frame_count, item_places, places, virtual_time, where
 from .frame_keys import check_one_destination, read_addressing, read_udp
 from .guest_expectations import GUEST_EXPECTATIONS  # noqa: F401  (the guest keys, with GUEST_ACTIONS)
 from .security_reader import vlan_tags
-from .spec import ACTION_KINDS, ActionSpec, GuestSpec, Ipv6Spec, NamedAction, Tags
+from .spec import ACTION_KINDS, ActionSpec, GuestSpec, Ipv6Spec, NamedAction, Tags, VmStates
 from .yamlreader import MapReader, boolean, integer_between, one_of, text
 
 MAX_IP_DATA = 1500 - 28  # no fragmentation: ping or UDP data after IPv4 (20) and ICMP or UDP (8) headers
@@ -196,7 +197,7 @@ class PingAction(SessionAction, kind="ping"):
         r.finish()
         return cls(**keys, places=places(r, "from", "to", "name"))
 
-    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+    def frame_budget(self, vms: VmStates) -> tuple[Optional[int], Optional[Fraction]]:
         return self.count, period_ns(interval_ns=self.interval_ns)
 
 
@@ -215,7 +216,7 @@ class ArpingAction(SessionAction, kind="arping"):
         r.finish()
         return cls(**keys, places=places(r, "from", "to", "name"))
 
-    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+    def frame_budget(self, vms: VmStates) -> tuple[Optional[int], Optional[Fraction]]:
         return self.count, period_ns(interval_ns=self.interval_ns)
 
 
@@ -243,7 +244,7 @@ class UdpAction(SessionAction, kind="udp"):
         r.finish()
         return cls(**keys, places=places(r, "from", "to", "name"))
 
-    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+    def frame_budget(self, vms: VmStates) -> tuple[Optional[int], Optional[Fraction]]:
         return self.count, _period(self.interval_ns, self.pps, self.bps, (self.size or 60) + UDP_HEADERS_BYTES)
 
 
@@ -309,7 +310,7 @@ class StreamAction(GuestAction, kind="stream"):
     def default_name(self) -> Optional[str]:
         return f"stream-{self.from_}"
 
-    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+    def frame_budget(self, vms: VmStates) -> tuple[Optional[int], Optional[Fraction]]:
         return self.count, _period(self.interval_ns, self.pps, self.bps, self.size or 60)
 
 
@@ -387,8 +388,22 @@ class MigrateAction(GuestAction, kind="migrate"):
     def frame_name(self) -> Optional[str]:
         return self.name
 
-    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
-        return self.rounds, None
+    def frame_budget(self, vms: VmStates) -> tuple[Optional[int], Optional[Fraction]]:
+        """The announcement's frames (``migrate.announcement_frames``), by the VM's MAC, stack and I/O model."""
+        vm = vms.get(self.vm)
+        if vm is None or self.rounds is None:  # reported already
+            return None, None
+        announcer = self.announce or default_announcer(vm.mac.packed)
+        guest = self.guest_announce if self.guest_announce is not None else vm.io_model in GUEST_ANNOUNCE_MODELS
+        stack = 0
+        if vm.guest is not None:
+            ipv6 = vm.guest.ipv6
+            addresses = None if ipv6 is None else len(interfaces6(vm.mac.packed, ipv6.addresses, ipv6.link_local))
+            stack = stack_announce_frames(vm.guest.interface is not None, addresses)
+        return announcement_frames(announcer, self.rounds, guest, stack), None
+
+    def moves(self) -> Optional[tuple[str, str]]:
+        return (self.vm, self.to) if self.vm is not None and self.to is not None else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -419,7 +434,7 @@ class PingallAction(GuestAction, kind="pingall"):
     def default_name(self) -> Optional[str]:
         return "pingall"
 
-    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+    def frame_budget(self, vms: VmStates) -> tuple[Optional[int], Optional[Fraction]]:
         """Every pair's probes, all pairs at once (without ``between``: one pair's, as the stacks are not known
         yet)."""
         if self.count is None or self.interval_ns is None:  # reported already

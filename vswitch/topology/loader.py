@@ -81,7 +81,7 @@ def read_topology(document: Document) -> TopologySpec:
     hypervisors = [_hypervisor(r) for r in top.take_maps("hypervisors", required=False)]
     links = _links(top)
     captures, pcapng = _captures(top)
-    scenario = read_scenario(top)
+    scenario = read_scenario(top, hosts, hypervisors)
     expectations = read_expectations(top)
     top.finish()
     document.check()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 from ..core.mac import MACAddress
 from ..core.units import parse_duration
@@ -26,8 +26,8 @@ from .frame_keys import check_one_destination, read_addressing, read_udp
 from .guest_reader import name_actions
 from .located import Document, Location
 from .security_reader import PORT_KEYS, read_port_action_keys, vlan_tags
-from .spec import (ACTION_KINDS, EXPECTATION_KINDS, Action, ActionSpec, Expectation, ExpectationSpec, NamedAction,
-                   Named, PortVlanSpec, Tags, TopologySpec)
+from .spec import (ACTION_KINDS, EXPECTATION_KINDS, Action, ActionSpec, Expectation, ExpectationSpec, HostSpec,
+                   HypervisorSpec, NamedAction, Named, PortVlanSpec, Tags, TopologySpec, VmStates)
 from .yamlreader import MapReader, boolean, describe, integer_between, one_of, text
 
 
@@ -90,7 +90,7 @@ class SendAction(NamedAction, kind="send"):
     def frame_name(self) -> Optional[str]:
         return self.name
 
-    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
+    def frame_budget(self, vms: VmStates) -> tuple[Optional[int], Optional[Fraction]]:
         return self.count, period_ns(interval_ns=self.interval_ns, frame_len=self.size or 60)
 
 
@@ -253,10 +253,13 @@ def _read_one(r: MapReader, kinds: dict[str, Any], what: str) -> Any:
     return kinds[keys[0]].read_item(r)
 
 
-def read_scenario(top: MapReader) -> list[ActionSpec]:
+def read_scenario(top: MapReader, hosts: Sequence[HostSpec] = (), hypervisors: Sequence[HypervisorSpec] = ()
+                  ) -> list[ActionSpec]:
+    """The scenario's actions, each unnamed guest action named; ``hosts`` and ``hypervisors`` (read before it) for
+    what the actions send (``bounds.ScenarioBudget``)."""
     actions = []
     at = 0
-    budget = ScenarioBudget(top.document)
+    budget = ScenarioBudget(top.document, hosts, hypervisors)
     for item in top.take_maps("scenario", required=False):
         given = item.take("at", virtual_time(item), default=None)
         at = at if given is None else given
@@ -265,6 +268,7 @@ def read_scenario(top: MapReader) -> list[ActionSpec]:
         if action is not None:
             actions.append(ActionSpec(at, action, where(item)))
             budget.add(item, action, at)
+    budget.finish()
     return name_actions(actions)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from ipaddress import IPv4Interface, IPv6Interface
-from typing import TYPE_CHECKING, Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
 
 from ..core.mac import MACAddress
 from ..l2.impair import Impairment
@@ -265,6 +265,18 @@ class ScenarioValue:
         return ()
 
 
+@dataclass(frozen=True)
+class VmState:
+    """A VM as a scenario action finds it, for the loader's checks: its vNIC's MAC (given, or the one the build
+    allocates: ``macplan.py``), its stack and the name of the I/O model it runs under (``none`` without one)."""
+
+    mac: MACAddress
+    guest: Optional[GuestSpec]
+    io_model: str
+
+
+VmStates = Mapping[str, VmState]
+
 #: Scenario action kinds and expectation kinds by their YAML key, filled as their classes are declared.
 ACTION_KINDS: dict[str, type[Action]] = {}
 EXPECTATION_KINDS: dict[str, type[Expectation]] = {}
@@ -281,10 +293,14 @@ class Action(ScenarioValue):
         """The name that ``delivered``/``dropped`` expectations may give its frames (None: they cannot)."""
         return None
 
-    def frame_budget(self) -> tuple[Optional[int], Optional[Fraction]]:
-        """How many frames it sends and the time between them (a ``Fraction`` of ns), for the scenario's limits;
-        (None, None) when it sends none of its own."""
+    def frame_budget(self, vms: VmStates) -> tuple[Optional[int], Optional[Fraction]]:
+        """How many frames it sends (at most) and the time between them (a ``Fraction`` of ns), for the scenario's
+        limits; (None, None) when it sends none of its own. ``vms``: each VM as the action finds it."""
         return None, None
+
+    def moves(self) -> Optional[tuple[str, str]]:
+        """(VM, hypervisor) for an action that moves a VM there, whose I/O model it then takes; else None."""
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
