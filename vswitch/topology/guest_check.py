@@ -16,7 +16,8 @@ from typing import Optional
 
 from ..core.mac import MACAddress, prefix_bytes
 from ..guests.inet import looks_like_address
-from ..guests.inet6 import AnyAddress, any_address_value, interfaces6, looks_like_ipv6, reach6, session_family
+from ..guests.inet6 import (AnyAddress, any_address_value, eui64_link_local, interfaces6, looks_like_ipv6, reach6,
+                             session_family)
 from ..guests.migrate import default_announcer
 from ..pcap.reader import CaptureFileError, CaptureReader
 from .guest_expectations import ArpEntryCheck, NdpEntryCheck, PingCheck, ReachabilityCheck, UdpReceivedCheck
@@ -229,9 +230,13 @@ class _Checker:
         makes (fe80::99)."""
         if not target.is_link_local or target.packed[11:13] != b"\xff\xfe":
             return ""
-        if self.link_locals is None:
-            self.link_locals = {str(i.ip): s.interface for s in self.stations.values() for i in station_ipv6(s)
-                                if i.ip.is_link_local}
+        if self.link_locals is None:  # each interface's: its MAC's EUI-64, and any fe80:: address its ip6 lists
+            self.link_locals = {str(eui64_link_local(s.mac.packed)): s.interface for s in self.stations.values()
+                                if s.guest is not None and s.guest.ipv6 is not None and s.guest.ipv6.link_local
+                                and s.mac is not None}
+            self.link_locals.update((str(a.ip), s.interface) for s in self.stations.values()
+                                    if s.guest is not None and s.guest.ipv6 is not None
+                                    for a in s.guest.ipv6.addresses if a.ip.is_link_local)
         owners = self.link_locals
         if str(target) in owners:
             return ""
