@@ -156,3 +156,12 @@ def test_show_and_explain_give_a_prefix_vm_its_allocated_mac_and_link_local(tmp_
     explained = capsys.readouterr().out
     assert "demultiplexed" not in explained  # hv2 is a host bridge
     assert explained.rstrip().endswith("=> delivered to vm4.eth0; 0 copies dropped")
+
+
+def test_a_xen_prefix_vm_without_an_address_cannot_be_announced_by_xen_s_default():
+    text = LAB.format(scenario="scenario:\n  - {at: 2s, migrate: {vm: vm8, to: hv1}}\n").replace(
+        "      - {name: vm7,", "      - {name: vm8, prefix: xen}\n      - {name: vm7,")
+    with pytest.raises(TopologyFileError, match=r"scenario\[0\]\.migrate\.vm: the xen announcement comes from the "
+                                                r"guest's stack .* give vm8 an address"):
+        load_topology_text(text, "lab.yaml")
+    load_topology_text(text.replace("to: hv1}", "to: hv1, announce: qemu}"), "lab.yaml")

@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, IPv6Address, IPv6Interface
 from pathlib import Path
 from typing import Optional
 
-from ..core.mac import MACAddress, prefix_bytes
+from ..core.mac import MACAddress
 from ..guests.inet import looks_like_address
 from ..guests.inet6 import (AnyAddress, any_address_value, eui64_link_local, interfaces6, looks_like_ipv6, reach6,
                              session_family)
@@ -317,8 +317,8 @@ class _Checker:
         if vm_name in vms:
             hv, vm = vms[vm_name]
             self.lands_on(action, vm_name, vm.on, target, "to")
-            prefix = vm.mac.packed[:3] if vm.mac is not None else prefix_bytes(vm.prefix)
-            xen = (action.announce or default_announcer(prefix)) == "xen"
+            mac = self.stations[vm_name].mac  # given, or the one the build allocates
+            xen = (action.announce or default_announcer(mac.packed if mac else b"")) == "xen"
             if xen and vm.guest is None:
                 self.report(self.place(action, "announce" if action.announce else "vm"),
                             f"the xen announcement comes from the guest's stack (a gratuitous ARP, unsolicited "
