@@ -27,7 +27,7 @@ Explicit tags are limited to ``!!str !!int !!float !!bool !!null !!seq !!map``; 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from yaml.events import (AliasEvent, DocumentEndEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
@@ -60,7 +60,7 @@ def _location(mark: yaml.Mark) -> Location:
 _YAML = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL, SEQ, MAP, MERGE = (_YAML + name for name in
                                                 ("str", "int", "float", "bool", "null", "seq", "map", "merge"))
-_SCALARS = {  # tag -> (what a valid scalar of that type looks like, its Python value)
+_SCALARS: dict[str, tuple[re.Pattern[str], Callable[[str], Any]]] = {  # tag -> (what a valid scalar of that type looks like, its Python value)
     INT: (re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z|0x[0-9a-fA-F]+\Z|0o[0-7]+\Z"), lambda text: int(text, 0)),
     FLOAT: (re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"), float),
     BOOL: (re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"), lambda text: text.lower() == "true"),
