@@ -110,8 +110,8 @@ def compare_probes(kernel: dict[tuple[bytes, bytes], DadProbes], ours: dict[tupl
     rows = []
     for key in sorted(set(kernel) | set(ours), key=lambda k: (k[0], k[1])):
         k, v = kernel.get(key), ours.get(key)
-        sender = (v or k).sender  # type: ignore[union-attr]
-        label = f"DAD {(v or k).target}"  # type: ignore[union-attr]
+        either = v or kernel[key]  # the key is on one side at least
+        sender, label = either.sender, f"DAD {either.target}"
         got, want = dict(k.receivers) if k else {}, dict(v.receivers) if v else {}
         if v is None:
             rows.append(DadRow(label, sender, got, want, {}, "vswitch probed it later (a link came up or a VM was "

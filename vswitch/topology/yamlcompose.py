@@ -41,6 +41,7 @@ from .yamldepth import first_too_deep, is_libyaml_nesting_limit
 try:  # libyaml's event parser: the pure-Python one takes about 4 s for a 1 MiB file
     from yaml.cyaml import CParser as _EventParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    # the same name as the C parser on purpose: one or the other is defined
     class _EventParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
         def __init__(self, text: str) -> None:
             yaml.reader.Reader.__init__(self, text)
