@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from vswitch.bench import scale
 from vswitch.bench.runner import WORKLOADS, report, run_bench
 from vswitch.bench.scale import (BIG_LIMITS, broadcasts, big_topology, flood_topology, run_big10k, run_flood1k)
 from vswitch.bench.workload import Endpoint
@@ -43,6 +44,14 @@ def test_flood1k_floods_every_broadcast_to_every_other_port_at_each_size():
     assert (result.delivered, result.dropped, result.in_flight) == (15 * 2 + 3 * 10, 0, 0)
     assert re.fullmatch(r"per delivered copy: 3 ports [\d,]+ ns \(15 broadcasts\), 11 ports [\d,]+ ns "
                         r"\(3 broadcasts\)", result.detail)
+
+
+def test_a_flood_whose_nic_counters_disagree_with_its_deliveries_says_so(monkeypatch):
+    counted = scale._nic_rx_packets
+    monkeypatch.setattr(scale, "_nic_rx_packets", lambda net: 2 * counted(net))  # a NIC counting each copy twice
+    with pytest.raises(RuntimeError, match=r"^15 broadcasts: the NICs' counters add up to 60 frames received, but 30 "
+                                           r"were delivered$"):
+        run_flood1k(30, sizes=(3,))
 
 
 def test_the_flood_topology_is_an_ordinary_file_within_the_default_limits():

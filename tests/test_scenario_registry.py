@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, dataclass
+from dataclasses import FrozenInstanceError, dataclass, replace
 
 import pytest
 
@@ -10,7 +10,7 @@ from vswitch.core.errors import ScenarioError
 from vswitch.scenario import registry
 from vswitch.scenario.runner import ScenarioRunner
 from vswitch.topology.build import build_network
-from vswitch.topology.loader import load_topology_text
+from vswitch.topology.loader import load_topology, load_topology_text
 from vswitch.topology.spec import ACTION_KINDS, EXPECTATION_KINDS, Action
 from vswitch.topology.yamlreader import MapReader, text
 
@@ -77,3 +77,18 @@ def test_a_second_class_for_a_kind_is_refused_and_the_first_stays():
         class OtherSend(Action, kind="send"):
             pass
     assert ACTION_KINDS["send"] is first
+
+
+@pytest.mark.parametrize("path, kind", [("topologies/guests-udp-and-stream.yaml", "stream"),
+                                        ("topologies/migration-qemu-rarp.yaml", "migrate"),
+                                        ("topologies/replay-capture.yaml", "replay"),
+                                        ("topologies/guests-ping-adapter-modes.yaml", "ping")])
+def test_a_guest_action_built_in_python_without_a_name_is_an_error_not_a_result_named_none(path, kind):
+    """The reader names every guest action; one built without a name (the Python API) used to run and report
+    its stream, migration or replays under None, two replays merged under that one name."""
+    spec = load_topology(path)
+    scenario = tuple(replace(step, action=replace(step.action, name=None)) if step.kind == kind else step
+                     for step in spec.scenario)
+    spec = replace(spec, scenario=scenario, expectations=())
+    with pytest.raises(ScenarioError, match=f"a {kind} action needs a name"):
+        ScenarioRunner(spec, build_network(spec)).run()

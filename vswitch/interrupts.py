@@ -15,7 +15,7 @@ import os
 try:  # the C module: `import signal` first imports enum, milliseconds in which Ctrl-C would still be a traceback
     import _signal as signal
 except ImportError:  # pragma: no cover - an interpreter without it
-    import signal  # type: ignore[no-redef]
+    import signal  # type: ignore[no-redef]  # the same functions, under the one name
 
 MESSAGE = "vswitch: interrupted"
 EXIT_STATUS = 130  # 128 + SIGINT: what shells report for a command stopped by Ctrl-C

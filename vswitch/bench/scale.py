@@ -97,8 +97,8 @@ def _flood(net: Network, endpoints: Sequence[Endpoint], count: int) -> tuple[flo
     net.close()
     delivered = stats.delivered - before[0]
     if received != delivered:
-        raise RuntimeError(f"{net.name}: the NICs' counters add up to {received:,} frames received, but "
-                           f"{delivered:,} were delivered")
+        raise RuntimeError(f"{plural(count, 'broadcast')}: the NICs' counters add up to {received:,} frames "
+                           f"received, but {delivered:,} were delivered")
     return seconds, delivered, stats.dropped_total - before[1], stats.in_flight, cpu
 
 

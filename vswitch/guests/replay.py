@@ -61,7 +61,8 @@ class ReplayResult:
         return f"replay {self.name} of {self.file}: " + "; ".join(notes) if notes else None
 
     def summary(self) -> dict[str, Any]:
-        span = "-" if self.first_ns is None else f"{format_duration(self.first_ns)} - {format_duration(self.last_ns)}"
+        first, last = self.first_ns, self.last_ns  # set together, by the first frame sent
+        span = "-" if first is None or last is None else f"{format_duration(first)} - {format_duration(last)}"
         return {"name": self.name, "file": self.file, "injected": f"{self.how} {self.target}", "frames": self.frames,
                 "virtual time": span, "stopped": str(self.stop) if self.stop else "end of file"}
 

@@ -115,7 +115,7 @@ class Session:
         return seq if seq >= self._first else None
 
     def _is_answered(self, seq: int) -> bool:
-        index = seq - self._first  # type: ignore[operator]
+        index = seq - self._first  # type: ignore[operator]  # set: _sequence found seq, so a probe was sent
         return bool(self._answered[index >> 3] & (1 << (index & 7)))
 
     def record_answer(self, wire: int, now: int) -> bool:
@@ -132,7 +132,7 @@ class Session:
             self.late += 1  # (a forgotten send time was too old already)
             return False
         rtt = now - self._send_times[seq - self._window_start]
-        index = seq - self._first  # type: ignore[operator]
+        index = seq - self._first  # type: ignore[operator]  # set: _sequence found seq, so a probe was sent
         self._answered[index >> 3] |= 1 << (index & 7)
         if index < RTTS_KEPT:
             self.rtts[seq] = rtt

@@ -27,10 +27,11 @@ from ..realtime import now_s, sleep_until, stopwatch_s
 from ..topology.build import build_network
 from ..topology.spec import HostSpec, HypervisorSpec, LinkSpec, NicSpec, SwitchSpec, TopologySpec, VMSpec, Where
 from . import scope
+from .scope import hops
 from .compare import KernelCheckError, KernelOutcome, KernelTopology, require_kernel_lab
 from .dad import DadRow, compare_probes, kernel_probes, vswitch_probes
 from .lab import KernelLab
-from .record import Step, record_run
+from .record import Step, record_run, sent_frames
 
 AGREE, DIFFER, KNOWN, NOT_CHECKED = "agree", "DIFFER", "known difference", "not checked"
 PREFIX = "vsk"  # namespaces vsk_<pid><n>-...; tests use vskt/vskk, the probe vskp
@@ -91,7 +92,8 @@ class CheckReport:
 
     @property
     def agrees(self) -> bool:
-        return all(row.verdict != DIFFER for row in [*self.frames, *self.tables])
+        rows: list[FrameCheck | TableCheck] = [*self.frames, *self.tables]
+        return all(row.verdict != DIFFER for row in rows)
 
 
 # -- what the kernel can express ----------------------------------------------------------------------
@@ -136,13 +138,15 @@ def not_checked(spec: TopologySpec) -> list[str]:
                    "draws that netem would make differently, so they are not compared: both sides run without them")
     if spec.captures:
         out.append("captures: pcaps are not compared")
-    items = [*spec.switches, *spec.hosts, *(n for h in spec.hosts for n in h.nics), *spec.hypervisors,
-             *(vm for hv in spec.hypervisors for vm in hv.vms), *spec.links]
-    owners = [(f"{h.name}.{n.name}", n) for h in spec.hosts for n in h.nics] + [
-        (x.name, x) for hv in spec.hypervisors for x in (hv, *hv.vms)]
-    stacks = [f"{name} {x.guest.interface}" for name, x in owners
-              if getattr(x, "guest", None) is not None and x.guest.interface is not None]
-    ipv6 = [name for name, x in owners if getattr(x, "guest", None) is not None and x.guest.ipv6 is not None]
+    items: list[SwitchSpec | HostSpec | NicSpec | HypervisorSpec | VMSpec | LinkSpec] = [
+        *spec.switches, *spec.hosts, *(n for h in spec.hosts for n in h.nics), *spec.hypervisors,
+        *(vm for hv in spec.hypervisors for vm in hv.vms), *spec.links]
+    guests = [(f"{h.name}.{n.name}", n.guest) for h in spec.hosts for n in h.nics]
+    for hv in spec.hypervisors:
+        guests += [(hv.name, hv.guest), *((vm.name, vm.guest) for vm in hv.vms)]
+    stacks = [f"{name} {guest.interface}" for name, guest in guests
+              if guest is not None and guest.interface is not None]
+    ipv6 = [name for name, guest in guests if guest is not None and guest.ipv6 is not None]
     if ipv6:
         out.append(f"IPv6 ({', '.join(ipv6)}): the lab turns the kernel's IPv6 on there with the same addresses, "
                    "so that the kernel joins the solicited-node groups itself (not copied from vswitch), with its "
@@ -173,9 +177,10 @@ def _kernel_receivers(topo: KernelTopology, outcome: KernelOutcome) -> Counter[s
     return got
 
 
-def compare_frame(step: Step, outcome: KernelOutcome, topo: KernelTopology, net: Network) -> FrameCheck:
+def compare_frame(frame_id: int, step: Step, outcome: KernelOutcome, topo: KernelTopology, net: Network
+                  ) -> FrameCheck:
     kernel = _kernel_receivers(topo, outcome)
-    vswitch = Counter(net.trace.delivered_to(step.frame_id))
+    vswitch = Counter(hops(net).delivered_to(frame_id))
     known = {}
     if outcome.result is not None and step.frame[0] & 1 and step.frame[:6] != b"\xff" * 6:
         group = step.frame[:6].hex(":")
@@ -232,28 +237,34 @@ def _in_flight(steps: list[Step], net: Network) -> dict[int, str]:
     in flight when a later action ran, or met at a switch by a frame that learning ties them to (sent to their
     source and looked up before they were learned, or from their destination and learned before their lookup)."""
     nics = {p.full_name for p in net.ports.values() if isinstance(p.node, NIC)}
-    ends, seen = {}, {}  # frame id -> last event; -> {switch: first arrival}
-    for step in (s for s in steps if s.frame_id is not None):
-        events = net.trace.for_frame(step.frame_id)
-        ends[step.frame_id] = max((e.time_ns for e in events), default=step.time_ns)
-        seen[step.frame_id] = first = {}
+    ends: dict[int, int] = {}  # frame id -> last event
+    seen: dict[int, dict[str, int]] = {}  # frame id -> {switch: first arrival}
+    for frame_id, step in sent_frames(steps):
+        events = hops(net).for_frame(frame_id)
+        ends[frame_id] = max((e.time_ns for e in events), default=step.time_ns)
+        first: dict[str, int] = {}
+        seen[frame_id] = first
         for e in events:
             if e.port.split(".")[0] in net.switches and e.port not in nics:
                 first.setdefault(e.port.split(".")[0], e.time_ns)
     out: dict[int, str] = {}
     for i, a in enumerate(steps):
-        for b in steps[i + 1:] if a.frame_id is not None else ():
-            if b.time_ns >= ends[a.frame_id]:
+        a_id = a.frame_id
+        if a_id is None:
+            continue
+        for b in steps[i + 1:]:
+            if b.time_ns >= ends[a_id]:
                 break
-            if b.action is not None and b.frame_id is None and b.action.kind != "expect":
-                out[a.frame_id] = f"in flight in vswitch when the {b.action.kind} at {format_duration(b.time_ns)} ran"
-            elif b.frame_id is not None:
-                at_a, at_b = seen[a.frame_id], seen[b.frame_id]
+            b_id = b.frame_id
+            if b.action is not None and b_id is None and b.action.kind != "expect":
+                out[a_id] = f"in flight in vswitch when the {b.action.kind} at {format_duration(b.time_ns)} ran"
+            elif b_id is not None:
+                at_a, at_b = seen[a_id], seen[b_id]
                 met = [sw for sw in at_a if sw in at_b and at_a[sw] >= at_b[sw]]
                 if met and b.frame[0:6] == a.frame[6:12]:
-                    out.setdefault(b.frame_id, f"reached {met[0]} before {a.label}, from its destination, was learned")
+                    out.setdefault(b_id, f"reached {met[0]} before {a.label}, from its destination, was learned")
                 elif met and a.frame[0:6] == b.frame[6:12]:
-                    out.setdefault(a.frame_id, f"looked up at {met[0]} after {b.label}, from its destination, passed")
+                    out.setdefault(a_id, f"looked up at {met[0]} after {b.label}, from its destination, passed")
     return out
 
 
@@ -273,12 +284,12 @@ def _ageing_risks(topo: KernelTopology, steps: list[Step], end: tuple[int, float
                 return True
         return False
 
-    frames = {}
-    for step in steps:
-        real = topo.sent_at.get(step.frame_id) if step.frame_id is not None else None
+    frames: dict[int, str] = {}
+    for frame_id, step in sent_frames(steps):
+        real = topo.sent_at.get(frame_id)
         if real is not None:
             if not step.frame[0] & 1 and risky(step.frame[0:6], step.time_ns, real):
-                frames[step.frame_id] = "its destination's table entry is within the margin of ageing out"
+                frames[frame_id] = "its destination's table entry is within the margin of ageing out"
             seen.setdefault(step.frame[6:12], []).append((step.time_ns, real))
     return frames, {mac.hex(":") for mac in seen if risky(mac, *end)}
 
@@ -315,8 +326,7 @@ def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float 
     t1 = stopwatch_s()
     with KernelLab(prefix, settle_s=settle_s) as lab:
         topo = KernelTopology(lab, build_network(spec), time_scale=scale)
-        topo.predicted = {s.frame_id: frozenset(net.trace.delivered_to(s.frame_id)) for s in steps
-                          if s.frame_id is not None}
+        topo.predicted = {frame_id: frozenset(hops(net).delivered_to(frame_id)) for frame_id, _ in sent_frames(steps)}
         topo.build()
         lab.wait_ready()
         dad = _dad_rows(steps, net, topo, lab.start_dad())  # the kernel's own DAD, before anything is replayed
@@ -331,13 +341,13 @@ def check_topology(spec: TopologySpec, *, prefix: str = PREFIX, settle_s: float 
         skipped += [f"switch {name}: {why}; its learned table is not checked" for name, why in topo.unchecked.items()]
         frames = [FrameCheck(r.label, r.sender, r.kernel, r.vswitch, r.known, NOT_CHECKED if r.unchecked else
                              _verdict(r.kernel, r.vswitch, r.known), r.unchecked) for r in dad]
-        for step in (s for s in steps if s.frame_id is not None):
-            outcome = outcomes.get(step.frame_id)
-            frames.append(compare_frame(step, outcome, topo, net) if outcome else FrameCheck(
-                step.label, step.sender, {}, dict(Counter(net.trace.delivered_to(step.frame_id))), {}, NOT_CHECKED,
+        for frame_id, step in sent_frames(steps):
+            outcome = outcomes.get(frame_id)
+            frames.append(compare_frame(frame_id, step, outcome, topo, net) if outcome else FrameCheck(
+                step.label, step.sender, {}, dict(Counter(hops(net).delivered_to(frame_id))), {}, NOT_CHECKED,
                 sent=False))
-            why = outcome and (in_flight.get(step.frame_id) or aged.get(step.frame_id)
-                               or scope.frame_note(net, step.frame_id, step.frame))
+            why = outcome and (in_flight.get(frame_id) or aged.get(frame_id)
+                               or scope.frame_note(net, frame_id, step.frame))
             if why:
                 frames[-1].verdict, frames[-1].note = NOT_CHECKED, why
         tables = [] if blocked else compare_tables(topo, net)

@@ -329,18 +329,19 @@ class KernelTopology:
         for step in steps:
             if pace_s is not None:
                 sleep_until(pace_s + step.time_ns * self.time_scale / 1e9)
-            if step.frame_id is None and step.action is not None:  # an action (a frame step has no action)
+            frame_id = step.frame_id
+            if frame_id is None:  # an action (a frame step has its frame's id; a send's copy its action too)
                 blocked = self.perform(step)
                 if blocked:
-                    where = f" ({step.action.where})" if step.action.where.line else ""
+                    where = f" ({step.action.where})" if step.action is not None and step.action.where.line else ""
                     return outcomes, f"{blocked}{where}"
             elif max_frames is not None and len(outcomes) >= max_frames:
                 return outcomes, f"the replay stops after {max_frames} frames (--max-frames)"
             elif "held" in step.target:  # vswitch's VF dropped it: the kernel must not see it either
-                outcomes[step.frame_id] = KernelOutcome(None, note=f"dropped by {step.sender}'s VF in vswitch "
-                                                                   f"({step.target['held'].name.lower()})")
+                outcomes[frame_id] = KernelOutcome(None, note=f"dropped by {step.sender}'s VF in vswitch "
+                                                              f"({step.target['held'].name.lower()})")
             else:
-                self.sent_at[step.frame_id] = now_s()
-                outcomes[step.frame_id] = self.send(step)
+                self.sent_at[frame_id] = now_s()
+                outcomes[frame_id] = self.send(step)
         return outcomes, ""
 

@@ -19,7 +19,8 @@ from typing import Iterable, NamedTuple
 
 from ..net.network import Network
 from .frameio import untagged
-from .record import Step
+from .record import Step, sent_frames
+from .scope import hops
 
 _UNSPECIFIED = bytes(16)
 
@@ -46,8 +47,8 @@ def vswitch_probes(steps: Iterable[Step], net: Network) -> dict[tuple[bytes, byt
     time 0, with the interfaces each was delivered to."""
     found: dict[tuple[bytes, bytes], DadProbes] = {}
     started: set[tuple[bytes, bytes]] = set()
-    for step in steps:
-        target = dad_target(step.frame) if step.frame_id is not None else None
+    for frame_id, step in sent_frames(steps):
+        target = dad_target(step.frame)
         if target is None:
             continue
         key = (untagged(step.frame)[6:12], target)
@@ -57,8 +58,8 @@ def vswitch_probes(steps: Iterable[Step], net: Network) -> dict[tuple[bytes, byt
             if step.time_ns == 0 and stack is not None:
                 found[key] = DadProbes(step.sender, str(IPv6Address(target)), Counter(), 0)
         probes = found.get(key)
-        if probes is not None and probes.probes < stack.dad_transmits:
-            probes.receivers.update(net.trace.delivered_to(step.frame_id))
+        if probes is not None and stack is not None and probes.probes < stack.dad_transmits:
+            probes.receivers.update(hops(net).delivered_to(frame_id))
             found[key] = probes._replace(probes=probes.probes + 1)
     return found
 
@@ -109,8 +110,8 @@ def compare_probes(kernel: dict[tuple[bytes, bytes], DadProbes], ours: dict[tupl
     rows = []
     for key in sorted(set(kernel) | set(ours), key=lambda k: (k[0], k[1])):
         k, v = kernel.get(key), ours.get(key)
-        sender = (v or k).sender  # type: ignore[union-attr]
-        label = f"DAD {(v or k).target}"  # type: ignore[union-attr]
+        either = v or kernel[key]  # the key is on one side at least
+        sender, label = either.sender, f"DAD {either.target}"
         got, want = dict(k.receivers) if k else {}, dict(v.receivers) if v else {}
         if v is None:
             rows.append(DadRow(label, sender, got, want, {}, "vswitch probed it later (a link came up or a VM was "

@@ -478,7 +478,7 @@ def cleanup_leftovers(prefix: str = "vsk", *, force: bool = False) -> list[str]:
 
     def stale(name: str) -> bool:
         m = pattern.match(name)
-        return bool(m) and (force or not os.path.exists(f"/proc/{int(m.group(1), 36)}"))
+        return m is not None and (force or not os.path.exists(f"/proc/{int(m.group(1), 36)}"))
 
     netns = [n for n in (line.split(" ")[0] for line in run_command("ip", "netns", "list").splitlines()) if stale(n)]
     links = [link["ifname"] for link in json.loads(run_command("ip", "-j", "link", "show") or "[]")

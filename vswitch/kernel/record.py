@@ -7,6 +7,7 @@ action and every change of a vNIC's attachment (``Step``); ``kernelcompare.Kerne
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -23,7 +24,7 @@ from ..topology.guest_reader import MigrateAction, PingallAction, SessionAction,
 from ..topology.scenario_reader import (AttachAction, DetachAction, InterfaceAction, LinkAction, PortAction,
                                         SendAction)
 from ..topology.spec import ActionSpec, TopologySpec
-from .scope import NO_COUNTERPART
+from .scope import NO_COUNTERPART, hops
 
 
 @dataclass
@@ -38,6 +39,13 @@ class Step:
     sender: str = ""  # interface full name
     label: str = ""
     target: dict[str, Any] = field(default_factory=dict)  # names resolved when vswitch performed it
+
+
+def sent_frames(steps: Iterable[Step]) -> Iterator[tuple[int, Step]]:
+    """The frame steps among ``steps``, in order, each with its frame id."""
+    for step in steps:
+        if step.frame_id is not None:
+            yield step.frame_id, step
 
 
 #: Actions whose only effect the kernel needs is their frames (caught as they leave their interface) and, for a
@@ -64,7 +72,8 @@ class RecordingRunner(ScenarioRunner):
     @staticmethod
     def _attachments(net: Network) -> dict[str, tuple]:
         vifs = {v: hv.vif_of(v) for hv in net.hypervisors.values() for v in hv.vms.values()}
-        return {v.name: (v.hypervisor, v.mode, vifs[v].name if vifs.get(v) else None) for v in net.vnics.values()}
+        return {v.name: (v.hypervisor, v.mode, vif.name if (vif := vifs.get(v)) is not None else None)
+                for v in net.vnics.values()}
 
     def _sync(self) -> None:
         """Record the vNIC attachments that changed since the last step."""
@@ -124,7 +133,7 @@ class RecordingRunner(ScenarioRunner):
         """One step per frame: transmitted ones (paired with the trace's TRANSMITTED events, port by port), then
         send copies that never left (interface down, too large...). Labels come from the run's frame names."""
         queues: dict[str, deque[int]] = {}
-        for event in self.net.trace.events:
+        for event in hops(self.net).events:
             if event.outcome is Verdict.TRANSMITTED:
                 queues.setdefault(event.port, deque()).append(event.frame_id)
         labels = {}

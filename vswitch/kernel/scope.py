@@ -21,6 +21,7 @@ bridges and VLAN devices (a VF's port VLAN, a hypervisor's VLAN interface), wher
 from __future__ import annotations
 
 from ..core.reasons import DropReason, Verdict
+from ..core.trace import Trace
 from ..l2.vxlan import endpoints
 from ..net.network import Network
 from ..topology.spec import TopologySpec
@@ -101,9 +102,16 @@ def not_checked(spec: TopologySpec) -> list[str]:
     return out
 
 
+def hops(net: Network) -> Trace:
+    """The hop trace of ``net``, which kernel-check always builds recording (``build_network``'s default)."""
+    if net.trace is None:
+        raise RuntimeError("kernel-check needs a network that records its hops; this one keeps no trace")
+    return net.trace
+
+
 def frame_note(net: Network, frame_id: int, frame: bytes) -> str:
     """Why this frame is not compared ('' if it is): an outcome without kernel counterpart, or a VF link state."""
-    for event in net.trace.for_frame(frame_id):
+    for event in hops(net).for_frame(frame_id):
         what = NO_COUNTERPART.get(event.outcome)
         if what is None and event.outcome is DropReason.VLAN_NOT_ALLOWED and _on_adapter(net, event.port):
             what = "an adapter's VLAN filter (a macvlan takes a frame by MAC, whatever its tag)"

@@ -17,6 +17,7 @@ import os
 import socket
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Iterable
 
 from tabulate import tabulate
@@ -114,9 +115,8 @@ def run_vswitch(spec: TopologySpec) -> tuple[Network, dict[tuple[str, bytes], Co
             last[(name, frame[6:12])] = bpdu
 
     for a, b in _switch_links(net):
-        for end in (a, b):
-            end.add_tap(CallbackTap(lambda frame, now, outcome, outputs, n=a.full_name: seen(n, frame, now, outcome,
-                                                                                            outputs)), "out")
+        for end in (a, b):  # both ends under the cable's first port, as the kernel's one socket on it sees them
+            end.add_tap(CallbackTap(partial(seen, a.full_name)), "out")
     ScenarioRunner(spec, net).run()
     return net, last
 
@@ -165,14 +165,14 @@ class _KernelStp:
         for name, switch in net.switches.items():  # enslaved in port order: the kernel numbers them so
             tree = stp.get(name)
             for port in switch._port_list:
-                dev = ends.get(port.full_name)
-                if dev is None:
+                veth = ends.get(port.full_name)
+                if veth is None:
                     continue
-                lab.enslave(port.full_name, dev, name)
-                self.dev[port.full_name] = dev
+                lab.enslave(port.full_name, veth, name)
+                self.dev[port.full_name] = veth
                 member = tree.by_name.get(port.name) if tree else None
                 if member is not None:
-                    run_command("bridge", "-n", ns, "link", "set", "dev", dev, "priority", str(member.priority),
+                    run_command("bridge", "-n", ns, "link", "set", "dev", veth, "priority", str(member.priority),
                                 "cost", str(member.path_cost))
         for a, _ in _switch_links(net):
             with in_netns(ns):

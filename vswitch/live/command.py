@@ -9,7 +9,8 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from types import FrameType
+from typing import Any, Callable, Iterator, Optional, Union
 
 from ..core.errors import TopologyError
 from ..core.units import format_duration
@@ -18,6 +19,7 @@ from ..l2.nic import NIC
 from ..net.network import Network
 from ..realtime import wall_clock_ns
 from ..scenario.report import render
+from ..scenario.context import RunResult
 from ..scenario.report_json import as_json
 from ..scenario.runner import ScenarioRunner
 from ..topology.build import build_network
@@ -27,7 +29,10 @@ from ..topology.yamlsource import check_file
 from .devices import LiveDevices, check_interface, cleanup
 from .pacer import run_paced
 from .stations import LiveStation
-from .vxlan import open_tunnels
+from .vxlan import LiveTunnel, open_tunnels
+
+#: What ``signal.signal`` takes and returns (None: a handler not installed from Python).
+_Handler = Union[Callable[[int, Optional[FrameType]], Any], int, signal.Handlers, None]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: The pcapng's section comment (Wireshark: Statistics > Capture File Properties): what its timestamps are.
@@ -68,7 +73,7 @@ class _StopRequest:
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, _Handler] = {}
 
     def __enter__(self) -> _StopRequest:
         for signum in STOP_SIGNALS:
@@ -80,7 +85,7 @@ class _StopRequest:
 
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            signal.signal(signum, handler)
 
     def __call__(self) -> bool:
         return self.requested
@@ -94,13 +99,13 @@ def run(args: argparse.Namespace) -> int:
         spec.until_ns / 1e9 if spec.until_ns is not None else None)
     out_dir = Path(args.out) if args.out else Path("pcaps") / f"{spec.name}-live"
     live_spec = replace(spec, epoch_ns=wall_clock_ns())  # captures carry wall-clock timestamps
-    stations: list[LiveStation] = []
+    stations: list[LiveStation | LiveTunnel] = []
     with LiveDevices() as devices, _StopRequest() as stop:
         net = build_network(live_spec, capture_dir=out_dir, pcapng=not args.no_pcapng, record=False,
                             capture_comment=CAPTURE_COMMENT)
         try:
             # VXLAN ports' sockets (vxlan.py), read and closed as stations are; first: a port taken makes nothing
-            stations += open_tunnels(live_spec, net)  # type: ignore[arg-type]
+            stations += open_tunnels(live_spec, net)
             for interface, attach, ip in planned:
                 nic = net.nic(interface)
                 assert isinstance(nic, NIC)
@@ -112,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
             run_paced(net, stations, duration, stop)
             result = runner.finish()
         finally:
-            for station in stations:
-                station.close()
+            for source in stations:
+                source.close()
             net.close()
     _print(args, net, result, out_dir)
     return 0 if result.passed else 1
@@ -143,11 +148,11 @@ def _announce(net: Network, planned: list[tuple[str, AttachSpec, str | None]], d
     print(f"live: running {until}", file=sys.stderr, flush=True)
 
 
-def _print(args: argparse.Namespace, net: Network, result: object, out_dir: Path) -> None:
+def _print(args: argparse.Namespace, net: Network, result: RunResult, out_dir: Path) -> None:
     if args.format == "json":
-        print(json.dumps(as_json(net, result), indent=2))  # type: ignore[arg-type]
+        print(json.dumps(as_json(net, result), indent=2))
     else:
-        print(render(net, result, quiet=args.quiet))  # type: ignore[arg-type]
+        print(render(net, result, quiet=args.quiet))
         if net.captures.files and not args.quiet:
             print(f"captures: {len(net.captures.files)} files in {out_dir}/ (wall-clock timestamps)")
 

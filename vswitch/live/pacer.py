@@ -13,11 +13,12 @@ from typing import Callable, Sequence
 from ..net.network import Network
 from ..realtime import now_s
 from .stations import LiveStation
+from .vxlan import LiveTunnel
 
 TICK_S = 0.05
 
 
-def run_paced(net: Network, stations: Sequence[LiveStation], duration_s: float | None,
+def run_paced(net: Network, stations: Sequence[LiveStation | LiveTunnel], duration_s: float | None,
               stop: Callable[[], bool]) -> int:
     """Run ``net`` in real time for ``duration_s`` (None: until ``stop()``); return the frames the stations sent."""
     start = now_s()

@@ -12,10 +12,11 @@ from __future__ import annotations
 import socket
 import struct
 from contextlib import nullcontext
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from ..kernel.netns import in_netns
 from ..l2.nic import NIC
+from .sockets import drain
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4  # what this socket itself sent, seen again: not the station's
@@ -61,15 +62,13 @@ class LiveStation:
 
     def read(self) -> list[bytes]:
         """Every frame the real station has sent since the last call."""
-        frames: list[bytes] = []
-        while True:
-            try:
-                data, address = self.sock.recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                return frames
-            if address[2] != PACKET_OUTGOING:
-                frames.append(data)
-                self.from_device += 1
+        return drain(self.sock, 65535, self._sent_by_station)
+
+    def _sent_by_station(self, frame: bytes, address: Any) -> Optional[bytes]:
+        if address[2] == PACKET_OUTGOING:  # address: (ifname, protocol, packet type, ...)
+            return None
+        self.from_device += 1
+        return frame
 
     def close(self) -> None:
         self.sock.close()

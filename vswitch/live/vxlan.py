@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 from ..kernel.netns import in_netns
 from ..l2.port import Port
@@ -19,6 +19,7 @@ from ..l2.vxlan import VxlanEndpoint
 from ..net.network import Network
 from ..topology.spec import TopologySpec, VxlanSpec
 from .devices import LiveError
+from .sockets import drain
 
 MAX_DATAGRAM = 65535
 
@@ -55,15 +56,10 @@ class LiveTunnel:
 
     def read(self) -> list[bytes]:
         """The inner frames of every datagram of this VNI that arrived since the last call."""
-        frames: list[bytes] = []
-        while True:
-            try:
-                payload, (source, _) = self.sock.recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return frames
-            frame = self.nic.arrived(payload, source, self.clock())
-            if frame is not None:
-                frames.append(frame)
+        return drain(self.sock, MAX_DATAGRAM, self._inner_frame)
+
+    def _inner_frame(self, payload: bytes, address: Any) -> Optional[bytes]:
+        return self.nic.arrived(payload, address[0], self.clock())  # address: (source IPv4, its UDP port)
 
     def close(self) -> None:
         self.sock.close()

@@ -43,7 +43,8 @@ class CaptureFileError(CaptureError):
 
 
 class Record(NamedTuple):
-    index: int  # 1-based, as Wireshark numbers frames
+    # shadows tuple.index, which no caller needs on a record: the field keeps the name of Wireshark's frame number
+    index: int  # type: ignore[assignment]  # 1-based, as Wireshark numbers frames
     offset: int  # byte offset of the record (pcap) or block (pcapng) in the file
     time_ns: int  # capture timestamp, ns since the Unix epoch
     frame: bytes

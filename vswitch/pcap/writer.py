@@ -67,7 +67,7 @@ def _check_time(time_ns: object, limit: int) -> int:
         value = time_ns
     else:
         try:
-            value = operator.index(time_ns)  # type: ignore[arg-type]
+            value = operator.index(time_ns)  # type: ignore[arg-type]  # any object: its TypeError is handled
         except TypeError:
             raise CaptureError(f"time_ns must be an int of nanoseconds, not {type(time_ns).__name__}") from None
     if not 0 <= value < limit:
@@ -336,7 +336,7 @@ def _epb_packer(key: int) -> Callable[..., bytes]:
 
 def _epb_options(direction: str | None, comment: object) -> bytes:
     try:
-        flags = _EPB_FLAGS[direction]  # type: ignore[index]
+        flags = _EPB_FLAGS[direction]  # type: ignore[index]  # None is a key; a bad value raises, handled
     except (KeyError, TypeError):
         raise CaptureError(f"direction must be 'in', 'out' or None, not {direction!r}") from None
     if comment is None:

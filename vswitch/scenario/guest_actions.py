@@ -29,7 +29,7 @@ from ..topology.guest_expectations import ArpEntryCheck, NdpEntryCheck, PingChec
 from ..topology.guest_reader import (ArpingAction, MigrateAction, PingAction, ReplayAction, SessionAction,
                                      StreamAction, UdpAction)
 from ..topology.io_reader import io_after_move
-from ..topology.spec import Where
+from ..topology.spec import NamedAction, Where
 from .context import ScenarioContext
 from .registry import checks, performs, resolves
 
@@ -89,6 +89,14 @@ def driver_of(runner: ScenarioContext, name: str) -> StackDriver:
     return stack_of(runner.net, interface_of(runner.net, name))
 
 
+def name_of(action: NamedAction) -> str:
+    """The action's name: the reader names every guest action (``guest_reader.name_actions``); one built in
+    Python without a name has nothing to be reported under."""
+    if action.name is None:
+        raise ScenarioError(f"a {action.kind} action needs a name (give name=...)")
+    return action.name
+
+
 def _name_probes(runner: ScenarioContext, driver: StackDriver, session: Any) -> None:
     """Put the session's probes under its name when something watches that name (``vswitch explain NAME``):
     their ids interleave with the answers, so keeping them for every run would grow with the count."""
@@ -114,7 +122,7 @@ def perform_ping(runner: ScenarioContext, action: PingAction, where: Where) -> N
     net = runner.net
     driver = driver_of(runner, action.from_)
     source = driver.nic.full_name
-    session = PingSession(action.name, source, action.to, address_of(net, action.to, action.family, source),
+    session = PingSession(name_of(action), source, action.to, address_of(net, action.to, action.family, source),
                           action.count, action.timeout_ns, ident=FIRST_PING_IDENT + ping_idents_used(runner, source),
                           size=action.size, interval_ns=action.interval_ns)
     runner.result.sessions[session.name] = session
@@ -129,7 +137,7 @@ def perform_ping(runner: ScenarioContext, action: PingAction, where: Where) -> N
 def perform_arping(runner: ScenarioContext, action: ArpingAction, where: Where) -> None:
     net = runner.net
     driver = driver_of(runner, action.from_)
-    session = ArpingSession(action.name, driver.nic.full_name, action.to, address_of(net, action.to),
+    session = ArpingSession(name_of(action), driver.nic.full_name, action.to, address_of(net, action.to),
                             action.count, action.timeout_ns, interval_ns=action.interval_ns)
     runner.result.sessions[session.name] = session
     _name_probes(runner, driver, session)
@@ -143,7 +151,7 @@ def perform_udp(runner: ScenarioContext, action: UdpAction, where: Where) -> Non
     driver = driver_of(runner, action.from_)
     source = driver.nic.full_name
     sport = action.sport or FIRST_UDP_PORT + _count_sessions(runner, "udp", source)
-    session = UdpSession(action.name, source, action.to, address_of(net, action.to, action.family, source),
+    session = UdpSession(name_of(action), source, action.to, address_of(net, action.to, action.family, source),
                          action.count, action.timeout_ns, sport=sport, dport=action.port, size=action.size)
     runner.result.sessions[session.name] = session
     _name_probes(runner, driver, session)
@@ -164,11 +172,19 @@ def perform_stream(runner: ScenarioContext, action: StreamAction, where: Where) 
     spec = StreamSpec(sender.full_name, push_tags(template, action.vlan), action.count, action.vary,
                       action.udp is not None, interval_ns=action.interval_ns, pps=action.pps, bps=action.bps,
                       tags=len(action.vlan))
-    runner.result.streams[action.name] = {"name": action.name, "from": sender.full_name, "frames": action.count,
-                                          "frame size": len(spec.template),
-                                          "varying": ", ".join(v.field for v in action.vary) or "-"}
-    named = runner.frames_named(action.name).append if action.name in runner.watchers else None
+    name = name_of(action)
+    runner.result.streams[name] = {"name": name, "from": sender.full_name, "frames": action.count,
+                                   "frame size": len(spec.template),
+                                   "varying": ", ".join(v.field for v in action.vary) or "-"}
+    named = runner.frames_named(name).append if name in runner.watchers else None
     net.send_stream(spec.frames(net.now), on_frame=named)
+
+
+def replay_sender(action: ReplayAction) -> str:
+    """The NIC a replay without ``into`` sends from (the reader requires one of the two)."""
+    if action.from_ is None:
+        raise ScenarioError("a replay action needs into (a port the frames arrive at) or from (a NIC that sends them)")
+    return action.from_
 
 
 @performs(ReplayAction)
@@ -176,8 +192,8 @@ def perform_replay(runner: ScenarioContext, action: ReplayAction, where: Where) 
     net = runner.net
     how = "into" if action.into is not None else "from"
     target = net.port(action.into).full_name if action.into is not None else \
-        net.nic(interface_of(net, action.from_)).full_name
-    result = ReplayResult(action.name, action.file, target, how)
+        net.nic(interface_of(net, replay_sender(action))).full_name
+    result = ReplayResult(name_of(action), action.file, target, how)
     result.ids = runner.frames_named(result.name)  # its observers watch each frame as the replay sends it
     replay = Replay(net, str(replay_path(runner.spec, action.file)), result, count=action.count,
                     interval_ns=action.interval_ns, pps=action.pps, bps=action.bps)
@@ -188,7 +204,7 @@ def perform_replay(runner: ScenarioContext, action: ReplayAction, where: Where) 
 
 @performs(MigrateAction)
 def perform_migrate(runner: ScenarioContext, action: MigrateAction, where: Where) -> None:
-    result = migrate(runner.net, action.vm, action.to, name=action.name, announce=action.announce,
+    result = migrate(runner.net, action.vm, action.to, name=name_of(action), announce=action.announce,
                      downtime_ns=action.downtime_ns, mode=action.mode, params=AnnounceParams(rounds=action.rounds),
                      on_attach=lambda: _move_io(runner, action.vm, action.to), guest_announce=action.guest_announce)
     runner.result.migrations.append(result)
@@ -227,7 +243,7 @@ def _resolve_replay(runner: ScenarioContext, action: ReplayAction) -> None:
     if action.into is not None:
         net.port(action.into)
     else:
-        net.nic(interface_of(net, action.from_))
+        net.nic(interface_of(net, replay_sender(action)))
 
 
 @resolves(MigrateAction)

@@ -59,11 +59,12 @@ def _attach(context: ScenarioContext, action: AttachAction, where: Where) -> Non
 @performs(PortAction)
 def _port(context: ScenarioContext, action: PortAction, where: Where) -> None:
     port = context.net.port(action.port)
-    if not isinstance(port.node, LearningSwitch):
+    switch = port.node
+    if not isinstance(switch, LearningSwitch):
         raise ScenarioError(f"{port.full_name} is not a switch port: flags apply to switch ports")
     for flag, value in action.flags:
-        port.node.set_flag(port.name, flag, value)
-    perform_port(port, action)  # pvid, vlans, max_macs, violation
+        switch.set_flag(port.name, flag, value)
+    perform_port(switch.ports[port.name], action)  # pvid, vlans, max_macs, violation
 
 
 @performs(InterfaceAction)

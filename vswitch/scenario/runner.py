@@ -44,8 +44,8 @@ class ScenarioRunner(ScenarioContext):
         engine = self.net.engine
         last_action = max((a.at_ns for a in self.spec.scenario), default=0)
         end_hint = until if until is not None else last_action
-        while engine.pending() and (until is None or engine.next_time() <= until):
-            slice_end = engine.next_time() + max(1, end_hint // 100)
+        while (next_at := engine.next_time()) is not None and (until is None or next_at <= until):
+            slice_end = next_at + max(1, end_hint // 100)
             engine.run(slice_end if until is None else min(slice_end, until), advance=False)
             if progress is not None:
                 progress(engine.now, end_hint)

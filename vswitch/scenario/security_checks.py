@@ -8,6 +8,7 @@ actual)`` like the other rows of ``registry.CHECKS``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..core.errors import ScenarioError
@@ -57,7 +58,7 @@ def loop_ports(net: "Network") -> list[str]:
     return sorted(p for name in sorted(net.switches) for p in net.switches[name].storm.loop_ports)
 
 
-def _words(values: dict[str, object]) -> str:
+def _words(values: Mapping[str, object]) -> str:
     return ", ".join(f"{k} {str(v).lower()}" for k, v in values.items())
 
 
@@ -98,9 +99,10 @@ def _adapter(runner: ScenarioContext, check: AdapterCheck) -> tuple[str, bool, s
 
 @checks(PortSecurityCheck)
 def _port_security(runner: ScenarioContext, check: PortSecurityCheck) -> tuple[str, bool, str]:
-    port = runner.net.port(check.port)
-    if not isinstance(port.node, LearningSwitch):
-        raise ScenarioError(f"{port.full_name} is not a switch port")
+    named = runner.net.port(check.port)
+    if not isinstance(named.node, LearningSwitch):
+        raise ScenarioError(f"{named.full_name} is not a switch port")
+    port = named.node.ports[named.name]
     security = port.security
     state = {"shut_down": port.shut_down, "violations": security.violations if security is not None else 0}
     wanted = _given(("shut_down", check.shut_down), ("violations", check.violations))

@@ -103,13 +103,14 @@ def machine_rows(net: Network) -> list[dict[str, Any]]:
         if hv.adapter:
             how = f"adapter, mode {hv.mode}"
         else:
-            how = "host bridge, vlan_filtering" if hv.bridge.vlan_filtering else "host bridge"
+            how = "host bridge, vlan_filtering" if hv.bridge is not None and hv.bridge.vlan_filtering else "host bridge"
         size = hv.adapter.mac_filter_size if hv.adapter else None
         rows.append(_machine(name, "-", hv.host, how, mac_filter_size=NONE if size is None else size))
-        for vid, nic in sorted(hv.adapter.interfaces.items()) if hv.adapter else ():
-            rows.append(_machine(name, "-", nic, f"adapter, VLAN {vid} (eth0.{vid})"))
+        for vid, vlan_nic in sorted(hv.adapter.interfaces.items()) if hv.adapter else ():
+            rows.append(_machine(name, "-", vlan_nic, f"adapter, VLAN {vid} (eth0.{vid})"))
         for vm_name, vnic in sorted(hv.vms.items()):
-            where = f"mode {vnic.mode}" if vnic.mode else f"port {hv.vif_of(vnic).full_name}"
+            vif = hv.vif_of(vnic)  # a VM without a macvlan mode is on the host bridge, through its vif
+            where = f"mode {vnic.mode}" if vnic.mode or vif is None else f"port {vif.full_name}"
             where += f", on {name}.{vnic.lower_vid}" if vnic.lower_vid else ""
             vf = vnic.vf
             rows.append(_machine(name, vm_name, vnic, f"{name} ({where})", vlan=vf.describe_vlan() or NONE,

@@ -105,8 +105,8 @@ def build_network(spec: TopologySpec, *, capture_dir: str | os.PathLike | None =
             attach_stack(net, name, stack)
         for sw in spec.switches:
             where = sw.where
-            for mac, port_name, vlan in sw.static:  # vlan None: every VLAN the port carries
-                net.switch(sw.name).add_static(mac.packed, port_name, vlan)
+            for mac, port_name, vid in sw.static:  # vid None: every VLAN the port carries
+                net.switch(sw.name).add_static(mac.packed, port_name, vid)
         for sw in spec.switches:
             if sw.stp is not None:  # after cabling: every port takes part
                 where = sw.where

@@ -176,7 +176,7 @@ def _nic(r: MapReader, default_name: str = "eth0") -> NicSpec:
 def _host(r: MapReader) -> HostSpec:
     name = r.take("name", name_value)
     if "nics" in r.mapping:
-        nics = []
+        nics: list[NicSpec] = []
         for nic_reader in r.take_maps("nics"):
             nics.append(_nic(nic_reader, default_name=f"eth{len(nics)}"))
             nic_reader.finish()
@@ -233,7 +233,7 @@ def _hypervisor(r: MapReader) -> HypervisorSpec:
 
 
 def _links(top: MapReader) -> list[LinkSpec]:
-    links = []
+    links: list[LinkSpec] = []
     items = top.mapping.get("links")
     top.take("links", lambda v: v, default=None)  # mark as known; items are read below
     if items is None:
@@ -272,9 +272,10 @@ def _captures(top: MapReader) -> tuple[list[CaptureSpec], str | None]:
     captures = []
     items = section.mapping.get("points")
     section.take("points", lambda v: v, default=None)
-    for index, item in enumerate(items if isinstance(items, LocatedList) else []):
+    points = items if isinstance(items, LocatedList) else LocatedList(section.mapping.location)
+    for index, item in enumerate(points):
         path = item_path("captures.points", index)
-        location = items.item_locations[index]
+        location = points.item_locations[index]
         if isinstance(item, str):
             captures.append(CaptureSpec(item, "both", _default_file(item),
                                         Where(top.document.filename, location.line, location.column, path)))
@@ -363,8 +364,9 @@ def _check_names(spec: TopologySpec, document: Document) -> None:
         macs[mac.packed] = owner
     used_ports: dict[str, Where] = {}
     hypervisor_of = {vm.name: hv.name for hv in spec.hypervisors for vm in hv.vms}
-    for device in (*spec.switches, *spec.hosts, *spec.hypervisors):
-        hypervisor_of.pop(device.name, None)  # a name used twice is reported as such
+    devices = [*(sw.name for sw in spec.switches), *(h.name for h in spec.hosts), *(hv.name for hv in spec.hypervisors)]
+    for name in devices:
+        hypervisor_of.pop(name, None)  # a name used twice is reported as such
     for link in spec.links:
         for end in (link.a, link.b):
             node = end.split(".", 1)[0]

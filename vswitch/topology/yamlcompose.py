@@ -27,7 +27,7 @@ Explicit tags are limited to ``!!str !!int !!float !!bool !!null !!seq !!map``; 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from yaml.events import (AliasEvent, DocumentEndEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
@@ -41,6 +41,7 @@ from .yamldepth import first_too_deep, is_libyaml_nesting_limit
 try:  # libyaml's event parser: the pure-Python one takes about 4 s for a 1 MiB file
     from yaml.cyaml import CParser as _EventParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    # the same name as the C parser on purpose: one or the other is defined
     class _EventParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
         def __init__(self, text: str) -> None:
             yaml.reader.Reader.__init__(self, text)
@@ -60,7 +61,7 @@ def _location(mark: yaml.Mark) -> Location:
 _YAML = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL, SEQ, MAP, MERGE = (_YAML + name for name in
                                                 ("str", "int", "float", "bool", "null", "seq", "map", "merge"))
-_SCALARS = {  # tag -> (what a valid scalar of that type looks like, its Python value)
+_SCALARS: dict[str, tuple[re.Pattern[str], Callable[[str], Any]]] = {  # tag -> (what a valid scalar of that type looks like, its Python value)
     INT: (re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z|0x[0-9a-fA-F]+\Z|0o[0-7]+\Z"), lambda text: int(text, 0)),
     FLOAT: (re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"), float),
     BOOL: (re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"), lambda text: text.lower() == "true"),

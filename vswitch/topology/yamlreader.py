@@ -63,15 +63,20 @@ class MapReader:
         return cls(document, LocatedMap(document.location), "", quiet=True)
 
     def take(self, key: str, convert: Callable[[Any], T], default: Any = REQUIRED) -> T:
-        """``convert`` of the value of ``key``; ``default`` if absent; None if missing or invalid."""
+        """``convert`` of the value of ``key``; ``default`` if absent; None if missing or invalid.
+
+        The None of a missing or invalid value is typed as a ``T``: its problem is reported, so the file does not
+        load (``Document.check``); a reader only has to get past that None, and no spec it makes is returned."""
         self._asked.append(key)
         if key not in self.mapping:
             if default is REQUIRED:
                 self._report_missing(key)
-                return None  # type: ignore[return-value]
+                return None  # type: ignore[return-value]  # reported: see the docstring
             return default
         value = self._convert(self.mapping[key], convert, self.mapping.value_locations[key], key_path(self.path, key))
-        return None if value is _INVALID else value
+        if value is _INVALID:
+            return None  # type: ignore[return-value]  # reported: see the docstring
+        return value
 
     def take_list(self, key: str, convert: Callable[[Any], T], required: bool = True) -> list[T]:
         """``convert`` of each item of the list at ``key`` (empty if absent and not required); bad items left out."""

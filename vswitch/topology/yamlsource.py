@@ -89,11 +89,12 @@ def _decode(text: str | bytes, document: Document, limits: Limits) -> str | None
             document.report(_byte_location(text, nul), "", "NUL byte: this is a binary file, not YAML text")
             return None
         try:
-            text = text.decode("utf-8-sig")
+            decoded = text.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             document.report(_byte_location(text, error.start), "",
                             f"invalid UTF-8 byte 0x{text[error.start]:02x}: save the file as UTF-8")
             return None
+        text = decoded
     control = yaml.reader.Reader.NON_PRINTABLE.search(text)
     if control:
         document.report(_char_location(text, control.start()), "",
