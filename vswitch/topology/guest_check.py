@@ -112,6 +112,7 @@ class _Checker:
         self.pingalls = {step.action.name: step.action for step in spec.scenario
                          if isinstance(step.action, PingallAction) and step.action.name}
         self.link_locals: Optional[dict[str, str]] = None  # address -> interface, made when first asked
+        self.warnings: list[str] = []  # what the file does that is likely not meant (the run still goes ahead)
 
     def report(self, place: Where, message: str) -> None:
         self.document.report(Location(place.line, place.column) if place.line else None, place.path, message)
@@ -214,20 +215,20 @@ class _Checker:
         elif any(target == i.ip for i in own) and (looks_like_ipv6(action.to) or self._is(action.to, source)):
             self.report(self.place(action, "to"), f"{action.to} is {source.interface}'s own address: loopback is "
                                                   "not modelled")
-        elif looks_like_ipv6(action.to) and self.unknown_eui64(target):
-            self.report(self.place(action, "to"), self.unknown_eui64(target))
         elif not target.is_link_local and not any(target in i.network for i in own):
             self.report(self.place(action, "to"), f"{target} is outside {source.interface}'s IPv6 prefixes: no "
                                                   "routers are modelled, give both ends addresses in one prefix")
         elif getattr(action, "size", 0) > MAX_IP_DATA6:
             self.report(self.place(action, ""), f"size {getattr(action, 'size')} does not fit a 1500-byte IPv6 "
                                                 f"packet: at most {MAX_IP_DATA6} bytes of data")
+        if looks_like_ipv6(action.to) and self.unknown_eui64(target):  # an absent host, or a MAC mistaken
+            self.warnings.append(f"{self.place(action, 'to')}: {self.unknown_eui64(target)}")
 
     def unknown_eui64(self, target: IPv6Address) -> str:
-        """What is wrong with ``target``, a link-local address made from a MAC (ff:fe in its interface identifier,
-        as Linux makes them) that is no interface's here (a VM's MAC mistaken, or an allocated one guessed): an
-        error message, '' when it is one's or not of that form. An absent host is pinged at an address no MAC
-        makes (fe80::99)."""
+        """What is likely wrong with ``target``, a link-local address made from a MAC (ff:fe in its interface
+        identifier, as Linux makes them) that is no interface's here (a VM's MAC mistaken, or an allocated one
+        guessed): a warning, '' when it is one's or not of that form. (An absent host is a fair target: a warning,
+        not an error.)"""
         if not target.is_link_local or target.packed[11:13] != b"\xff\xfe":
             return ""
         if self.link_locals is None:  # each interface's: its MAC's EUI-64, and any fe80:: address its ip6 lists
@@ -246,8 +247,8 @@ class _Checker:
                 f"{owners[close[0]].removesuffix('.eth0')}), whose address the run uses" if close else
                 ": name the interface instead (to: vm1), whose address the run uses")
         return (f"{target} is no interface's link-local address here (it is the one of MAC {mac}, which no "
-                f"interface with IPv6 has){hint}; a VM without mac gets one from its prefix in file order "
-                "(docs/ipv6.md)")
+                f"interface with IPv6 has), so nothing will answer{hint}; a VM without mac gets one from its prefix "
+                "in file order (docs/ipv6.md)")
 
     def _is(self, name: str, station: Station) -> bool:
         """Whether ``name`` names ``station``'s interface (not another with the same address)."""
@@ -424,8 +425,9 @@ class _Checker:
             seen.setdefault(name, step.where)
 
 
-def check_guests(spec: TopologySpec, document: Document) -> None:
-    """Report every problem of the guest actions and expectations of ``spec`` into ``document``."""
+def check_guests(spec: TopologySpec, document: Document) -> list[str]:
+    """Report every problem of the guest actions and expectations of ``spec`` into ``document``; return the
+    warnings (what is likely not meant, and runs anyway)."""
     checker = _Checker(spec, document)
     checker.unique_addresses()
     checker.unique_names()
@@ -436,3 +438,4 @@ def check_guests(spec: TopologySpec, document: Document) -> None:
             checker.expectation(step.action.check, sessions)
     for expectation in spec.expectations:
         checker.expectation(expectation.check, sessions)
+    return checker.warnings

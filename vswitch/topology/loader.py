@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from ..core import checks
@@ -98,9 +99,9 @@ def read_topology(document: Document) -> TopologySpec:
     for place, message in vxlan_problems(spec):
         _report(document, place, message)
     check_network(spec, document)
-    check_guests(spec, document)
+    guest_warnings = check_guests(spec, document)
     document.check()
-    return spec
+    return replace(spec, warnings=spec.warnings + tuple(guest_warnings)) if guest_warnings else spec
 
 
 def _order_warnings(scenario: list[ActionSpec]) -> list[str]:
