@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from ipaddress import IPv4Address
 
 import pytest
@@ -12,7 +13,9 @@ from vswitch.guests.arp import ArpCache
 from vswitch.guests.stack import GuestStack, ping_payload
 from vswitch.guests.inet import checksum, interface_value, udp_checksum, update_checksum
 from vswitch.guests.sessions import ArpingSession, PingSession, UdpSession
-from vswitch.guests.traffic import arp_frame, icmp_echo_frame, rarp_announce, udp_frame
+from vswitch.core.mac import MACAddress
+from vswitch.guests.traffic import (ARP_REPLY, ARP_REQUEST, ZERO_MAC, arp_frame, icmp_echo_frame, icmp_error_header,
+                                    rarp_announce, stack_templates, udp_frame)
 
 A_MAC, B_MAC, C_MAC = "52:54:00:00:00:01", "52:54:00:00:00:02", "02:00:00:00:00:03"
 SECOND = 10**9
@@ -612,3 +615,17 @@ def test_every_unsendable_and_every_ignored_frame_is_counted():
     a.receive(rarp_announce(B_MAC), now=2)
     a.receive(rarp_announce(B_MAC), now=3)
     assert dict(a.counters) == {"echo_requests_sent": 2, "no_route": 2, "ignored": 2}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_stacks_templates_are_the_bytes_scapy_builds(seed):
+    """GuestStack patches blank templates built once (traffic.stack_templates); they must equal Scapy's own."""
+    rng = random.Random(seed)
+    mac = MACAddress(bytes([rng.randrange(256) & 0xFE]) + rng.randbytes(5))
+    ip, ttl = str(IPv4Address(rng.randbytes(4))), rng.randint(1, 255)
+    stack = GuestStack("g", mac, f"{ip}/24", ttl=ttl)
+    assert (stack._arp_request, stack._arp_reply, stack._unreachable) == stack_templates(
+        mac.packed, IPv4Address(ip).packed, ttl) == (
+        arp_frame(op=ARP_REQUEST, src=mac, dst="ff:ff:ff:ff:ff:ff", sender_mac=mac, sender_ip=ip),
+        arp_frame(op=ARP_REPLY, src=mac, dst=ZERO_MAC, sender_mac=mac, sender_ip=ip),
+        icmp_error_header(mac, ZERO_MAC, src_ip=ip, dst_ip="0.0.0.0", icmp_type=3, code=3, ttl=ttl))

@@ -36,8 +36,8 @@ from ..core.mac import BROADCAST_BYTES, MACAddress
 from .arp import DEFAULT_TIMEOUT_NS, ArpCache
 from .headers import ARP_FORMAT_AT, ARP_FORMAT_END, ARP_LEN, ARP_OP_AT, ARP_SHA_AT, ARP_SHA_END, ARP_SPA_AT, \
     ARP_SPA_END, ARP_THA, ARP_TPA, ARP_TPA_AT, ARP_TPA_END, ETH_P_ARP, ETH_P_IP, ETH_TYPE_AT, ETH_TYPE_END, \
-    ICMP_CHECKSUM, ICMP_CHECKSUM_AT, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, \
-    ICMP_ID_AT, ICMP_PORT_UNREACH, ICMP_SEQ, ICMP_SEQ_AT, ICMP_TYPE, ICMP_TYPE_CODE, ICMP_TYPE_CODE_AT, \
+    ICMP_CHECKSUM, ICMP_CHECKSUM_AT, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER_LEN, \
+    ICMP_ID_AT, ICMP_SEQ, ICMP_SEQ_AT, ICMP_TYPE, ICMP_TYPE_CODE, ICMP_TYPE_CODE_AT, \
     ICMP_TYPE_CODE_END, IP, IP_DST, IP_DST_AT, IP_DST_END, IP_FRAGMENT, IP_FRAGMENT_AT, IP_HEADER_AT, IP_HEADER_END, \
     IP_HEADER_LEN, IP_ID, IP_PAYLOAD, IP_PROTO, IP_SRC, IP_SRC_AT, IP_SRC_END, IP_TOTAL_LEN, IP_TOTAL_LEN_AT, IP_TTL, \
     IP_VERSION_IHL, IPPROTO_ICMP, IPPROTO_UDP, UDP_CHECKSUM, UDP_CHECKSUM_AT, UDP_CHECKSUM_END, UDP_DATA, UDP_DPORT, \
@@ -46,7 +46,7 @@ from .headers import ARP_FORMAT_AT, ARP_FORMAT_END, ARP_LEN, ARP_OP_AT, ARP_SHA_
 from .inet import checksum, interface_value, ip_header_ok, number, set_ip_checksum, u16, udp_checksum_ok, \
     update_checksum
 from .sessions import ArpingSession, PingSession, UdpSession
-from .traffic import ARP_REPLY, ARP_REQUEST, ZERO_MAC, arp_frame, icmp_echo_frame, icmp_error_header, udp_frame
+from .traffic import ARP_REPLY, ARP_REQUEST, ZERO_MAC, icmp_echo_frame, stack_templates, udp_frame
 
 Output = list[tuple[int, bytes]]
 UDP_ECHO_PORT = 7
@@ -106,12 +106,8 @@ class GuestStack:
         self.owned: dict[int, tuple[bytes, object]] | None = None
         # Templates, built once with Scapy; per frame only addresses, ids and checksums are patched (without an
         # IPv4 address they are never sent: nothing is answered and the IPv4 application calls refuse).
-        own_ip = str(self.ip or "0.0.0.0")
-        self._arp_request = arp_frame(op=ARP_REQUEST, src=self.mac, dst="ff:ff:ff:ff:ff:ff", sender_mac=self.mac,
-                                      sender_ip=own_ip)
-        self._arp_reply = arp_frame(op=ARP_REPLY, src=self.mac, dst=ZERO_MAC, sender_mac=self.mac, sender_ip=own_ip)
-        self._unreachable = icmp_error_header(self.mac, ZERO_MAC, src_ip=own_ip, dst_ip="0.0.0.0",
-                                              icmp_type=ICMP_DEST_UNREACH, code=ICMP_PORT_UNREACH, ttl=self.ttl)
+        self._arp_request, self._arp_reply, self._unreachable = stack_templates(
+            self._mac, self._ip or bytes(4), self.ttl)
 
     def __repr__(self) -> str:
         return f"<GuestStack {self.name} {self.mac} {self.interface}>"

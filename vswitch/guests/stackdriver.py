@@ -123,8 +123,8 @@ def attach_stack(net: object, name: object, guest: object) -> StackDriver:
         for group in guest.ipv6.multicast_macs():
             nic.join(group)
         adapter = _adapter_of(net, nic)
-        if adapter is not None:
-            adapter.refresh()  # its MAC filter holds the groups too (and may overflow)
+        if adapter is not None:  # its MAC filter holds the groups too (and may overflow); only this vNIC changed
+            adapter.refresh(nic if adapter.vnics.get(nic.mac.packed) is nic else None)
         net.engine.at(net.now, lambda: driver.transmit(guest.ipv6.link_up(net.now)))
     return driver
 

@@ -16,10 +16,11 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw, bind_bottom_up
 
-from ..core.frame import MIN_FRAME_LEN
+from ..core.frame import ETH_SRC, MIN_FRAME_LEN
 from ..core.mac import BROADCAST, MACAddress
-from .headers import ETH_P_ARP, ETH_P_IP, ETH_P_RARP, ICMP_ECHO_REQUEST, IPPROTO_ICMP, UDP_DATA
-from .inet import address_text
+from .headers import (ARP_SHA, ARP_SPA, ETH_P_ARP, ETH_P_IP, ETH_P_RARP, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST,
+                      ICMP_PORT_UNREACH, IP_SRC, IP_TTL, IPPROTO_ICMP, UDP_DATA)
+from .inet import address_text, set_ip_checksum
 
 DEFAULT_ETHERTYPE = 0x88B5  # IEEE 802 local experimental ethertype: nobody's protocol
 ZERO_MAC = "00:00:00:00:00:00"
@@ -94,6 +95,32 @@ def icmp_error_header(src: MACAddress | str, dst: MACAddress | str, *, src_ip: I
                  / IP(version=4, ihl=5, tos=0xC0, id=0, flags=0, frag=0, ttl=ttl, proto=IPPROTO_ICMP,
                       src=address_text(src_ip), dst=address_text(dst_ip))
                  / ICMP(type=icmp_type, code=code, unused=0))
+
+
+#: ttl -> a stack's three templates with a zero MAC and address (``stack_templates``), each built once by Scapy.
+_BLANK_TEMPLATES: dict[int, tuple[bytes, bytes, bytes]] = {}
+
+
+def stack_templates(mac: bytes, ip: bytes, ttl: int) -> tuple[bytes, bytes, bytes]:
+    """A guest stack's ARP request, ARP reply and ICMP port-unreachable header from ``mac`` and ``ip`` (4 bytes),
+    the same bytes as ``arp_frame`` and ``icmp_error_header`` give. Scapy builds the blank ones once per ``ttl``:
+    building them for every stack took about 5 ms a VM, most of validating a file of thousands of guests."""
+    blank = _BLANK_TEMPLATES.get(ttl)
+    if blank is None:
+        blank = _BLANK_TEMPLATES[ttl] = (
+            arp_frame(op=ARP_REQUEST, src=ZERO_MAC, dst="ff:ff:ff:ff:ff:ff", sender_mac=ZERO_MAC, sender_ip="0.0.0.0"),
+            arp_frame(op=ARP_REPLY, src=ZERO_MAC, dst=ZERO_MAC, sender_mac=ZERO_MAC, sender_ip="0.0.0.0"),
+            icmp_error_header(ZERO_MAC, ZERO_MAC, src_ip="0.0.0.0", dst_ip="0.0.0.0", icmp_type=ICMP_DEST_UNREACH,
+                              code=ICMP_PORT_UNREACH, ttl=ttl))
+    request, reply, unreachable = (bytearray(frame) for frame in blank)
+    for arp in (request, reply):
+        arp[ETH_SRC] = arp[ARP_SHA] = mac
+        arp[ARP_SPA] = ip
+    unreachable[ETH_SRC] = mac
+    unreachable[IP_SRC] = ip
+    unreachable[IP_TTL] = ttl
+    set_ip_checksum(unreachable)
+    return bytes(request), bytes(reply), bytes(unreachable)
 
 
 def action_frame(sender_mac: MACAddress, to_mac: MACAddress | None, *, dst: MACAddress | str | None,
