@@ -4,6 +4,7 @@ how the kernel's copies are counted per receiver, and how rows are compared."""
 from __future__ import annotations
 
 from collections import Counter
+from ipaddress import IPv6Address
 
 from vswitch.guests.ipv6 import Ipv6Stack
 from vswitch.guests.stack import GuestStack
@@ -44,11 +45,25 @@ def test_the_kernel_s_copies_count_per_stack_that_took_them_and_the_rest_stays_s
 
 def test_rows_compare_receivers_leave_out_documented_filter_differences_and_later_dad():
     key, later = (MAC, b"\x01" * 16), (MAC, b"\x02" * 16)
-    kernel = {key: DadProbes("vm1.eth0", "a", Counter({"h1.eth0": 1, "vm2.eth0": 1}), 1),
-              later: DadProbes("vm1.eth0", "b", Counter({"h1.eth0": 1}), 1)}
-    ours = {key: DadProbes("vm1.eth0", "a", Counter({"vm2.eth0": 1}), 1)}
+    kernel = {key: DadProbes("vm1.eth0", "2001:db8::a", Counter({"h1.eth0": 1, "vm2.eth0": 1}), 1),
+              later: DadProbes("vm1.eth0", "2001:db8::b", Counter({"h1.eth0": 1}), 1)}
+    ours = {key: DadProbes("vm1.eth0", "2001:db8::a", Counter({"vm2.eth0": 1}), 1)}
     first, second = compare_probes(kernel, ours, {"h1.eth0": "unfiltered"})
-    assert (first.label, first.known, first.unchecked) == ("DAD a", {"h1.eth0": "unfiltered"}, "")
-    assert second.label == "DAD b" and second.unchecked.startswith("vswitch probed it later")
+    assert (first.label, first.known, first.unchecked) == ("DAD 2001:db8::a", {"h1.eth0": "unfiltered"}, "")
+    assert second.label == "DAD 2001:db8::b" and second.unchecked.startswith("vswitch probed it later")
     (differs,) = compare_probes(kernel, ours, {})[:1]
     assert differs.known == {}  # h1 joined the group in the kernel: not a filter difference, a real one
+
+
+def test_a_receiver_whose_own_dad_shares_the_group_may_miss_an_early_probe_as_a_known_difference():
+    """h1's fe80::ff:fe00:1 and vm1's fe80::5054:ff:fe00:1 share ff02::1:ff00:1: in the lab vm1 joins it as its own
+    DAD begins, which an early probe of h1's can beat. vm2, in no such group, still makes a row differ."""
+    h1, vm1 = (MAC, IPv6Address("fe80::ff:fe00:1").packed), (b"\x52" * 6, IPv6Address("fe80::5054:ff:fe00:1").packed)
+    kernel = {h1: DadProbes("h1.eth0", "fe80::ff:fe00:1", Counter({"hv1.host": 1}), 1)}
+    ours = {h1: DadProbes("h1.eth0", "fe80::ff:fe00:1", Counter({"hv1.host": 1, "vm1.eth0": 1}), 1),
+            vm1: DadProbes("vm1.eth0", "fe80::5054:ff:fe00:1", Counter({"h1.eth0": 1}), 1)}
+    rows = {row.label: row for row in compare_probes(kernel, ours, {})}
+    assert rows["DAD fe80::ff:fe00:1"].known == {"vm1.eth0": "joining"}
+    ours[h1].receivers["vm2.eth0"] = 1
+    rows = {row.label: row for row in compare_probes(kernel, ours, {})}
+    assert rows["DAD fe80::ff:fe00:1"].known == {"vm1.eth0": "joining"}  # vm2 is still compared: it differs
