@@ -258,3 +258,18 @@ def test_a_tap_or_stack_added_between_floods_sees_the_next_flood(watcher: str) -
 
     phases(build("adapter"), [watch])
     assert len(seen) + len(listener.frames) == 1  # the first flood came before it
+
+
+def test_a_tap_direction_other_than_in_or_out_is_a_topology_error() -> None:
+    from vswitch.core.errors import TopologyError
+    net = build("adapter")
+    with pytest.raises(TopologyError, match=r"vm1\.eth0: a tap's direction is 'in' or 'out', not 'rx'"):
+        net.port("vm1").add_tap(counting(), "rx")
+    assert net.port("vm1").rx_taps == () and net.port("vm1").tx_taps == ()
+
+
+def test_a_vnic_set_down_between_floods_gets_no_copy_of_the_next() -> None:
+    """macvlan skips a vNIC that is down: no copy, no drop on it (the ready list is made again, not reused)."""
+    after = phases(build("adapter"), [lambda net: net.set_admin_state("vm6", False)])[-1]
+    assert after["ports"]["vm6.eth0"]["rx_packets"] == 1 and after["ports"]["vm6.eth0"]["rx_dropped"] == {}
+    assert after["ports"]["vm7.eth0"]["rx_packets"] == 2

@@ -55,7 +55,6 @@ class Vlan:
         self.ledger = ledger  # the adapter's: where the batches of its ready lists are found
         self._open: dict[tuple[str, ...], list[Member]] = {}  # modes -> open_members(modes), until a change
         self._flood: dict[tuple[str, ...], tuple[Decision, FloodBatch]] = {}  # modes -> the ready flood, its batch
-        self._flood_version = -1  # STATE_VERSION when _flood was made
 
     def add(self, member: Member) -> None:
         self.by_mac[member.vnic.mac.packed] = member
@@ -72,11 +71,7 @@ class Vlan:
     def changed(self) -> None:
         """A member came, went, or its VF link changed: the replication lists are made again when next needed."""
         self._open.clear()
-        self._forget_floods()
-
-    def _forget_floods(self) -> None:
         self._flood.clear()  # (their batches' held counts stay in the ledger until read)
-        self.ledger.last = None
 
     def open_members(self, modes: tuple[str, ...]) -> list[Member]:
         """Its members in one of ``modes`` whose VF link is up, in name order: those a multicast frame may be
@@ -90,11 +85,8 @@ class Vlan:
         """Where a broadcast from outside the VLAN goes: the adapter-side ports of ``open_members(modes)`` whose
         vNIC is up, then ``tail`` (the same for every call of one VLAN). Made once, with its batch, until a member
         changes or anything changes ``STATE_VERSION`` (a vNIC going down among them)."""
-        if self._flood_version != STATE_VERSION.value:
-            self._forget_floods()
-            self._flood_version = STATE_VERSION.value
         ready = self._flood.get(modes)
-        if ready is None:
+        if ready is None or ready[1].version != STATE_VERSION.value:
             outputs = tuple(m.port for m in self.open_members(modes) if m.vnic.port.up) + tail
             batch = FloodBatch(outputs, [silent_receiver(out) for out in outputs], self.ledger)
             ready = self._flood[modes] = (Decision(outputs, _REPLICATED), batch)

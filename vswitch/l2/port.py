@@ -23,7 +23,6 @@ from ..core.frame import DEFAULT_MTU
 from ..core.reasons import DropReason, Verdict
 from .impair import ImpairedDirection, Impairment
 
-
 WIRE_OVERHEAD_BYTES: Final = 8 + 4 + 12
 DEFAULT_QUEUE_FRAMES: Final = 1000  # Linux txqueuelen
 
@@ -223,7 +222,7 @@ class Port:
         elif direction == "out":
             self._tx_taps += (tap,)
         else:
-            raise ValueError(f"{self.full_name}: a tap's direction is 'in' or 'out', not {direction!r}")
+            raise TopologyError(f"{self.full_name}: a tap's direction is 'in' or 'out', not {direction!r}")
         STATE_VERSION.value += 1
 
     @property
